@@ -1,0 +1,209 @@
+"""LocalCloud: one moto server in this process, plus the components that make it run code.
+
+A component is a module with ``install(cloud)``; it may hook moto (see localcloud/moto_hooks.py),
+mount a WSGI app under a path prefix, and register background services with ``start``/``stop``.
+Only one LocalCloud may run per process, because moto's backends are process-global.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+# moto accepts any key; these are the "root" credentials of the local account.
+ROOT_ACCESS_KEY = "localcloud"
+ROOT_SECRET_KEY = "localcloud"
+
+log = logging.getLogger("localcloud")
+
+# Components, in start order. Each is a module with install(cloud).
+COMPONENTS = (
+    "localcloud.lambda_runner",
+    "localcloud.events_router",
+    "localcloud.cloudformation",
+    "localcloud.alarms",
+    "localcloud.codecommit_git",
+    "localcloud.gateway",
+)
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+class Service(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+_running: LocalCloud | None = None
+_running_lock = threading.Lock()
+
+
+def current() -> LocalCloud:
+    """The LocalCloud running in this process (components use it from inside moto hooks)."""
+    if _running is None:
+        raise RuntimeError("no LocalCloud is running in this process")
+    return _running
+
+
+class LocalCloud:
+    def __init__(self, port: int = 4566, data_dir: str | os.PathLike = ".localcloud", host: str = "127.0.0.1"):
+        self.host = host
+        self.requested_port = port
+        self.port = port
+        self.data_dir = Path(data_dir).resolve()
+        self.region = REGION
+        self.account_id = ACCOUNT_ID
+        self._mounts: list[tuple[str, WSGIApp]] = []
+        self._request_filters: list[Callable[[dict], WSGIApp | None]] = []
+        self._services: list[Service] = []
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    # ---- what components use -------------------------------------------------------------
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def mount(self, prefix: str, app: WSGIApp) -> None:
+        """Serve ``app`` for every path under ``prefix`` (e.g. ``/v1/repos/``) instead of moto."""
+        self._mounts.append((prefix, app))
+
+    def intercept(self, chooser: Callable[[dict], WSGIApp | None]) -> None:
+        """Let ``chooser(environ)`` claim a request for its own app before moto sees it."""
+        self._request_filters.append(chooser)
+
+    def add_service(self, service: Service) -> None:
+        self._services.append(service)
+
+    def client(self, service: str, **kwargs: Any):
+        """A boto3 client for this cloud, as the root of the local account."""
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=kwargs.pop("aws_access_key_id", ROOT_ACCESS_KEY),
+            aws_secret_access_key=kwargs.pop("aws_secret_access_key", ROOT_SECRET_KEY),
+            config=kwargs.pop("config", Config(retries={"max_attempts": 2, "mode": "standard"})),
+            **kwargs,
+        )
+
+    def path(self, *parts: str) -> Path:
+        """A folder under the data dir, created on first use."""
+        p = self.data_dir.joinpath(*parts)
+        p.mkdir(parents=True, exist_ok=True)
+        return p
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def start(self) -> LocalCloud:
+        global _running
+        with _running_lock:
+            if _running is not None:
+                raise RuntimeError("a LocalCloud is already running in this process")
+            sock = self._bind()
+            _running = self
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._configure_moto()
+            for name in COMPONENTS:
+                importlib.import_module(name).install(self)
+            self._serve(sock)
+            for service in self._services:
+                service.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        global _running
+        for service in reversed(self._services):
+            try:
+                service.stop()
+            except Exception:  # a component failing to stop must not keep the others running
+                log.exception("stopping %r failed", service)
+        self._services.clear()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        with _running_lock:
+            if _running is self:
+                _running = None
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- internals -----------------------------------------------------------------------
+    def _bind(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # No SO_REUSEADDR: a second `up` on a port in use must fail at once.
+        try:
+            sock.bind((self.host, self.requested_port))
+        except OSError as e:
+            sock.close()
+            raise PortInUse(f"port {self.requested_port} on {self.host} is already in use ({e.strerror})") from e
+        sock.listen(128)
+        self.port = sock.getsockname()[1]
+        return sock
+
+    def _configure_moto(self) -> None:
+        # moto's Step Functions interpreter calls back into "localhost:$MOTO_PORT" for its tasks.
+        os.environ["MOTO_PORT"] = str(self.port)
+        os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
+        from moto.core.config import default_user_config
+
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        default_user_config["lambda"]["use_docker"] = True  # the real backend; the runner replaces docker
+
+    def _serve(self, sock: socket.socket) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import ThreadedWSGIServer
+
+        class QuietHandler(MotoRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:  # one line per request is noise
+                pass
+
+        moto_app = DomainDispatcherApplication(create_backend_app)
+
+        def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+            path = environ.get("PATH_INFO", "")
+            for prefix, mounted in self._mounts:
+                if path.startswith(prefix):
+                    return mounted(environ, start_response)
+            for chooser in self._request_filters:
+                claimed = chooser(environ)
+                if claimed is not None:
+                    return claimed(environ, start_response)
+            return moto_app(environ, start_response)
+
+        server = ThreadedWSGIServer(self.host, self.port, app, handler=QuietHandler, fd=sock.fileno())
+        sock.close()  # the server holds its own duplicate of the listening socket
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="localcloud-http", daemon=True)
+        self._thread.start()

@@ -1,0 +1,5 @@
+"""codecommit_git: not yet built."""
+
+
+def install(cloud) -> None:
+    pass

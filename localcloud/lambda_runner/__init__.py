@@ -1,0 +1,5 @@
+"""lambda_runner: not yet built."""
+
+
+def install(cloud) -> None:
+    pass

@@ -1,0 +1,1 @@
+"""Sprout: a self-hosted, Seed-style delivery service for serverless apps."""
