@@ -76,3 +76,14 @@ def hook(module: str, qualname: str, why: str) -> Callable[[Callable[..., Any]],
 def is_hooked(module: str, qualname: str) -> bool:
     _, _, current = resolve(module, qualname)
     return getattr(current, "__localcloud_hook__", None) == (module, qualname)
+
+
+REQUIRED: dict[tuple[str, str], str] = {}
+
+
+def require(module: str, qualname: str, why: str) -> Any:
+    """Read a private moto name (a backend dict, a model class) without patching it; recorded
+    for the contract test like a hook. Returns the value."""
+    _, _, value = resolve(module, qualname)
+    REQUIRED[(module, qualname)] = why
+    return value
