@@ -1,0 +1,19 @@
+from botocore.exceptions import ClientError
+
+import handler_lib
+from dynamodb_lib import table
+
+
+def delete_note(event):
+    key = {"userId": handler_lib.user_id(event), "noteId": handler_lib.path_id(event)}
+    try:
+        table.delete_item(Key=key, ConditionExpression="attribute_exists(noteId)")
+    except ClientError as e:
+        if e.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            raise handler_lib.NotFound() from None
+        raise
+    return {"status": True}
+
+
+def main(event, context):
+    return handler_lib.run(event, delete_note)
