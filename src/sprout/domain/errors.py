@@ -1,0 +1,50 @@
+"""Named domain errors. The API maps them to HTTP statuses; in Step Functions tasks they propagate
+by name so ASL Retry/Catch can match them."""
+
+
+class SproutError(Exception):
+    """Base of Sprout's named errors."""
+
+
+class InvalidInput(SproutError):
+    """A request or payload field is missing or malformed (HTTP 400)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class NotFound(SproutError):
+    """HTTP 404."""
+
+
+class AppNotFound(NotFound):
+    pass
+
+
+class BuildNotFound(NotFound):
+    pass
+
+
+class Conflict(SproutError):
+    """HTTP 409."""
+
+
+class AppAlreadyExists(Conflict):
+    pass
+
+
+class StageBusy(Conflict):
+    """Another deployment holds the stage."""
+
+
+class PackagingError(SproutError):
+    """The commit cannot be packaged: template missing or invalid, CodeUri missing, ..."""
+
+
+class SourceError(SproutError):
+    """The source cannot be fetched from the repository."""
+
+
+class DeployError(SproutError):
+    """The stage's stack could not be deployed."""

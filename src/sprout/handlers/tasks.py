@@ -1,0 +1,195 @@
+"""The build state machine's tasks (statemachines/build.asl.json): one step each.
+
+Named errors (sprout.domain.errors) propagate, so the state machine's Retry and Catch match them
+by name; every state change is recorded in the lineage before it is acted on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sprout.adapters.artifacts import ArtifactStore
+from sprout.adapters.lineage import Lineage
+from sprout.adapters.source import CodeCommitSource, commit_info
+from sprout.adapters.stacks import StageStacks, stack_name
+from sprout.domain.errors import DeployError, InvalidInput
+from sprout.domain.model import BuildStatus, DeploymentKind, DeploymentStatus, FunctionArtifact
+from sprout.domain.packaging import package as package_commit
+from sprout.observability import logger, metrics, tracer
+from sprout.settings import Settings, require_env
+
+settings = Settings.from_env()
+lineage = Lineage()
+artifacts = ArtifactStore(settings.artifact_bucket)
+
+
+def _task(handler):
+    """Powertools around every task: the execution's correlation id, tracing, metrics."""
+
+    @logger.inject_lambda_context(correlation_id_path="executionId || detail.commitId || commitId || app")
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def wrapped(event: dict, context: LambdaContext):
+        return handler(event)
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+def _field(event: dict, name: str):
+    value = event.get(name)
+    if value in (None, ""):
+        raise InvalidInput(name, "is required in the task input")
+    return value
+
+
+@_task
+def resolve(event: dict) -> dict:
+    """A CodeCommit push event, or a build asked for through the API → the apps to build."""
+    if event.get("source") == "aws.codecommit":
+        detail = event.get("detail") or {}
+        repository, branch = _field(detail, "repositoryName"), _field(detail, "referenceName")
+        commit = _field(detail, "commitId")
+        trigger = {"type": "push", "by": detail.get("callerUserArn"), "eventId": event.get("id")}
+        followers = defaultdict(list)
+        for registered, stage in lineage.stages_following(repository, branch):
+            followers[registered.name].append(stage)
+        targets = [
+            {
+                "app": app_name,
+                "repository": repository,
+                "commitId": commit,
+                "branch": branch,
+                "deployStages": [s.name for s in stages if s.auto_deploy],
+                "trigger": trigger,
+            }
+            for app_name, stages in sorted(followers.items())
+        ]
+        if not targets:
+            logger.info("no app follows the branch", extra={"repository": repository, "branch": branch})
+        return {"targets": targets, "repository": repository, "branch": branch, "commitId": commit}
+    if event.get("source") == "sprout.api":
+        registered = lineage.get_app(_field(event, "app"))
+        branch = event.get("branch")
+        deploy = [s.name for s in registered.stages_following(branch) if s.auto_deploy] if branch else []
+        target = {
+            "app": registered.name,
+            "repository": registered.repository,
+            "commitId": _field(event, "commitId"),
+            "branch": branch,
+            "deployStages": deploy,
+            "trigger": event.get("trigger") or {"type": "user"},
+        }
+        return {"targets": [target], "repository": registered.repository, "branch": branch, "commitId": target["commitId"]}
+    raise InvalidInput("source", f"unknown build trigger {event.get('source')!r}")
+
+
+@_task
+def record_build(event: dict) -> dict:
+    info = commit_info(_field(event, "repository"), _field(event, "commitId"))
+    build, created = lineage.record_build(
+        event["app"], event["commitId"], event.get("branch"), info.get("message", ""), info.get("author", "")
+    )
+    if created:
+        metrics.add_metric(name="BuildsStarted", unit="Count", value=1)
+    logger.info("build recorded", extra={"app": build.app, "build": build.number, "created": created})
+    return {"number": build.number, "created": created, "commitId": build.commit_id}
+
+
+@_task
+def package(event: dict) -> dict:
+    app_name, number = _field(event, "app"), int(_field(event, "number"))
+    registered = lineage.get_app(app_name)
+    tree = CodeCommitSource(_field(event, "repository"), _field(event, "commitId"))
+    result = package_commit(tree, registered.template_path, settings.artifact_bucket)
+    uploaded = sum(artifacts.put_if_absent(sha, data) for sha, data in result.artifacts.items())
+    template_key = artifacts.put_template(app_name, number, result.packaged_template)
+    metrics.add_metric(name="ArtifactsUploaded", unit="Count", value=uploaded)
+    logger.info("packaged", extra={"app": app_name, "build": number, "functions": len(result.functions), "uploaded": uploaded})
+    return {
+        "templateKey": template_key,
+        "functions": [
+            {"logicalId": f.logical_id, "sha256": f.sha256, "s3Key": f.s3_key, "config": f.config} for f in result.functions
+        ],
+    }
+
+
+def _failure(step: str, error: dict) -> dict:
+    """A Step Functions Catch output ({Error, Cause}) as the build's failure record."""
+    cause = error.get("Cause", "")
+    try:
+        parsed = json.loads(cause)
+        message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    except ValueError:
+        message = cause
+    return {"step": step, "error": error.get("Error", "Unknown"), "cause": message}
+
+
+@_task
+def finish_build(event: dict) -> dict:
+    app_name, number, status = _field(event, "app"), int(_field(event, "number")), BuildStatus(_field(event, "status"))
+    if status is BuildStatus.SUCCEEDED:
+        pkg = _field(event, "package")
+        functions = tuple(
+            FunctionArtifact(f["logicalId"], f["sha256"], f["s3Key"], f.get("config") or {}) for f in pkg["functions"]
+        )
+        lineage.finish_build(app_name, number, status, functions=functions, template_key=pkg["templateKey"])
+    else:
+        failure = _failure(event.get("step", "unknown"), event.get("error") or {})
+        lineage.finish_build(app_name, number, status, failure=failure)
+        metrics.add_metric(name="BuildsFailed", unit="Count", value=1)
+    return {"app": app_name, "number": number, "status": str(status)}
+
+
+@_task
+def deploy(event: dict) -> dict:
+    """Lock the stage, record the deployment, start the stage stack's change set."""
+    app_name, stage, number = _field(event, "app"), _field(event, "stage"), int(_field(event, "build"))
+    build = lineage.get_build(app_name, number)
+    if build.status is not BuildStatus.SUCCEEDED or not build.template_key:
+        raise DeployError(f"build {number} of {app_name} is {build.status}, only a succeeded build deploys")
+    kind = DeploymentKind(event.get("kind", DeploymentKind.DEPLOY))
+    deployment = lineage.begin_deployment(app_name, stage, number, kind, event.get("trigger") or {"type": "user"})
+    stack = stack_name(app_name, stage)
+    try:
+        change_set = StageStacks().start(
+            stack, artifacts.template_url(build.template_key), {"Stage": stage}, require_env("DEPLOY_ROLE_ARN")
+        )
+    except Exception as e:
+        lineage.finish_deployment(app_name, stage, deployment.id, DeploymentStatus.FAILED, error=str(e))
+        raise
+    logger.info("deployment started", extra={"app": app_name, "stage": stage, "build": number, "deployment": deployment.id})
+    return {
+        "app": app_name,
+        "stage": stage,
+        "build": number,
+        "deploymentId": deployment.id,
+        "stackName": stack,
+        "changeSetId": change_set,
+        "status": "IN_PROGRESS",
+    }
+
+
+@_task
+def check_deploy(event: dict) -> dict:
+    """Follow the change set; once the stack settles, record the versions behind `live`."""
+    app_name, stage, deployment_id = _field(event, "app"), _field(event, "stage"), _field(event, "deploymentId")
+    stacks = StageStacks()
+    try:
+        progress = stacks.progress(_field(event, "changeSetId"))
+    except DeployError as e:
+        lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.FAILED, error=str(e))
+        return {**event, "status": "FAILED", "error": str(e)}
+    if progress.status == "IN_PROGRESS":
+        return {**event, "status": "IN_PROGRESS"}
+    if progress.status == "FAILED":
+        lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.FAILED, error=progress.reason)
+        metrics.add_metric(name="DeploymentsFailed", unit="Count", value=1)
+        return {**event, "status": "FAILED", "error": progress.reason}
+    versions = stacks.live_versions(event["stackName"])
+    lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.SUCCEEDED, versions=versions)
+    metrics.add_metric(name="Deployments", unit="Count", value=1)
+    return {**event, "status": "SUCCEEDED", "versions": versions, "changed": progress.changed}
