@@ -1,0 +1,108 @@
+"""Delivering to Lambda and Step Functions targets, on background workers.
+
+A put-events caller never waits for a target: the router queues one ``Delivery`` per target and
+returns. Lambda targets get an asynchronous ``Invoke`` (``InvocationType=Event``) and state machines
+a new execution with a unique name, both through the local endpoint's public API. A failed delivery
+is logged, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.config import Config
+
+log = logging.getLogger("localcloud.events_router")
+
+# The services whose targets localcloud delivers to (moto delivers to logs, sqs and events).
+SERVICES = ("lambda", "states")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    rule_arn: str
+    target_id: str
+    target_arn: str
+    payload: str
+
+
+class Deliverer:
+    def __init__(self, cloud: Any, workers: int = 4):
+        self._cloud = cloud
+        self._workers = workers
+        self._queue: queue.Queue[Delivery | None] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._clients: dict[str, Any] = {}
+        self._idle = threading.Condition()
+        self._pending = 0
+
+    def submit(self, delivery: Delivery) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put(delivery)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once every submitted delivery has been made (or failed); for tests and benches."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def start(self) -> None:
+        config = Config(retries={"total_max_attempts": 1}, read_timeout=900, connect_timeout=5)
+        # Clients are made here, on one thread (client creation is not thread-safe); calls are.
+        self._clients = {
+            "lambda": self._cloud.client("lambda", config=config),
+            "states": self._cloud.client("stepfunctions", config=config),
+        }
+        for n in range(self._workers):
+            t = threading.Thread(target=self._run, name=f"localcloud-event-delivery-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join(timeout=1)
+        self._threads.clear()
+
+    def _run(self) -> None:
+        while True:
+            delivery = self._queue.get()
+            if delivery is None:
+                return
+            try:
+                self.deliver(delivery)
+            except Exception as e:
+                log.error(
+                    "delivering to target %s (%s) of rule %s failed: %s",
+                    delivery.target_id,
+                    delivery.target_arn,
+                    delivery.rule_arn,
+                    e,
+                )
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def deliver(self, delivery: Delivery) -> None:
+        service = delivery.target_arn.split(":")[2]
+        if service == "lambda":
+            self._clients["lambda"].invoke(
+                FunctionName=delivery.target_arn,
+                InvocationType="Event",
+                Payload=delivery.payload.encode("utf-8"),
+            )
+        elif service == "states":
+            self._clients["states"].start_execution(
+                stateMachineArn=delivery.target_arn,
+                name=str(uuid.uuid4()),
+                input=delivery.payload,
+            )
+        else:  # the router only queues SERVICES
+            raise ValueError(f"no delivery to {service} targets")
