@@ -470,3 +470,27 @@ def test_given_unknown_names_when_read_then_the_named_exceptions_come_back(histo
         ]
         == "PathDoesNotExistException"
     )
+
+
+def test_given_a_long_local_history_when_fetching_then_the_gzipped_negotiation_is_served(
+    cloud, repo, git, tmp_path
+):
+    work = repo["work"]
+    write(work, {"a.txt": "base\n"})
+    git.commit_all(work, "base")
+    git.run(work, "push", "-q", "origin", "HEAD:refs/heads/main")
+    git.run(tmp_path, "clone", "-q", repo["meta"]["cloneUrlHttp"], "other")
+    other = tmp_path / "other"
+    for i in range(150):  # many local commits the server lacks: a long list of "have" lines
+        write(other, {"local.txt": f"{i}\n"})
+        git.commit_all(other, f"local {i}")
+    write(work, {"a.txt": "server\n"})
+    server_commit = git.commit_all(work, "server side")
+    git.run(work, "push", "-q", "origin", "HEAD:refs/heads/main")
+
+    git.env["GIT_TRACE_CURL"] = "1"
+    git.env["GIT_TRACE_CURL_NO_DATA"] = "1"
+    fetched = git.run(other, "fetch", "origin")
+
+    assert "Content-Encoding: gzip" in fetched.stderr
+    assert git.out(other, "rev-parse", "origin/main") == server_commit
