@@ -138,7 +138,10 @@ class GitHttpApp:
             if push_log:
                 refs = _read_push_log(push_log)
                 if refs:
-                    self.on_push(info, refs)
+                    try:
+                        self.on_push(info, refs)
+                    except Exception:  # the push itself succeeded; never break its response
+                        log.exception("reporting the push to %s failed", info.name)
         finally:
             if not finished and proc.poll() is None:  # client went away mid-response
                 proc.kill()
