@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: setup test demo lint bench clean
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+TEMPLATES := template.yaml examples/notes/template.yaml
 
 setup: $(STAMP)
 
@@ -23,12 +26,20 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m demo
 
-lint: $(STAMP)
+# aws-sam-cli pins its own boto3 and click, so it lives in a virtual environment of its own.
+$(SAM): Makefile
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli==1.170.0
+	touch $(SAM)
+
+lint: $(STAMP) $(SAM)
 	$(BIN)/ruff check src localcloud tests bench demo
-	$(BIN)/cfn-lint --ignore-templates 'tests/**' -- $(wildcard template.yaml) $(wildcard examples/*/template.yaml)
+	$(BIN)/cfn-lint -- $(TEMPLATES)
+	for t in $(TEMPLATES); do SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint -t $$t || exit 1; done
+	$(BIN)/statelint --ignore=URI statemachines/*.asl.json
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .localcloud .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) .localcloud .pytest_cache
