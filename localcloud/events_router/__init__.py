@@ -10,6 +10,8 @@ the one place where moto hands an event to a rule's targets (``Rule.send_to_targ
   and to the targets moto knows through moto's own code; errors are logged, never raised;
 - a ``Scheduler`` fires rules with ``rate(...)`` / ``cron(...)`` expressions, sending the
   ``Scheduled Event`` AWS sends (``source: aws.events``, ``resources: [ruleArn]``).
+
+It also fixes one deviation of moto's Step Functions interpreter (see ``stepfunctions_jsonpath``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from localcloud.events_router import schedule
+from localcloud.events_router import schedule, stepfunctions_jsonpath
 from localcloud.events_router.delivery import SERVICES, Deliverer, Delivery
 from localcloud.events_router.transform import target_input
 from localcloud.moto_hooks import HOOKS, hook, require
@@ -164,6 +166,8 @@ def install(cloud: Any) -> None:
     global _router
     _router = EventRouter(cloud)
     _install_hooks()
+    # Step Functions has no component of its own; EventBridge is what starts its executions.
+    stepfunctions_jsonpath.install()
     cloud.add_service(_router.deliverer)
     cloud.add_service(_router.scheduler)
 

@@ -3,13 +3,13 @@ targets get the event or its transformed input, Step Functions and Lambda target
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.integration.localcloud.functions import create_python_function
 
 ROLE = "arn:aws:iam::123456789012:role/events-invoke"
 PASS_MACHINE = json.dumps({"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}})
@@ -65,13 +65,6 @@ def put(cloud, source: str, detail: dict, detail_type: str = "Thing Happened", *
     entry = {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail), **extra}
     response = cloud.client("events").put_events(Entries=[entry])
     assert response["FailedEntryCount"] == 0, response
-
-
-def python_zip(code: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("app.py", code)
-    return buf.getvalue()
 
 
 # ---- Step Functions targets ---------------------------------------------------------------------
@@ -342,18 +335,6 @@ def handler(event, context):
 """
 
 
-def lambda_role(cloud, uid: str) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    return cloud.client("iam").create_role(RoleName=f"fn-{uid}", AssumeRolePolicyDocument=json.dumps(trust))[
-        "Role"
-    ]["Arn"]
-
-
 def log_lines(cloud, function: str, needle: str, timeout: float = 30) -> list[str]:
     logs = cloud.client("logs")
     deadline = time.monotonic() + timeout
@@ -375,14 +356,7 @@ def test_given_a_rule_targeting_a_lambda_when_events_are_put_then_the_function_r
     cloud, uid
 ):
     name = f"on-event-{uid}"
-    function_arn = cloud.client("lambda").create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=lambda_role(cloud, uid),
-        Handler="app.handler",
-        Code={"ZipFile": python_zip(LOG_EVENT)},
-        Timeout=30,
-    )["FunctionArn"]
+    function_arn = create_python_function(cloud, name, LOG_EVENT, role_name=f"fn-{uid}")
     rule_with_target(
         cloud,
         f"to-lambda-{uid}",

@@ -1,0 +1,44 @@
+"""Python Lambda functions for tests: a zip built from source text, created through the Lambda API."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+def python_zip(code: str, filename: str = "app.py") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(filename, code)
+    return buf.getvalue()
+
+
+def lambda_role(cloud, name: str) -> str:
+    """An execution role Lambda can assume (moto checks the role exists)."""
+    iam = cloud.client("iam")
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"][
+            "Arn"
+        ]
+
+
+def create_python_function(cloud, name: str, code: str, role_name: str, timeout: int = 30) -> str:
+    """Create ``name`` running ``code`` (handler ``app.handler``, Python 3.11); returns its ARN."""
+    return cloud.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=lambda_role(cloud, role_name),
+        Handler="app.handler",
+        Code={"ZipFile": python_zip(code)},
+        Timeout=timeout,
+    )["FunctionArn"]
