@@ -1,0 +1,120 @@
+"""The moto internals localcloud builds on are where they were: fails loudly when a moto upgrade moves one.
+
+localcloud patches private moto names only through ``localcloud.moto_hooks.hook`` and reads them only
+through ``require``; this test starts a LocalCloud in this process (all components installed) and
+checks every recorded name against the installed moto, plus the moto behaviours we rely on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from localcloud import moto_hooks
+from localcloud.cloud import LocalCloud
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    """One in-process LocalCloud for this module (moto's backends are process-global)."""
+    cloud = LocalCloud(port=0, data_dir=tmp_path_factory.mktemp("contract")).start()
+    yield cloud
+    cloud.stop()
+
+
+def test_given_the_installed_moto_then_it_is_the_version_the_hooks_were_written_for():
+    assert version("moto") == moto_hooks.PINNED_MOTO, (
+        f"moto {version('moto')} is installed but localcloud's hooks are pinned to {moto_hooks.PINNED_MOTO}: "
+        "re-check every hook in localcloud (see moto_hooks.HOOKS) before moving the pin"
+    )
+
+
+def test_given_the_project_pins_then_they_name_the_same_moto_as_the_hooks():
+    dev = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+    [pin] = [d for d in dev if re.match(r"moto\b", d)]
+    assert pin.split("==", 1)[1] == moto_hooks.PINNED_MOTO, pin
+    lock = ROOT / "requirements.lock"
+    if lock.exists():
+        locked = re.search(r"^moto(?:\[[^\]]*\])?==([^\s;\\]+)", lock.read_text(), re.MULTILINE)
+        assert locked and locked.group(1) == moto_hooks.PINNED_MOTO, "requirements.lock pins another moto"
+
+
+def test_given_a_started_cloud_then_every_recorded_hook_is_in_place(local):
+    assert moto_hooks.HOOKS, "no component hooked moto: the runner and router would be inert"
+    not_hooked = [
+        f"{m}:{q} ({h.why})" for (m, q), h in moto_hooks.HOOKS.items() if not moto_hooks.is_hooked(m, q)
+    ]
+    assert not_hooked == []
+
+
+def test_given_a_started_cloud_then_the_event_routers_hooks_are_among_them(local):
+    assert ("moto.events.models", "Rule.send_to_targets") in moto_hooks.HOOKS
+    assert ("moto.events.models", "EventsBackend.put_rule") in moto_hooks.HOOKS
+    assert ("moto.events.models", "events_backends") in moto_hooks.REQUIRED
+
+
+def test_given_a_started_cloud_then_every_required_moto_name_resolves(local):
+    broken = []
+    for (module, qualname), why in moto_hooks.REQUIRED.items():
+        try:
+            moto_hooks.resolve(module, qualname)
+        except moto_hooks.MotoContractBroken as e:
+            broken.append(f"{e} (needed to {why})")
+    assert broken == []
+
+
+def test_given_moto_then_the_config_switches_localcloud_sets_exist_and_are_on(local):
+    from moto.core.config import default_user_config
+
+    assert default_user_config["stepfunctions"]["execute_state_machine"] is True
+    assert default_user_config["lambda"]["use_docker"] is True
+
+
+def test_given_moto_then_its_step_functions_tasks_call_back_to_this_cloud(local):
+    # moto's interpreter builds its Lambda client for http://localhost:{moto_server_port()}
+    from moto.settings import moto_server_port
+
+    assert str(moto_server_port()) == str(local.port)
+
+
+def test_given_a_pass_state_machine_when_executed_then_moto_runs_it_to_succeeded(local):
+    sfn = local.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="contract-pass",
+        roleArn="arn:aws:iam::123456789012:role/contract",
+        definition=json.dumps(
+            {
+                "StartAt": "P",
+                "States": {"P": {"Type": "Pass", "Result": {"ok": True}, "ResultPath": "$.r", "End": True}},
+            }
+        ),
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, input='{"n": 1}')["executionArn"]
+    deadline = time.monotonic() + 10
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "moto's interpreter never finished a Pass state"
+        time.sleep(0.05)
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"]) == {"n": 1, "r": {"ok": True}}
+
+
+def test_given_a_rule_with_a_queue_target_when_an_event_is_put_then_moto_still_delivers_it(local):
+    # The router leaves queue targets to moto's Rule.send_to_targets: check moto still does it.
+    sqs, events = local.client("sqs"), local.client("events")
+    url = sqs.create_queue(QueueName="contract-q")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="contract-rule", EventPattern=json.dumps({"source": ["contract.test"]}))
+    events.put_targets(Rule="contract-rule", Targets=[{"Id": "q", "Arn": arn}])
+
+    events.put_events(Entries=[{"Source": "contract.test", "DetailType": "t", "Detail": '{"k": 1}'}])
+
+    [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"])["detail"] == {"k": 1}
