@@ -26,6 +26,18 @@ class BuildNotFound(NotFound):
     pass
 
 
+class StageNotFound(NotFound):
+    pass
+
+
+class DeploymentNotFound(NotFound):
+    pass
+
+
+class ArtifactNotFound(NotFound):
+    """A stored artifact or packaged template is missing from the artifact bucket."""
+
+
 class Conflict(SproutError):
     """HTTP 409."""
 

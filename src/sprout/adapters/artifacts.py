@@ -1,0 +1,66 @@
+"""Content-addressed build artifacts and packaged templates in S3.
+
+- ``artifacts/{sha256}.zip``: a function's (or layer's) zip, written once: an unchanged function
+  costs nothing (``head_object`` first, no upload when the key exists);
+- ``templates/{app}/{build:010d}/template.yaml``: the packaged template of one build.
+
+The bucket name is the caller's setting (``ARTIFACT_BUCKET``); the client is boto3's default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import boto3
+from botocore.exceptions import ClientError
+
+from sprout.domain.errors import ArtifactNotFound, InvalidInput
+from sprout.domain.packaging import artifact_key
+
+MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+def template_key(app: str, build_number: int) -> str:
+    return f"templates/{app}/{int(build_number):010d}/template.yaml"
+
+
+class ArtifactStore:
+    def __init__(self, bucket: str, client=None):
+        if not bucket:
+            raise InvalidInput("bucket", "the artifact bucket name is required")
+        self.bucket = bucket
+        self.client = client or boto3.client("s3")
+
+    def put_if_absent(self, sha256: str, data: bytes) -> bool:
+        """Store ``data`` under its sha256; True when it was uploaded, False when it was there."""
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise InvalidInput("sha256", f"{sha256} is not the sha256 of the data ({actual})")
+        key = artifact_key(sha256)
+        if self._exists(key):
+            return False
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="application/zip")
+        return True
+
+    def put_template(self, app: str, build_number: int, text: str) -> str:
+        key = template_key(app, build_number)
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType="application/yaml")
+        return key
+
+    def get_template(self, key: str) -> str:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in MISSING:
+                raise ArtifactNotFound(f"template {key} not found in bucket {self.bucket}") from None
+            raise
+        return response["Body"].read().decode("utf-8")
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in MISSING:
+                return False
+            raise
+        return True

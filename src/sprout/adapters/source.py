@@ -1,0 +1,141 @@
+"""A commit's files through the CodeCommit API, as a packaging SourceTree.
+
+``CodeCommitSource(repository, commit_id)`` lists folders with ``GetFolder`` (recursively) and
+reads files with ``GetBlob`` (by the blob id the listing gave) or ``GetFile``. Executables come
+from the listing's ``fileMode``; symbolic links and submodules are not part of a package.
+``commit_info`` and ``resolve_branch`` answer the build's other questions. Every CodeCommit
+failure becomes a ``SourceError`` naming the repository, the commit and the path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sprout.domain.errors import SourceError
+from sprout.domain.packaging import SourceTree, normalize
+
+READ_WORKERS = 8
+
+
+def _code(e: ClientError) -> str:
+    return e.response.get("Error", {}).get("Code", "")
+
+
+def _fail(what: str, e: Exception) -> SourceError:
+    reason = f"{_code(e)}: {e.response.get('Error', {}).get('Message', '')}" if isinstance(e, ClientError) else str(e)
+    return SourceError(f"{what}: {reason}")
+
+
+class CodeCommitSource(SourceTree):
+    def __init__(self, repository: str, commit_id: str, client=None):
+        self.repository = repository
+        self.commit_id = commit_id
+        self.client = client or boto3.client("codecommit")
+        self.location = f"commit {commit_id} of repository {repository}"
+        self._blobs: dict[str, str] = {}  # path -> blob id, from listings
+        self._executables: set[str] = set()
+
+    def read(self, path: str) -> bytes | None:
+        path = normalize(path)
+        blob = self._blobs.get(path)
+        try:
+            if blob is not None:
+                return self.client.get_blob(repositoryName=self.repository, blobId=blob)["content"]
+            response = self.client.get_file(
+                repositoryName=self.repository, commitSpecifier=self.commit_id, filePath="/" + path
+            )
+        except ClientError as e:
+            if _code(e) in ("FileDoesNotExistException", "FolderDoesNotExistException"):
+                return None
+            raise _fail(f"cannot read {path} at {self.location}", e) from None
+        except BotoCoreError as e:
+            raise _fail(f"cannot read {path} at {self.location}", e) from None
+        if response.get("fileMode") == "EXECUTABLE":
+            self._executables.add(path)
+        return response["fileContent"]
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        paths = list(paths)
+        with ThreadPoolExecutor(max_workers=READ_WORKERS) as pool:
+            contents = list(pool.map(self.read, paths))
+        return {p: data for p, data in zip(paths, contents, strict=True) if data is not None}
+
+    def list_files(self, folder: str) -> list[str]:
+        files: list[str] = []
+        pending = [normalize(folder)]
+        while pending:
+            current = pending.pop()
+            try:
+                response = self.client.get_folder(
+                    repositoryName=self.repository, commitSpecifier=self.commit_id, folderPath="/" + current
+                )
+            except ClientError as e:
+                if _code(e) == "FolderDoesNotExistException":
+                    if current == normalize(folder):
+                        return []
+                    continue
+                raise _fail(f"cannot list {current or '/'} at {self.location}", e) from None
+            except BotoCoreError as e:
+                raise _fail(f"cannot list {current or '/'} at {self.location}", e) from None
+            for entry in response.get("files", []):
+                path = self._path(current, entry)
+                if entry.get("fileMode") == "SYMLINK":
+                    continue
+                files.append(path)
+                self._blobs[path] = entry["blobId"]
+                if entry.get("fileMode") == "EXECUTABLE":
+                    self._executables.add(path)
+            pending += [self._path(current, sub) for sub in response.get("subFolders", [])]
+        return files
+
+    def is_executable(self, path: str) -> bool:
+        return normalize(path) in self._executables
+
+    def commit_info(self) -> dict:
+        return commit_info(self.repository, self.commit_id, client=self.client)
+
+    @staticmethod
+    def _path(folder: str, entry: dict) -> str:
+        if entry.get("absolutePath"):
+            return normalize(entry["absolutePath"])
+        return normalize(f"{folder}/{entry['relativePath']}")
+
+
+def commit_info(repository: str, commit_id: str, client=None) -> dict:
+    """``{"message", "author", "email", "date"}`` of a commit; ``date`` in ISO 8601 UTC when
+    CodeCommit gives git's ``<epoch seconds> <offset>``, else as given."""
+    client = client or boto3.client("codecommit")
+    try:
+        commit = client.get_commit(repositoryName=repository, commitId=commit_id)["commit"]
+    except (ClientError, BotoCoreError) as e:
+        raise _fail(f"cannot read commit {commit_id} of repository {repository}", e) from None
+    author = commit.get("author") or {}
+    return {
+        "message": (commit.get("message") or "").strip(),
+        "author": author.get("name", ""),
+        "email": author.get("email", ""),
+        "date": _git_date(author.get("date", "")),
+    }
+
+
+def resolve_branch(repository: str, branch: str, client=None) -> str:
+    """The commit id at the tip of ``branch``."""
+    client = client or boto3.client("codecommit")
+    try:
+        return client.get_branch(repositoryName=repository, branchName=branch)["branch"]["commitId"]
+    except (ClientError, BotoCoreError) as e:
+        raise _fail(f"cannot resolve branch {branch} of repository {repository}", e) from None
+    except KeyError:
+        raise SourceError(f"branch {branch} of repository {repository} has no commit") from None
+
+
+def _git_date(value: str) -> str:
+    parts = value.split()
+    if len(parts) == 2 and parts[0].isdigit() and len(parts[1]) == 5 and parts[1][0] in "+-":
+        return datetime.fromtimestamp(int(parts[0]), UTC).isoformat().replace("+00:00", "Z")
+    return value

@@ -1,0 +1,399 @@
+"""Package a SAM app from its source tree, like ``sam package``, but pure and deterministic.
+
+``package(template_text, template_path, tree, bucket)`` reads every ``AWS::Serverless::Function``
+(after ``Globals.Function``), zips its ``CodeUri`` folder into a deterministic zip, and returns:
+
+- ``functions``: one :class:`FunctionArtifact` per function (logical id, sha256 of its zip, S3 key,
+  effective configuration: Handler, Runtime, MemorySize, Timeout, Environment, Layers, Architectures);
+- ``artifacts``: zip bytes by sha256 (functions and layers; identical folders share one artifact);
+- ``layers``: ``AWS::Serverless::LayerVersion`` logical id -> sha256 of its ``ContentUri`` zip;
+- ``packaged_template``: the template (YAML, intrinsics in long form: ``!Ref X`` becomes
+  ``{Ref: X}``, ``!Sub s`` becomes ``{Fn::Sub: s}``) with every local ``CodeUri``/``ContentUri``
+  replaced by ``s3://{bucket}/artifacts/{sha256}.zip`` and every local state machine
+  ``DefinitionUri`` (and API ``DefinitionUri``) inlined as ``Definition`` (``DefinitionBody``).
+
+The source is read through a :class:`SourceTree`: paths are relative to the repository root,
+``/``-separated, without a leading slash; the root folder is ``""``. :class:`MemoryTree` is an
+in-memory tree; ``sprout.adapters.source.CodeCommitSource`` reads a CodeCommit commit.
+
+Zips are deterministic: entries sorted by path, no directory entries, timestamp 1980-01-01 00:00,
+permissions 0o644 (0o755 for executables), deflate level 6. Same files give the same bytes, so an
+unchanged function keeps its sha256 (the same Python/zlib build is assumed: packaging always runs
+in Sprout's own Lambda runtime).
+
+Everything wrong with the commit raises :class:`PackagingError` with a reason naming the path and
+the function's logical id.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import posixpath
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sprout.domain.errors import PackagingError
+from sprout.domain.model import FunctionArtifact
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+FUNCTION = "AWS::Serverless::Function"
+LAYER = "AWS::Serverless::LayerVersion"
+STATE_MACHINE = "AWS::Serverless::StateMachine"
+APIS = ("AWS::Serverless::Api", "AWS::Serverless::HttpApi")
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644
+EXECUTABLE_MODE = 0o100755
+
+# Lambda's defaults, so that "absent" and "the default" compare equal between builds.
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "Handler": None,
+    "Runtime": None,
+    "MemorySize": 128,
+    "Timeout": 3,
+    "Environment": {"Variables": {}},
+    "Layers": [],
+    "Architectures": ["x86_64"],
+}
+# Globals merge rules that differ from SAM's default (dicts deep-merge, lists concatenate).
+REPLACED_BY_RESOURCE = {"Architectures"}
+
+
+def artifact_key(sha256: str) -> str:
+    """The S3 key of a content-addressed artifact (shared with sprout.adapters.artifacts)."""
+    return f"artifacts/{sha256}.zip"
+
+
+# ---- source trees ------------------------------------------------------------------------------
+
+
+class SourceTree:
+    """The files of one commit. Subclasses implement ``read`` and ``list_files``.
+
+    - ``read(path)``: the file's bytes, or None when there is no such file;
+    - ``list_files(folder)``: every file path under ``folder`` (recursively; ``""`` is the root),
+      each relative to the repository root, in any order; [] when the folder does not exist;
+    - ``is_executable(path)``: whether the file has the executable bit (default False);
+    - ``read_many(paths)``: bytes by path (default: one ``read`` each; adapters may parallelise);
+    - ``location``: how errors name this tree, e.g. ``commit 1a2b3c in repository notes``.
+    """
+
+    location: str = "the source tree"
+
+    def read(self, path: str) -> bytes | None:
+        raise NotImplementedError
+
+    def list_files(self, folder: str) -> list[str]:
+        raise NotImplementedError
+
+    def is_executable(self, path: str) -> bool:
+        return False
+
+    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for path in paths:
+            data = self.read(path)
+            if data is not None:
+                found[path] = data
+        return found
+
+
+class MemoryTree(SourceTree):
+    """A source tree held in memory: ``{path: bytes}``, plus the set of executable paths."""
+
+    def __init__(
+        self,
+        files: Mapping[str, bytes],
+        executables: Iterable[str] = (),
+        location: str = "the source tree",
+    ):
+        self.files = {normalize(p): data for p, data in files.items()}
+        self.executables = {normalize(p) for p in executables}
+        self.location = location
+
+    @classmethod
+    def from_directory(cls, root: str | Path, location: str | None = None) -> MemoryTree:
+        """Every file under ``root`` (symlinks and ``.git`` skipped), executables by mode."""
+        root = Path(root)
+        files: dict[str, bytes] = {}
+        executables: list[str] = []
+        for p in root.rglob("*"):
+            rel = p.relative_to(root).as_posix()
+            if p.is_symlink() or not p.is_file() or rel.split("/")[0] == ".git":
+                continue
+            files[rel] = p.read_bytes()
+            if p.stat().st_mode & 0o111:
+                executables.append(rel)
+        return cls(files, executables, location or f"directory {root}")
+
+    def read(self, path: str) -> bytes | None:
+        return self.files.get(normalize(path))
+
+    def list_files(self, folder: str) -> list[str]:
+        prefix = normalize(folder)
+        if not prefix:
+            return list(self.files)
+        return [p for p in self.files if p.startswith(prefix + "/")]
+
+    def is_executable(self, path: str) -> bool:
+        return normalize(path) in self.executables
+
+
+def normalize(path: str) -> str:
+    """A repository-relative path: no leading ``/`` or ``./``, no trailing ``/``; root is ``""``."""
+    p = posixpath.normpath("/" + path.strip()).lstrip("/")
+    return "" if p == "." else p
+
+
+# ---- CloudFormation YAML -----------------------------------------------------------------------
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation short tags (``!Ref``, ``!Sub``, ...) as long-form
+    intrinsics and keeps dates such as ``2010-09-09`` as strings."""
+
+
+_TemplateLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix in ("Ref", "Condition"):
+        return {suffix: value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        resource, _, attribute = value.partition(".")
+        value = [resource, attribute]
+    return {f"Fn::{suffix}": value}
+
+
+_TemplateLoader.add_multi_constructor("!", _construct_intrinsic)
+
+
+class _TemplateDumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data else None  # keep inline code and policies readable
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_TemplateDumper.add_representer(str, _str_presenter)
+
+
+def load_template(text: str, path: str = "template.yaml") -> dict:
+    """Parse a CloudFormation/SAM template (YAML or JSON) into plain data, intrinsics long-form."""
+    try:
+        data = yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PackagingError(f"{path}: invalid YAML{where}: {e.problem or e.context}") from e
+    except yaml.YAMLError as e:
+        raise PackagingError(f"{path}: invalid YAML: {e}") from e
+    return data
+
+
+def dump_template(template: Mapping) -> str:
+    return yaml.dump(template, Dumper=_TemplateDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def is_intrinsic(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and len(value) == 1
+        and (next(iter(value)) in ("Ref", "Condition") or next(iter(value)).startswith("Fn::"))
+    )
+
+
+# ---- packaging ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    functions: list[FunctionArtifact]
+    artifacts: dict[str, bytes]
+    packaged_template: str
+    layers: dict[str, str] = field(default_factory=dict)
+
+
+def package(template_text: str | None, template_path: str, tree: SourceTree, bucket: str) -> PackageResult:
+    """Package the SAM template at ``template_path`` (repository-relative) of ``tree``.
+
+    ``template_text`` is the template's content (``None`` when the file is missing, e.g. the
+    result of ``tree.read(template_path)``).
+    """
+    template_path = normalize(template_path)
+    if template_text is None:
+        raise PackagingError(f"{template_path} not found at {tree.location}")
+    template = load_template(template_text, template_path)
+    resources = _sam_resources(template, template_path)
+    base = posixpath.dirname(template_path)
+    zips = _Zipper(tree, base, template_path)
+    packaged = copy.deepcopy(template)
+
+    globals_function = (template.get("Globals") or {}).get("Function") or {}
+    if not isinstance(globals_function, dict):
+        raise PackagingError(f"{template_path}: Globals.Function must be a mapping")
+
+    if "CodeUri" in globals_function:  # every function now names its own artifact
+        del packaged["Globals"]["Function"]["CodeUri"]
+    functions: list[FunctionArtifact] = []
+    layers: dict[str, str] = {}
+    for logical_id, resource in resources.items():
+        kind = resource.get("Type")
+        props = resource.get("Properties") or {}
+        if not isinstance(props, dict):
+            raise PackagingError(f"{template_path}: {logical_id}.Properties must be a mapping")
+        out_props = packaged["Resources"][logical_id].setdefault("Properties", {})
+        if kind == FUNCTION:
+            effective = merge_globals(globals_function, props)
+            sha = zips.code(logical_id, "CodeUri", effective.get("CodeUri"), effective)
+            out_props["CodeUri"] = f"s3://{bucket}/{artifact_key(sha)}"
+            functions.append(
+                FunctionArtifact(logical_id=logical_id, sha256=sha, s3_key=artifact_key(sha), config=function_config(effective))
+            )
+        elif kind == LAYER:
+            sha = zips.code(logical_id, "ContentUri", props.get("ContentUri"), props)
+            out_props["ContentUri"] = f"s3://{bucket}/{artifact_key(sha)}"
+            layers[logical_id] = sha
+        elif kind == STATE_MACHINE:
+            _inline(out_props, zips, logical_id, "DefinitionUri", "Definition")
+        elif kind in APIS:
+            _inline(out_props, zips, logical_id, "DefinitionUri", "DefinitionBody")
+    return PackageResult(
+        functions=functions,
+        artifacts=zips.artifacts,
+        packaged_template=dump_template(packaged),
+        layers=layers,
+    )
+
+
+def _sam_resources(template: Any, path: str) -> dict[str, dict]:
+    if not isinstance(template, dict):
+        raise PackagingError(f"{path}: not a SAM template (expected a mapping at the top level)")
+    transform = template.get("Transform")
+    transforms = transform if isinstance(transform, list) else [transform]
+    if SAM_TRANSFORM not in transforms:
+        raise PackagingError(f"{path}: not a SAM template (Transform: {SAM_TRANSFORM} is missing)")
+    resources = template.get("Resources")
+    if not isinstance(resources, dict) or not resources:
+        raise PackagingError(f"{path}: not a SAM template (Resources is missing or empty)")
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
+            raise PackagingError(f"{path}: resource {logical_id} has no Type")
+    return resources
+
+
+def merge_globals(global_value: Any, local_value: Any, key: str = "") -> Any:
+    """SAM's Globals rules: resource values win; mappings merge key by key; lists concatenate
+    (globals first), except Architectures, which the resource replaces; an intrinsic is a value."""
+    g_dict = isinstance(global_value, dict) and not is_intrinsic(global_value)
+    l_dict = isinstance(local_value, dict) and not is_intrinsic(local_value)
+    if g_dict and l_dict:
+        merged = dict(global_value)
+        for k, v in local_value.items():
+            merged[k] = merge_globals(global_value[k], v, k) if k in global_value else v
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list) and key not in REPLACED_BY_RESOURCE:
+        return global_value + local_value
+    return local_value
+
+
+def function_config(effective: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration a function runs with, Lambda's defaults filled in."""
+    config = {}
+    for key, default in CONFIG_DEFAULTS.items():
+        config[key] = copy.deepcopy(effective.get(key, default))
+    return config
+
+
+def _inline(props: dict, zips: _Zipper, logical_id: str, uri_key: str, body_key: str) -> None:
+    uri = props.get(uri_key)
+    if not isinstance(uri, str) or uri.startswith("s3://"):
+        return  # already in S3 (a string URI or {Bucket, Key}) or not given
+    path = zips.resolve(logical_id, uri_key, uri)
+    text = zips.tree.read(path)
+    if text is None:
+        raise PackagingError(f"{logical_id}: {uri_key} {path} not found at {zips.tree.location}")
+    props[body_key] = load_template(text.decode("utf-8", errors="replace"), path)
+    del props[uri_key]
+
+
+class _Zipper:
+    """Zips folders of the tree once each, keeping the artifacts by sha256."""
+
+    def __init__(self, tree: SourceTree, base: str, template_path: str):
+        self.tree = tree
+        self.base = base
+        self.template_path = template_path
+        self.artifacts: dict[str, bytes] = {}
+        self._by_folder: dict[str, str] = {}
+
+    def resolve(self, logical_id: str, key: str, uri: str) -> str:
+        joined = posixpath.normpath(posixpath.join(self.base or ".", uri))
+        if joined == ".." or joined.startswith("../") or posixpath.isabs(uri):
+            raise PackagingError(f"{logical_id}: {key} {uri} is outside the repository")
+        return normalize(joined)
+
+    def code(self, logical_id: str, key: str, uri: Any, props: Mapping) -> str:
+        if uri is None:
+            why = " (InlineCode and container images are not supported)" if "InlineCode" in props or "ImageUri" in props else ""
+            raise PackagingError(f"{logical_id}: no {key} in {self.template_path}{why}")
+        if not isinstance(uri, str) or uri.startswith("s3://"):
+            raise PackagingError(
+                f"{logical_id}: {key} must be a folder of the repository, not {json.dumps(uri)}"
+            )
+        path = self.resolve(logical_id, key, uri)
+        if path in self._by_folder:
+            return self._by_folder[path]
+        if path.endswith(".zip") and (data := self.tree.read(path)) is not None:
+            sha = self._keep(data)
+        else:
+            files = sorted(set(self.tree.list_files(path)))
+            if not files:
+                shown = path or "/"
+                if self.tree.read(path) is not None:
+                    raise PackagingError(f"{logical_id}: {key} {shown} is a file, not a folder (or a .zip)")
+                raise PackagingError(
+                    f"{logical_id}: {key} folder {shown} does not exist or is empty at {self.tree.location}"
+                )
+            sha = self._keep(self._zip(path, files))
+        self._by_folder[path] = sha
+        return sha
+
+    def _zip(self, folder: str, files: list[str]) -> bytes:
+        contents = self.tree.read_many(files)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for path in files:
+                if path not in contents:
+                    raise PackagingError(f"{path} is listed but cannot be read at {self.tree.location}")
+                name = posixpath.relpath(path, folder) if folder else path
+                info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+                info.create_system = 3  # unix, so that external_attr carries the mode
+                info.external_attr = (EXECUTABLE_MODE if self.tree.is_executable(path) else FILE_MODE) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, contents[path], compresslevel=6)
+        return buffer.getvalue()
+
+    def _keep(self, data: bytes) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        self.artifacts[sha] = data
+        return sha

@@ -1,0 +1,352 @@
+"""The lineage repository against moto's in-process DynamoDB, on the table template.yaml declares."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.dynamodb.responses import DynamoHandler
+
+from sprout.domain.errors import (
+    AppAlreadyExists,
+    AppNotFound,
+    BuildNotFound,
+    Conflict,
+    InvalidInput,
+    StageBusy,
+    StageNotFound,
+)
+from sprout.domain.model import (
+    App,
+    BuildStatus,
+    DeploymentKind,
+    DeploymentStatus,
+    FunctionArtifact,
+    StageSpec,
+)
+from tests.unit.sprout.lineage_table import lineage_module, table_properties
+
+lineage_mod = lineage_module()
+
+
+def serialize_dynamodb_requests(monkeypatch) -> None:
+    """DynamoDB serializes conflicting transactions; moto's in-process backend does not (it deep-copies
+    tables while other threads write). One DynamoDB request at a time restores AWS's guarantee."""
+    one_at_a_time = threading.Lock()
+    call_action = DynamoHandler.call_action
+
+    def serialized(self):
+        with one_at_a_time:
+            return call_action(self)
+
+    monkeypatch.setattr(DynamoHandler, "call_action", serialized)
+
+
+@pytest.fixture
+def lineage(monkeypatch):
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    serialize_dynamodb_requests(monkeypatch)
+    lineage_mod.reset_connections()
+    with mock_aws():
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName=lineage_mod.TABLE_NAME, **table_properties()
+        )
+        yield lineage_mod.Lineage()
+    lineage_mod.reset_connections()
+
+
+def new_app(lineage, repository="notes", stages=None) -> App:
+    name = f"notes-{uuid.uuid4().hex[:8]}"
+    stages = stages or (StageSpec("dev", branch="main", auto_deploy=True), StageSpec("prod"))
+    return lineage.create_app(App(name=name, repository=repository, stages=tuple(stages)))
+
+
+def succeeded_build(lineage, app: App, commit: str | None = None):
+    build, _ = lineage.record_build(app, commit or uuid.uuid4().hex, "main", "a change", "dev")
+    return lineage.finish_build(app.name, build.number, BuildStatus.SUCCEEDED)
+
+
+def run_threads(n: int, target) -> list:
+    results: list = [None] * n
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = target(i)
+        except Exception as e:  # collected and asserted on by the test
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+# ---- apps --------------------------------------------------------------------------------------
+
+
+def test_given_a_new_app_when_created_then_it_reads_back_and_is_listed(lineage):
+    app = new_app(lineage)
+    assert lineage.get_app(app.name) == app
+    assert app.created_at.endswith("Z")
+    assert app.name in [a.name for a in lineage.list_apps()]
+
+
+def test_given_an_existing_app_when_created_again_then_app_already_exists(lineage):
+    app = new_app(lineage)
+    with pytest.raises(AppAlreadyExists, match=app.name):
+        lineage.create_app(App(name=app.name, repository="other"))
+
+
+def test_given_no_such_app_when_read_then_app_not_found_names_it(lineage):
+    with pytest.raises(AppNotFound, match="ghost"):
+        lineage.get_app("ghost")
+    with pytest.raises(InvalidInput, match="name"):
+        lineage.create_app(App(name="bad#name", repository="notes"))
+
+
+def test_given_apps_on_a_repository_when_asked_for_a_branch_then_only_stages_following_it_in_pipeline_order(lineage):
+    repo = f"repo-{uuid.uuid4().hex[:6]}"
+    one = new_app(lineage, repo, (StageSpec("dev", "main", True), StageSpec("qa", "main", False), StageSpec("prod")))
+    two = new_app(lineage, repo, (StageSpec("feature", "feat", True),))
+    new_app(lineage, "elsewhere")
+
+    following = lineage.stages_following(repo, "main")
+
+    assert [(a.name, s.name) for a, s in following] == [(one.name, "dev"), (one.name, "qa")]
+    assert following[0][1] == StageSpec("dev", "main", True)
+    assert [(a.name, s.name) for a, s in lineage.stages_following(repo, "feat")] == [(two.name, "feature")]
+    assert lineage.stages_following(repo, "nobody") == []
+
+
+# ---- builds ------------------------------------------------------------------------------------
+
+
+def test_given_commits_when_recorded_then_numbers_count_up_from_one(lineage):
+    app = new_app(lineage)
+    builds = [lineage.record_build(app, f"c{i}", "main", f"change {i}", "ana") for i in range(3)]
+    assert [(b.number, created) for b, created in builds] == [(1, True), (2, True), (3, True)]
+    first = builds[0][0]
+    assert (first.commit_id, first.branch, first.message, first.author, first.status) == (
+        "c0", "main", "change 0", "ana", BuildStatus.BUILDING
+    )
+
+
+def test_given_a_recorded_commit_when_recorded_again_then_the_same_build_comes_back_not_created(lineage):
+    app = new_app(lineage)
+    first, created = lineage.record_build(app, "abc", "main", "m", "a")
+    again, created_again = lineage.record_build(app.name, "abc", "main", "m", "a")
+    assert created and not created_again
+    assert again == first
+    assert lineage.get_build_by_commit(app.name, "abc") == first
+
+
+def test_given_eight_threads_recording_one_commit_then_exactly_one_build_exists(lineage):
+    app = new_app(lineage)
+    results = run_threads(8, lambda i: lineage.record_build(app, "same-commit", "main", "m", f"t{i}"))
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(created for _, created in results) == [False] * 7 + [True]
+    assert {build.number for build, _ in results} == {1}
+    builds, _ = lineage.list_builds(app.name)
+    assert [b.number for b in builds] == [1]
+
+
+def test_given_eight_threads_recording_different_commits_then_numbers_have_no_gaps(lineage):
+    app = new_app(lineage)
+    results = run_threads(8, lambda i: lineage.record_build(app, f"commit-{i}", "main", "m", "a"))
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(build.number for build, _ in results) == list(range(1, 9))
+    assert Counter(build.commit_id for build, _ in results) == Counter(f"commit-{i}" for i in range(8))
+
+
+def test_given_a_build_when_finished_then_its_outcome_is_kept_and_finishing_twice_the_same_way_is_a_no_op(lineage):
+    app = new_app(lineage)
+    build, _ = lineage.record_build(app, "c1", "main", "m", "a")
+    fn = FunctionArtifact("Create", "ab" * 32, f"artifacts/{'ab' * 32}.zip", {"Handler": "create.main", "MemorySize": 128})
+
+    done = lineage.finish_build(app.name, build.number, "SUCCEEDED", functions=[fn], template_key="templates/x")
+
+    assert done.status is BuildStatus.SUCCEEDED and done.finished_at
+    assert done.functions == (fn,) and done.template_key == "templates/x"
+    assert lineage.get_build(app.name, build.number) == done
+    assert lineage.finish_build(app.name, build.number, BuildStatus.SUCCEEDED, functions=[fn]) == done
+    with pytest.raises(Conflict, match="already finished as SUCCEEDED"):
+        lineage.finish_build(app.name, build.number, BuildStatus.FAILED, failure={"step": "package"})
+
+
+def test_given_a_failed_build_then_its_failure_reads_back(lineage):
+    app = new_app(lineage)
+    build, _ = lineage.record_build(app, "c1", "main", "m", "a")
+    failure = {"step": "package", "error": "PackagingError", "cause": "template.yaml not found"}
+    assert lineage.finish_build(app.name, build.number, BuildStatus.FAILED, failure=failure).failure == failure
+
+
+def test_given_missing_builds_when_read_then_build_not_found(lineage):
+    app = new_app(lineage)
+    with pytest.raises(BuildNotFound, match="build 9"):
+        lineage.get_build(app.name, 9)
+    with pytest.raises(BuildNotFound, match="nope"):
+        lineage.get_build_by_commit(app.name, "nope")
+    with pytest.raises(BuildNotFound):
+        lineage.finish_build(app.name, 9, BuildStatus.SUCCEEDED)
+
+
+def test_given_thirty_builds_when_listed_in_pages_then_newest_first_without_overlap(lineage):
+    app = new_app(lineage)
+    for i in range(30):
+        lineage.record_build(app, f"c{i}", "main", "m", "a")
+
+    first, token = lineage.list_builds(app.name, limit=12)
+    second, token2 = lineage.list_builds(app.name, limit=12, next_token=token)
+    third, token3 = lineage.list_builds(app.name, limit=12, next_token=token2)
+
+    assert [b.number for b in first] == list(range(30, 18, -1))
+    assert [b.number for b in second] == list(range(18, 6, -1))
+    assert [b.number for b in third] == list(range(6, 0, -1))
+    assert token and token2 and token3 is None
+    exact, none_left = lineage.list_builds(app.name, limit=30)
+    assert len(exact) == 30 and none_left is None
+
+
+def test_given_a_bad_token_or_limit_when_listing_then_invalid_input_names_the_field(lineage):
+    app = new_app(lineage)
+    with pytest.raises(InvalidInput, match="next_token"):
+        lineage.list_builds(app.name, next_token="not-a-token")
+    with pytest.raises(InvalidInput, match="limit"):
+        lineage.list_builds(app.name, limit=0)
+
+
+def test_given_builds_of_one_commit_in_two_apps_then_the_commit_index_finds_both(lineage):
+    one, two = new_app(lineage), new_app(lineage)
+    lineage.record_build(one, "shared", "main", "m", "a")
+    lineage.record_build(two, "shared", "main", "m", "a")
+    assert sorted(b.app for b in lineage.builds_of_commit("shared")) == sorted([one.name, two.name])
+
+
+# ---- stages and deployments --------------------------------------------------------------------
+
+
+def test_given_a_free_stage_when_a_deployment_begins_then_it_is_in_progress_and_holds_the_lock(lineage):
+    app = new_app(lineage)
+    build = succeeded_build(lineage, app)
+
+    deployment = lineage.begin_deployment(app.name, "dev", build, DeploymentKind.DEPLOY, {"type": "push"})
+
+    assert (deployment.id, deployment.status, deployment.replaces, deployment.build) == (
+        "000001", DeploymentStatus.IN_PROGRESS, None, build.number
+    )
+    stage = lineage.get_stage(app.name, "dev")
+    assert stage.lock == "000001" and stage.current_deployment is None
+    with pytest.raises(StageBusy, match="000001"):
+        lineage.begin_deployment(app.name, "dev", build, "deploy", {"type": "user"})
+
+
+def test_given_a_finished_deployment_then_the_stage_is_free_and_points_at_it(lineage):
+    app = new_app(lineage)
+    build = succeeded_build(lineage, app)
+    started = lineage.begin_deployment(app.name, "dev", build, "deploy", {"type": "push"})
+
+    done = lineage.finish_deployment(app.name, "dev", started.id, "SUCCEEDED", versions={"Create": "3"})
+
+    assert done.status is DeploymentStatus.SUCCEEDED and done.versions == {"Create": "3"} and done.finished_at
+    stage = lineage.get_stage(app.name, "dev")
+    assert (stage.lock, stage.current_deployment) == (None, started.id)
+    assert lineage.current_deployment(app.name, "dev") == done
+    assert lineage.finish_deployment(app.name, "dev", started.id, "SUCCEEDED") == done  # a retried call
+    nxt = lineage.begin_deployment(app.name, "dev", build, "rollback", {"type": "user"})
+    assert (nxt.id, nxt.replaces) == ("000002", started.id)
+
+
+def test_given_a_failed_deployment_then_the_lock_is_released_and_the_current_one_stays(lineage):
+    app = new_app(lineage)
+    build = succeeded_build(lineage, app)
+    good = lineage.begin_deployment(app.name, "dev", build, "deploy", {"type": "push"})
+    lineage.finish_deployment(app.name, "dev", good.id, DeploymentStatus.SUCCEEDED)
+    bad = lineage.begin_deployment(app.name, "dev", build, "deploy", {"type": "push"})
+
+    failed = lineage.finish_deployment(app.name, "dev", bad.id, DeploymentStatus.FAILED, error="UpdateFunctionCode failed")
+
+    assert failed.error == "UpdateFunctionCode failed"
+    stage = lineage.get_stage(app.name, "dev")
+    assert (stage.lock, stage.current_deployment) == (None, good.id)
+
+
+def test_given_many_deployments_when_listed_then_newest_first_in_pages(lineage):
+    app = new_app(lineage)
+    build = succeeded_build(lineage, app)
+    for _ in range(7):
+        d = lineage.begin_deployment(app.name, "dev", build, "deploy", {"type": "push"})
+        lineage.finish_deployment(app.name, "dev", d.id, "SUCCEEDED")
+
+    page, token = lineage.list_deployments(app.name, "dev", limit=5)
+    rest, end = lineage.list_deployments(app.name, "dev", limit=5, next_token=token)
+
+    assert [d.id for d in page] == ["000007", "000006", "000005", "000004", "000003"]
+    assert [d.id for d in rest] == ["000002", "000001"] and end is None
+    assert [d.replaces for d in page[:2]] == ["000006", "000005"]
+
+
+def test_given_eight_threads_deploying_one_stage_then_one_holds_it_and_the_others_are_busy(lineage):
+    app = new_app(lineage)
+    build = succeeded_build(lineage, app)
+
+    results = run_threads(8, lambda i: lineage.begin_deployment(app.name, "prod", build, "promote", {"type": "user", "n": i}))
+
+    started = [r for r in results if not isinstance(r, Exception)]
+    assert len(started) == 1, results
+    assert all(isinstance(r, StageBusy) for r in results if isinstance(r, Exception)), results
+    stage = lineage.get_stage(app.name, "prod")
+    assert stage.lock == started[0].id == "000001"
+    assert [d.id for d in lineage.list_deployments(app.name, "prod")[0]] == ["000001"]
+
+
+def test_given_a_stale_stage_when_written_then_the_version_attribute_refuses_it(lineage):
+    app = new_app(lineage)
+    key = (lineage_mod.app_pk(app.name), lineage_mod.stage_sk("dev"))
+    mine = lineage_mod.StageItem.get(*key, consistent_read=True)
+    theirs = lineage_mod.StageItem.get(*key, consistent_read=True)
+    theirs.update(actions=[lineage_mod.StageItem.lock.set("000042")])
+
+    with pytest.raises(lineage_mod.UpdateError) as refused:
+        mine.update(actions=[lineage_mod.StageItem.lock.set("000043")])
+
+    assert refused.value.cause_response_code == "ConditionalCheckFailedException"
+    assert lineage.get_stage(app.name, "dev").lock == "000042"
+    assert lineage.get_stage(app.name, "dev").version == mine.version + 1
+
+
+def test_given_deployments_of_a_build_then_each_stage_names_its_newest_one(lineage):
+    app = new_app(lineage)
+    b1, b2 = succeeded_build(lineage, app), succeeded_build(lineage, app)
+    for stage, build in (("dev", b1), ("dev", b2), ("prod", b1), ("dev", b1)):
+        d = lineage.begin_deployment(app.name, stage, build, "deploy", {"type": "user"})
+        lineage.finish_deployment(app.name, stage, d.id, "SUCCEEDED")
+
+    where = lineage.deployments_of_build(app.name, b1.number)
+
+    assert {stage: d.id for stage, d in where.items()} == {"dev": "000003", "prod": "000001"}
+    assert {stage: d.id for stage, d in lineage.deployments_of_build(app.name, b2.number).items()} == {"dev": "000002"}
+    assert lineage.deployments_of_build(app.name, 99) == {}
+
+
+def test_given_missing_things_when_deploying_then_the_error_names_them(lineage):
+    app = new_app(lineage)
+    with pytest.raises(StageNotFound, match="staging"):
+        lineage.begin_deployment(app.name, "staging", 1, "deploy", {})
+    with pytest.raises(BuildNotFound, match="build 5"):
+        lineage.begin_deployment(app.name, "dev", 5, "deploy", {})
+    assert lineage.get_stage(app.name, "dev").lock is None
+    with pytest.raises(AppNotFound):
+        lineage.get_stage("ghost", "dev")
+    assert lineage.current_deployment(app.name, "dev") is None
