@@ -1,5 +1,43 @@
-"""gateway: not yet built."""
+"""gateway: serves every REST API stage of the local cloud over HTTP, as API Gateway does.
+
+``{endpoint}/_aws/execute-api/{apiId}/{stage}/{path}`` (localcloud.urls.EXECUTE_API_PREFIX):
+routes from the API's resources (literal, ``{param}``, greedy ``{proxy+}``, ``ANY``), Lambda proxy
+integrations run through the Lambda ``Invoke`` API of the local endpoint, MOCK integrations (CORS
+preflight), SigV4 verification on ``AWS_IAM`` methods, access logs in the stage's log group and
+``AWS/ApiGateway`` metrics written by a background service.
+"""
+
+from __future__ import annotations
+
+from localcloud.urls import EXECUTE_API_PREFIX
+
+from . import openapi
+from .app import Gateway
+from .proxy import LambdaInvoker
+from .telemetry import Telemetry
+
+__all__ = ["Gateway", "install"]
+
+
+class _Closing:
+    """Closes the invoker's pooled connections when the cloud stops."""
+
+    def __init__(self, invoker: LambdaInvoker):
+        self.invoker = invoker
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self.invoker.close()
 
 
 def install(cloud) -> None:
-    pass
+    from localcloud.cloud import REGION, ROOT_ACCESS_KEY
+
+    openapi.install()
+    invoker = LambdaInvoker(cloud.host, cloud.port, ROOT_ACCESS_KEY, REGION)
+    recorder = Telemetry(lambda: cloud.client("logs"), lambda: cloud.client("cloudwatch"))
+    cloud.mount(EXECUTE_API_PREFIX, Gateway(invoker, recorder))
+    cloud.add_service(recorder)
+    cloud.add_service(_Closing(invoker))
