@@ -11,7 +11,7 @@ the one place where moto hands an event to a rule's targets (``Rule.send_to_targ
 - a ``Scheduler`` fires rules with ``rate(...)`` / ``cron(...)`` expressions, sending the
   ``Scheduled Event`` AWS sends (``source: aws.events``, ``resources: [ruleArn]``).
 
-It also fixes one deviation of moto's Step Functions interpreter (see ``stepfunctions_jsonpath``).
+It also fixes two deviations of moto's Step Functions interpreter (see ``stepfunctions_fixes``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from localcloud.events_router import schedule, stepfunctions_jsonpath
+from localcloud.events_router import schedule, stepfunctions_fixes
 from localcloud.events_router.delivery import SERVICES, Deliverer, Delivery
 from localcloud.events_router.transform import target_input
 from localcloud.moto_hooks import HOOKS, hook, require
@@ -167,7 +167,7 @@ def install(cloud: Any) -> None:
     _router = EventRouter(cloud)
     _install_hooks()
     # Step Functions has no component of its own; EventBridge is what starts its executions.
-    stepfunctions_jsonpath.install()
+    stepfunctions_fixes.install()
     cloud.add_service(_router.deliverer)
     cloud.add_service(_router.scheduler)
 

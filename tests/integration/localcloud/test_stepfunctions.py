@@ -5,6 +5,7 @@ give; failures end FAILED with the error name and cause; the history shows the s
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -232,11 +233,17 @@ def test_given_a_flow_of_lambda_tasks_when_executed_then_it_succeeds_with_the_ex
     assert visited.count("Square") == 3 and visited.count("Constant") == 1
     # Flaky failed twice (retried on TransientError), then succeeded
     flaky_failures = [
-        e for e in events if e["type"] == "LambdaFunctionFailed" and "TransientError" in json.dumps(e, default=str)
+        e
+        for e in events
+        if e["type"] == "LambdaFunctionFailed" and "TransientError" in json.dumps(e, default=str)
     ]
     assert len(flaky_failures) == 2
     # the caught error carried the function's error name and message
-    caught = next(e for e in events if e["type"] == "LambdaFunctionFailed" and "ValueError" in json.dumps(e, default=str))
+    caught = next(
+        e
+        for e in events
+        if e["type"] == "LambdaFunctionFailed" and "ValueError" in json.dumps(e, default=str)
+    )
     details = caught["lambdaFunctionFailedEventDetails"]
     assert details["error"] == "ValueError"
     assert json.loads(details["cause"])["errorMessage"] == "no good: risky"
@@ -327,3 +334,21 @@ def test_given_a_fail_state_when_reached_then_the_execution_fails_with_its_error
     assert result["status"] == "FAILED", result
     assert (result["error"], result["cause"]) == ("TooSmall", "n must be at least 10")
     assert states_entered(history(cloud, result["executionArn"])) == ["Check", "TooSmall"]
+
+
+def test_given_a_machine_when_started_twice_without_a_name_then_each_execution_gets_its_own_uuid_name(
+    cloud, uid
+):
+    machine = create_machine(
+        cloud, f"unnamed-{uid}", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    )
+    sfn = cloud.client("stepfunctions")
+
+    first = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    second = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+
+    names = [arn.rsplit(":", 1)[1] for arn in (first, second)]
+    assert names[0] != names[1]
+    assert all(
+        re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", n) for n in names
+    )
