@@ -9,7 +9,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.localcloud.functions import create_python_function
+from tests.integration.localcloud.lambda_helpers import create_python_function
 
 ROLE = "arn:aws:iam::123456789012:role/events-invoke"
 PASS_MACHINE = json.dumps({"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}})

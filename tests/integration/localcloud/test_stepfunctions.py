@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.integration.localcloud.functions import create_python_function
+from tests.integration.localcloud.lambda_helpers import create_python_function
 
 ROLE = "arn:aws:iam::123456789012:role/sfn-exec"
 
