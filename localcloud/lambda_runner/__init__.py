@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from localcloud.lambda_runner.code import BadCode
 from localcloud.lambda_runner.runner import Outcome, Runner, Target, Throttled, UnsupportedFunction
@@ -19,6 +20,7 @@ from localcloud.moto_hooks import MotoContractBroken, hook, require
 
 __all__ = ["install", "Runner", "Target", "Outcome"]
 
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 _FUNCTION_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]+:\d{12}:function:([^:]+)(?::([^:]+))?$")
 
 
@@ -93,6 +95,7 @@ def install(cloud: Any) -> None:
             except BadCode as e:
                 raise errors.bad_zip(str(e)) from e
             payload = outcome.payload
+            response_headers["x-amzn-requestid"] = outcome.request_id
             response_headers["x-amz-executed-version"] = outcome.executed_version
             if outcome.function_error:
                 response_headers["x-amz-function-error"] = outcome.function_error
@@ -122,6 +125,45 @@ def install(cloud: Any) -> None:
         version = str(getattr(fn, "version", "$LATEST"))
         target = target_of(fn, None if version == "$LATEST" else version)
         return run(target, body, request_headers or {}, response_headers, "Event")
+
+    @hook(
+        "moto.awslambda.responses",
+        "LambdaResponse.invoke",
+        "moto reads the Qualifier query parameter as 'qualifier' (so never sees it); status per invocation type",
+    )
+    def response_invoke(original, response):  # noqa: ARG001
+        function_name = unquote(response.path.split("?", 1)[0].rstrip("/").rsplit("/", 2)[-2])
+        query = response.querystring
+        qualifier = (query.get("Qualifier") or query.get("qualifier") or [None])[0]
+        response_headers: dict[str, str] = {}
+        payload = response.backend.invoke(
+            function_name, qualifier, response.body, response.headers, response_headers
+        )
+        invocation_type = _header(response.headers, "X-Amz-Invocation-Type") or "RequestResponse"
+        status = {"Event": 202, "DryRun": 204}.get(invocation_type, 200)
+        if status == 200 and len(payload) > MAX_SYNC_PAYLOAD:
+            message = (
+                f"Response payload size ({len(payload)} bytes) exceeded maximum allowed payload size "
+                f"({MAX_SYNC_PAYLOAD} bytes)."
+            )
+            payload = json.dumps(
+                {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
+            ).encode()
+            response_headers["x-amz-function-error"] = "Unhandled"
+            response_headers["Content-Length"] = str(len(payload))
+        response_headers["content-type"] = "application/json"
+        response_headers["status"] = str(status)  # moto's dispatcher takes the status from here
+        return status, response_headers, payload
+
+    @hook(
+        "moto.core.responses",
+        "gen_amzn_requestid_long",
+        "an invoke's x-amzn-RequestId is the invocation's request id (context.aws_request_id), as on Lambda",
+    )
+    def keep_request_id(original, headerdict=None):
+        if isinstance(headerdict, dict) and headerdict.get("x-amzn-requestid"):
+            return headerdict["x-amzn-requestid"]
+        return original(headerdict)
 
 
 def _code_bytes(model: Any, what: str) -> bytes:

@@ -1,0 +1,465 @@
+"""The Lambda runner: Invoke runs the function version's real code, as Lambda would."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+FUNCTIONS = Path(__file__).parent / "functions"
+
+
+def zip_of(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+PY_APP = {"app.py": (FUNCTIONS / "python_app.py").read_text()}
+NODE_APP = {"index.js": (FUNCTIONS / "node_app.js").read_text()}
+
+
+@pytest.fixture(scope="module")
+def role(cloud) -> str:
+    iam = cloud.client("iam")
+    name = "lambda-runner-tests"
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        doc = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(doc))["Role"]["Arn"]
+
+
+@pytest.fixture
+def lam(cloud):
+    return cloud.client("lambda")
+
+
+def create(lam, role, name, handler, files=PY_APP, runtime="python3.12", **kwargs):
+    lam.create_function(
+        FunctionName=name,
+        Runtime=runtime,
+        Role=role,
+        Handler=handler,
+        Code={"ZipFile": zip_of(files)},
+        **kwargs,
+    )
+    return name
+
+
+def invoke(lam, name, event=None, **kwargs):
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(event if event is not None else {}), **kwargs)
+    response["Body"] = json.loads(response["Payload"].read())
+    return response
+
+
+def log_messages(cloud, name, until=None, timeout=8.0) -> list[str]:
+    """All messages in /aws/lambda/<name>, polling until ``until(messages)`` holds."""
+    logs = cloud.client("logs")
+    deadline = time.monotonic() + timeout
+    messages: list[str] = []
+    while True:
+        try:
+            streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+            messages = [
+                e["message"]
+                for s in streams
+                for e in logs.get_log_events(
+                    logGroupName=f"/aws/lambda/{name}", logStreamName=s["logStreamName"]
+                )["events"]
+            ]
+        except logs.exceptions.ResourceNotFoundException:
+            messages = []
+        if until is None or until(messages) or time.monotonic() > deadline:
+            return messages
+        time.sleep(0.2)
+
+
+def test_given_a_python_function_when_invoked_then_its_code_returns_the_result(cloud, lam, role, uid):
+    name = create(lam, role, f"echo-{uid}", "app.echo")
+
+    response = invoke(lam, name, {"order": 42})
+
+    assert response["StatusCode"] == 200
+    assert "FunctionError" not in response
+    assert response["Body"] == {"event": {"order": 42}}
+    assert response["ExecutedVersion"] == "$LATEST"
+
+
+def test_given_a_function_when_invoked_then_it_sees_its_context_environment_and_the_local_cloud(
+    cloud, lam, role, uid
+):
+    cloud.client("s3").create_bucket(Bucket=f"seen-{uid}")
+    name = create(
+        lam,
+        role,
+        f"describe-{uid}",
+        "app.describe",
+        MemorySize=256,
+        Timeout=7,
+        Environment={"Variables": {"TABLE_NAME": f"orders-{uid}", "AWS_REGION": "eu-west-9"}},
+    )
+
+    response = invoke(lam, name, {"x": 1})
+    body = response["Body"]
+    context, env = body["context"], body["env"]
+
+    assert response["ResponseMetadata"]["RequestId"] == context["aws_request_id"]
+    assert context["function_name"] == name
+    assert context["function_version"] == "$LATEST"
+    assert context["invoked_function_arn"] == f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+    assert context["memory_limit_in_mb"] == 256
+    assert context["log_group_name"] == f"/aws/lambda/{name}"
+    assert context["log_stream_name"].endswith("]" + context["log_stream_name"].split("]")[1])
+    assert "/[$LATEST]" in context["log_stream_name"]
+    assert 5000 < context["remaining_ms"] <= 7000
+    assert env["TABLE_NAME"] == f"orders-{uid}"
+    assert env["AWS_REGION"] == "us-east-1"  # reserved: the function's own value is ignored, as on Lambda
+    assert env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{name}"
+    assert env["AWS_LAMBDA_LOG_STREAM_NAME"] == context["log_stream_name"]
+    assert env["_HANDLER"] == "app.describe"
+    assert env["AWS_ENDPOINT_URL"] == cloud.endpoint
+    assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SESSION_TOKEN"]
+    assert body["cwd"] == env["LAMBDA_TASK_ROOT"] == body["sys_path"][0]
+    assert f"seen-{uid}" in body["bucket_names"]  # boto3 in the function reaches the local cloud
+
+
+def test_given_a_python_function_when_it_imports_then_it_has_boto3_but_not_the_project_environment(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"imports-{uid}", "app.can_import")
+
+    body = invoke(
+        lam, name, {"modules": ["boto3", "botocore", "moto", "pytest", "aws_lambda_powertools", "localcloud"]}
+    )["Body"]
+
+    assert body == {
+        "boto3": True,
+        "botocore": True,
+        "moto": False,
+        "pytest": False,
+        "aws_lambda_powertools": False,
+        "localcloud": False,
+    }
+
+
+def test_given_a_function_that_raises_when_invoked_then_the_error_is_unhandled_with_its_type(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"fail-{uid}", "app.fail")
+
+    response = invoke(lam, name, {"order": 7})
+
+    assert response["StatusCode"] == 200
+    assert response["FunctionError"] == "Unhandled"
+    body = response["Body"]
+    assert body["errorType"] == "OrderRejected"
+    assert body["errorMessage"] == "order 7 rejected"
+    assert body["requestId"] == response["ResponseMetadata"]["RequestId"]
+    assert any("in fail" in frame for frame in body["stackTrace"])
+    messages = log_messages(
+        cloud, name, until=lambda m: any(x.startswith("[ERROR] OrderRejected") for x in m)
+    )
+    assert any(m.startswith("[ERROR] OrderRejected: order 7 rejected") for m in messages)
+
+
+def test_given_a_function_slower_than_its_timeout_when_invoked_then_it_times_out_and_the_next_invoke_works(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"slow-{uid}", "app.sleepy", Timeout=1)
+
+    started = time.monotonic()
+    response = invoke(lam, name, {"seconds": 10})
+    elapsed = time.monotonic() - started
+
+    assert 0.9 < elapsed < 4
+    assert response["FunctionError"] == "Unhandled"
+    assert response["Body"]["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert response["ResponseMetadata"]["RequestId"] in response["Body"]["errorMessage"]
+    again = invoke(lam, name, {"seconds": 0})
+    assert "FunctionError" not in again and again["Body"]["slept"] == 0
+
+
+def test_given_a_handler_that_cannot_be_loaded_when_invoked_then_the_error_names_it(cloud, lam, role, uid):
+    missing_module = create(lam, role, f"nomod-{uid}", "orders.handler")
+    missing_function = create(lam, role, f"nofn-{uid}", "app.nope")
+
+    module_error = invoke(lam, missing_module)
+    function_error = invoke(lam, missing_function)
+
+    assert module_error["FunctionError"] == "Unhandled"
+    assert module_error["Body"]["errorType"] == "Runtime.ImportModuleError"
+    assert "Unable to import module 'orders'" in module_error["Body"]["errorMessage"]
+    assert function_error["Body"]["errorType"] == "Runtime.HandlerNotFound"
+    assert "nope" in function_error["Body"]["errorMessage"]
+
+
+def test_given_a_worker_that_exits_when_invoked_then_the_error_is_exit_error_and_a_new_worker_serves_next(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"die-{uid}", "app.die")
+    echo = create(lam, role, f"die-then-echo-{uid}", "app.echo")
+
+    died = invoke(lam, name)
+    died_again = invoke(lam, name)
+
+    assert died["FunctionError"] == "Unhandled"
+    assert died["Body"]["errorType"] == "Runtime.ExitError"
+    assert "exit status 3" in died["Body"]["errorMessage"]
+    assert died_again["Body"]["errorType"] == "Runtime.ExitError"  # a fresh worker ran (and died) again
+    assert invoke(lam, echo, {"ok": True})["Body"] == {"event": {"ok": True}}
+    messages = log_messages(cloud, name, until=lambda m: sum(x.startswith("REPORT") for x in m) >= 2)
+    assert "about to exit" in messages
+    assert sum(m.startswith("START RequestId") for m in messages) == 2
+    assert (
+        sum(
+            m.endswith("Error: Runtime exited with error: exit status 3\nRuntime.ExitError") for m in messages
+        )
+        == 2
+    )
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None, reason="Node.js functions need `node` on PATH, and it is not installed"
+)
+def test_given_nodejs_functions_when_invoked_then_async_and_callback_handlers_and_errors_work(
+    cloud, lam, role, uid
+):
+    async_fn = create(
+        lam,
+        role,
+        f"node-async-{uid}",
+        "index.asyncHandler",
+        NODE_APP,
+        "nodejs20.x",
+        Environment={"Variables": {"GREETING": "hi"}},
+    )
+    callback_fn = create(lam, role, f"node-cb-{uid}", "index.callbackHandler", NODE_APP, "nodejs22.x")
+    failing_fn = create(lam, role, f"node-fail-{uid}", "index.fail", NODE_APP, "nodejs18.x")
+
+    async_response = invoke(lam, async_fn, {"a": 1})
+    callback_response = invoke(lam, callback_fn, {"n": 21})
+    failing_response = invoke(lam, failing_fn)
+
+    assert async_response["Body"] == {
+        "event": {"a": 1},
+        "functionName": async_fn,
+        "requestId": async_response["ResponseMetadata"]["RequestId"],
+        "env": "hi",
+    }
+    assert callback_response["Body"] == {"doubled": 42}
+    assert failing_response["FunctionError"] == "Unhandled"
+    assert failing_response["Body"]["errorType"] == "NodeRejected"
+    assert failing_response["Body"]["errorMessage"] == "node says no"
+    messages = log_messages(cloud, async_fn, until=lambda m: any(x.startswith("REPORT") for x in m))
+    assert any(m.endswith('\tINFO\tasync got {"a":1}') for m in messages)
+
+
+def test_given_published_versions_and_an_alias_when_invoked_through_them_then_each_runs_its_own_code(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"versions-{uid}", "app.marker", Environment={"Variables": {"CODE_MARK": "one"}})
+    v1 = lam.publish_version(FunctionName=name)["Version"]
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"CODE_MARK": "two"}})
+    lam.update_function_code(FunctionName=name, ZipFile=zip_of({**PY_APP, "extra.txt": "changed"}))
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=v1)
+
+    via_alias = invoke(lam, name, {"marker": "a"}, Qualifier="live")
+    via_alias_arn = invoke(
+        lam, f"arn:aws:lambda:us-east-1:123456789012:function:{name}:live", {"marker": "b"}
+    )
+    latest = invoke(lam, name, {"marker": "c"})
+
+    assert (via_alias["Body"], via_alias["ExecutedVersion"]) == ("one", v1)
+    assert (via_alias_arn["Body"], via_alias_arn["ExecutedVersion"]) == ("one", v1)
+    assert (latest["Body"], latest["ExecutedVersion"]) == ("two", "$LATEST")
+
+
+def test_given_an_event_invocation_when_invoked_then_it_returns_202_at_once_and_runs_in_the_background(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"async-{uid}", "app.marker")
+
+    started = time.monotonic()
+    response = lam.invoke(
+        FunctionName=name, InvocationType="Event", Payload=json.dumps({"marker": f"bg-{uid}"})
+    )
+    elapsed = time.monotonic() - started
+
+    assert response["StatusCode"] == 202
+    assert elapsed < 1.0
+    messages = log_messages(cloud, name, until=lambda m: f"marker bg-{uid}" in m)
+    assert f"marker bg-{uid}" in messages
+
+
+def test_given_an_invocation_when_it_ran_then_its_log_group_has_start_end_and_report_lines(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"logs-{uid}", "app.echo", MemorySize=192)
+
+    first = invoke(lam, name, {"n": 1})
+    second = invoke(lam, name, {"n": 2}, LogType="Tail")
+    request_ids = [r["ResponseMetadata"]["RequestId"] for r in (first, second)]
+
+    messages = log_messages(cloud, name, until=lambda m: sum(x.startswith("REPORT") for x in m) >= 2)
+    for request_id in request_ids:
+        assert f"START RequestId: {request_id} Version: $LATEST" in messages
+        assert f"END RequestId: {request_id}" in messages
+        report = next(m for m in messages if m.startswith(f"REPORT RequestId: {request_id}"))
+        assert "\tDuration: " in report and " ms\tBilled Duration: " in report
+        assert "\tMemory Size: 192 MB\tMax Memory Used: " in report
+    first_report = next(m for m in messages if m.startswith(f"REPORT RequestId: {request_ids[0]}"))
+    second_report = next(m for m in messages if m.startswith(f"REPORT RequestId: {request_ids[1]}"))
+    assert "Init Duration: " in first_report and "Init Duration" not in second_report
+    assert "cold start of python_app" in messages and 'echo got {"n": 1}' in messages
+    tail = base64.b64decode(second["LogResult"]).decode()
+    assert f"END RequestId: {request_ids[1]}" in tail and 'echo got {"n": 2}' in tail
+    streams = cloud.client("logs").describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+    assert [s["logStreamName"].split("/")[3].startswith("[$LATEST]") for s in streams] == [True]
+
+
+def _metric_dimension_sets(cloudwatch, metric: str, name: str) -> list[dict[str, str]]:
+    metrics = cloudwatch.list_metrics(
+        Namespace="AWS/Lambda", MetricName=metric, Dimensions=[{"Name": "FunctionName", "Value": name}]
+    )
+    return [{d["Name"]: d["Value"] for d in m["Dimensions"]} for m in metrics["Metrics"]]
+
+
+def test_given_invocations_through_an_alias_when_they_ran_then_aws_lambda_metrics_have_aws_dimensions(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"metrics-{uid}", "app.fail")
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    cloudwatch = cloud.client("cloudwatch")
+
+    invoke(lam, name, {"order": 1}, Qualifier="live")
+
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline and len(_metric_dimension_sets(cloudwatch, "Invocations", name)) < 3:
+        time.sleep(0.2)
+    for metric in ("Invocations", "Errors", "Duration", "ConcurrentExecutions"):
+        sets = _metric_dimension_sets(cloudwatch, metric, name)
+        assert {"FunctionName": name} in sets, metric
+        assert {"FunctionName": name, "Resource": f"{name}:live"} in sets, metric
+        assert {"FunctionName": name, "ExecutedVersion": version} in sets, metric
+    # moto matches datapoints whose dimensions include the asked ones, so ask for the widest set
+    widest = [
+        {"Name": "FunctionName", "Value": name},
+        {"Name": "Resource", "Value": f"{name}:live"},
+        {"Name": "ExecutedVersion", "Value": version},
+    ]
+    errors = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=widest,
+        StartTime=time.time() - 600,
+        EndTime=time.time() + 600,
+        Period=60,
+        Statistics=["Sum"],
+    )
+    assert sum(p["Sum"] for p in errors["Datapoints"]) == 1
+
+
+def test_given_a_function_printing_an_emf_line_when_invoked_then_the_metric_is_in_its_namespace(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"emf-{uid}", "app.emf")
+    namespace = f"Orders-{uid}"
+    cloudwatch = cloud.client("cloudwatch")
+
+    invoke(lam, name, {"namespace": namespace})
+
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline and not cloudwatch.list_metrics(Namespace=namespace)["Metrics"]:
+        time.sleep(0.2)
+    stats = cloudwatch.get_metric_statistics(
+        Namespace=namespace,
+        MetricName="OrdersPlaced",
+        Dimensions=[{"Name": "service", "Value": "orders"}],
+        StartTime=time.time() - 600,
+        EndTime=time.time() + 600,
+        Period=60,
+        Statistics=["Sum"],
+    )
+    assert sum(p["Sum"] for p in stats["Datapoints"]) == 3
+
+
+def test_given_overlapping_invocations_when_they_run_then_more_workers_serve_them_in_parallel(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"parallel-{uid}", "app.sleepy")
+    results: list[dict] = []
+
+    def call():
+        results.append(invoke(lam, name, {"seconds": 1.0})["Body"])
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+
+    assert len(results) == 4 and all(r["slept"] == 1.0 for r in results)
+    assert len({r["pid"] for r in results}) > 1
+    assert elapsed < 3.5  # serially it would take 4 s plus cold starts
+
+
+def test_given_a_state_machine_with_a_lambda_task_when_the_function_raises_then_catch_matches_its_error_type(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"sfn-{uid}", "app.fail")
+    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+    definition = {
+        "StartAt": "Place",
+        "States": {
+            "Place": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": arn, "Payload": {"order": 9}},
+                "Catch": [{"ErrorEquals": ["OrderRejected"], "ResultPath": "$.error", "Next": "Rejected"}],
+                "End": True,
+            },
+            "Rejected": {"Type": "Pass", "End": True},
+        },
+    }
+    sfn = cloud.client("stepfunctions")
+    machine = sfn.create_state_machine(name=f"sm-{uid}", definition=json.dumps(definition), roleArn=role)[
+        "stateMachineArn"
+    ]
+
+    execution = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    deadline = time.monotonic() + 20
+    while (described := sfn.describe_execution(executionArn=execution))[
+        "status"
+    ] == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    assert described["status"] == "SUCCEEDED", described
+    error = json.loads(described["output"])["error"]
+    assert error["Error"] == "OrderRejected"
+    assert "order 9 rejected" in error["Cause"]
