@@ -233,15 +233,20 @@ class PackageResult:
     layers: dict[str, str] = field(default_factory=dict)
 
 
-def package(template_text: str | None, template_path: str, tree: SourceTree, bucket: str) -> PackageResult:
+def package(template_text: str | bytes | None, template_path: str, tree: SourceTree, bucket: str) -> PackageResult:
     """Package the SAM template at ``template_path`` (repository-relative) of ``tree``.
 
-    ``template_text`` is the template's content (``None`` when the file is missing, e.g. the
-    result of ``tree.read(template_path)``).
+    ``template_text`` is the template's content (``None`` when the file is missing: pass
+    ``tree.read(template_path)`` as it is).
     """
     template_path = normalize(template_path)
     if template_text is None:
         raise PackagingError(f"{template_path} not found at {tree.location}")
+    if isinstance(template_text, bytes):
+        try:
+            template_text = template_text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise PackagingError(f"{template_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     template = load_template(template_text, template_path)
     resources = _sam_resources(template, template_path)
     base = posixpath.dirname(template_path)

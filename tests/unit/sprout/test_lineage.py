@@ -350,3 +350,16 @@ def test_given_missing_things_when_deploying_then_the_error_names_them(lineage):
     with pytest.raises(AppNotFound):
         lineage.get_stage("ghost", "dev")
     assert lineage.current_deployment(app.name, "dev") is None
+
+
+def test_given_aws_endpoint_url_then_pynamodb_talks_to_that_endpoint(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    lineage_mod.reset_connections()
+    try:
+        client = lineage_mod.BuildItem._get_connection().connection.client
+        assert client.meta.endpoint_url == "http://127.0.0.1:4566"
+        assert lineage_mod.BuildItem.Meta.host is None  # botocore's default resolution, not a setting of ours
+    finally:
+        lineage_mod.reset_connections()
