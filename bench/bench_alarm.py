@@ -58,7 +58,9 @@ def put(cloud: LocalCloud, value: float) -> float:
         now = time.time()
     cloud.client("cloudwatch").put_metric_data(
         Namespace=NAMESPACE,
-        MetricData=[{"MetricName": "Errors", "Value": value, "Dimensions": [{"Name": "Shard", "Value": "0"}]}],
+        MetricData=[
+            {"MetricName": "Errors", "Value": value, "Dimensions": [{"Name": "Shard", "Value": "0"}]}
+        ],
     )
     return math.floor(now / PERIOD) * PERIOD + PERIOD
 

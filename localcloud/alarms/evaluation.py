@@ -95,13 +95,22 @@ class AlarmDefinition:
         return next(q for q in self.queries if q.return_data)
 
     @property
+    def effective_treat_missing_data(self) -> str:
+        """AWS: alarms on AWS/DynamoDB metrics always ignore missing data, whatever the setting."""
+        if any(q.metric is not None and q.metric.namespace == "AWS/DynamoDB" for q in self.queries):
+            return "ignore"
+        return self.treat_missing_data
+
+    @property
     def evaluation_range(self) -> int:
         return self.evaluation_periods + EXTRA_RANGE
 
 
 def single_metric_query(arn: str, metric: MetricId, stat: str, period: int, unit: str | None) -> Query:
     # AWS shows a generated id for the metric of a single-metric alarm; a stable one here.
-    return Query(id=str(uuid.uuid5(uuid.NAMESPACE_URL, arn)), metric=metric, stat=stat, period=period, unit=unit)
+    return Query(
+        id=str(uuid.uuid5(uuid.NAMESPACE_URL, arn)), metric=metric, stat=stat, period=period, unit=unit
+    )
 
 
 # ---- statistics -------------------------------------------------------------------------------
@@ -188,9 +197,7 @@ def period_starts(definition: AlarmDefinition, now: datetime) -> list[datetime]:
     period boundary at or before ``now`` (periods are aligned to the epoch, as CloudWatch's are)."""
     p = definition.period
     end = math.floor(now.timestamp() / p) * p
-    return [
-        datetime.fromtimestamp(end - p * k, UTC) for k in range(definition.evaluation_range, 0, -1)
-    ]
+    return [datetime.fromtimestamp(end - p * k, UTC) for k in range(definition.evaluation_range, 0, -1)]
 
 
 def series(definition: AlarmDefinition, now: datetime, samples_for: SamplesFor) -> list[PeriodValue]:
@@ -214,7 +221,9 @@ def series(definition: AlarmDefinition, now: datetime, samples_for: SamplesFor) 
     return out
 
 
-def _math(definition: AlarmDefinition, node: expressions.Node, values: dict[str, float | None]) -> float | None:
+def _math(
+    definition: AlarmDefinition, node: expressions.Node, values: dict[str, float | None]
+) -> float | None:
     """Evaluate an expression that may refer to other expressions (no cycles: checked at put)."""
     by_id = {q.id: q for q in definition.queries}
     resolved = dict(values)
@@ -300,9 +309,8 @@ def evaluate(
 ) -> Evaluation:
     """Decide the alarm's state from its datapoints over the evaluation range (oldest first)."""
     stat = definition.returned.stat or ""
-    if (
-        definition.low_sample_count_percentile == "ignore"
-        and any(p.value is not None and low_sample_count(stat, p.sample_count or 0) for p in datapoints)
+    if definition.low_sample_count_percentile == "ignore" and any(
+        p.value is not None and low_sample_count(stat, p.sample_count or 0) for p in datapoints
     ):
         return Evaluation(current_state, False, decision=Decision(None, kind="ignored"))
     decision = decide(
@@ -311,7 +319,7 @@ def evaluate(
         threshold=definition.threshold,
         evaluation_periods=definition.evaluation_periods,
         datapoints_to_alarm=definition.datapoints_to_alarm,
-        treat_missing_data=definition.treat_missing_data,
+        treat_missing_data=definition.effective_treat_missing_data,
     )
     if decision.state is None:
         return Evaluation(current_state, False, decision=decision)
@@ -334,7 +342,7 @@ def _reason(definition: AlarmDefinition, datapoints: Sequence[PeriodValue], d: D
         return f"Insufficient Data: {_plural(n, 'datapoint')} {_was(n)} unknown."
     word = COMPARISONS[definition.comparison][0]
     alarm = d.state == ALARM
-    treated = "Breaching" if definition.treat_missing_data == "breaching" else "NonBreaching"
+    treated = "Breaching" if definition.effective_treat_missing_data == "breaching" else "NonBreaching"
     minimum = (
         f"(minimum {_plural(m, 'datapoint')} for OK -> ALARM transition)"
         if alarm
@@ -353,7 +361,9 @@ def _reason(definition: AlarmDefinition, datapoints: Sequence[PeriodValue], d: D
     listed = ", ".join(f"{_num(datapoints[i].value)} ({_reason_date(datapoints[i].start)})" for i in shown)
     verb = f"{_was(len(shown))} {word}" if alarm else f"{_was(len(shown))} not {word}"
     filled = (
-        f" and {_plural(d.filled, 'missing datapoint')} {_was(d.filled)} treated as [{treated}]" if d.filled else ""
+        f" and {_plural(d.filled, 'missing datapoint')} {_was(d.filled)} treated as [{treated}]"
+        if d.filled
+        else ""
     )
     return (
         f"Threshold Crossed: {len(shown)} out of the last {len(d.evaluated)} datapoints [{listed}] {verb} "

@@ -151,7 +151,9 @@ def _history_state(state: dict[str, Any]) -> dict[str, Any]:
 
 # ---- hooks ---------------------------------------------------------------------------------------
 def install_hooks() -> None:
-    validation_error = require("moto.cloudwatch.exceptions", "ValidationError", "CloudWatch's ValidationError")
+    validation_error = require(
+        "moto.cloudwatch.exceptions", "ValidationError", "CloudWatch's ValidationError"
+    )
     backend_cls = require(MODELS, "CloudWatchBackend", "the backend whose alarms are evaluated")
     put_signature = inspect.signature(backend_cls.put_metric_alarm)
     require(MODELS, "Alarm", "alarm state (state_value, state_reason, ...) and history live on it")
@@ -194,7 +196,9 @@ def install_hooks() -> None:
         return alarm
 
     @hook(MODELS, "Alarm.update_state", "record StateUpdate history and emit the state-change event")
-    def update_state(original: Callable[..., Any], self: Any, reason: str, reason_data: str, state_value: str) -> None:
+    def update_state(
+        original: Callable[..., Any], self: Any, reason: str, reason_data: str, state_value: str
+    ) -> None:
         before = _state_of(self)
         original(self, reason, reason_data, state_value)
         if self.history and isinstance(self.history[-1], tuple):
@@ -245,7 +249,11 @@ def install_hooks() -> None:
             raise validation_error(f"MaxRecords ({limit}) must be between 1 and 100.")
         if types and "MetricAlarm" not in types:
             return {"AlarmHistoryItems": []}
-        alarms = [backend.alarms[name]] if name in backend.alarms else ([] if name else list(backend.alarms.values()))
+        alarms = (
+            [backend.alarms[name]]
+            if name in backend.alarms
+            else ([] if name else list(backend.alarms.values()))
+        )
         items = [
             item
             for alarm in alarms
@@ -283,7 +291,9 @@ class MetricIndex:
 
     def __init__(self) -> None:
         self._datum = require(MODELS, "MetricDatum", "a single value put by PutMetricData")
-        self._aggregated = require(MODELS, "MetricAggregatedDatum", "a StatisticValues set put by PutMetricData")
+        self._aggregated = require(
+            MODELS, "MetricAggregatedDatum", "a StatisticValues set put by PutMetricData"
+        )
         self._seen: dict[tuple[str, str], tuple[int, int]] = {}  # (account, region) -> (id(list), count)
         self._series: dict[tuple[str, str], dict[tuple, tuple[list[float], list[Any]]]] = {}
 
@@ -307,7 +317,9 @@ class MetricIndex:
             items.insert(at, datum)
         self._seen[key] = (ident, upto)
 
-    def samples(self, account: str, region: str, metric: MetricId, unit: str | None, start: datetime, end: datetime) -> Samples:
+    def samples(
+        self, account: str, region: str, metric: MetricId, unit: str | None, start: datetime, end: datetime
+    ) -> Samples:
         from bisect import bisect_left
 
         times, items = self._series.get((account, region), {}).get(

@@ -68,11 +68,14 @@ class AlarmEvaluator:
         self._stop.set()
         self._wake.set()
         self._events.put(None)
-        for listeners, fn in ((moto_glue.state_listeners, self.on_state_change), (moto_glue.put_listeners, self._wake.set)):
+        for listeners, fn in (
+            (moto_glue.state_listeners, self.on_state_change),
+            (moto_glue.put_listeners, self._wake.set),
+        ):
             if fn in listeners:
                 listeners.remove(fn)
         for t in self._threads:
-            t.join(timeout=2)
+            t.join(timeout=1)
         self._threads.clear()
 
     # ---- scheduling -----------------------------------------------------------------------------
@@ -132,7 +135,9 @@ class AlarmEvaluator:
         self._definitions[alarm.alarm_arn] = (alarm, definition)
         return definition
 
-    def evaluate_alarm(self, account: str, region: str, alarm: Any, definition: AlarmDefinition, now: datetime) -> None:
+    def evaluate_alarm(
+        self, account: str, region: str, alarm: Any, definition: AlarmDefinition, now: datetime
+    ) -> None:
         def samples_for(query: Query, start: datetime, end: datetime) -> Samples:
             assert query.metric is not None
             return self.index.samples(account, region, query.metric, query.unit, start, end)
@@ -146,7 +151,10 @@ class AlarmEvaluator:
             reason = reason[: MAX_REASON - 3] + "..."
         # The public API, so that the evaluator's change and a user's are one and the same path.
         self._client("cloudwatch", region).set_alarm_state(
-            AlarmName=alarm.name, StateValue=result.state, StateReason=reason, StateReasonData=result.reason_data or "{}"
+            AlarmName=alarm.name,
+            StateValue=result.state,
+            StateReason=reason,
+            StateReasonData=result.reason_data or "{}",
         )
 
     def _client(self, service: str, region: str) -> Any:

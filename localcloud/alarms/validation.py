@@ -89,7 +89,9 @@ def _metric_id(metric: Any, where: str) -> MetricId:
     if not isinstance(metric, Mapping) or not metric.get("MetricName") or not metric.get("Namespace"):
         raise InvalidAlarm(f"{where}.Metric needs a Namespace and a MetricName.")
     return MetricId(
-        str(metric["Namespace"]), str(metric["MetricName"]), _dimensions(metric.get("Dimensions"), f"{where}.Metric.Dimensions")
+        str(metric["Namespace"]),
+        str(metric["MetricName"]),
+        _dimensions(metric.get("Dimensions"), f"{where}.Metric.Dimensions"),
     )
 
 
@@ -106,7 +108,9 @@ def _queries(raw: Any) -> tuple[tuple[Query, ...], int]:
             raise InvalidAlarm(f"{where} must be a metric data query.")
         qid = q.get("Id")
         if not isinstance(qid, str) or not QUERY_ID.fullmatch(qid) or len(qid) > 255:
-            raise InvalidAlarm(f"{where}.Id {qid!r} must start with a lowercase letter and hold only letters, digits and _.")
+            raise InvalidAlarm(
+                f"{where}.Id {qid!r} must start with a lowercase letter and hold only letters, digits and _."
+            )
         has_stat, has_expr = q.get("MetricStat") is not None, q.get("Expression") not in (None, "")
         if has_stat == has_expr:
             raise InvalidAlarm(f"{where} ({qid}) must have exactly one of MetricStat and Expression.")
@@ -137,7 +141,11 @@ def _queries(raw: Any) -> tuple[tuple[Query, ...], int]:
             period = _int(q, "Period", f"{where}.")
             if period is not None:
                 periods.add(check_period(period, f"{where}.Period"))
-            queries.append(Query(id=qid, expression=q["Expression"], label=q.get("Label") or None, return_data=return_data))
+            queries.append(
+                Query(
+                    id=qid, expression=q["Expression"], label=q.get("Label") or None, return_data=return_data
+                )
+            )
     ids = [q.id for q in queries]
     if len(set(ids)) != len(ids):
         raise InvalidAlarm("Metrics: every query Id must be unique.")
@@ -150,7 +158,9 @@ def _queries(raw: Any) -> tuple[tuple[Query, ...], int]:
     if not periods:
         raise InvalidAlarm("Metrics: at least one query needs a MetricStat with a Period.")
     if len(periods) > 1:
-        raise InvalidAlarm(f"Metrics: all metrics of an alarm must use the same period, got {sorted(periods)}.")
+        raise InvalidAlarm(
+            f"Metrics: all metrics of an alarm must use the same period, got {sorted(periods)}."
+        )
     return tuple(queries), periods.pop()
 
 
@@ -163,7 +173,9 @@ def _check_references(queries: list[Query]) -> None:
         refs = expressions.references(expressions.parse(q.expression))
         unknown = sorted(refs - by_id.keys())
         if unknown:
-            raise InvalidAlarm(f"Metrics: expression {q.expression!r} ({q.id}) refers to unknown id(s) {', '.join(unknown)}.")
+            raise InvalidAlarm(
+                f"Metrics: expression {q.expression!r} ({q.id}) refers to unknown id(s) {', '.join(unknown)}."
+            )
         graph[q.id] = refs
     state: dict[str, int] = {}
 
@@ -202,7 +214,9 @@ def parse_alarm(spec: Mapping[str, Any], arn: str) -> AlarmDefinition:
     try:
         threshold = float(threshold)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InvalidAlarm(f"Threshold is required for a static threshold alarm, got {threshold!r}.") from None
+        raise InvalidAlarm(
+            f"Threshold is required for a static threshold alarm, got {threshold!r}."
+        ) from None
 
     n = _int(spec, "EvaluationPeriods")
     if n is None or n < 1:
@@ -215,13 +229,18 @@ def parse_alarm(spec: Mapping[str, Any], arn: str) -> AlarmDefinition:
 
     treat = spec.get("TreatMissingData") or "missing"
     if treat not in TREAT_MISSING_DATA:
-        raise InvalidAlarm(f"TreatMissingData {treat!r} is not valid: use one of {', '.join(TREAT_MISSING_DATA)}.")
+        raise InvalidAlarm(
+            f"TreatMissingData {treat!r} is not valid: use one of {', '.join(TREAT_MISSING_DATA)}."
+        )
     low = spec.get("EvaluateLowSampleCountPercentile") or None
     if low not in (None, "evaluate", "ignore"):
         raise InvalidAlarm(f"EvaluateLowSampleCountPercentile {low!r} is not valid: use evaluate or ignore.")
 
     statistic, extended = spec.get("Statistic") or None, spec.get("ExtendedStatistic") or None
-    single = any(spec.get(k) not in (None, "", []) for k in ("MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit"))
+    single = any(
+        spec.get(k) not in (None, "", [])
+        for k in ("MetricName", "Namespace", "Statistic", "ExtendedStatistic", "Dimensions", "Period", "Unit")
+    )
     if spec.get("Metrics"):
         if single:
             raise InvalidAlarm(
@@ -234,14 +253,18 @@ def parse_alarm(spec: Mapping[str, Any], arn: str) -> AlarmDefinition:
         if statistic and extended:
             raise InvalidAlarm("Statistic and ExtendedStatistic are both set: give exactly one of them.")
         if not statistic and not extended:
-            raise InvalidAlarm("Give exactly one of Statistic and ExtendedStatistic (or Metrics for a metric math alarm).")
+            raise InvalidAlarm(
+                "Give exactly one of Statistic and ExtendedStatistic (or Metrics for a metric math alarm)."
+            )
         if statistic and statistic not in STATISTICS:
             raise InvalidAlarm(f"Statistic {statistic!r} is not valid: use one of {', '.join(STATISTICS)}.")
         stat_shown = statistic or check_stat(extended, "ExtendedStatistic")
         if not spec.get("MetricName") or not spec.get("Namespace"):
             raise InvalidAlarm("MetricName and Namespace are required (or Metrics for a metric math alarm).")
         period = check_period(_int(spec, "Period"))
-        metric = MetricId(str(spec["Namespace"]), str(spec["MetricName"]), _dimensions(spec.get("Dimensions"), "Dimensions"))
+        metric = MetricId(
+            str(spec["Namespace"]), str(spec["MetricName"]), _dimensions(spec.get("Dimensions"), "Dimensions")
+        )
         queries = (single_metric_query(arn, metric, stat_shown, period, spec.get("Unit") or None),)
 
     limit = ONE_DAY if period < 3600 else SEVEN_DAYS

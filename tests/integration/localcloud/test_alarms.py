@@ -37,7 +37,9 @@ def state_changes(cloud, uid):
     def wait_for(count: int, timeout: float = WAIT) -> list[dict]:
         deadline = time.time() + timeout
         while len(received) < count and time.time() < deadline:
-            for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            for msg in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []
+            ):
                 received.append(json.loads(msg["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
         return received
@@ -81,7 +83,14 @@ def simple_alarm(cw, name: str, namespace: str, **overrides) -> None:
 def put_errors(cw, namespace: str, value: float) -> None:
     cw.put_metric_data(
         Namespace=namespace,
-        MetricData=[{"MetricName": "Errors", "Value": value, "Dimensions": [{"Name": "Service", "Value": "api"}], "StorageResolution": 1}],
+        MetricData=[
+            {
+                "MetricName": "Errors",
+                "Value": value,
+                "Dimensions": [{"Name": "Service", "Value": "api"}],
+                "StorageResolution": 1,
+            }
+        ],
     )
 
 
@@ -141,7 +150,11 @@ def test_given_an_error_rate_math_alarm_when_the_rate_breaches_then_it_alarms(cw
     def stat(qid: str, metric: str) -> dict:
         return {
             "Id": qid,
-            "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": metric}, "Period": PERIOD, "Stat": "Sum"},
+            "MetricStat": {
+                "Metric": {"Namespace": namespace, "MetricName": metric},
+                "Period": PERIOD,
+                "Stat": "Sum",
+            },
             "ReturnData": False,
         }
 
@@ -150,7 +163,11 @@ def test_given_an_error_rate_math_alarm_when_the_rate_breaches_then_it_alarms(cw
         EvaluationPeriods=1,
         Threshold=10,
         ComparisonOperator="GreaterThanThreshold",
-        Metrics=[{"Id": "rate", "Expression": "errors / requests * 100", "ReturnData": True}, stat("errors", "Errors"), stat("requests", "Requests")],
+        Metrics=[
+            {"Id": "rate", "Expression": "errors / requests * 100", "ReturnData": True},
+            stat("errors", "Errors"),
+            stat("requests", "Requests"),
+        ],
     )
     cw.put_metric_data(
         Namespace=namespace,
@@ -179,11 +196,17 @@ def test_given_a_user_sets_the_state_then_history_and_event_follow_and_an_update
     name, namespace = f"alarm-{uid}", f"LocalcloudTest/{uid}"
     simple_alarm(cw, name, namespace, Period=3600, EvaluationPeriods=1)
 
-    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="testing the pager", StateReasonData='{"by": "test"}')
+    cw.set_alarm_state(
+        AlarmName=name, StateValue="ALARM", StateReason="testing the pager", StateReasonData='{"by": "test"}'
+    )
     simple_alarm(cw, name, namespace, Period=3600, EvaluationPeriods=1, Threshold=4)
 
     alarm = alarm_of(cw, name)
-    assert (alarm["StateValue"], alarm["StateReason"], alarm["Threshold"]) == ("ALARM", "testing the pager", 4.0)
+    assert (alarm["StateValue"], alarm["StateReason"], alarm["Threshold"]) == (
+        "ALARM",
+        "testing the pager",
+        4.0,
+    )
     kinds = [h["HistoryItemType"] for h in cw.describe_alarm_history(AlarmName=name)["AlarmHistoryItems"]]
     assert kinds == ["ConfigurationUpdate", "StateUpdate", "ConfigurationUpdate"]
     [event] = state_changes(1, timeout=10)
@@ -220,14 +243,24 @@ BASE = dict(
                 "Period": None,
                 "Metrics": [
                     {"Id": "e1", "Expression": "m1 / (m2", "ReturnData": True},
-                    {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "N", "MetricName": "A"}, "Period": 60, "Stat": "Sum"}, "ReturnData": False},
+                    {
+                        "Id": "m1",
+                        "MetricStat": {
+                            "Metric": {"Namespace": "N", "MetricName": "A"},
+                            "Period": 60,
+                            "Stat": "Sum",
+                        },
+                        "ReturnData": False,
+                    },
                 ],
             },
             "Expression",
         ),
     ],
 )
-def test_given_a_malformed_alarm_when_put_then_cloudwatch_refuses_it_with_validation_error(cw, uid, change, field):
+def test_given_a_malformed_alarm_when_put_then_cloudwatch_refuses_it_with_validation_error(
+    cw, uid, change, field
+):
     params = {k: v for k, v in {**BASE, "AlarmName": f"alarm-{uid}", **change}.items() if v is not None}
 
     with pytest.raises(ClientError) as refused:
@@ -236,3 +269,68 @@ def test_given_a_malformed_alarm_when_put_then_cloudwatch_refuses_it_with_valida
     assert refused.value.response["Error"]["Code"] == "ValidationError"
     assert field in refused.value.response["Error"]["Message"]
     assert cw.describe_alarms(AlarmNames=[f"alarm-{uid}"])["MetricAlarms"] == []
+
+
+def test_given_the_pinned_moto_then_the_alarm_and_datapoint_attributes_the_evaluator_reads_are_there():
+    """The hooks and requires are checked by test_moto_contract; this checks the attributes of moto's
+    Alarm and MetricDatum objects that localcloud.alarms reads, on a backend of its own."""
+    from datetime import UTC, datetime, timedelta
+
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    from localcloud.alarms import moto_glue
+    from localcloud.alarms.evaluation import MetricId
+
+    backend = CloudWatchBackend("us-east-1", "000000000000")
+    backend.put_metric_alarm(
+        name="contract",
+        namespace="N",
+        metric_name="M",
+        comparison_operator="GreaterThanThreshold",
+        evaluation_periods=1,
+        period=60,
+        threshold=1.0,
+        statistic="Sum",
+        description="d",
+        dimensions=[{"Name": "A", "Value": "b"}],
+        alarm_actions=[],
+    )
+    backend.put_metric_data(
+        "N", [{"MetricName": "M", "Value": 2.0, "Dimensions": [{"Name": "A", "Value": "b"}]}]
+    )
+    backend.put_metric_data(
+        "N",
+        [
+            {
+                "MetricName": "M",
+                "StatisticValues": {"SampleCount": 2, "Sum": 4, "Minimum": 1, "Maximum": 3},
+                "Dimensions": [{"Name": "A", "Value": "b"}],
+            }
+        ],
+    )
+    alarm = backend.alarms["contract"]
+
+    definition = moto_glue.alarm_definition(alarm)
+    index = moto_glue.MetricIndex()
+    index.refresh("000000000000", "us-east-1", backend)
+    now = datetime.now(UTC)
+    samples = index.samples(
+        "000000000000",
+        "us-east-1",
+        MetricId("N", "M", (("A", "b"),)),
+        None,
+        now - timedelta(minutes=1),
+        now + timedelta(minutes=1),
+    )
+
+    assert definition.returned.metric == MetricId("N", "M", (("A", "b"),))
+    assert (samples.values, samples.sample_count) == ((2.0,), 3)
+    assert {
+        "state_value",
+        "state_reason",
+        "state_reason_data",
+        "state_updated_timestamp",
+        "history",
+        "region_name",
+        "alarm_arn",
+    } <= set(vars(alarm))

@@ -119,12 +119,23 @@ def test_given_the_aws_documented_examples_when_evaluated_then_the_state_is_the_
         ("X - - - -", "ignore", RETAIN),
     ],
 )
-def test_given_intermittent_breaching_data_when_evaluated_then_premature_alarms_are_avoided(row, treat, expected):
+def test_given_intermittent_breaching_data_when_evaluated_then_premature_alarms_are_avoided(
+    row, treat, expected
+):
     result = evaluate(definition(3, 3, treat), datapoints(row), OK, NOW)
 
     assert result.state == (OK if expected == RETAIN else expected)
     if expected == RETAIN:
         assert result.changed is False
+
+
+def test_given_an_aws_dynamodb_metric_when_data_is_missing_then_missing_data_is_always_ignored():
+    metric = MetricId("AWS/DynamoDB", "ThrottledRequests", (("TableName", "orders"),))
+    d = definition(1, 1, "breaching", queries=(single_metric_query(ARN, metric, "Sum", 60, None),))
+
+    result = evaluate(d, datapoints("- - -"), OK, NOW)
+
+    assert (result.state, result.changed) == (OK, False)
 
 
 def test_given_enough_real_datapoints_when_some_are_missing_then_treat_missing_data_is_not_consulted():
@@ -212,14 +223,21 @@ def test_given_an_ok_transition_then_the_reason_names_the_minimum_for_alarm_to_o
     result = evaluate(definition(3, 2), datapoints("X X 0 0 0"), ALARM, NOW)
 
     assert result.state == OK
-    assert result.reason.startswith("Threshold Crossed: 3 out of the last 3 datapoints [1.0 (02/10/24 17:02:00)")
-    assert result.reason.endswith("were not greater than the threshold (5.0) (minimum 2 datapoints for ALARM -> OK transition).")
+    assert result.reason.startswith(
+        "Threshold Crossed: 3 out of the last 3 datapoints [1.0 (02/10/24 17:02:00)"
+    )
+    assert result.reason.endswith(
+        "were not greater than the threshold (5.0) (minimum 2 datapoints for ALARM -> OK transition)."
+    )
 
 
 def test_given_no_data_and_missing_then_the_reason_says_insufficient_data():
     result = evaluate(definition(3, 3), datapoints("- - - - -"), OK, NOW)
 
-    assert (result.state, result.reason) == (INSUFFICIENT_DATA, "Insufficient Data: 3 datapoints were unknown.")
+    assert (result.state, result.reason) == (
+        INSUFFICIENT_DATA,
+        "Insufficient Data: 3 datapoints were unknown.",
+    )
 
 
 def test_given_no_data_and_breaching_then_the_reason_says_missing_datapoints_were_treated_as_breaching():
@@ -241,7 +259,9 @@ def test_given_values_and_statistic_sets_when_aggregated_then_each_statistic_cou
     assert statistic(stat, SAMPLES) == expected
 
 
-@pytest.mark.parametrize("stat,expected", [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.5", 100.0), ("p100", 100.0)])
+@pytest.mark.parametrize(
+    "stat,expected", [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99.5", 100.0), ("p100", 100.0)]
+)
 def test_given_raw_values_when_a_percentile_is_asked_then_it_is_the_nearest_rank(stat, expected):
     samples = Samples(values=tuple(float(v) for v in range(100, 0, -1)))
 
@@ -255,7 +275,9 @@ def test_given_no_samples_or_only_statistic_sets_then_percentiles_and_stats_have
 
 def test_given_a_percentile_alarm_that_ignores_low_sample_counts_when_samples_are_few_then_the_state_is_kept():
     d = definition(1, 1, statistic="p99", low_sample_count_percentile="ignore")
-    d = AlarmDefinition(**{**d.__dict__, "queries": (single_metric_query(ARN, MetricId("A", "B"), "p99", 60, None),)})
+    d = AlarmDefinition(
+        **{**d.__dict__, "queries": (single_metric_query(ARN, MetricId("A", "B"), "p99", 60, None),)}
+    )
     points = [PeriodValue(NOW - timedelta(minutes=1), 50.0, 10.0)]  # p99 wants 1000 samples
 
     result = evaluate(d, points, OK, NOW)
@@ -267,7 +289,13 @@ def test_given_a_percentile_alarm_that_ignores_low_sample_counts_when_samples_ar
 def test_given_now_just_after_a_boundary_then_the_range_ends_at_that_boundary_aligned_to_the_period():
     starts = period_starts(definition(3, 3, period=10), datetime(2024, 1, 1, 0, 0, 20, 300_000, tzinfo=UTC))
 
-    assert [s.strftime("%H:%M:%S") for s in starts] == ["23:59:30", "23:59:40", "23:59:50", "00:00:00", "00:00:10"]
+    assert [s.strftime("%H:%M:%S") for s in starts] == [
+        "23:59:30",
+        "23:59:40",
+        "23:59:50",
+        "00:00:00",
+        "00:00:10",
+    ]
 
 
 def math_definition(expression: str) -> AlarmDefinition:
@@ -307,7 +335,9 @@ def test_given_an_error_rate_expression_when_evaluated_then_each_period_is_compu
 
 
 def test_given_a_zero_denominator_then_the_expression_has_no_datapoint():
-    points = series(math_definition("(m1 + 1) / m2"), NOW, fake_store({"Errors": {1: [3.0]}, "Requests": {1: [0.0]}}))
+    points = series(
+        math_definition("(m1 + 1) / m2"), NOW, fake_store({"Errors": {1: [3.0]}, "Requests": {1: [0.0]}})
+    )
 
     assert points[-1].value is None
 
@@ -342,7 +372,17 @@ def test_given_simple_arithmetic_when_evaluated_then_precedence_is_the_usual_one
 
 @pytest.mark.parametrize(
     "text",
-    ["m1/(m2", "m1 +", "SUM(METRICS())", "__import__('os')", "m1 ; m2", "", "m1 m2", "M1 + 1", "(" * 100 + "m1" + ")" * 100],
+    [
+        "m1/(m2",
+        "m1 +",
+        "SUM(METRICS())",
+        "__import__('os')",
+        "m1 ; m2",
+        "",
+        "m1 m2",
+        "M1 + 1",
+        "(" * 100 + "m1" + ")" * 100,
+    ],
 )
 def test_given_anything_but_simple_arithmetic_when_parsed_then_it_is_refused(text):
     with pytest.raises(expressions.ExpressionError):
@@ -369,8 +409,24 @@ MATH = {
     "ComparisonOperator": "GreaterThanThreshold",
     "Metrics": [
         {"Id": "e1", "Expression": "m1/m2*100", "ReturnData": True},
-        {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "App", "MetricName": "Errors"}, "Period": 10, "Stat": "Sum"}, "ReturnData": False},
-        {"Id": "m2", "MetricStat": {"Metric": {"Namespace": "App", "MetricName": "Requests"}, "Period": 10, "Stat": "Sum"}, "ReturnData": False},
+        {
+            "Id": "m1",
+            "MetricStat": {
+                "Metric": {"Namespace": "App", "MetricName": "Errors"},
+                "Period": 10,
+                "Stat": "Sum",
+            },
+            "ReturnData": False,
+        },
+        {
+            "Id": "m2",
+            "MetricStat": {
+                "Metric": {"Namespace": "App", "MetricName": "Requests"},
+                "Period": 10,
+                "Stat": "Sum",
+            },
+            "ReturnData": False,
+        },
     ],
 }
 
@@ -378,7 +434,12 @@ MATH = {
 def test_given_a_good_single_metric_alarm_then_it_parses_with_defaults():
     d = parse_alarm(GOOD, ARN)
 
-    assert (d.period, d.evaluation_periods, d.datapoints_to_alarm, d.treat_missing_data) == (60, 3, 2, "missing")
+    assert (d.period, d.evaluation_periods, d.datapoints_to_alarm, d.treat_missing_data) == (
+        60,
+        3,
+        2,
+        "missing",
+    )
     assert d.returned.metric == MetricId("App", "Errors", (("Service", "api"),))
 
 
@@ -424,7 +485,11 @@ def math_with(expression: str | None = None, **query_changes) -> dict:
         (math_with(ReturnData=False), "ReturnData"),
         ({**MATH, "Period": 60}, "Metrics"),
         (
-            {**MATH, "Metrics": MATH["Metrics"][:2] + [{**MATH["Metrics"][2], "MetricStat": {**MATH["Metrics"][2]["MetricStat"], "Period": 60}}]},
+            {
+                **MATH,
+                "Metrics": MATH["Metrics"][:2]
+                + [{**MATH["Metrics"][2], "MetricStat": {**MATH["Metrics"][2]["MetricStat"], "Period": 60}}],
+            },
             "same period",
         ),
     ],
