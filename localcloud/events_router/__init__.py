@@ -17,6 +17,7 @@ It also fixes two deviations of moto's Step Functions interpreter (see ``stepfun
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 import uuid
@@ -122,6 +123,23 @@ class EventRouter:
         self.route(original, rule, event, scheduled=True)
 
 
+def _flatten(node: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
+    """Event fields by dotted path, for matching. As on AWS, an array of objects is flattened:
+    ``{"items": [{"a": 1}, {"a": 2}]}`` gives ``items.a = [1, 2]`` (moto 5.2.5 stops at arrays)."""
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else k, out)
+    elif isinstance(node, list) and any(isinstance(x, dict) for x in node):
+        for x in node:
+            _flatten(x, prefix, out)
+    elif prefix in out:
+        before = out[prefix] if isinstance(out[prefix], list) else [out[prefix]]
+        out[prefix] = before + (node if isinstance(node, list) else [node])
+    else:
+        out[prefix] = node
+    return out
+
+
 def _install_hooks() -> None:
     _moto["events_backends"] = require(
         "moto.events.models", "events_backends", "scheduled rules are read from moto's events backends"
@@ -144,6 +162,23 @@ def _install_hooks() -> None:
                 log.error("rule %s: %s", getattr(rule, "arn", "?"), e)
             return
         router.route(original, rule, event, transform_input)
+
+    _does_event_match = require(
+        "moto.events.models",
+        "EventPattern._does_event_match",
+        "match a pattern against flattened event fields",
+    )
+
+    @hook(
+        "moto.events.models",
+        "EventPattern.matches_event",
+        "match fields inside arrays of objects, as AWS does (moto does not flatten arrays)",
+    )
+    def matches_event(original: Any, pattern: Any, event: Any) -> bool:
+        rules = pattern.get_pattern()
+        if not rules:
+            return True
+        return _does_event_match(pattern, _flatten(json.loads(json.dumps(event)), "", {}), rules)
 
     @hook(
         "moto.events.models",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -64,10 +65,12 @@ class Deliverer:
             self._threads.append(t)
 
     def stop(self) -> None:
+        """Prompt: waits at most a second in all; a worker still inside a call is a daemon thread."""
         for _ in self._threads:
             self._queue.put(None)
+        deadline = time.monotonic() + 1
         for t in self._threads:
-            t.join(timeout=1)
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
         self._threads.clear()
 
     def _run(self) -> None:

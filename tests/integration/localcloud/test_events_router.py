@@ -254,12 +254,27 @@ def test_given_a_template_with_reserved_variables_when_an_event_matches_then_rul
         ({"file": [{"wildcard": "*/logs/*.txt"}]}, [{"file": "a/logs/b.txt"}], [{"file": "a/logs/b.csv"}]),
         ({"tags": ["red"]}, [{"tags": ["blue", "red"]}], [{"tags": ["blue"]}]),
         (
+            {"items": {"sku": [{"prefix": "X-"}]}},
+            [{"items": [{"sku": "A-1"}, {"sku": "X-2"}]}],
+            [{"items": [{"sku": "A-1"}]}, {"items": []}],
+        ),
+        (
             {"$or": [{"level": ["ERROR"]}, {"latency": [{"numeric": [">=", 500]}]}]},
             [{"level": "ERROR", "latency": 1}, {"level": "INFO", "latency": 900}],
             [{"level": "INFO", "latency": 499}],
         ),
     ],
-    ids=["prefix", "anything-but", "numeric", "exists", "not-exists", "wildcard", "array-value", "$or"],
+    ids=[
+        "prefix",
+        "anything-but",
+        "numeric",
+        "exists",
+        "not-exists",
+        "wildcard",
+        "array-value",
+        "array-of-objects",
+        "$or",
+    ],
 )
 def test_given_a_pattern_when_events_are_put_then_only_matching_ones_reach_the_target(
     cloud, uid, pattern_detail, matching, not_matching
