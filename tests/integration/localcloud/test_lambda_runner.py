@@ -463,3 +463,37 @@ def test_given_a_state_machine_with_a_lambda_task_when_the_function_raises_then_
     error = json.loads(described["output"])["error"]
     assert error["Error"] == "OrderRejected"
     assert "order 9 rejected" in error["Cause"]
+
+
+def test_given_a_function_running_when_the_cloud_gets_sigterm_then_it_exits_within_5s_and_its_workers_are_gone(tmp_path):
+    import os
+
+    from tests.conftest import start_cloud, stop_cloud
+
+    running = start_cloud(tmp_path / "data")
+    try:
+        lam, iam = running.client("lambda"), running.client("iam")
+        role_arn = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        create(lam, role_arn, "busy", "app.record_pid_and_sleep", Timeout=60)
+        pid_file = tmp_path / "pid"
+        lam.invoke(FunctionName="busy", InvocationType="Event", Payload=json.dumps({"pid_file": str(pid_file), "seconds": 50}))
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the function never started"
+            time.sleep(0.1)
+        worker_pid = int(pid_file.read_text())
+    finally:
+        started = time.monotonic()
+        code = stop_cloud(running)
+        elapsed = time.monotonic() - started
+
+    assert code == 0 and elapsed < 5
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"worker process {worker_pid} outlived the cloud")

@@ -84,3 +84,10 @@ def emf(event, context):
 def marker(event, context):
     print(f"marker {event['marker']}")
     return os.environ.get("CODE_MARK", "none")
+
+
+def record_pid_and_sleep(event, context):
+    with open(event["pid_file"], "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(event["seconds"])
+    return "woke"
