@@ -242,9 +242,12 @@ def install_hooks() -> None:
         scan = response._get_param("ScanBy") or "TimestampDescending"
         try:
             limit = int(response._get_param("MaxRecords") or 100)
-            offset = int(response._get_param("NextToken") or 0)
         except ValueError:
-            raise validation_error("MaxRecords and NextToken must be integers.") from None
+            raise validation_error("MaxRecords must be an integer between 1 and 100.") from None
+        token = response._get_param("NextToken") or "0"
+        if not str(token).isdigit():
+            raise validation_error(f"NextToken {token!r} is not valid.")
+        offset = int(token)
         if not 1 <= limit <= 100:
             raise validation_error(f"MaxRecords ({limit}) must be between 1 and 100.")
         if types and "MetricAlarm" not in types:

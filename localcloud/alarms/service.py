@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from localcloud.cloud import ROOT_ACCESS_KEY, ROOT_SECRET_KEY
 
@@ -119,6 +120,8 @@ class AlarmEvaluator:
                 refreshed.add((account, region))
             try:
                 self.evaluate_alarm(account, region, alarm, definition, datetime.fromtimestamp(now, UTC))
+            except ClientError as e:  # e.g. the alarm was deleted meanwhile
+                log.warning("could not set the state of alarm %s: %s", alarm.name, e)
             except Exception:
                 log.exception("evaluating alarm %s failed", alarm.name)
         return next_wake
