@@ -1,5 +1,102 @@
-"""cloudformation: not yet built."""
+"""CloudFormation on the local cloud, for SAM templates and plain CloudFormation templates.
+
+moto parses and serializes CloudFormation's query API, but every stack and change-set action
+(see api.py) is answered by our provisioner instead of moto's CloudFormation backend: stacks are
+kept here (in memory, thread-safe), and resources are made through the ordinary AWS APIs of the
+local endpoint, so moto holds their state like any other client's.
+
+Pipeline (prepare.py, in the API call): parse JSON/YAML (short tags too) -> parameters (defaults,
+overrides, AllowedValues, NoEcho, ...) -> for ``Transform: AWS::Serverless-2016-10-31``, package
+local artifacts and translate with SAM's own translator (sam.py) -> conditions -> check every
+resource against the explicit per-type table of supported properties (resources/) -> dependency
+order. Then on a background thread (engine.py): create / update / delete resource by resource,
+with stack events, rollbacks, outputs (execute-api URLs localized to the local gateway) and
+exports. Change sets (diff.py) compare the processed templates by logical id.
+
+Where local code comes from (``sam package`` done here). A template arrives as a body, so local
+paths in ``CodeUri`` / ``ContentUri`` / ``DefinitionUri`` (and ``Code``/``Content``/``Body
+S3Location``/``DefinitionS3Location`` given as a path) are resolved as follows:
+
+- an absolute path is used as is;
+- a relative path is relative to the stack's base directory, which is the folder of the template
+  when the stack is created with ``TemplateURL=file:///abs/path/template.yaml`` (the template is
+  read from that file), or else the value of the stack tag ``localcloud:template-dir``;
+- ``s3://bucket/key`` is used as is (the object must be in the local S3).
+
+Folders are zipped deterministically and uploaded, keyed by content hash, to the bucket
+``localcloud-artifacts-{account}-{region}``; identical code gives an identical template, so an
+update leaves that function alone. A relative path without a base directory, or a missing path,
+fails the stack with a reason naming the resource and the path.
+
+AutoPublishAlias: functions publish a new version (and move the alias) when their code OR their
+configuration changed, i.e. SAM's ``AutoPublishAliasAllProperties: true`` is the default here
+(a template that sets the property, on the function or in Globals, keeps its choice). Why: a
+version is a snapshot of code and configuration, and the alias is what callers (the gateway,
+schedules) invoke; with SAM's narrower default a Timeout or Role change would update $LATEST but
+leave the alias serving the old configuration, which surprises more than it helps.
+
+API bodies: a RestApi's Body is imported into moto through the API Gateway API (resources,
+methods with their authorization type, integrations with their uri); the resolved body is also
+kept at ``{data_dir}/cloudformation/apis/{restApiId}.json`` (see ``rest_api_definition``).
+
+Public: ``install(cloud)``; ``rest_api_definition(api_id)``; ``engine()`` (the running provisioner).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+_ENGINE = None
+_DATA_DIR: Path | None = None
+
+
+class _Service:
+    def __init__(self, engine: Any):
+        self.engine = engine
+
+    def start(self) -> None:
+        self.engine.stopping.clear()
+
+    def stop(self) -> None:
+        self.engine.stopping.set()
 
 
 def install(cloud) -> None:
-    pass
+    global _ENGINE, _DATA_DIR
+    from moto.core.config import default_user_config
+
+    from .api import install_hooks
+    from .engine import Engine
+
+    # Roles attach AWS managed policies (arn:aws:iam::aws:policy/...); moto knows them only when
+    # told to load them (public moto configuration, read when the IAM backend is created).
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+    _DATA_DIR = cloud.data_dir
+    _ENGINE = Engine(
+        client_factory=cloud.client,
+        region=cloud.region,
+        account_id=cloud.account_id,
+        endpoint=lambda: cloud.endpoint,
+        data_dir=cloud.data_dir,
+    )
+    install_hooks(_ENGINE)
+    cloud.add_service(_Service(_ENGINE))
+
+
+def engine() -> Any:
+    """The running provisioner (``Engine``), or None before install."""
+    return _ENGINE
+
+
+def rest_api_definition(api_id: str, data_dir: str | Path | None = None) -> dict[str, Any] | None:
+    """The resolved OpenAPI/Swagger body a stack gave REST API ``api_id`` (None if it had none)."""
+    base = Path(data_dir) if data_dir is not None else _DATA_DIR
+    if base is None:
+        return None
+    path = base / "cloudformation" / "apis" / f"{api_id}.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,560 @@
+"""AWS::ApiGateway::RestApi (with an OpenAPI/Swagger Body or BodyS3Location), Deployment, Stage,
+Account.
+
+moto's ``put_rest_api``/``import_rest_api`` refuse Swagger 2.0 (what SAM generates) and drop the
+methods' authorization types, so a body is imported through the public API instead: one
+``create_resource`` per path segment, ``put_method`` (authorizationType from the ``security``
+requirements: ``AWS_IAM`` for ``x-amazon-apigateway-authtype: awsSigv4``, ``CUSTOM``/
+``COGNITO_USER_POOLS`` with an authorizer for ``x-amazon-apigateway-authorizer``, ``NONE``
+otherwise; ``apiKeyRequired`` for an ``api_key`` scheme), ``put_method_response``,
+``put_integration`` (type, httpMethod, uri, credentials, templates, ...) and
+``put_integration_response``. moto then holds resources, methods and integrations.
+
+The resolved body itself (what a gateway may need beyond that) is kept as JSON at
+``{data_dir}/cloudformation/apis/{restApiId}.json``; ``localcloud.cloudformation.rest_api_definition``
+reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from botocore.exceptions import ClientError
+
+from .base import (
+    MUTABLE,
+    REPLACE,
+    Context,
+    Provisioned,
+    ResourceFailed,
+    ResourceType,
+    changed_properties,
+    is_not_found,
+    register,
+    tags_dict,
+)
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "x-amazon-apigateway-any-method")
+
+_INTEGRATION_KEYS = {
+    "uri": "uri",
+    "credentials": "credentials",
+    "requestParameters": "requestParameters",
+    "requestTemplates": "requestTemplates",
+    "passthroughBehavior": "passthroughBehavior",
+    "contentHandling": "contentHandling",
+    "timeoutInMillis": "timeoutInMillis",
+    "connectionType": "connectionType",
+    "connectionId": "connectionId",
+    "cacheNamespace": "cacheNamespace",
+    "cacheKeyParameters": "cacheKeyParameters",
+}
+
+
+def definitions_dir(ctx: Context) -> Path | None:
+    return Path(ctx.data_dir, "cloudformation", "apis") if getattr(ctx, "data_dir", None) else None
+
+
+def _load_body(ctx: Context, props: dict[str, Any]) -> dict[str, Any] | None:
+    if "Body" in props:
+        body = props["Body"]
+        if isinstance(body, str):
+            body = yaml.safe_load(body)
+        return body
+    if "BodyS3Location" in props:
+        loc = props["BodyS3Location"]
+        raw = ctx.read_s3(loc["Bucket"], loc["Key"], loc.get("Version")).decode("utf-8")
+        try:
+            return yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ResourceFailed(
+                f"BodyS3Location s3://{loc['Bucket']}/{loc['Key']} is not JSON or YAML: {e}"
+            ) from None
+    return None
+
+
+def _security_schemes(body: dict[str, Any]) -> dict[str, Any]:
+    return body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
+
+
+class _Importer:
+    """Creates a body's resources, methods and integrations through the API Gateway API."""
+
+    def __init__(self, ctx: Context, api_id: str, body: dict[str, Any]):
+        self.apigw = ctx.client("apigateway")
+        self.api_id = api_id
+        self.body = body
+        self.schemes = _security_schemes(body)
+        self.authorizers: dict[str, str] = {}
+        resources = self.apigw.get_resources(restApiId=api_id, limit=500)["items"]
+        self.ids = {r["path"]: r["id"] for r in resources}
+
+    def run(self) -> None:
+        paths = self.body.get("paths") or {}
+        if not isinstance(paths, dict):
+            raise ResourceFailed("Body.paths must be a mapping")
+        for path in sorted(paths):
+            item = paths[path] or {}
+            resource_id = self._resource(path)
+            for method, operation in item.items():
+                if method.lower() in HTTP_METHODS:
+                    self._method(path, resource_id, method.lower(), operation or {})
+
+    def _resource(self, path: str) -> str:
+        path = "/" + path.strip("/") if path.strip("/") else "/"
+        if path in self.ids:
+            return self.ids[path]
+        parent_path, _, part = path.rpartition("/")
+        parent_id = self._resource(parent_path or "/")
+        created = self.apigw.create_resource(restApiId=self.api_id, parentId=parent_id, pathPart=part)
+        self.ids[path] = created["id"]
+        return created["id"]
+
+    def _auth(self, operation: dict[str, Any]) -> dict[str, Any]:
+        requirements = operation.get("security", self.body.get("security")) or []
+        out: dict[str, Any] = {"authorizationType": "NONE", "apiKeyRequired": False}
+        for requirement in requirements:
+            for name, scopes in requirement.items():
+                scheme = self.schemes.get(name) or {}
+                if (
+                    scheme.get("type") == "apiKey"
+                    and scheme.get("in") == "header"
+                    and scheme.get("name", "").lower() == "x-api-key"
+                ):
+                    out["apiKeyRequired"] = True
+                elif scheme.get("x-amazon-apigateway-authtype") == "awsSigv4":
+                    out["authorizationType"] = "AWS_IAM"
+                elif scheme.get("x-amazon-apigateway-authorizer"):
+                    authorizer = scheme["x-amazon-apigateway-authorizer"]
+                    kind = str(authorizer.get("type", "token")).upper()
+                    out["authorizationType"] = (
+                        "COGNITO_USER_POOLS" if kind == "COGNITO_USER_POOLS" else "CUSTOM"
+                    )
+                    out["authorizerId"] = self._authorizer(name, scheme, authorizer)
+                    if scopes and kind == "COGNITO_USER_POOLS":
+                        out["authorizationScopes"] = scopes
+        return out
+
+    def _authorizer(self, name: str, scheme: dict[str, Any], authorizer: dict[str, Any]) -> str:
+        if name not in self.authorizers:
+            kind = str(authorizer.get("type", "token")).upper()
+            kwargs: dict[str, Any] = {"restApiId": self.api_id, "name": name, "type": kind}
+            if kind == "COGNITO_USER_POOLS":
+                kwargs["providerARNs"] = authorizer.get("providerARNs", [])
+            else:
+                kwargs["authorizerUri"] = authorizer.get("authorizerUri", "")
+            if authorizer.get("authorizerCredentials"):
+                kwargs["authorizerCredentials"] = authorizer["authorizerCredentials"]
+            source = authorizer.get("identitySource") or (
+                f"method.request.header.{scheme['name']}" if scheme.get("name") else None
+            )
+            if source:
+                kwargs["identitySource"] = source
+            if "authorizerResultTtlInSeconds" in authorizer:
+                kwargs["authorizerResultTtlInSeconds"] = int(authorizer["authorizerResultTtlInSeconds"])
+            if authorizer.get("identityValidationExpression"):
+                kwargs["identityValidationExpression"] = authorizer["identityValidationExpression"]
+            self.authorizers[name] = self.apigw.create_authorizer(**kwargs)["id"]
+        return self.authorizers[name]
+
+    def _method(self, path: str, resource_id: str, method: str, operation: dict[str, Any]) -> None:
+        http_method = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
+        kwargs = {
+            "restApiId": self.api_id,
+            "resourceId": resource_id,
+            "httpMethod": http_method,
+            **self._auth(operation),
+        }
+        if operation.get("operationId"):
+            kwargs["operationName"] = operation["operationId"]
+        self.apigw.put_method(**kwargs)
+        for code in operation.get("responses") or {}:
+            if str(code).isdigit():
+                self.apigw.put_method_response(
+                    restApiId=self.api_id,
+                    resourceId=resource_id,
+                    httpMethod=http_method,
+                    statusCode=str(code),
+                )
+        integration = operation.get("x-amazon-apigateway-integration")
+        if not integration:
+            return
+        args: dict[str, Any] = {
+            "restApiId": self.api_id,
+            "resourceId": resource_id,
+            "httpMethod": http_method,
+            "type": str(integration.get("type", "aws_proxy")).upper(),
+        }
+        if integration.get("httpMethod"):
+            args["integrationHttpMethod"] = integration["httpMethod"]
+        for key, api_key in _INTEGRATION_KEYS.items():
+            if key in integration:
+                args[api_key] = int(integration[key]) if key == "timeoutInMillis" else integration[key]
+        try:
+            self.apigw.put_integration(**args)
+        except ClientError as e:
+            raise ResourceFailed(
+                f"Body.paths.{path}.{method}: x-amazon-apigateway-integration: {e}"
+            ) from None
+        for selection, response in (integration.get("responses") or {}).items():
+            out = {
+                k: response[k]
+                for k in ("responseParameters", "responseTemplates", "contentHandling")
+                if k in response
+            }
+            if selection != "default":
+                out["selectionPattern"] = selection
+            self.apigw.put_integration_response(
+                restApiId=self.api_id,
+                resourceId=resource_id,
+                httpMethod=http_method,
+                statusCode=str(response["statusCode"]),
+                **out,
+            )
+
+
+@register
+class RestApi(ResourceType):
+    type_name = "AWS::ApiGateway::RestApi"
+    properties = {
+        "Name": MUTABLE,
+        "Description": MUTABLE,
+        "Body": MUTABLE,
+        "BodyS3Location": MUTABLE,
+        "EndpointConfiguration": MUTABLE,
+        "BinaryMediaTypes": MUTABLE,
+        "Policy": MUTABLE,
+        "Parameters": MUTABLE,
+        "FailOnWarnings": MUTABLE,
+        "Mode": MUTABLE,
+        "ApiKeySourceType": MUTABLE,
+        "MinimumCompressionSize": MUTABLE,
+        "DisableExecuteApiEndpoint": MUTABLE,
+        "Tags": MUTABLE,
+    }
+    attributes = ("RootResourceId", "RestApiId")
+
+    def create(self, ctx: Context, logical_id: str, props: dict[str, Any]) -> Provisioned:
+        body = _load_body(ctx, props)
+        info = (body or {}).get("info") or {}
+        kwargs: dict[str, Any] = {"name": props.get("Name") or info.get("title") or logical_id}
+        description = props.get("Description") or info.get("description")
+        if description:
+            kwargs["description"] = description
+        binary = props.get("BinaryMediaTypes") or (body or {}).get("x-amazon-apigateway-binary-media-types")
+        if binary:
+            kwargs["binaryMediaTypes"] = binary
+        if props.get("EndpointConfiguration"):
+            kwargs["endpointConfiguration"] = {"types": props["EndpointConfiguration"].get("Types", ["EDGE"])}
+        if props.get("Policy"):
+            kwargs["policy"] = (
+                json.dumps(props["Policy"]) if not isinstance(props["Policy"], str) else props["Policy"]
+            )
+        if props.get("ApiKeySourceType"):
+            kwargs["apiKeySource"] = props["ApiKeySourceType"]
+        if props.get("MinimumCompressionSize") is not None:
+            kwargs["minimumCompressionSize"] = int(props["MinimumCompressionSize"])
+        if "DisableExecuteApiEndpoint" in props:
+            kwargs["disableExecuteApiEndpoint"] = bool(props["DisableExecuteApiEndpoint"])
+        if props.get("Tags"):
+            kwargs["tags"] = tags_dict(props["Tags"])
+        api = ctx.client("apigateway").create_rest_api(**kwargs)
+        current = Provisioned(
+            api["id"], {"RestApiId": api["id"], "RootResourceId": api.get("rootResourceId", "")}
+        )
+        if body:
+            _Importer(ctx, api["id"], body).run()
+            self._store(ctx, api["id"], body)
+        if not current.attrs["RootResourceId"]:
+            current.attrs["RootResourceId"] = self._root_id(ctx, api["id"])
+        return current
+
+    def _root_id(self, ctx: Context, api_id: str) -> str:
+        resources = ctx.client("apigateway").get_resources(restApiId=api_id, limit=500)["items"]
+        return next(r["id"] for r in resources if r["path"] == "/")
+
+    def _store(self, ctx: Context, api_id: str, body: dict[str, Any] | None) -> None:
+        folder = definitions_dir(ctx)
+        if folder is None:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{api_id}.json"
+        if body is None:
+            path.unlink(missing_ok=True)
+        else:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(body, indent=1, sort_keys=True))
+            tmp.replace(path)
+
+    def update(
+        self, ctx: Context, logical_id: str, current: Provisioned, old: dict[str, Any], new: dict[str, Any]
+    ) -> Provisioned:
+        apigw = ctx.client("apigateway")
+        api_id = current.physical_id
+        changed = set(changed_properties(old, new))
+        body = _load_body(ctx, new)
+        info = (body or {}).get("info") or {}
+        ops = []
+        name = new.get("Name") or info.get("title") or logical_id
+        ops.append({"op": "replace", "path": "/name", "value": name})
+        ops.append(
+            {
+                "op": "replace",
+                "path": "/description",
+                "value": new.get("Description") or info.get("description") or "",
+            }
+        )
+        apigw.update_rest_api(restApiId=api_id, patchOperations=ops)
+        if changed & {"Body", "BodyS3Location"}:
+            for resource in apigw.get_resources(restApiId=api_id, limit=500)["items"]:
+                if resource["path"] != "/" and resource["path"].count("/") == 1:
+                    apigw.delete_resource(restApiId=api_id, resourceId=resource["id"])
+            root = self._root_id(ctx, api_id)
+            for method in apigw.get_resource(restApiId=api_id, resourceId=root).get("resourceMethods") or {}:
+                apigw.delete_method(restApiId=api_id, resourceId=root, httpMethod=method)
+            for authorizer in apigw.get_authorizers(restApiId=api_id)["items"]:
+                apigw.delete_authorizer(restApiId=api_id, authorizerId=authorizer["id"])
+            if body:
+                _Importer(ctx, api_id, body).run()
+            self._store(ctx, api_id, body)
+        return current
+
+    def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
+        try:
+            ctx.client("apigateway").delete_rest_api(restApiId=current.physical_id)
+        except ClientError as e:
+            if not is_not_found(e):
+                raise
+        self._store(ctx, current.physical_id, None)
+
+
+@register
+class Deployment(ResourceType):
+    type_name = "AWS::ApiGateway::Deployment"
+    properties = {
+        "RestApiId": REPLACE,
+        "StageName": REPLACE,
+        "StageDescription": REPLACE,
+        "Description": MUTABLE,
+    }
+    required = ("RestApiId",)
+    attributes = ("DeploymentId",)
+
+    def create(self, ctx: Context, logical_id: str, props: dict[str, Any]) -> Provisioned:
+        kwargs: dict[str, Any] = {"restApiId": props["RestApiId"]}
+        if props.get("StageName"):
+            kwargs["stageName"] = props["StageName"]
+        if props.get("Description"):
+            kwargs["description"] = props["Description"]
+        if props.get("StageDescription"):
+            raise ResourceFailed(
+                "StageDescription is not supported by localcloud; declare an AWS::ApiGateway::Stage"
+            )
+        deployment = ctx.client("apigateway").create_deployment(**kwargs)
+        return Provisioned(deployment["id"], {"DeploymentId": deployment["id"]})
+
+    def update(
+        self, ctx: Context, logical_id: str, current: Provisioned, old: dict[str, Any], new: dict[str, Any]
+    ) -> Provisioned:
+        ctx.client("apigateway").update_deployment(
+            restApiId=new["RestApiId"],
+            deploymentId=current.physical_id,
+            patchOperations=[{"op": "replace", "path": "/description", "value": new.get("Description", "")}],
+        )
+        return current
+
+    def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
+        apigw = ctx.client("apigateway")
+        api_id = props["RestApiId"]
+        try:
+            if props.get("StageName"):
+                stage = apigw.get_stage(restApiId=api_id, stageName=props["StageName"])
+                if stage.get("deploymentId") == current.physical_id:
+                    apigw.delete_stage(restApiId=api_id, stageName=props["StageName"])
+        except ClientError as e:
+            if not is_not_found(e):
+                raise
+        try:
+            apigw.delete_deployment(restApiId=api_id, deploymentId=current.physical_id)
+        except ClientError as e:
+            if not is_not_found(e):
+                raise
+
+
+_METHOD_SETTINGS = {
+    "LoggingLevel": "logging/loglevel",
+    "MetricsEnabled": "metrics/enabled",
+    "DataTraceEnabled": "logging/dataTrace",
+    "ThrottlingBurstLimit": "throttling/burstLimit",
+    "ThrottlingRateLimit": "throttling/rateLimit",
+    "CachingEnabled": "caching/enabled",
+    "CacheTtlInSeconds": "caching/ttlInSeconds",
+    "CacheDataEncrypted": "caching/dataEncrypted",
+}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _stage_patches(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, str]]:
+    ops: list[dict[str, str]] = []
+    changed = set(changed_properties(old, new))
+    if "DeploymentId" in changed:
+        ops.append({"op": "replace", "path": "/deploymentId", "value": new["DeploymentId"]})
+    if "Description" in changed:
+        ops.append({"op": "replace", "path": "/description", "value": new.get("Description", "")})
+    if "TracingEnabled" in changed:
+        ops.append(
+            {"op": "replace", "path": "/tracingEnabled", "value": _text(new.get("TracingEnabled", False))}
+        )
+    if "CacheClusterEnabled" in changed:
+        ops.append(
+            {
+                "op": "replace",
+                "path": "/cacheClusterEnabled",
+                "value": _text(new.get("CacheClusterEnabled", False)),
+            }
+        )
+    if "CacheClusterSize" in changed and new.get("CacheClusterSize"):
+        ops.append({"op": "replace", "path": "/cacheClusterSize", "value": _text(new["CacheClusterSize"])})
+    if "Variables" in changed:
+        old_vars, new_vars = old.get("Variables") or {}, new.get("Variables") or {}
+        ops += [{"op": "remove", "path": f"/variables/{k}"} for k in old_vars if k not in new_vars]
+        ops += [{"op": "replace", "path": f"/variables/{k}", "value": _text(v)} for k, v in new_vars.items()]
+    if "AccessLogSetting" in changed:
+        setting = new.get("AccessLogSetting")
+        if setting:
+            ops.append(
+                {
+                    "op": "replace",
+                    "path": "/accessLogSettings/destinationArn",
+                    "value": setting["DestinationArn"],
+                }
+            )
+            ops.append(
+                {"op": "replace", "path": "/accessLogSettings/format", "value": setting.get("Format", "")}
+            )
+        else:
+            ops.append({"op": "remove", "path": "/accessLogSettings"})
+    if "MethodSettings" in changed:
+        for setting in new.get("MethodSettings") or []:
+            resource_path = setting.get("ResourcePath", "/*")
+            encoded = "*" if resource_path in ("/*", "*") else resource_path.replace("/", "~1")
+            prefix = f"/{encoded}/{setting.get('HttpMethod', '*')}"
+            for key, value in setting.items():
+                if key in ("ResourcePath", "HttpMethod"):
+                    continue
+                if key not in _METHOD_SETTINGS:
+                    raise ResourceFailed(f"MethodSettings: {key} is not supported by localcloud")
+                ops.append(
+                    {"op": "replace", "path": f"{prefix}/{_METHOD_SETTINGS[key]}", "value": _text(value)}
+                )
+    return ops
+
+
+@register
+class Stage(ResourceType):
+    type_name = "AWS::ApiGateway::Stage"
+    properties = {
+        "RestApiId": REPLACE,
+        "StageName": REPLACE,
+        "DeploymentId": MUTABLE,
+        "Description": MUTABLE,
+        "Variables": MUTABLE,
+        "MethodSettings": MUTABLE,
+        "AccessLogSetting": MUTABLE,
+        "TracingEnabled": MUTABLE,
+        "CacheClusterEnabled": MUTABLE,
+        "CacheClusterSize": MUTABLE,
+        "Tags": MUTABLE,
+    }
+    required = ("RestApiId", "StageName")
+
+    def create(self, ctx: Context, logical_id: str, props: dict[str, Any]) -> Provisioned:
+        apigw = ctx.client("apigateway")
+        kwargs: dict[str, Any] = {
+            "restApiId": props["RestApiId"],
+            "stageName": props["StageName"],
+            "deploymentId": props.get("DeploymentId", ""),
+        }
+        if props.get("Description"):
+            kwargs["description"] = props["Description"]
+        if props.get("Variables"):
+            kwargs["variables"] = {k: _text(v) for k, v in props["Variables"].items()}
+        if "TracingEnabled" in props:
+            kwargs["tracingEnabled"] = bool(props["TracingEnabled"])
+        if "CacheClusterEnabled" in props:
+            kwargs["cacheClusterEnabled"] = bool(props["CacheClusterEnabled"])
+        if props.get("CacheClusterSize"):
+            kwargs["cacheClusterSize"] = str(props["CacheClusterSize"])
+        if props.get("Tags"):
+            kwargs["tags"] = tags_dict(props["Tags"])
+        apigw.create_stage(**kwargs)
+        plain = {
+            k: props[k]
+            for k in props
+            if k
+            in (
+                "DeploymentId",
+                "Description",
+                "Variables",
+                "TracingEnabled",
+                "CacheClusterEnabled",
+                "CacheClusterSize",
+            )
+        }
+        ops = _stage_patches(plain, props)
+        if ops:
+            apigw.update_stage(
+                restApiId=props["RestApiId"], stageName=props["StageName"], patchOperations=ops
+            )
+        return Provisioned(props["StageName"], {})
+
+    def update(
+        self, ctx: Context, logical_id: str, current: Provisioned, old: dict[str, Any], new: dict[str, Any]
+    ) -> Provisioned:
+        ops = _stage_patches(old, new)
+        if ops:
+            ctx.client("apigateway").update_stage(
+                restApiId=new["RestApiId"], stageName=current.physical_id, patchOperations=ops
+            )
+        return current
+
+    def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
+        try:
+            ctx.client("apigateway").delete_stage(restApiId=props["RestApiId"], stageName=current.physical_id)
+        except ClientError as e:
+            if not is_not_found(e):
+                raise
+
+
+@register
+class Account(ResourceType):
+    type_name = "AWS::ApiGateway::Account"
+    properties = {"CloudWatchRoleArn": MUTABLE}
+
+    def _put(self, ctx: Context, props: dict[str, Any]) -> None:
+        ctx.client("apigateway").update_account(
+            patchOperations=[
+                {"op": "replace", "path": "/cloudwatchRoleArn", "value": props.get("CloudWatchRoleArn", "")}
+            ]
+        )
+
+    def create(self, ctx: Context, logical_id: str, props: dict[str, Any]) -> Provisioned:
+        self._put(ctx, props)
+        return Provisioned(ctx.physical_name(logical_id, 64), {})
+
+    def update(
+        self, ctx: Context, logical_id: str, current: Provisioned, old: dict[str, Any], new: dict[str, Any]
+    ) -> Provisioned:
+        self._put(ctx, new)
+        return current
+
+    def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
+        return None

@@ -1,0 +1,208 @@
+"""SAM templates: package local artifacts (what ``sam package`` does), then translate with SAM's
+own translator (``samtranslator``), so Globals, generated roles, policy templates, AutoPublishAlias,
+Events and Api bodies mean exactly what SAM says they mean.
+
+Packaging: a property of the table ``ARTIFACTS`` that names a local path (not ``s3://``, not an
+intrinsic) is read relative to the stack's base directory (see the package docstring), zipped
+deterministically when it is a folder (sorted entries, fixed timestamps, normalised permissions,
+``__pycache__``/``*.pyc``/``.git``/``.aws-sam`` left out) and uploaded to the artifact bucket under
+a key made of its SHA-256, so unchanged code gives an unchanged template and no update.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from .intrinsics import is_intrinsic
+from .template import TemplateError
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+
+# (resource type, property) -> (packing, form). packing: "zip" (a folder is zipped, a .zip/.jar
+# is uploaded as is, another file is zipped alone) or "file" (uploaded as is). form: how the
+# uploaded object is written back into the template.
+ARTIFACTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("AWS::Serverless::Function", "CodeUri"): ("zip", "s3uri"),
+    ("AWS::Serverless::LayerVersion", "ContentUri"): ("zip", "s3uri"),
+    ("AWS::Serverless::Api", "DefinitionUri"): ("file", "s3uri"),
+    ("AWS::Serverless::StateMachine", "DefinitionUri"): ("file", "s3uri"),
+    ("AWS::Lambda::Function", "Code"): ("zip", "S3Bucket/S3Key"),
+    ("AWS::Lambda::LayerVersion", "Content"): ("zip", "S3Bucket/S3Key"),
+    ("AWS::StepFunctions::StateMachine", "DefinitionS3Location"): ("file", "Bucket/Key"),
+    ("AWS::ApiGateway::RestApi", "BodyS3Location"): ("file", "Bucket/Key"),
+}
+
+_EXCLUDED_DIRS = {"__pycache__", ".git", ".aws-sam", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+_EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+Uploader = Callable[[bytes, str], tuple[str, str]]  # (data, suffix) -> (bucket, key)
+
+
+def is_sam(transforms: list[str]) -> bool:
+    return SAM_TRANSFORM in transforms
+
+
+# ---- packaging -------------------------------------------------------------------------------
+
+
+def deterministic_zip(folder: Path) -> bytes:
+    """The folder's files as a zip whose bytes depend only on names, contents and exec bits."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in _files(folder):
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), date_time=_ZIP_EPOCH)
+            info.external_attr = (0o100755 if os.access(path, os.X_OK) else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+def _files(folder: Path) -> list[Path]:
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d not in _EXCLUDED_DIRS)
+        found.extend(Path(root, f) for f in sorted(files) if not f.endswith(_EXCLUDED_SUFFIXES))
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _zip_single_file(path: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        info = zipfile.ZipInfo(path.name, date_time=_ZIP_EPOCH)
+        info.external_attr = 0o100644 << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(info, path.read_bytes())
+    return buf.getvalue()
+
+
+def is_local_path(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and not value.startswith(("s3://", "http://", "https://"))
+
+
+def local_path(value: str, base_dir: Path | None, where: str) -> Path:
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        if base_dir is None:
+            raise TemplateError(
+                f"{where}: '{value}' is a relative local path but the stack has no base directory; create the "
+                "stack with TemplateURL=file:///abs/path/template.yaml or the tag localcloud:template-dir=/abs/dir"
+            )
+        path = base_dir / path
+    if not path.exists():
+        raise TemplateError(f"{where}: local path '{value}' ({path}) does not exist")
+    return path
+
+
+def _pack(path: Path, packing: str) -> tuple[bytes, str]:
+    if path.is_dir():
+        if packing != "zip":
+            raise TemplateError(f"'{path}' is a folder; a file is expected here")
+        return deterministic_zip(path), ".zip"
+    if packing == "zip" and path.suffix.lower() not in (".zip", ".jar"):
+        return _zip_single_file(path), ".zip"
+    return path.read_bytes(), path.suffix
+
+
+def package(template: dict[str, Any], base_dir: Path | None, upload: Uploader) -> dict[str, Any]:
+    """A copy of ``template`` whose local artifact paths are uploaded and replaced by S3 locations."""
+    out = copy.deepcopy(template)
+    uploaded: dict[Path, tuple[str, str]] = {}
+
+    def replace(value: Any, packing: str, form: str, where: str) -> Any:
+        if not is_local_path(value):
+            return value
+        path = local_path(value, base_dir, where)
+        try:
+            if path not in uploaded:
+                data, suffix = _pack(path, packing)
+                uploaded[path] = upload(data, suffix)
+        except OSError as e:
+            raise TemplateError(f"{where}: cannot read '{path}': {e.strerror or e}") from None
+        except TemplateError as e:
+            raise TemplateError(f"{where}: {e}") from None
+        bucket, key = uploaded[path]
+        if form == "s3uri":
+            return f"s3://{bucket}/{key}"
+        bucket_field, key_field = form.split("/")
+        return {bucket_field: bucket, key_field: key}
+
+    for logical_id, resource in (out.get("Resources") or {}).items():
+        props = resource.get("Properties")
+        if not isinstance(props, dict):
+            continue
+        for prop, value in list(props.items()):
+            spec = ARTIFACTS.get((resource.get("Type"), prop))
+            if spec and not is_intrinsic(value):
+                props[prop] = replace(value, *spec, f"{logical_id} ({resource['Type']}) {prop}")
+    fn_globals = ((out.get("Globals") or {}).get("Function")) or {}
+    if isinstance(fn_globals, dict) and "CodeUri" in fn_globals:
+        fn_globals["CodeUri"] = replace(fn_globals["CodeUri"], "zip", "s3uri", "Globals.Function.CodeUri")
+    return out
+
+
+def content_key(data: bytes, suffix: str) -> str:
+    return hashlib.sha256(data).hexdigest() + suffix
+
+
+# ---- translation -----------------------------------------------------------------------------
+
+
+class ManagedPolicyMap(dict):
+    """SAM's bundled name -> ARN map of AWS managed policies, and for any other name the ARN it
+    would have (``arn:aws:iam::aws:policy/<name>``): no IAM call, no network."""
+
+    def get(self, name: Any, default: Any = None) -> Any:
+        if name in self:
+            return self[name]
+        if isinstance(name, str) and name and not name.startswith("arn:") and "/" not in name:
+            return f"arn:aws:iam::aws:policy/{name}"
+        return default
+
+
+def managed_policy_map() -> ManagedPolicyMap:
+    from samtranslator.internal.managed_policies import get_bundled_managed_policy_map
+
+    return ManagedPolicyMap(get_bundled_managed_policy_map("aws") or {})
+
+
+def default_all_properties_versions(template: dict[str, Any]) -> None:
+    """Functions with AutoPublishAlias publish a new version when code OR configuration changed
+    (SAM's AutoPublishAliasAllProperties), unless the template says otherwise."""
+    fn_globals = (template.get("Globals") or {}).get("Function") or {}
+    if isinstance(fn_globals, dict) and "AutoPublishAliasAllProperties" in fn_globals:
+        return
+    for resource in (template.get("Resources") or {}).values():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.setdefault("Properties", {})
+        if isinstance(props, dict) and ("AutoPublishAlias" in props or "AutoPublishAlias" in fn_globals):
+            props.setdefault("AutoPublishAliasAllProperties", True)
+
+
+def translate(template: dict[str, Any], parameter_values: dict[str, Any], region: str) -> dict[str, Any]:
+    """The CloudFormation template SAM makes of ``template`` (already packaged)."""
+    from samtranslator.model.exceptions import ExceptionWithMessage, InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    template = copy.deepcopy(template)
+    default_all_properties_versions(template)
+    policies = managed_policy_map()
+    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
+    try:
+        return translator.translate(template, dict(parameter_values), get_managed_policy_map=lambda: policies)
+    except InvalidDocumentException as e:
+        causes = " ".join(c.message for c in e.causes)
+        raise TemplateError(f"Transform {SAM_TRANSFORM} failed with: {e.message} {causes}") from None
+    except ExceptionWithMessage as e:
+        raise TemplateError(f"Transform {SAM_TRANSFORM} failed with: {e.message}") from None
