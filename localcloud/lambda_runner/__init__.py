@@ -35,8 +35,13 @@ def install(cloud: Any) -> None:
     require(
         "moto.awslambda.models", "LambdaFunction._set_function_code", "stores a version's zip as code_bytes"
     )
-    get_code = require(
-        "moto.awslambda.models", "LambdaFunction.get_code", "a version's configuration and concurrency"
+    get_configuration = require(
+        "moto.awslambda.models", "LambdaFunction.get_configuration", "a version's configuration (API shape)"
+    )
+    require(
+        "moto.awslambda.models",
+        "LambdaBackend.put_function_concurrency",
+        "stores ReservedConcurrentExecutions as the function's reserved_concurrency attribute",
     )
     lambda_backends = require("moto.awslambda.models", "lambda_backends", "the backend that holds layers")
 
@@ -54,13 +59,13 @@ def install(cloud: Any) -> None:
     cloud.add_service(runner)
 
     def target_of(fn: Any, qualifier: str | None) -> Target:
-        code = get_code(fn)
-        config = code["Configuration"]
+        config = get_configuration(fn)
         version = str(config.get("Version") or "$LATEST")
         name = config["FunctionName"]
         arn = config["FunctionArn"].split(":function:", 1)[0] + f":function:{name}"
         is_alias = bool(qualifier) and qualifier != "$LATEST" and not qualifier.isdigit()
-        reserved = (code.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
+        # get_code() leaves out a reserved concurrency of 0; the attribute put_function_concurrency sets has it
+        reserved = getattr(fn, "reserved_concurrency", None)
         return Target(
             name=name,
             version=version,

@@ -465,7 +465,9 @@ def test_given_a_state_machine_with_a_lambda_task_when_the_function_raises_then_
     assert "order 9 rejected" in error["Cause"]
 
 
-def test_given_a_function_running_when_the_cloud_gets_sigterm_then_it_exits_within_5s_and_its_workers_are_gone(tmp_path):
+def test_given_a_function_running_when_the_cloud_gets_sigterm_then_it_exits_within_5s_and_its_workers_are_gone(
+    tmp_path,
+):
     import os
 
     from tests.conftest import start_cloud, stop_cloud
@@ -476,7 +478,11 @@ def test_given_a_function_running_when_the_cloud_gets_sigterm_then_it_exits_with
         role_arn = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         create(lam, role_arn, "busy", "app.record_pid_and_sleep", Timeout=60)
         pid_file = tmp_path / "pid"
-        lam.invoke(FunctionName="busy", InvocationType="Event", Payload=json.dumps({"pid_file": str(pid_file), "seconds": 50}))
+        lam.invoke(
+            FunctionName="busy",
+            InvocationType="Event",
+            Payload=json.dumps({"pid_file": str(pid_file), "seconds": 50}),
+        )
         deadline = time.monotonic() + 10
         while not pid_file.exists() or not pid_file.read_text():
             assert time.monotonic() < deadline, "the function never started"
@@ -497,3 +503,31 @@ def test_given_a_function_running_when_the_cloud_gets_sigterm_then_it_exits_with
         time.sleep(0.05)
     else:
         raise AssertionError(f"worker process {worker_pid} outlived the cloud")
+
+
+def test_given_a_payload_that_is_not_json_when_invoked_then_the_request_is_refused_saying_so(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"badjson-{uid}", "app.echo")
+
+    with pytest.raises(lam.exceptions.InvalidRequestContentException) as refused:
+        lam.invoke(FunctionName=name, Payload=b"{not json")
+
+    assert "Could not parse request body into json" in str(refused.value)
+    assert invoke(lam, name, {"still": "works"})["Body"] == {"event": {"still": "works"}}
+
+
+def test_given_reserved_concurrency_zero_when_invoked_then_it_is_throttled_and_counted(cloud, lam, role, uid):
+    name = create(lam, role, f"throttled-{uid}", "app.echo")
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    cloudwatch = cloud.client("cloudwatch")
+
+    with pytest.raises(lam.exceptions.TooManyRequestsException) as throttled:
+        lam.invoke(FunctionName=name, Payload=b"{}")
+
+    assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert throttled.value.response.get("Reason") == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline and not _metric_dimension_sets(cloudwatch, "Throttles", name):
+        time.sleep(0.2)
+    assert _metric_dimension_sets(cloudwatch, "Throttles", name) == [{"FunctionName": name}]
