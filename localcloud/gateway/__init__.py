@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from localcloud.urls import EXECUTE_API_PREFIX
 
-from . import openapi
+from . import moto_dispatch, openapi
 from .app import Gateway
 from .proxy import LambdaInvoker
 from .telemetry import Telemetry
@@ -36,6 +36,7 @@ def install(cloud) -> None:
     from localcloud.cloud import REGION, ROOT_ACCESS_KEY
 
     openapi.install()
+    moto_dispatch.install()
     invoker = LambdaInvoker(cloud.host, cloud.port, ROOT_ACCESS_KEY, REGION)
     recorder = Telemetry(lambda: cloud.client("logs"), lambda: cloud.client("cloudwatch"))
     cloud.mount(EXECUTE_API_PREFIX, Gateway(invoker, recorder))
