@@ -1,14 +1,11 @@
 """AWS::ApiGateway::RestApi (with an OpenAPI/Swagger Body or BodyS3Location), Deployment, Stage,
 Account.
 
-moto's ``put_rest_api``/``import_rest_api`` refuse Swagger 2.0 (what SAM generates) and drop the
-methods' authorization types, so a body is imported through the public API instead: one
-``create_resource`` per path segment, ``put_method`` (authorizationType from the ``security``
-requirements: ``AWS_IAM`` for ``x-amazon-apigateway-authtype: awsSigv4``, ``CUSTOM``/
-``COGNITO_USER_POOLS`` with an authorizer for ``x-amazon-apigateway-authorizer``, ``NONE``
-otherwise; ``apiKeyRequired`` for an ``api_key`` scheme), ``put_method_response``,
-``put_integration`` (type, httpMethod, uri, credentials, templates, ...) and
-``put_integration_response``. moto then holds resources, methods and integrations.
+A body is imported with ``put_rest_api`` (the public API, mode ``merge`` on the new API), so
+moto holds resources, methods and integrations. Plain moto refuses Swagger 2.0 (what SAM emits)
+and drops methods' IAM auth; the gateway component's hooks on that import (localcloud/gateway/
+openapi.py) fix both, so there is one import path. What moto still drops (Lambda/Cognito
+authorizers, apiKeyRequired) is in the stored body below.
 
 The resolved body itself (what a gateway may need beyond that) is kept as JSON at
 ``{data_dir}/cloudformation/apis/{restApiId}.json``; ``localcloud.cloudformation.rest_api_definition``
@@ -32,26 +29,11 @@ from .base import (
     ResourceFailed,
     ResourceType,
     changed_properties,
+    error_text,
     is_not_found,
     register,
     tags_dict,
 )
-
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "x-amazon-apigateway-any-method")
-
-_INTEGRATION_KEYS = {
-    "uri": "uri",
-    "credentials": "credentials",
-    "requestParameters": "requestParameters",
-    "requestTemplates": "requestTemplates",
-    "passthroughBehavior": "passthroughBehavior",
-    "contentHandling": "contentHandling",
-    "timeoutInMillis": "timeoutInMillis",
-    "connectionType": "connectionType",
-    "connectionId": "connectionId",
-    "cacheNamespace": "cacheNamespace",
-    "cacheKeyParameters": "cacheKeyParameters",
-}
 
 
 def definitions_dir(ctx: Context) -> Path | None:
@@ -76,144 +58,15 @@ def _load_body(ctx: Context, props: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _security_schemes(body: dict[str, Any]) -> dict[str, Any]:
-    return body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
-
-
-class _Importer:
-    """Creates a body's resources, methods and integrations through the API Gateway API."""
-
-    def __init__(self, ctx: Context, api_id: str, body: dict[str, Any]):
-        self.apigw = ctx.client("apigateway")
-        self.api_id = api_id
-        self.body = body
-        self.schemes = _security_schemes(body)
-        self.authorizers: dict[str, str] = {}
-        resources = self.apigw.get_resources(restApiId=api_id, limit=500)["items"]
-        self.ids = {r["path"]: r["id"] for r in resources}
-
-    def run(self) -> None:
-        paths = self.body.get("paths") or {}
-        if not isinstance(paths, dict):
-            raise ResourceFailed("Body.paths must be a mapping")
-        for path in sorted(paths):
-            item = paths[path] or {}
-            resource_id = self._resource(path)
-            for method, operation in item.items():
-                if method.lower() in HTTP_METHODS:
-                    self._method(path, resource_id, method.lower(), operation or {})
-
-    def _resource(self, path: str) -> str:
-        path = "/" + path.strip("/") if path.strip("/") else "/"
-        if path in self.ids:
-            return self.ids[path]
-        parent_path, _, part = path.rpartition("/")
-        parent_id = self._resource(parent_path or "/")
-        created = self.apigw.create_resource(restApiId=self.api_id, parentId=parent_id, pathPart=part)
-        self.ids[path] = created["id"]
-        return created["id"]
-
-    def _auth(self, operation: dict[str, Any]) -> dict[str, Any]:
-        requirements = operation.get("security", self.body.get("security")) or []
-        out: dict[str, Any] = {"authorizationType": "NONE", "apiKeyRequired": False}
-        for requirement in requirements:
-            for name, scopes in requirement.items():
-                scheme = self.schemes.get(name) or {}
-                if (
-                    scheme.get("type") == "apiKey"
-                    and scheme.get("in") == "header"
-                    and scheme.get("name", "").lower() == "x-api-key"
-                ):
-                    out["apiKeyRequired"] = True
-                elif scheme.get("x-amazon-apigateway-authtype") == "awsSigv4":
-                    out["authorizationType"] = "AWS_IAM"
-                elif scheme.get("x-amazon-apigateway-authorizer"):
-                    authorizer = scheme["x-amazon-apigateway-authorizer"]
-                    kind = str(authorizer.get("type", "token")).upper()
-                    out["authorizationType"] = (
-                        "COGNITO_USER_POOLS" if kind == "COGNITO_USER_POOLS" else "CUSTOM"
-                    )
-                    out["authorizerId"] = self._authorizer(name, scheme, authorizer)
-                    if scopes and kind == "COGNITO_USER_POOLS":
-                        out["authorizationScopes"] = scopes
-        return out
-
-    def _authorizer(self, name: str, scheme: dict[str, Any], authorizer: dict[str, Any]) -> str:
-        if name not in self.authorizers:
-            kind = str(authorizer.get("type", "token")).upper()
-            kwargs: dict[str, Any] = {"restApiId": self.api_id, "name": name, "type": kind}
-            if kind == "COGNITO_USER_POOLS":
-                kwargs["providerARNs"] = authorizer.get("providerARNs", [])
-            else:
-                kwargs["authorizerUri"] = authorizer.get("authorizerUri", "")
-            if authorizer.get("authorizerCredentials"):
-                kwargs["authorizerCredentials"] = authorizer["authorizerCredentials"]
-            source = authorizer.get("identitySource") or (
-                f"method.request.header.{scheme['name']}" if scheme.get("name") else None
-            )
-            if source:
-                kwargs["identitySource"] = source
-            if "authorizerResultTtlInSeconds" in authorizer:
-                kwargs["authorizerResultTtlInSeconds"] = int(authorizer["authorizerResultTtlInSeconds"])
-            if authorizer.get("identityValidationExpression"):
-                kwargs["identityValidationExpression"] = authorizer["identityValidationExpression"]
-            self.authorizers[name] = self.apigw.create_authorizer(**kwargs)["id"]
-        return self.authorizers[name]
-
-    def _method(self, path: str, resource_id: str, method: str, operation: dict[str, Any]) -> None:
-        http_method = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
-        kwargs = {
-            "restApiId": self.api_id,
-            "resourceId": resource_id,
-            "httpMethod": http_method,
-            **self._auth(operation),
-        }
-        if operation.get("operationId"):
-            kwargs["operationName"] = operation["operationId"]
-        self.apigw.put_method(**kwargs)
-        for code in operation.get("responses") or {}:
-            if str(code).isdigit():
-                self.apigw.put_method_response(
-                    restApiId=self.api_id,
-                    resourceId=resource_id,
-                    httpMethod=http_method,
-                    statusCode=str(code),
-                )
-        integration = operation.get("x-amazon-apigateway-integration")
-        if not integration:
-            return
-        args: dict[str, Any] = {
-            "restApiId": self.api_id,
-            "resourceId": resource_id,
-            "httpMethod": http_method,
-            "type": str(integration.get("type", "aws_proxy")).upper(),
-        }
-        if integration.get("httpMethod"):
-            args["integrationHttpMethod"] = integration["httpMethod"]
-        for key, api_key in _INTEGRATION_KEYS.items():
-            if key in integration:
-                args[api_key] = int(integration[key]) if key == "timeoutInMillis" else integration[key]
-        try:
-            self.apigw.put_integration(**args)
-        except ClientError as e:
-            raise ResourceFailed(
-                f"Body.paths.{path}.{method}: x-amazon-apigateway-integration: {e}"
-            ) from None
-        for selection, response in (integration.get("responses") or {}).items():
-            out = {
-                k: response[k]
-                for k in ("responseParameters", "responseTemplates", "contentHandling")
-                if k in response
-            }
-            if selection != "default":
-                out["selectionPattern"] = selection
-            self.apigw.put_integration_response(
-                restApiId=self.api_id,
-                resourceId=resource_id,
-                httpMethod=http_method,
-                statusCode=str(response["statusCode"]),
-                **out,
-            )
+def _import(ctx: Context, api_id: str, body: dict[str, Any], fail_on_warnings: bool) -> None:
+    if not isinstance(body.get("paths", {}), dict):
+        raise ResourceFailed("Body.paths must be a mapping")
+    try:
+        ctx.client("apigateway").put_rest_api(
+            restApiId=api_id, mode="merge", failOnWarnings=fail_on_warnings, body=json.dumps(body).encode()
+        )
+    except ClientError as e:
+        raise ResourceFailed(f"Body: importing the OpenAPI definition failed: {error_text(e)}") from None
 
 
 @register
@@ -266,7 +119,7 @@ class RestApi(ResourceType):
             api["id"], {"RestApiId": api["id"], "RootResourceId": api.get("rootResourceId", "")}
         )
         if body:
-            _Importer(ctx, api["id"], body).run()
+            _import(ctx, api["id"], body, bool(props.get("FailOnWarnings", False)))
             self._store(ctx, api["id"], body)
         if not current.attrs["RootResourceId"]:
             current.attrs["RootResourceId"] = self._root_id(ctx, api["id"])
@@ -315,10 +168,8 @@ class RestApi(ResourceType):
             root = self._root_id(ctx, api_id)
             for method in apigw.get_resource(restApiId=api_id, resourceId=root).get("resourceMethods") or {}:
                 apigw.delete_method(restApiId=api_id, resourceId=root, httpMethod=method)
-            for authorizer in apigw.get_authorizers(restApiId=api_id)["items"]:
-                apigw.delete_authorizer(restApiId=api_id, authorizerId=authorizer["id"])
             if body:
-                _Importer(ctx, api_id, body).run()
+                _import(ctx, api_id, body, bool(new.get("FailOnWarnings", False)))
             self._store(ctx, api_id, body)
         return current
 
