@@ -504,3 +504,67 @@ def test_given_slow_requests_when_sent_together_then_they_are_served_concurrentl
         codes = list(pool.map(lambda _: requests.get(f"{api['url']}/slow", timeout=30).status_code, range(4)))
     assert codes == [504] * 4
     assert time.monotonic() - started < 1.5
+
+
+# ---- how APIs get made ------------------------------------------------------------------------
+
+
+def test_given_an_api_built_call_by_call_when_a_route_is_added_later_then_it_is_served_at_once(cloud, api):
+    apigw = cloud.client("apigateway")
+    api_id = apigw.create_rest_api(name=f"gw-calls-{uuid.uuid4().hex[:8]}")["id"]
+    root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+
+    def route(parent: str, part: str, auth: str = "NONE") -> str:
+        rid = apigw.create_resource(restApiId=api_id, parentId=parent, pathPart=part)["id"]
+        apigw.put_method(restApiId=api_id, resourceId=rid, httpMethod="GET", authorizationType=auth)
+        apigw.put_integration(
+            restApiId=api_id, resourceId=rid, httpMethod="GET", type="AWS_PROXY", integrationHttpMethod="POST", uri=_lambda_uri(api["arns"]["echo"])
+        )
+        return rid
+
+    things = route(root, "things")
+    apigw.create_deployment(restApiId=api_id, stageName="v1")
+    url = execute_api_url(cloud.endpoint, api_id, "v1")
+    assert requests.get(f"{url}/things", timeout=30).status_code == 201
+    assert requests.get(f"{url}/things/7", timeout=30).status_code == 403  # warm: the route tree is cached
+
+    route(things, "{thing}", auth="AWS_IAM")
+    assert requests.get(f"{url}/things/7", timeout=30).status_code == 403  # now IAM-protected, unsigned
+    r = _signed("GET", f"{url}/things/7", "localcloud", "localcloud")
+    assert r.status_code == 201, r.text
+    assert r.json()["pathParameters"] == {"thing": "7"}
+
+
+def test_given_a_sam_style_swagger_body_when_put_then_routes_any_iam_auth_and_cors_are_served(cloud, api):
+    echo = _lambda_uri(api["arns"]["echo"])
+    integration = {"httpMethod": "POST", "type": "aws_proxy", "uri": echo, "credentials": "arn:aws:iam::*:user/*"}
+    body = {
+        "swagger": "2.0",
+        "info": {"version": "1.0", "title": f"gw-sam-{uuid.uuid4().hex[:8]}"},
+        "paths": {
+            "/notes": {
+                "post": {"x-amazon-apigateway-integration": integration, "security": [{"AWS_IAM": []}], "responses": {}},
+                "options": CORS,
+            },
+            "/notes/{id}": {
+                "parameters": [{"name": "id", "in": "path", "required": True, "type": "string"}],
+                "x-amazon-apigateway-any-method": {"x-amazon-apigateway-integration": integration, "responses": {}},
+            },
+        },
+        "securityDefinitions": {
+            "AWS_IAM": {"in": "header", "type": "apiKey", "name": "Authorization", "x-amazon-apigateway-authtype": "awsSigv4"}
+        },
+    }
+    apigw = cloud.client("apigateway")
+    api_id = apigw.create_rest_api(name=body["info"]["title"])["id"]
+    apigw.put_rest_api(restApiId=api_id, mode="merge", body=json.dumps(body).encode())
+    apigw.create_deployment(restApiId=api_id, stageName="dev")
+    url = execute_api_url(cloud.endpoint, api_id, "dev")
+
+    notes = {r["path"]: r for r in apigw.get_resources(restApiId=api_id, embed=["methods"])["items"]}
+    assert notes["/notes"]["resourceMethods"]["POST"]["authorizationType"] == "AWS_IAM"
+    assert requests.post(f"{url}/notes", data=b"{}", timeout=30).status_code == 403
+    assert _signed("POST", f"{url}/notes", "localcloud", "localcloud", body=b"{}").status_code == 201
+    assert requests.options(f"{url}/notes", timeout=30).headers["Access-Control-Allow-Origin"] == "*"
+    r = requests.patch(f"{url}/notes/abc", data=b"x", timeout=30)
+    assert r.status_code == 201 and r.json()["pathParameters"] == {"id": "abc"}
