@@ -531,3 +531,34 @@ def test_given_reserved_concurrency_zero_when_invoked_then_it_is_throttled_and_c
     while time.monotonic() < deadline and not _metric_dimension_sets(cloudwatch, "Throttles", name):
         time.sleep(0.2)
     assert _metric_dimension_sets(cloudwatch, "Throttles", name) == [{"FunctionName": name}]
+
+
+def test_given_output_written_every_way_when_invoked_then_all_of_it_is_in_that_invocations_log(
+    cloud, lam, role, uid
+):
+    name = create(lam, role, f"writers-{uid}", "app.many_writers")
+
+    response = invoke(lam, name)
+    request_id = response["ResponseMetadata"]["RequestId"]
+
+    messages = log_messages(cloud, name, until=lambda m: any(x.startswith("REPORT") for x in m))
+    start = messages.index(f"START RequestId: {request_id} Version: $LATEST")
+    end = messages.index(f"END RequestId: {request_id}")
+    between = messages[start + 1 : end]
+    for text in ("via saved stdout", "via stderr", "via fd 1", "via child process", "no newline at the end"):
+        assert text in between, (text, between)
+
+
+def test_given_a_function_with_a_layer_when_invoked_then_it_imports_from_the_layers_python_folder(
+    cloud, lam, role, uid
+):
+    layer = lam.publish_layer_version(
+        LayerName=f"rules-{uid}",
+        Content={
+            "ZipFile": zip_of({"python/order_rules.py": "def describe():\n    return 'rules from layer'\n"})
+        },
+        CompatibleRuntimes=["python3.12"],
+    )
+    name = create(lam, role, f"layered-{uid}", "app.use_layer", Layers=[layer["LayerVersionArn"]])
+
+    assert invoke(lam, name)["Body"] == "rules from layer"

@@ -91,3 +91,23 @@ def record_pid_and_sleep(event, context):
         f.write(str(os.getpid()))
     time.sleep(event["seconds"])
     return "woke"
+
+
+_ORIGINAL_STDOUT = sys.stdout  # as Powertools Logger keeps it
+
+
+def many_writers(event, context):
+    import subprocess
+
+    _ORIGINAL_STDOUT.write("via saved stdout\n")
+    sys.stderr.write("via stderr\n")
+    os.write(1, b"via fd 1\n")
+    subprocess.run(["echo", "via child process"], check=True)
+    print("no newline at the end", end="")
+    return "written"
+
+
+def use_layer(event, context):
+    import order_rules  # from the layer's python/ folder
+
+    return order_rules.describe()
