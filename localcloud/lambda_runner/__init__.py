@@ -127,7 +127,7 @@ def install(cloud: Any) -> None:
     def function_invoke(original, fn, body, request_headers, response_headers):  # noqa: ARG001
         # These callers are asynchronous event sources on AWS; run them as Event invocations
         # unless they ask otherwise.
-        version = str(getattr(fn, "version", "$LATEST"))
+        version = str(get_configuration(fn).get("Version") or "$LATEST")
         target = target_of(fn, None if version == "$LATEST" else version)
         return run(target, body, request_headers or {}, response_headers, "Event")
 

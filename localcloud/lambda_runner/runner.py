@@ -268,9 +268,10 @@ class Runner:
         if reply.status == "ok":
             return (reply.payload or "null").encode(), None, ""
         if reply.status == "error":
-            error = dict(reply.error or {})
-            if "requestId" in error or "stackTrace" in error:
-                error["requestId"] = request_id
+            error = reply.error or {
+                "errorType": "Runtime.Unknown",
+                "errorMessage": "the runtime reported no error",
+            }
             if reply.error_log:
                 events.append((_now_ms(), reply.error_log))
             return json.dumps(error).encode(), "Unhandled", ""
@@ -427,7 +428,12 @@ class Runner:
         env = dict(spec.env)
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
         t0 = time.perf_counter()
-        worker = Worker(list(spec.head), list(spec.tail), env, spec.task_root, stream)
+        try:
+            worker = Worker(list(spec.head), list(spec.tail), env, spec.task_root, stream)
+        except OSError as e:
+            raise UnsupportedFunction(
+                f"could not start a {spec.runtime} worker for {target.name}: {e}"
+            ) from e
         worker.init_reply = worker.init(INIT_TIMEOUT_S)
         worker.init_ms = (time.perf_counter() - t0) * 1000
         return worker

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -97,12 +98,19 @@ class Worker:
         return reply
 
     def _await_reply(self, deadline: float) -> Reply:
+        """Read the log and the result pipes until the result line and the log marker are in.
+
+        The marker comes first on its pipe, so once the result is in, the marker is at most a
+        moment behind; if it never comes (the function redirected fd 1), the reply stands anyway.
+        """
         lines: list[LogLine] = []
         marked = False
         result: dict | None = None
         while not (marked and result is not None):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if result is not None:
+                    break
                 self.kill()
                 lines.extend(self._drain())
                 return Reply("timeout", lines)
@@ -111,19 +119,25 @@ class Worker:
                     chunk = os.read(key.fd, 65536)
                 except BlockingIOError:
                     continue
-                if not chunk:
-                    reply = self._died()
-                    reply.lines[:0] = lines
-                    return reply
                 if key.data == "log":
+                    if not chunk:  # fds 1 and 2 closed: no more output, but a result may still come
+                        self._selector.unregister(key.fd)
+                        self.dead = True  # no log pipe: unusable for the next invocation
+                        marked = True
+                        continue
                     new, marked_now = self._take_log(chunk)
                     lines.extend(new)
                     marked = marked or marked_now
+                elif not chunk:  # the result pipe closed without a result: the worker is gone
+                    reply = self._died()
+                    reply.lines[:0] = lines
+                    return reply
                 else:
                     self._res_buf += chunk
                     if b"\n" in self._res_buf:
                         line, self._res_buf = self._res_buf.split(b"\n", 1)
                         result = json.loads(line)
+                        deadline = min(deadline, time.monotonic() + 1.0)
         return self._to_reply(result, lines)
 
     def _take_log(self, chunk: bytes) -> tuple[list[LogLine], bool]:
@@ -175,7 +189,8 @@ class Worker:
         out = b""
         try:
             while time.monotonic() < end:
-                if not self._selector.select(max(0.0, end - time.monotonic())):
+                ready, _, _ = select.select([self._log], [], [], max(0.0, end - time.monotonic()))
+                if not ready:
                     break
                 try:
                     chunk = os.read(self._log, 65536)
