@@ -96,10 +96,10 @@ def _load_handler(spec):
         ) from None
     except SyntaxError as e:
         raise InitError(
-            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {e}", _stack(e, 0)
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {e}", _stack(e)
         ) from None
     except Exception as e:  # any exception raised while importing the module
-        raise InitError(type(e).__name__, str(e), _stack(e, 0)) from None
+        raise InitError(type(e).__name__, str(e), _stack(e)) from None
     handler = getattr(module, function_name, None)
     if handler is None:
         raise InitError(
@@ -108,8 +108,16 @@ def _load_handler(spec):
     return handler
 
 
-def _stack(exc, skip):
-    return traceback.format_list(traceback.extract_tb(exc.__traceback__)[skip:])
+def _stack(exc):
+    """The traceback of the function's own code: frames of this runtime and of importlib left out."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return [f'  File "{exc.filename}" Line {exc.lineno}\n        {(exc.text or "").strip()}\n']
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename != __file__ and not f.filename.startswith("<frozen") and "/importlib/" not in f.filename
+    ]
+    return traceback.format_list(frames)
 
 
 def _error_log(error):
@@ -147,7 +155,7 @@ def _invoke(handler, request):
             "errorMessage": str(e),
             "errorType": type(e).__name__,
             "requestId": _request_id,
-            "stackTrace": _stack(e, 1),
+            "stackTrace": _stack(e),
         }
         return {"ok": False, "error": error, "log": _error_log(error)}
     try:
