@@ -33,12 +33,14 @@ def install_hooks(engine: Engine) -> None:
     )
     empty_result = require("moto.core.responses", "EmptyResult", "serialize answers without a body")
     service_exception = require("moto.core.exceptions", "ServiceException", "answer CloudFormation errors")
+    # defined here, not in a moto module: moto then looks the error code up in CloudFormation's model
+    error = type("CloudFormationApiError", (service_exception,), {"__module__": __name__})
 
     def answer(fn: Callable[[Engine, Any], Any], response: Any) -> Any:
         try:
             result = fn(engine, response)
         except ApiError as e:
-            raise service_exception(e.code, e.message) from None
+            raise error(e.code, e.message) from None
         return empty_result() if result is None else action_result(result)
 
     for name, fn in ACTIONS.items():
@@ -103,8 +105,6 @@ def describe_stacks(engine: Engine, r: Any) -> dict[str, Any]:
     name = r._get_param("StackName")
     if name:
         stack = engine.find_stack(name)
-        if stack.status == "REVIEW_IN_PROGRESS" and not name.startswith("arn:"):
-            pass  # CloudFormation shows stacks under review too
         with engine.lock:
             return {"Stacks": [stack.describe()]}
     with engine.lock:

@@ -103,6 +103,9 @@ def parse_template(body: str | bytes, source: str = "template") -> dict[str, Any
             mark = e.problem_mark or e.context_mark
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
             problem = e.problem or e.context or "syntax error"
+            if e.context and e.context_mark and e.problem:
+                started = e.context_mark
+                problem += f" ({e.context} started at line {started.line + 1}, column {started.column + 1})"
             raise TemplateError(
                 f"Template format error: YAML not well-formed in {source}{where}: {problem}"
             ) from None

@@ -151,6 +151,10 @@ def tags_dict(tags: Any) -> dict[str, str]:
         return {}
     if isinstance(tags, dict):
         return {str(k): str(v) for k, v in tags.items()}
+    if not isinstance(tags, list) or not all(
+        isinstance(t, dict) and "Key" in t and "Value" in t for t in tags
+    ):
+        raise ResourceFailed(f"Tags must be a list of {{Key, Value}}, got {tags!r}")
     return {str(t["Key"]): str(t["Value"]) for t in tags}
 
 

@@ -1,0 +1,2 @@
+def handler(event, context):
+    return {"from": "b", "version": 1, "event": event}
