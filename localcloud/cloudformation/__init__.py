@@ -45,11 +45,16 @@ Public: ``install(cloud)``; ``rest_api_definition(api_id)``; ``engine()`` (the r
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 _ENGINE = None
 _DATA_DIR: Path | None = None
+
+
+def _import_translator() -> None:
+    import samtranslator.translator.translator  # noqa: F401
 
 
 class _Service:
@@ -58,6 +63,8 @@ class _Service:
 
     def start(self) -> None:
         self.engine.stopping.clear()
+        # SAM's translator takes a second or more to import: do it now, not in the first create-stack
+        threading.Thread(target=_import_translator, name="cfn-warmup", daemon=True).start()
 
     def stop(self) -> None:
         self.engine.stopping.set()
@@ -67,6 +74,7 @@ def install(cloud) -> None:
     global _ENGINE, _DATA_DIR
     from moto.core.config import default_user_config
 
+    from . import moto_fixes
     from .api import install_hooks
     from .engine import Engine
 
@@ -82,6 +90,7 @@ def install(cloud) -> None:
         data_dir=cloud.data_dir,
     )
     install_hooks(_ENGINE)
+    moto_fixes.install()
     cloud.add_service(_Service(_ENGINE))
 
 

@@ -162,8 +162,9 @@ class RestApi(ResourceType):
         )
         apigw.update_rest_api(restApiId=api_id, patchOperations=ops)
         if changed & {"Body", "BodyS3Location"}:
-            for resource in apigw.get_resources(restApiId=api_id, limit=500)["items"]:
-                if resource["path"] != "/" and resource["path"].count("/") == 1:
+            existing = apigw.get_resources(restApiId=api_id, limit=500)["items"]
+            for resource in sorted(existing, key=lambda r: r["path"].count("/"), reverse=True):
+                if resource["path"] != "/":  # deepest first: moto does not delete children with a parent
                     apigw.delete_resource(restApiId=api_id, resourceId=resource["id"])
             root = self._root_id(ctx, api_id)
             for method in apigw.get_resource(restApiId=api_id, resourceId=root).get("resourceMethods") or {}:
@@ -188,23 +189,34 @@ class Deployment(ResourceType):
     properties = {
         "RestApiId": REPLACE,
         "StageName": REPLACE,
-        "StageDescription": REPLACE,
         "Description": MUTABLE,
     }
     required = ("RestApiId",)
     attributes = ("DeploymentId",)
 
     def create(self, ctx: Context, logical_id: str, props: dict[str, Any]) -> Provisioned:
-        kwargs: dict[str, Any] = {"restApiId": props["RestApiId"]}
-        if props.get("StageName"):
-            kwargs["stageName"] = props["StageName"]
+        apigw = ctx.client("apigateway")
+        api_id, stage = props["RestApiId"], props.get("StageName")
+        kwargs: dict[str, Any] = {"restApiId": api_id}
         if props.get("Description"):
             kwargs["description"] = props["Description"]
-        if props.get("StageDescription"):
-            raise ResourceFailed(
-                "StageDescription is not supported by localcloud; declare an AWS::ApiGateway::Stage"
+        existing = False
+        if stage:
+            try:
+                apigw.get_stage(restApiId=api_id, stageName=stage)
+                existing = True
+            except ClientError as e:
+                if not is_not_found(e):
+                    raise
+        if stage and not existing:
+            kwargs["stageName"] = stage
+        deployment = apigw.create_deployment(**kwargs)
+        if existing:  # API Gateway moves an existing stage to the new deployment; moto does not
+            apigw.update_stage(
+                restApiId=api_id,
+                stageName=stage,
+                patchOperations=[{"op": "replace", "path": "/deploymentId", "value": deployment["id"]}],
             )
-        deployment = ctx.client("apigateway").create_deployment(**kwargs)
         return Provisioned(deployment["id"], {"DeploymentId": deployment["id"]})
 
     def update(

@@ -225,6 +225,24 @@ def test_given_a_function_when_only_its_configuration_changes_then_a_new_version
     assert lam.get_alias(FunctionName=b, Name="live")["FunctionVersion"] == "2"
 
 
+def test_given_an_api_path_change_when_updated_then_the_gateway_serves_the_new_path_only(
+    cloud, uid, tmp_path
+):
+    cf = cloud.client("cloudformation")
+    template = sam_app(tmp_path)
+    name = f"sam-api-{uid}"
+    url = outputs(create(cf, name, template))["ApiUrl"]
+    template.write_text(template.read_text().replace('Path: "/hello/{name}"', 'Path: "/hi/{name}"'))
+    cf.update_stack(StackName=name, TemplateURL=template.as_uri(), Capabilities=["CAPABILITY_IAM"])
+    stack = wait_settled(cf, name)
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", stack.get("StackStatusReason")
+    assert not [e for e in events(cf, name) if e["ResourceStatus"].endswith("FAILED")]
+    assert requests.get(url + "hi/there", timeout=30).text == "hello, there! dev"
+    assert requests.get(url + "hello/there", timeout=30).status_code == 403
+    deployments = cloud.client("apigateway").get_deployments(restApiId=url.split("/")[-3])["items"]
+    assert len(deployments) == 1  # the old deployment was cleaned up
+
+
 def test_given_an_unchanged_template_when_updated_then_no_updates_are_to_be_performed(cloud, uid, tmp_path):
     cf = cloud.client("cloudformation")
     template = sam_app(tmp_path)
