@@ -33,7 +33,8 @@ deployment         ``APP#{app}#STAGE#{stage}``       ``DEPLOY#{seq:06d}``       
 The app item holds the build counter; a build is recorded in one transaction that moves the
 counter from n to n+1 (conditioned on n), creates the commit marker (conditioned on its absence)
 and the build: numbers have no gaps and an app builds a commit once, however many duplicate
-events arrive. The stage item holds the lock, the current deployment, the deployment counter and a
+events arrive. Gapless numbers make pages computable: a page of builds (or of a stage's
+deployments) is one BatchGetItem of known keys, whatever the length of the history. The stage item holds the lock, the current deployment, the deployment counter and a
 version attribute (every write of a stage is conditioned on the version it read).
 """
 
@@ -45,7 +46,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -317,44 +318,39 @@ def _stage(item: StageItem) -> Stage:
     )
 
 
-# ---- pagination tokens -------------------------------------------------------------------------
+# ---- pagination --------------------------------------------------------------------------------
+#
+# Builds and deployments are numbered by gapless counters (the app's and the stage's), so a page is
+# known before it is read: numbers top..top-limit+1, fetched with one BatchGetItem. A page costs the
+# same with ten builds or a million (a Query would too on DynamoDB, but not on moto, whose Query sorts
+# the whole partition). The token is the number the next page starts at.
 
 
-def _encode_token(sk: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"sk": sk}).encode()).decode().rstrip("=")
+def _encode_token(number: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"n": number}).encode()).decode().rstrip("=")
 
 
-def _decode_token(token: str, prefix: str) -> str:
+def _decode_token(token: str) -> int:
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        sk = data["sk"]
+        number = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["n"]
     except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
         raise InvalidInput("next_token", "is not a token this list returned") from None
-    if not isinstance(sk, str) or not sk.startswith(prefix):
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
         raise InvalidInput("next_token", "is not a token this list returned")
-    return sk
+    return number
 
 
-def _page(model: type[Model], pk: str, prefix: str, limit: int, next_token: str | None) -> tuple[list, str | None]:
-    """Items of partition ``pk`` whose sk starts with ``prefix``, newest (highest sk) first."""
-    if not isinstance(limit, int) or not 1 <= limit <= 1000:
-        raise InvalidInput("limit", f"must be between 1 and 1000, got {limit!r}")
-    start = None
-    if next_token:
-        start = {"pk": {"S": pk}, "sk": {"S": _decode_token(next_token, prefix)}}
-    items = list(
-        model.query(
-            pk,
-            model.sk.startswith(prefix),
-            scan_index_forward=False,
-            limit=limit + 1,  # one more tells whether there is a next page
-            last_evaluated_key=start,
-            consistent_read=True,
-        )
-    )
-    if len(items) > limit:
-        return items[:limit], _encode_token(items[limit - 1].sk)
-    return items, None
+def _numbered_page(
+    model: type[Model], pk: str, sk_of: Callable[[int], str], newest: int, limit: int, next_token: str | None
+) -> tuple[list, str | None]:
+    """Items numbered ``newest`` down to 1, ``limit`` at a time, newest first."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+        raise InvalidInput("limit", f"must be between 1 and 100, got {limit!r}")
+    top = min(_decode_token(next_token), newest) if next_token else newest
+    numbers = range(top, max(top - limit, 0), -1)
+    items = sorted(_batch_get(model, [(pk, sk_of(n)) for n in numbers]), key=lambda item: item.sk, reverse=True)
+    rest = top - limit
+    return items, (_encode_token(rest) if rest >= 1 else None)
 
 
 # ---- transactions ------------------------------------------------------------------------------
@@ -594,7 +590,8 @@ class Lineage:
 
     def list_builds(self, app: str, limit: int = 25, next_token: str | None = None) -> tuple[list[Build], str | None]:
         """Builds newest first, and a token for the next page (None on the last page)."""
-        items, token = _page(BuildItem, app_pk(app), "BUILD#", limit, next_token)
+        newest = int(self._app_item(app).builds or 0)
+        items, token = _numbered_page(BuildItem, app_pk(app), build_sk, newest, limit, next_token)
         return [_build(i) for i in items], token
 
     # -- stages and deployments --
@@ -719,8 +716,10 @@ class Lineage:
         self, app: str, stage: str, limit: int = 25, next_token: str | None = None
     ) -> tuple[list[Deployment], str | None]:
         """Deployments of a stage newest first, and a token for the next page (None on the last)."""
-        self._stage_item(app, stage)
-        items, token = _page(DeploymentItem, deployments_pk(app, stage), "DEPLOY#", limit, next_token)
+        newest = int(self._stage_item(app, stage).deployments or 0)
+        items, token = _numbered_page(
+            DeploymentItem, deployments_pk(app, stage), lambda n: deployment_sk(f"{n:06d}"), newest, limit, next_token
+        )
         return [_deployment(i) for i in items], token
 
     def deployments_of_build(self, app: str, number: int) -> dict[str, Deployment]:
