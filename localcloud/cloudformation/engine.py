@@ -80,14 +80,12 @@ class Engine:
         self._clients: dict[str, Any] = {}
 
     # ---- lookups ---------------------------------------------------------------------------
-    def find_stack(self, name_or_id: str, include_deleted: bool = False) -> Stack:
+    def find_stack(self, name_or_id: str) -> Stack:
+        """A live stack by name, or any stack (deleted too) by id, as CloudFormation looks them up."""
         with self.lock:
             for stack in reversed(self.stacks):
-                if stack.stack_id == name_or_id or (
-                    stack.name == name_or_id and (stack.live or include_deleted)
-                ):
-                    if stack.live or include_deleted or stack.stack_id == name_or_id:
-                        return stack
+                if stack.stack_id == name_or_id or (stack.name == name_or_id and stack.live):
+                    return stack
         raise validation(f"Stack with id {name_or_id} does not exist")
 
     def live_stacks(self) -> list[Stack]:

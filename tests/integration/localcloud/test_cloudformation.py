@@ -731,6 +731,28 @@ def test_given_a_stage_with_access_logs_and_method_settings_then_the_stage_has_t
     assert (response.status_code, response.json()) == (200, {"pong": True})
 
 
+def test_given_inline_code_and_an_event_invoke_config_then_both_are_provisioned(cloud, uid):
+    cf, lam = cloud.client("cloudformation"), cloud.client("lambda")
+    name = f"inline-{uid}"
+    function = {
+        "InlineCode": "def handler(event, context):\n    return {'inline': True}\n",
+        "Handler": "index.handler",
+        "Runtime": "python3.11",
+        "AutoPublishAlias": "live",
+        "EventInvokeConfig": {"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 120},
+    }
+    template = {
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": {"Fn": {"Type": "AWS::Serverless::Function", "Properties": function}},
+    }
+    cf.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    cf.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    fn = of_type(cf, name, "AWS::Lambda::Function")["Fn"]
+    assert json.loads(lam.invoke(FunctionName=fn, Qualifier="live")["Payload"].read()) == {"inline": True}
+    config = lam.get_function_event_invoke_config(FunctionName=fn, Qualifier="live")
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (1, 120)
+
+
 # ---- the aws CLI ------------------------------------------------------------------------------
 
 
