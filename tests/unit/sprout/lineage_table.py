@@ -20,6 +20,12 @@ def table_properties() -> dict:
 
 
 def lineage_module():
-    """sprout.adapters.lineage, imported with a TABLE_NAME when none is set."""
+    """sprout.adapters.lineage, imported with a TABLE_NAME when none is set (the environment is
+    restored afterwards, so that other tests still see it unset)."""
+    saved = os.environ.get("TABLE_NAME")
     os.environ.setdefault("TABLE_NAME", "sprout-unit-lineage")
-    return importlib.import_module("sprout.adapters.lineage")
+    try:
+        return importlib.import_module("sprout.adapters.lineage")
+    finally:
+        if saved is None:
+            os.environ.pop("TABLE_NAME", None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -363,3 +366,10 @@ def test_given_aws_endpoint_url_then_pynamodb_talks_to_that_endpoint(monkeypatch
         assert lineage_mod.BuildItem.Meta.host is None  # botocore's default resolution, not a setting of ours
     finally:
         lineage_mod.reset_connections()
+
+
+def test_given_no_table_name_when_lineage_is_imported_then_it_fails_naming_the_setting():
+    env = {k: v for k, v in os.environ.items() if k != "TABLE_NAME"}
+    result = subprocess.run([sys.executable, "-c", "import sprout.adapters.lineage"], env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "TABLE_NAME is not set" in result.stderr
