@@ -29,6 +29,7 @@ log = logging.getLogger("localcloud")
 
 # Components, in start order. Each is a module with install(cloud).
 COMPONENTS = (
+    "localcloud.dynamodb",
     "localcloud.lambda_runner",
     "localcloud.events_router",
     "localcloud.cloudformation",
