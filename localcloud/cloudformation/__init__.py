@@ -28,12 +28,9 @@ Folders are zipped deterministically and uploaded, keyed by content hash, to the
 update leaves that function alone. A relative path without a base directory, or a missing path,
 fails the stack with a reason naming the resource and the path.
 
-AutoPublishAlias: functions publish a new version (and move the alias) when their code OR their
-configuration changed, i.e. SAM's ``AutoPublishAliasAllProperties: true`` is the default here
-(a template that sets the property, on the function or in Globals, keeps its choice). Why: a
-version is a snapshot of code and configuration, and the alias is what callers (the gateway,
-schedules) invoke; with SAM's narrower default a Timeout or Role change would update $LATEST but
-leave the alias serving the old configuration, which surprises more than it helps.
+AutoPublishAlias: SAM's own semantics, as on AWS: a new version is published when the code
+changes, or also when the configuration changes if the template sets
+``AutoPublishAliasAllProperties: true`` (Sprout's packaging sets it on the apps it deploys).
 
 API bodies: a RestApi's Body is imported into moto through the API Gateway API (resources,
 methods with their authorization type, integrations with their uri); the resolved body is also

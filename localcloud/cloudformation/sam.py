@@ -175,20 +175,6 @@ def managed_policy_map() -> ManagedPolicyMap:
     return ManagedPolicyMap(get_bundled_managed_policy_map("aws") or {})
 
 
-def default_all_properties_versions(template: dict[str, Any]) -> None:
-    """Functions with AutoPublishAlias publish a new version when code OR configuration changed
-    (SAM's AutoPublishAliasAllProperties), unless the template says otherwise."""
-    fn_globals = (template.get("Globals") or {}).get("Function") or {}
-    if isinstance(fn_globals, dict) and "AutoPublishAliasAllProperties" in fn_globals:
-        return
-    for resource in (template.get("Resources") or {}).values():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        props = resource.setdefault("Properties", {})
-        if isinstance(props, dict) and ("AutoPublishAlias" in props or "AutoPublishAlias" in fn_globals):
-            props.setdefault("AutoPublishAliasAllProperties", True)
-
-
 def translate(template: dict[str, Any], parameter_values: dict[str, Any], region: str) -> dict[str, Any]:
     """The CloudFormation template SAM makes of ``template`` (already packaged)."""
     from samtranslator.model.exceptions import ExceptionWithMessage, InvalidDocumentException
@@ -196,7 +182,6 @@ def translate(template: dict[str, Any], parameter_values: dict[str, Any], region
     from samtranslator.translator.translator import Translator
 
     template = copy.deepcopy(template)
-    default_all_properties_versions(template)
     policies = managed_policy_map()
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
     try:

@@ -47,6 +47,11 @@ class ArtifactStore:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType="application/yaml")
         return key
 
+    def template_url(self, key: str) -> str:
+        """The HTTPS URL CloudFormation takes as ``TemplateURL`` for a stored template."""
+        region = self.client.meta.region_name
+        return f"https://{self.bucket}.s3.{region}.amazonaws.com/{key}"
+
     def get_template(self, key: str) -> str:
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key)

@@ -259,6 +259,7 @@ def package(template_text: str | bytes | None, template_path: str, tree: SourceT
 
     if "CodeUri" in globals_function:  # every function now names its own artifact
         del packaged["Globals"]["Function"]["CodeUri"]
+    _publish_live_alias(packaged)
     functions: list[FunctionArtifact] = []
     layers: dict[str, str] = {}
     for logical_id, resource in resources.items():
@@ -288,6 +289,24 @@ def package(template_text: str | bytes | None, template_path: str, tree: SourceT
         packaged_template=dump_template(packaged),
         layers=layers,
     )
+
+
+LIVE_ALIAS = "live"
+
+
+def _publish_live_alias(packaged: dict) -> None:
+    """Every function of a stage runs behind the alias ``live``: what a deploy publishes and a
+    rollback flips. A new version is published when code or configuration changed
+    (``AutoPublishAliasAllProperties``), since a version snapshots both. A template's own choice
+    of either property, in Globals or on a function, stands."""
+    fn_globals = packaged.setdefault("Globals", {}).setdefault("Function", {})
+    declared = [fn_globals] + [
+        r.get("Properties") or {} for r in (packaged.get("Resources") or {}).values() if r.get("Type") == FUNCTION
+    ]
+    if not any("AutoPublishAlias" in props for props in declared):
+        fn_globals["AutoPublishAlias"] = LIVE_ALIAS
+    if not any("AutoPublishAliasAllProperties" in props for props in declared):
+        fn_globals["AutoPublishAliasAllProperties"] = True
 
 
 def _sam_resources(template: Any, path: str) -> dict[str, dict]:

@@ -104,7 +104,7 @@ def package(event: dict) -> dict:
     app_name, number = _field(event, "app"), int(_field(event, "number"))
     registered = lineage.get_app(app_name)
     tree = CodeCommitSource(_field(event, "repository"), _field(event, "commitId"))
-    result = package_commit(tree, registered.template_path, settings.artifact_bucket)
+    result = package_commit(tree.read(registered.template_path), registered.template_path, tree, settings.artifact_bucket)
     uploaded = sum(artifacts.put_if_absent(sha, data) for sha, data in result.artifacts.items())
     template_key = artifacts.put_template(app_name, number, result.packaged_template)
     metrics.add_metric(name="ArtifactsUploaded", unit="Count", value=uploaded)

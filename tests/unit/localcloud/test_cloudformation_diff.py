@@ -143,7 +143,7 @@ def test_given_a_local_code_uri_then_it_is_uploaded_once_and_replaced_by_its_s3_
     assert plan.order.index("FnRole") < plan.order.index("Fn") < plan.order.index("FnAliaslive")
 
 
-def test_given_auto_publish_alias_then_a_configuration_change_makes_a_new_version_logical_id(tmp_path):
+def test_given_auto_publish_alias_then_versions_follow_sams_own_rules_for_configuration_changes(tmp_path):
     def version_ids(body: str) -> set[str]:
         out = translate(
             package(__import__("yaml").safe_load(body), tmp_path, lambda d, s: ("b", "k.zip")),
@@ -152,16 +152,17 @@ def test_given_auto_publish_alias_then_a_configuration_change_makes_a_new_versio
         )
         return {lid for lid, r in out["Resources"].items() if r["Type"] == "AWS::Lambda::Version"}
 
+    def with_timeout(body: str) -> str:
+        return body.replace("Runtime: python3.11", "Runtime: python3.11\n      Timeout: 9")
+
     (tmp_path / "src").mkdir()
-    before = version_ids(SAM)
-    after = version_ids(SAM.replace("Runtime: python3.11", "Runtime: python3.11\n      Timeout: 9"))
-    assert before and after and before != after
-    explicit_off = SAM.replace(
-        "AutoPublishAlias: live", "AutoPublishAlias: live\n      AutoPublishAliasAllProperties: false"
+    # SAM's default, as on AWS: a configuration-only change publishes no new version
+    assert version_ids(SAM) and version_ids(SAM) == version_ids(with_timeout(SAM))
+    # AutoPublishAliasAllProperties: a configuration change is a new version
+    all_properties = SAM.replace(
+        "AutoPublishAlias: live", "AutoPublishAlias: live\n      AutoPublishAliasAllProperties: true"
     )
-    assert version_ids(explicit_off) == version_ids(
-        explicit_off.replace("Runtime: python3.11", "Runtime: python3.11\n      Timeout: 9")
-    )
+    assert version_ids(all_properties) != version_ids(with_timeout(all_properties))
 
 
 def test_given_a_missing_folder_or_no_base_dir_then_packaging_names_the_resource_and_path(tmp_path):

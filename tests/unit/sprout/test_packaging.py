@@ -299,3 +299,23 @@ def test_given_a_packaged_template_then_sams_translator_accepts_it(monkeypatch):
 
     code = out["Resources"]["Create"]["Properties"]["Code"]
     assert code == {"S3Bucket": BUCKET, "S3Key": by_id(result)["Create"].s3_key}
+
+
+# ---- the live alias ----------------------------------------------------------------------------
+
+
+def test_given_a_template_without_aliases_then_every_function_publishes_to_live_on_code_or_config_change():
+    packaged = load_template(run().packaged_template)
+    fn_globals = packaged["Globals"]["Function"]
+    assert fn_globals["AutoPublishAlias"] == "live"
+    assert fn_globals["AutoPublishAliasAllProperties"] is True
+
+
+def test_given_a_template_that_chooses_its_alias_settings_then_packaging_keeps_its_choice():
+    files = dict(FILES)
+    files["app/template.yaml"] = TEMPLATE.replace(
+        "    Runtime: python3.13\n",
+        "    Runtime: python3.13\n    AutoPublishAlias: current\n    AutoPublishAliasAllProperties: false\n",
+    ).encode()
+    fn_globals = load_template(run(tree(files)).packaged_template)["Globals"]["Function"]
+    assert (fn_globals["AutoPublishAlias"], fn_globals["AutoPublishAliasAllProperties"]) == ("current", False)
