@@ -7,12 +7,31 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from pathlib import Path
 
 from localcloud.cloud import LocalCloud, PortInUse
+from localcloud.stacks import StackFailed, deploy
 
 
-def up(port: int, data_dir: str, on_ready: Callable[[LocalCloud], None] | None = None) -> int:
+def _stack(text: str) -> tuple[str, Path]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"--stack {text!r}: expected NAME=PATH/TO/template.yaml")
+    template = Path(path)
+    if not template.is_file():
+        raise argparse.ArgumentTypeError(f"--stack {text!r}: {template} is not a file")
+    return name, template
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--parameter {text!r}: expected KEY=VALUE")
+    return key, value
+
+
+def up(port: int, data_dir: str, stacks: Sequence[tuple[str, Path]] = (), parameters: dict[str, str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -24,12 +43,18 @@ def up(port: int, data_dir: str, on_ready: Callable[[LocalCloud], None] | None =
         return 2
     try:
         print(f"localcloud ready {cloud.endpoint}", flush=True)
-        if on_ready is not None:
-            on_ready(cloud)
+        for name, template in stacks:
+            try:
+                outputs = deploy(cloud, name, template, parameters or {})
+            except StackFailed as e:
+                print(f"localcloud: {e}", file=sys.stderr, flush=True)
+                return 1
+            rendered = " ".join(f"{k}={v}" for k, v in sorted(outputs.items()))
+            print(f"stack {name} ready {rendered}", flush=True)
         stop.wait()
     finally:
         cloud.stop()
-    print("localcloud stopped", flush=True)
+        print("localcloud stopped", flush=True)
     return 0
 
 
@@ -39,6 +64,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     p_up = sub.add_parser("up", help="start the local cloud in the foreground")
     p_up.add_argument("--port", type=int, default=4566, help="port to listen on (0 picks a free one)")
     p_up.add_argument("--data-dir", default=".localcloud", help="where the local cloud writes its files")
+    p_up.add_argument(
+        "--stack", dest="stacks", action="append", type=_stack, default=[],
+        help="NAME=TEMPLATE: deploy this SAM/CloudFormation template as stack NAME once up (repeatable)",
+    )
+    p_up.add_argument(
+        "--parameter", dest="parameters", action="append", type=_parameter, default=[],
+        help="KEY=VALUE: a parameter for the --stack templates (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    sys.exit(up(args.port, args.data_dir))
+    sys.exit(up(args.port, args.data_dir, args.stacks, dict(args.parameters)))

@@ -71,7 +71,7 @@ def install(cloud) -> None:
     global _ENGINE, _DATA_DIR
     from moto.core.config import default_user_config
 
-    from . import moto_fixes
+    from . import moto_fixes, sam
     from .api import install_hooks
     from .engine import Engine
 
@@ -79,6 +79,7 @@ def install(cloud) -> None:
     # told to load them (public moto configuration, read when the IAM backend is created).
     default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
     _DATA_DIR = cloud.data_dir
+    sam.BUILD_ROOT = cloud.path("cloudformation", "build")
     _ENGINE = Engine(
         client_factory=cloud.client,
         region=cloud.region,

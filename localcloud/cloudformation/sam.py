@@ -22,6 +22,8 @@ from typing import Any
 
 import boto3
 
+from localcloud.sam_build import SamBuildError, build_python_dependencies
+
 from .intrinsics import is_intrinsic
 from .template import TemplateError
 
@@ -113,15 +115,36 @@ def _pack(path: Path, packing: str) -> tuple[bytes, str]:
     return path.read_bytes(), path.suffix
 
 
+# Where ``sam build`` steps (Metadata: BuildMethod) put their output; set by install() to a folder
+# of the local cloud's data dir.
+BUILD_ROOT: Path | None = None
+
+
+def _built(path: Path, metadata: Any, where: str) -> Path:
+    """What ``sam build`` makes of ``path`` for a resource whose Metadata names a BuildMethod."""
+    method = (metadata or {}).get("BuildMethod") if isinstance(metadata, dict) else None
+    if not method:
+        return path
+    if not str(method).startswith("python") or not path.is_dir():
+        raise TemplateError(f"{where}: Metadata BuildMethod {method} is not supported (only pythonX.Y on a folder)")
+    if BUILD_ROOT is None:
+        raise TemplateError(f"{where}: BuildMethod {method} needs a build folder")
+    try:
+        return build_python_dependencies(path, BUILD_ROOT)
+    except SamBuildError as e:
+        raise TemplateError(f"{where}: {e}") from None
+
+
 def package(template: dict[str, Any], base_dir: Path | None, upload: Uploader) -> dict[str, Any]:
-    """A copy of ``template`` whose local artifact paths are uploaded and replaced by S3 locations."""
+    """A copy of ``template`` whose local artifact paths are uploaded and replaced by S3 locations
+    (after the build that a resource's ``Metadata: BuildMethod`` asks for, as ``sam build`` does)."""
     out = copy.deepcopy(template)
     uploaded: dict[Path, tuple[str, str]] = {}
 
-    def replace(value: Any, packing: str, form: str, where: str) -> Any:
+    def replace(value: Any, packing: str, form: str, where: str, metadata: Any = None) -> Any:
         if not is_local_path(value):
             return value
-        path = local_path(value, base_dir, where)
+        path = _built(local_path(value, base_dir, where), metadata, where)
         try:
             if path not in uploaded:
                 data, suffix = _pack(path, packing)
@@ -143,7 +166,9 @@ def package(template: dict[str, Any], base_dir: Path | None, upload: Uploader) -
         for prop, value in list(props.items()):
             spec = ARTIFACTS.get((resource.get("Type"), prop))
             if spec and not is_intrinsic(value):
-                props[prop] = replace(value, *spec, f"{logical_id} ({resource['Type']}) {prop}")
+                props[prop] = replace(
+                    value, *spec, f"{logical_id} ({resource['Type']}) {prop}", resource.get("Metadata")
+                )
     fn_globals = ((out.get("Globals") or {}).get("Function")) or {}
     if isinstance(fn_globals, dict) and "CodeUri" in fn_globals:
         fn_globals["CodeUri"] = replace(fn_globals["CodeUri"], "zip", "s3uri", "Globals.Function.CodeUri")

@@ -257,7 +257,11 @@ class Bucket(ResourceType):
                 s3.delete_public_access_block(Bucket=name)
         if "BucketEncryption" in changed:
             if new.get("BucketEncryption"):
-                rules = new["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                # CloudFormation says ServerSideEncryptionByDefault where the S3 API says ApplyServerSideEncryptionByDefault
+                rules = [
+                    {("ApplyServerSideEncryptionByDefault" if k == "ServerSideEncryptionByDefault" else k): v for k, v in rule.items()}
+                    for rule in new["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                ]
                 s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
             else:
                 s3.delete_bucket_encryption(Bucket=name)

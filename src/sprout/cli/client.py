@@ -14,6 +14,8 @@ import boto3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
+STACK_NAME = "sprout"
+
 
 class ApiError(Exception):
     def __init__(self, status: int, body: Any):
@@ -27,7 +29,7 @@ def discover_api_url(stack: str | None = None) -> str:
     """SPROUT_API_URL, else the ApiUrl output of Sprout's stack (SPROUT_STACK_NAME, default `sprout`)."""
     if os.environ.get("SPROUT_API_URL"):
         return os.environ["SPROUT_API_URL"].rstrip("/")
-    stack = stack or os.environ.get("SPROUT_STACK_NAME") or "sprout"
+    stack = stack or os.environ.get("SPROUT_STACK_NAME") or STACK_NAME
     outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
     for output in outputs:
         if output["OutputKey"] == "ApiUrl":

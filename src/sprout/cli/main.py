@@ -11,8 +11,9 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from sprout.cli.client import ApiError, SproutClient, discover_api_url
+from sprout.cli.client import STACK_NAME, ApiError, SproutClient, discover_api_url
 
 
 def _stage(text: str) -> dict:
@@ -34,7 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print raw JSON")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    local = sub.add_parser("local", help="the offline local cloud (development, tests, demo)", add_help=False)
+    local = sub.add_parser(
+        "local",
+        help="`sprout local up [--port N] [--data-dir D] [--no-sprout]`: the offline local cloud, with Sprout deployed on it",
+        add_help=False,
+    )
     local.add_argument("rest", nargs=argparse.REMAINDER)
 
     apps = sub.add_parser("apps", help="register and inspect apps").add_subparsers(dest="action", required=True)
@@ -129,10 +134,25 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+SOURCE_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _local(rest: list[str]) -> None:
+    """Start the local cloud with Sprout's own template.yaml deployed as stack ``sprout``
+    (``--no-sprout``: the bare cloud). Runs ``python -m localcloud`` in place of this process."""
+    argv = [a for a in rest if a != "--no-sprout"]
+    if argv[:1] == ["up"] and "--no-sprout" not in rest:
+        template = SOURCE_ROOT / "template.yaml"
+        if not template.is_file():
+            sys.exit(f"sprout local up: Sprout's template.yaml is not at {template} (run from a source checkout)")
+        argv += ["--stack", f"{STACK_NAME}={template}"]
+    os.execv(sys.executable, [sys.executable, "-m", "localcloud", *argv])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     if args.command == "local":
-        os.execv(sys.executable, [sys.executable, "-m", "localcloud", *args.rest])
+        _local(args.rest)
     try:
         sys.exit(_run(args))
     except ApiError as e:

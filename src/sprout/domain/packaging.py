@@ -297,16 +297,17 @@ LIVE_ALIAS = "live"
 def _publish_live_alias(packaged: dict) -> None:
     """Every function of a stage runs behind the alias ``live``: what a deploy publishes and a
     rollback flips. A new version is published when code or configuration changed
-    (``AutoPublishAliasAllProperties``), since a version snapshots both. A template's own choice
-    of either property, in Globals or on a function, stands."""
+    (``AutoPublishAliasAllProperties``, set per function as cfn-lint's SAM schema wants), since a
+    version snapshots both. A template's own choice of either property stands."""
     fn_globals = packaged.setdefault("Globals", {}).setdefault("Function", {})
-    declared = [fn_globals] + [
-        r.get("Properties") or {} for r in (packaged.get("Resources") or {}).values() if r.get("Type") == FUNCTION
+    functions = [
+        r.setdefault("Properties", {}) for r in (packaged.get("Resources") or {}).values() if r.get("Type") == FUNCTION
     ]
-    if not any("AutoPublishAlias" in props for props in declared):
+    if not any("AutoPublishAlias" in props for props in [fn_globals, *functions]):
         fn_globals["AutoPublishAlias"] = LIVE_ALIAS
-    if not any("AutoPublishAliasAllProperties" in props for props in declared):
-        fn_globals["AutoPublishAliasAllProperties"] = True
+    if "AutoPublishAliasAllProperties" not in fn_globals:
+        for props in functions:
+            props.setdefault("AutoPublishAliasAllProperties", True)
 
 
 def _sam_resources(template: Any, path: str) -> dict[str, dict]:

@@ -95,7 +95,7 @@ def record_build(event: dict) -> dict:
     )
     if created:
         metrics.add_metric(name="BuildsStarted", unit="Count", value=1)
-    logger.info("build recorded", extra={"app": build.app, "build": build.number, "created": created})
+    logger.info("build recorded", extra={"app": build.app, "build": build.number, "new_build": created})
     return {"number": build.number, "created": created, "commitId": build.commit_id}
 
 

@@ -84,7 +84,7 @@ def test_given_the_notes_stack_when_called_unsigned_then_403(notes_api):
 def test_given_the_guides_broken_create_when_a_note_is_posted_then_502(cloud, uid, tmp_path):
     # GIVEN the chapter's bad push: `gibberish.what` as the first line of create's main
     app = shutil.copytree(TEMPLATE.parent, tmp_path / "notes", ignore=shutil.ignore_patterns("__pycache__"))
-    create_py = app / "src" / "create.py"
+    create_py = app / "functions" / "create" / "create.py"
     create_py.write_text(
         create_py.read_text().replace(
             "def main(event, context):\n", "def main(event, context):\n    gibberish.what\n"

@@ -1,8 +1,9 @@
-"""The notes app's handlers (examples/notes/src) against moto's in-process DynamoDB.
+"""The notes app's handlers (examples/notes/functions) against moto's in-process DynamoDB.
 
 The table is built from the properties in examples/notes/template.yaml, so these tests cannot
 drift from the template. Handler modules are loaded by file path, as Lambda would load them from
-the function's zip (whose root is src/, where ``handler_lib`` and ``dynamodb_lib`` live).
+the function's zip (functions/<name>/), with the NotesLib layer's modules (lib/python/:
+``handler_lib``, ``dynamodb_lib``) importable as Lambda's /opt/python makes them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from moto import mock_aws
 
 NOTES = Path(__file__).resolve().parents[3] / "examples" / "notes"
 TEMPLATE = NOTES / "template.yaml"
-SRC = NOTES / "src"
 CREATE_EVENT = NOTES / "events" / "create-note.json"
 LIBS = ("handler_lib", "dynamodb_lib")
 HANDLERS = ("create", "get", "list", "update", "delete")
@@ -73,12 +73,13 @@ def load_module(name: str, folder: Path) -> ModuleType:
     return module
 
 
-def load_app(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, ModuleType]:
-    """The five handler modules of ``folder``, freshly imported. Their shared libraries are put in
-    ``sys.modules`` (undone after the test), which is what Lambda's ``src/`` on the path amounts to."""
+def load_app(app: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, ModuleType]:
+    """The five handler modules of the app folder ``app``, freshly imported. The layer's modules
+    are put in ``sys.modules`` (undone after the test), which is what /opt/python on the path
+    amounts to."""
     for lib in LIBS:
-        monkeypatch.setitem(sys.modules, lib, load_module(lib, folder))
-    return {name: load_module(name, folder) for name in HANDLERS}
+        monkeypatch.setitem(sys.modules, lib, load_module(lib, app / "lib" / "python"))
+    return {name: load_module(name, app / "functions" / name) for name in HANDLERS}
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def table_name(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def app(table_name, monkeypatch) -> dict[str, ModuleType]:
-    return load_app(SRC, monkeypatch)
+    return load_app(NOTES, monkeypatch)
 
 
 def api_event(
@@ -151,15 +152,15 @@ def iam_identity(user: str) -> dict:
 # ---- the template itself -------------------------------------------------------------------------
 
 
-def test_given_the_template_when_read_then_each_route_has_its_own_function_in_src():
+def test_given_the_template_when_read_then_each_route_has_its_own_function_in_its_own_folder():
     resources = load_template()["Resources"]
     routes = {}
     for logical_id, r in resources.items():
         if r["Type"] != "AWS::Serverless::Function":
             continue
-        assert r["Properties"]["CodeUri"] == "src/", logical_id
         module = r["Properties"]["Handler"].split(".")[0]
-        assert (SRC / f"{module}.py").is_file(), logical_id
+        assert r["Properties"]["CodeUri"] == f"functions/{module}/", logical_id
+        assert (NOTES / "functions" / module / f"{module}.py").is_file(), logical_id
         for e in r["Properties"]["Events"].values():
             routes[(e["Properties"]["Method"], e["Properties"]["Path"])] = module
     assert routes == {
@@ -327,8 +328,8 @@ def test_given_the_guides_bad_line_at_the_top_of_create_when_invoked_then_the_fu
     table_name, tmp_path, monkeypatch
 ):
     # GIVEN the chapter's broken push: `gibberish.what` as the first line of create's main
-    src = shutil.copytree(SRC, tmp_path / "src")
-    create_py = src / "create.py"
+    app = shutil.copytree(NOTES, tmp_path / "notes", ignore=shutil.ignore_patterns("__pycache__"))
+    create_py = app / "functions" / "create" / "create.py"
     code = create_py.read_text()
     assert "def main(event, context):\n" in code
     create_py.write_text(
@@ -336,7 +337,7 @@ def test_given_the_guides_bad_line_at_the_top_of_create_when_invoked_then_the_fu
             "def main(event, context):\n", "def main(event, context):\n    gibberish.what  # noqa: F821\n"
         )
     )
-    broken = load_app(src, monkeypatch)
+    broken = load_app(app, monkeypatch)
     # WHEN / THEN the error escapes the handler (a Lambda function error: API Gateway answers 502),
     # rather than being turned into a 500 response by handler_lib
     with pytest.raises(NameError, match="gibberish"):

@@ -306,9 +306,9 @@ def test_given_a_packaged_template_then_sams_translator_accepts_it(monkeypatch):
 
 def test_given_a_template_without_aliases_then_every_function_publishes_to_live_on_code_or_config_change():
     packaged = load_template(run().packaged_template)
-    fn_globals = packaged["Globals"]["Function"]
-    assert fn_globals["AutoPublishAlias"] == "live"
-    assert fn_globals["AutoPublishAliasAllProperties"] is True
+    assert packaged["Globals"]["Function"]["AutoPublishAlias"] == "live"
+    functions = [r["Properties"] for r in packaged["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    assert functions and all(f["AutoPublishAliasAllProperties"] is True for f in functions)
 
 
 def test_given_a_template_that_chooses_its_alias_settings_then_packaging_keeps_its_choice():

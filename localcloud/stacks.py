@@ -1,0 +1,44 @@
+"""Stacks deployed when the local cloud starts (``localcloud up --stack NAME=TEMPLATE``), through
+the same CloudFormation API any client uses."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from localcloud.cloud import LocalCloud
+
+SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+
+class StackFailed(RuntimeError):
+    pass
+
+
+def deploy(cloud: LocalCloud, name: str, template: Path, parameters: dict[str, str], timeout: float = 300) -> dict[str, str]:
+    """Create stack ``name`` from a local template file and wait until it settles; its outputs."""
+    cfn = cloud.client("cloudformation")
+    cfn.create_stack(
+        StackName=name,
+        TemplateURL=template.resolve().as_uri(),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=CAPABILITIES,
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status in SETTLED:
+            return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        if not status.endswith("_IN_PROGRESS"):
+            events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+            reasons = [
+                f"{e['LogicalResourceId']}: {e['ResourceStatusReason']}"
+                for e in reversed(events)
+                if e["ResourceStatus"].endswith("FAILED") and e.get("ResourceStatusReason")
+            ]
+            raise StackFailed(f"stack {name} {status}: " + ("; ".join(reasons) or stack.get("StackStatusReason", "")))
+        if time.monotonic() > deadline:
+            raise StackFailed(f"stack {name} still {status} after {timeout:.0f} s")
+        time.sleep(0.2)
