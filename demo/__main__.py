@@ -13,13 +13,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import boto3
 
 from sprout.cli.client import ApiError, SproutClient
+from sprout.cli.local import LocalCloudDidNotStart, LocalSprout
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = ROOT / "examples" / "notes"
@@ -56,37 +56,6 @@ def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, echo: 
         for line in result.stdout.rstrip().splitlines():
             print(f"     {line}", flush=True)
     return result.stdout
-
-
-class LocalCloudProcess:
-    """``sprout local up`` in the background, read until it says where things are."""
-
-    def __init__(self, data_dir: Path):
-        self.proc = subprocess.Popen(
-            [str(BIN / "sprout"), "local", "up", "--port", "0", "--data-dir", str(data_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-        )
-        self.endpoint = ""
-        self.outputs: dict[str, str] = {}
-        lines = []
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            lines.append(line)
-            if line.startswith("localcloud ready "):
-                self.endpoint = line.split()[2]
-            elif line.startswith("stack sprout ready"):
-                self.outputs = dict(part.split("=", 1) for part in line.split()[3:])
-                break
-        else:
-            raise DemoFailed("sprout local up did not come up:\n" + "".join(lines))
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def wait_for(what: str, check, timeout: float = 120.0, every: float = 0.25):
@@ -128,7 +97,11 @@ def main() -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="sprout-demo-"))
     work = data_dir / "notes"
     say("1. Start the local cloud with Sprout deployed on it (sprout local up)")
-    cloud = LocalCloudProcess(data_dir / "cloud")
+    try:
+        cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT)
+    except LocalCloudDidNotStart as e:
+        print(f"demo failed: {e}", file=sys.stderr)
+        return 1
     try:
         show(f"local cloud at {cloud.endpoint}")
         show(f"Sprout's API at {cloud.outputs['ApiUrl']}")

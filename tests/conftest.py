@@ -3,29 +3,30 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 
+from sprout.cli.local import LocalCloudDidNotStart, LocalSprout
+
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 
 
-@dataclass
-class RunningCloud:
-    endpoint: str
-    data_dir: Path
-    process: subprocess.Popen
-    output: list[str] = field(default_factory=list)
+class RunningCloud(LocalSprout):
+    """A ``sprout local up`` child process, with boto3 clients for it."""
+
+    @property
+    def output(self) -> list[str]:
+        return self.printed
+
+    @property
+    def sprout(self) -> dict[str, str]:
+        return self.outputs
 
     def client(self, service: str, **kwargs):
         return boto3.client(
@@ -39,40 +40,24 @@ class RunningCloud:
         )
 
 
-def start_cloud(data_dir: Path, port: int = 0, extra_args: tuple[str, ...] = ()) -> RunningCloud:
-    """Start ``sprout local up`` as a child process and wait for its ready line."""
-    sprout = shutil.which("sprout", path=str(Path(sys.executable).parent)) or "sprout"
-    proc = subprocess.Popen(
-        [sprout, "local", "up", "--port", str(port), "--data-dir", str(data_dir), *extra_args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-    )
-    output: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        output.append(line)
-        if line.startswith("localcloud ready "):
-            endpoint = line.split()[2]
-            break
-    else:
-        proc.wait(timeout=10)
-        raise RuntimeError("local cloud did not start:\n" + "".join(output))
-    cloud = RunningCloud(endpoint=endpoint, data_dir=data_dir, process=proc, output=output)
-    threading.Thread(target=lambda: output.extend(proc.stdout), daemon=True).start()
-    return cloud
+def start_cloud(data_dir: Path, port: int = 0, extra_args: tuple[str, ...] = (), with_sprout: bool = False) -> RunningCloud:
+    """Start ``sprout local up`` and wait until it is ready (with ``with_sprout``, until Sprout's own
+    stack is; without, the bare cloud). Raises RuntimeError with what it printed if it did not start."""
+    try:
+        return RunningCloud.start(data_dir, port=port, with_sprout=with_sprout, extra_args=extra_args, cwd=ROOT)
+    except LocalCloudDidNotStart as e:
+        raise RuntimeError(str(e)) from None
 
 
 def stop_cloud(cloud: RunningCloud) -> int:
-    cloud.process.terminate()
-    return cloud.process.wait(timeout=10)
+    return cloud.stop()
 
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory) -> Iterator[RunningCloud]:
-    """The session's local cloud. Test data in it is uuid-suffixed, so tests share it safely."""
-    running = start_cloud(tmp_path_factory.mktemp("localcloud"))
+    """The session's local cloud, with Sprout deployed on it as stack ``sprout`` (as ``sprout local
+    up`` does). Test data in it is uuid-suffixed, so tests share it safely."""
+    running = start_cloud(tmp_path_factory.mktemp("localcloud"), with_sprout=True)
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update(
         AWS_ENDPOINT_URL=running.endpoint,
