@@ -1,0 +1,116 @@
+"""Builds on the local cloud: a push becomes an immutable build, recorded, and deployed to dev."""
+
+from __future__ import annotations
+
+import uuid
+
+from sprout.cli.client import SproutClient
+from tests.integration.sprout.conftest import codecommit_event, wait_for
+
+MARKER = '        "createdAt": int(time.time() * 1000),\n'
+
+
+def test_given_a_registered_app_when_main_is_pushed_then_the_build_is_recorded_and_dev_serves_it(notes_app, cloud):
+    # WHEN the notes app is pushed to the branch dev follows
+    commit = notes_app.commit_and_push("The notes app")
+    # THEN an execution of the build state machine carries the commit and succeeds
+    build = notes_app.wait_build(1)
+    executions = notes_app.executions_for(commit)
+    assert [e["status"] for e in executions] == ["SUCCEEDED"]
+    # AND the build is recorded with its commit, branch and one hashed artifact per function
+    assert (build["status"], build["commitId"], build["branch"], build["message"]) == ("SUCCEEDED", commit, "main", "The notes app")
+    functions = {f["logicalId"]: f for f in build["functions"]}
+    assert set(functions) == {"CreateNoteFunction", "GetNoteFunction", "ListNotesFunction", "UpdateNoteFunction", "DeleteNoteFunction"}
+    assert all(len(f["sha256"]) == 64 and f["s3Key"] == f"artifacts/{f['sha256']}.zip" for f in functions.values())
+    # AND dev runs it: the deployment records the version behind every function's live alias
+    deployment = build["deployedTo"]["dev"]
+    assert (deployment["status"], deployment["kind"], deployment["build"], deployment["trigger"]["type"]) == (
+        "SUCCEEDED", "deploy", 1, "push",
+    )
+    assert deployment["versions"] == dict.fromkeys(functions, "1")
+    # AND dev serves the app over HTTP
+    notes = SproutClient(notes_app.stage_url("dev"))
+    note = notes.request("POST", "/notes", {"content": "hello", "attachment": None})
+    assert notes.request("GET", f"/notes/{note['noteId']}")["content"] == "hello"
+
+
+def test_given_a_deployed_app_when_one_function_changes_then_exactly_one_new_version_serves_the_new_code(notes_app):
+    notes_app.commit_and_push("The notes app")
+    first = notes_app.wait_build(1)
+    # WHEN create changes (it now stamps the notes it makes) and is pushed
+    create = notes_app.work / "functions" / "create" / "create.py"
+    source = create.read_text()
+    assert MARKER in source
+    create.write_text(source.replace(MARKER, MARKER + '        "stamp": "v2",\n'))
+    notes_app.commit_and_push("Stamp new notes")
+    second = notes_app.wait_build(2)
+    # THEN only create's artifact changed, and only create got a new version
+    hashes = lambda b: {f["logicalId"]: f["sha256"] for f in b["functions"]}  # noqa: E731
+    assert [k for k in hashes(second) if hashes(second)[k] != hashes(first)[k]] == ["CreateNoteFunction"]
+    before, after = first["deployedTo"]["dev"]["versions"], second["deployedTo"]["dev"]["versions"]
+    assert {k: v for k, v in after.items() if before[k] != v} == {"CreateNoteFunction": "2"}
+    assert second["deployedTo"]["dev"]["replaces"] == first["deployedTo"]["dev"]["id"]
+    # AND dev serves the new code
+    assert SproutClient(notes_app.stage_url("dev")).request("POST", "/notes", {"content": "x"})["stamp"] == "v2"
+
+
+def test_given_a_push_event_delivered_twice_when_both_are_handled_then_one_build_exists(notes_app, cloud):
+    commit = notes_app.commit_and_push("The notes app")
+    notes_app.wait_build(1)
+    # WHEN EventBridge delivers the same push again
+    cloud.client("events").put_events(Entries=[codecommit_event(notes_app.name, "main", commit, str(uuid.uuid4()))])
+    executions = wait_for(
+        "the duplicate's execution to finish",
+        lambda: (lambda found: found if len(found) == 2 and all(e["status"] != "RUNNING" for e in found) else None)(
+            notes_app.executions_for(commit)
+        ),
+    )
+    # THEN it succeeds without building again: still one build for the commit
+    assert [e["status"] for e in executions] == ["SUCCEEDED", "SUCCEEDED"]
+    assert [(b["number"], b["commitId"]) for b in notes_app.builds()] == [(1, commit)]
+
+
+def test_given_a_broken_template_when_pushed_then_the_build_fails_with_the_reason_and_dev_keeps_what_it_ran(notes_app, cloud):
+    notes_app.commit_and_push("The notes app")
+    good = notes_app.wait_build(1)
+    # WHEN a commit breaks template.yaml
+    template = notes_app.work / "template.yaml"
+    template.write_text(template.read_text() + "\n  : not yaml [\n")
+    commit = notes_app.commit_and_push("Break the template")
+    failed = notes_app.wait_build(2, stage=None)
+    # THEN the build failed at Package, saying why, and the execution failed
+    assert failed["status"] == "FAILED"
+    assert (failed["failure"]["step"], failed["failure"]["error"]) == ("Package", "PackagingError")
+    assert "invalid YAML" in failed["failure"]["cause"]
+    assert [e["status"] for e in notes_app.executions_for(commit)] == ["FAILED"]
+    # AND dev still runs the first build
+    deployments = notes_app.api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments")["deployments"]
+    assert [(d["build"], d["status"]) for d in deployments] == [(1, "SUCCEEDED")]
+    assert deployments[0]["id"] == good["deployedTo"]["dev"]["id"]
+    assert SproutClient(notes_app.stage_url("dev")).request("POST", "/notes", {"content": "still here"})["content"] == "still here"
+
+
+def test_given_a_function_whose_code_uri_is_missing_when_pushed_then_the_build_names_it(notes_app):
+    template = notes_app.work / "template.yaml"
+    template.write_text(template.read_text().replace("CodeUri: functions/delete/", "CodeUri: functions/gone/"))
+    notes_app.commit_and_push("Point delete at a folder that does not exist")
+    failed = notes_app.wait_build(1, stage=None)
+    assert failed["status"] == "FAILED"
+    assert "DeleteNoteFunction" in failed["failure"]["cause"] and "functions/gone" in failed["failure"]["cause"]
+
+
+def test_given_a_branch_nobody_follows_when_pushed_then_nothing_is_built(notes_app):
+    commit = notes_app.commit_and_push("Work in progress", branch="feature")
+    executions = wait_for(
+        "the push's execution", lambda: [e for e in notes_app.executions_for(commit) if e["status"] != "RUNNING"]
+    )
+    assert [e["status"] for e in executions] == ["SUCCEEDED"]
+    assert notes_app.builds() == []
+
+
+def test_given_an_app_when_a_build_is_asked_for_through_the_api_then_it_builds_and_deploys(notes_app):
+    commit = notes_app.commit_and_push("Work on a branch", branch="feature")
+    started = notes_app.api.request("POST", f"/apps/{notes_app.name}/builds", {"commit": commit})
+    assert started["commitId"] == commit and started["executionArn"]
+    build = notes_app.wait_build(1, stage=None)
+    assert (build["status"], build["commitId"], build["deployedTo"]) == ("SUCCEEDED", commit, {})
