@@ -9,6 +9,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sprout.adapters.artifacts import ArtifactStore
@@ -24,16 +29,26 @@ from sprout.settings import Settings, require_env
 settings = Settings.from_env()
 lineage = Lineage()
 artifacts = ArtifactStore(settings.artifact_bucket)
+# Idempotency records share Sprout's table (pk "idempotency#<function>", sk the hashed key).
+idempotency_store = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="pk", sort_key_attr="sk")
+idempotency_config = IdempotencyConfig(
+    event_key_jmespath="id", raise_on_no_idempotency_key=False, expires_after_seconds=24 * 3600
+)
 
 
 def _task(handler):
-    """Powertools around every task: the execution's correlation id, tracing, metrics."""
+    """Powertools around every task: tracing, metrics, and the Step Functions execution as the
+    correlation id. The state machine hands every task the envelope
+    ``{"execution": $$.Execution.Id, "input": <the step's input>}``."""
 
-    @logger.inject_lambda_context(correlation_id_path="executionId || detail.commitId || commitId || app")
+    @logger.inject_lambda_context(correlation_id_path="execution")
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def wrapped(event: dict, context: LambdaContext):
-        return handler(event)
+        if not isinstance(event, dict) or "input" not in event:
+            raise InvalidInput("input", "the task expects {execution, input} from the state machine")
+        idempotency_config.register_lambda_context(context)
+        return handler(event["input"])
 
     wrapped.__name__ = handler.__name__
     return wrapped
@@ -48,7 +63,16 @@ def _field(event: dict, name: str):
 
 @_task
 def resolve(event: dict) -> dict:
-    """A CodeCommit push event, or a build asked for through the API → the apps to build."""
+    """A CodeCommit push event, or a build asked for through the API → the apps to build.
+
+    Idempotent on the EventBridge event's ``id``: an event delivered again (EventBridge delivers at
+    least once) resolves to the same targets without reading the lineage again. A build asked for
+    through the API has no event id, and is resolved every time."""
+    return _resolve(event=event)
+
+
+@idempotent_function(data_keyword_argument="event", persistence_store=idempotency_store, config=idempotency_config)
+def _resolve(event: dict) -> dict:
     if event.get("source") == "aws.codecommit":
         detail = event.get("detail") or {}
         repository, branch = _field(detail, "repositoryName"), _field(detail, "referenceName")
