@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from sprout.cli.client import SproutClient
@@ -97,6 +98,37 @@ def test_given_a_function_whose_code_uri_is_missing_when_pushed_then_the_build_n
     failed = notes_app.wait_build(1, stage=None)
     assert failed["status"] == "FAILED"
     assert "DeleteNoteFunction" in failed["failure"]["cause"] and "functions/gone" in failed["failure"]["cause"]
+
+
+def test_given_the_same_event_redelivered_when_handled_again_then_resolve_answers_from_its_idempotency_record(notes_app, cloud):
+    commit = notes_app.commit_and_push("The notes app")
+    notes_app.wait_build(1)
+    # GIVEN one EventBridge event, with its id, delivered twice to the state machine (at least once)
+    event = {
+        "id": str(uuid.uuid4()),
+        "source": "aws.codecommit",
+        "detail-type": "CodeCommit Repository State Change",
+        "detail": json.loads(codecommit_event(notes_app.name, "main", commit, "repo-id")["Detail"]),
+    }
+    sfn = cloud.client("stepfunctions")
+    arns = [
+        sfn.start_execution(stateMachineArn=cloud.sprout["BuildStateMachineArn"], input=json.dumps(event))["executionArn"]
+        for _ in range(2)
+    ]
+    # WHEN both finish
+    finished = wait_for(
+        "both executions", lambda: (lambda d: d if all(x["status"] != "RUNNING" for x in d) else None)(
+            [sfn.describe_execution(executionArn=a) for a in arns]
+        ),
+    )
+    # THEN both succeed, the commit still has one build, and Resolve kept an idempotency record
+    assert [e["status"] for e in finished] == ["SUCCEEDED", "SUCCEEDED"]
+    assert [b["number"] for b in notes_app.builds()] == [1]
+    items = cloud.client("dynamodb").scan(
+        TableName=cloud.sprout["TableName"], FilterExpression="begins_with(pk, :p)",
+        ExpressionAttributeValues={":p": {"S": "idempotency#"}},
+    )["Items"]
+    assert any("Resolve" in i["pk"]["S"] and i["status"]["S"] == "COMPLETED" for i in items)
 
 
 def test_given_a_branch_nobody_follows_when_pushed_then_nothing_is_built(notes_app):
