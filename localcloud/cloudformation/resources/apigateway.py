@@ -33,6 +33,7 @@ from .base import (
     is_not_found,
     register,
     tags_dict,
+    unless_gone,
 )
 
 
@@ -175,11 +176,7 @@ class RestApi(ResourceType):
         return current
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
-        try:
-            ctx.client("apigateway").delete_rest_api(restApiId=current.physical_id)
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("apigateway").delete_rest_api, restApiId=current.physical_id)
         self._store(ctx, current.physical_id, None)
 
 
@@ -240,11 +237,7 @@ class Deployment(ResourceType):
         except ClientError as e:
             if not is_not_found(e):
                 raise
-        try:
-            apigw.delete_deployment(restApiId=api_id, deploymentId=current.physical_id)
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(apigw.delete_deployment, restApiId=api_id, deploymentId=current.physical_id)
 
 
 _METHOD_SETTINGS = {
@@ -390,11 +383,7 @@ class Stage(ResourceType):
         return current
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
-        try:
-            ctx.client("apigateway").delete_stage(restApiId=props["RestApiId"], stageName=current.physical_id)
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("apigateway").delete_stage, restApiId=props["RestApiId"], stageName=current.physical_id)
 
 
 @register

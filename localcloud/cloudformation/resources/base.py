@@ -145,6 +145,17 @@ def is_not_found(e: ClientError) -> bool:
     )
 
 
+def unless_gone(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``, where a "not found" answer means the thing is gone already
+    (what deleting a resource wants); other errors propagate. Returns None when it was gone."""
+    try:
+        return call(*args, **kwargs)
+    except ClientError as e:
+        if not is_not_found(e):
+            raise
+        return None
+
+
 def tags_dict(tags: Any) -> dict[str, str]:
     """CloudFormation's ``[{Key, Value}]`` as a dict (a dict is accepted as is, for SAM-style tags)."""
     if not tags:

@@ -6,8 +6,6 @@ import io
 import zipfile
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from .base import (
     MUTABLE,
     REPLACE,
@@ -16,10 +14,10 @@ from .base import (
     ResourceFailed,
     ResourceType,
     changed_properties,
-    is_not_found,
     name_from_arn,
     register,
     tags_dict,
+    unless_gone,
 )
 
 # Function properties that UpdateFunctionConfiguration sets, with the value a removed one returns to.
@@ -161,11 +159,7 @@ class Function(ResourceType):
         return current
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
-        try:
-            ctx.client("lambda").delete_function(FunctionName=current.physical_id)
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("lambda").delete_function, FunctionName=current.physical_id)
 
 
 @register
@@ -187,11 +181,7 @@ class Version(ResourceType):
         return Provisioned(arn, {"Version": out["Version"], "FunctionArn": arn.rsplit(":", 1)[0]})
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
-        try:
-            ctx.client("lambda").delete_function(FunctionName=current.physical_id)
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("lambda").delete_function, FunctionName=current.physical_id)
 
 
 @register
@@ -233,11 +223,7 @@ class Alias(ResourceType):
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
         name, alias = split_qualified(current.physical_id)
-        try:
-            ctx.client("lambda").delete_alias(FunctionName=name, Name=alias or props["Name"])
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("lambda").delete_alias, FunctionName=name, Name=alias or props["Name"])
 
 
 @register
@@ -273,11 +259,7 @@ class LayerVersion(ResourceType):
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
         layer_arn, _, number = current.physical_id.rpartition(":")
-        try:
-            ctx.client("lambda").delete_layer_version(LayerName=layer_arn, VersionNumber=int(number))
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("lambda").delete_layer_version, LayerName=layer_arn, VersionNumber=int(number))
 
 
 @register
@@ -316,11 +298,7 @@ class Permission(ResourceType):
         kwargs = {"FunctionName": name, "StatementId": current.physical_id}
         if qualifier:
             kwargs["Qualifier"] = qualifier
-        try:
-            ctx.client("lambda").remove_permission(**kwargs)
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("lambda").remove_permission, **kwargs)
 
 
 @register
@@ -358,8 +336,4 @@ class EventInvokeConfig(ResourceType):
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
         name, _, qualifier = current.physical_id.rpartition(":")
-        try:
-            ctx.client("lambda").delete_function_event_invoke_config(FunctionName=name, Qualifier=qualifier)
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("lambda").delete_function_event_invoke_config, FunctionName=name, Qualifier=qualifier)

@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 import yaml
-from botocore.exceptions import ClientError
 
 from .base import (
     MUTABLE,
@@ -18,9 +17,9 @@ from .base import (
     ResourceFailed,
     ResourceType,
     changed_properties,
-    is_not_found,
     register,
     tags_dict,
+    unless_gone,
 )
 
 _SUBSTITUTION = re.compile(r"\$\{([^}]+)\}")
@@ -117,11 +116,7 @@ class StateMachine(ResourceType):
         return current
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
-        try:
-            ctx.client("stepfunctions").delete_state_machine(stateMachineArn=current.physical_id)
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("stepfunctions").delete_state_machine, stateMachineArn=current.physical_id)
 
 
 def _lower_keys(value: Any) -> Any:

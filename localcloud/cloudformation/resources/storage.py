@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from .base import (
     MUTABLE,
     REPLACE,
@@ -14,9 +12,9 @@ from .base import (
     ResourceFailed,
     ResourceType,
     changed_properties,
-    is_not_found,
     register,
     tags_dict,
+    unless_gone,
 )
 
 
@@ -186,11 +184,7 @@ class Table(ResourceType):
         return Provisioned(name, self._attrs(table))
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
-        try:
-            ctx.client("dynamodb").delete_table(TableName=current.physical_id)
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("dynamodb").delete_table, TableName=current.physical_id)
 
 
 @register
@@ -273,11 +267,7 @@ class Bucket(ResourceType):
         return current
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
-        try:
-            ctx.client("s3").delete_bucket(Bucket=current.physical_id)
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("s3").delete_bucket, Bucket=current.physical_id)
 
 
 @register
@@ -321,8 +311,4 @@ class LogGroup(ResourceType):
         return current
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
-        try:
-            ctx.client("logs").delete_log_group(logGroupName=current.physical_id)
-        except ClientError as e:
-            if not is_not_found(e):
-                raise
+        unless_gone(ctx.client("logs").delete_log_group, logGroupName=current.physical_id)
