@@ -176,7 +176,13 @@ def deploy(event: dict) -> dict:
     if build.status is not BuildStatus.SUCCEEDED or not build.template_key:
         raise DeployError(f"build {number} of {app_name} is {build.status}, only a succeeded build deploys")
     kind = DeploymentKind(event.get("kind", DeploymentKind.DEPLOY))
-    deployment = lineage.begin_deployment(app_name, stage, number, kind, event.get("trigger") or {"type": "user"})
+    trigger = event.get("trigger") or {"type": "user"}
+    current = lineage.current_deployment(app_name, stage)
+    if kind is DeploymentKind.DEPLOY and trigger.get("type") == "push" and current and current.build > number:
+        # pushes deploy in order: a newer push's build already runs here, so this one is superseded
+        logger.info("superseded", extra={"app": app_name, "stage": stage, "build": number, "current": current.build})
+        return {"app": app_name, "stage": stage, "build": number, "status": "SUPERSEDED", "by": current.build}
+    deployment = lineage.begin_deployment(app_name, stage, number, kind, trigger)
     stack = stack_name(app_name, stage)
     try:
         change_set = StageStacks().start(
@@ -199,8 +205,16 @@ def deploy(event: dict) -> dict:
 
 @_task
 def check_deploy(event: dict) -> dict:
-    """Follow the change set; once the stack settles, record the versions behind `live`."""
+    """Follow the change set; once the stack settles, record the versions behind `live`.
+
+    Called with the ``error`` a Catch adds when following failed for good: the deployment is
+    recorded FAILED with it, which releases the stage."""
     app_name, stage, deployment_id = _field(event, "app"), _field(event, "stage"), _field(event, "deploymentId")
+    if event.get("error"):
+        reason = _failure("CheckDeploy", event["error"])
+        error = f"{reason['error']}: {reason['cause']}"
+        lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.FAILED, error=error)
+        return {**event, "status": "FAILED", "error": error}
     stacks = StageStacks()
     try:
         progress = stacks.progress(_field(event, "changeSetId"))

@@ -146,3 +146,28 @@ def test_given_an_app_when_a_build_is_asked_for_through_the_api_then_it_builds_a
     assert started["commitId"] == commit and started["executionArn"]
     build = notes_app.wait_build(1, stage=None)
     assert (build["status"], build["commitId"], build["deployedTo"]) == ("SUCCEEDED", commit, {})
+
+
+def test_given_two_quick_pushes_when_both_deploy_then_dev_ends_on_the_newer_and_deployments_never_interleave(notes_app):
+    # WHEN two commits are pushed back to back, so their builds run at the same time
+    notes_app.commit_and_push("The notes app")
+    create = notes_app.work / "functions" / "create" / "create.py"
+    create.write_text(create.read_text().replace(MARKER, MARKER + '        "stamp": "second",\n'))
+    second = notes_app.commit_and_push("Second push")
+    wait_for(
+        "both executions",
+        lambda: (lambda found: found if len(found) == 2 and all(e["status"] != "RUNNING" for e in found) else None)(
+            [e for b in notes_app.builds() for e in notes_app.executions_for(b["commitId"])]
+        ),
+        timeout=120,
+    )
+    # THEN dev runs the newer build
+    deployments = notes_app.api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments")["deployments"]
+    assert deployments[0]["build"] == 2 and deployments[0]["status"] == "SUCCEEDED"
+    assert notes_app.build(2)["commitId"] == second
+    # AND one deployment started only after the one before it had finished
+    ordered = list(reversed(deployments))
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        assert before["finishedAt"] <= after["startedAt"]
+        assert after["replaces"] == before["id"]
+    assert SproutClient(notes_app.stage_url("dev")).request("POST", "/notes", {"content": "x"})["stamp"] == "second"
