@@ -31,11 +31,17 @@ def _parameter(text: str) -> tuple[str, str]:
     return key, value
 
 
-def up(port: int, data_dir: str, stacks: Sequence[tuple[str, Path]] = (), parameters: dict[str, str] | None = None) -> int:
+def up(
+    port: int,
+    data_dir: str,
+    stacks: Sequence[tuple[str, Path]] = (),
+    parameters: dict[str, str] | None = None,
+    enforce_iam: bool = False,
+) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    cloud = LocalCloud(port=port, data_dir=data_dir)
+    cloud = LocalCloud(port=port, data_dir=data_dir, enforce_iam=enforce_iam)
     try:
         cloud.start()
     except PortInUse as e:
@@ -72,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--parameter", dest="parameters", action="append", type=_parameter, default=[],
         help="KEY=VALUE: a parameter for the --stack templates (repeatable)",
     )
+    p_up.add_argument(
+        "--enforce-iam", action="store_true",
+        help="enforce IAM as AWS does: functions, state machines and rules act with their roles' policies"
+        " (the root key localcloud/localcloud stays allowed everything)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    sys.exit(up(args.port, args.data_dir, args.stacks, dict(args.parameters)))
+    sys.exit(up(args.port, args.data_dir, args.stacks, dict(args.parameters), args.enforce_iam))

@@ -29,6 +29,7 @@ log = logging.getLogger("localcloud")
 
 # Components, in start order. Each is a module with install(cloud).
 COMPONENTS = (
+    "localcloud.iam",
     "localcloud.dynamodb",
     "localcloud.lambda_runner",
     "localcloud.events_router",
@@ -62,8 +63,16 @@ def current() -> LocalCloud:
 
 
 class LocalCloud:
-    def __init__(self, port: int = 4566, data_dir: str | os.PathLike = ".localcloud", host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        port: int = 4566,
+        data_dir: str | os.PathLike = ".localcloud",
+        host: str = "127.0.0.1",
+        enforce_iam: bool = False,
+    ):
         self.host = host
+        # IAM as AWS enforces it (localcloud.iam): every caller but the root key is held to its policies.
+        self.enforce_iam = enforce_iam
         self.requested_port = port
         self.port = port
         self.data_dir = Path(data_dir).resolve()
