@@ -82,6 +82,7 @@ class LocalCloud:
         self._request_filters: list[Callable[[dict], WSGIApp | None]] = []
         self._services: list[Service] = []
         self._server = None
+        self._moto_app: WSGIApp | None = None
         self._thread: threading.Thread | None = None
 
     # ---- what components use -------------------------------------------------------------
@@ -186,6 +187,19 @@ class LocalCloud:
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         default_user_config["lambda"]["use_docker"] = True  # the real backend; the runner replaces docker
 
+    def wsgi_app(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """The local endpoint as a WSGI app: what the server serves, and what a component may call
+        in-process for a request to the endpoint (the same routing, hooks and checks, no socket)."""
+        path = environ.get("PATH_INFO", "")
+        for prefix, mounted in self._mounts:
+            if path.startswith(prefix):
+                return mounted(environ, start_response)
+        for chooser in self._request_filters:
+            claimed = chooser(environ)
+            if claimed is not None:
+                return claimed(environ, start_response)
+        return self._moto_app(environ, start_response)
+
     def _serve(self, sock: socket.socket) -> None:
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
@@ -198,20 +212,8 @@ class LocalCloud:
             def log_request(self, *args: Any, **kwargs: Any) -> None:  # one line per request is noise
                 pass
 
-        moto_app = DomainDispatcherApplication(create_backend_app)
-
-        def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
-            path = environ.get("PATH_INFO", "")
-            for prefix, mounted in self._mounts:
-                if path.startswith(prefix):
-                    return mounted(environ, start_response)
-            for chooser in self._request_filters:
-                claimed = chooser(environ)
-                if claimed is not None:
-                    return claimed(environ, start_response)
-            return moto_app(environ, start_response)
-
-        server = ThreadedWSGIServer(self.host, self.port, app, handler=QuietHandler, fd=sock.fileno())
+        self._moto_app = DomainDispatcherApplication(create_backend_app)
+        server = ThreadedWSGIServer(self.host, self.port, self.wsgi_app, handler=QuietHandler, fd=sock.fileno())
         sock.close()  # the server holds its own duplicate of the listening socket
         server.daemon_threads = True
         self._server = server

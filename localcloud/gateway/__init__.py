@@ -20,7 +20,7 @@ __all__ = ["Gateway", "install"]
 
 
 class _Closing:
-    """Closes the invoker's pooled connections when the cloud stops."""
+    """Stops the invoker's threads when the cloud stops."""
 
     def __init__(self, invoker: LambdaInvoker):
         self.invoker = invoker
@@ -37,7 +37,7 @@ def install(cloud) -> None:
 
     openapi.install()
     moto_dispatch.install()
-    invoker = LambdaInvoker(cloud.host, cloud.port, ROOT_ACCESS_KEY, REGION)
+    invoker = LambdaInvoker(cloud.wsgi_app, cloud.host, cloud.port, ROOT_ACCESS_KEY, REGION)
     recorder = Telemetry(lambda: cloud.client("logs"), lambda: cloud.client("cloudwatch"))
     cloud.mount(EXECUTE_API_PREFIX, Gateway(invoker, recorder))
     cloud.add_service(recorder)

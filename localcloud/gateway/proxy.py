@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import http.client
+import io
 import json
 import re
-import threading
+import sys
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 INVOKE_PATH = "/2015-03-31/functions/{}/invocations"
+MAX_CONCURRENT_INVOKES = 64  # integrations in flight at once (more wait for a free thread)
 _LAMBDA_URI = re.compile(r"^arn:[^:]+:apigateway:[^:]*:lambda:path/2015-03-31/functions/(?P<fn>.+?)/invocations/?$")
 _STAGE_VAR = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 PROXY_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
@@ -149,77 +153,82 @@ def _header_ok(name: str, value: str) -> bool:
 
 
 class LambdaInvoker:
-    """Calls Lambda ``Invoke`` on the local endpoint over pooled keep-alive connections (no SDK on
-    the request path: botocore's per-call cost is larger than the rest of the gateway's)."""
+    """Calls Lambda ``Invoke`` on the local endpoint: a request to the endpoint's WSGI app made
+    in-process (the same routing, hooks and checks as over HTTP, so the same single path to the
+    runner, without a socket, an HTTP parser and a server thread per call). The call runs on a
+    pool thread so that the integration timeout answers 504 while the invocation goes on, as on
+    API Gateway."""
 
-    def __init__(self, host: str, port: int, access_key: str, region: str):
+    def __init__(self, app: Callable[[dict, Callable], Iterable[bytes]], host: str, port: int, access_key: str, region: str):
+        self.app = app
         self.host = host
         self.port = port
         self.access_key = access_key
         self.region = region
-        self._pool: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_INVOKES, thread_name_prefix="gateway-invoke")
 
     def invoke(self, function: str, qualifier: str | None, payload: bytes, timeout: float) -> tuple[int, dict[str, str], bytes]:
-        path = INVOKE_PATH.format(quote(function, safe=""))
-        if qualifier:
-            path += "?Qualifier=" + quote(qualifier, safe="")
-        date = time.strftime("%Y%m%d", time.gmtime())
-        headers = {
-            "Content-Type": "application/json",
-            "X-Amz-Invocation-Type": "RequestResponse",
-            "X-Amz-Date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+        try:
+            future = self._pool.submit(self._call, self._environ(function, qualifier, payload))
+        except RuntimeError:  # shut down: the cloud is stopping
+            raise InvokeFailed("Lambda Invoke failed: the local cloud is stopping") from None
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            raise IntegrationTimeout() from None
+        except Exception as e:  # the endpoint's app failed outright (moto answers its own errors)
+            raise InvokeFailed(f"Lambda Invoke failed: {e}") from None
+
+    def _environ(self, function: str, qualifier: str | None, payload: bytes) -> dict:
+        query = "Qualifier=" + quote(qualifier, safe="") if qualifier else ""
+        raw_uri = INVOKE_PATH.format(quote(function, safe="")) + ("?" + query if query else "")
+        now = time.gmtime()
+        return {
+            "REQUEST_METHOD": "POST",
+            "SCRIPT_NAME": "",
+            "PATH_INFO": INVOKE_PATH.format(function),
+            "QUERY_STRING": query,
+            "REQUEST_URI": raw_uri,
+            "RAW_URI": raw_uri,
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(payload)),
+            "SERVER_NAME": self.host,
+            "SERVER_PORT": str(self.port),
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "REMOTE_PORT": "0",
+            "HTTP_HOST": f"{self.host}:{self.port}",
+            "HTTP_X_AMZ_INVOCATION_TYPE": "RequestResponse",
+            "HTTP_X_AMZ_DATE": time.strftime("%Y%m%dT%H%M%SZ", now),
             # moto routes by the credential scope; it does not check signatures
-            "Authorization": f"AWS4-HMAC-SHA256 Credential={self.access_key}/{date}/{self.region}/lambda/aws4_request, "
-            "SignedHeaders=host;x-amz-date, Signature=0",
+            "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential={self.access_key}/{time.strftime('%Y%m%d', now)}/"
+            f"{self.region}/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=0",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(payload),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
         }
-        for attempt in (0, 1):
-            conn, reused = self._take()
-            deadline_error = False
-            try:
-                conn.timeout = timeout
-                if conn.sock is not None:
-                    conn.sock.settimeout(timeout)
-                conn.request("POST", path, body=payload, headers=headers)
-                resp = conn.getresponse()
-                body = resp.read()
-                result = resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
-            except TimeoutError:
-                deadline_error = True
-                conn.close()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
-                conn.close()
-                if reused and attempt == 0:
-                    continue  # a stale keep-alive connection: the request never reached the server
-                raise InvokeFailed(f"Lambda Invoke failed: {e}") from None
-            except (OSError, http.client.HTTPException) as e:
-                conn.close()
-                raise InvokeFailed(f"Lambda Invoke failed: {e}") from None
-            else:
-                if resp.will_close:
-                    conn.close()
-                else:
-                    self._give(conn)
-                return result
-            if deadline_error:
-                raise IntegrationTimeout()
-        raise InvokeFailed("Lambda Invoke failed")
 
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
-        with self._lock:
-            if self._pool:
-                return self._pool.pop(), True
-        return http.client.HTTPConnection(self.host, self.port), False
+    def _call(self, environ: dict) -> tuple[int, dict[str, str], bytes]:
+        answer: dict[str, Any] = {}
+        written: list[bytes] = []
 
-    def _give(self, conn: http.client.HTTPConnection) -> None:
-        with self._lock:
-            if len(self._pool) < 64:
-                self._pool.append(conn)
-                return
-        conn.close()
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+            answer["status"], answer["headers"] = status, headers
+            return written.append
+
+        result = self.app(environ, start_response)
+        try:
+            written.extend(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        status = int(str(answer.get("status", "500")).split(" ", 1)[0])
+        return status, {k.lower(): v for k, v in answer.get("headers", [])}, b"".join(written)
 
     def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, []
-        for conn in pool:
-            conn.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
