@@ -51,7 +51,9 @@ def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, echo: 
         print(f"   $ {' '.join(str(c) for c in cmd)}", flush=True)
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if result.returncode != 0:
-        raise DemoFailed(f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        raise DemoFailed(
+            f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+        )
     if echo and result.stdout.strip():
         for line in result.stdout.rstrip().splitlines():
             print(f"     {line}", flush=True)
@@ -113,14 +115,41 @@ def main() -> int:
             "AWS_DEFAULT_REGION": "us-east-1",
             "SPROUT_API_URL": cloud.outputs["ApiUrl"],
         }
-        os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "SPROUT_API_URL")})
+        os.environ.update(
+            {
+                k: env[k]
+                for k in (
+                    "AWS_ENDPOINT_URL",
+                    "AWS_ACCESS_KEY_ID",
+                    "AWS_SECRET_ACCESS_KEY",
+                    "AWS_DEFAULT_REGION",
+                    "SPROUT_API_URL",
+                )
+            }
+        )
         sprout_cli = str(BIN / "sprout")
         sprout = SproutClient(cloud.outputs["ApiUrl"])
 
         say("2. A CodeCommit repository for the notes app, and the app registered with Sprout")
-        clone_url = boto3.client("codecommit").create_repository(repositoryName="notes")["repositoryMetadata"]["cloneUrlHttp"]
+        clone_url = boto3.client("codecommit").create_repository(repositoryName="notes")[
+            "repositoryMetadata"
+        ]["cloneUrlHttp"]
         show(f"repository notes: {clone_url}")
-        run([sprout_cli, "apps", "create", "notes", "--repository", "notes", "--stage", "dev:main:auto", "--stage", "prod"], env=env)
+        run(
+            [
+                sprout_cli,
+                "apps",
+                "create",
+                "notes",
+                "--repository",
+                "notes",
+                "--stage",
+                "dev:main:auto",
+                "--stage",
+                "prod",
+            ],
+            env=env,
+        )
 
         say("3. Push the notes app: a build, deployed to dev")
         shutil.copytree(NOTES, work, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
@@ -137,13 +166,17 @@ def main() -> int:
 
         dev_url = dict(
             (o["OutputKey"], o["OutputValue"])
-            for o in boto3.client("cloudformation").describe_stacks(StackName="notes-dev")["Stacks"][0]["Outputs"]
+            for o in boto3.client("cloudformation").describe_stacks(StackName="notes-dev")["Stacks"][0][
+                "Outputs"
+            ]
         )["ApiUrl"]
         notes = SproutClient(dev_url)
         say(f"4. Call the notes app on dev ({dev_url}), SigV4-signed like the guide's test client")
         note = notes.request("POST", "/notes", {"content": "hello world", "attachment": "hello.jpg"})
         show(f"POST /notes → 200 {json.dumps(note)}")
-        show(f"GET /notes/{note['noteId']} → 200 {json.dumps(notes.request('GET', '/notes/' + note['noteId']))}")
+        show(
+            f"GET /notes/{note['noteId']} → 200 {json.dumps(notes.request('GET', '/notes/' + note['noteId']))}"
+        )
 
         say("5. Push obviously broken code (gibberish.what in create) — it builds and deploys to dev")
         create = work / "functions" / "create" / "create.py"
@@ -156,7 +189,8 @@ def main() -> int:
         git(work, "push", "-q", clone_url, "main")
         build2 = wait_for("build 2 on dev", build_settled(sprout, 2, "dev"))
         changed = [
-            f["logicalId"] for f in build2["functions"]
+            f["logicalId"]
+            for f in build2["functions"]
             if f["sha256"] != {g["logicalId"]: g["sha256"] for g in build["functions"]}.get(f["logicalId"])
         ]
         show(f"build 2 {build2['status']}; functions whose code changed: {changed}")
@@ -172,7 +206,9 @@ def main() -> int:
                 raise DemoFailed(f"expected 502 from the broken create, got {e.status}") from None
 
         say("6. A commit whose template is broken fails its build; dev keeps what it ran")
-        (work / "template.yaml").write_text((work / "template.yaml").read_text() + "\n  : this is not YAML [\n")
+        (work / "template.yaml").write_text(
+            (work / "template.yaml").read_text() + "\n  : this is not YAML [\n"
+        )
         git(work, "commit", "-q", "-am", "Break the template")
         git(work, "push", "-q", clone_url, "main")
         build3 = wait_for("build 3 to fail", build_settled(sprout, 3, None))
@@ -189,7 +225,9 @@ def main() -> int:
         run([sprout_cli, "deployments", "list", "notes", "dev"], env=env, echo=False)
         deployments = sprout.request("GET", "/apps/notes/stages/dev/deployments")["deployments"]
         for d in deployments:
-            show(f"deployment {d['id']}: build {d['build']} {d['kind']} {d['status']} replaces {d['replaces']}")
+            show(
+                f"deployment {d['id']}: build {d['build']} {d['kind']} {d['status']} replaces {d['replaces']}"
+            )
 
         say("Not built yet (open issues): promote to prod with a change set, access logs, metrics, rollback")
         say(f"Demo finished in {time.monotonic() - started:.0f} s")

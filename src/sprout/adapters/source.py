@@ -123,6 +123,28 @@ def commit_info(repository: str, commit_id: str, client=None) -> dict:
     }
 
 
+def descends_from(repository: str, commit_id: str, ancestor_id: str, client=None, max_commits: int = 200) -> bool:
+    """True when ``ancestor_id`` is in the history of ``commit_id`` (and is not that commit),
+    walking parents breadth first through GetCommit, at most ``max_commits`` of them."""
+    if commit_id == ancestor_id:
+        return False
+    client = client or boto3.client("codecommit")
+    seen, queue = {commit_id}, [commit_id]
+    while queue and len(seen) <= max_commits:
+        current = queue.pop(0)
+        try:
+            parents = client.get_commit(repositoryName=repository, commitId=current)["commit"].get("parents") or []
+        except (ClientError, BotoCoreError) as e:
+            raise _fail(f"cannot read commit {current} of repository {repository}", e) from None
+        for parent in parents:
+            if parent == ancestor_id:
+                return True
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(parent)
+    return False
+
+
 def resolve_branch(repository: str, branch: str, client=None) -> str:
     """The commit id at the tip of ``branch``."""
     client = client or boto3.client("codecommit")

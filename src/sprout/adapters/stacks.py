@@ -111,11 +111,15 @@ class StageStacks:
             return Progress("IN_PROGRESS")
         if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
             return Progress("SUCCEEDED")
-        return Progress("FAILED", f"stack {status}: {stack.get('StackStatusReason') or self._first_failure(stack_id)}")
+        return Progress(
+            "FAILED", f"stack {status}: {stack.get('StackStatusReason') or self._first_failure(stack_id)}"
+        )
 
     def _first_failure(self, stack_id: str) -> str:
         events = self._cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
-        failed = [e for e in events if e["ResourceStatus"].endswith("_FAILED") and e.get("ResourceStatusReason")]
+        failed = [
+            e for e in events if e["ResourceStatus"].endswith("_FAILED") and e.get("ResourceStatusReason")
+        ]
         if not failed:
             return "no reason given"
         first = failed[-1]  # events are newest first

@@ -56,8 +56,12 @@ class SproutClient:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
         aws_request = AWSRequest(method=method, url=url, data=data, headers=headers)
-        SigV4Auth(self._credentials.get_frozen_credentials(), "execute-api", self._region).add_auth(aws_request)
-        http_request = urllib.request.Request(url, data=data, method=method, headers=dict(aws_request.headers.items()))
+        SigV4Auth(self._credentials.get_frozen_credentials(), "execute-api", self._region).add_auth(
+            aws_request
+        )
+        http_request = urllib.request.Request(
+            url, data=data, method=method, headers=dict(aws_request.headers.items())
+        )
         try:
             with urllib.request.urlopen(http_request, timeout=self.timeout) as response:
                 payload = response.read()
@@ -69,4 +73,3 @@ class SproutClient:
             except ValueError:
                 parsed = payload.decode(errors="replace")
             raise ApiError(e.code, parsed) from None
-

@@ -37,7 +37,12 @@ class LocalSprout:
 
     @classmethod
     def start(
-        cls, data_dir: Path, port: int = 0, with_sprout: bool = True, extra_args: tuple[str, ...] = (), cwd: Path | None = None
+        cls,
+        data_dir: Path,
+        port: int = 0,
+        with_sprout: bool = True,
+        extra_args: tuple[str, ...] = (),
+        cwd: Path | None = None,
     ) -> LocalSprout:
         sprout = Path(sys.executable).with_name("sprout")
         args = [str(sprout), "local", "up", "--port", str(port), "--data-dir", str(data_dir), *extra_args]

@@ -31,7 +31,9 @@ def _stage(text: str) -> dict:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sprout", description="Sprout: deliver serverless apps.")
-    parser.add_argument("--api-url", help="Sprout's API URL (default: $SPROUT_API_URL, or the stack's ApiUrl output)")
+    parser.add_argument(
+        "--api-url", help="Sprout's API URL (default: $SPROUT_API_URL, or the stack's ApiUrl output)"
+    )
     parser.add_argument("--json", action="store_true", help="print raw JSON")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -42,20 +44,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     local.add_argument("rest", nargs=argparse.REMAINDER)
 
-    apps = sub.add_parser("apps", help="register and inspect apps").add_subparsers(dest="action", required=True)
+    apps = sub.add_parser("apps", help="register and inspect apps").add_subparsers(
+        dest="action", required=True
+    )
     create = apps.add_parser("create", help="register an app")
     create.add_argument("name")
     create.add_argument("--repository", required=True, help="its CodeCommit repository")
-    create.add_argument("--template-path", default=None, help="its SAM template in the repository (default template.yaml)")
     create.add_argument(
-        "--stage", dest="stages", action="append", type=_stage,
+        "--template-path", default=None, help="its SAM template in the repository (default template.yaml)"
+    )
+    create.add_argument(
+        "--stage",
+        dest="stages",
+        action="append",
+        type=_stage,
         help="name[:branch[:auto|manual]], in pipeline order (default: dev:main:auto then prod)",
     )
     apps.add_parser("list", help="list apps")
     show = apps.add_parser("show", help="show an app")
     show.add_argument("name")
 
-    builds = sub.add_parser("builds", help="start and inspect builds").add_subparsers(dest="action", required=True)
+    builds = sub.add_parser("builds", help="start and inspect builds").add_subparsers(
+        dest="action", required=True
+    )
     b_list = builds.add_parser("list", help="builds of an app, newest first")
     b_list.add_argument("app")
     b_list.add_argument("--limit", type=int, default=None)
@@ -69,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--branch")
     which.add_argument("--commit")
 
-    deployments = sub.add_parser("deployments", help="deployments of a stage").add_subparsers(dest="action", required=True)
+    deployments = sub.add_parser("deployments", help="deployments of a stage").add_subparsers(
+        dest="action", required=True
+    )
     d_list = deployments.add_parser("list", help="deployments of a stage, newest first")
     d_list.add_argument("app")
     d_list.add_argument("stage")
@@ -79,7 +92,9 @@ def _parser() -> argparse.ArgumentParser:
 def _print_builds(body: dict) -> None:
     print(f"{'#':>5}  {'status':<10} {'commit':<12} {'branch':<16} message")
     for b in body["builds"]:
-        print(f"{b['number']:>5}  {b['status']:<10} {b['commitId'][:12]:<12} {(b.get('branch') or '-'):<16} {b.get('message', '').splitlines()[0] if b.get('message') else ''}")
+        print(
+            f"{b['number']:>5}  {b['status']:<10} {b['commitId'][:12]:<12} {(b.get('branch') or '-'):<16} {b.get('message', '').splitlines()[0] if b.get('message') else ''}"
+        )
     if body.get("nextToken"):
         print(f"(more: --next-token {body['nextToken']})")
 
@@ -116,7 +131,9 @@ def _run(args: argparse.Namespace) -> int:
             result = client.request("GET", f"/apps/{args.name}")
     elif args.command == "builds":
         if args.action == "list":
-            result = client.request("GET", f"/apps/{args.app}/builds", query={"limit": args.limit, "nextToken": args.next_token})
+            result = client.request(
+                "GET", f"/apps/{args.app}/builds", query={"limit": args.limit, "nextToken": args.next_token}
+            )
             if not args.json:
                 _print_builds(result)
                 return 0
@@ -144,7 +161,9 @@ def _local(rest: list[str]) -> None:
     if argv[:1] == ["up"] and "--no-sprout" not in rest:
         template = SOURCE_ROOT / "template.yaml"
         if not template.is_file():
-            sys.exit(f"sprout local up: Sprout's template.yaml is not at {template} (run from a source checkout)")
+            sys.exit(
+                f"sprout local up: Sprout's template.yaml is not at {template} (run from a source checkout)"
+            )
         argv += ["--stack", f"{STACK_NAME}={template}"]
     os.execv(sys.executable, [sys.executable, "-m", "localcloud", *argv])
 

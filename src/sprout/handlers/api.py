@@ -63,10 +63,13 @@ def _positive_int(name: str, value: str | None, default: int | None = None, maxi
 def create_app() -> Response:
     body = _body()
     validate("app", body)
-    stages = tuple(
-        StageSpec(s["name"], branch=s.get("branch"), auto_deploy=bool(s.get("autoDeploy", False)))
-        for s in body.get("stages", ())
-    ) or DEFAULT_STAGES
+    stages = (
+        tuple(
+            StageSpec(s["name"], branch=s.get("branch"), auto_deploy=bool(s.get("autoDeploy", False)))
+            for s in body.get("stages", ())
+        )
+        or DEFAULT_STAGES
+    )
     names = [s.name for s in stages]
     if len(set(names)) != len(names):
         raise InvalidInput("stages", f"stage names must be unique, got {names}")
@@ -74,7 +77,12 @@ def create_app() -> Response:
         if s.auto_deploy and not s.branch:
             raise InvalidInput("stages", f"stage {s.name} auto-deploys but follows no branch")
     created = lineage.create_app(
-        App(name=body["name"], repository=body["repository"], template_path=body.get("templatePath", "template.yaml"), stages=stages)
+        App(
+            name=body["name"],
+            repository=body["repository"],
+            template_path=body.get("templatePath", "template.yaml"),
+            stages=stages,
+        )
     )
     logger.info("app registered", extra={"app": created.name, "repository": created.repository})
     return _json(201, app_view(created))
@@ -101,10 +109,18 @@ def start_build(name: str) -> Response:
         stateMachineArn=BUILD_STATE_MACHINE_ARN,
         name=f"{name}-{commit[:12]}-{uuid.uuid4().hex[:8]}",
         input=json.dumps(
-            {"source": "sprout.api", "app": name, "branch": branch, "commitId": commit, "trigger": {"type": "user", "by": _caller()}}
+            {
+                "source": "sprout.api",
+                "app": name,
+                "branch": branch,
+                "commitId": commit,
+                "trigger": {"type": "user", "by": _caller()},
+            }
         ),
     )
-    return _json(202, {"app": name, "commitId": commit, "branch": branch, "executionArn": execution["executionArn"]})
+    return _json(
+        202, {"app": name, "commitId": commit, "branch": branch, "executionArn": execution["executionArn"]}
+    )
 
 
 @app.get("/apps/<name>/builds")

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.lineage import Lineage
-from sprout.adapters.source import CodeCommitSource, commit_info
+from sprout.adapters.source import CodeCommitSource, commit_info, descends_from
 from sprout.adapters.stacks import StageStacks, stack_name
 from sprout.domain.errors import DeployError, InvalidInput
 from sprout.domain.model import BuildStatus, DeploymentKind, DeploymentStatus, FunctionArtifact
@@ -30,7 +30,9 @@ settings = Settings.from_env()
 lineage = Lineage()
 artifacts = ArtifactStore(settings.artifact_bucket)
 # Idempotency records share Sprout's table (pk "idempotency#<function>", sk the hashed key).
-idempotency_store = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="pk", sort_key_attr="sk")
+idempotency_store = DynamoDBPersistenceLayer(
+    table_name=settings.table_name, key_attr="pk", sort_key_attr="sk"
+)
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="id", raise_on_no_idempotency_key=False, expires_after_seconds=24 * 3600
 )
@@ -71,7 +73,9 @@ def resolve(event: dict) -> dict:
     return _resolve(event=event)
 
 
-@idempotent_function(data_keyword_argument="event", persistence_store=idempotency_store, config=idempotency_config)
+@idempotent_function(
+    data_keyword_argument="event", persistence_store=idempotency_store, config=idempotency_config
+)
 def _resolve(event: dict) -> dict:
     if event.get("source") == "aws.codecommit":
         detail = event.get("detail") or {}
@@ -107,7 +111,12 @@ def _resolve(event: dict) -> dict:
             "deployStages": deploy,
             "trigger": event.get("trigger") or {"type": "user"},
         }
-        return {"targets": [target], "repository": registered.repository, "branch": branch, "commitId": target["commitId"]}
+        return {
+            "targets": [target],
+            "repository": registered.repository,
+            "branch": branch,
+            "commitId": target["commitId"],
+        }
     raise InvalidInput("source", f"unknown build trigger {event.get('source')!r}")
 
 
@@ -128,15 +137,21 @@ def package(event: dict) -> dict:
     app_name, number = _field(event, "app"), int(_field(event, "number"))
     registered = lineage.get_app(app_name)
     tree = CodeCommitSource(_field(event, "repository"), _field(event, "commitId"))
-    result = package_commit(tree.read(registered.template_path), registered.template_path, tree, settings.artifact_bucket)
+    result = package_commit(
+        tree.read(registered.template_path), registered.template_path, tree, settings.artifact_bucket
+    )
     uploaded = sum(artifacts.put_if_absent(sha, data) for sha, data in result.artifacts.items())
     template_key = artifacts.put_template(app_name, number, result.packaged_template)
     metrics.add_metric(name="ArtifactsUploaded", unit="Count", value=uploaded)
-    logger.info("packaged", extra={"app": app_name, "build": number, "functions": len(result.functions), "uploaded": uploaded})
+    logger.info(
+        "packaged",
+        extra={"app": app_name, "build": number, "functions": len(result.functions), "uploaded": uploaded},
+    )
     return {
         "templateKey": template_key,
         "functions": [
-            {"logicalId": f.logical_id, "sha256": f.sha256, "s3Key": f.s3_key, "config": f.config} for f in result.functions
+            {"logicalId": f.logical_id, "sha256": f.sha256, "s3Key": f.s3_key, "config": f.config}
+            for f in result.functions
         ],
     }
 
@@ -154,11 +169,16 @@ def _failure(step: str, error: dict) -> dict:
 
 @_task
 def finish_build(event: dict) -> dict:
-    app_name, number, status = _field(event, "app"), int(_field(event, "number")), BuildStatus(_field(event, "status"))
+    app_name, number, status = (
+        _field(event, "app"),
+        int(_field(event, "number")),
+        BuildStatus(_field(event, "status")),
+    )
     if status is BuildStatus.SUCCEEDED:
         pkg = _field(event, "package")
         functions = tuple(
-            FunctionArtifact(f["logicalId"], f["sha256"], f["s3Key"], f.get("config") or {}) for f in pkg["functions"]
+            FunctionArtifact(f["logicalId"], f["sha256"], f["s3Key"], f.get("config") or {})
+            for f in pkg["functions"]
         )
         lineage.finish_build(app_name, number, status, functions=functions, template_key=pkg["templateKey"])
     else:
@@ -166,6 +186,17 @@ def finish_build(event: dict) -> dict:
         lineage.finish_build(app_name, number, status, failure=failure)
         metrics.add_metric(name="BuildsFailed", unit="Count", value=1)
     return {"app": app_name, "number": number, "status": str(status)}
+
+
+def _newer_push_running(app_name: str, stage: str, build) -> int | None:
+    """The number of the build the stage runs, when its commit descends from ``build``'s: pushes
+    deploy in the order of their history, whatever order their builds finished in."""
+    current = lineage.current_deployment(app_name, stage)
+    if current is None or current.build == build.number:
+        return None
+    running = lineage.get_build(app_name, current.build)
+    repository = lineage.get_app(app_name).repository
+    return running.number if descends_from(repository, running.commit_id, build.commit_id) else None
 
 
 @_task
@@ -177,21 +208,32 @@ def deploy(event: dict) -> dict:
         raise DeployError(f"build {number} of {app_name} is {build.status}, only a succeeded build deploys")
     kind = DeploymentKind(event.get("kind", DeploymentKind.DEPLOY))
     trigger = event.get("trigger") or {"type": "user"}
-    current = lineage.current_deployment(app_name, stage)
-    if kind is DeploymentKind.DEPLOY and trigger.get("type") == "push" and current and current.build > number:
-        # pushes deploy in order: a newer push's build already runs here, so this one is superseded
-        logger.info("superseded", extra={"app": app_name, "stage": stage, "build": number, "current": current.build})
-        return {"app": app_name, "stage": stage, "build": number, "status": "SUPERSEDED", "by": current.build}
+    superseded_by = (
+        _newer_push_running(app_name, stage, build)
+        if kind is DeploymentKind.DEPLOY and trigger.get("type") == "push"
+        else None
+    )
+    if superseded_by is not None:
+        logger.info(
+            "superseded", extra={"app": app_name, "stage": stage, "build": number, "current": superseded_by}
+        )
+        return {"app": app_name, "stage": stage, "build": number, "status": "SUPERSEDED", "by": superseded_by}
     deployment = lineage.begin_deployment(app_name, stage, number, kind, trigger)
     stack = stack_name(app_name, stage)
     try:
         change_set = StageStacks().start(
-            stack, artifacts.template_url(build.template_key), {"Stage": stage}, require_env("DEPLOY_ROLE_ARN")
+            stack,
+            artifacts.template_url(build.template_key),
+            {"Stage": stage},
+            require_env("DEPLOY_ROLE_ARN"),
         )
     except Exception as e:
         lineage.finish_deployment(app_name, stage, deployment.id, DeploymentStatus.FAILED, error=str(e))
         raise
-    logger.info("deployment started", extra={"app": app_name, "stage": stage, "build": number, "deployment": deployment.id})
+    logger.info(
+        "deployment started",
+        extra={"app": app_name, "stage": stage, "build": number, "deployment": deployment.id},
+    )
     return {
         "app": app_name,
         "stage": stage,
@@ -209,7 +251,11 @@ def check_deploy(event: dict) -> dict:
 
     Called with the ``error`` a Catch adds when following failed for good: the deployment is
     recorded FAILED with it, which releases the stage."""
-    app_name, stage, deployment_id = _field(event, "app"), _field(event, "stage"), _field(event, "deploymentId")
+    app_name, stage, deployment_id = (
+        _field(event, "app"),
+        _field(event, "stage"),
+        _field(event, "deploymentId"),
+    )
     if event.get("error"):
         reason = _failure("CheckDeploy", event["error"])
         error = f"{reason['error']}: {reason['cause']}"
@@ -224,7 +270,9 @@ def check_deploy(event: dict) -> dict:
     if progress.status == "IN_PROGRESS":
         return {**event, "status": "IN_PROGRESS"}
     if progress.status == "FAILED":
-        lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.FAILED, error=progress.reason)
+        lineage.finish_deployment(
+            app_name, stage, deployment_id, DeploymentStatus.FAILED, error=progress.reason
+        )
         metrics.add_metric(name="DeploymentsFailed", unit="Count", value=1)
         return {**event, "status": "FAILED", "error": progress.reason}
     versions = stacks.live_versions(event["stackName"])

@@ -31,14 +31,16 @@ def api(cloud) -> SproutClient:
     return SproutClient(cloud.sprout["ApiUrl"])
 
 
-def wait_for(what: str, check, timeout: float = 90.0, every: float = 0.25):
+def wait_for(what: str, check, timeout: float = 90.0, every: float = 0.25, show=None):
+    """Poll ``check`` until it returns something truthy; on time-out, say what ``show()`` sees."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    seen = f"; last seen: {show()}" if show else ""
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{seen}")
 
 
 @dataclass
@@ -53,7 +55,12 @@ class AppRepo:
 
     def git(self, *args: str) -> str:
         return subprocess.run(
-            ["git", *args], cwd=self.work, env={**os.environ, **GIT_ENV}, check=True, capture_output=True, text=True
+            ["git", *args],
+            cwd=self.work,
+            env={**os.environ, **GIT_ENV},
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
 
     def commit_and_push(self, message: str, branch: str = "main") -> str:
@@ -88,7 +95,9 @@ class AppRepo:
         return self.api.request("GET", f"/apps/{self.name}/builds")["builds"]
 
     def stage_url(self, stage: str) -> str:
-        stack = self.cloud.client("cloudformation").describe_stacks(StackName=f"{self.name}-{stage}")["Stacks"][0]
+        stack = self.cloud.client("cloudformation").describe_stacks(StackName=f"{self.name}-{stage}")[
+            "Stacks"
+        ][0]
         return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["ApiUrl"]
 
     def executions_for(self, commit: str) -> list[dict]:
@@ -108,12 +117,21 @@ def notes_app(cloud, api, uid, tmp_path) -> AppRepo:
     """The notes example, registered as app ``notes-<uid>`` (dev follows main with auto-deploy,
     prod is promote-only), with an empty repository and a working copy of examples/notes."""
     name = f"notes-{uid}"
-    clone_url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"]["cloneUrlHttp"]
+    clone_url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"][
+        "cloneUrlHttp"
+    ]
     api.request(
-        "POST", "/apps",
-        {"name": name, "repository": name, "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}]},
+        "POST",
+        "/apps",
+        {
+            "name": name,
+            "repository": name,
+            "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}],
+        },
     )
-    work = shutil.copytree(NOTES, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", ".ruff_cache"))
+    work = shutil.copytree(
+        NOTES, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", ".ruff_cache")
+    )
     repo = AppRepo(name=name, clone_url=clone_url, work=work, api=api, cloud=cloud)
     repo.git("init", "-q", "-b", "main")
     return repo

@@ -36,7 +36,10 @@ def test_given_an_app_when_registered_then_it_is_listed_and_shown_with_default_s
         ({"repository": "r"}, "name"),
         ({"name": "x", "stages": [{"name": "dev"}]}, "repository"),
         ({"name": "Upper", "repository": "r"}, "name"),
-        ({"name": "x", "repository": "r", "stages": [{"name": "dev", "autoDeploy": "yes"}]}, "stages.0.autoDeploy"),
+        (
+            {"name": "x", "repository": "r", "stages": [{"name": "dev", "autoDeploy": "yes"}]},
+            "stages.0.autoDeploy",
+        ),
         ({"name": "x", "repository": "r", "stages": [{"name": "dev"}, {"name": "dev"}]}, "stages"),
         ({"name": "x", "repository": "r", "stages": [{"name": "dev", "autoDeploy": True}]}, "stages"),
     ],
@@ -53,7 +56,9 @@ def test_given_a_body_that_is_not_json_when_registered_then_400_names_the_body(c
     from botocore.credentials import Credentials
 
     url = f"{cloud.sprout['ApiUrl']}/apps"
-    request = AWSRequest(method="POST", url=url, data=b"{not json", headers={"Content-Type": "application/json"})
+    request = AWSRequest(
+        method="POST", url=url, data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     SigV4Auth(Credentials("localcloud", "localcloud"), "execute-api", "us-east-1").add_auth(request)
     answer = requests.post(url, data=b"{not json", headers=dict(request.headers.items()), timeout=30)
     assert answer.status_code == 400

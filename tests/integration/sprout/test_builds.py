@@ -11,7 +11,9 @@ from tests.integration.sprout.conftest import codecommit_event, wait_for
 MARKER = '        "createdAt": int(time.time() * 1000),\n'
 
 
-def test_given_a_registered_app_when_main_is_pushed_then_the_build_is_recorded_and_dev_serves_it(notes_app, cloud):
+def test_given_a_registered_app_when_main_is_pushed_then_the_build_is_recorded_and_dev_serves_it(
+    notes_app, cloud
+):
     # WHEN the notes app is pushed to the branch dev follows
     commit = notes_app.commit_and_push("The notes app")
     # THEN an execution of the build state machine carries the commit and succeeds
@@ -19,14 +21,30 @@ def test_given_a_registered_app_when_main_is_pushed_then_the_build_is_recorded_a
     executions = notes_app.executions_for(commit)
     assert [e["status"] for e in executions] == ["SUCCEEDED"]
     # AND the build is recorded with its commit, branch and one hashed artifact per function
-    assert (build["status"], build["commitId"], build["branch"], build["message"]) == ("SUCCEEDED", commit, "main", "The notes app")
+    assert (build["status"], build["commitId"], build["branch"], build["message"]) == (
+        "SUCCEEDED",
+        commit,
+        "main",
+        "The notes app",
+    )
     functions = {f["logicalId"]: f for f in build["functions"]}
-    assert set(functions) == {"CreateNoteFunction", "GetNoteFunction", "ListNotesFunction", "UpdateNoteFunction", "DeleteNoteFunction"}
-    assert all(len(f["sha256"]) == 64 and f["s3Key"] == f"artifacts/{f['sha256']}.zip" for f in functions.values())
+    assert set(functions) == {
+        "CreateNoteFunction",
+        "GetNoteFunction",
+        "ListNotesFunction",
+        "UpdateNoteFunction",
+        "DeleteNoteFunction",
+    }
+    assert all(
+        len(f["sha256"]) == 64 and f["s3Key"] == f"artifacts/{f['sha256']}.zip" for f in functions.values()
+    )
     # AND dev runs it: the deployment records the version behind every function's live alias
     deployment = build["deployedTo"]["dev"]
     assert (deployment["status"], deployment["kind"], deployment["build"], deployment["trigger"]["type"]) == (
-        "SUCCEEDED", "deploy", 1, "push",
+        "SUCCEEDED",
+        "deploy",
+        1,
+        "push",
     )
     assert deployment["versions"] == dict.fromkeys(functions, "1")
     # AND dev serves the app over HTTP
@@ -35,7 +53,9 @@ def test_given_a_registered_app_when_main_is_pushed_then_the_build_is_recorded_a
     assert notes.request("GET", f"/notes/{note['noteId']}")["content"] == "hello"
 
 
-def test_given_a_deployed_app_when_one_function_changes_then_exactly_one_new_version_serves_the_new_code(notes_app):
+def test_given_a_deployed_app_when_one_function_changes_then_exactly_one_new_version_serves_the_new_code(
+    notes_app,
+):
     notes_app.commit_and_push("The notes app")
     first = notes_app.wait_build(1)
     # WHEN create changes (it now stamps the notes it makes) and is pushed
@@ -52,26 +72,32 @@ def test_given_a_deployed_app_when_one_function_changes_then_exactly_one_new_ver
     assert {k: v for k, v in after.items() if before[k] != v} == {"CreateNoteFunction": "2"}
     assert second["deployedTo"]["dev"]["replaces"] == first["deployedTo"]["dev"]["id"]
     # AND dev serves the new code
-    assert SproutClient(notes_app.stage_url("dev")).request("POST", "/notes", {"content": "x"})["stamp"] == "v2"
+    assert (
+        SproutClient(notes_app.stage_url("dev")).request("POST", "/notes", {"content": "x"})["stamp"] == "v2"
+    )
 
 
 def test_given_a_push_event_delivered_twice_when_both_are_handled_then_one_build_exists(notes_app, cloud):
     commit = notes_app.commit_and_push("The notes app")
     notes_app.wait_build(1)
     # WHEN EventBridge delivers the same push again
-    cloud.client("events").put_events(Entries=[codecommit_event(notes_app.name, "main", commit, str(uuid.uuid4()))])
+    cloud.client("events").put_events(
+        Entries=[codecommit_event(notes_app.name, "main", commit, str(uuid.uuid4()))]
+    )
     executions = wait_for(
         "the duplicate's execution to finish",
-        lambda: (lambda found: found if len(found) == 2 and all(e["status"] != "RUNNING" for e in found) else None)(
-            notes_app.executions_for(commit)
-        ),
+        lambda: (
+            lambda found: found if len(found) == 2 and all(e["status"] != "RUNNING" for e in found) else None
+        )(notes_app.executions_for(commit)),
     )
     # THEN it succeeds without building again: still one build for the commit
     assert [e["status"] for e in executions] == ["SUCCEEDED", "SUCCEEDED"]
     assert [(b["number"], b["commitId"]) for b in notes_app.builds()] == [(1, commit)]
 
 
-def test_given_a_broken_template_when_pushed_then_the_build_fails_with_the_reason_and_dev_keeps_what_it_ran(notes_app, cloud):
+def test_given_a_broken_template_when_pushed_then_the_build_fails_with_the_reason_and_dev_keeps_what_it_ran(
+    notes_app, cloud
+):
     notes_app.commit_and_push("The notes app")
     good = notes_app.wait_build(1)
     # WHEN a commit breaks template.yaml
@@ -85,22 +111,35 @@ def test_given_a_broken_template_when_pushed_then_the_build_fails_with_the_reaso
     assert "invalid YAML" in failed["failure"]["cause"]
     assert [e["status"] for e in notes_app.executions_for(commit)] == ["FAILED"]
     # AND dev still runs the first build
-    deployments = notes_app.api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments")["deployments"]
+    deployments = notes_app.api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments")[
+        "deployments"
+    ]
     assert [(d["build"], d["status"]) for d in deployments] == [(1, "SUCCEEDED")]
     assert deployments[0]["id"] == good["deployedTo"]["dev"]["id"]
-    assert SproutClient(notes_app.stage_url("dev")).request("POST", "/notes", {"content": "still here"})["content"] == "still here"
+    assert (
+        SproutClient(notes_app.stage_url("dev")).request("POST", "/notes", {"content": "still here"})[
+            "content"
+        ]
+        == "still here"
+    )
 
 
 def test_given_a_function_whose_code_uri_is_missing_when_pushed_then_the_build_names_it(notes_app):
     template = notes_app.work / "template.yaml"
-    template.write_text(template.read_text().replace("CodeUri: functions/delete/", "CodeUri: functions/gone/"))
+    template.write_text(
+        template.read_text().replace("CodeUri: functions/delete/", "CodeUri: functions/gone/")
+    )
     notes_app.commit_and_push("Point delete at a folder that does not exist")
     failed = notes_app.wait_build(1, stage=None)
     assert failed["status"] == "FAILED"
-    assert "DeleteNoteFunction" in failed["failure"]["cause"] and "functions/gone" in failed["failure"]["cause"]
+    assert (
+        "DeleteNoteFunction" in failed["failure"]["cause"] and "functions/gone" in failed["failure"]["cause"]
+    )
 
 
-def test_given_the_same_event_redelivered_when_handled_again_then_resolve_answers_from_its_idempotency_record(notes_app, cloud):
+def test_given_the_same_event_redelivered_when_handled_again_then_resolve_answers_from_its_idempotency_record(
+    notes_app, cloud
+):
     commit = notes_app.commit_and_push("The notes app")
     notes_app.wait_build(1)
     # GIVEN one EventBridge event, with its id, delivered twice to the state machine (at least once)
@@ -112,12 +151,15 @@ def test_given_the_same_event_redelivered_when_handled_again_then_resolve_answer
     }
     sfn = cloud.client("stepfunctions")
     arns = [
-        sfn.start_execution(stateMachineArn=cloud.sprout["BuildStateMachineArn"], input=json.dumps(event))["executionArn"]
+        sfn.start_execution(stateMachineArn=cloud.sprout["BuildStateMachineArn"], input=json.dumps(event))[
+            "executionArn"
+        ]
         for _ in range(2)
     ]
     # WHEN both finish
     finished = wait_for(
-        "both executions", lambda: (lambda d: d if all(x["status"] != "RUNNING" for x in d) else None)(
+        "both executions",
+        lambda: (lambda d: d if all(x["status"] != "RUNNING" for x in d) else None)(
             [sfn.describe_execution(executionArn=a) for a in arns]
         ),
     )
@@ -125,7 +167,8 @@ def test_given_the_same_event_redelivered_when_handled_again_then_resolve_answer
     assert [e["status"] for e in finished] == ["SUCCEEDED", "SUCCEEDED"]
     assert [b["number"] for b in notes_app.builds()] == [1]
     items = cloud.client("dynamodb").scan(
-        TableName=cloud.sprout["TableName"], FilterExpression="begins_with(pk, :p)",
+        TableName=cloud.sprout["TableName"],
+        FilterExpression="begins_with(pk, :p)",
         ExpressionAttributeValues={":p": {"S": "idempotency#"}},
     )["Items"]
     assert any("Resolve" in i["pk"]["S"] and i["status"]["S"] == "COMPLETED" for i in items)
@@ -134,7 +177,8 @@ def test_given_the_same_event_redelivered_when_handled_again_then_resolve_answer
 def test_given_a_branch_nobody_follows_when_pushed_then_nothing_is_built(notes_app):
     commit = notes_app.commit_and_push("Work in progress", branch="feature")
     executions = wait_for(
-        "the push's execution", lambda: [e for e in notes_app.executions_for(commit) if e["status"] != "RUNNING"]
+        "the push's execution",
+        lambda: [e for e in notes_app.executions_for(commit) if e["status"] != "RUNNING"],
     )
     assert [e["status"] for e in executions] == ["SUCCEEDED"]
     assert notes_app.builds() == []
@@ -148,26 +192,43 @@ def test_given_an_app_when_a_build_is_asked_for_through_the_api_then_it_builds_a
     assert (build["status"], build["commitId"], build["deployedTo"]) == ("SUCCEEDED", commit, {})
 
 
-def test_given_two_quick_pushes_when_both_deploy_then_dev_ends_on_the_newer_and_deployments_never_interleave(notes_app):
+def test_given_two_quick_pushes_when_both_deploy_then_dev_ends_on_the_newer_and_deployments_never_interleave(
+    notes_app,
+):
     # WHEN two commits are pushed back to back, so their builds run at the same time
     notes_app.commit_and_push("The notes app")
     create = notes_app.work / "functions" / "create" / "create.py"
     create.write_text(create.read_text().replace(MARKER, MARKER + '        "stamp": "second",\n'))
     second = notes_app.commit_and_push("Second push")
+
+    def executions() -> dict[str, str]:
+        # a push event names the commit it replaced too (oldCommitId): dedupe by execution
+        return {
+            e["executionArn"]: e["status"]
+            for b in notes_app.builds()
+            for e in notes_app.executions_for(b["commitId"])
+        }
+
     wait_for(
         "both executions",
-        lambda: (lambda found: found if len(found) == 2 and all(e["status"] != "RUNNING" for e in found) else None)(
-            [e for b in notes_app.builds() for e in notes_app.executions_for(b["commitId"])]
+        lambda: (lambda found: found if len(found) == 2 and "RUNNING" not in found.values() else None)(
+            executions()
         ),
         timeout=120,
+        show=executions,
     )
-    # THEN dev runs the newer build
-    deployments = notes_app.api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments")["deployments"]
-    assert deployments[0]["build"] == 2 and deployments[0]["status"] == "SUCCEEDED"
-    assert notes_app.build(2)["commitId"] == second
+    # THEN dev runs the second push, whichever of the two builds got recorded first
+    deployments = notes_app.api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments")[
+        "deployments"
+    ]
+    assert deployments[0]["status"] == "SUCCEEDED"
+    assert notes_app.build(deployments[0]["build"])["commitId"] == second
     # AND one deployment started only after the one before it had finished
     ordered = list(reversed(deployments))
     for before, after in zip(ordered, ordered[1:], strict=False):
         assert before["finishedAt"] <= after["startedAt"]
         assert after["replaces"] == before["id"]
-    assert SproutClient(notes_app.stage_url("dev")).request("POST", "/notes", {"content": "x"})["stamp"] == "second"
+    assert (
+        SproutClient(notes_app.stage_url("dev")).request("POST", "/notes", {"content": "x"})["stamp"]
+        == "second"
+    )

@@ -65,3 +65,45 @@ def test_given_an_executing_change_set_when_followed_then_it_is_in_progress():
         stack={"StackStatus": "UPDATE_IN_PROGRESS"},
     )
     assert result.status == "IN_PROGRESS" and cfn.executed == []
+
+
+# ---- history order (sprout.adapters.source.descends_from) ---------------------------------------
+
+
+class FakeHistory:
+    """GetCommit over a little commit graph: a ← b ← c, and d merging c with x."""
+
+    PARENTS = {"a": [], "b": ["a"], "c": ["b"], "x": ["a"], "d": ["c", "x"]}
+
+    def __init__(self):
+        self.calls = 0
+
+    def get_commit(self, repositoryName, commitId):
+        self.calls += 1
+        return {"commit": {"commitId": commitId, "parents": self.PARENTS[commitId]}}
+
+
+def test_given_a_commit_graph_when_asked_about_ancestry_then_descends_from_follows_all_parents():
+    from sprout.adapters.source import descends_from
+
+    history = FakeHistory()
+    assert descends_from("r", "c", "a", client=history)
+    assert descends_from("r", "d", "x", client=history)
+    assert not descends_from("r", "b", "c", client=history)
+    assert not descends_from("r", "c", "c", client=history)
+    assert not descends_from("r", "x", "b", client=history)
+
+
+def test_given_a_long_history_when_the_ancestor_is_beyond_the_limit_then_it_stops_looking():
+    from sprout.adapters.source import descends_from
+
+    class Line:
+        calls = 0
+
+        def get_commit(self, repositoryName, commitId):
+            self.calls += 1
+            return {"commit": {"parents": [str(int(commitId) - 1)] if int(commitId) > 0 else []}}
+
+    line = Line()
+    assert not descends_from("r", "1000", "0", client=line, max_commits=50)
+    assert line.calls <= 51
