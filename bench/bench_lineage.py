@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -43,9 +44,21 @@ def start_cloud(data_dir: str) -> tuple[subprocess.Popen, str]:
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("localcloud ready "):
+            # Keep reading its output: a full pipe would block the cloud's next log line (and with
+            # it whichever thread logs, up to its exit after SIGTERM).
+            threading.Thread(target=_drain, args=(proc,), daemon=True).start()
             return proc, line.split()[2]
     proc.wait(timeout=10)
     raise SystemExit("the local cloud did not start")
+
+
+_output: list[str] = []
+
+
+def _drain(proc: subprocess.Popen) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        _output.append(line)
 
 
 def stop_cloud(proc: subprocess.Popen) -> None:
@@ -56,9 +69,11 @@ def stop_cloud(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-        print("warning: the local cloud did not exit within 10 s of SIGTERM (killed)")
+        print("warning: the local cloud did not exit within 10 s of SIGTERM (killed); its last output:")
+        print("".join(_output[-20:]))
     else:
-        print(f"local cloud stopped {time.perf_counter() - start:.1f} s after SIGTERM")
+        print(f"local cloud stopped {time.perf_counter() - start:.1f} s after SIGTERM "
+              f"({len(_output)} lines of output during the run)")
 
 
 def create_table(endpoint: str, name: str) -> None:

@@ -3,6 +3,7 @@ the same CloudFormation API any client uses."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -16,8 +17,20 @@ class StackFailed(RuntimeError):
     pass
 
 
-def deploy(cloud: LocalCloud, name: str, template: Path, parameters: dict[str, str], timeout: float = 300) -> dict[str, str]:
-    """Create stack ``name`` from a local template file and wait until it settles; its outputs."""
+class Interrupted(RuntimeError):
+    """``stop`` was set while waiting for the stack (SIGTERM during ``up``)."""
+
+
+def deploy(
+    cloud: LocalCloud,
+    name: str,
+    template: Path,
+    parameters: dict[str, str],
+    timeout: float = 300,
+    stop: threading.Event | None = None,
+) -> dict[str, str]:
+    """Create stack ``name`` from a local template file and wait until it settles (or ``stop`` is
+    set: Interrupted); its outputs."""
     cfn = cloud.client("cloudformation")
     cfn.create_stack(
         StackName=name,
@@ -41,4 +54,7 @@ def deploy(cloud: LocalCloud, name: str, template: Path, parameters: dict[str, s
             raise StackFailed(f"stack {name} {status}: " + ("; ".join(reasons) or stack.get("StackStatusReason", "")))
         if time.monotonic() > deadline:
             raise StackFailed(f"stack {name} still {status} after {timeout:.0f} s")
-        time.sleep(0.2)
+        if stop is not None and stop.wait(0.2):
+            raise Interrupted(f"stopped while stack {name} was {status}")
+        if stop is None:
+            time.sleep(0.2)
