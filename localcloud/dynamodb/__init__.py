@@ -20,10 +20,13 @@ from typing import Any
 
 from localcloud.moto_hooks import hook, require
 
+from . import wire
+
 _LOCK = threading.RLock()
 
 
 def install(cloud) -> None:
+    wire.install()
     exceptions = "moto.dynamodb.exceptions"
     too_many = require(exceptions, "TooManyTransactionsException", "transaction size limit error")
     single_op = require(exceptions, "TransactWriteSingleOpException", "one operation per item error")
