@@ -1,0 +1,188 @@
+"""Push-to-live on dev for the notes app: seconds from ``git push`` to the new version serving on dev.
+
+Starts ``sprout local up`` (sprout.cli.local.LocalSprout), creates a CodeCommit repository,
+registers the notes app through Sprout's API, pushes examples/notes (cold: the first build starts
+Sprout's task functions and creates the notes-dev stack), then pushes a one-function change
+``--pushes`` times (warm) and prints, for each push, the seconds until
+``GET /apps/notes/builds/{n}`` shows ``deployedTo.dev.status == SUCCEEDED`` (target: <= 5 s warm),
+and where the time went:
+
+- ``event``: from the push to the build's Step Functions execution starting (CodeCommit event,
+  EventBridge rule, StartExecution),
+- each state of the build state machine (from the execution history: Lambda tasks, the deploy
+  loop's Wait states), summed by state name,
+- ``after``: from the execution's end to the poll seeing it (the poll interval, the API call),
+- the task functions' cold starts (``Init Duration`` of their REPORT lines in this push's logs),
+- the notes-dev stack: from its change set's creation to UPDATE_COMPLETE (CloudFormation events).
+
+    .venv/bin/python bench/bench_build.py [--pushes 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from sprout.cli.client import ApiError, SproutClient  # noqa: E402
+from sprout.cli.local import LocalSprout  # noqa: E402
+
+NOTES = ROOT / "examples" / "notes"
+CHANGED = Path("functions") / "get" / "get.py"
+TARGET_WARM_S = 5.0
+POLL_S = 0.05
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.com",
+    "GIT_COMMITTER_NAME": "Bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+_INIT = re.compile(r"Init Duration: ([0-9.]+) ms")
+
+
+def git(work: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=work, env={**os.environ, **GIT_ENV}, check=True, capture_output=True)
+
+
+def wait_live(sprout: SproutClient, number: int, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            build = sprout.request("GET", f"/apps/notes/builds/{number}")
+        except ApiError as e:
+            if e.status != 404:
+                raise
+        else:
+            dev = (build.get("deployedTo") or {}).get("dev") or {}
+            if build["status"] == "FAILED" or dev.get("status") == "FAILED":
+                raise SystemExit(f"build {number} failed: {build}")
+            if dev.get("status") == "SUCCEEDED":
+                return build
+        time.sleep(POLL_S)
+    raise SystemExit(f"build {number} was not live on dev after {timeout:.0f} s")
+
+
+def breakdown(outputs: dict[str, str], pushed_at: float, live_at: float) -> dict[str, float]:
+    """Seconds per phase of the push that went live at ``live_at`` (epoch seconds)."""
+    sfn, logs, cfn = boto3.client("stepfunctions"), boto3.client("logs"), boto3.client("cloudformation")
+    execution = sfn.list_executions(stateMachineArn=outputs["BuildStateMachineArn"], maxResults=1)["executions"][0]
+    started = execution["startDate"].timestamp()
+    history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+    phases: dict[str, float] = defaultdict(float)
+    phases["event"] = started - pushed_at
+    entered: dict[str, float] = {}
+    last = started
+    for event in history:
+        at = event["timestamp"].timestamp()
+        last = max(last, at)
+        if event["type"].endswith("StateEntered"):
+            entered[event["stateEnteredEventDetails"]["name"]] = at
+        elif event["type"].endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            if name in entered:
+                phases[f"state {name}"] += at - entered.pop(name)
+    phases["after"] = live_at - last
+    # the task functions' cold starts in this push
+    inits = []
+    for group in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/sprout-")["logGroups"]:
+        for e in logs.filter_log_events(
+            logGroupName=group["logGroupName"], startTime=int(pushed_at * 1000), filterPattern="REPORT"
+        )["events"]:
+            m = _INIT.search(e["message"])
+            if m:
+                inits.append(float(m.group(1)) / 1000)
+    phases["cold starts (sum)"] = sum(inits)
+    phases["cold starts (count)"] = len(inits)
+    # the notes-dev stack's update: change set created -> complete
+    events = [
+        e for e in cfn.describe_stack_events(StackName="notes-dev")["StackEvents"]
+        if e["LogicalResourceId"] == "notes-dev" and e["Timestamp"].timestamp() >= pushed_at - 1
+    ]
+    if events:
+        times = sorted(e["Timestamp"].timestamp() for e in events)
+        phases["stack notes-dev (first to last event)"] = times[-1] - times[0]
+    return dict(phases)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pushes", type=int, default=5, help="warm pushes of a one-function change")
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-build-"))
+    work = data_dir / "notes"
+    t0 = time.monotonic()
+    cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT)
+    print(f"sprout local up ready in {time.monotonic() - t0:.1f} s ({cloud.endpoint})", flush=True)
+    try:
+        os.environ.update(
+            AWS_ENDPOINT_URL=cloud.endpoint, AWS_ACCESS_KEY_ID="localcloud", AWS_SECRET_ACCESS_KEY="localcloud",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        sprout = SproutClient(cloud.api_url)
+        clone_url = boto3.client("codecommit").create_repository(repositoryName="notes")["repositoryMetadata"]["cloneUrlHttp"]
+        sprout.request("POST", "/apps", {
+            "name": "notes", "repository": "notes",
+            "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}],
+        })
+        shutil.copytree(NOTES, work, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+        git(work, "init", "-q", "-b", "main")
+        git(work, "add", "-A")
+        git(work, "commit", "-q", "-m", "The notes app")
+
+        results: list[tuple[str, float, dict[str, float]]] = []
+        for n in range(1, args.pushes + 2):
+            if n > 1:
+                source = work / CHANGED
+                source.write_text(source.read_text() + f"# change {n}\n")
+                git(work, "commit", "-q", "-am", f"change {n}")
+            pushed_at, pushed = time.time(), time.monotonic()
+            git(work, "push", "-q", clone_url, "main")
+            wait_live(sprout, n)
+            seconds, live_at = time.monotonic() - pushed, time.time()
+            phases = breakdown(cloud.outputs, pushed_at, live_at)
+            label = "cold" if n == 1 else "warm"
+            results.append((label, seconds, phases))
+            print(f"push {n} ({label}): live on dev in {seconds:.2f} s", flush=True)
+
+        warm = [s for label, s, _ in results if label == "warm"]
+        print()
+        print(f"cold (first push): {results[0][1]:.2f} s")
+        if warm:
+            verdict = "met" if statistics.median(warm) <= TARGET_WARM_S else "MISSED"
+            print(f"warm p50 of {len(warm)}: {statistics.median(warm):.2f} s  (target <= {TARGET_WARM_S:.0f} s: {verdict})")
+        print("\nwhere the time went (seconds; states summed over their visits; the phases overlap with the stack):")
+        names = sorted({k for _, _, p in results for k in p}, key=_order)
+        print(f"{'':40s} {'cold':>7s} {'warm p50':>9s}")
+        for name in names:
+            cold = results[0][2].get(name, 0.0)
+            warm_values = [p.get(name, 0.0) for label, _, p in results if label == "warm"]
+            warm_p50 = statistics.median(warm_values) if warm_values else float("nan")
+            print(f"{name:40s} {cold:7.2f} {warm_p50:9.2f}")
+    finally:
+        t = time.monotonic()
+        cloud.stop()
+        print(f"\nlocal cloud stopped {time.monotonic() - t:.1f} s after SIGTERM")
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _order(name: str) -> tuple[int, str]:
+    order = ["event", "state ", "after", "cold", "stack"]
+    return next((i for i, prefix in enumerate(order) if name.startswith(prefix)), len(order)), name
+
+
+if __name__ == "__main__":
+    main()
