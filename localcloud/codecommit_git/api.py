@@ -13,6 +13,11 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from werkzeug.datastructures import EnvironHeaders
+
+from localcloud import iam
+from localcloud.iam.actions import Call
+
 from .events import RepositoryInfo
 from .gitrepo import OBJECT_ID, REPOSITORY_NAME, GitStore, Repository, split_path
 
@@ -60,9 +65,11 @@ class CodeCommitApi:
         return None
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        operation = self.operations[environ["HTTP_X_AMZ_TARGET"][len(TARGET_PREFIX) :]]
+        name = environ["HTTP_X_AMZ_TARGET"][len(TARGET_PREFIX) :]
+        operation = self.operations[name]
         try:
             params = _read_json(environ)
+            _authorize(environ, name, params)
             status, body = "200 OK", operation(params)
         except ApiError as e:
             status, body = f"{e.status} Bad Request", {"__type": e.code, "message": e.message}
@@ -316,6 +323,18 @@ def _decode_token(token: Any) -> int:
     except (ValueError, UnicodeDecodeError):
         pass
     raise ApiError("InvalidContinuationTokenException", "The NextToken is not valid.")
+
+
+def _authorize(environ: dict, operation: str, params: dict) -> None:
+    """moto never sees these requests, so IAM (when enforced) is asked here."""
+    if not iam.enforcing():
+        return
+    call = Call(service="codecommit", operation=operation, params=params, path=environ.get("PATH_INFO", "/"))
+    try:
+        iam.authorize_request(EnvironHeaders(environ), environ.get("QUERY_STRING", ""), call)
+    except iam.Denied as e:
+        code = {"AccessDenied": "AccessDeniedException", "InvalidClientTokenId": "UnrecognizedClientException"}
+        raise ApiError(code.get(e.code, e.code), e.message, 400 if e.code == "AccessDenied" else 403) from None
 
 
 def _read_json(environ: dict) -> dict:

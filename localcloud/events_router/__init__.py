@@ -70,7 +70,7 @@ class EventRouter:
                 except Exception as e:
                     log.error("rule %s target %s: cannot build its input: %s", rule.arn, target.get("Id"), e)
                     continue
-                self.deliverer.submit(Delivery(rule.arn, target["Id"], target["Arn"], payload))
+                self.deliverer.submit(Delivery(rule.arn, target["Id"], target["Arn"], payload, target.get("RoleArn")))
             elif service in _MOTO_TARGETS:
                 moto_targets.append(target)
             else:

@@ -8,6 +8,9 @@ refused with an ``AccessDenied`` that names the principal, the action and the re
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -29,6 +32,22 @@ class Denied(Exception):
         self.check = check
 
 
+class Audit:
+    """With ``LOCALCLOUD_IAM_AUDIT=<file>``, one JSON line per decision on a non-root caller
+    (principal, action, resource, decision): what a least-privilege policy must cover, from a run."""
+
+    def __init__(self, path: str | None):
+        self.path = path
+        self._lock = threading.Lock()
+
+    def record(self, principal: str, check: actions.Check, decision: policy.Decision) -> None:
+        if not self.path:
+            return
+        line = json.dumps({"principal": principal, "action": check.action, "resource": check.resource, "decision": decision.value})
+        with self._lock, open(self.path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
 class Authorizer:
     def __init__(
         self,
@@ -43,6 +62,7 @@ class Authorizer:
         self.region = region
         self._trust_policy = trust_policy  # role ARN -> its trust policy document (None: no such role)
         self.stack_of_change_set = stack_of_change_set
+        self.audit = Audit(os.environ.get("LOCALCLOUD_IAM_AUDIT"))
 
     def identify(self, access_key: str | None, headers: Mapping[str, str]) -> Principal | None:
         """The principal of a request's key (None for the root key); raises Denied for a key that is
@@ -69,6 +89,7 @@ class Authorizer:
         context = {**principal.context(), **self._request_context()}
         for check in checks if checks is not None else actions.checks(call):
             decision = policy.evaluate(documents, policy.Request(check.action, check.resource, {**context, **dict(check.context)}))
+            self.audit.record(principal.arn, check, decision)
             if decision is not policy.Decision.ALLOW:
                 raise Denied("AccessDenied", _message(principal.arn, check, decision, call.service), principal.arn, check)
         if call.service == "sts" and call.operation == "AssumeRole":

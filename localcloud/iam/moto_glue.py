@@ -208,7 +208,9 @@ def _check_signature(response: Any, iam_request_cls: type, get_action: Callable,
             account_id=response.current_account,
             method=response.method,
             path=path,
-            data={},  # the signed payload is the raw body (moto falls back to the headers here)
+            # a query request's form body is parsed away: its parameters are what was signed; other
+            # protocols sign the raw body (moto's data would be the headers for them)
+            data=response.data if _is_query(response) else {},
             body=response.raw_body,
             headers=response.headers,
             action=_operation(response, is_s3, get_action),
@@ -220,6 +222,11 @@ def _check_signature(response: Any, iam_request_cls: type, get_action: Callable,
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method.",
         ) from None
+
+
+def _is_query(response: Any) -> bool:
+    service = _credential_scope(response.headers.get("Authorization") or "")
+    return not response.headers.get("X-Amz-Target") and service not in REST_JSON and service != "s3"
 
 
 def _render(denied: Denied, call: actions.Call, headers: Any) -> _AwsError:

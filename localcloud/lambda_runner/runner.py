@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localcloud import iam
 from localcloud.cloud import ROOT_ACCESS_KEY, ROOT_SECRET_KEY
 from localcloud.lambda_runner import code as codebase
 from localcloud.lambda_runner.telemetry import Datum, LogEvent, Telemetry
@@ -32,6 +33,7 @@ MAX_WORKERS_PER_VERSION = 4  # concurrent executions of one function version
 SYNC_WAIT_S = 30.0  # how long a synchronous invoke waits for a free worker before throttling
 INIT_TIMEOUT_S = 10.0  # Lambda's init phase limit
 IDLE_TTL_S = 600.0  # a warm worker unused this long is stopped
+CREDENTIALS_MARGIN_S = 300.0  # with IAM enforced, a worker whose role credentials expire sooner is replaced
 ASYNC_THREADS = 16
 LOG_TAIL_BYTES = 4096
 
@@ -180,6 +182,10 @@ class Runner:
             concurrent = self._active[target.name]
         try:
             acquired = pool.acquire(wait_s)
+            while acquired is not None and _credentials_expiring(acquired[0]):
+                acquired[0].dead = True  # its role credentials are about to expire: a fresh environment
+                pool.release(acquired[0])
+                acquired = pool.acquire(wait_s)
             if acquired is None:
                 self._throttle(target)
                 raise Throttled("ConcurrentInvocationLimitExceeded", "Rate Exceeded.")
@@ -336,6 +342,7 @@ class Runner:
             config.get("MemorySize"),
             json.dumps(config.get("Environment", {}).get("Variables", {}), sort_keys=True),
             tuple(layer["Arn"] for layer in config.get("Layers") or []),
+            config.get("Role"),
         )
         key = (target.name, target.version)
         with self._lock:
@@ -427,6 +434,9 @@ class Runner:
         stream = f"{now:%Y/%m/%d}/[{target.version}]{uuid.uuid4().hex}"
         env = dict(spec.env)
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
+        credentials = self._role_credentials(target)
+        if credentials is not None:
+            env.update(credentials.env())
         t0 = time.perf_counter()
         try:
             worker = Worker(list(spec.head), list(spec.tail), env, spec.task_root, stream)
@@ -434,9 +444,28 @@ class Runner:
             raise UnsupportedFunction(
                 f"could not start a {spec.runtime} worker for {target.name}: {e}"
             ) from e
+        worker.credentials_expire = credentials.expires if credentials is not None else None
         worker.init_reply = worker.init(INIT_TIMEOUT_S)
         worker.init_ms = (time.perf_counter() - t0) * 1000
         return worker
+
+
+    @staticmethod
+    def _role_credentials(target: Target) -> iam.Credentials | None:
+        """With IAM enforced, the execution role's temporary credentials (session name: the
+        function's name), as Lambda gives them to an execution environment; else None (the worker
+        keeps the root key, as before)."""
+        if not iam.enforcing():
+            return None
+        try:
+            return iam.credentials(target.config.get("Role"), target.name, "lambda.amazonaws.com")
+        except iam.RoleNotAssumable as e:
+            raise UnsupportedFunction(f"function {target.name} cannot run: {e}") from e
+
+
+def _credentials_expiring(worker: Worker) -> bool:
+    expires = getattr(worker, "credentials_expire", None)
+    return expires is not None and expires - time.time() < CREDENTIALS_MARGIN_S
 
 
 def _now_ms() -> int:
