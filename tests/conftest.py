@@ -56,8 +56,10 @@ def stop_cloud(cloud: RunningCloud) -> int:
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory) -> Iterator[RunningCloud]:
     """The session's local cloud, with Sprout deployed on it as stack ``sprout`` (as ``sprout local
-    up`` does). Test data in it is uuid-suffixed, so tests share it safely."""
-    running = start_cloud(tmp_path_factory.mktemp("localcloud"), with_sprout=True)
+    up`` does), enforcing IAM as AWS does (``--enforce-iam``): Sprout's functions, state machine
+    and rule act with their own roles' policies; the tests' root key is allowed everything.
+    Test data in it is uuid-suffixed, so tests share it safely."""
+    running = start_cloud(tmp_path_factory.mktemp("localcloud"), extra_args=("--enforce-iam",), with_sprout=True)
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update(
         AWS_ENDPOINT_URL=running.endpoint,

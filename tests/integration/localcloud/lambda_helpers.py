@@ -32,6 +32,27 @@ def lambda_role(cloud, name: str) -> str:
         ]
 
 
+def service_role(cloud, name: str, service: str | list[str], statements: list[dict]) -> str:
+    """A role ``service`` (e.g. ``states.amazonaws.com``, or a list of them) may assume, with
+    ``statements`` as its inline policy (what AWS needs for a function's, a state machine's or a
+    rule target's role); returns its ARN."""
+    iam = cloud.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+    try:
+        arn = iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    if not statements:
+        return arn
+    iam.put_role_policy(
+        RoleName=name, PolicyName="inline", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements})
+    )
+    return arn
+
+
 def create_python_function(cloud, name: str, code: str, role_name: str, timeout: int = 30) -> str:
     """Create ``name`` running ``code`` (handler ``app.handler``, Python 3.11); returns its ARN."""
     return cloud.client("lambda").create_function(

@@ -9,9 +9,20 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.localcloud.lambda_helpers import create_python_function
+from tests.integration.localcloud.lambda_helpers import create_python_function, service_role
 
 ROLE = "arn:aws:iam::123456789012:role/events-invoke"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def events_role(cloud) -> str:
+    """ROLE: what EventBridge starts state machines with (it may start this account's machines)."""
+    return service_role(
+        cloud,
+        "events-invoke",
+        "events.amazonaws.com",
+        [{"Effect": "Allow", "Action": "states:StartExecution", "Resource": "arn:aws:states:us-east-1:123456789012:stateMachine:*"}],
+    )
 PASS_MACHINE = json.dumps({"StartAt": "Echo", "States": {"Echo": {"Type": "Pass", "End": True}}})
 
 
@@ -94,7 +105,7 @@ def test_given_a_rule_targeting_a_state_machine_when_a_matching_event_is_put_the
 def test_given_two_matching_events_when_put_then_each_starts_its_own_uniquely_named_execution(cloud, uid):
     machine = make_state_machine(cloud, f"twice-{uid}")
     rule_with_target(
-        cloud, f"twice-{uid}", {"Id": "sfn", "Arn": machine}, pattern={"source": [f"test.{uid}"]}
+        cloud, f"twice-{uid}", {"Id": "sfn", "Arn": machine, "RoleArn": ROLE}, pattern={"source": [f"test.{uid}"]}
     )
 
     put(cloud, f"test.{uid}", {"n": 1})
@@ -114,7 +125,7 @@ def test_given_a_disabled_rule_when_a_matching_event_is_put_then_no_target_recei
     events = cloud.client("events")
     events.put_rule(Name=f"off-{uid}", EventPattern=json.dumps({"source": [f"test.{uid}"]}), State="DISABLED")
     events.put_targets(
-        Rule=f"off-{uid}", Targets=[{"Id": "sfn", "Arn": machine}, {"Id": "q", "Arn": queue_arn}]
+        Rule=f"off-{uid}", Targets=[{"Id": "sfn", "Arn": machine, "RoleArn": ROLE}, {"Id": "q", "Arn": queue_arn}]
     )
 
     put(cloud, f"test.{uid}", {"n": 1})
@@ -137,8 +148,8 @@ def test_given_a_rule_whose_state_machine_is_gone_when_an_event_is_put_then_put_
     events.put_targets(
         Rule=f"half-{uid}",
         Targets=[
-            {"Id": "gone", "Arn": f"arn:aws:states:us-east-1:123456789012:stateMachine:gone-{uid}"},
-            {"Id": "ok", "Arn": machine},
+            {"Id": "gone", "Arn": f"arn:aws:states:us-east-1:123456789012:stateMachine:gone-{uid}", "RoleArn": ROLE},
+            {"Id": "ok", "Arn": machine, "RoleArn": ROLE},
         ],
     )
 
@@ -205,7 +216,7 @@ def test_given_a_target_with_input_settings_when_an_event_matches_then_the_execu
     rule_with_target(
         cloud,
         f"input-{uid}",
-        {"Id": "sfn", "Arn": machine, **input_settings},
+        {"Id": "sfn", "Arn": machine, "RoleArn": ROLE, **input_settings},
         pattern={"source": [f"test.{uid}"]},
     )
 
@@ -225,7 +236,7 @@ def test_given_a_template_with_reserved_variables_when_an_event_matches_then_rul
     rule_arn = rule_with_target(
         cloud,
         f"reserved-{uid}",
-        {"Id": "sfn", "Arn": machine, "InputTransformer": {"InputPathsMap": {}, "InputTemplate": template}},
+        {"Id": "sfn", "Arn": machine, "RoleArn": ROLE, "InputTransformer": {"InputPathsMap": {}, "InputTemplate": template}},
         pattern={"source": [f"test.{uid}"]},
     )
 
@@ -384,6 +395,10 @@ def test_given_a_rule_targeting_a_lambda_when_events_are_put_then_the_function_r
             },
         },
         pattern={"source": [f"test.{uid}"]},
+    )
+    cloud.client("lambda").add_permission(
+        FunctionName=name, StatementId="events", Action="lambda:InvokeFunction", Principal="events.amazonaws.com",
+        SourceArn=f"arn:aws:events:us-east-1:123456789012:rule/to-lambda-{uid}",
     )
 
     started = time.monotonic()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.localcloud.lambda_helpers import service_role
+
 FUNCTIONS = Path(__file__).parent / "functions"
 
 
@@ -30,22 +32,17 @@ NODE_APP = {"index.js": (FUNCTIONS / "node_app.js").read_text()}
 
 @pytest.fixture(scope="module")
 def role(cloud) -> str:
-    iam = cloud.client("iam")
-    name = "lambda-runner-tests"
-    try:
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        doc = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(doc))["Role"]["Arn"]
+    """The test functions' role (and their state machines'): what the functions call is allowed."""
+    return service_role(
+        cloud,
+        "lambda-runner-tests",
+        ["lambda.amazonaws.com", "states.amazonaws.com"],
+        [
+            # ListBuckets takes no resource: IAM authorizes it on "*" only
+            {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"},
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:sfn-*"},
+        ],
+    )
 
 
 @pytest.fixture

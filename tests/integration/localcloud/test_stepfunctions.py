@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.integration.localcloud.lambda_helpers import create_python_function
+from tests.integration.localcloud.lambda_helpers import create_python_function, service_role
 
 ROLE = "arn:aws:iam::123456789012:role/sfn-exec"
 
@@ -51,6 +51,12 @@ def handler(event, context):
 def fns(cloud):
     """The test functions, created once: name -> ARN."""
     suffix = str(time.monotonic_ns())[-8:]
+    service_role(  # ROLE: the machines' role, which may invoke the test functions
+        cloud,
+        "sfn-exec",
+        "states.amazonaws.com",
+        [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:sfn-*"}],
+    )
     return {
         name: create_python_function(cloud, f"sfn-{name}-{suffix}", code, role_name=f"sfn-fn-{suffix}")
         for name, code in (("double", DOUBLE), ("flaky", FLAKY), ("boom", BOOM), ("square", SQUARE))
