@@ -3,6 +3,7 @@ and read which Lambda version each function's ``live`` alias points at."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -29,9 +30,11 @@ def stack_name(app: str, stage: str) -> str:
 
 
 class StageStacks:
-    def __init__(self, cloudformation=None, lambda_client=None):
+    def __init__(self, cloudformation=None, lambda_client=None, clock=time.monotonic, sleep=time.sleep):
         self._cfn = cloudformation or boto3.client("cloudformation")
         self._lambda = lambda_client or boto3.client("lambda")
+        self._clock = clock
+        self._sleep = sleep
 
     def start(self, stack: str, template_url: str, parameters: dict[str, str], role_arn: str | None) -> str:
         """Create (not execute) a change set that brings ``stack`` to the template; returns its id."""
@@ -79,6 +82,18 @@ class StageStacks:
         if execution == "EXECUTE_COMPLETE":
             return self._stack_progress(cs["StackId"])
         return Progress("FAILED", f"change set execution {execution}: {cs.get('StatusReason', '')}".strip())
+
+    def follow(self, change_set_id: str, budget_s: float, every_s: float = 0.2) -> Progress:
+        """``progress`` again and again for up to ``budget_s`` seconds, until the change set settles.
+
+        A Lambda task that follows briefly spares the state machine a whole Wait state (whole
+        seconds) for stacks that settle quickly; slow ones go back to the state machine's loop."""
+        deadline = self._clock() + budget_s
+        while True:
+            progress = self.progress(change_set_id)
+            if progress.status != "IN_PROGRESS" or self._clock() + every_s > deadline:
+                return progress
+            self._sleep(every_s)
 
     def live_versions(self, stack: str) -> dict[str, str]:
         """Function logical id -> the Lambda version its ``live`` alias points at."""

@@ -38,6 +38,10 @@ idempotency_config = IdempotencyConfig(
 )
 
 
+# How long one CheckDeploy follows the stack before handing back to the state machine's Wait loop.
+FOLLOW_BUDGET_S = 5.0
+
+
 def _task(handler):
     """Powertools around every task: tracing, metrics, and the Step Functions execution as the
     correlation id. The state machine hands every task the envelope
@@ -263,7 +267,7 @@ def check_deploy(event: dict) -> dict:
         return {**event, "status": "FAILED", "error": error}
     stacks = StageStacks()
     try:
-        progress = stacks.progress(_field(event, "changeSetId"))
+        progress = stacks.follow(_field(event, "changeSetId"), FOLLOW_BUDGET_S)
     except DeployError as e:
         lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.FAILED, error=str(e))
         return {**event, "status": "FAILED", "error": str(e)}

@@ -22,7 +22,15 @@ class FakeCloudFormation:
 
     def describe_stacks(self, StackName):
         if self.stack is None:
-            raise ClientError({"Error": {"Code": "ValidationError", "Message": f"Stack with id {StackName} does not exist"}}, "DescribeStacks")
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ValidationError",
+                        "Message": f"Stack with id {StackName} does not exist",
+                    }
+                },
+                "DescribeStacks",
+            )
         return {"Stacks": [self.stack]}
 
     def describe_stack_events(self, StackName):
@@ -41,14 +49,24 @@ def test_given_a_ready_change_set_when_followed_then_it_is_executed_once_and_in_
 
 
 def test_given_a_change_set_without_changes_when_followed_then_it_succeeds_unchanged():
-    result, _ = progress({"Status": "FAILED", "StatusReason": "The submitted information didn't contain changes.", "StackId": "s"})
+    result, _ = progress(
+        {
+            "Status": "FAILED",
+            "StatusReason": "The submitted information didn't contain changes.",
+            "StackId": "s",
+        }
+    )
     assert (result.status, result.changed) == ("SUCCEEDED", False)
 
 
 def test_given_an_executed_change_set_and_a_rolled_back_stack_when_followed_then_it_fails_with_the_first_cause():
     events = [
         {"ResourceStatus": "UPDATE_ROLLBACK_COMPLETE", "LogicalResourceId": "stack"},
-        {"ResourceStatus": "UPDATE_FAILED", "LogicalResourceId": "CreateFunction", "ResourceStatusReason": "handler missing"},
+        {
+            "ResourceStatus": "UPDATE_FAILED",
+            "LogicalResourceId": "CreateFunction",
+            "ResourceStatusReason": "handler missing",
+        },
     ]
     result, _ = progress(
         {"Status": "CREATE_COMPLETE", "ExecutionStatus": "EXECUTE_COMPLETE", "StackId": "s"},
@@ -107,3 +125,43 @@ def test_given_a_long_history_when_the_ancestor_is_beyond_the_limit_then_it_stop
     line = Line()
     assert not descends_from("r", "1000", "0", client=line, max_commits=50)
     assert line.calls <= 51
+
+
+def test_given_a_change_set_that_settles_within_the_budget_when_followed_then_it_returns_settled():
+    class Settling(FakeCloudFormation):
+        def __init__(self):
+            super().__init__(
+                {"Status": "CREATE_COMPLETE", "ExecutionStatus": "AVAILABLE", "StackId": "s"},
+                stack={"StackStatus": "CREATE_IN_PROGRESS"},
+            )
+
+        def execute_change_set(self, ChangeSetName):
+            super().execute_change_set(ChangeSetName)
+            self.change_set = {**self.change_set, "ExecutionStatus": "EXECUTE_IN_PROGRESS"}
+
+    cfn, now = Settling(), [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+        if now[0] >= 1.0:
+            cfn.stack = {"StackStatus": "CREATE_COMPLETE"}
+
+    stacks = StageStacks(cloudformation=cfn, lambda_client=object(), clock=lambda: now[0], sleep=sleep)
+    assert stacks.follow("cs-1", budget_s=5).status == "SUCCEEDED"
+    assert cfn.executed == ["cs-1"] and now[0] < 1.5
+
+
+def test_given_a_slow_stack_when_followed_then_it_hands_back_in_progress_within_the_budget():
+    cfn = FakeCloudFormation(
+        {"Status": "CREATE_COMPLETE", "ExecutionStatus": "EXECUTE_IN_PROGRESS", "StackId": "s"},
+        stack={"StackStatus": "UPDATE_IN_PROGRESS"},
+    )
+    now = [0.0]
+    stacks = StageStacks(
+        cloudformation=cfn,
+        lambda_client=object(),
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+    )
+    assert stacks.follow("cs-1", budget_s=2).status == "IN_PROGRESS"
+    assert now[0] <= 2
