@@ -49,7 +49,7 @@ def up(
         print(f"localcloud: cannot start: {e}", file=sys.stderr)
         return 2
     try:
-        print(f"localcloud ready {cloud.endpoint}", flush=True)
+        print(f"localcloud ready {cloud.endpoint}" + (" (IAM enforced)" if enforce_iam else ""), flush=True)
         for name, template in stacks:
             try:
                 # SIGTERM while a stack deploys must not wait for it: the cloud exits within 5 s.

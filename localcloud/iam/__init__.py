@@ -19,6 +19,7 @@ hooks pass straight through to moto, whose enforcement stays off, and nothing ch
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,12 +42,32 @@ __all__ = [
 
 
 class _State:
+    POLICY_TTL_S = 1.0  # a function's resource policy is read again after this long
+
     def __init__(self, cloud: Any, enforce: bool, sessions: Sessions, authorizer: Authorizer, lam: Any):
         self.cloud = cloud
         self.enforce = enforce
         self.sessions = sessions
         self.authorizer = authorizer
         self.lam = lam
+        self._policies: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def function_policy(self, function_arn: str) -> Any:
+        """The resource-based policy of a function (or of its version or alias, when qualified)."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._policies.get(function_arn)
+        if hit is not None and now - hit[0] < self.POLICY_TTL_S:
+            return hit[1]
+        name, _, qualifier = function_arn.split(":function:", 1)[-1].partition(":")
+        try:
+            document = self.lam.get_policy(FunctionName=name, **({"Qualifier": qualifier} if qualifier else {}))["Policy"]
+        except Exception:  # ResourceNotFound: no policy
+            document = None
+        with self._lock:
+            self._policies[function_arn] = (now, document)
+        return document
 
 
 _state: _State | None = None
@@ -102,13 +123,16 @@ def credentials(role_arn: str | None, session_name: str, service: str) -> Creden
     return _state.sessions.credentials(role_arn, session_name, service)
 
 
-def authorize_request(headers: Mapping[str, str], query: str, call: actions.Call) -> None:
+def authorize_request(
+    headers: Mapping[str, str], query: str, call: actions.Call, checks: list[actions.Check] | None = None
+) -> None:
     """For APIs localcloud serves itself (moto never sees them): raises Denied unless the caller
-    may make ``call``. The signature is not verified; the key and session token are."""
+    may make ``call`` (or pass ``checks``: e.g. ``[Check("execute-api:Invoke", method_arn)]`` for
+    an IAM-authorized API method). The signature is not verified; the key and session token are."""
     if not enforcing():
         return
     assert _state is not None
-    _state.authorizer.authorize(call, access_key_of(headers, query), headers)
+    _state.authorizer.authorize(call, access_key_of(headers, query), headers, checks)
 
 
 def service_may_invoke(function_arn: str, service: str, source_arn: str, source_account: str | None = None) -> bool:
@@ -118,11 +142,8 @@ def service_may_invoke(function_arn: str, service: str, source_arn: str, source_
     if not enforcing():
         return True
     assert _state is not None
-    name, _, qualifier = function_arn.split(":function:", 1)[-1].partition(":")
-    kwargs = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
-    try:
-        document = _state.lam.get_policy(**kwargs)["Policy"]
-    except Exception:  # no policy at all: nothing lets the service in
+    document = _state.function_policy(function_arn)
+    if document is None:  # no policy at all: nothing lets the service in
         return False
     account = source_account or _state.cloud.account_id
     request = policy.Request(
