@@ -38,7 +38,7 @@ def install(cloud) -> None:
     openapi.install()
     moto_dispatch.install()
     invoker = LambdaInvoker(cloud.wsgi_app, cloud.host, cloud.port, ROOT_ACCESS_KEY, REGION)
-    recorder = Telemetry(lambda: cloud.client("logs"), lambda: cloud.client("cloudwatch"))
+    recorder = Telemetry(cloud.client)
     cloud.mount(EXECUTE_API_PREFIX, Gateway(invoker, recorder))
     cloud.add_service(recorder)
     cloud.add_service(_Closing(invoker))
