@@ -125,6 +125,7 @@ function runHandler(handler, event, ctx) {
 
 async function invoke(handler, request) {
   requestId = request.requestId;
+  if (request.traceId) process.env._X_AMZN_TRACE_ID = request.traceId; // as Lambda's runtime sets it per invocation
   try {
     const result = await runHandler(handler, JSON.parse(request.event), context(request));
     const payload = JSON.stringify(result === undefined ? null : result);

@@ -147,6 +147,8 @@ def _finish(reply):
 def _invoke(handler, request):
     global _request_id
     _request_id = request["requestId"]
+    if request.get("traceId"):  # as Lambda's runtime sets it per invocation
+        os.environ["_X_AMZN_TRACE_ID"] = request["traceId"]
     try:
         event = json.loads(request["event"])
         result = handler(event, LambdaContext(request))

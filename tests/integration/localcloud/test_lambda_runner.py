@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import shutil
 import threading
 import time
@@ -139,6 +140,8 @@ def test_given_a_function_when_invoked_then_it_sees_its_context_environment_and_
     assert env["_HANDLER"] == "app.describe"
     assert env["AWS_ENDPOINT_URL"] == cloud.endpoint
     assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SESSION_TOKEN"]
+    # an X-Ray trace header per invocation, as Lambda sets it (not sampled: nothing is sent)
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", env["_X_AMZN_TRACE_ID"])
     assert body["cwd"] == env["LAMBDA_TASK_ROOT"] == body["sys_path"][0]
     assert f"seen-{uid}" in body["bucket_names"]  # boto3 in the function reaches the local cloud
 
