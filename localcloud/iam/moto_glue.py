@@ -86,6 +86,18 @@ def install(cloud: Any, enforcing: Callable[[], bool], authorizer: Authorizer, s
         "moto.s3.exceptions", "S3ClientError", "S3 handlers render S3ClientError(code, message) as S3's XML error"
     )
     get_action = require("moto.core.responses", "BaseResponse._get_action", "the API operation of a request")
+    require(
+        "moto.core.responses",
+        "BaseResponse.setup_class",
+        "sets what a request is read from: headers, method, uri, raw_path, raw_body, data, querystring, "
+        "region, current_account",
+    )
+    require("moto.iam.access_control", "IAMRequestBase.check_signature", "moto's SigV4 check of a request")
+    require(
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials",
+        "StateCredentials",
+        "boto_client_for gets the state machine's (or the task's) role as state_credentials.role_arn",
+    )
     timeouts = require(
         "moto.stepfunctions.parser.asl.component.common.timeouts.timeout",
         "TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS",

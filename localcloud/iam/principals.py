@@ -80,6 +80,7 @@ class Directory:
         )
         self._sts = require("moto.sts.models", "sts_backends", "role sessions and their expiration")
         require("moto.sts.models", "STSBackend.get_assumed_role_from_access_key", "a session by its access key")
+        require("moto.sts.models", "AssumedRole", "a session's .role_arn and .expiration (naive UTC)")
         require("moto.iam.models", "Policy", "managed policies keep .versions[].{document,is_default}")
 
     def identify(self, access_key: str, headers: Any) -> Principal:
