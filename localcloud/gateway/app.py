@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
+from localcloud import iam
+from localcloud.cloud import ACCOUNT_ID, REGION
+from localcloud.iam import actions as iam_actions
 from localcloud.urls import EXECUTE_API_PREFIX
 
 from . import config, proxy, sigv4, telemetry
@@ -34,6 +37,20 @@ class Answer:
     error_type: str | None = None
     response_type: str | None = None
     close: bool = False
+
+
+def _request_path(req: Request) -> str:
+    """The request's path below the stage (``/notes/abc``), unquoted."""
+    return "/" + "/".join(unquote(s) for s in req.raw_path[len(EXECUTE_API_PREFIX) :].split("/")[2:] if s)
+
+
+def _signed_headers(environ: dict) -> dict[str, str]:
+    """The headers IAM reads a caller's key and session token from."""
+    return {
+        name: environ[key]
+        for name, key in (("Authorization", "HTTP_AUTHORIZATION"), ("X-Amz-Security-Token", "HTTP_X_AMZ_SECURITY_TOKEN"))
+        if environ.get(key)
+    }
 
 
 def gateway_error(status: int, message: str, error_type: str, response_type: str, close: bool = False) -> Answer:
@@ -153,6 +170,15 @@ class Gateway:
                 req.identity = self.verifier.verify(req.environ, req.raw_path, req.raw_query, body)
             except sigv4.AuthError as e:
                 return gateway_error(403, e.message, e.error_type, e.response_type)
+            try:  # the caller's policies must allow execute-api:Invoke on this method (with --enforce-iam)
+                iam.authorize_request(
+                    _signed_headers(req.environ),
+                    req.raw_query,
+                    iam_actions.Call("execute-api", "Invoke"),
+                    checks=[iam_actions.Check("execute-api:Invoke", self._execute_api_arn(req))],
+                )
+            except iam.Denied as e:
+                return gateway_error(403, e.message, "AccessDeniedException", "ACCESS_DENIED")
 
         integration = req.method.method_integration
         if integration is None:
@@ -166,6 +192,12 @@ class Gateway:
         log.warning("API %s %s %s: integration type %s is not served locally", req.api.id, req.http_method, req.resource_path, kind)
         return internal_error("API_CONFIGURATION_ERROR")
 
+    @staticmethod
+    def _execute_api_arn(req: Request) -> str:
+        """``arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}``: the resource of
+        execute-api:Invoke, and the SourceArn API Gateway invokes a function with."""
+        return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{req.api.id}/{req.stage_name}/{req.http_method}{_request_path(req)}"
+
     def _lambda_proxy(self, req: Request, integration: Any, body: bytes) -> Answer:
         variables = dict(req.stage.variables or {})
         try:
@@ -173,6 +205,13 @@ class Gateway:
         except proxy.InvokeFailed as e:
             log.warning("API %s: %s", req.api.id, e)
             return internal_error("API_CONFIGURATION_ERROR")
+        # API Gateway invokes under the function's resource policy (AWS::Lambda::Permission)
+        function_arn = function if function.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}"
+        if not iam.service_may_invoke(
+            f"{function_arn}:{qualifier}" if qualifier else function_arn, "apigateway.amazonaws.com", self._execute_api_arn(req)
+        ):
+            log.warning("API %s: Execution failed due to configuration error: Invalid permissions on Lambda function %s", req.api.id, function)
+            return internal_error("INTEGRATION_FAILURE")
         event = self._event(req, body, variables)
         timeout_ms = _timeout_ms(integration.timeout_in_millis)
         started = time.perf_counter()
@@ -231,7 +270,7 @@ class Gateway:
                 body_text, is_b64 = base64.b64encode(body).decode(), True
 
         ident = req.identity
-        path = "/" + "/".join(unquote(s) for s in req.raw_path[len(EXECUTE_API_PREFIX) :].split("/")[2:] if s)
+        path = _request_path(req)
         return {
             "resource": req.resource_path,
             "path": path,
@@ -309,7 +348,7 @@ class Gateway:
     def _log_context(self, req: Request, answer: Answer, latency_ms: float) -> dict[str, Any]:
         env = req.environ
         ident = req.identity
-        path = "/" + "/".join(unquote(s) for s in req.raw_path[len(EXECUTE_API_PREFIX) :].split("/")[2:] if s)
+        path = _request_path(req)
         integ_ms = None if req.integration_latency_ms is None else int(round(req.integration_latency_ms))
         return {
             "requestId": req.request_id,

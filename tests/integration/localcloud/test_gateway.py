@@ -54,6 +54,9 @@ def binary(event, context):
 '''
 
 
+ANY_API = f"arn:aws:execute-api:us-east-1:{ACCOUNT}:*/*"
+
+
 def _zip() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -144,6 +147,15 @@ def api(cloud):
     apigw = cloud.client("apigateway")
     api_id = apigw.import_rest_api(body=json.dumps(doc).encode())["id"]
     apigw.create_deployment(restApiId=api_id, stageName="dev", variables={"alias": "live"})
+    # API Gateway invokes under each function's resource policy, as SAM's AWS::Lambda::Permission grants
+    # (for any API of the account here: some tests build more APIs over these functions)
+    for name, arn in arns.items():
+        for qualifier in ({}, {"Qualifier": "live"}) if name == "echo" else ({},):
+            lam.add_permission(
+                FunctionName=arn, StatementId=f"apigw-{suffix}", Action="lambda:InvokeFunction",
+                Principal="apigateway.amazonaws.com", SourceArn=ANY_API,
+                **qualifier,
+            )
     return {"id": api_id, "name": doc["info"]["title"], "url": execute_api_url(cloud.endpoint, api_id, "dev"), "arns": arns}
 
 
@@ -314,6 +326,10 @@ def test_given_an_iam_method_when_signed_by_an_iam_users_key_then_it_passes_with
     iam = cloud.client("iam")
     user = f"gw-user-{uuid.uuid4().hex[:8]}"
     created = iam.create_user(UserName=user)["User"]
+    iam.put_user_policy(UserName=user, PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api['id']}/dev/GET/private"}],
+    }))
     key = iam.create_access_key(UserName=user)["AccessKey"]
     r = _signed("GET", f"{api['url']}/private?q=1", key["AccessKeyId"], key["SecretAccessKey"])
     assert r.status_code == 201, r.text
@@ -322,6 +338,44 @@ def test_given_an_iam_method_when_signed_by_an_iam_users_key_then_it_passes_with
     assert identity["userArn"] == created["Arn"]
     assert identity["caller"] == created["UserId"] and identity["user"] == created["UserId"]
     assert identity["accountId"] == ACCOUNT
+
+
+def test_given_an_iam_user_without_execute_api_invoke_when_it_calls_an_iam_method_then_403_naming_the_method(cloud, api):
+    iam = cloud.client("iam")
+    user = f"gw-nobody-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    r = _signed("GET", f"{api['url']}/private", key["AccessKeyId"], key["SecretAccessKey"])
+    assert r.status_code == 403
+    assert r.headers["x-amzn-ErrorType"] == "AccessDeniedException"
+    message = r.json()["message"]
+    assert f"user/{user}" in message and "execute-api:Invoke" in message
+    assert f"{api['id']}/dev/GET/private" in message
+
+
+def test_given_a_function_api_gateway_may_not_invoke_when_its_route_is_called_then_500(cloud, api):
+    # GIVEN the permission API Gateway invokes echo with is taken away
+    lam = cloud.client("lambda")
+    statement = json.loads(lam.get_policy(FunctionName=api["arns"]["echo"])["Policy"])["Statement"][0]["Sid"]
+    lam.remove_permission(FunctionName=api["arns"]["echo"], StatementId=statement)
+    try:
+        # WHEN its route is called THEN API Gateway cannot invoke it: 500, as AWS answers (once the
+        # change is seen: resource policies are read at most once a second, AWS too is eventually consistent)
+        deadline = time.monotonic() + 5
+        while True:
+            r = requests.get(f"{api['url']}/items/special", timeout=30)
+            if r.status_code == 500 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 500 and r.json() == {"message": "Internal server error"}
+    finally:
+        lam.add_permission(
+            FunctionName=api["arns"]["echo"], StatementId=statement, Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com", SourceArn=ANY_API,
+        )
+        deadline = time.monotonic() + 5  # the other tests share this API: wait until the grant is seen again
+        while requests.get(f"{api['url']}/items/special", timeout=30).status_code == 500 and time.monotonic() < deadline:
+            time.sleep(0.2)
 
 
 def test_given_an_iam_method_when_signed_by_the_root_key_with_a_body_then_it_passes(api):
