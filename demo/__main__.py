@@ -98,9 +98,10 @@ def main() -> int:
     started = time.monotonic()
     data_dir = Path(tempfile.mkdtemp(prefix="sprout-demo-"))
     work = data_dir / "notes"
-    say("1. Start the local cloud with Sprout deployed on it (sprout local up)")
+    say("1. Start the local cloud with Sprout deployed on it (sprout local up --enforce-iam)")
     try:
-        cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT)
+        # IAM enforced: every Sprout function runs with its own role's credentials and policies
+        cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT, extra_args=("--enforce-iam",))
     except LocalCloudDidNotStart as e:
         print(f"demo failed: {e}", file=sys.stderr)
         return 1
