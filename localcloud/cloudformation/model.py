@@ -123,30 +123,23 @@ class Stack:
         return False
 
     def describe(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "StackId": self.stack_id,
-            "StackName": self.name,
-            "Description": self.plan.description if self.plan else "",
-            "Parameters": [
-                {"ParameterKey": k, "ParameterValue": "****" if self.no_echo(k) else v}
-                for k, v in self.parameters.items()
-            ],
-            "CreationTime": self.created,
-            "StackStatus": self.status,
-            "DisableRollback": self.disable_rollback,
-            "NotificationARNs": self.notification_arns,
-            "Capabilities": self.capabilities,
-            "Outputs": self.outputs,
-            "Tags": self.tags,  # moto's serializer turns the dict into [{Key, Value}]
-            "EnableTerminationProtection": False,
-            "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"},
-        }
-        if self.reason:
-            out["StackStatusReason"] = self.reason
-        if self.updated:
-            out["LastUpdatedTime"] = self.updated
-        if self.deleted:
-            out["DeletionTime"] = self.deleted
+        """DescribeStacks' shape: the summary's fields, then the stack's details."""
+        out = self.summary()
+        out["Description"] = out.pop("TemplateDescription")
+        out.update(
+            {
+                "Parameters": [
+                    {"ParameterKey": k, "ParameterValue": "****" if self.no_echo(k) else v}
+                    for k, v in self.parameters.items()
+                ],
+                "DisableRollback": self.disable_rollback,
+                "NotificationARNs": self.notification_arns,
+                "Capabilities": self.capabilities,
+                "Outputs": self.outputs,
+                "Tags": self.tags,  # moto's serializer turns the dict into [{Key, Value}]
+                "EnableTerminationProtection": False,
+            }
+        )
         if self.change_set_id:
             out["ChangeSetId"] = self.change_set_id
         if self.timeout_in_minutes:
@@ -154,6 +147,7 @@ class Stack:
         return out
 
     def summary(self) -> dict[str, Any]:
+        """ListStacks' shape."""
         out: dict[str, Any] = {
             "StackId": self.stack_id,
             "StackName": self.name,
