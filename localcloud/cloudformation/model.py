@@ -208,29 +208,22 @@ class ChangeSet:
     created: datetime = field(default_factory=now)
 
     def describe(self) -> dict[str, Any]:
+        """DescribeChangeSet's shape: the summary's fields, then the change set's details."""
         no_echo = self.plan.no_echo if self.plan else (lambda k: False)
-        out: dict[str, Any] = {
-            "ChangeSetName": self.name,
-            "ChangeSetId": self.change_set_id,
-            "StackId": self.stack.stack_id,
-            "StackName": self.stack.name,
-            "Parameters": {k: "****" if no_echo(k) else v for k, v in self.parameters.items()},
-            "CreationTime": self.created,
-            "ExecutionStatus": self.execution_status,
-            "Status": self.status,
-            "NotificationARNs": [],
-            "Capabilities": self.capabilities,
-            "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
-            "Changes": [{**c, "ChangeSetId": self.change_set_id} for c in self.changes],
-            "IncludeNestedStacks": False,
-        }
-        if self.description:
-            out["Description"] = self.description
-        if self.reason:
-            out["StatusReason"] = self.reason
+        out = self.summary()
+        out.update(
+            {
+                "Parameters": {k: "****" if no_echo(k) else v for k, v in self.parameters.items()},
+                "NotificationARNs": [],
+                "Capabilities": self.capabilities,
+                "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
+                "Changes": [{**c, "ChangeSetId": self.change_set_id} for c in self.changes],
+            }
+        )
         return out
 
     def summary(self) -> dict[str, Any]:
+        """ListChangeSets' shape."""
         out = {
             "StackId": self.stack.stack_id,
             "StackName": self.stack.name,
