@@ -89,39 +89,33 @@ def _resolve(event: dict) -> dict:
         followers = defaultdict(list)
         for registered, stage in lineage.stages_following(repository, branch):
             followers[registered.name].append(stage)
+        if not followers:
+            logger.info("no app follows the branch", extra={"repository": repository, "branch": branch})
         targets = [
-            {
-                "app": app_name,
-                "repository": repository,
-                "commitId": commit,
-                "branch": branch,
-                "deployStages": [s.name for s in stages if s.auto_deploy],
-                "trigger": trigger,
-            }
+            _target(app_name, repository, commit, branch, stages, trigger)
             for app_name, stages in sorted(followers.items())
         ]
-        if not targets:
-            logger.info("no app follows the branch", extra={"repository": repository, "branch": branch})
-        return {"targets": targets, "repository": repository, "branch": branch, "commitId": commit}
-    if event.get("source") == "sprout.api":
+    elif event.get("source") == "sprout.api":
         registered = lineage.get_app(_field(event, "app"))
-        branch = event.get("branch")
-        deploy = [s.name for s in registered.stages_following(branch) if s.auto_deploy] if branch else []
-        target = {
-            "app": registered.name,
-            "repository": registered.repository,
-            "commitId": _field(event, "commitId"),
-            "branch": branch,
-            "deployStages": deploy,
-            "trigger": event.get("trigger") or {"type": "user"},
-        }
-        return {
-            "targets": [target],
-            "repository": registered.repository,
-            "branch": branch,
-            "commitId": target["commitId"],
-        }
-    raise InvalidInput("source", f"unknown build trigger {event.get('source')!r}")
+        repository, branch, commit = registered.repository, event.get("branch"), _field(event, "commitId")
+        stages = registered.stages_following(branch) if branch else []
+        trigger = event.get("trigger") or {"type": "user"}
+        targets = [_target(registered.name, repository, commit, branch, stages, trigger)]
+    else:
+        raise InvalidInput("source", f"unknown build trigger {event.get('source')!r}")
+    return {"targets": targets, "repository": repository, "branch": branch, "commitId": commit}
+
+
+def _target(app_name: str, repository: str, commit: str, branch: str | None, stages, trigger: dict) -> dict:
+    """One app to build at ``commit``, and the stages following the branch that deploy it at once."""
+    return {
+        "app": app_name,
+        "repository": repository,
+        "commitId": commit,
+        "branch": branch,
+        "deployStages": [s.name for s in stages if s.auto_deploy],
+        "trigger": trigger,
+    }
 
 
 @_task
