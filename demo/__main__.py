@@ -60,36 +60,6 @@ def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, echo: 
     return result.stdout
 
 
-def wait_for(what: str, check, timeout: float = 120.0, every: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise DemoFailed(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def build_settled(sprout: SproutClient, number: int, stage: str | None):
-    def check():
-        try:
-            build = sprout.request("GET", f"/apps/notes/builds/{number}")
-        except ApiError as e:
-            if e.status == 404:
-                return None
-            raise
-        if build["status"] == "FAILED":
-            return build
-        if build["status"] != "SUCCEEDED":
-            return None
-        if stage is None:
-            return build
-        deployment = (build.get("deployedTo") or {}).get(stage)
-        return build if deployment and deployment["status"] in ("SUCCEEDED", "FAILED") else None
-
-    return check
-
-
 def git(work: Path, *args: str) -> str:
     return run(["git", *args], cwd=work, env={**os.environ, **GIT_ENV})
 
@@ -159,7 +129,7 @@ def main() -> int:
         git(work, "commit", "-q", "-m", "The notes app")
         pushed = time.monotonic()
         git(work, "push", "-q", clone_url, "main")
-        build = wait_for("build 1 on dev", build_settled(sprout, 1, "dev"))
+        build = sprout.wait_for_build("notes", 1, "dev")
         if build["status"] != "SUCCEEDED" or build["deployedTo"]["dev"]["status"] != "SUCCEEDED":
             raise DemoFailed(f"build 1 did not reach dev: {json.dumps(build, indent=2)}")
         show(f"push → live on dev in {time.monotonic() - pushed:.1f} s")
@@ -188,7 +158,7 @@ def main() -> int:
         create.write_text(source.replace(marker, marker + BROKEN_LINE, 1))
         git(work, "commit", "-q", "-am", "Break create (gibberish.what)")
         git(work, "push", "-q", clone_url, "main")
-        build2 = wait_for("build 2 on dev", build_settled(sprout, 2, "dev"))
+        build2 = sprout.wait_for_build("notes", 2, "dev")
         changed = [
             f["logicalId"]
             for f in build2["functions"]
@@ -212,14 +182,14 @@ def main() -> int:
         )
         git(work, "commit", "-q", "-am", "Break the template")
         git(work, "push", "-q", clone_url, "main")
-        build3 = wait_for("build 3 to fail", build_settled(sprout, 3, None))
+        build3 = sprout.wait_for_build("notes", 3)
         show(f"build 3 {build3['status']}: {json.dumps(build3.get('failure'))}")
         run([sprout_cli, "builds", "list", "notes"], env=env)
 
         say("7. Revert the bad commits and push again: dev answers 200 again")
         git(work, "revert", "--no-edit", "HEAD", "HEAD~1")
         git(work, "push", "-q", clone_url, "main")
-        build4 = wait_for("build 4 on dev", build_settled(sprout, 4, "dev"))
+        build4 = sprout.wait_for_build("notes", 4, "dev")
         show(f"build 4 {build4['status']}, live versions on dev {build4['deployedTo']['dev']['versions']}")
         note = notes.request("POST", "/notes", {"content": "fixed", "attachment": None})
         show(f"POST /notes → 200 {json.dumps(note)}")
@@ -233,7 +203,7 @@ def main() -> int:
         say("Not built yet (open issues): promote to prod with a change set, access logs, metrics, rollback")
         say(f"Demo finished in {time.monotonic() - started:.0f} s")
         return 0
-    except DemoFailed as e:
+    except (DemoFailed, TimeoutError) as e:
         print(f"\ndemo failed: {e}", file=sys.stderr)
         return 1
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -73,3 +74,33 @@ class SproutClient:
             except ValueError:
                 parsed = payload.decode(errors="replace")
             raise ApiError(e.code, parsed) from None
+
+    def build_if_settled(self, app: str, number: int, stage: str | None = None) -> dict | None:
+        """Build ``number`` of ``app`` once it has failed, or succeeded and (with ``stage``) its
+        deployment there has finished; None while it is not recorded yet or still going."""
+        try:
+            build = self.request("GET", f"/apps/{app}/builds/{number}")
+        except ApiError as e:
+            if e.status == 404:
+                return None
+            raise
+        if build["status"] == "BUILDING":
+            return None
+        if build["status"] == "FAILED" or stage is None:
+            return build
+        deployment = (build.get("deployedTo") or {}).get(stage)
+        return build if deployment and deployment["status"] != "IN_PROGRESS" else None
+
+    def wait_for_build(
+        self, app: str, number: int, stage: str | None = None, timeout: float = 120.0, every: float = 0.25
+    ) -> dict:
+        """``build_if_settled``, polled until it answers; TimeoutError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            build = self.build_if_settled(app, number, stage)
+            if build is not None:
+                return build
+            if time.monotonic() > deadline:
+                where = f" on {stage}" if stage else ""
+                raise TimeoutError(f"build {number} of {app} did not settle{where} within {timeout:.0f} s")
+            time.sleep(every)

@@ -74,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     b_show = builds.add_parser("show", help="one build: functions, hashes, failure, where it is deployed")
     b_show.add_argument("app")
     b_show.add_argument("number", type=int)
+    b_wait = builds.add_parser(
+        "wait", help="wait until a build has failed, or succeeded (and deployed to --stage)"
+    )
+    b_wait.add_argument("app")
+    b_wait.add_argument("number", type=int)
+    b_wait.add_argument("--stage", default=None, help="also wait for its deployment to this stage to finish")
+    b_wait.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     b_start = builds.add_parser("start", help="build a branch's head or a commit")
     b_start.add_argument("app")
     which = b_start.add_mutually_exclusive_group(required=True)
@@ -137,11 +144,19 @@ def _run(args: argparse.Namespace) -> int:
             if not args.json:
                 _print_builds(result)
                 return 0
-        elif args.action == "show":
-            result = client.request("GET", f"/apps/{args.app}/builds/{args.number}")
-            if not args.json:
+        elif args.action in ("show", "wait"):
+            if args.action == "show":
+                result = client.request("GET", f"/apps/{args.app}/builds/{args.number}")
+            else:
+                result = client.wait_for_build(args.app, args.number, args.stage, args.timeout)
+            if args.json:
+                print(json.dumps(result, indent=2))
+            else:
                 _print_build(result)
+            if args.action == "show":
                 return 0
+            deployment = (result.get("deployedTo") or {}).get(args.stage or "") or {}
+            return 1 if result["status"] == "FAILED" or deployment.get("status") == "FAILED" else 0
         else:
             body = {"branch": args.branch} if args.branch else {"commit": args.commit}
             result = client.request("POST", f"/apps/{args.app}/builds", body)
@@ -174,6 +189,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         _local(args.rest)
     try:
         sys.exit(_run(args))
-    except ApiError as e:
+    except (ApiError, TimeoutError) as e:
         print(f"sprout: {e}", file=sys.stderr)
         sys.exit(1)

@@ -79,17 +79,7 @@ class AppRepo:
 
     def wait_build(self, number: int, stage: str | None = "dev", timeout: float = 90.0) -> dict:
         """Build ``number`` once it has failed, or succeeded and (with ``stage``) settled there."""
-
-        def settled():
-            build = self.build(number)
-            if build is None or build["status"] == "BUILDING":
-                return None
-            if build["status"] == "FAILED" or stage is None:
-                return build
-            deployment = build["deployedTo"].get(stage)
-            return build if deployment and deployment["status"] != "IN_PROGRESS" else None
-
-        return wait_for(f"build {number} of {self.name}", settled, timeout)
+        return self.api.wait_for_build(self.name, number, stage, timeout)
 
     def builds(self) -> list[dict]:
         return self.api.request("GET", f"/apps/{self.name}/builds")["builds"]

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 from sprout.cli.client import SproutClient
 from tests.integration.sprout.conftest import codecommit_event, wait_for
@@ -47,6 +51,15 @@ def test_given_a_registered_app_when_main_is_pushed_then_the_build_is_recorded_a
         "push",
     )
     assert deployment["versions"] == dict.fromkeys(functions, "1")
+    # AND the CLI waits for it as a user would, and says where it is deployed
+    for command in (["wait", notes_app.name, "1", "--stage", "dev"], ["show", notes_app.name, "1"]):
+        answered = subprocess.run(
+            [str(Path(sys.executable).with_name("sprout")), "builds", *command],
+            env={**os.environ, "SPROUT_API_URL": cloud.sprout["ApiUrl"]}, capture_output=True, text=True, timeout=120,
+        )
+        assert answered.returncode == 0, answered.stderr
+        assert "build 1  SUCCEEDED" in answered.stdout
+        assert "deployed to dev (deployment 000001, SUCCEEDED)" in answered.stdout
     # AND dev serves the app over HTTP
     notes = SproutClient(notes_app.stage_url("dev"))
     note = notes.request("POST", "/notes", {"content": "hello", "attachment": None})

@@ -34,3 +34,10 @@ def test_given_apps_create_with_stages_when_parsed_then_stages_keep_pipeline_ord
 def test_given_builds_start_with_both_branch_and_commit_when_parsed_then_argparse_refuses(capsys):
     with pytest.raises(SystemExit):
         _parser().parse_args(["builds", "start", "notes", "--branch", "main", "--commit", "a" * 40])
+
+
+def test_given_builds_wait_when_parsed_then_stage_and_timeout_are_optional():
+    args = _parser().parse_args(["builds", "wait", "notes", "3"])
+    assert (args.app, args.number, args.stage, args.timeout) == ("notes", 3, None, 600.0)
+    args = _parser().parse_args(["builds", "wait", "notes", "3", "--stage", "dev", "--timeout", "30"])
+    assert (args.stage, args.timeout) == ("dev", 30.0)
