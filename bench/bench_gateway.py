@@ -19,8 +19,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,21 +30,10 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
+from sprout.cli.local import LocalSprout
+
 ROOT = Path(__file__).resolve().parents[1]
 HANDLER = "def main(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
-
-
-def start_cloud(data_dir: str) -> tuple[subprocess.Popen, str]:
-    sprout = shutil.which("sprout", path=str(Path(sys.executable).parent)) or "sprout"
-    proc = subprocess.Popen(
-        [sprout, "local", "up", "--port", "0", "--data-dir", data_dir], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("localcloud ready "):
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-            return proc, line.split()[2]
-    raise SystemExit("local cloud did not start")
 
 
 def cpu_seconds(pid: int | None) -> float | None:
@@ -176,8 +163,10 @@ def main() -> None:
     proc = None
     tmp = tempfile.mkdtemp(prefix="bench-gateway-")
     endpoint = args.endpoint
+    cloud = None
     if endpoint is None:
-        proc, endpoint = start_cloud(tmp)
+        cloud = LocalSprout.start(Path(tmp), with_sprout=False, cwd=ROOT)  # the bare cloud: no Sprout stack needed
+        proc, endpoint = cloud.process, cloud.endpoint
     try:
         requests_ = setup(endpoint)
         for name, req in requests_.items():
@@ -194,9 +183,8 @@ def main() -> None:
                 flush=True,
             )
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=10)
+        if cloud is not None:
+            cloud.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -24,8 +24,6 @@ import re
 import shutil
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import zipfile
@@ -34,6 +32,8 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+
+from sprout.cli.local import LocalSprout
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,23 +45,6 @@ def handler(event, context):
     return {"ok": True}
 """
 NODE_CODE = "exports.handler = async (event) => ({ ok: true });\n"
-
-
-def start_cloud(data_dir: str) -> tuple[subprocess.Popen, str]:
-    sprout = shutil.which("sprout", path=str(Path(sys.executable).parent))
-    command = [sprout, "local", "up"] if sprout else [sys.executable, "-m", "localcloud", "up"]
-    proc = subprocess.Popen(
-        [*command, "--port", "0", "--data-dir", data_dir],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("localcloud ready "):
-            return proc, line.split()[2]
-    raise SystemExit("local cloud did not start")
 
 
 def client(endpoint: str, service: str):
@@ -125,12 +108,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
-        proc, endpoint = start_cloud(data_dir)
+        cloud = LocalSprout.start(Path(data_dir), with_sprout=False, cwd=ROOT)  # the bare cloud: no Sprout stack needed
         try:
-            run(endpoint, args.calls)
+            run(cloud.endpoint, args.calls)
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            cloud.stop()
 
 
 def run(endpoint: str, calls: int) -> None:

@@ -24,9 +24,7 @@ import random
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -34,49 +32,22 @@ from pathlib import Path
 
 import boto3
 
+from sprout.cli.local import LocalSprout
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_P50_MS = 20.0
 
 
-def start_cloud(data_dir: str) -> tuple[subprocess.Popen, str]:
-    sprout = shutil.which("sprout", path=str(Path(sys.executable).parent)) or "sprout"
-    proc = subprocess.Popen(
-        [sprout, "local", "up", "--port", "0", "--data-dir", data_dir],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("localcloud ready "):
-            # Keep reading its output: a full pipe would block the cloud's next log line (and with
-            # it whichever thread logs, up to its exit after SIGTERM).
-            threading.Thread(target=_drain, args=(proc,), daemon=True).start()
-            return proc, line.split()[2]
-    proc.wait(timeout=10)
-    raise SystemExit("the local cloud did not start")
-
-
-_output: list[str] = []
-
-
-def _drain(proc: subprocess.Popen) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        _output.append(line)
-
-
-def stop_cloud(proc: subprocess.Popen) -> None:
-    proc.terminate()
+def stop_cloud(cloud: LocalSprout) -> None:
     start = time.perf_counter()
     try:
-        proc.wait(timeout=10)
+        cloud.stop(timeout=10)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
         print("warning: the local cloud did not exit within 10 s of SIGTERM (killed); its last output:")
-        print("".join(_output[-20:]))
+        print("".join(cloud.printed[-20:]))
     else:
         print(f"local cloud stopped {time.perf_counter() - start:.1f} s after SIGTERM "
-              f"({len(_output)} lines of output during the run)")
+              f"({len(cloud.printed)} lines of output during the run)")
 
 
 def create_table(endpoint: str, name: str) -> None:
@@ -125,7 +96,8 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="bench-lineage-")
-    proc, endpoint = start_cloud(data_dir)
+    cloud = LocalSprout.start(Path(data_dir), with_sprout=False, cwd=ROOT)  # a table of its own: no Sprout stack
+    endpoint = cloud.endpoint
     try:
         table = f"sprout-bench-{uuid.uuid4().hex[:8]}"
         os.environ.update(
@@ -162,7 +134,7 @@ def main() -> None:
 
         measure("begin + finish_deployment (2 transactions)", writes, deploy)
     finally:
-        stop_cloud(proc)
+        stop_cloud(cloud)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
