@@ -161,3 +161,40 @@ def _git_date(value: str) -> str:
     if len(parts) == 2 and parts[0].isdigit() and len(parts[1]) == 5 and parts[1][0] in "+-":
         return datetime.fromtimestamp(int(parts[0]), UTC).isoformat().replace("+00:00", "Z")
     return value
+
+
+def commits_between(repository: str, newest: str, oldest: str | None, limit: int = 50, client=None) -> list[dict]:
+    """The commits after ``oldest`` up to ``newest``, newest first (first parents, at most
+    ``limit``): ``{"id", "author", "message"}`` with the message's first line. Empty when
+    ``oldest`` is not an ancestor within the limit."""
+    client = client or boto3.client("codecommit")
+    found, current = [], newest
+    while current and current != oldest and len(found) < limit:
+        try:
+            commit = client.get_commit(repositoryName=repository, commitId=current)["commit"]
+        except (ClientError, BotoCoreError) as e:
+            raise _fail(f"cannot read commit {current} of repository {repository}", e) from None
+        message = (commit.get("message") or "").strip().splitlines()
+        found.append({"id": current, "author": (commit.get("author") or {}).get("name", ""),
+                      "message": message[0] if message else ""})
+        parents = commit.get("parents") or []
+        current = parents[0] if parents else None
+    return found if oldest is None or current == oldest else []
+
+
+def check_repository(repository: str, client=None) -> None:
+    """SourceError unless the CodeCommit repository exists."""
+    client = client or boto3.client("codecommit")
+    try:
+        client.get_repository(repositoryName=repository)
+    except (ClientError, BotoCoreError) as e:
+        raise _fail(f"repository {repository} cannot be read", e) from None
+
+
+def check_commit(repository: str, commit_id: str, client=None) -> None:
+    """SourceError unless ``commit_id`` is a commit of the repository."""
+    client = client or boto3.client("codecommit")
+    try:
+        client.get_commit(repositoryName=repository, commitId=commit_id)
+    except (ClientError, BotoCoreError) as e:
+        raise _fail(f"commit {commit_id} of repository {repository} cannot be read", e) from None

@@ -11,6 +11,9 @@ import boto3
 from botocore.exceptions import ClientError
 
 from sprout.domain.errors import DeployError
+from sprout.domain.pipeline import stack_name
+
+__all__ = ["LIVE_ALIAS", "Progress", "StageStacks", "stack_name"]
 
 LIVE_ALIAS = "live"
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
@@ -23,10 +26,6 @@ class Progress:
     status: str
     reason: str | None = None
     changed: bool = True
-
-
-def stack_name(app: str, stage: str) -> str:
-    return f"{app}-{stage}"
 
 
 class StageStacks:
@@ -95,6 +94,15 @@ class StageStacks:
                 return progress
             self._sleep(every_s)
 
+    def function_names(self, stack: str) -> dict[str, str]:
+        """Function logical id -> its physical name, for the stack's Lambda functions."""
+        resources = self._cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        return {
+            r["LogicalResourceId"]: r["PhysicalResourceId"]
+            for r in resources
+            if r["ResourceType"] == "AWS::Lambda::Function"
+        }
+
     def live_versions(self, stack: str) -> dict[str, str]:
         """Function logical id -> the Lambda version its ``live`` alias points at."""
         resources = self._cfn.describe_stack_resources(StackName=stack)["StackResources"]
@@ -110,6 +118,10 @@ class StageStacks:
                 raise
             versions[r["LogicalResourceId"]] = alias["FunctionVersion"]
         return versions
+
+    def exists(self, stack: str) -> bool:
+        """Whether a stack of that name exists (and is not deleted)."""
+        return self._status(stack) not in (None, "DELETE_COMPLETE")
 
     def _status(self, stack: str) -> str | None:
         try:

@@ -6,6 +6,12 @@ class SproutError(Exception):
     """Base of Sprout's named errors."""
 
 
+def shown(value: object, limit: int = 40) -> str:
+    """A value as an error message may echo it: its repr, cut to a short prefix."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
 class InvalidInput(SproutError):
     """A request or payload field is missing or malformed (HTTP 400)."""
 
@@ -15,7 +21,11 @@ class InvalidInput(SproutError):
 
 
 class NotFound(SproutError):
-    """HTTP 404."""
+    """HTTP 404; ``field`` names the request field that named the missing thing, when one did."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class AppNotFound(NotFound):
@@ -47,7 +57,11 @@ class AppAlreadyExists(Conflict):
 
 
 class StageBusy(Conflict):
-    """Another deployment holds the stage."""
+    """Another deployment holds the stage; ``holder`` says which (deployment, execution, lease)."""
+
+    def __init__(self, message: str, holder: dict | None = None):
+        super().__init__(message)
+        self.holder = holder or {}
 
 
 class PackagingError(SproutError):
@@ -60,3 +74,23 @@ class SourceError(SproutError):
 
 class DeployError(SproutError):
     """The stage's stack could not be deployed."""
+
+
+class BuildNotDeployable(InvalidInput):
+    """The build cannot go to a stage: failed, still building, or quarantined without force (400)."""
+
+
+class NothingToRollBackTo(Conflict):
+    """The stage has no earlier good deployment to go back to (409)."""
+
+
+class StackNameTaken(Conflict):
+    """A stage stack name is another app's, or a stack Sprout does not own (409)."""
+
+
+class StaleChangeSet(Conflict):
+    """The change set a promote confirmed no longer matches what the stage runs (409)."""
+
+    def __init__(self, message: str, changeset: dict):
+        super().__init__(message)
+        self.changeset = changeset

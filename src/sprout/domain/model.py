@@ -1,4 +1,8 @@
-"""Sprout's domain types: apps, stages, builds, deployments. Pure data, no AWS."""
+"""Sprout's domain types: apps, stages, builds, deployments, the stage lock. Pure data, no AWS.
+
+One status vocabulary, from the lineage to the state machines' Choice states: ``BuildStatus``,
+``DeploymentStatus`` and ``DeployProgress`` are the strings the ASL compares against.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,15 @@ class DeploymentStatus(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+
+
+class DeployProgress(StrEnum):
+    """Where one deploy step left a deployment (the deploy state machine's Choice states)."""
+
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    SUPERSEDED = "SUPERSEDED"  # a push whose history the stage already runs past: nothing to do
 
 
 class DeploymentKind(StrEnum):
@@ -73,6 +86,8 @@ class Build:
     functions: tuple[FunctionArtifact, ...] = ()
     template_key: str | None = None
     failure: dict | None = None  # {"step": ..., "error": ..., "cause": ...}
+    execution: str | None = None  # the execution that built it
+    quarantined: dict | None = None  # {"stage", "deployment", "reason", "at"} once an alarm rolled it back
 
 
 @dataclass(frozen=True)
@@ -89,12 +104,39 @@ class Deployment:
     started_at: str = ""
     finished_at: str | None = None
     error: str | None = None
+    step: str | None = None  # the step that failed, when it failed
+    execution: str | None = None  # the execution holding the stage for it
+    took_over: dict | None = None  # {"deployment", "execution", "reason"} when it took a stale lock over
+
+
+@dataclass(frozen=True)
+class StageLock:
+    """Who holds a stage: one deployment at a time, for its execution, until the lease runs out
+    (renewed while the deployment makes progress)."""
+
+    deployment: str
+    execution: str | None
+    since: str
+    expires_at: str
 
 
 @dataclass(frozen=True)
 class Stage:
     app: str
     name: str
+    branch: str | None = None
+    auto_deploy: bool = False
     current_deployment: str | None = None
-    lock: str | None = None  # the deployment id holding the stage, if any
+    lock: StageLock | None = None
     version: int = 0
+
+
+@dataclass(frozen=True)
+class OpenWork:
+    """Something an execution opened and has not closed yet: a build or a deployment."""
+
+    kind: str  # "build" | "deployment"
+    app: str
+    build: int | None = None
+    stage: str | None = None
+    deployment: str | None = None

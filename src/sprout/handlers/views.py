@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sprout.domain.model import App, Build, Deployment, FunctionArtifact
+from sprout.domain.changeset import ChangeSet
+from sprout.domain.model import App, Build, Deployment, FunctionArtifact, Stage, StageLock
+from sprout.domain.pipeline import parse_iso, stack_name
 
 
 def app_view(app: App) -> dict:
@@ -29,17 +31,30 @@ def build_summary(build: Build) -> dict:
         "author": build.author,
         "createdAt": build.created_at,
         "finishedAt": build.finished_at,
+        "quarantined": build.quarantined,
     }
 
 
-def build_view(build: Build, deployed_to: dict[str, Deployment]) -> dict:
+def build_view(build: Build, deployed_to: dict[str, Deployment], live_on: list[str]) -> dict:
     return {
         **build_summary(build),
         "functions": [function_view(f) for f in build.functions],
         "templateKey": build.template_key,
         "failure": build.failure,
+        "execution": build.execution,
         "deployedTo": {stage: deployment_view(d) for stage, d in deployed_to.items()},
+        "liveOn": live_on,
+        "rolledBackFrom": sorted(
+            stage for stage, d in deployed_to.items() if stage not in live_on and d.status.value == "SUCCEEDED"
+            and d.kind.value in ("deploy", "promote")
+        ),
     }
+
+
+def _duration_ms(d: Deployment) -> int | None:
+    if not d.finished_at or not d.started_at:
+        return None
+    return int((parse_iso(d.finished_at) - parse_iso(d.started_at)).total_seconds() * 1000)
 
 
 def deployment_view(d: Deployment) -> dict:
@@ -55,5 +70,51 @@ def deployment_view(d: Deployment) -> dict:
         "versions": d.versions,
         "startedAt": d.started_at,
         "finishedAt": d.finished_at,
+        "durationMs": _duration_ms(d),
         "error": d.error,
+        "step": d.step,
+        "execution": d.execution,
+        "tookOver": d.took_over,
+    }
+
+
+def lock_view(lock: StageLock | None) -> dict | None:
+    if lock is None:
+        return None
+    return {"deployment": lock.deployment, "execution": lock.execution, "since": lock.since, "expiresAt": lock.expires_at}
+
+
+def stage_view(
+    stage: Stage, current: Deployment | None, build: Build | None, function_names: dict[str, str]
+) -> dict:
+    hashes = {f.logical_id: f.sha256 for f in build.functions} if build else {}
+    versions = current.versions if current else {}
+    return {
+        "app": stage.app,
+        "name": stage.name,
+        "branch": stage.branch,
+        "autoDeploy": stage.auto_deploy,
+        "stackName": stack_name(stage.app, stage.name),
+        "currentDeployment": deployment_view(current) if current else None,
+        "build": build_summary(build) if build else None,
+        "functions": [
+            {"logicalId": lid, "functionName": function_names.get(lid), "version": versions.get(lid), "sha256": hashes.get(lid)}
+            for lid in sorted(set(versions) | set(hashes))
+        ],
+        "lock": lock_view(stage.lock),
+        "autoRollback": None,
+    }
+
+
+def changeset_view(cs: ChangeSet, app: str, stage: str, build: int, current: Deployment | None) -> dict:
+    return {
+        "changesetId": cs.id,
+        "app": app,
+        "stage": stage,
+        "build": build,
+        "current": {"deployment": current.id, "build": current.build} if current else None,
+        "confirmRequired": cs.confirm_required,
+        "summary": cs.summary(),
+        "changes": [c.view() for c in cs.changes],
+        "commits": cs.commits,
     }

@@ -43,5 +43,6 @@ def validate(name: str, body: Any) -> None:
     if error.validator == "required":
         raise InvalidInput(_field(error), "is required")
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
-    message = error.message + (f" ({description})" if description else "")
+    text = error.message if len(error.message) <= 160 else error.message[:160] + "…"
+    message = text + (f" ({description})" if description else "")
     raise InvalidInput(_field(error), message)

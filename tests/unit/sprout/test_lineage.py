@@ -8,6 +8,7 @@ import sys
 import threading
 import uuid
 from collections import Counter
+from datetime import timedelta
 
 import boto3
 import pytest
@@ -20,6 +21,7 @@ from sprout.domain.errors import (
     BuildNotFound,
     Conflict,
     InvalidInput,
+    StackNameTaken,
     StageBusy,
     StageNotFound,
 )
@@ -31,9 +33,12 @@ from sprout.domain.model import (
     FunctionArtifact,
     StageSpec,
 )
-from tests.unit.sprout.lineage_table import lineage_module, table_properties
+import sprout.adapters.lineage as lineage_mod
+from pynamodb.exceptions import UpdateError
+from sprout.adapters.lineage import table as table_mod
+from tests.unit.sprout.lineage_table import table_properties
 
-lineage_mod = lineage_module()
+TABLE = "sprout-unit-lineage"
 
 
 def serialize_dynamodb_requests(monkeypatch) -> None:
@@ -54,12 +59,11 @@ def lineage(monkeypatch):
     for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("TABLE_NAME", TABLE)
     serialize_dynamodb_requests(monkeypatch)
     lineage_mod.reset_connections()
     with mock_aws():
-        boto3.client("dynamodb", region_name="us-east-1").create_table(
-            TableName=lineage_mod.TABLE_NAME, **table_properties()
-        )
+        boto3.client("dynamodb", region_name="us-east-1").create_table(TableName=TABLE, **table_properties())
         yield lineage_mod.Lineage()
     lineage_mod.reset_connections()
 
@@ -71,7 +75,7 @@ def new_app(lineage, repository="notes", stages=None) -> App:
 
 
 def succeeded_build(lineage, app: App, commit: str | None = None):
-    build, _ = lineage.record_build(app, commit or uuid.uuid4().hex, "main", "a change", "dev")
+    build, _ = lineage.record_build(app.name, commit or uuid.uuid4().hex, "main", "a change", "dev")
     return lineage.finish_build(app.name, build.number, BuildStatus.SUCCEEDED)
 
 
@@ -136,7 +140,7 @@ def test_given_apps_on_a_repository_when_asked_for_a_branch_then_only_stages_fol
 
 def test_given_commits_when_recorded_then_numbers_count_up_from_one(lineage):
     app = new_app(lineage)
-    builds = [lineage.record_build(app, f"c{i}", "main", f"change {i}", "ana") for i in range(3)]
+    builds = [lineage.record_build(app.name, f"c{i}", "main", f"change {i}", "ana") for i in range(3)]
     assert [(b.number, created) for b, created in builds] == [(1, True), (2, True), (3, True)]
     first = builds[0][0]
     assert (first.commit_id, first.branch, first.message, first.author, first.status) == (
@@ -146,7 +150,7 @@ def test_given_commits_when_recorded_then_numbers_count_up_from_one(lineage):
 
 def test_given_a_recorded_commit_when_recorded_again_then_the_same_build_comes_back_not_created(lineage):
     app = new_app(lineage)
-    first, created = lineage.record_build(app, "abc", "main", "m", "a")
+    first, created = lineage.record_build(app.name, "abc", "main", "m", "a")
     again, created_again = lineage.record_build(app.name, "abc", "main", "m", "a")
     assert created and not created_again
     assert again == first
@@ -155,7 +159,7 @@ def test_given_a_recorded_commit_when_recorded_again_then_the_same_build_comes_b
 
 def test_given_eight_threads_recording_one_commit_then_exactly_one_build_exists(lineage):
     app = new_app(lineage)
-    results = run_threads(8, lambda i: lineage.record_build(app, "same-commit", "main", "m", f"t{i}"))
+    results = run_threads(8, lambda i: lineage.record_build(app.name, "same-commit", "main", "m", f"t{i}"))
 
     assert not [r for r in results if isinstance(r, Exception)], results
     assert sorted(created for _, created in results) == [False] * 7 + [True]
@@ -166,7 +170,7 @@ def test_given_eight_threads_recording_one_commit_then_exactly_one_build_exists(
 
 def test_given_eight_threads_recording_different_commits_then_numbers_have_no_gaps(lineage):
     app = new_app(lineage)
-    results = run_threads(8, lambda i: lineage.record_build(app, f"commit-{i}", "main", "m", "a"))
+    results = run_threads(8, lambda i: lineage.record_build(app.name, f"commit-{i}", "main", "m", "a"))
 
     assert not [r for r in results if isinstance(r, Exception)], results
     assert sorted(build.number for build, _ in results) == list(range(1, 9))
@@ -175,7 +179,7 @@ def test_given_eight_threads_recording_different_commits_then_numbers_have_no_ga
 
 def test_given_a_build_when_finished_then_its_outcome_is_kept_and_finishing_twice_the_same_way_is_a_no_op(lineage):
     app = new_app(lineage)
-    build, _ = lineage.record_build(app, "c1", "main", "m", "a")
+    build, _ = lineage.record_build(app.name, "c1", "main", "m", "a")
     fn = FunctionArtifact("Create", "ab" * 32, f"artifacts/{'ab' * 32}.zip", {"Handler": "create.main", "MemorySize": 128})
 
     done = lineage.finish_build(app.name, build.number, "SUCCEEDED", functions=[fn], template_key="templates/x")
@@ -190,7 +194,7 @@ def test_given_a_build_when_finished_then_its_outcome_is_kept_and_finishing_twic
 
 def test_given_a_failed_build_then_its_failure_reads_back(lineage):
     app = new_app(lineage)
-    build, _ = lineage.record_build(app, "c1", "main", "m", "a")
+    build, _ = lineage.record_build(app.name, "c1", "main", "m", "a")
     failure = {"step": "package", "error": "PackagingError", "cause": "template.yaml not found"}
     assert lineage.finish_build(app.name, build.number, BuildStatus.FAILED, failure=failure).failure == failure
 
@@ -208,7 +212,7 @@ def test_given_missing_builds_when_read_then_build_not_found(lineage):
 def test_given_thirty_builds_when_listed_in_pages_then_newest_first_without_overlap(lineage):
     app = new_app(lineage)
     for i in range(30):
-        lineage.record_build(app, f"c{i}", "main", "m", "a")
+        lineage.record_build(app.name, f"c{i}", "main", "m", "a")
 
     first, token = lineage.list_builds(app.name, limit=12)
     second, token2 = lineage.list_builds(app.name, limit=12, next_token=token)
@@ -224,7 +228,7 @@ def test_given_thirty_builds_when_listed_in_pages_then_newest_first_without_over
 
 def test_given_a_bad_token_or_limit_when_listing_then_invalid_input_names_the_field(lineage):
     app = new_app(lineage)
-    with pytest.raises(InvalidInput, match="next_token"):
+    with pytest.raises(InvalidInput, match="nextToken"):
         lineage.list_builds(app.name, next_token="not-a-token")
     with pytest.raises(InvalidInput, match="limit"):
         lineage.list_builds(app.name, limit=0)
@@ -232,8 +236,8 @@ def test_given_a_bad_token_or_limit_when_listing_then_invalid_input_names_the_fi
 
 def test_given_builds_of_one_commit_in_two_apps_then_the_commit_index_finds_both(lineage):
     one, two = new_app(lineage), new_app(lineage)
-    lineage.record_build(one, "shared", "main", "m", "a")
-    lineage.record_build(two, "shared", "main", "m", "a")
+    lineage.record_build(one.name, "shared", "main", "m", "a")
+    lineage.record_build(two.name, "shared", "main", "m", "a")
     assert sorted(b.app for b in lineage.builds_of_commit("shared")) == sorted([one.name, two.name])
 
 
@@ -250,7 +254,7 @@ def test_given_a_free_stage_when_a_deployment_begins_then_it_is_in_progress_and_
         "000001", DeploymentStatus.IN_PROGRESS, None, build.number
     )
     stage = lineage.get_stage(app.name, "dev")
-    assert stage.lock == "000001" and stage.current_deployment is None
+    assert stage.lock.deployment == "000001" and stage.current_deployment is None
     with pytest.raises(StageBusy, match="000001"):
         lineage.begin_deployment(app.name, "dev", build, "deploy", {"type": "user"})
 
@@ -310,22 +314,22 @@ def test_given_eight_threads_deploying_one_stage_then_one_holds_it_and_the_other
     assert len(started) == 1, results
     assert all(isinstance(r, StageBusy) for r in results if isinstance(r, Exception)), results
     stage = lineage.get_stage(app.name, "prod")
-    assert stage.lock == started[0].id == "000001"
+    assert stage.lock.deployment == started[0].id == "000001"
     assert [d.id for d in lineage.list_deployments(app.name, "prod")[0]] == ["000001"]
 
 
 def test_given_a_stale_stage_when_written_then_the_version_attribute_refuses_it(lineage):
     app = new_app(lineage)
-    key = (lineage_mod.app_pk(app.name), lineage_mod.stage_sk("dev"))
-    mine = lineage_mod.StageItem.get(*key, consistent_read=True)
-    theirs = lineage_mod.StageItem.get(*key, consistent_read=True)
-    theirs.update(actions=[lineage_mod.StageItem.lock.set("000042")])
+    key = (table_mod.app_pk(app.name), table_mod.stage_sk("dev"))
+    mine = table_mod.StageItem.get(*key, consistent_read=True)
+    theirs = table_mod.StageItem.get(*key, consistent_read=True)
+    theirs.update(actions=[table_mod.StageItem.lock.set("000042")])
 
-    with pytest.raises(lineage_mod.UpdateError) as refused:
-        mine.update(actions=[lineage_mod.StageItem.lock.set("000043")])
+    with pytest.raises(UpdateError) as refused:
+        mine.update(actions=[table_mod.StageItem.lock.set("000043")])
 
     assert refused.value.cause_response_code == "ConditionalCheckFailedException"
-    assert lineage.get_stage(app.name, "dev").lock == "000042"
+    assert lineage.get_stage(app.name, "dev").lock.deployment == "000042"
     assert lineage.get_stage(app.name, "dev").version == mine.version + 1
 
 
@@ -357,19 +361,142 @@ def test_given_missing_things_when_deploying_then_the_error_names_them(lineage):
 
 def test_given_aws_endpoint_url_then_pynamodb_talks_to_that_endpoint(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     lineage_mod.reset_connections()
     try:
-        client = lineage_mod.BuildItem._get_connection().connection.client
+        client = table_mod.BuildItem._get_connection().connection.client
         assert client.meta.endpoint_url == "http://127.0.0.1:4566"
-        assert lineage_mod.BuildItem.Meta.host is None  # botocore's default resolution, not a setting of ours
+        assert table_mod.BuildItem.Meta.host is None  # botocore's default resolution, not a setting of ours
     finally:
         lineage_mod.reset_connections()
 
 
-def test_given_no_table_name_when_lineage_is_imported_then_it_fails_naming_the_setting():
+def test_given_no_table_name_when_the_lineage_is_used_then_it_fails_naming_the_setting():
     env = {k: v for k, v in os.environ.items() if k != "TABLE_NAME"}
-    result = subprocess.run([sys.executable, "-c", "import sprout.adapters.lineage"], env=env, capture_output=True, text=True)
+    code = "import sprout.adapters.lineage as l; l.Lineage().get_app('x')"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "TABLE_NAME is not set" in result.stderr
+
+
+# ---- stage lock: holder, lease, take-over -------------------------------------------------------
+
+
+def test_given_a_lock_whose_holder_runs_and_whose_lease_holds_then_the_stage_is_busy_naming_the_holder(lineage):
+    app = new_app(lineage)
+    build = succeeded_build(lineage, app)
+    held = lineage.begin_deployment(app.name, "dev", build.number, "deploy", {"type": "push"}, execution="arn:exec:one")
+
+    with pytest.raises(StageBusy) as busy:
+        lineage.begin_deployment(app.name, "dev", build.number, "promote", {"type": "user"}, execution="arn:exec:two",
+                                 holder_running=lambda arn: True)
+
+    assert busy.value.holder["deployment"] == held.id and busy.value.holder["execution"] == "arn:exec:one"
+    lock = lineage.get_stage(app.name, "dev").lock
+    assert (lock.deployment, lock.execution) == (held.id, "arn:exec:one") and lock.expires_at > lock.since
+
+
+def test_given_a_lock_whose_execution_has_ended_when_another_deploys_then_it_takes_over_and_both_say_so(lineage):
+    app = new_app(lineage)
+    build = succeeded_build(lineage, app)
+    stale = lineage.begin_deployment(app.name, "dev", build.number, "deploy", {"type": "push"}, execution="arn:exec:dead")
+    asked = []
+
+    def running(arn):
+        asked.append(arn)
+        return False
+
+    # WHEN a new deployment finds the holder's execution ended
+    fresh = lineage.begin_deployment(app.name, "dev", build.number, "deploy", {"type": "push"}, execution="arn:exec:new",
+                                     holder_running=running)
+
+    # THEN it holds the stage, records what it took over, and the stale deployment is closed FAILED
+    assert asked == ["arn:exec:dead"]
+    assert fresh.took_over["deployment"] == stale.id and "has ended" in fresh.took_over["reason"]
+    old = lineage.get_deployment(app.name, "dev", stale.id)
+    assert old.status is DeploymentStatus.FAILED and f"taken over by deployment {fresh.id}" in old.error
+    assert lineage.get_stage(app.name, "dev").lock.deployment == fresh.id
+    assert lineage.open_work("arn:exec:dead") == []
+
+
+def test_given_a_lock_whose_lease_ran_out_then_it_is_taken_over_even_when_the_holder_is_unknown(lineage):
+    app = new_app(lineage)
+    build = succeeded_build(lineage, app)
+    stale = lineage.begin_deployment(app.name, "dev", build.number, "deploy", {}, execution="arn:exec:slow",
+                                     lease=timedelta(seconds=-1))
+
+    fresh = lineage.begin_deployment(app.name, "dev", build.number, "deploy", {}, holder_running=lambda arn: None)
+
+    assert "lease" in fresh.took_over["reason"] and fresh.took_over["deployment"] == stale.id
+
+
+def test_given_a_held_lock_when_its_lease_is_renewed_then_it_moves_on_and_a_former_holder_cannot_renew(lineage):
+    app = new_app(lineage)
+    build = succeeded_build(lineage, app)
+    held = lineage.begin_deployment(app.name, "dev", build.number, "deploy", {}, lease=timedelta(seconds=5))
+    before = lineage.get_stage(app.name, "dev").lock.expires_at
+
+    assert lineage.renew_lease(app.name, "dev", held.id, timedelta(minutes=10)) is True
+    assert lineage.get_stage(app.name, "dev").lock.expires_at > before
+    lineage.finish_deployment(app.name, "dev", held.id, "SUCCEEDED")
+    assert lineage.renew_lease(app.name, "dev", held.id) is False
+
+
+# ---- open work: what an execution left open -----------------------------------------------------
+
+
+def test_given_an_execution_that_opened_a_build_and_a_deployment_then_its_open_work_lists_both_until_closed(lineage):
+    app = new_app(lineage)
+    build, _ = lineage.record_build(app.name, "c-open", "main", execution="arn:exec:b")
+    done = lineage.finish_build(app.name, build.number, BuildStatus.SUCCEEDED)
+    other, _ = lineage.record_build(app.name, "c-open-2", "main", execution="arn:exec:b")
+    deployment = lineage.begin_deployment(app.name, "dev", done.number, "deploy", {}, execution="arn:exec:b")
+
+    open_work = lineage.open_work("arn:exec:b")
+
+    assert sorted((w.kind, w.build, w.deployment) for w in open_work) == [
+        ("build", other.number, None), ("deployment", done.number, deployment.id)]
+    lineage.finish_build(app.name, other.number, BuildStatus.FAILED, failure={"step": "Execution"})
+    lineage.finish_deployment(app.name, "dev", deployment.id, DeploymentStatus.FAILED, error="aborted", step="Execution")
+    assert lineage.open_work("arn:exec:b") == []
+    assert lineage.get_stage(app.name, "dev").lock is None
+
+
+def test_given_a_deployment_that_could_not_start_then_it_is_recorded_failed_and_the_lock_untouched(lineage):
+    app = new_app(lineage)
+    build = succeeded_build(lineage, app)
+    holder = lineage.begin_deployment(app.name, "dev", build.number, "deploy", {})
+
+    failed = lineage.record_failed_start(app.name, "dev", build.number, "deploy", {"type": "push"},
+                                         error="StageBusy: deployment 000001 holds it", step="BeginDeploy")
+
+    assert (failed.status, failed.step, failed.id) == (DeploymentStatus.FAILED, "BeginDeploy", "000002")
+    assert lineage.get_stage(app.name, "dev").lock.deployment == holder.id
+
+
+# ---- stack names ---------------------------------------------------------------------------------
+
+
+def test_given_two_apps_whose_stage_stacks_clash_when_registered_then_the_second_is_refused_naming_the_first(lineage):
+    suffix = uuid.uuid4().hex[:6]
+    lineage.create_app(App(f"cola{suffix}", "repo", stages=(StageSpec("b-dev"),)))
+
+    with pytest.raises(StackNameTaken) as taken:
+        lineage.create_app(App(f"cola{suffix}-b", "repo", stages=(StageSpec("dev"),)))
+
+    assert f"cola{suffix}-b-dev" in str(taken.value) and f"app cola{suffix}'s stage b-dev" in str(taken.value)
+    with pytest.raises(AppNotFound):
+        lineage.get_app(f"cola{suffix}-b")  # nothing of the refused app was written
+
+
+def test_given_eight_threads_registering_clashing_names_then_exactly_one_wins(lineage):
+    suffix = uuid.uuid4().hex[:6]
+    specs = [App(f"x{suffix}" + "-a" * i, "repo", stages=(StageSpec("a-" * (7 - i) + "dev"),)) for i in range(8)]
+
+    results = run_threads(8, lambda i: lineage.create_app(specs[i]))
+
+    won = [r for r in results if not isinstance(r, Exception)]
+    assert len(won) == 1, results
+    assert all(isinstance(r, (StackNameTaken, Conflict)) for r in results if isinstance(r, Exception)), results

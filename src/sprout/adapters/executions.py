@@ -1,0 +1,38 @@
+"""Step Functions executions: whether one is still running (the stage lock's holder check), and
+starting one under a name that makes a repeated start of the same request converge."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+
+class Executions:
+    def __init__(self, client=None):
+        self._sfn = client or boto3.client("stepfunctions")
+
+    def is_running(self, execution_arn: str) -> bool | None:
+        """True while it runs, False once it has ended (or never existed), None when unknown."""
+        try:
+            status = self._sfn.describe_execution(executionArn=execution_arn)["status"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
+                return False
+            return None
+        except BotoCoreError:
+            return None
+        return status in ("RUNNING", "PENDING_REDRIVE")
+
+    def start(self, state_machine_arn: str, name: str, payload: dict) -> str:
+        """Start ``name``; StartExecution with the same name and input is idempotent on AWS."""
+        return self._sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))[
+            "executionArn"
+        ]
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN an execution named ``name`` of the machine gets (known before it starts)."""
+    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"

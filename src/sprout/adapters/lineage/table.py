@@ -1,0 +1,483 @@
+"""Sprout's one DynamoDB table (``SproutTable`` in template.yaml), as PynamoDB models, with the
+key builders, conversions to domain types, pages, transactions and the optimistic-retry loop that
+the repositories per aggregate (apps, builds, deployments) share.
+
+The table's name comes from ``TABLE_NAME``, read when the first model is used (not at import);
+the endpoint is botocore's default (``AWS_ENDPOINT_URL`` is honoured: PynamoDB 6 hands
+``host=None`` to botocore's ``create_client``).
+
+The table, as template.yaml declares it::
+
+    KeySchema: pk HASH, sk RANGE (all S); GSIs (Projection ALL): gsi1 (gsi1pk, gsi1sk), gsi2 (gsi2pk, gsi2sk)
+
+Items (``pk`` / ``sk``; GSI keys where present):
+
+==================  ================================  ===================================  ==============================
+item                pk                                sk                                   GSI keys
+==================  ================================  ===================================  ==============================
+app                 ``APP#{app}``                     ``APP``                              gsi1 ``APPS`` / ``APP#{app}``
+stage               ``APP#{app}``                     ``STAGE#{stage}``                    gsi1 ``REPO#{repo}#BRANCH#{b}``
+                                                                                           / ``APP#{app}#STAGE#{stage}``
+stack claim         ``STACK#{stack}``                 ``STACK``                            -
+build               ``APP#{app}``                     ``BUILD#{number:010d}``              gsi2 ``COMMIT#{commit}`` / ``APP#{app}``
+commit marker       ``APP#{app}``                     ``COMMIT#{commit}``                  -
+build→stage link    ``APP#{app}``                     ``DEPLOYED#{number:010d}#{stage}``   -
+deployment          ``APP#{app}#STAGE#{stage}``       ``DEPLOY#{seq:06d}``                 -
+open work           ``EXEC#{executionArn}``           ``BUILD#{app}#{n}`` / ``DEPLOY#{app}#{stage}#{id}``  -
+==================  ================================  ===================================  ==============================
+
+"Open work" items name what an execution opened and has not closed yet (a build BUILDING, a
+deployment IN_PROGRESS holding its stage): they are written in the transaction that opens it and
+deleted in the one that closes it, so that when an execution ends in any way, the finalizer
+closes exactly what it left open.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from sprout.domain.errors import Conflict, InvalidInput
+from sprout.domain.model import (
+    App,
+    Build,
+    BuildStatus,
+    Deployment,
+    DeploymentKind,
+    DeploymentStatus,
+    FunctionArtifact,
+    Stage,
+    StageLock,
+    StageSpec,
+)
+
+MAX_ATTEMPTS = 30  # optimistic retries on a counter or version race
+CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+class _Meta:
+    """Model settings read from the environment the first time a model talks to DynamoDB."""
+
+    @property
+    def table_name(self) -> str:
+        name = os.environ.get("TABLE_NAME", "").strip()
+        if not name:
+            raise RuntimeError(
+                "TABLE_NAME is not set: Sprout's lineage needs the name of its table "
+                "(template.yaml passes SproutTable to every function as TABLE_NAME)"
+            )
+        return name
+
+    @property
+    def region(self) -> str | None:
+        return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
+# ---- models ------------------------------------------------------------------------------------
+
+
+class _Gsi1(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class _Gsi2(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class Item(Model):
+    Meta = _Meta()
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class AppItem(Item):
+    name = UnicodeAttribute()
+    repository = UnicodeAttribute()
+    template_path = UnicodeAttribute()
+    stages = JSONAttribute()  # [{"name", "branch", "auto_deploy"}], pipeline order
+    created_at = UnicodeAttribute()
+    builds = NumberAttribute(default=0)  # the build counter: the number of the newest build
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_gsi1 = _Gsi1()
+
+
+class StageItem(Item):
+    app = UnicodeAttribute()
+    name = UnicodeAttribute()
+    branch = UnicodeAttribute(null=True)
+    auto_deploy = BooleanAttribute(default=False)
+    current_deployment = UnicodeAttribute(null=True)
+    lock = UnicodeAttribute(null=True)  # id of the deployment holding the stage
+    lock_execution = UnicodeAttribute(null=True)  # the execution holding it for that deployment
+    lock_since = UnicodeAttribute(null=True)
+    lock_expires = UnicodeAttribute(null=True)  # the lease: taken over after this
+    deployments = NumberAttribute(default=0)  # the deployment counter
+    version = VersionAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_gsi1 = _Gsi1()
+
+
+class StackClaimItem(Item):
+    """A stage stack name, claimed by one app's stage: two apps never deploy into one stack."""
+
+    app = UnicodeAttribute()
+    stage = UnicodeAttribute()
+
+
+class BuildItem(Item):
+    app = UnicodeAttribute()
+    number = NumberAttribute()
+    commit_id = UnicodeAttribute()
+    branch = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    message = UnicodeAttribute(default="")
+    author = UnicodeAttribute(default="")
+    created_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+    functions = JSONAttribute(default=list)
+    template_key = UnicodeAttribute(null=True)
+    failure = JSONAttribute(null=True)
+    execution = UnicodeAttribute(null=True)
+    quarantined = JSONAttribute(null=True)
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+    by_gsi2 = _Gsi2()
+
+
+class CommitItem(Item):
+    """The per-app commit marker: an app builds a commit once."""
+
+    app = UnicodeAttribute()
+    commit_id = UnicodeAttribute()
+    build = NumberAttribute()
+
+
+class DeployedItem(Item):
+    """Where a build went: the newest deployment of build n to a stage."""
+
+    app = UnicodeAttribute()
+    build = NumberAttribute()
+    stage = UnicodeAttribute()
+    deployment = UnicodeAttribute()
+
+
+class DeploymentItem(Item):
+    app = UnicodeAttribute()
+    stage = UnicodeAttribute()
+    id = UnicodeAttribute()
+    build = NumberAttribute()
+    kind = UnicodeAttribute()
+    status = UnicodeAttribute()
+    trigger = JSONAttribute(default=dict)
+    replaces = UnicodeAttribute(null=True)
+    versions = JSONAttribute(default=dict)
+    started_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    step = UnicodeAttribute(null=True)
+    execution = UnicodeAttribute(null=True)
+    took_over = JSONAttribute(null=True)
+
+
+class OpenItem(Item):
+    """Work an execution opened and has not closed: a build or a deployment."""
+
+    kind = UnicodeAttribute()  # "build" | "deployment"
+    app = UnicodeAttribute()
+    stage = UnicodeAttribute(null=True)
+    build = NumberAttribute(null=True)
+    deployment = UnicodeAttribute(null=True)
+
+
+MODELS = (AppItem, StageItem, StackClaimItem, BuildItem, CommitItem, DeployedItem, DeploymentItem, OpenItem)
+
+
+# ---- keys --------------------------------------------------------------------------------------
+
+
+def app_pk(app: str) -> str:
+    return f"APP#{app}"
+
+
+def stage_sk(stage: str) -> str:
+    return f"STAGE#{stage}"
+
+
+def stack_pk(stack: str) -> str:
+    return f"STACK#{stack}"
+
+
+def build_sk(number: int) -> str:
+    return f"BUILD#{number:010d}"
+
+
+def commit_sk(commit_id: str) -> str:
+    return f"COMMIT#{commit_id}"
+
+
+def deployed_sk(number: int, stage: str) -> str:
+    return f"DEPLOYED#{number:010d}#{stage}"
+
+
+def deployments_pk(app: str, stage: str) -> str:
+    return f"APP#{app}#STAGE#{stage}"
+
+
+def deployment_sk(deployment_id: str) -> str:
+    return f"DEPLOY#{deployment_id}"
+
+
+def branch_gsi1pk(repository: str, branch: str) -> str:
+    return f"REPO#{repository}#BRANCH#{branch}"
+
+
+def open_pk(execution: str) -> str:
+    return f"EXEC#{execution}"
+
+
+def open_build_sk(app: str, number: int) -> str:
+    return f"BUILD#{app}#{number:010d}"
+
+
+def open_deployment_sk(app: str, stage: str, deployment_id: str) -> str:
+    return f"DEPLOY#{app}#{stage}#{deployment_id}"
+
+
+APPS_GSI1PK = "APPS"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def now_iso() -> str:
+    return now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---- conversions -------------------------------------------------------------------------------
+
+
+def to_app(item: AppItem) -> App:
+    return App(
+        name=item.name,
+        repository=item.repository,
+        template_path=item.template_path,
+        stages=tuple(StageSpec(s["name"], s.get("branch"), bool(s.get("auto_deploy"))) for s in item.stages or ()),
+        created_at=item.created_at,
+    )
+
+
+def to_build(item: BuildItem) -> Build:
+    return Build(
+        app=item.app,
+        number=int(item.number),
+        commit_id=item.commit_id,
+        branch=item.branch,
+        status=BuildStatus(item.status),
+        message=item.message or "",
+        author=item.author or "",
+        created_at=item.created_at,
+        finished_at=item.finished_at,
+        functions=tuple(FunctionArtifact(**f) for f in item.functions or ()),
+        template_key=item.template_key,
+        failure=item.failure,
+        execution=item.execution,
+        quarantined=item.quarantined,
+    )
+
+
+def to_deployment(item: DeploymentItem) -> Deployment:
+    return Deployment(
+        app=item.app,
+        stage=item.stage,
+        id=item.id,
+        build=int(item.build),
+        kind=DeploymentKind(item.kind),
+        status=DeploymentStatus(item.status),
+        trigger=item.trigger or {},
+        replaces=item.replaces,
+        versions=item.versions or {},
+        started_at=item.started_at,
+        finished_at=item.finished_at,
+        error=item.error,
+        step=item.step,
+        execution=item.execution,
+        took_over=item.took_over,
+    )
+
+
+def to_stage(item: StageItem) -> Stage:
+    lock = None
+    if item.lock:
+        lock = StageLock(
+            deployment=item.lock,
+            execution=item.lock_execution,
+            since=item.lock_since or "",
+            expires_at=item.lock_expires or "1970-01-01T00:00:00.000Z",
+        )
+    return Stage(
+        app=item.app,
+        name=item.name,
+        branch=item.branch,
+        auto_deploy=bool(item.auto_deploy),
+        current_deployment=item.current_deployment,
+        lock=lock,
+        version=int(item.version or 0),
+    )
+
+
+# ---- reads -------------------------------------------------------------------------------------
+
+
+def get(model: type[Model], pk: str, sk: str) -> Any:
+    try:
+        return model.get(pk, sk, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def batch_get(model: type[Model], keys: list[tuple[str, str]]) -> Iterator[Any]:
+    if not keys:
+        return iter(())
+    return model.batch_get(keys, consistent_read=True)
+
+
+# ---- pagination --------------------------------------------------------------------------------
+#
+# Builds and deployments are numbered by gapless counters (the app's and the stage's), so a page is
+# known before it is read: numbers top..top-limit+1, fetched with one BatchGetItem. A page costs the
+# same with ten builds or a million. The token is the number the next page starts at.
+
+
+def encode_token(number: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"n": number}).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str) -> int:
+    try:
+        number = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["n"]
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
+        raise InvalidInput("nextToken", "is not a token this list returned") from None
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise InvalidInput("nextToken", "is not a token this list returned")
+    return number
+
+
+def numbered_page(
+    model: type[Model], pk: str, sk_of: Callable[[int], str], newest: int, limit: int, next_token: str | None
+) -> tuple[list, str | None]:
+    """Items numbered ``newest`` down to 1, ``limit`` at a time, newest first."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+        raise InvalidInput("limit", "must be a whole number from 1 to 100")
+    top = min(decode_token(next_token), newest) if next_token else newest
+    numbers = range(top, max(top - limit, 0), -1)
+    items = sorted(batch_get(model, [(pk, sk_of(n)) for n in numbers]), key=lambda item: item.sk, reverse=True)
+    rest = top - limit
+    return items, (encode_token(rest) if rest >= 1 else None)
+
+
+# ---- transactions ------------------------------------------------------------------------------
+
+_connection: Connection | None = None
+
+
+def _shared_connection() -> Connection:
+    global _connection
+    if _connection is None:
+        _connection = Connection(region=_Meta().region)
+    return _connection
+
+
+class Txn:
+    """One TransactWriteItems whose cancellation reasons come back by label.
+
+    PynamoDB sends condition checks, then deletes, then puts, then updates; labels follow that order."""
+
+    def __init__(self) -> None:
+        self._ops: dict[str, list[tuple[str, Callable[[TransactWrite], None]]]] = {
+            "check": [], "delete": [], "put": [], "update": []
+        }
+
+    def check(self, label: str, model: type[Model], hash_key: str, range_key: str, condition: Any) -> None:
+        self._ops["check"].append((label, lambda tw: tw.condition_check(model, hash_key, range_key, condition=condition)))
+
+    def delete(self, label: str, item: Model, condition: Any = None) -> None:
+        self._ops["delete"].append((label, lambda tw: tw.delete(item, condition=condition)))
+
+    def put(self, label: str, item: Model, condition: Any = None) -> None:
+        self._ops["put"].append((label, lambda tw: tw.save(item, condition=condition)))
+
+    def update(self, label: str, item: Model, actions: list, condition: Any = None) -> None:
+        self._ops["update"].append((label, lambda tw: tw.update(item, actions, condition=condition)))
+
+    def commit(self) -> dict[str, str]:
+        """Commit; {} when it went through, else {label: reason code} of the items that failed."""
+        ordered = [op for kind in ("check", "delete", "put", "update") for op in self._ops[kind]]
+        try:
+            with TransactWrite(connection=_shared_connection()) as tw:
+                for _, add in ordered:
+                    add(tw)
+        except TransactWriteError as e:
+            if e.cause_response_code != "TransactionCanceledException":
+                raise
+            reasons = e.cancellation_reasons or []
+            labels = [label for label, _ in ordered]
+            failed = {label: r.code for label, r in zip(labels, reasons, strict=False) if r is not None and r.code}
+            return failed or {"?": "TransactionCanceled"}
+        return {}
+
+
+T = TypeVar("T")
+
+
+def optimistically(what: str, attempt_once: Callable[[], T | None]) -> T:
+    """Run ``attempt_once`` until it returns something other than None (it returns None when what
+    it read changed before it wrote: a counter or version race), with a short random pause."""
+    for attempt in range(MAX_ATTEMPTS):
+        result = attempt_once()
+        if result is not None:
+            return result
+        time.sleep(random.uniform(0, 0.005 * min(attempt + 1, 10)))
+    raise Conflict(f"could not {what}: too much contention")
+
+
+def reset_connections() -> None:
+    """Forget the cached DynamoDB clients, so the next call resolves the endpoint again (for tests
+    and tools that change AWS_ENDPOINT_URL within one process)."""
+    global _connection
+    _connection = None
+    for model in (Item, *MODELS):
+        model._connection = None

@@ -1,0 +1,127 @@
+"""Delivery rules, in one place and pure: which stages an app gets, what its stacks are called,
+what may deploy where, where a promote comes from, what a rollback goes back to, and when a
+stage's lock may be taken over. Handlers and tasks ask; adapters store; nothing here calls AWS.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sprout.domain.errors import BuildNotDeployable, InvalidInput, NothingToRollBackTo
+from sprout.domain.model import (
+    App,
+    Build,
+    BuildStatus,
+    Deployment,
+    DeploymentKind,
+    DeploymentStatus,
+    StageLock,
+    StageSpec,
+)
+
+DEFAULT_STAGES = (StageSpec("dev", branch="main", auto_deploy=True), StageSpec("prod"))
+
+# CloudFormation: "A stack name can contain only alphanumeric characters (case-sensitive) and
+# hyphens. It must start with an alphabetic character and can't be longer than 128 characters."
+_STACK_NAME = re.compile(r"[A-Za-z][-A-Za-z0-9]{0,127}")
+
+# How long a stage lock holds without its deployment making progress (renewed at every step).
+DEFAULT_LEASE = timedelta(minutes=15)
+
+
+def stack_name(app: str, stage: str) -> str:
+    """The stage's CloudFormation stack: ``<app>-<stage>``."""
+    return f"{app}-{stage}"
+
+
+def check_stages(stages: Sequence[StageSpec]) -> tuple[StageSpec, ...]:
+    """The app's stages in pipeline order, checked: unique names, auto-deploy only with a branch."""
+    names = [s.name for s in stages]
+    if len(set(names)) != len(names):
+        raise InvalidInput("stages", f"stage names must be unique, got {names}")
+    for s in stages:
+        if s.auto_deploy and not s.branch:
+            raise InvalidInput("stages", f"stage {s.name} auto-deploys but follows no branch")
+    return tuple(stages) or DEFAULT_STAGES
+
+
+def stage_stacks(app: App) -> dict[str, str]:
+    """Stage name -> its stack's name, each checked against what CloudFormation allows."""
+    stacks = {}
+    for s in app.stages:
+        name = stack_name(app.name, s.name)
+        if not _STACK_NAME.fullmatch(name):
+            raise InvalidInput("stages", f"stack name {name!r} is not one CloudFormation allows")
+        stacks[s.name] = name
+    return stacks
+
+
+def check_deployable(build: Build, stage: str, force: bool = False) -> None:
+    """Only a succeeded build with a packaged template deploys; a quarantined one needs ``force``."""
+    if build.status is not BuildStatus.SUCCEEDED or not build.template_key:
+        raise BuildNotDeployable("build", f"build {build.number} of {build.app} is {build.status}: only a succeeded build deploys")
+    if build.quarantined and not force:
+        q = build.quarantined
+        raise BuildNotDeployable(
+            "force",
+            f"build {build.number} of {build.app} is quarantined (rolled back from {q.get('stage')}: "
+            f"{q.get('reason', 'an alarm fired')}); deploy it again with force",
+        )
+
+
+def superseded(kind: DeploymentKind, trigger: dict, running_descends_from_build: bool) -> bool:
+    """A push's deploy is superseded when the stage already runs a commit descending from it:
+    pushes deploy in the order of their history, whatever order their builds finished in."""
+    return kind is DeploymentKind.DEPLOY and trigger.get("type") == "push" and running_descends_from_build
+
+
+def promote_source_stage(app: App, target: str) -> StageSpec:
+    """The stage a promote to ``target`` takes its build from: the one before it in the pipeline."""
+    names = [s.name for s in app.stages]
+    if target not in names:
+        raise InvalidInput("stage", f"app {app.name} has no stage {target}")
+    index = names.index(target)
+    if index == 0:
+        raise InvalidInput(
+            "build", f"stage {target} is the first of app {app.name}'s pipeline: name the build to promote"
+        )
+    return app.stages[index - 1]
+
+
+def rollback_target(history: Iterable[Deployment], current: Deployment | None) -> Deployment:
+    """The previous good deployment: the newest SUCCEEDED one before ``current`` whose build
+    differs from the current build. ``history`` is the stage's deployments, newest first."""
+    if current is None:
+        raise NothingToRollBackTo("the stage has never been deployed")
+    for d in history:
+        if d.id >= current.id or d.status is not DeploymentStatus.SUCCEEDED:
+            continue
+        if d.build != current.build and d.versions:
+            return d
+    raise NothingToRollBackTo(
+        f"stage {current.stage} of {current.app} has no earlier good deployment of another build than {current.build}"
+    )
+
+
+def lease_until(now: datetime, lease: timedelta = DEFAULT_LEASE) -> str:
+    return iso(now + lease)
+
+
+def takeover_reason(lock: StageLock, now: datetime, holder_running: bool | None) -> str | None:
+    """Why ``lock`` may be taken over now, or None while it holds: its lease ran out, or the
+    execution holding it has ended (``holder_running`` False; None when unknown)."""
+    if parse_iso(lock.expires_at) <= now:
+        return f"the lease of deployment {lock.deployment} ran out at {lock.expires_at}"
+    if holder_running is False:
+        return f"execution {lock.execution} holding it for deployment {lock.deployment} has ended"
+    return None
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

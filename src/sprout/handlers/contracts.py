@@ -1,0 +1,155 @@
+"""The declared inputs and outputs of every state machine task (statemachines/*.asl.json).
+
+Each state hands its task ``{"execution": $$.Execution.Id, "input": <the step's input>}``; the
+types below are the ``input`` and the task's result, field for field as the ASL reads them.
+Statuses are the domain's: ``BuildStatus``, ``DeploymentStatus``, ``DeployProgress``.
+"""
+
+from __future__ import annotations
+
+from typing import NotRequired, TypedDict
+
+
+class Trigger(TypedDict, total=False):
+    type: str  # "push" | "user" | "alarm"
+    by: str | None
+    eventId: str | None
+
+
+class CatchError(TypedDict, total=False):
+    """What a Catch puts at its ResultPath: Step Functions' ``{Error, Cause}``."""
+
+    Error: str
+    Cause: str
+
+
+# ---- build.asl.json ----------------------------------------------------------------------------
+
+
+class BuildTarget(TypedDict):
+    """Resolve's output item: one app to build at a commit."""
+
+    app: str
+    repository: str
+    commitId: str
+    branch: str | None
+    deployStages: list[str]
+    trigger: Trigger
+
+
+class Resolved(TypedDict):
+    targets: list[BuildTarget]
+    repository: str
+    branch: str | None
+    commitId: str
+
+
+class RecordedBuild(TypedDict):
+    """RecordBuild's output: ``created`` False for a commit already built; ``status`` FAILED when
+    the commit could not be read (recorded with the reason)."""
+
+    number: int
+    created: bool
+    commitId: str
+    status: str
+
+
+class PackageInput(TypedDict):
+    app: str
+    repository: str
+    number: int
+    commitId: str
+
+
+class PackagedFunction(TypedDict):
+    logicalId: str
+    sha256: str
+    s3Key: str
+    config: dict
+
+
+class Packaged(TypedDict):
+    templateKey: str
+    functions: list[PackagedFunction]
+
+
+class BuildOutcome(TypedDict):
+    """RecordBuildOutcome's input: how the build ended."""
+
+    app: str
+    number: int
+    status: str  # BuildStatus
+    package: NotRequired[Packaged]
+    step: NotRequired[str]
+    error: NotRequired[CatchError]
+
+
+# ---- deploy.asl.json ---------------------------------------------------------------------------
+
+
+class DeployRequest(TypedDict):
+    """The deploy state machine's input. ``deploymentId`` is set when the caller (promote,
+    rollback) already holds the stage; otherwise BeginDeploy takes it."""
+
+    app: str
+    stage: str
+    build: int
+    kind: NotRequired[str]  # DeploymentKind, default "deploy"
+    trigger: NotRequired[Trigger]
+    deploymentId: NotRequired[str]
+    force: NotRequired[bool]
+
+
+class DeployState(TypedDict):
+    """What the deploy steps pass along: the deployment and, once started, its change set."""
+
+    app: str
+    stage: str
+    build: int
+    deploymentId: str
+    status: str  # DeployProgress
+    stackName: NotRequired[str]
+    changeSetId: NotRequired[str]
+    versions: NotRequired[dict[str, str]]
+    error: NotRequired[str | CatchError]
+    by: NotRequired[int]
+
+
+class AbandonInput(TypedDict):
+    """AbandonDeploy's input: the request or state, with the Catch's error and the failed step."""
+
+    app: str
+    stage: str
+    build: int
+    step: str
+    error: CatchError
+    deploymentId: NotRequired[str]
+    kind: NotRequired[str]
+    trigger: NotRequired[Trigger]
+
+
+# ---- rollback.asl.json -------------------------------------------------------------------------
+
+
+class FlipRequest(TypedDict):
+    app: str
+    stage: str
+    build: int
+    deploymentId: str
+    versions: dict[str, str]  # logical id -> the version to point `live` at
+
+
+class Flipped(TypedDict):
+    versions: dict[str, str]  # logical id -> the version `live` points at now
+    previous: dict[str, str]
+    republished: list[str]
+    seconds: float
+
+
+# ---- the finalizer (events) ----------------------------------------------------------------------
+
+
+class Finalized(TypedDict):
+    execution: str
+    status: str
+    closed: list[str]

@@ -1,0 +1,60 @@
+"""The finalizer: an EventBridge rule on ``Step Functions Execution Status Change`` (FAILED,
+TIMED_OUT, ABORTED) for Sprout's state machines invokes it with the event. Whatever that
+execution opened and did not close — a build BUILDING, a deployment IN_PROGRESS holding its
+stage — is closed FAILED with the execution's status and error as the reason. Running it twice
+for one event changes nothing the second time."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sprout.adapters.lineage import Lineage
+from sprout.domain.errors import Conflict, NotFound
+from sprout.domain.model import BuildStatus, DeploymentStatus
+from sprout.handlers.contracts import Finalized
+from sprout.observability import logger, metrics, tracer
+
+lineage = Lineage()
+ENDED = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+def _cut(text: str | None, limit: int = 500) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
+
+
+def finalize(detail: dict) -> Finalized:
+    execution, status = detail.get("executionArn") or "", detail.get("status") or ""
+    if not execution or status not in ENDED:
+        logger.info("nothing to finalize", extra={"execution": execution, "status": status})
+        return {"execution": execution, "status": status, "closed": []}
+    why = f"execution {status}" + (f": {detail['error']}" if detail.get("error") else "")
+    if detail.get("cause"):
+        why += f": {_cut(detail['cause'])}"
+    closed = []
+    for work in lineage.open_work(execution):
+        try:
+            if work.kind == "build":
+                lineage.finish_build(
+                    work.app, work.build, BuildStatus.FAILED,
+                    failure={"step": "Execution", "error": status, "cause": why},
+                )
+                closed.append(f"build {work.app}#{work.build}")
+            else:
+                lineage.finish_deployment(
+                    work.app, work.stage, work.deployment, DeploymentStatus.FAILED, error=why, step="Execution"
+                )
+                closed.append(f"deployment {work.app}/{work.stage}/{work.deployment}")
+        except (Conflict, NotFound) as e:  # closed meanwhile, or gone: nothing left to close
+            logger.info("already closed", extra={"work": str(work), "reason": str(e)})
+    if closed:
+        metrics.add_metric(name="ExecutionsFinalized", unit="Count", value=1)
+    logger.info("finalized", extra={"execution": execution, "status": status, "closed": closed})
+    return {"execution": execution, "status": status, "closed": closed}
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.executionArn")
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> Finalized:
+    return finalize(event.get("detail") or {})

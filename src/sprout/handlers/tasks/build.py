@@ -1,0 +1,162 @@
+"""The build state machine's tasks (statemachines/build.asl.json): Resolve, RecordBuild, Package,
+RecordBuildOutcome. Each app's build records its own failure: the others go on."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from sprout.adapters.artifacts import ArtifactStore
+from sprout.adapters.node_check import node_checker
+from sprout.adapters.source import CodeCommitSource, commit_info
+from sprout.domain.errors import InvalidInput, SourceError
+from sprout.domain.model import BuildStatus, FunctionArtifact
+from sprout.domain.packaging import package as package_commit
+from sprout.domain.syntax import check_function
+from sprout.handlers.contracts import (
+    BuildOutcome,
+    BuildTarget,
+    Packaged,
+    PackageInput,
+    RecordedBuild,
+    Resolved,
+)
+from sprout.handlers.tasks.common import failure, field, lineage, settings, task, with_execution
+from sprout.observability import logger, metrics, tracer
+
+artifacts = ArtifactStore(settings.artifact_bucket)
+# Idempotency records share Sprout's table (pk "idempotency#<function>", sk the hashed key).
+idempotency_store = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="pk", sort_key_attr="sk")
+idempotency_config = IdempotencyConfig(
+    event_key_jmespath="id", raise_on_no_idempotency_key=False, expires_after_seconds=24 * 3600
+)
+
+
+def resolve_step(event: dict) -> Resolved:
+    """A CodeCommit push event, or a build asked for through the API → the apps to build.
+
+    Idempotent on the EventBridge event's ``id``: an event delivered again (EventBridge delivers at
+    least once) resolves to the same targets without reading the lineage again. A build asked for
+    through the API has no event id, and is resolved every time."""
+    return _resolve(event=event)
+
+
+@idempotent_function(data_keyword_argument="event", persistence_store=idempotency_store, config=idempotency_config)
+def _resolve(event: dict) -> Resolved:
+    if event.get("source") == "aws.codecommit":
+        detail = event.get("detail") or {}
+        repository, branch = field(detail, "repositoryName"), field(detail, "referenceName")
+        commit = field(detail, "commitId")
+        trigger = {"type": "push", "by": detail.get("callerUserArn"), "eventId": event.get("id")}
+        followers = defaultdict(list)
+        for registered, stage in lineage.stages_following(repository, branch):
+            followers[registered.name].append(stage)
+        if not followers:
+            logger.info("no app follows the branch", extra={"repository": repository, "branch": branch})
+        targets = [
+            _target(app_name, repository, commit, branch, stages, trigger)
+            for app_name, stages in sorted(followers.items())
+        ]
+    elif event.get("source") == "sprout.api":
+        registered = lineage.get_app(field(event, "app"))
+        repository, branch, commit = registered.repository, event.get("branch"), field(event, "commitId")
+        stages = registered.stages_following(branch) if branch else []
+        trigger = event.get("trigger") or {"type": "user"}
+        targets = [_target(registered.name, repository, commit, branch, stages, trigger)]
+    else:
+        raise InvalidInput("source", "unknown build trigger")
+    return {"targets": targets, "repository": repository, "branch": branch, "commitId": commit}
+
+
+def _target(app_name: str, repository: str, commit: str, branch: str | None, stages, trigger: dict) -> BuildTarget:
+    """One app to build at ``commit``, and the stages following the branch that deploy it at once."""
+    return {
+        "app": app_name,
+        "repository": repository,
+        "commitId": commit,
+        "branch": branch,
+        "deployStages": [s.name for s in stages if s.auto_deploy],
+        "trigger": trigger,
+    }
+
+
+@with_execution
+def record_build_step(event: BuildTarget, execution: str | None) -> RecordedBuild:
+    """Number the build (one per app and commit), as the execution's open work. A commit that
+    cannot be read is still recorded: as a FAILED build naming why."""
+    app_name, commit = field(event, "app"), field(event, "commitId")
+    try:
+        info, problem = commit_info(field(event, "repository"), commit), None
+    except SourceError as e:
+        info, problem = {}, str(e)
+    build, created = lineage.record_build(
+        app_name, commit, event.get("branch"), info.get("message", ""), info.get("author", ""), execution=execution
+    )
+    if created:
+        metrics.add_metric(name="BuildsStarted", unit="Count", value=1)
+    if created and problem:
+        build = lineage.finish_build(
+            app_name, build.number, BuildStatus.FAILED,
+            failure={"step": "RecordBuild", "error": "SourceError", "cause": problem},
+        )
+    logger.info("build recorded", extra={"app": build.app, "build": build.number, "new_build": created})
+    return {"number": build.number, "created": created, "commitId": build.commit_id, "status": str(build.status)}
+
+
+@tracer.capture_method(capture_response=False)
+def package_step(event: PackageInput) -> Packaged:
+    """Fetch the source at the commit, check that its code parses, zip every function
+    deterministically and store the artifacts by content hash."""
+    app_name, number = field(event, "app"), int(field(event, "number"))
+    registered = lineage.get_app(app_name)
+    tree = CodeCommitSource(field(event, "repository"), field(event, "commitId"))
+    result = package_commit(
+        tree.read(registered.template_path), registered.template_path, tree, settings.artifact_bucket
+    )
+    js = node_checker()
+    checked = sum(
+        check_function(f.logical_id, f.config.get("Runtime"), result.artifacts[f.sha256], "", js)
+        for f in result.functions
+    )
+    uploaded = sum(artifacts.put_if_absent(sha, data) for sha, data in result.artifacts.items())
+    template_key = artifacts.put_template(app_name, number, result.packaged_template)
+    metrics.add_metric(name="ArtifactsUploaded", unit="Count", value=uploaded)
+    logger.info(
+        "packaged",
+        extra={"app": app_name, "build": number, "functions": len(result.functions), "uploaded": uploaded,
+               "sources_checked": checked, "javascript_checked": js is not None},
+    )
+    return {
+        "templateKey": template_key,
+        "functions": [
+            {"logicalId": f.logical_id, "sha256": f.sha256, "s3Key": f.s3_key, "config": f.config}
+            for f in result.functions
+        ],
+    }
+
+
+def record_build_outcome_step(event: BuildOutcome) -> dict:
+    """Record how the build ended: SUCCEEDED with its artifacts, or FAILED with the step and why."""
+    app_name, number = field(event, "app"), int(field(event, "number"))
+    status = BuildStatus(field(event, "status"))
+    if status is BuildStatus.SUCCEEDED:
+        pkg = field(event, "package")
+        functions = tuple(
+            FunctionArtifact(f["logicalId"], f["sha256"], f["s3Key"], f.get("config") or {}) for f in pkg["functions"]
+        )
+        lineage.finish_build(app_name, number, status, functions=functions, template_key=pkg["templateKey"])
+    else:
+        lineage.finish_build(app_name, number, status, failure=failure(event.get("step", "unknown"), event.get("error")))
+        metrics.add_metric(name="BuildsFailed", unit="Count", value=1)
+    return {"app": app_name, "number": number, "status": str(status)}
+
+
+resolve = task(resolve_step, on_context=idempotency_config.register_lambda_context)
+record_build = task(record_build_step)
+package = task(package_step)
+record_build_outcome = task(record_build_outcome_step)

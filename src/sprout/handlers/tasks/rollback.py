@@ -1,0 +1,33 @@
+"""The rollback state machine's own task (statemachines/rollback.asl.json): FlipAliases. The
+stack is then reconciled through the deploy state machine, whose tasks record the outcome."""
+
+from __future__ import annotations
+
+from sprout.adapters.aliases import Aliases, Flip
+from sprout.adapters.stacks import StageStacks, stack_name
+from sprout.handlers.contracts import Flipped, FlipRequest
+from sprout.handlers.tasks.common import field, lineage, settings, task
+from sprout.observability import logger, metrics
+
+
+def flip_aliases_step(event: FlipRequest, aliases: Aliases | None = None, stacks: StageStacks | None = None) -> Flipped:
+    """Point every function's ``live`` alias at the version recorded for the target deployment."""
+    app_name, stage, number = field(event, "app"), field(event, "stage"), int(field(event, "build"))
+    versions: dict[str, str] = field(event, "versions")
+    lineage.renew_lease(app_name, stage, field(event, "deploymentId"))
+    build = lineage.get_build(app_name, number)
+    keys = {f.logical_id: f.s3_key for f in build.functions}
+    names = (stacks or StageStacks()).function_names(stack_name(app_name, stage))
+    flips = [Flip(lid, names[lid], version, keys.get(lid)) for lid, version in sorted(versions.items()) if lid in names]
+    result = (aliases or Aliases(settings.artifact_bucket)).flip_all(flips)
+    metrics.add_metric(name="AliasFlips", unit="Count", value=len(flips))
+    logger.info(
+        "aliases flipped",
+        extra={"app": app_name, "stage": stage, "build": number, "functions": len(flips),
+               "seconds": result.seconds, "republished": result.republished},
+    )
+    return {"versions": result.versions, "previous": result.previous, "republished": result.republished,
+            "seconds": result.seconds}
+
+
+flip_aliases = task(flip_aliases_step)
