@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from localcloud import logs
 from localcloud.cloud import LocalCloud, PortInUse
 from localcloud.stacks import Interrupted, StackFailed, deploy
 
@@ -88,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         " (the root key localcloud/localcloud stays allowed everything)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure(logging.WARNING)
     code = up(args.port, args.data_dir, args.stacks, dict(args.parameters), args.enforce_iam)
     # Leave without the interpreter's teardown: up() has stopped every service and flushed what they
     # write; the teardown would still join pool threads (an invocation in flight) and free moto's
