@@ -62,6 +62,7 @@ def install(cloud: Any) -> None:
 
 def _install_failure_logging() -> None:
     def log_once(component: Any, exception: BaseException, error: str, cause: Any) -> None:
+        """One WARNING line for a failure, at the innermost component that raised it."""
         if getattr(exception, "__localcloud_logged__", False):
             return  # already logged where it was raised; moto logs it again at each enclosing level
         try:
@@ -82,6 +83,8 @@ def _install_failure_logging() -> None:
         cause = next((d.get("cause") for d in details.values() if isinstance(d, dict) and d.get("cause")), None)
         log_once(component, failure_event_exception, error, cause)
 
-    @hook(_EVAL_COMPONENT, "EvalComponent._log_exception", "one short line per failed state")
+    @hook(_EVAL_COMPONENT, "EvalComponent._log_exception", "no ERROR line for an exception the interpreter handles")
     def log_exception(original: Any, component: Any, exception: Exception) -> None:
-        log_once(component, exception, type(exception).__name__, exception)
+        # Not a failure yet: the interpreter handles it (a path IsPresent tests is missing) or turns it
+        # into a States.Runtime failure of the state, which is logged as such.
+        log.debug("%s raised %s: %s", type(component).__name__, type(exception).__name__, exception)

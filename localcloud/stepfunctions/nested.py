@@ -6,6 +6,14 @@ moto's interpreter already starts the child with the parent role's credentials (
 output (parsed JSON with ``.sync:2``) and fails the task with ``States.TaskFailed`` when the child
 does not succeed. What it lacks, added here:
 
+- **The integration's field names.** The optimized integration takes and gives the API's fields
+  in PascalCase (``StateMachineArn``, ``Input``, ``Name``; ``ExecutionArn``, ``StartDate``, and for
+  ``.sync`` the child's description: ``Status``, ``Output``, ``InputDetails.Included``...), dates as
+  epoch milliseconds. moto hands the PascalCase parameters to boto3 as they are (which refuses
+  them: every such task failed with ``States.Runtime``) and returns boto3's camelCase answer.
+  A refused call fails the task with ``StepFunctions.<code>`` (``StepFunctions.AccessDeniedException``,
+  ``StepFunctions.ExecutionAlreadyExistsException``), not moto's ``...ExceptionException``.
+
 - **The managed rule.** AWS tracks a ``.sync`` child through the EventBridge managed rule
   ``StepFunctionsGetEventsForStepFunctionsExecutionRule``, which it creates with the parent
   machine's role: CreateStateMachine and UpdateStateMachine of a definition with such a task are
@@ -24,6 +32,7 @@ import importlib
 import json
 import logging
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from localcloud import iam
@@ -66,7 +75,22 @@ def managed_rule_checks(region: str, account: str) -> list[Check]:
     return [Check(action, rule) for action in MANAGED_RULE_ACTIONS]
 
 
+_PAYLOADS = ("input", "output")  # the execution's own data: passed on as it is
+
+
+def pascal(value: Any) -> Any:
+    """An API answer as the optimized integration gives it: PascalCase keys, epoch-ms dates."""
+    if isinstance(value, dict):
+        return {(k[:1].upper() + k[1:]): v if k in _PAYLOADS else pascal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [pascal(v) for v in value]
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return value
+
+
 def install() -> None:
+    _install_field_names()
     aws_error = require("moto.core.exceptions", "AWSError", "render an AccessDeniedException of Step Functions")
 
     class AccessDenied(aws_error):  # type: ignore[misc, valid-type]
@@ -137,3 +161,32 @@ def _stop_if_running(execution_arn: str, region: str, state_credentials: Any) ->
         log.info("stopped %s: the task of its parent execution ended", execution_arn)
     except Exception as e:  # best effort, as the parent has already ended its task
         log.warning("stopping the child execution %s failed: %s", execution_arn, e)
+
+
+def _install_field_names() -> None:
+    @hook(SFN_SERVICE, "StateTaskServiceSfn._normalise_parameters", "PascalCase task parameters → the API's fields")
+    def normalise_parameters(original: Any, task: Any, parameters: dict, *args: Any, **kwargs: Any) -> None:
+        original(task, parameters, *args, **kwargs)
+        for key in list(parameters):
+            if key[:1].isupper():
+                parameters[key[:1].lower() + key[1:]] = parameters.pop(key)
+
+    @hook(SFN_SERVICE, "StateTaskServiceSfn._normalise_response", "the API's answer → PascalCase task result")
+    def normalise_response(original: Any, task: Any, response: Any, *args: Any, **kwargs: Any) -> None:
+        original(task, response, *args, **kwargs)
+        if isinstance(response, dict):
+            fresh = pascal(response)
+            response.clear()
+            response.update(fresh)
+
+    @hook(SFN_SERVICE, "StateTaskServiceSfn._from_error", "StepFunctions.<code>, without a doubled Exception suffix")
+    def from_error(original: Any, task: Any, env: Any, ex: Exception) -> Any:
+        failure = original(task, env=env, ex=ex)
+        name = getattr(failure.error_name, "error_name", None)
+        if isinstance(name, str) and name.endswith("ExceptionException"):
+            fixed = name[: -len("Exception")]
+            failure.error_name.error_name = fixed
+            details = (failure.event_details or {}).get("taskFailedEventDetails")
+            if isinstance(details, dict):
+                details["error"] = fixed
+        return failure

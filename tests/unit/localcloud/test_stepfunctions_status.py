@@ -106,3 +106,22 @@ def test_given_definitions_then_only_sync_start_execution_tasks_need_the_managed
     assert nested.starts_sync_executions(json.dumps(nested_in_parallel))
     assert not nested.starts_sync_executions(json.dumps(fire_and_forget))
     assert not nested.starts_sync_executions("not json")
+
+
+def test_given_a_describe_execution_answer_then_the_task_result_is_pascal_case_with_the_payloads_untouched():
+    answer = {
+        "executionArn": ARN,
+        "status": "SUCCEEDED",
+        "startDate": datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+        "input": {"value": 3, "nestedKey": {"a": 1}},
+        "output": {"echo": 3},
+        "outputDetails": {"included": True},
+    }
+    assert nested.pascal(answer) == {
+        "ExecutionArn": ARN,
+        "Status": "SUCCEEDED",
+        "StartDate": 1767323045678,
+        "Input": {"value": 3, "nestedKey": {"a": 1}},
+        "Output": {"echo": 3},
+        "OutputDetails": {"Included": True},
+    }
