@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from localcloud import logs
+from localcloud import logs, restarts
 from localcloud.cloud import LocalCloud, PortInUse
 from localcloud.stacks import Interrupted, StackFailed, deploy
 
@@ -44,11 +44,14 @@ def up(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     cloud = LocalCloud(port=port, data_dir=data_dir, enforce_iam=enforce_iam)
+    leftovers = restarts.earlier_run(data_dir)  # before this run marks the data dir as its own
     try:
         cloud.start()
     except PortInUse as e:
         print(f"localcloud: cannot start: {e}", file=sys.stderr)
         return 2
+    if leftovers is not None:
+        print(leftovers.warning(), file=sys.stderr, flush=True)
     try:
         print(f"localcloud ready {cloud.endpoint}" + (" (IAM enforced)" if enforce_iam else ""), flush=True)
         for name, template in stacks:
