@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from localcloud import logs, restarts
 from localcloud.cloud import LocalCloud, PortInUse
 from localcloud.stacks import Interrupted, StackFailed, deploy
 
@@ -43,11 +44,14 @@ def up(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     cloud = LocalCloud(port=port, data_dir=data_dir, enforce_iam=enforce_iam)
+    leftovers = restarts.earlier_run(data_dir)  # before this run marks the data dir as its own
     try:
         cloud.start()
     except PortInUse as e:
         print(f"localcloud: cannot start: {e}", file=sys.stderr)
         return 2
+    if leftovers is not None:
+        print(leftovers.warning(), file=sys.stderr, flush=True)
     try:
         print(f"localcloud ready {cloud.endpoint}" + (" (IAM enforced)" if enforce_iam else ""), flush=True)
         for name, template in stacks:
@@ -88,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         " (the root key localcloud/localcloud stays allowed everything)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logs.configure(logging.WARNING)
     code = up(args.port, args.data_dir, args.stacks, dict(args.parameters), args.enforce_iam)
     # Leave without the interpreter's teardown: up() has stopped every service and flushed what they
     # write; the teardown would still join pool threads (an invocation in flight) and free moto's

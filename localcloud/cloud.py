@@ -19,6 +19,8 @@ from typing import Any, Protocol
 import boto3
 from botocore.config import Config
 
+from localcloud import restarts
+
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 # moto accepts any key; these are the "root" credentials of the local account.
@@ -33,6 +35,7 @@ COMPONENTS = (
     "localcloud.dynamodb",
     "localcloud.lambda_runner",
     "localcloud.events_router",
+    "localcloud.stepfunctions",
     "localcloud.cloudformation",
     "localcloud.alarms",
     "localcloud.codecommit_git",
@@ -129,6 +132,7 @@ class LocalCloud:
             _running = self
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            restarts.mark(self.data_dir, self.endpoint)
             self._configure_moto()
             for name in COMPONENTS:
                 importlib.import_module(name).install(self)

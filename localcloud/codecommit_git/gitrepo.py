@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 log = logging.getLogger("localcloud.codecommit_git")
@@ -284,11 +285,18 @@ class GitStore:
         return (self.git_dir(name) / "HEAD").is_file()
 
     def create(self, name: str) -> Repository:
-        """A new empty repository (a leftover folder of an earlier repository is replaced)."""
+        """A new empty repository, as CreateRepository makes on AWS. The git data of an earlier
+        repository of that name (left by an earlier run: the local cloud does not reload it) is
+        moved aside to ``<name>.git.stale-<UTC time>``, never deleted."""
         git_dir = self.git_dir(name)
         with self._lock:
             if git_dir.exists():
-                shutil.rmtree(git_dir)
+                aside = self.repos / f"{git_dir.name}.stale-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}"
+                git_dir.rename(aside)
+                log.warning(
+                    "repository %s is created anew (empty, as on AWS); the git data of an earlier repository "
+                    "of that name was moved aside to %s", name, aside,
+                )
             return self._init(git_dir)
 
     def ensure(self, name: str) -> Repository:

@@ -1,6 +1,12 @@
 """SigV4 verification for methods with ``authorizationType: AWS_IAM``, as API Gateway does it:
 service ``execute-api``, region us-east-1, keys of the local account's IAM users (secrets read
-from moto's IAM backend) plus the local root key pair, 5 minutes of allowed clock skew.
+from moto's IAM backend), the local root key pair and role sessions' temporary keys (moto's STS),
+5 minutes of allowed clock skew.
+
+Session tokens as AWS treats them: a temporary key needs its own session token
+(``X-Amz-Security-Token``) and must not have expired; a long-term key (the root's, an IAM user's)
+with a session token is refused like an unknown key (403, ``The security token included in the
+request is invalid.``).
 
 The errors carry API Gateway's messages and ``x-amzn-ErrorType`` values.
 """
@@ -25,6 +31,12 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=5)
 ROOT_KEYS = {"localcloud": "localcloud"}  # LocalCloud.client's credentials
 
+_sts_backends = require(
+    "moto.sts.models",
+    "sts_backends",
+    "the gateway verifies role sessions' temporary keys (STSBackend.get_assumed_role_from_access_key, "
+    "AssumedRole.{secret_access_key,session_token,expiration,arn,user_id})",
+)
 _iam_backends = require(
     "moto.iam.models",
     "iam_backends",
@@ -41,6 +53,8 @@ class Identity:
     user: str
     user_arn: str
     account_id: str
+    session_token: str | None = None  # a temporary key's (role session); None for a long-term key
+    expires: datetime | None = None  # a temporary key's expiry (UTC)
 
 
 class AuthError(Exception):
@@ -97,7 +111,20 @@ class KeyStore:
                 return None
             user = iam.get_user(key.user_name)
             return key.secret_access_key, Identity(access_key, user.id, user.id, user.arn, ACCOUNT_ID)
+        session = _sts_backends[ACCOUNT_ID]["aws"].get_assumed_role_from_access_key(access_key)
+        if session is not None:
+            expires = session.expiration if session.expiration.tzinfo else session.expiration.replace(tzinfo=UTC)
+            try:
+                user_id = session.user_id
+            except Exception:  # the role is gone: the session's key stays known, its caller id is the session's
+                user_id = session.session_name
+            identity = Identity(access_key, user_id, user_id, session.arn, ACCOUNT_ID, session.session_token, expires)
+            return session.secret_access_key, identity
         return None
+
+
+def _invalid_token() -> AuthError:
+    return AuthError("The security token included in the request is invalid.", "UnrecognizedClientException", "UNAUTHORIZED")
 
 
 def _header(environ: dict, name: str) -> str | None:
@@ -217,8 +244,16 @@ class Verifier:
 
         found = self.keys.lookup(access_key)
         if found is None:
-            raise AuthError("The security token included in the request is invalid.", "UnrecognizedClientException", "UNAUTHORIZED")
+            raise _invalid_token()
         secret, identity = found
+        token = parts.get("X-Amz-Security-Token") or environ.get("HTTP_X_AMZ_SECURITY_TOKEN")
+        if identity.session_token is None:
+            if token:  # a long-term key never comes with a session token
+                raise _invalid_token()
+        elif token != identity.session_token:
+            raise _invalid_token()
+        elif identity.expires is not None and identity.expires <= now:
+            raise AuthError("The security token included in the request is expired", "ExpiredTokenException", "EXPIRED_TOKEN")
 
         canonical_headers = "".join(f"{h}:{' '.join((_header(environ, h) or '').split())}\n" for h in signed_headers)
         payload_hash = environ.get("HTTP_X_AMZ_CONTENT_SHA256") or hashlib.sha256(body).hexdigest()
@@ -290,4 +325,6 @@ class Verifier:
             "SignedHeaders": q["X-Amz-SignedHeaders"],
             "X-Amz-Date": q["X-Amz-Date"],
         }
+        if q.get("X-Amz-Security-Token"):
+            parts["X-Amz-Security-Token"] = q["X-Amz-Security-Token"]
         return parts, expires

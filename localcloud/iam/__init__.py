@@ -36,6 +36,7 @@ __all__ = [
     "authorize_request",
     "credentials",
     "enforcing",
+    "first_denied",
     "install",
     "service_may_invoke",
 ]
@@ -153,3 +154,21 @@ def service_may_invoke(function_arn: str, service: str, source_arn: str, source_
         policy.Caller(service=service),
     )
     return policy.evaluate([document], request) is policy.Decision.ALLOW
+
+
+def first_denied(role_arn: str, service: str, checks: list[actions.Check]) -> actions.Check | None:
+    """The first of ``checks`` that ``role_arn``'s policies do not allow when ``service`` (e.g.
+    ``states.amazonaws.com``) acts with that role; None when all are allowed, or without enforcement.
+    Raises RoleNotAssumable when the service cannot assume the role."""
+    if not enforcing():
+        return None
+    assert _state is not None
+    creds = _state.sessions.credentials(role_arn, "validation", service)
+    principal = _state.authorizer.directory.identify(creds.access_key, {"X-Amz-Security-Token": creds.token})
+    for check in checks:
+        service_name = check.action.split(":", 1)[0]
+        try:
+            _state.authorizer.check(principal, actions.Call(service_name, check.action.split(":", 1)[1]), [check])
+        except Denied:
+            return check
+    return None

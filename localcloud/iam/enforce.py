@@ -68,6 +68,9 @@ class Authorizer:
         """The principal of a request's key (None for the root key); raises Denied for a key that is
         missing, unknown or expired."""
         if access_key in self.root_keys:
+            if headers is not None and headers.get("X-Amz-Security-Token"):
+                # a long-term key never comes with a session token: AWS refuses the pair
+                raise Denied("InvalidClientTokenId", "The security token included in the request is invalid.")
             return None
         if not access_key:
             raise Denied("MissingAuthenticationToken", "Request is missing Authentication Token")

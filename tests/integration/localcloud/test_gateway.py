@@ -159,9 +159,11 @@ def api(cloud):
     return {"id": api_id, "name": doc["info"]["title"], "url": execute_api_url(cloud.endpoint, api_id, "dev"), "arns": arns}
 
 
-def _signed(method: str, url: str, access_key: str, secret: str, body: bytes = b"", headers: dict | None = None) -> requests.Response:
+def _signed(
+    method: str, url: str, access_key: str, secret: str, body: bytes = b"", headers: dict | None = None, token: str | None = None
+) -> requests.Response:
     req = AWSRequest(method=method, url=url, data=body, headers=headers or {})
-    SigV4Auth(Credentials(access_key, secret), "execute-api", "us-east-1").add_auth(req)
+    SigV4Auth(Credentials(access_key, secret, token), "execute-api", "us-east-1").add_auth(req)
     prepared = req.prepare()
     return requests.request(method, prepared.url, headers=dict(prepared.headers), data=body, timeout=30)
 
@@ -395,6 +397,52 @@ def test_given_an_iam_method_when_signed_with_an_unknown_key_then_403_invalid_to
     r = _signed("GET", f"{api['url']}/private", "AKIAUNKNOWNKEY000000", "whatever")
     assert r.status_code == 403
     assert r.json() == {"message": "The security token included in the request is invalid."}
+
+
+def test_given_an_iam_method_when_a_long_term_key_comes_with_a_session_token_then_403_invalid_token(cloud, api):
+    # GIVEN an IAM user's key allowed to invoke the method, and the root key
+    iam = cloud.client("iam")
+    user = f"gw-tok-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}],
+    }))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    for access_key, secret in ((key["AccessKeyId"], key["SecretAccessKey"]), ("localcloud", "localcloud")):
+        assert _signed("GET", f"{api['url']}/private", access_key, secret).status_code == 201
+        # WHEN either signs with a session token it cannot have THEN both are refused, as AWS does
+        r = _signed("GET", f"{api['url']}/private", access_key, secret, token="garbage-token")
+        assert r.status_code == 403, (access_key, r.text)
+        assert r.json() == {"message": "The security token included in the request is invalid."}
+        assert r.headers["x-amzn-ErrorType"] == "UnrecognizedClientException"
+
+
+def test_given_an_iam_method_when_a_role_session_signs_then_its_token_is_required_and_checked(cloud, api, uid):
+    # GIVEN a role the account may assume, allowed to invoke the method, and a session of it
+    iam = cloud.client("iam")
+    role = iam.create_role(
+        RoleName=f"gw-caller-{uid}",
+        AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}],
+        }),
+    )["Role"]
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="invoke", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*"}],
+    }))
+    creds = cloud.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName="caller")["Credentials"]
+    url = f"{api['url']}/private"
+
+    # WHEN it signs with its token THEN it passes, as the assumed role
+    r = _signed("GET", url, creds["AccessKeyId"], creds["SecretAccessKey"], token=creds["SessionToken"])
+    assert r.status_code == 201, r.text
+    assert r.json()["requestContext"]["identity"]["userArn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role['RoleName']}/caller"
+    # AND without its token, or with another, it is refused
+    for token in (None, "not-its-token"):
+        r = _signed("GET", url, creds["AccessKeyId"], creds["SecretAccessKey"], token=token)
+        assert r.status_code == 403 and r.json() == {"message": "The security token included in the request is invalid."}
 
 
 def test_given_an_iam_method_when_the_signature_is_older_than_5_minutes_then_403_signature_expired(api):

@@ -113,6 +113,19 @@ def test_given_bad_credentials_then_they_are_refused_before_any_policy(cloud, na
     assert error["Code"] in ("UnrecognizedClientException", "InvalidClientTokenId")
 
 
+def test_given_the_root_key_with_a_session_token_then_it_is_refused_like_an_unknown_key(cloud):
+    # GIVEN the root key, which is allowed everything, signing with a session token it cannot have
+    root_with_token = {"aws_access_key_id": "localcloud", "aws_secret_access_key": "localcloud", "aws_session_token": "garbage"}
+    # THEN AWS's refusal of a long-term key with a session token, per protocol
+    error = error_of(lambda: cloud.client("dynamodb", **root_with_token).list_tables())
+    assert error["Code"] == "UnrecognizedClientException"
+    assert error["Message"] == "The security token included in the request is invalid."
+    error = error_of(lambda: cloud.client("sqs", **root_with_token).list_queues())
+    assert error["Code"] in ("UnrecognizedClientException", "InvalidClientTokenId")
+    # AND without the token the root key works
+    assert "TableNames" in cloud.client("dynamodb").list_tables()
+
+
 def test_given_a_session_past_its_expiry_then_its_calls_are_refused_as_expired(cloud, narrow, uid):
     sts = cloud.client("sts", config=Config(parameter_validation=False, retries={"max_attempts": 1}))
     c = sts.assume_role(RoleArn=narrow["role"], RoleSessionName="short", DurationSeconds=1)["Credentials"]

@@ -61,6 +61,20 @@ def test_given_a_started_cloud_then_the_event_routers_hooks_are_among_them(local
     assert ("moto.events.models", "events_backends") in moto_hooks.REQUIRED
 
 
+def test_given_a_started_cloud_then_the_step_functions_hooks_are_among_them(local):
+    execution = "moto.stepfunctions.parser.backend.execution"
+    sfn_task = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn"
+    for key in (
+        (execution, "Execution.start"),
+        (execution, "BaseExecutionWorkerCommunication.terminated"),
+        (sfn_task, "StateTaskServiceSfn._eval_integration_pattern"),
+        (sfn_task, "StateTaskServiceSfn._normalise_parameters"),
+        (sfn_task, "StateTaskServiceSfn._normalise_response"),
+        ("moto.stepfunctions.parser.asl.component.eval_component", "EvalComponent._log_failure_event_exception"),
+    ):
+        assert key in moto_hooks.HOOKS, key
+
+
 def test_given_a_started_cloud_then_every_required_moto_name_resolves(local):
     broken = []
     for (module, qualname), why in moto_hooks.REQUIRED.items():

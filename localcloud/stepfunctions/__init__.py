@@ -1,0 +1,90 @@
+"""stepfunctions: moto's ASL interpreter runs executions; this component makes them behave as on AWS
+around the interpreter.
+
+- ``Step Functions Execution Status Change`` events (``status_events``): every execution of a
+  STANDARD machine puts one when it starts and one when it ends (SUCCEEDED, FAILED, TIMED_OUT,
+  ABORTED) on the default bus, so rules on ``detail.status`` / ``detail.stateMachineArn`` reach
+  their targets through the event router. Hooked where moto starts an execution
+  (``Execution.start``) and where it records how it ended (``terminated``).
+- Nested ``.sync`` executions (``nested``): the managed-rule permission check and stopping the
+  child when the parent's task ends without it.
+- Readable failure logs: moto logs every failing state as one ERROR line holding the whole error
+  payload and the interpreter's representation of the state (tens of kilobytes for one failed
+  execution). A failure is logged once, at WARNING (a failed execution is the app's outcome, not
+  the local cloud's fault), naming the state, the error and a cut cause.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from localcloud.moto_hooks import hook
+
+from . import nested, status_events
+
+log = logging.getLogger("localcloud.stepfunctions")
+
+_EXECUTION = "moto.stepfunctions.parser.backend.execution"
+_EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
+CAUSE_CHARS = 300  # how much of a failure's cause a log line keeps
+
+
+def _standard(execution: Any) -> bool:
+    sm_type = getattr(execution, "sm_type", None)
+    return str(getattr(sm_type, "value", sm_type) or "STANDARD") != "EXPRESS"
+
+
+def install(cloud: Any) -> None:
+    emitter = status_events.Emitter(cloud.client("events").put_events)
+
+    @hook(_EXECUTION, "Execution.start", "put the RUNNING status change event when an execution starts")
+    def start(original: Any, execution: Any) -> None:
+        if _standard(execution):
+            # before the worker starts, so that RUNNING is put before the end of a short execution
+            emitter.emit(status_events.detail(execution.to_describe_output(), status="RUNNING"))
+        original(execution)
+
+    @hook(
+        _EXECUTION,
+        "BaseExecutionWorkerCommunication.terminated",
+        "put the status change event of how an execution ended",
+    )
+    def terminated(original: Any, comm: Any) -> None:
+        original(comm)
+        execution = comm.execution
+        if _standard(execution):
+            emitter.emit(status_events.detail(execution.to_describe_output()))
+
+    _install_failure_logging()
+    nested.install()
+
+
+def _install_failure_logging() -> None:
+    def log_once(component: Any, exception: BaseException, error: str, cause: Any) -> None:
+        """One WARNING line for a failure, at the innermost component that raised it."""
+        if getattr(exception, "__localcloud_logged__", False):
+            return  # already logged where it was raised; moto logs it again at each enclosing level
+        try:
+            exception.__localcloud_logged__ = True  # type: ignore[attr-defined]
+        except AttributeError:
+            pass
+        name = getattr(component, "name", None) or type(component).__name__
+        text = "" if cause is None else str(cause)
+        if len(text) > CAUSE_CHARS:
+            text = f"{text[:CAUSE_CHARS]}… ({len(text) - CAUSE_CHARS} more chars)"
+        log.warning("state %s failed: %s%s", name, error, f": {text}" if text else "")
+
+    @hook(_EVAL_COMPONENT, "EvalComponent._log_failure_event_exception", "one short line per failed state")
+    def log_failure_event(original: Any, component: Any, failure_event_exception: Any) -> None:
+        failure = failure_event_exception.failure_event
+        error = getattr(failure.error_name, "error_name", None) or "?"
+        details = failure.event_details or {}
+        cause = next((d.get("cause") for d in details.values() if isinstance(d, dict) and d.get("cause")), None)
+        log_once(component, failure_event_exception, error, cause)
+
+    @hook(_EVAL_COMPONENT, "EvalComponent._log_exception", "no ERROR line for an exception the interpreter handles")
+    def log_exception(original: Any, component: Any, exception: Exception) -> None:
+        # Not a failure yet: the interpreter handles it (a path IsPresent tests is missing) or turns it
+        # into a States.Runtime failure of the state, which is logged as such.
+        log.debug("%s raised %s: %s", type(component).__name__, type(exception).__name__, exception)
