@@ -8,6 +8,14 @@ import requests
 from sprout.cli.client import ApiError
 
 
+@pytest.fixture
+def repo(cloud, uid) -> str:
+    """A CodeCommit repository apps can be registered on."""
+    name = f"repo-{uid}"
+    cloud.client("codecommit").create_repository(repositoryName=name)
+    return name
+
+
 def call_error(api, method, path, body=None) -> ApiError:
     with pytest.raises(ApiError) as caught:
         api.request(method, path, body)
@@ -20,8 +28,8 @@ def test_given_an_unsigned_request_when_it_reaches_the_api_then_api_gateway_refu
     assert answer.json() == {"message": "Missing Authentication Token"}
 
 
-def test_given_an_app_when_registered_then_it_is_listed_and_shown_with_default_stages(api, uid):
-    created = api.request("POST", "/apps", {"name": f"app-{uid}", "repository": f"repo-{uid}"})
+def test_given_an_app_when_registered_then_it_is_listed_and_shown_with_default_stages(api, uid, repo):
+    created = api.request("POST", "/apps", {"name": f"app-{uid}", "repository": repo})
     assert created["stages"] == [
         {"name": "dev", "branch": "main", "autoDeploy": True},
         {"name": "prod", "branch": None, "autoDeploy": False},
@@ -71,20 +79,20 @@ def test_given_an_unknown_app_when_asked_for_then_404(api, uid):
         assert (error.status, error.body["message"]) == (404, f"app none-{uid} not found")
 
 
-def test_given_an_app_when_registered_again_then_409(api, uid):
-    api.request("POST", "/apps", {"name": f"dup-{uid}", "repository": "r"})
-    error = call_error(api, "POST", "/apps", {"name": f"dup-{uid}", "repository": "other"})
+def test_given_an_app_when_registered_again_then_409(api, uid, repo):
+    api.request("POST", "/apps", {"name": f"dup-{uid}", "repository": repo})
+    error = call_error(api, "POST", "/apps", {"name": f"dup-{uid}", "repository": repo})
     assert error.status == 409 and f"dup-{uid}" in error.body["message"]
 
 
-def test_given_a_known_app_when_an_unknown_build_is_asked_for_then_404(api, uid):
-    api.request("POST", "/apps", {"name": f"nob-{uid}", "repository": "r"})
+def test_given_a_known_app_when_an_unknown_build_is_asked_for_then_404(api, uid, repo):
+    api.request("POST", "/apps", {"name": f"nob-{uid}", "repository": repo})
     assert call_error(api, "GET", f"/apps/nob-{uid}/builds/7").status == 404
     assert call_error(api, "GET", f"/apps/nob-{uid}/builds/seven").body["field"] == "number"
     assert api.request("GET", f"/apps/nob-{uid}/builds") == {"builds": [], "nextToken": None}
 
 
-def test_given_a_build_request_naming_neither_branch_nor_commit_when_sent_then_400(api, uid):
-    api.request("POST", "/apps", {"name": f"req-{uid}", "repository": "r"})
+def test_given_a_build_request_naming_neither_branch_nor_commit_when_sent_then_400(api, uid, repo):
+    api.request("POST", "/apps", {"name": f"req-{uid}", "repository": repo})
     error = call_error(api, "POST", f"/apps/req-{uid}/builds", {})
     assert (error.status, error.body["field"]) == (400, "branch or commit")

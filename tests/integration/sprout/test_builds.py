@@ -22,7 +22,12 @@ def test_given_a_registered_app_when_main_is_pushed_then_the_build_is_recorded_a
     commit = notes_app.commit_and_push("The notes app")
     # THEN an execution of the build state machine carries the commit and succeeds
     build = notes_app.wait_build(1)
-    executions = notes_app.executions_for(commit)
+    executions = wait_for(
+        "the build's execution to end",
+        lambda: (lambda found: found if found and all(e["status"] != "RUNNING" for e in found) else None)(
+            notes_app.executions_for(commit)
+        ),
+    )
     assert [e["status"] for e in executions] == ["SUCCEEDED"]
     # AND the build is recorded with its commit, branch and one hashed artifact per function
     assert (build["status"], build["commitId"], build["branch"], build["message"]) == (
@@ -118,11 +123,13 @@ def test_given_a_broken_template_when_pushed_then_the_build_fails_with_the_reaso
     template.write_text(template.read_text() + "\n  : not yaml [\n")
     commit = notes_app.commit_and_push("Break the template")
     failed = notes_app.wait_build(2, stage=None)
-    # THEN the build failed at Package, saying why, and the execution failed
+    # THEN the build failed at Package, saying why; the execution ends normally: the failure is the app's own
     assert failed["status"] == "FAILED"
     assert (failed["failure"]["step"], failed["failure"]["error"]) == ("Package", "PackagingError")
     assert "invalid YAML" in failed["failure"]["cause"]
-    assert [e["status"] for e in notes_app.executions_for(commit)] == ["FAILED"]
+    ended = wait_for("the execution to end", lambda: [e for e in notes_app.executions_for(commit) if e["status"] != "RUNNING"])
+    assert [e["status"] for e in ended] == ["SUCCEEDED"]
+    assert json.loads(ended[0]["output"])["results"] == [{"app": notes_app.name, "build": 2, "status": "FAILED"}]
     # AND dev still runs the first build
     deployments = notes_app.api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments")[
         "deployments"

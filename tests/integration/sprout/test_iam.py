@@ -22,7 +22,11 @@ from tests.integration.localcloud.lambda_helpers import python_zip
 from tests.integration.sprout.conftest import NOTES, AppRepo
 
 ACCOUNT = "123456789012"
-TASKS = ("ResolveFunction", "RecordBuildFunction", "PackageFunction", "FinishBuildFunction", "DeployFunction", "CheckDeployFunction")
+MACHINE_TASKS = {
+    "BuildStateMachineArn": ("ResolveFunction", "RecordBuildFunction", "PackageFunction", "RecordBuildOutcomeFunction"),
+    "DeployStateMachineArn": ("BeginDeployFunction", "StartChangeSetFunction", "CheckDeployFunction", "AbandonDeployFunction"),
+    "RollbackStateMachineArn": ("FlipAliasesFunction", "AbandonDeployFunction"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +89,15 @@ class Build:
 
     def finished(self) -> dict:
         task_input = {"app": self.app.name, "number": self.recorded()["number"], "status": "SUCCEEDED", "package": self.packaged()}
-        return self._once("finish", lambda: self.task("FinishBuildFunction", task_input))
+        return self._once("finish", lambda: self.task("RecordBuildOutcomeFunction", task_input))
 
-    def deploying(self) -> dict:
+    def begun(self) -> dict:
         self.finished()
         task_input = {"app": self.app.name, "stage": "dev", "build": self.recorded()["number"], "trigger": {"type": "user"}}
-        return self._once("deploy", lambda: self.task("DeployFunction", task_input))
+        return self._once("begin", lambda: self.task("BeginDeployFunction", task_input))
+
+    def deploying(self) -> dict:
+        return self._once("change set", lambda: self.task("StartChangeSetFunction", self.begun()))
 
     def deployed(self) -> dict:
         def follow() -> dict:
@@ -126,7 +133,7 @@ def test_given_a_push_event_when_resolve_runs_under_its_role_then_it_reads_the_l
 
 
 def test_given_a_target_when_record_build_runs_under_its_role_then_it_reads_the_commit_and_numbers_the_build(build):
-    assert build.recorded() == {"number": 1, "created": True, "commitId": build.commit}
+    assert build.recorded() == {"number": 1, "created": True, "commitId": build.commit, "status": "BUILDING"}
 
 
 def test_given_a_build_when_package_runs_under_its_role_then_it_reads_the_source_and_stores_the_artifacts(build, cloud):
@@ -137,12 +144,19 @@ def test_given_a_build_when_package_runs_under_its_role_then_it_reads_the_source
         cloud.client("s3").head_object(Bucket=bucket, Key=key)
 
 
-def test_given_a_package_when_finish_build_runs_under_its_role_then_the_build_is_recorded_succeeded(build):
+def test_given_a_package_when_record_build_outcome_runs_under_its_role_then_the_build_is_recorded_succeeded(build):
     assert build.finished() == {"app": build.app.name, "number": 1, "status": "SUCCEEDED"}
     assert build.app.build(1)["status"] == "SUCCEEDED"
 
 
-def test_given_a_succeeded_build_when_deploy_runs_under_its_role_then_it_passes_the_deploy_role_to_a_change_set(build):
+def test_given_a_succeeded_build_when_begin_deploy_runs_under_its_role_then_it_holds_the_stage_and_records_the_deployment(build):
+    begun = build.begun()
+    assert (begun["status"], begun["deploymentId"]) == ("IN_PROGRESS", "000001"), begun
+    stage = build.app.api.request("GET", f"/apps/{build.app.name}/stages/dev")
+    assert stage["lock"]["deployment"] == "000001" and stage["lock"]["expiresAt"] > stage["lock"]["since"]
+
+
+def test_given_a_deployment_when_start_change_set_runs_under_its_role_then_it_passes_the_deploy_role_to_a_change_set(build):
     deploying = build.deploying()
     assert deploying["status"] == "IN_PROGRESS", deploying
     assert deploying["stackName"] == f"{build.app.name}-dev" and ":changeSet/" in deploying["changeSetId"]
@@ -201,18 +215,19 @@ def test_given_a_function_with_check_deploys_role_when_it_reads_sprouts_own_stac
     )
 
 
-def test_given_the_build_state_machines_role_then_it_may_invoke_its_tasks_and_not_the_api_function(cloud, sprout):
+def test_given_each_state_machines_role_then_it_may_invoke_its_tasks_and_not_the_api_function(cloud, sprout):
     sfn = cloud.client("stepfunctions")
-    role = sfn.describe_state_machine(stateMachineArn=cloud.sprout["BuildStateMachineArn"])["roleArn"]
-    c = cloud.client("sts").assume_role(RoleArn=role, RoleSessionName="StepFunctions")["Credentials"]
-    lam = cloud.client("lambda", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
-
-    for task in TASKS:
-        assert lam.invoke(FunctionName=sprout[task]["name"], InvocationType="DryRun")["StatusCode"] == 204
-    with pytest.raises(ClientError) as e:
-        lam.invoke(FunctionName=sprout["ApiFunction"]["name"], InvocationType="DryRun")
-    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
-    assert f"lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:{ACCOUNT}:function:{sprout['ApiFunction']['name']}" in str(e.value)
+    for machine, tasks in MACHINE_TASKS.items():
+        role = sfn.describe_state_machine(stateMachineArn=cloud.sprout[machine])["roleArn"]
+        c = cloud.client("sts").assume_role(RoleArn=role, RoleSessionName="StepFunctions")["Credentials"]
+        lam = cloud.client("lambda", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                           aws_session_token=c["SessionToken"])
+        for task in tasks:
+            assert lam.invoke(FunctionName=sprout[task]["name"], InvocationType="DryRun")["StatusCode"] == 204
+        with pytest.raises(ClientError) as e:
+            lam.invoke(FunctionName=sprout["ApiFunction"]["name"], InvocationType="DryRun")
+        assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert f"lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:{ACCOUNT}:function:{sprout['ApiFunction']['name']}" in str(e.value)
 
 
 def test_given_the_push_rules_role_then_it_may_start_no_state_machine_but_the_build(cloud):

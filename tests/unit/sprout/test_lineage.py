@@ -14,7 +14,10 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.dynamodb.responses import DynamoHandler
+from pynamodb.exceptions import UpdateError
 
+import sprout.adapters.lineage as lineage_mod
+from sprout.adapters.lineage import table as table_mod
 from sprout.domain.errors import (
     AppAlreadyExists,
     AppNotFound,
@@ -33,9 +36,6 @@ from sprout.domain.model import (
     FunctionArtifact,
     StageSpec,
 )
-import sprout.adapters.lineage as lineage_mod
-from pynamodb.exceptions import UpdateError
-from sprout.adapters.lineage import table as table_mod
 from tests.unit.sprout.lineage_table import table_properties
 
 TABLE = "sprout-unit-lineage"
