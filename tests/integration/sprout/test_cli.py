@@ -56,11 +56,12 @@ def test_given_an_unknown_app_or_stage_when_asked_then_one_line_404_exit_1(app, 
     assert err.count("\n") == 1 and "qa" in err
 
 
-def test_given_a_name_with_a_slash_when_asked_then_it_reaches_sprout_as_one_segment_and_is_not_found(sprout):
-    # THEN the signed, encoded path is accepted by the gateway (no signature mismatch) and the app
-    # is unknown, not another route
+def test_given_a_name_with_a_slash_when_asked_then_the_signed_encoded_path_is_accepted_and_not_found(sprout):
+    # THEN the gateway takes the signature of the encoded path (no 403), and the answer is a 404 in
+    # one line, not another route's answer (the API's router says a generic "Not found" for it)
     err = sprout("apps", "show", "a/b", code=1)
-    assert err.startswith("sprout: ") and "a/b" in err and "refused" not in err
+    assert err.startswith("sprout: ") and err.count("\n") == 1 and "refused" not in err
+    assert "`sprout apps list` lists the apps" in err
 
 
 def test_given_an_unknown_stage_when_waiting_for_a_build_then_it_fails_at_once(app, sprout):
@@ -70,4 +71,28 @@ def test_given_an_unknown_stage_when_waiting_for_a_build_then_it_fails_at_once(a
     assert (
         err
         == f"sprout: app {app} has no stage qa (its stages: dev, prod); `sprout apps show APP` lists them\n"
+    )
+
+
+def test_given_no_api_url_when_run_then_it_is_found_from_the_stack_or_one_line_says_there_is_no_such_stack(
+    app,
+):
+    env = {k: v for k, v in os.environ.items() if k != "SPROUT_API_URL"}
+    # WHEN nothing names the API: the ApiUrl output of stack sprout
+    found = subprocess.run(
+        [SPROUT, "apps", "show", app], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (found.returncode, found.stdout.split()[:2]) == (0, ["app", app]), found.stderr
+    # WHEN SPROUT_STACK_NAME names a stack that does not exist
+    missing = subprocess.run(
+        [SPROUT, "apps", "list"],
+        env={**env, "SPROUT_STACK_NAME": "nope"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert missing.stderr == (
+        "sprout: cannot find Sprout's API: there is no stack nope; pass --api-url or set SPROUT_API_URL "
+        "(or SPROUT_STACK_NAME to the stack that runs Sprout)\n"
     )
