@@ -75,8 +75,14 @@ class ApiError(Exception):
 
 def api_path(*segments: object) -> str:
     """``/seg1/seg2/…`` with every segment percent-encoded (``/`` included), so that a name can
-    never reach another route: ``api_path("apps", "a/b")`` is ``/apps/a%2Fb``."""
-    return "".join("/" + urllib.parse.quote(str(s), safe="") for s in segments)
+    never reach another route: ``api_path("apps", "a/b")`` is ``/apps/a%2Fb``; ``.`` and ``..`` are
+    encoded too (``%2E``), since URL and SigV4 path normalization would remove them as dot segments."""
+    return "".join("/" + _segment(s) for s in segments)
+
+
+def _segment(value: object) -> str:
+    text = str(value)
+    return text.replace(".", "%2E") if text in (".", "..") else urllib.parse.quote(text, safe="")
 
 
 def check_api_url(url: str, where: str = "--api-url") -> str:

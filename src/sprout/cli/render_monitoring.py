@@ -119,6 +119,7 @@ def chart(points: Sequence[dict], series: dict[str, str], width: int, color: boo
         return "(install plotext for a chart)"
     figure = plotext.figure
     figure.clear()
+    figure.theme("simple")  # coloured lines on the terminal's own background
     figure.plot_size(width, 14)
     xs = list(range(1, len(points) + 1))
     for label, key in series.items():
