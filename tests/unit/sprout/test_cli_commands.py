@@ -446,3 +446,43 @@ def test_given_logs_followed_when_new_events_arrive_then_each_prints_once_in_ord
         e[3]["timestamp"],
     ]
     assert [a.query.get("nextToken") for a in api.asked] == [None, None, "p2", None]
+
+
+@pytest.mark.parametrize(
+    ("stage", "dev", "said"),
+    [
+        (
+            "dev",
+            DEV,
+            "sprout: dev is the first stage of notes: no stage before it to promote from; pass --build N\n",
+        ),
+        (
+            "prod",
+            {**DEV, "build": None},
+            "sprout: dev runs no build yet, so there is nothing to promote to prod; pass --build N\n",
+        ),
+        ("qa", DEV, "sprout: app notes has no stage qa (its stages: dev, prod)\n"),
+    ],
+)
+def test_given_no_build_when_promoting_and_nothing_to_take_it_from_then_one_line_says_to_pass_build(
+    api, sprout, stage, dev, said
+):
+    api.on("GET", "/apps/notes", (200, APP))
+    api.on("GET", "/apps/notes/stages/dev", (200, dev))
+    code, out, err = sprout("promote", "notes", "--to", stage, "--yes")
+    assert (code, out, err) == (1, "", said)
+    assert api.paths("POST") == []
+
+
+def test_given_json_when_promoting_then_stdout_is_one_json_document_of_change_set_start_and_end(api, sprout):
+    api.on("GET", f"{PROD_PATH}/changeset", (200, changeset(confirm=True)))
+    started = {"execution": "arn:x", "deployment": "000009", "build": 7}
+    api.on("POST", f"{PROD_PATH}/promote", (202, started))
+    api.on("GET", f"{PROD_PATH}/deployments/000009", (200, deployment("SUCCEEDED", durationMs=100)))
+    code, out, err = sprout("--json", "promote", "notes", "--to", "prod", "--build", "7", "--yes")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == {
+        "changeset": changeset(confirm=True),
+        "promote": started,
+        "deployment": deployment("SUCCEEDED", durationMs=100),
+    }

@@ -104,7 +104,7 @@ def source_build(client: SproutClient, app: str, stage: str) -> int:
     at = stages.index(stage)
     if at == 0:
         raise SproutError(
-            f"{stage} is {app}'s first stage: no stage before it to promote from; pass --build N"
+            f"{stage} is the first stage of {app}: no stage before it to promote from; pass --build N"
         )
     before = client.request("GET", api_path("apps", app, "stages", stages[at - 1]))
     number = (before.get("build") or {}).get("number") or (before.get("currentDeployment") or {}).get("build")
