@@ -86,18 +86,21 @@ def _segment(value: object) -> str:
 
 
 def check_api_url(url: str, where: str = "--api-url") -> str:
-    """``url`` without its trailing ``/`` when it is an absolute http(s) URL; BadApiUrl otherwise."""
-    parsed = urllib.parse.urlsplit(url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise BadApiUrl(
-            f"{where} {one_line(url, 80)!r} is not an http(s) URL: give Sprout's API URL, "
-            "e.g. https://abc123.execute-api.us-east-1.amazonaws.com/api"
-        )
+    """``url`` without its trailing ``/`` when it is an absolute http(s) URL with no query or
+    fragment; BadApiUrl saying what is wrong otherwise."""
+    text = url.strip()
+    shown = repr(one_line(url, 80))
+    example = "give Sprout's API URL, e.g. https://abc123.execute-api.us-east-1.amazonaws.com/api"
     try:
-        parsed.port  # noqa: B018 - raises ValueError on a port that is not a number
-    except ValueError:
-        raise BadApiUrl(f"{where} {one_line(url, 80)!r} has an invalid port") from None
-    return url.strip().rstrip("/")
+        parsed = urllib.parse.urlsplit(text)
+        parsed.port  # noqa: B018 - raises ValueError on a port that is not a number or out of range
+    except ValueError as e:
+        raise BadApiUrl(f"{where} {shown} is not a valid URL ({one_line(e, 60)}): {example}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or any(c.isspace() for c in text):
+        raise BadApiUrl(f"{where} {shown} is not an http(s) URL: {example}")
+    if parsed.query or parsed.fragment or text.endswith(("?", "#")):
+        raise BadApiUrl(f"{where} {shown} has a query or fragment: {example}")
+    return text.rstrip("/")
 
 
 def discover_api_url(stack: str | None = None) -> str:

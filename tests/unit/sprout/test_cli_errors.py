@@ -92,7 +92,17 @@ def test_given_no_stack_reachable_when_discovering_the_api_url_then_one_line_say
     [
         (["--api-url", "localhost:4566"], None, "--api-url 'localhost:4566' is not an http(s) URL"),
         (["--api-url", "ftp://host/api"], None, "--api-url 'ftp://host/api' is not an http(s) URL"),
-        (["--api-url", "http://host:port/api"], None, "--api-url 'http://host:port/api' has an invalid port"),
+        (
+            ["--api-url", "http://host:port/api"],
+            None,
+            "--api-url 'http://host:port/api' is not a valid URL (Port",
+        ),
+        (
+            ["--api-url", "http://[::1/api"],
+            None,
+            "--api-url 'http://[::1/api' is not a valid URL (Invalid IPv6 URL)",
+        ),
+        (["--api-url", "http://host/api?stage=x"], None, "--api-url 'http://host/api?stage=x' has a query"),
         ([], "not a url", "SPROUT_API_URL 'not a url' is not an http(s) URL"),
     ],
 )
