@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 
 import pytest
 
-from sprout.cli.client import SproutClient
+from sprout.cli.client import ApiUnreachable, SproutClient
 from sprout.cli.follow import EntryFollower, follow
 from sprout.cli.main import main
 from tests.unit.sprout.fake_sprout_api import FakeSproutApi
@@ -486,3 +487,13 @@ def test_given_json_when_promoting_then_stdout_is_one_json_document_of_change_se
         "promote": started,
         "deployment": deployment("SUCCEEDED", durationMs=100),
     }
+
+
+def test_given_an_api_that_accepts_but_never_answers_when_called_then_unreachable_names_the_timeout(api):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()  # connections queue up, nothing ever answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/api"
+        with pytest.raises(ApiUnreachable) as raised:
+            SproutClient(url, timeout=0.3).request("GET", "/apps")
+    assert str(raised.value).startswith(f"Sprout's API at {url} did not answer within 0.3 s;")

@@ -184,8 +184,15 @@ def finish(ctx: Context, result: dict, started: dict) -> int:
     progress = Progress()
     if ctx.json and not progress.tty:
         progress.show = lambda text: None  # type: ignore[method-assign]  # scripts read stdout only
-    deployment = follow_deployment(
-        ctx.client, args.app, args.stage, str(started["deployment"]), timeout=args.timeout, progress=progress
-    )
+    deployment_id = str(started["deployment"])
+    try:
+        deployment = follow_deployment(
+            ctx.client, args.app, args.stage, deployment_id, timeout=args.timeout, progress=progress
+        )
+    except KeyboardInterrupt:
+        raise SproutError(
+            f"stopped following; deployment {deployment_id} goes on: "
+            f"`sprout deployments show {args.app} {args.stage} {deployment_id}` shows it"
+        ) from None
     ctx.emit({**result, "deployment": deployment}, lambda r: render.deployment_line(r["deployment"]))
     return 1 if deployment.get("status") == "FAILED" else 0
