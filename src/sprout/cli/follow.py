@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from typing import TextIO
 
 from sprout.cli.client import ApiError, SproutClient, SproutError, api_path
@@ -141,6 +141,3 @@ def follow(
         if entries:
             show(entries)
 
-
-def newest_first(entries: Iterable[dict]) -> list[dict]:
-    return list(reversed(list(entries)))

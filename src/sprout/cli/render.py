@@ -1,6 +1,6 @@
 """What the CLI prints for people: tables, change sets, stages, deployments, log lines, charts.
 
-Pure functions from the API's JSON (the shapes of /work/wt/CONTRACT.md) to text; ``--json`` prints
+Pure functions from the API's JSON answers to text; ``--json`` prints
 the JSON itself instead.
 """
 

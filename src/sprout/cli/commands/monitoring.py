@@ -227,6 +227,8 @@ def listing(
             print(follow_text(list(reversed(entries))))  # the renderers take the API's newest-first order
         sys.stdout.flush()
 
+    if sys.stderr.isatty():
+        print(f"(following: new entries every {args.every:g} s; Ctrl-C stops)", file=sys.stderr)
     try:
         follow(follower, emit, args.since, every=args.every)
     except KeyboardInterrupt:
