@@ -497,3 +497,36 @@ def test_given_an_api_that_accepts_but_never_answers_when_called_then_unreachabl
         with pytest.raises(ApiUnreachable) as raised:
             SproutClient(url, timeout=0.3).request("GET", "/apps")
     assert str(raised.value).startswith(f"Sprout's API at {url} did not answer within 0.3 s;")
+
+
+def test_given_access_logs_followed_when_ctrl_c_then_each_entry_printed_once_oldest_first_and_exit_0(
+    api, sprout, monkeypatch
+):
+    def entry(n: int) -> dict:
+        return {
+            "requestId": f"r{n}",
+            "requestTimeEpoch": 1796207490000 + n * 1000,
+            "httpMethod": "GET",
+            "path": f"/notes/{n}",
+            "status": 200,
+            "latency": n,
+            "ip": "10.0.0.1",
+        }
+
+    api.on(
+        "GET",
+        f"{PROD_PATH}/access-logs",
+        (200, {"entries": [entry(2), entry(1)], "nextToken": None}),
+        (200, {"entries": [entry(3), entry(2)], "nextToken": None}),
+    )
+    polls = iter([None, KeyboardInterrupt()])
+
+    def sleep(seconds: float) -> None:  # the second wait is the person pressing Ctrl-C
+        if (outcome := next(polls)) is not None:
+            raise outcome
+
+    monkeypatch.setattr("sprout.cli.follow.time", type("Clock", (), {"sleep": staticmethod(sleep)}))
+    code, out, _ = sprout("access-logs", "notes", "prod", "--follow", "--since", "5m")
+    assert code == 0
+    assert [line.split()[4] for line in out.splitlines()] == ["/notes/1", "/notes/2", "/notes/3"]
+    assert [a.query["since"] for a in api.asked] == ["5m", "2026-12-02T10:31:32.000Z"]
