@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.sprout.fake_sprout_api import FakeSproutApi
+from tests.unit.sprout.cli.fake_sprout_api import FakeSproutApi
 
 SPROUT = str(Path(sys.executable).with_name("sprout"))
 CREDENTIALS = {
