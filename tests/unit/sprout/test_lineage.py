@@ -117,13 +117,9 @@ def test_given_no_such_app_when_read_then_app_not_found_names_it(lineage):
         lineage.create_app(App(name="bad#name", repository="notes"))
 
 
-def test_given_apps_on_a_repository_when_asked_for_a_branch_then_only_stages_following_it_in_pipeline_order(
-    lineage,
-):
+def test_given_apps_on_a_repository_when_asked_for_a_branch_then_only_stages_following_it_in_pipeline_order(lineage):
     repo = f"repo-{uuid.uuid4().hex[:6]}"
-    one = new_app(
-        lineage, repo, (StageSpec("dev", "main", True), StageSpec("qa", "main", False), StageSpec("prod"))
-    )
+    one = new_app(lineage, repo, (StageSpec("dev", "main", True), StageSpec("qa", "main", False), StageSpec("prod")))
     two = new_app(lineage, repo, (StageSpec("feature", "feat", True),))
     new_app(lineage, "elsewhere")
 
@@ -144,11 +140,7 @@ def test_given_commits_when_recorded_then_numbers_count_up_from_one(lineage):
     assert [(b.number, created) for b, created in builds] == [(1, True), (2, True), (3, True)]
     first = builds[0][0]
     assert (first.commit_id, first.branch, first.message, first.author, first.status) == (
-        "c0",
-        "main",
-        "change 0",
-        "ana",
-        BuildStatus.BUILDING,
+        "c0", "main", "change 0", "ana", BuildStatus.BUILDING
     )
 
 
@@ -181,18 +173,12 @@ def test_given_eight_threads_recording_different_commits_then_numbers_have_no_ga
     assert Counter(build.commit_id for build, _ in results) == Counter(f"commit-{i}" for i in range(8))
 
 
-def test_given_a_build_when_finished_then_its_outcome_is_kept_and_finishing_twice_the_same_way_is_a_no_op(
-    lineage,
-):
+def test_given_a_build_when_finished_then_its_outcome_is_kept_and_finishing_twice_the_same_way_is_a_no_op(lineage):
     app = new_app(lineage)
     build, _ = lineage.record_build(app, "c1", "main", "m", "a")
-    fn = FunctionArtifact(
-        "Create", "ab" * 32, f"artifacts/{'ab' * 32}.zip", {"Handler": "create.main", "MemorySize": 128}
-    )
+    fn = FunctionArtifact("Create", "ab" * 32, f"artifacts/{'ab' * 32}.zip", {"Handler": "create.main", "MemorySize": 128})
 
-    done = lineage.finish_build(
-        app.name, build.number, "SUCCEEDED", functions=[fn], template_key="templates/x"
-    )
+    done = lineage.finish_build(app.name, build.number, "SUCCEEDED", functions=[fn], template_key="templates/x")
 
     assert done.status is BuildStatus.SUCCEEDED and done.finished_at
     assert done.functions == (fn,) and done.template_key == "templates/x"
@@ -206,9 +192,7 @@ def test_given_a_failed_build_then_its_failure_reads_back(lineage):
     app = new_app(lineage)
     build, _ = lineage.record_build(app, "c1", "main", "m", "a")
     failure = {"step": "package", "error": "PackagingError", "cause": "template.yaml not found"}
-    assert (
-        lineage.finish_build(app.name, build.number, BuildStatus.FAILED, failure=failure).failure == failure
-    )
+    assert lineage.finish_build(app.name, build.number, BuildStatus.FAILED, failure=failure).failure == failure
 
 
 def test_given_missing_builds_when_read_then_build_not_found(lineage):
@@ -263,10 +247,7 @@ def test_given_a_free_stage_when_a_deployment_begins_then_it_is_in_progress_and_
     deployment = lineage.begin_deployment(app.name, "dev", build, DeploymentKind.DEPLOY, {"type": "push"})
 
     assert (deployment.id, deployment.status, deployment.replaces, deployment.build) == (
-        "000001",
-        DeploymentStatus.IN_PROGRESS,
-        None,
-        build.number,
+        "000001", DeploymentStatus.IN_PROGRESS, None, build.number
     )
     stage = lineage.get_stage(app.name, "dev")
     assert stage.lock == "000001" and stage.current_deployment is None
@@ -297,9 +278,7 @@ def test_given_a_failed_deployment_then_the_lock_is_released_and_the_current_one
     lineage.finish_deployment(app.name, "dev", good.id, DeploymentStatus.SUCCEEDED)
     bad = lineage.begin_deployment(app.name, "dev", build, "deploy", {"type": "push"})
 
-    failed = lineage.finish_deployment(
-        app.name, "dev", bad.id, DeploymentStatus.FAILED, error="UpdateFunctionCode failed"
-    )
+    failed = lineage.finish_deployment(app.name, "dev", bad.id, DeploymentStatus.FAILED, error="UpdateFunctionCode failed")
 
     assert failed.error == "UpdateFunctionCode failed"
     stage = lineage.get_stage(app.name, "dev")
@@ -325,9 +304,7 @@ def test_given_eight_threads_deploying_one_stage_then_one_holds_it_and_the_other
     app = new_app(lineage)
     build = succeeded_build(lineage, app)
 
-    results = run_threads(
-        8, lambda i: lineage.begin_deployment(app.name, "prod", build, "promote", {"type": "user", "n": i})
-    )
+    results = run_threads(8, lambda i: lineage.begin_deployment(app.name, "prod", build, "promote", {"type": "user", "n": i}))
 
     started = [r for r in results if not isinstance(r, Exception)]
     assert len(started) == 1, results
@@ -362,9 +339,7 @@ def test_given_deployments_of_a_build_then_each_stage_names_its_newest_one(linea
     where = lineage.deployments_of_build(app.name, b1.number)
 
     assert {stage: d.id for stage, d in where.items()} == {"dev": "000003", "prod": "000001"}
-    assert {stage: d.id for stage, d in lineage.deployments_of_build(app.name, b2.number).items()} == {
-        "dev": "000002"
-    }
+    assert {stage: d.id for stage, d in lineage.deployments_of_build(app.name, b2.number).items()} == {"dev": "000002"}
     assert lineage.deployments_of_build(app.name, 99) == {}
 
 
@@ -395,8 +370,6 @@ def test_given_aws_endpoint_url_then_pynamodb_talks_to_that_endpoint(monkeypatch
 
 def test_given_no_table_name_when_lineage_is_imported_then_it_fails_naming_the_setting():
     env = {k: v for k, v in os.environ.items() if k != "TABLE_NAME"}
-    result = subprocess.run(
-        [sys.executable, "-c", "import sprout.adapters.lineage"], env=env, capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "-c", "import sprout.adapters.lineage"], env=env, capture_output=True, text=True)
     assert result.returncode != 0
     assert "TABLE_NAME is not set" in result.stderr

@@ -86,9 +86,7 @@ EXECUTABLES = ["app/functions/create/bin/tool"]
 
 
 def tree(files=None, executables=EXECUTABLES) -> MemoryTree:
-    return MemoryTree(
-        dict(FILES if files is None else files), executables, location="commit abc123 of repository notes"
-    )
+    return MemoryTree(dict(FILES if files is None else files), executables, location="commit abc123 of repository notes")
 
 
 def run(t: MemoryTree | None = None, path="app/template.yaml"):
@@ -123,18 +121,14 @@ def test_given_a_zip_then_entries_are_sorted_dated_1980_with_fixed_modes_and_no_
     assert [i.filename for i in infos] == ["bin/tool", "create.py", "lib/util.py"]
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {i.filename: i.external_attr >> 16 for i in infos} == {
-        "bin/tool": 0o100755,
-        "create.py": 0o100644,
-        "lib/util.py": 0o100644,
+        "bin/tool": 0o100755, "create.py": 0o100644, "lib/util.py": 0o100644,
     }
     assert archive.read("lib/util.py") == b"X = 1\n"
 
 
 def test_given_one_changed_file_then_only_its_functions_hash_changes():
     before = by_id(run())
-    changed = dict(
-        FILES, **{"app/functions/list/list.py": b"def main(event, context):\n    return 'changed'\n"}
-    )
+    changed = dict(FILES, **{"app/functions/list/list.py": b"def main(event, context):\n    return 'changed'\n"})
     after = by_id(run(tree(changed)))
 
     assert after["List"].sha256 != before["List"].sha256
@@ -183,13 +177,8 @@ def test_given_no_globals_then_lambda_defaults_fill_the_configuration():
     t = MemoryTree({"template.yaml": template.encode(), "src/app.js": b"exports.handler = async () => 1;\n"})
     (fn,) = package(template, "template.yaml", t, BUCKET).functions
     assert fn.config == {
-        "Handler": "app.handler",
-        "Runtime": "nodejs20.x",
-        "MemorySize": 128,
-        "Timeout": 3,
-        "Environment": {"Variables": {}},
-        "Layers": [],
-        "Architectures": ["x86_64"],
+        "Handler": "app.handler", "Runtime": "nodejs20.x", "MemorySize": 128, "Timeout": 3,
+        "Environment": {"Variables": {}}, "Layers": [], "Architectures": ["x86_64"],
     }
 
 
@@ -202,9 +191,7 @@ def test_given_a_packaged_template_then_code_points_at_s3_and_intrinsics_survive
     packaged = load_template(result.packaged_template)
     resources = packaged["Resources"]
 
-    assert (
-        resources["Create"]["Properties"]["CodeUri"] == f"s3://{BUCKET}/artifacts/{fns['Create'].sha256}.zip"
-    )
+    assert resources["Create"]["Properties"]["CodeUri"] == f"s3://{BUCKET}/artifacts/{fns['Create'].sha256}.zip"
     assert resources["List"]["Properties"]["CodeUri"] == f"s3://{BUCKET}/{fns['List'].s3_key}"
     assert fns["List"].s3_key == f"artifacts/{fns['List'].sha256}.zip"
     layer_sha = result.layers["DepsLayer"]
@@ -243,9 +230,7 @@ def test_given_a_json_template_at_the_root_then_it_packages_the_same_way():
 
 
 def test_given_no_template_then_the_error_names_the_path_and_commit():
-    with pytest.raises(
-        PackagingError, match="app/template.yaml not found at commit abc123 of repository notes"
-    ):
+    with pytest.raises(PackagingError, match="app/template.yaml not found at commit abc123 of repository notes"):
         run(tree({k: v for k, v in FILES.items() if k != "app/template.yaml"}))
 
 
@@ -277,10 +262,7 @@ def test_given_a_function_without_code_uri_then_the_error_names_it():
 @pytest.mark.parametrize(
     "code_uri, message",
     [
-        (
-            "functions/missing",
-            "List: CodeUri folder app/functions/missing does not exist or is empty at commit abc123",
-        ),
+        ("functions/missing", "List: CodeUri folder app/functions/missing does not exist or is empty at commit abc123"),
         ("../../outside", "List: CodeUri ../../outside is outside the repository"),
         ("functions/list/list.py", "List: CodeUri app/functions/list/list.py is a file"),
         ("s3://elsewhere/code.zip", "List: CodeUri must be a folder of the repository"),
@@ -294,9 +276,7 @@ def test_given_a_code_uri_that_cannot_be_zipped_then_the_error_names_the_functio
 
 def test_given_an_empty_folder_then_it_counts_as_missing():
     files = {k: v for k, v in FILES.items() if not k.startswith("app/functions/list/")}
-    with pytest.raises(
-        PackagingError, match="List: CodeUri folder app/functions/list does not exist or is empty"
-    ):
+    with pytest.raises(PackagingError, match="List: CodeUri folder app/functions/list does not exist or is empty"):
         run(tree(files))
 
 
@@ -327,9 +307,7 @@ def test_given_a_packaged_template_then_sams_translator_accepts_it(monkeypatch):
 def test_given_a_template_without_aliases_then_every_function_publishes_to_live_on_code_or_config_change():
     packaged = load_template(run().packaged_template)
     assert packaged["Globals"]["Function"]["AutoPublishAlias"] == "live"
-    functions = [
-        r["Properties"] for r in packaged["Resources"].values() if r["Type"] == "AWS::Serverless::Function"
-    ]
+    functions = [r["Properties"] for r in packaged["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
     assert functions and all(f["AutoPublishAliasAllProperties"] is True for f in functions)
 
 

@@ -7,15 +7,8 @@ from sprout.schemas import validate
 
 
 def test_given_a_complete_app_when_validated_then_it_passes():
-    validate(
-        "app",
-        {
-            "name": "notes",
-            "repository": "notes",
-            "templatePath": "template.yaml",
-            "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}],
-        },
-    )
+    validate("app", {"name": "notes", "repository": "notes", "templatePath": "template.yaml",
+                     "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}]})
 
 
 @pytest.mark.parametrize(
@@ -25,10 +18,7 @@ def test_given_a_complete_app_when_validated_then_it_passes():
         ({"name": "notes"}, "repository"),
         ({"name": "Notes!", "repository": "notes"}, "name"),
         ({"name": "notes", "repository": "notes", "stages": [{"branch": "main"}]}, "stages.0.name"),
-        (
-            {"name": "notes", "repository": "notes", "stages": [{"name": "dev", "autoDeploy": "yes"}]},
-            "stages.0.autoDeploy",
-        ),
+        ({"name": "notes", "repository": "notes", "stages": [{"name": "dev", "autoDeploy": "yes"}]}, "stages.0.autoDeploy"),
         ({"name": "notes", "repository": "notes", "colour": "green"}, "colour"),
         ({"name": "notes", "repository": "notes", "templatePath": "/abs.yaml"}, "templatePath"),
         ({"name": "notes", "repository": "notes", "stages": []}, "stages"),

@@ -49,26 +49,21 @@ class FakeCodeCommit:
             raise self._error("FolderDoesNotExistException", "GetFolder")
         files, subfolders = [], set()
         for path in inside:
-            rest = path[len(prefix) :]
+            rest = path[len(prefix):]
             if "/" in rest:
                 subfolders.add(rest.split("/")[0])
             else:
-                files.append(
-                    {
-                        "blobId": hashlib.sha1(self.files[path]).hexdigest(),
-                        "absolutePath": path,
-                        "relativePath": rest,
-                        "fileMode": self.modes.get(path, "NORMAL"),
-                    }
-                )
+                files.append({
+                    "blobId": hashlib.sha1(self.files[path]).hexdigest(),
+                    "absolutePath": path,
+                    "relativePath": rest,
+                    "fileMode": self.modes.get(path, "NORMAL"),
+                })
         return {
             "commitId": COMMIT,
             "folderPath": folderPath,
             "files": files,
-            "subFolders": [
-                {"absolutePath": posixpath.join(folder, s), "relativePath": s, "treeId": "t"}
-                for s in sorted(subfolders)
-            ],
+            "subFolders": [{"absolutePath": posixpath.join(folder, s), "relativePath": s, "treeId": "t"} for s in sorted(subfolders)],
             "symbolicLinks": [],
             "subModules": [],
         }
@@ -87,13 +82,11 @@ class FakeCodeCommit:
 
     def get_commit(self, repositoryName, commitId):
         self._check(repositoryName, commitId, "GetCommit")
-        return {
-            "commit": {
-                "commitId": COMMIT,
-                "message": "Broken create handler\n",
-                "author": {"name": "Ana", "email": "ana@example.com", "date": "1484167798 -0800"},
-            }
-        }
+        return {"commit": {
+            "commitId": COMMIT,
+            "message": "Broken create handler\n",
+            "author": {"name": "Ana", "email": "ana@example.com", "date": "1484167798 -0800"},
+        }}
 
     def get_branch(self, repositoryName, branchName):
         if branchName != "main":
@@ -124,11 +117,7 @@ def codecommit():
 
 def test_given_a_commit_when_a_folder_is_listed_then_every_file_under_it_comes_back(codecommit):
     source = CodeCommitSource("notes", COMMIT, client=codecommit)
-    assert sorted(source.list_files("src/create")) == [
-        "src/create/app.py",
-        "src/create/lib/deep/x.txt",
-        "src/create/lib/run.sh",
-    ]
+    assert sorted(source.list_files("src/create")) == ["src/create/app.py", "src/create/lib/deep/x.txt", "src/create/lib/run.sh"]
     assert sorted(source.list_files("")) == sorted(FILES)
     assert source.list_files("nowhere") == []
     assert source.is_executable("src/create/lib/run.sh") and not source.is_executable("src/create/app.py")
@@ -141,9 +130,7 @@ def test_given_a_commit_when_files_are_read_then_bytes_or_none(codecommit):
     assert source.read("missing.txt") is None
 
 
-def test_given_a_commit_when_packaged_through_codecommit_then_it_equals_packaging_the_same_files_in_memory(
-    codecommit,
-):
+def test_given_a_commit_when_packaged_through_codecommit_then_it_equals_packaging_the_same_files_in_memory(codecommit):
     source = CodeCommitSource("notes", COMMIT, client=codecommit)
     through_api = package(source.read("template.yaml"), "template.yaml", source, "bucket")
     in_memory = package(TEMPLATE.decode(), "template.yaml", MemoryTree(FILES, MODES), "bucket")
@@ -155,21 +142,14 @@ def test_given_a_commit_when_packaged_through_codecommit_then_it_equals_packagin
 
 def test_given_no_template_at_the_commit_then_packaging_names_the_commit_and_repository(codecommit):
     source = CodeCommitSource("notes", COMMIT, client=codecommit)
-    with pytest.raises(
-        PackagingError, match=f"sam/template.yaml not found at commit {COMMIT} of repository notes"
-    ):
+    with pytest.raises(PackagingError, match=f"sam/template.yaml not found at commit {COMMIT} of repository notes"):
         package(source.read("sam/template.yaml"), "sam/template.yaml", source, "bucket")
 
 
 def test_given_a_missing_repository_or_commit_then_source_error_names_them(codecommit):
-    with pytest.raises(
-        SourceError, match="cannot list src at commit .* of repository ghost: RepositoryDoesNotExistException"
-    ):
+    with pytest.raises(SourceError, match="cannot list src at commit .* of repository ghost: RepositoryDoesNotExistException"):
         CodeCommitSource("ghost", COMMIT, client=codecommit).list_files("src")
-    with pytest.raises(
-        SourceError,
-        match="cannot read template.yaml at commit deadbeef of repository notes: CommitDoesNotExist",
-    ):
+    with pytest.raises(SourceError, match="cannot read template.yaml at commit deadbeef of repository notes: CommitDoesNotExist"):
         CodeCommitSource("notes", "deadbeef", client=codecommit).read("template.yaml")
 
 
@@ -181,9 +161,7 @@ def test_given_a_commit_then_its_info_and_the_branch_tip_come_back(codecommit):
         "date": "2017-01-11T20:49:58Z",
     }
     assert resolve_branch("notes", "main", client=codecommit) == COMMIT
-    with pytest.raises(
-        SourceError, match="cannot resolve branch gone of repository notes: BranchDoesNotExist"
-    ):
+    with pytest.raises(SourceError, match="cannot resolve branch gone of repository notes: BranchDoesNotExist"):
         resolve_branch("notes", "gone", client=codecommit)
     with pytest.raises(SourceError, match="cannot read commit deadbeef of repository notes"):
         commit_info("notes", "deadbeef", client=codecommit)
