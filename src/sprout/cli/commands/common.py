@@ -89,10 +89,11 @@ def confirm(question: str, *, required: bool, yes: bool) -> None:
     if yes:
         return
     if sys.stdin.isatty():
-        try:
-            answer = input(f"{question} [y/N] ")
-        except EOFError:
-            answer = ""
+        # asked on stderr, so that stdout stays what the command prints (`--json … | jq` included)
+        print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+        answer = sys.stdin.readline()
+        if not answer.endswith("\n"):  # end of input (Ctrl-D): end the prompt's line
+            print(file=sys.stderr)
         if answer.strip().lower() not in ("y", "yes"):
             raise SproutError("not confirmed: nothing changed")
         return

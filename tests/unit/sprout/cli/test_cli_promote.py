@@ -111,11 +111,11 @@ def test_given_a_terminal_when_promoting_then_it_asks_and_goes_on_only_on_yes(
     api.on("GET", f"{PROD_PATH}/deployments/000009", (200, deployment("SUCCEEDED", durationMs=100)))
     monkeypatch.setattr("sys.stdin", Terminal(answer))
     code, out, err = sprout("promote", "notes", "--to", "prod", "--build", "7")
-    assert "Promote build 7 of notes to prod? [y/N]" in out
+    assert "Promote build 7 of notes to prod? [y/N]" in err and "[y/N]" not in out
     assert len(api.paths("POST")) == posted
     assert code == (0 if posted else 1)
     if not posted:
-        assert err == "sprout: not confirmed: nothing changed\n"
+        assert err.endswith("[y/N] sprout: not confirmed: nothing changed\n")
 
 
 def test_given_rollback_without_yes_and_without_a_terminal_then_it_is_refused(api, sprout):
