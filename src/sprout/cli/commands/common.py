@@ -89,7 +89,9 @@ def confirm(question: str, *, required: bool, yes: bool) -> None:
     if yes:
         return
     if sys.stdin.isatty():
-        # asked on stderr, so that stdout stays what the command prints (`--json … | jq` included)
+        # asked on stderr, so that stdout stays what the command prints (`--json … | jq` included),
+        # once what it printed so far (the change set) is out
+        sys.stdout.flush()
         print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
         answer = sys.stdin.readline()
         if not answer.endswith("\n"):  # end of input (Ctrl-D): end the prompt's line
