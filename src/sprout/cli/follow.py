@@ -140,4 +140,3 @@ def follow(
         entries = follower.poll()
         if entries:
             show(entries)
-

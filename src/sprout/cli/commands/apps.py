@@ -26,7 +26,9 @@ def stage_flag(text: str) -> dict:
 def add_parsers(sub: Any) -> None:
     apps = group(sub, "apps", "register and inspect apps")
     create = leaf(apps, "create", apps_create, "register an app")
-    create.add_argument("name", help="the app's name (part of its stacks' names: <app>-<stage>)")
+    create.add_argument(
+        "name", metavar="APP", help="the app's name (part of its stacks' names: <app>-<stage>)"
+    )
     create.add_argument("--repository", required=True, help="its CodeCommit repository")
     create.add_argument(
         "--template-path", default=None, help="its SAM template in the repository (default template.yaml)"
@@ -40,28 +42,28 @@ def add_parsers(sub: Any) -> None:
     )
     leaf(apps, "list", apps_list, "list the registered apps")
     show = leaf(apps, "show", apps_show, "show an app and its stages")
-    show.add_argument("name")
+    show.add_argument("name", metavar="APP", help="the app's name")
 
     builds = group(sub, "builds", "start and inspect builds")
     b_list = leaf(builds, "list", builds_list, "builds of an app, newest first")
-    b_list.add_argument("app")
+    b_list.add_argument("app", metavar="APP", help="the app's name")
     b_list.add_argument("--limit", type=positive_int, default=None, help="at most this many (default 25)")
     b_list.add_argument("--next-token", default=None, help="the next page, as the previous one printed")
     b_show = leaf(builds, "show", builds_show, "one build: functions, hashes, failure, where it is deployed")
-    b_show.add_argument("app")
-    b_show.add_argument("number", type=positive_int)
+    b_show.add_argument("app", metavar="APP", help="the app's name")
+    b_show.add_argument("number", metavar="N", type=positive_int, help="the build number")
     b_wait = leaf(
         builds,
         "wait",
         builds_wait,
         "wait until a build has failed, or succeeded (and deployed to --stage); exit 1 on failure",
     )
-    b_wait.add_argument("app")
-    b_wait.add_argument("number", type=positive_int)
+    b_wait.add_argument("app", metavar="APP", help="the app's name")
+    b_wait.add_argument("number", metavar="N", type=positive_int, help="the build number")
     b_wait.add_argument("--stage", default=None, help="also wait for its deployment to this stage to finish")
     b_wait.add_argument("--timeout", type=positive_float, default=600.0, help="seconds (default 600)")
     b_start = leaf(builds, "start", builds_start, "build a branch's head or a commit")
-    b_start.add_argument("app")
+    b_start.add_argument("app", metavar="APP", help="the app's name")
     which = b_start.add_mutually_exclusive_group(required=True)
     which.add_argument("--branch", help="build the head of this branch")
     which.add_argument("--commit", help="build this commit (full id)")

@@ -14,23 +14,23 @@ from sprout.cli.follow import Progress, follow_deployment
 def add_parsers(sub: Any) -> None:
     stages = group(sub, "stages", "inspect an app's stages")
     show = leaf(stages, "show", stages_show, "what a stage runs: build, deployment, function versions, lock")
-    show.add_argument("app")
-    show.add_argument("stage")
+    show.add_argument("app", metavar="APP", help="the app's name")
+    show.add_argument("stage", metavar="STAGE", help="the stage's name")
 
     deployments = group(sub, "deployments", "deployments of a stage")
     d_list = leaf(deployments, "list", deployments_list, "deployments of a stage, newest first")
-    d_list.add_argument("app")
-    d_list.add_argument("stage")
+    d_list.add_argument("app", metavar="APP", help="the app's name")
+    d_list.add_argument("stage", metavar="STAGE", help="the stage's name")
     d_list.add_argument("--limit", type=positive_int, default=None, help="at most this many (default 25)")
     d_list.add_argument("--next-token", default=None, help="the next page, as the previous one printed")
     d_show = leaf(deployments, "show", deployments_show, "one deployment: trigger, versions, error")
-    d_show.add_argument("app")
-    d_show.add_argument("stage")
-    d_show.add_argument("id", help="the deployment id, as `deployments list` prints it")
+    d_show.add_argument("app", metavar="APP", help="the app's name")
+    d_show.add_argument("stage", metavar="STAGE", help="the stage's name")
+    d_show.add_argument("id", metavar="ID", help="the deployment id, as `deployments list` prints it")
 
     changeset = leaf(sub, "changeset", changeset_show, "what deploying a build to a stage would change")
-    changeset.add_argument("app")
-    changeset.add_argument("stage")
+    changeset.add_argument("app", metavar="APP", help="the app's name")
+    changeset.add_argument("stage", metavar="STAGE", help="the stage's name")
     changeset.add_argument(
         "--build", type=positive_int, default=None, help="the build (default: what the stage before it runs)"
     )
@@ -44,7 +44,7 @@ def add_parsers(sub: Any) -> None:
         "change set with major changes needs --yes), promote, and follow the deployment until it ends. "
         "Exit 1 when it fails.",
     )
-    promote.add_argument("app")
+    promote.add_argument("app", metavar="APP", help="the app's name")
     promote.add_argument("--to", required=True, dest="stage", metavar="STAGE", help="the stage to promote to")
     promote.add_argument(
         "--build", type=positive_int, default=None, help="the build (default: what the stage before it runs)"
@@ -60,8 +60,8 @@ def add_parsers(sub: Any) -> None:
         "Ask to confirm (on a terminal; without one, --yes is needed), roll back, and follow the "
         "deployment until it ends. Exit 1 when it fails.",
     )
-    rollback.add_argument("app")
-    rollback.add_argument("stage")
+    rollback.add_argument("app", metavar="APP", help="the app's name")
+    rollback.add_argument("stage", metavar="STAGE", help="the stage's name")
     rollback.add_argument(
         "--build", type=positive_int, default=None, help="the build (default: the previous good deployment's)"
     )

@@ -26,16 +26,18 @@ def add_parsers(sub: Any) -> None:
         logs, "show", access_logs_show, "access-log entries, newest last; `sprout access-logs APP STAGE` too"
     )
     for parser in logs.choices.values():
-        parser.add_argument("app")
-        parser.add_argument("stage")
+        parser.add_argument("app", metavar="APP", help="the app's name")
+        parser.add_argument("stage", metavar="STAGE", help="the stage's name")
     show_logs.add_argument("--status", default=None, help="5xx, 4xx, 2xx or an exact code such as 502")
     add_window(show_logs, since_default="15m")
     add_paging(show_logs, follow_help="keep printing new entries as they arrive (Ctrl-C stops)")
 
     metrics = leaf(sub, "metrics", metrics_show, "API metrics of a stage, or a function's Lambda metrics")
-    metrics.add_argument("app")
-    metrics.add_argument("stage")
-    metrics.add_argument("--function", default=None, help="a function's logical id or a unique short form")
+    metrics.add_argument("app", metavar="APP", help="the app's name")
+    metrics.add_argument("stage", metavar="STAGE", help="the stage's name")
+    metrics.add_argument(
+        "--function", metavar="FN", default=None, help="a function's logical id or a unique short form"
+    )
     add_window(metrics, since_default="1h")
     metrics.add_argument(
         "--period", type=positive_int, default=None, help="seconds per datapoint (default: the API's)"
@@ -43,10 +45,10 @@ def add_parsers(sub: Any) -> None:
     metrics.add_argument("--no-chart", action="store_true", help="the table only")
 
     fn_logs = leaf(sub, "logs", logs_show, "a function's log events, newest last")
-    fn_logs.add_argument("app")
-    fn_logs.add_argument("stage")
+    fn_logs.add_argument("app", metavar="APP", help="the app's name")
+    fn_logs.add_argument("stage", metavar="STAGE", help="the stage's name")
     fn_logs.add_argument(
-        "function", help="its logical id (CreateNoteFunction) or a unique short form (create)"
+        "function", metavar="FN", help="its logical id (CreateNoteFunction) or a unique short form (create)"
     )
     fn_logs.add_argument(
         "--errors", action="store_true", help="only failures: exceptions, timeouts, ERROR lines"
@@ -56,16 +58,16 @@ def add_parsers(sub: Any) -> None:
 
     functions = group(sub, "functions", "the functions of a stage")
     fn_list = leaf(functions, "list", functions_list, "a stage's functions and the version behind `live`")
-    fn_list.add_argument("app")
-    fn_list.add_argument("stage")
+    fn_list.add_argument("app", metavar="APP", help="the app's name")
+    fn_list.add_argument("stage", metavar="STAGE", help="the stage's name")
 
     watch = group(sub, "auto-rollback", "roll a stage back by itself when its alarms fire")
     enable = leaf(watch, "enable", auto_rollback_enable, "watch the stage with alarms (turns access logs on)")
     leaf(watch, "disable", auto_rollback_disable, "stop watching the stage (removes Sprout's alarms)")
     leaf(watch, "show", auto_rollback_show, "whether the stage is watched, its alarms and their states")
     for parser in watch.choices.values():
-        parser.add_argument("app")
-        parser.add_argument("stage")
+        parser.add_argument("app", metavar="APP", help="the app's name")
+        parser.add_argument("stage", metavar="STAGE", help="the stage's name")
     enable.add_argument(
         "--error-threshold",
         type=positive_int,
