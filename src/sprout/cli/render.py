@@ -249,9 +249,11 @@ def changeset(c: dict) -> str:
         lines.append("no changes")
     commits = c.get("commits", [])
     lines.append(f"commits ({len(commits)}, newest first):" if commits else "commits: none in between")
+    width = max((len(commit.get("author") or "-") for commit in commits), default=0)
     for commit in commits:
+        author = commit.get("author") or "-"
         lines.append(
-            f"  {(commit.get('id') or '')[:8]}  {commit.get('author') or '-':<20} {first_line(commit.get('message'))}"
+            f"  {(commit.get('id') or '')[:8]}  {author:<{width}}  {first_line(commit.get('message'))}"
         )
     lines.append(f"change set {c.get('changesetId')}")
     return "\n".join(lines)
