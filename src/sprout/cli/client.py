@@ -252,5 +252,5 @@ class SproutClient:
                 return build
             if time.monotonic() > deadline:
                 where = f" on {stage}" if stage else ""
-                raise TimeoutError(f"build {number} of {app} did not settle{where} within {timeout:.0f} s")
+                raise TimeoutError(f"build {number} of {app} did not settle{where} within {timeout:g} s")
             time.sleep(every)

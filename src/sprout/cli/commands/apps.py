@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from sprout.cli import render
-from sprout.cli.client import api_path
+from sprout.cli.client import SproutError, api_path
 from sprout.cli.commands.common import Context, group, leaf, positive_float, positive_int
 
 
@@ -105,7 +105,10 @@ def builds_show(ctx: Context) -> int:
 
 def builds_wait(ctx: Context) -> int:
     args = ctx.args
-    result = ctx.client.wait_for_build(args.app, args.number, args.stage, args.timeout)
+    try:
+        result = ctx.client.wait_for_build(args.app, args.number, args.stage, args.timeout)
+    except TimeoutError as e:
+        raise SproutError(f"{e}; `sprout builds show {args.app} {args.number}` shows where it is") from None
     ctx.emit(result, render.build)
     deployment = (result.get("deployedTo") or {}).get(args.stage or "") or {}
     return 1 if result["status"] == "FAILED" or deployment.get("status") == "FAILED" else 0

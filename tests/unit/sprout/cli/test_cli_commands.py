@@ -243,3 +243,14 @@ def test_given_access_logs_followed_when_ctrl_c_then_each_entry_printed_once_old
     assert code == 0
     assert [line.split()[4] for line in out.splitlines()] == ["/notes/1", "/notes/2", "/notes/3"]
     assert [a.query["since"] for a in api.asked] == ["5m", "2026-12-02T10:31:32.000Z"]
+
+
+def test_given_a_build_that_does_not_settle_when_waiting_then_one_line_says_so_after_the_timeout(api, sprout):
+    api.on("GET", "/apps/notes", (200, APP))
+    api.on("GET", "/apps/notes/builds/3", (200, {**BUILD7, "number": 3, "status": "BUILDING"}))
+    code, out, err = sprout("builds", "wait", "notes", "3", "--stage", "dev", "--timeout", "0.3")
+    assert (code, out) == (1, "")
+    assert (
+        err
+        == "sprout: build 3 of notes did not settle on dev within 0.3 s; `sprout builds show notes 3` shows where it is\n"
+    )
