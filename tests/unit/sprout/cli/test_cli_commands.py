@@ -155,6 +155,21 @@ def test_given_auto_rollback_enable_with_thresholds_then_they_are_sent_as_the_ap
             {"message": "function nope of notes/prod not found"},
             "sprout: function nope of notes/prod not found; `sprout functions list APP STAGE` lists a stage's functions\n",
         ),
+        (
+            403,
+            {"message": "Missing Authentication Token"},
+            "sprout: Sprout's API has no route GET /apps/notes/stages/prod/functions/nope/logs: is the deployed "
+            "Sprout older than this CLI, or --api-url not Sprout's API?\n",
+        ),
+        (
+            403,
+            {
+                "message": "User: arn:aws:iam::123456789012:user/bo is not authorized to perform: execute-api:Invoke"
+            },
+            "sprout: Sprout's API refused the request: User: arn:aws:iam::123456789012:user/bo is not authorized "
+            "to perform: execute-api:Invoke; check your AWS credentials (AWS_ACCESS_KEY_ID / AWS_PROFILE): the "
+            "caller needs execute-api:Invoke on Sprout's API\n",
+        ),
     ],
 )
 def test_given_an_api_refusal_when_running_a_command_then_one_line_says_it(
