@@ -1,194 +1,118 @@
 """The ``sprout`` command: a client of Sprout's HTTP API, plus ``sprout local`` for the local cloud.
 
-``sprout local ...`` hands over to the local cloud's own command line in a fresh interpreter
-(src/sprout never imports localcloud: the local cloud is a tool beside the product, not part of it).
+This module parses and dispatches; the commands live in ``sprout.cli.commands.*``, what they print
+in ``sprout.cli.render*``. Every failure ends in one line on stderr saying what is wrong and what to
+do, with exit status 1 (2 for usage errors); never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from sprout.cli.client import STACK_NAME, ApiError, SproutClient, discover_api_url
+from sprout.cli.client import ApiError, SproutError, one_line
+from sprout.cli.commands import apps, delivery, local, monitoring
+from sprout.cli.commands.apps import stage_flag
+from sprout.cli.commands.common import Context
 
-
-def _stage(text: str) -> dict:
-    """``name[:branch[:auto]]`` → a stage; e.g. ``dev:main:auto``, ``prod``."""
-    parts = text.split(":")
-    if not parts[0] or len(parts) > 3 or (len(parts) == 3 and parts[2] not in ("auto", "manual")):
-        raise argparse.ArgumentTypeError(f"stage {text!r}: expected name[:branch[:auto|manual]]")
-    stage: dict = {"name": parts[0]}
-    if len(parts) > 1 and parts[1]:
-        stage["branch"] = parts[1]
-    if len(parts) == 3:
-        stage["autoDeploy"] = parts[2] == "auto"
-    return stage
+_stage = stage_flag  # the name older tests import
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sprout", description="Sprout: deliver serverless apps.")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sprout",
+        description="Sprout: deliver serverless apps. A client of Sprout's API (SigV4-signed with your AWS "
+        "credentials), plus `sprout local` for the offline local cloud.",
+        epilog="`sprout COMMAND --help` lists a command's options. Exit status: 0 done, 1 failed, 2 usage error.",
+    )
     parser.add_argument(
-        "--api-url", help="Sprout's API URL (default: $SPROUT_API_URL, or the stack's ApiUrl output)"
+        "--api-url",
+        default=None,
+        help="Sprout's API URL (default: $SPROUT_API_URL, or the ApiUrl output of stack $SPROUT_STACK_NAME, "
+        "default sprout)",
     )
-    parser.add_argument("--json", action="store_true", help="print raw JSON")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    local = sub.add_parser(
-        "local",
-        help="`sprout local up [--port N] [--data-dir D] [--no-sprout]`: the offline local cloud, with Sprout deployed on it",
-        add_help=False,
-    )
-    local.add_argument("rest", nargs=argparse.REMAINDER)
-
-    apps = sub.add_parser("apps", help="register and inspect apps").add_subparsers(
-        dest="action", required=True
-    )
-    create = apps.add_parser("create", help="register an app")
-    create.add_argument("name")
-    create.add_argument("--repository", required=True, help="its CodeCommit repository")
-    create.add_argument(
-        "--template-path", default=None, help="its SAM template in the repository (default template.yaml)"
-    )
-    create.add_argument(
-        "--stage",
-        dest="stages",
-        action="append",
-        type=_stage,
-        help="name[:branch[:auto|manual]], in pipeline order (default: dev:main:auto then prod)",
-    )
-    apps.add_parser("list", help="list apps")
-    show = apps.add_parser("show", help="show an app")
-    show.add_argument("name")
-
-    builds = sub.add_parser("builds", help="start and inspect builds").add_subparsers(
-        dest="action", required=True
-    )
-    b_list = builds.add_parser("list", help="builds of an app, newest first")
-    b_list.add_argument("app")
-    b_list.add_argument("--limit", type=int, default=None)
-    b_list.add_argument("--next-token", default=None)
-    b_show = builds.add_parser("show", help="one build: functions, hashes, failure, where it is deployed")
-    b_show.add_argument("app")
-    b_show.add_argument("number", type=int)
-    b_wait = builds.add_parser(
-        "wait", help="wait until a build has failed, or succeeded (and deployed to --stage)"
-    )
-    b_wait.add_argument("app")
-    b_wait.add_argument("number", type=int)
-    b_wait.add_argument("--stage", default=None, help="also wait for its deployment to this stage to finish")
-    b_wait.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
-    b_start = builds.add_parser("start", help="build a branch's head or a commit")
-    b_start.add_argument("app")
-    which = b_start.add_mutually_exclusive_group(required=True)
-    which.add_argument("--branch")
-    which.add_argument("--commit")
-
-    deployments = sub.add_parser("deployments", help="deployments of a stage").add_subparsers(
-        dest="action", required=True
-    )
-    d_list = deployments.add_parser("list", help="deployments of a stage, newest first")
-    d_list.add_argument("app")
-    d_list.add_argument("stage")
+    parser.add_argument("--json", action="store_true", help="print the API's raw JSON")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    local.add_parsers(sub)
+    apps.add_parsers(sub)
+    delivery.add_parsers(sub)
+    monitoring.add_parsers(sub)
     return parser
 
 
-def _print_builds(body: dict) -> None:
-    print(f"{'#':>5}  {'status':<10} {'commit':<12} {'branch':<16} message")
-    for b in body["builds"]:
-        print(
-            f"{b['number']:>5}  {b['status']:<10} {b['commitId'][:12]:<12} {(b.get('branch') or '-'):<16} {b.get('message', '').splitlines()[0] if b.get('message') else ''}"
+_parser = build_parser  # the name older tests import
+
+
+def run(argv: list[str]) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(monitoring.default_access_logs_verb(argv))
+    if args.command == "local":
+        local.local_up(extra)  # does not return
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args.handler(Context(args))
+
+
+def explain(e: ApiError) -> str:
+    """One line for an API refusal: what the API said, and what to do about it."""
+    body = e.body if isinstance(e.body, dict) else {}
+    message = e.message
+    if e.status == 400:
+        field = body.get("field")
+        return message + (f" (field {field})" if field and str(field) not in message else "")
+    if e.status == 404:
+        if "build" in message.lower():
+            return f"{message}; `sprout builds list APP` lists an app's builds"
+        if "function" in message.lower():
+            return f"{message}; `sprout functions list APP STAGE` lists a stage's functions"
+        if "deployment" in message.lower():
+            return f"{message}; `sprout deployments list APP STAGE` lists a stage's deployments"
+        return f"{message}; `sprout apps list` lists the apps, `sprout apps show APP` an app's stages"
+    if e.status == 409:
+        holder = body.get("holder")
+        if isinstance(holder, dict):
+            message += (
+                f" (held by deployment {holder.get('deployment')} since {holder.get('since')}, lease until "
+                f"{holder.get('expiresAt')}); retry when it ends: `sprout stages show APP STAGE` shows the lock"
+            )
+        return message
+    if e.status in (401, 403):
+        if "Missing Authentication Token" in message and e.path:
+            return (
+                f"Sprout's API has no route {e.method} {e.path}: is the deployed Sprout older than this "
+                "CLI, or --api-url not Sprout's API?"
+            )
+        return (
+            f"Sprout's API refused the request: {message}; check your AWS credentials (AWS_ACCESS_KEY_ID / "
+            "AWS_PROFILE): the caller needs execute-api:Invoke on Sprout's API"
         )
-    if body.get("nextToken"):
-        print(f"(more: --next-token {body['nextToken']})")
+    if e.status >= 500:
+        return f"Sprout's API failed (HTTP {e.status}): {message}; retry, and if it persists read its logs"
+    return f"{message} (HTTP {e.status})"
 
 
-def _print_build(b: dict) -> None:
-    print(f"build {b['number']}  {b['status']}")
-    print(f"  commit   {b['commitId']}  ({b.get('branch') or 'no branch'})")
-    if b.get("message"):
-        print(f"  message  {b['message'].splitlines()[0]}")
-    if b.get("author"):
-        print(f"  author   {b['author']}")
-    for f in b.get("functions", []):
-        print(f"  function {f['logicalId']:<28} sha256 {f['sha256'][:16]}…")
-    if b.get("failure"):
-        f = b["failure"]
-        print(f"  FAILED at {f.get('step')}: {f.get('error')}: {f.get('cause')}")
-    for stage, d in (b.get("deployedTo") or {}).items():
-        print(f"  deployed to {stage} (deployment {d['id']}, {d['status']})")
-
-
-def _run(args: argparse.Namespace) -> int:
-    client = SproutClient(args.api_url or discover_api_url())
-    if args.command == "apps":
-        if args.action == "create":
-            body = {"name": args.name, "repository": args.repository}
-            if args.template_path:
-                body["templatePath"] = args.template_path
-            if args.stages:
-                body["stages"] = args.stages
-            result = client.request("POST", "/apps", body)
-        elif args.action == "list":
-            result = client.request("GET", "/apps")
-        else:
-            result = client.request("GET", f"/apps/{args.name}")
-    elif args.command == "builds":
-        if args.action == "list":
-            result = client.request(
-                "GET", f"/apps/{args.app}/builds", query={"limit": args.limit, "nextToken": args.next_token}
-            )
-            if not args.json:
-                _print_builds(result)
-                return 0
-        elif args.action in ("show", "wait"):
-            if args.action == "show":
-                result = client.request("GET", f"/apps/{args.app}/builds/{args.number}")
-            else:
-                result = client.wait_for_build(args.app, args.number, args.stage, args.timeout)
-            if args.json:
-                print(json.dumps(result, indent=2))
-            else:
-                _print_build(result)
-            if args.action == "show":
-                return 0
-            deployment = (result.get("deployedTo") or {}).get(args.stage or "") or {}
-            return 1 if result["status"] == "FAILED" or deployment.get("status") == "FAILED" else 0
-        else:
-            body = {"branch": args.branch} if args.branch else {"commit": args.commit}
-            result = client.request("POST", f"/apps/{args.app}/builds", body)
-    else:
-        result = client.request("GET", f"/apps/{args.app}/stages/{args.stage}/deployments")
-    print(json.dumps(result, indent=2))
-    return 0
-
-
-SOURCE_ROOT = Path(__file__).resolve().parents[3]
-
-
-def _local(rest: list[str]) -> None:
-    """Start the local cloud with Sprout's own template.yaml deployed as stack ``sprout``
-    (``--no-sprout``: the bare cloud). Runs ``python -m localcloud`` in place of this process."""
-    argv = [a for a in rest if a != "--no-sprout"]
-    if argv[:1] == ["up"] and "--no-sprout" not in rest:
-        template = SOURCE_ROOT / "template.yaml"
-        if not template.is_file():
-            sys.exit(
-                f"sprout local up: Sprout's template.yaml is not at {template} (run from a source checkout)"
-            )
-        argv += ["--stack", f"{STACK_NAME}={template}"]
-    os.execv(sys.executable, [sys.executable, "-m", "localcloud", *argv])
+def fail(message: str, status: int = 1) -> None:
+    print(f"sprout: {one_line(message, 500)}", file=sys.stderr)
+    sys.exit(status)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.command == "local":
-        _local(args.rest)
     try:
-        sys.exit(_run(args))
-    except (ApiError, TimeoutError) as e:
-        print(f"sprout: {e}", file=sys.stderr)
+        sys.exit(run(list(sys.argv[1:] if argv is None else argv)))
+    except ApiError as e:
+        fail(explain(e))
+    except (SproutError, TimeoutError) as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except BrokenPipeError:
+        # the reader went away (`sprout … | head`): say nothing more, on a stdout that cannot flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except Exception as e:  # the last resort: a bug, said in one line all the same
+        fail(
+            f"unexpected {type(e).__name__}: {one_line(e, 200)} (a bug in sprout: please report it with the "
+            "command you ran)"
+        )
