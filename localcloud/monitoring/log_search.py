@@ -59,7 +59,7 @@ class _StreamIndex:
             self.keys.extend((e.timestamp, e.event_id) for e in new)
             self.events.extend(new)
         else:  # an out-of-order batch (allowed across PutLogEvents calls): re-sort this stream
-            pairs = sorted(zip(self.keys + [(e.timestamp, e.event_id) for e in new], self.events + new), key=lambda p: p[0])
+            pairs = sorted(zip(self.keys + [(e.timestamp, e.event_id) for e in new], self.events + new, strict=True), key=lambda p: p[0])
             self.keys = [k for k, _ in pairs]
             self.events = [e for _, e in pairs]
         self.seen = upto
