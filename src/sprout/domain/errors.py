@@ -60,3 +60,15 @@ class SourceError(SproutError):
 
 class DeployError(SproutError):
     """The stage's stack could not be deployed."""
+
+
+class FunctionNotFound(NotFound):
+    """A stage has no function by that logical id or short form."""
+
+
+class NotDeployed(Conflict):
+    """The stage was never deployed: it has no functions, API or logs yet."""
+
+
+class AccessLogsOff(Conflict):
+    """Access logs of the stage are off: there is nothing to read."""
