@@ -182,6 +182,18 @@ def main() -> None:
             p50, p95 = statistics.median(times), sorted(times)[max(0, int(len(times) * 0.95) - 1)]
             verdict = "met" if p50 <= TARGETS_MS[label] else "MISSED"
             print(f"{label:32s} {p50:7.1f} {p95:7.1f} {max(times):7.1f} {TARGETS_MS[label]:7d}  {verdict} ({size} items)")
+        # the same GetMetricData called directly (what the local cloud costs, without Sprout's function)
+        dims = [{"Name": "ApiName", "Value": api_name}, {"Name": "Stage", "Value": "dev"}]
+        stats = [("Count", "Sum"), ("4XXError", "Sum"), ("5XXError", "Sum"), ("Latency", "Average"), ("Latency", "p90"), ("Latency", "p95"), ("Latency", "p99")]
+        queries = [{"Id": f"q{n}", "MetricStat": {"Metric": {"Namespace": "AWS/ApiGateway", "MetricName": m, "Dimensions": dims}, "Period": 300, "Stat": st}} for n, (m, st) in enumerate(stats)]
+        cw = boto3.client("cloudwatch")
+        direct = []
+        for _ in range(args.runs):
+            t = time.perf_counter()
+            end = datetime.now(UTC)
+            cw.get_metric_data(MetricDataQueries=queries, StartTime=end - timedelta(days=1), EndTime=end)
+            direct.append((time.perf_counter() - t) * 1000)
+        print(f"{'(GetMetricData directly, boto3)':32s} {statistics.median(direct):7.1f}")
     finally:
         cloud.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -22,11 +22,11 @@ from __future__ import annotations
 import math
 import re
 import threading
+from bisect import bisect_left
 from datetime import UTC, datetime
 from typing import Any
 
-from localcloud.alarms.evaluation import MetricId, Samples, percentile_of, statistic
-from localcloud.alarms.moto_glue import MetricIndex
+from localcloud.alarms.evaluation import MetricId, Samples, StatisticSet, percentile_of, statistic
 from localcloud.moto_hooks import hook, require
 
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
@@ -48,24 +48,23 @@ def values_of(samples: Samples) -> list[float]:
     return values
 
 
-def compute(stat: str, samples: Samples) -> float | None:
+def compute(stat: str, samples: Samples, ordered: list[float] | None = None) -> float | None:
+    """``stat`` of one period's samples; ``ordered``: their values sorted, when already known."""
     if not samples:
         return None
     p = percentile_of(stat)
+    m = TRIMMED_MEAN.fullmatch(stat) if p is None else None
+    if p is None and m is None:
+        return statistic(stat, samples)
+    if ordered is None:
+        ordered = sorted(values_of(samples))
+    if not ordered:
+        return None
     if p is not None:
-        ordered = sorted(values_of(samples))
-        if not ordered:
-            return None
-        rank = max(1, math.ceil(p / 100 * len(ordered)))
-        return ordered[rank - 1]
-    m = TRIMMED_MEAN.fullmatch(stat)
-    if m is not None:
-        ordered = sorted(values_of(samples))
-        if not ordered:
-            return None
-        kept = ordered[: max(1, math.ceil(float(m.group(1)) / 100 * len(ordered)))]
-        return sum(kept) / len(kept)
-    return statistic(stat, samples)
+        return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
+    assert m is not None
+    kept = ordered[: max(1, math.ceil(float(m.group(1)) / 100 * len(ordered)))]
+    return sum(kept) / len(kept)
 
 
 def _known_stat(stat: Any) -> bool:
@@ -82,10 +81,75 @@ def _aware(ts: Any) -> datetime:
     return datetime.fromtimestamp(float(ts), UTC)
 
 
+class _Arrays:
+    """One metric's (one unit's) datapoints in time order: raw values apart from statistic sets,
+    so that a period's values are one slice."""
+
+    __slots__ = ("value_times", "values", "set_times", "sets")
+
+    def __init__(self) -> None:
+        self.value_times: list[float] = []
+        self.values: list[float] = []
+        self.set_times: list[float] = []
+        self.sets: list[StatisticSet] = []
+
+    @staticmethod
+    def _add(times: list[float], items: list[Any], t: float, item: Any) -> None:
+        at = len(times)
+        while at and times[at - 1] > t:  # nearly always appended in order
+            at -= 1
+        times.insert(at, t)
+        items.insert(at, item)
+
+
+class SeriesIndex:
+    """moto's ``CloudWatchBackend.metric_data`` (a flat list of datums) per metric and unit, updated
+    incrementally: moto only appends (a reset replaces the list, which triggers a rebuild)."""
+
+    def __init__(self) -> None:
+        self._value_cls = require("moto.cloudwatch.models", "MetricDatum", "a single value put by PutMetricData")
+        self._set_cls = require("moto.cloudwatch.models", "MetricAggregatedDatum", "a StatisticValues set put by PutMetricData")
+        self._seen: dict[tuple[str, str], tuple[int, int]] = {}
+        self._series: dict[tuple[str, str], dict[MetricId, dict[str | None, _Arrays]]] = {}
+        self._lock = threading.Lock()
+
+    def refresh(self, account: str, region: str, backend: Any) -> None:
+        with self._lock:
+            data = backend.metric_data
+            key = (account, region)
+            ident, seen = self._seen.get(key, (id(data), 0))
+            if ident != id(data) or seen > len(data):
+                ident, seen = id(data), 0
+                self._series[key] = {}
+            series = self._series.setdefault(key, {})
+            upto = len(data)
+            for datum in data[seen:upto]:
+                metric = MetricId(
+                    datum.namespace, datum.name, tuple(sorted((str(d.name), str(d.value)) for d in datum.dimensions))
+                )
+                arrays = series.setdefault(metric, {}).setdefault(datum.unit, _Arrays())
+                t = _aware(datum.timestamp).timestamp()
+                if isinstance(datum, self._set_cls):
+                    item = StatisticSet(datum.sample_count, datum.sum, datum.min, datum.max)
+                    _Arrays._add(arrays.set_times, arrays.sets, t, item)
+                elif isinstance(datum, self._value_cls):
+                    _Arrays._add(arrays.value_times, arrays.values, t, float(datum.value))
+            self._seen[key] = (ident, upto)
+
+    def samples(self, account: str, region: str, metric: MetricId, unit: str | None, start: float, end: float) -> Samples:
+        units = self._series.get((account, region), {}).get(metric, {})
+        chosen = [units[unit]] if unit and unit in units else ([] if unit else list(units.values()))
+        values: list[float] = []
+        sets: list[StatisticSet] = []
+        for a in chosen:
+            values += a.values[bisect_left(a.value_times, start) : bisect_left(a.value_times, end)]
+            sets += a.sets[bisect_left(a.set_times, start) : bisect_left(a.set_times, end)]
+        return Samples(tuple(values), tuple(sets))
+
+
 def install() -> None:
     validation_error = require("moto.cloudwatch.exceptions", "ValidationError", "GetMetricData's validation errors")
-    index = MetricIndex()
-    lock = threading.Lock()
+    index = SeriesIndex()
 
     @hook(
         "moto.cloudwatch.models",
@@ -108,8 +172,19 @@ def install() -> None:
                 )
             if not _known_stat(stat.get("Stat")):
                 raise validation_error(f"The parameter MetricDataQueries.member.{n}.MetricStat.Stat is not a valid statistic.")
-        with lock:
-            index.refresh(self.account_id, self.region_name, self)
+        index.refresh(self.account_id, self.region_name, self)
+        # several statistics of one metric (Average, p90, p99 ...) read its samples once per period
+        memo: dict[tuple, tuple[Samples, list[float] | None]] = {}
+
+        def period_samples(ident: MetricId, unit: Any, lo: float, hi: float, sort: bool) -> tuple[Samples, list[float] | None]:
+            key = (ident, unit, lo, hi)
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = (index.samples(self.account_id, self.region_name, ident, unit, lo, hi), None)
+            if sort and found[1] is None:
+                found = memo[key] = (found[0], sorted(values_of(found[0])))
+            return found
+
         results = []
         for q in queries:
             stat = q["MetricStat"]
@@ -125,10 +200,10 @@ def install() -> None:
             values: list[float] = []
             t = first
             while t < end.timestamp():
-                lo = datetime.fromtimestamp(max(t, start.timestamp()), UTC)
-                hi = datetime.fromtimestamp(min(t + period, end.timestamp()), UTC)
-                samples = index.samples(self.account_id, self.region_name, ident, stat.get("Unit"), lo, hi)
-                value = compute(stat["Stat"], samples)
+                lo, hi = max(t, start.timestamp()), min(t + period, end.timestamp())
+                wants_values = stat["Stat"] not in ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
+                samples, ordered = period_samples(ident, stat.get("Unit"), lo, hi, wants_values)
+                value = compute(stat["Stat"], samples, ordered)
                 if value is not None:
                     timestamps.append(datetime.fromtimestamp(t, UTC))
                     values.append(value)

@@ -69,7 +69,7 @@ def put_access_logs(app: str, stage: str) -> Response:
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
         raise InvalidInput("enabled", 'the body must be {"enabled": true} or {"enabled": false}')
-    target = deployed(app, stage)
+    target = deployed(app, stage, checked=True)
     if body["enabled"]:
         if logging_api.account_role() is None:  # another role already set is kept: it works for every API
             logging_api.set_account_role(_role())
@@ -97,7 +97,7 @@ def get_access_logs(app: str, stage: str) -> Response:
     pattern = status_filter(q.get("status"))
     limit = parse_limit(q.get("limit"))
     cursor = decode_cursor(q["nextToken"]) if q.get("nextToken") else None
-    target = deployed(app, stage)
+    target = deployed(app, stage, checked=True)
     groups = []
     for api in target.inventory.apis:
         group = _group_of(logging_api.setting(api).destination_arn)

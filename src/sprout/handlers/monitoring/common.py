@@ -52,9 +52,17 @@ def stage_of(app: str, stage: str) -> tuple[str, str]:
     return app, stage
 
 
-def deployed(app: str, stage: str) -> DeployedStage:
-    """The stage with what runs on it; 409 when it was never deployed."""
-    stage_of(app, stage)
+# A stage's stack resources change only with a deployment: kept per (app, stage, deployment) for
+# as long as this execution environment lives (a few stages' worth: bounded).
+_inventories: dict[tuple[str, str, str], StageInventory] = {}
+MAX_CACHED = 64
+
+
+def deployed(app: str, stage: str, checked: bool = False) -> DeployedStage:
+    """The stage with what runs on it; 404 for an unknown app or stage (unless ``checked`` says the
+    caller already asked), 409 when it was never deployed."""
+    if not checked:
+        stage_of(app, stage)
     where = f"stage {stage} of app {app}"
     try:
         deployment = lineage.current_deployment(app, stage)
@@ -62,4 +70,11 @@ def deployed(app: str, stage: str) -> DeployedStage:
         deployment = None
     if deployment is None:
         raise NotDeployed(f"{where} was never deployed: push to its branch or promote a build to it first")
-    return DeployedStage(app, stage, deployment, resources.inventory(stack_name(app, stage), where))
+    key = (app, stage, deployment.id)
+    inventory = _inventories.get(key)
+    if inventory is None:
+        inventory = resources.inventory(stack_name(app, stage), where)
+        if len(_inventories) >= MAX_CACHED:
+            _inventories.clear()
+        _inventories[key] = inventory
+    return DeployedStage(app, stage, deployment, inventory)

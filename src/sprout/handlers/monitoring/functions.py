@@ -68,7 +68,7 @@ def function_logs(app: str, stage: str, fn: str) -> Response:
     errors = parse_bool("errors", q.get("errors"))
     limit = parse_limit(q.get("limit"))
     cursor = decode_cursor(q["nextToken"]) if q.get("nextToken") else None
-    target = deployed(app, stage)
+    target = deployed(app, stage, checked=True)
     logical_id, name = _function(target, fn)
     events, next_cursor = logs.newest(
         [f"/aws/lambda/{name}"], ERRORS_FILTER if errors else "", span.since_ms, span.until_ms, limit, cursor
@@ -89,7 +89,7 @@ def function_metrics(app: str, stage: str, fn: str) -> Response:
     q = query(router)
     span = time_range(q.get("since"), q.get("until"), now())
     period = parse_period(q.get("period"), span)
-    target = deployed(app, stage)
+    target = deployed(app, stage, checked=True)
     logical_id, name = _function(target, fn)
     scopes = {
         "live": (("FunctionName", name), ("Resource", f"{name}:{LIVE_ALIAS}")),

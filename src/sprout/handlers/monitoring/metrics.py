@@ -31,7 +31,7 @@ def get_metrics(app: str, stage: str) -> Response:
     q = query(router)
     span = time_range(q.get("since"), q.get("until"), now())
     period = parse_period(q.get("period"), span)
-    target = deployed(app, stage)
+    target = deployed(app, stage, checked=True)
     series: dict = {}
     if target.inventory.apis:
         api = target.inventory.apis[0]  # a stage's stack normally has one REST API
