@@ -21,6 +21,7 @@ RETENTION_DAYS = 30
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
 MAX_POINTS = 1440  # datapoints per metric per answer; CloudWatch allows 100,800 per call
 LOG_GROUP_PREFIX = "API-Gateway-Access-Logs_"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _RELATIVE = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -31,13 +32,17 @@ def parse_time(field: str, value: str, now: datetime) -> datetime:
     """``2026-12-02T10:31:29Z`` (ISO 8601; UTC when no offset) or ``15m``/``2h``/``1d``/``30s`` (now minus)."""
     text = value.strip()
     m = _RELATIVE.fullmatch(text)
-    if m:
-        return now - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if m:
+            parsed = now - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(field, f"{value!r} is neither an ISO 8601 time nor a duration such as 15m, 2h, 1d") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed < EPOCH:
+        raise InvalidInput(field, f"{value!r} is before 1970")
+    return parsed
 
 
 @dataclass(frozen=True)

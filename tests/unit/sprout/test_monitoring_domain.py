@@ -44,7 +44,10 @@ def test_given_a_time_or_duration_when_parsed_then_it_is_that_utc_instant(text, 
     assert parse_time("since", text, NOW) == expected
 
 
-@pytest.mark.parametrize("since, until, field", [("yesterday", None, "since"), (None, "soon", "until"), ("1h", "2h", "since")])
+@pytest.mark.parametrize(
+    "since, until, field",
+    [("yesterday", None, "since"), (None, "soon", "until"), ("1h", "2h", "since"), ("99999999999d", None, "since"), ("1969-01-01T00:00:00Z", None, "since")],
+)
 def test_given_a_bad_range_when_parsed_then_the_parameter_is_named(since, until, field):
     with pytest.raises(InvalidInput) as e:
         time_range(since, until, NOW)
