@@ -5,10 +5,12 @@ logs and Lambda metrics; bad input. The tests of this module run in order, on on
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
 from sprout.cli.client import ApiError, SproutClient
 from tests.integration.sprout.conftest import NOTES, AppRepo, wait_for
@@ -217,3 +219,35 @@ def test_given_access_logs_on_when_disabled_then_reading_them_is_a_409_and_the_l
     off = error_of(lambda: api.request("GET", stage_path(notes, "/access-logs")))
     assert off.status == 409 and "access-logs enable" in off.body["message"]
     assert access_log_groups(cloud, answer["apis"][0]["apiId"]) == [answer["apis"][0]["logGroup"]]
+
+
+def _as_role_of(cloud, logical_id: str, service: str):
+    """A client acting with the execution role of one of Sprout's functions (as its workers do)."""
+    resources = cloud.client("cloudformation").describe_stack_resources(StackName="sprout", LogicalResourceId=logical_id)
+    name = resources["StackResources"][0]["PhysicalResourceId"]
+    role = cloud.client("lambda").get_function_configuration(FunctionName=name)["Role"]
+    c = cloud.client("sts").assume_role(RoleArn=role, RoleSessionName=name)["Credentials"]
+    return cloud.client(service, aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+
+
+def test_given_the_monitoring_role_then_it_may_pass_only_the_logging_role_and_write_no_lineage(cloud):
+    # GIVEN a role API Gateway could assume, other than Sprout's logging role
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    other = cloud.client("iam").create_role(RoleName=f"other-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    apigw = _as_role_of(cloud, "MonitoringFunction", "apigateway")
+    ddb = _as_role_of(cloud, "MonitoringFunction", "dynamodb")
+    # WHEN the monitoring function's role sets another role on the account, or writes the lineage
+    with pytest.raises(ClientError) as passing:
+        apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": other}])
+    with pytest.raises(ClientError) as writing:
+        ddb.put_item(TableName=cloud.sprout["TableName"], Item={"pk": {"S": "x"}, "sk": {"S": "y"}})
+    # THEN both are refused, naming the action
+    assert "iam:PassRole" in str(passing.value) and "dynamodb:PutItem" in str(writing.value)
+
+
+def test_given_the_api_functions_role_then_it_may_not_read_logs(cloud):
+    # logs and metrics reads do not belong on the function that registers apps
+    logs = _as_role_of(cloud, "ApiFunction", "logs")
+    with pytest.raises(ClientError) as e:
+        logs.filter_log_events(logGroupName="/aws/lambda/anything")
+    assert "logs:FilterLogEvents" in str(e.value)
