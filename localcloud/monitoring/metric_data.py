@@ -5,8 +5,10 @@ nothing), starts periods at ``StartTime`` instead of on period boundaries, accep
 scans every stored datapoint once per period. Here, as the GetMetricData reference says:
 
 * ``Period`` is 1, 5, 10, 20, 30, 60 or a multiple of 60 (else ValidationError);
-* periods are aligned to the epoch (a 300 s period starts at :00, :05, ...); a datapoint counts
-  when ``StartTime <= t < EndTime``; periods without data are left out;
+* ``StartTime`` is rounded down as CloudWatch rounds it - to the minute when less than 15 days
+  ago, to 5 minutes up to 63 days, to the hour beyond; with a period of 1 to 30 s, to a multiple
+  of the period - and the periods follow one another from there; a datapoint counts when
+  ``StartTime <= t < EndTime`` (end exclusive); periods without data are left out;
 * statistics: SampleCount, Sum, Average, Minimum, Maximum, percentiles ``pNN(.N)`` and trimmed
   means ``tmNN``. Percentiles need the values themselves: data put as ``Value`` or
   ``Values``/``Counts`` has them; a statistic set has them only when its SampleCount is 1 or its
@@ -35,6 +37,16 @@ TRIMMED_MEAN = re.compile(r"tm(\d{1,2}(?:\.\d+)?)")
 
 def valid_period(period: Any) -> bool:
     return isinstance(period, int) and period > 0 and (period in HIGH_RESOLUTION_PERIODS or period % 60 == 0)
+
+
+def rounded_start(start: datetime, period: int, now: datetime) -> float:
+    """StartTime as CloudWatch rounds it down (GetMetricData's StartTime reference)."""
+    t = start.timestamp()
+    if period in HIGH_RESOLUTION_PERIODS:
+        return math.floor(t / period) * period
+    age = (now - start).total_seconds()
+    step = 60 if age < 15 * 86400 else 300 if age < 63 * 86400 else 3600
+    return math.floor(t / step) * step
 
 
 def values_of(samples: Samples) -> list[float]:
@@ -160,6 +172,7 @@ def install() -> None:
         if any("Expression" in q for q in queries):
             return original(self, queries, start_time, end_time, scan_by)
         start, end = _aware(start_time), _aware(end_time)
+        now = datetime.now(UTC)
         if start >= end:
             raise validation_error("The parameter EndTime must be greater than StartTime.")
         for n, q in enumerate(queries, 1):
@@ -195,12 +208,12 @@ def install() -> None:
                 metric["MetricName"],
                 tuple(sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions") or [])),
             )
-            first = math.floor(start.timestamp() / period) * period
+            first = rounded_start(start, period, now)
             timestamps: list[datetime] = []
             values: list[float] = []
             t = first
             while t < end.timestamp():
-                lo, hi = max(t, start.timestamp()), min(t + period, end.timestamp())
+                lo, hi = t, min(t + period, end.timestamp())
                 wants_values = stat["Stat"] not in ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
                 samples, ordered = period_samples(ident, stat.get("Unit"), lo, hi, wants_values)
                 value = compute(stat["Stat"], samples, ordered)
