@@ -60,6 +60,11 @@ def _settings(stage: DeployedStage) -> dict:
     }
 
 
+def _require_api(stage: DeployedStage) -> None:
+    if not stage.inventory.apis:
+        raise AccessLogsOff(f"{stage.where} has no REST API (AWS::ApiGateway::Stage) in its stack: there are no access logs")
+
+
 @router.put("/apps/<app>/stages/<stage>/access-logs")
 def put_access_logs(app: str, stage: str) -> Response:
     stage_of(app, stage)
@@ -70,6 +75,7 @@ def put_access_logs(app: str, stage: str) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("enabled"), bool):
         raise InvalidInput("enabled", 'the body must be {"enabled": true} or {"enabled": false}')
     target = deployed(app, stage, checked=True)
+    _require_api(target)
     if body["enabled"]:
         if logging_api.account_role() is None:  # another role already set is kept: it works for every API
             logging_api.set_account_role(_role())
@@ -98,6 +104,7 @@ def get_access_logs(app: str, stage: str) -> Response:
     limit = parse_limit(q.get("limit"))
     cursor = decode_cursor(q["nextToken"]) if q.get("nextToken") else None
     target = deployed(app, stage, checked=True)
+    _require_api(target)
     groups = []
     for api in target.inventory.apis:
         group = _group_of(logging_api.setting(api).destination_arn)
