@@ -82,12 +82,21 @@ def test_given_access_logs_on_when_requests_succeed_and_then_a_broken_create_is_
         app.request("POST", "/notes", {"content": f"note {n}"})
     app.request("GET", "/notes")
     assert error_of(lambda: app.request("GET", "/notes/does-not-exist")).status == 404
-    # WHEN a commit breaking `create` is pushed and deployed (a later deploy of the stage)
+    # WHEN a commit breaking `create`, and changing the API (a new API deployment: the stage is
+    # updated by CloudFormation), is pushed and deployed
+    logged = api.request("GET", stage_path(notes, "/access-logs/settings"))["apis"][0]
+    apigw = notes.cloud.client("apigateway")
+    before = apigw.get_stage(restApiId=logged["apiId"], stageName="dev")["deploymentId"]
     create = notes.work / "functions" / "create" / "create.py"
     create.write_text(BROKEN + create.read_text())
+    template = notes.work / "template.yaml"
+    template.write_text(template.read_text().replace('AllowOrigin: "\'*\'"', 'AllowOrigin: "\'*\'"\n        MaxAge: "\'600\'"', 1))
     notes.commit_and_push("Break create")
     assert notes.wait_build(2)["status"] == "SUCCEEDED"
-    # THEN access logging is still on
+    # THEN the stage now serves another API deployment, and its access logging is still on
+    stage = apigw.get_stage(restApiId=logged["apiId"], stageName="dev")
+    assert stage["deploymentId"] != before
+    assert stage["accessLogSettings"]["destinationArn"] == logged["destinationArn"]
     assert api.request("GET", stage_path(notes, "/access-logs/settings"))["enabled"] is True
     # AND POST /notes now fails with 502, and those requests are in the access logs with their status
     for _ in range(3):
