@@ -22,6 +22,7 @@ import base64
 import heapq
 import json
 import threading
+import weakref
 from bisect import bisect_left, bisect_right
 from typing import Any
 
@@ -68,15 +69,19 @@ class _StreamIndex:
 class LogSearch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._indexes: dict[int, _StreamIndex] = {}
+        # id(stream) -> (a weak reference to that stream, its index): a deleted stream's index
+        # is never mistaken for a new stream's that got the same id
+        self._indexes: dict[int, tuple[weakref.ref, _StreamIndex]] = {}
 
     def _index(self, stream: Any) -> _StreamIndex:
         with self._lock:
-            index = self._indexes.get(id(stream))
-            if index is None:
-                index = self._indexes[id(stream)] = _StreamIndex()
-            index.refresh(stream.events)
-            return index
+            entry = self._indexes.get(id(stream))
+            if entry is None or entry[0]() is not stream:
+                if len(self._indexes) > 10_000:  # drop the indexes of streams that are gone
+                    self._indexes = {k: v for k, v in self._indexes.items() if v[0]() is not None}
+                entry = self._indexes[id(stream)] = (weakref.ref(stream), _StreamIndex())
+            entry[1].refresh(stream.events)
+            return entry[1]
 
     def search(self, group: Any, group_name: str, params: dict[str, Any]) -> dict[str, Any]:
         names = params.get("logStreamNames") or []
