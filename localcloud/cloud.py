@@ -40,6 +40,7 @@ COMPONENTS = (
     "localcloud.alarms",
     "localcloud.codecommit_git",
     "localcloud.gateway",
+    "localcloud.monitoring",
 )
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]

@@ -4,8 +4,11 @@ the local endpoint, from one background thread: the request and invoke paths onl
 queue.
 
 Metric values are aggregated before they are put: every ``Value`` datum of one metric, dimension
-set, unit and second becomes one ``StatisticValues`` datum (SampleCount, Sum, Minimum, Maximum),
-which is what CloudWatch itself stores per period, so statistics read back the same.
+set, unit and second becomes one datum. Counts (and any set whose values are all equal) become a
+``StatisticValues`` datum (SampleCount, Sum, Minimum, Maximum); other values - durations,
+latencies - become ``Values``/``Counts`` datums (at most 150 distinct values each, AWS's limit), so
+that percentiles (p90, p99) can be computed from them, as CloudWatch computes them from the values
+it was given and cannot from a spread-out statistic set.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ MAX_EVENTS_PER_PUT = 10_000
 MAX_BYTES_PER_PUT = 1_000_000
 MAX_EVENT_BYTES = 256 * 1024 - 26
 MAX_DATUMS_PER_PUT = 1000
+MAX_VALUES_PER_DATUM = 150
 
 LogEvent = tuple[int, str]  # (epoch ms, message)
 Datum = dict[str, Any]  # a CloudWatch MetricDatum
@@ -135,9 +139,9 @@ class TelemetryWriter:
 
 
 def aggregate(data: list[Datum]) -> list[Datum]:
-    """Single-``Value`` datums folded into one ``StatisticValues`` datum per metric, dimensions,
-    unit, storage resolution and second; other datums (``Values``, ``StatisticValues``) as given."""
-    sets: dict[tuple, list[float]] = {}
+    """Single-``Value`` datums folded per metric, dimensions, unit, storage resolution and second
+    (see the module docstring); other datums (``Values``, ``StatisticValues``) as given."""
+    sets: dict[tuple, dict[float, int]] = {}
     out: list[Datum] = []
     for datum in data:
         if "Value" not in datum:
@@ -151,26 +155,36 @@ def aggregate(data: list[Datum]) -> list[Datum]:
             datum.get("StorageResolution"),
             int(timestamp.timestamp()),
         )
+        counts = sets.setdefault(key, {})
         value = float(datum["Value"])
-        stats = sets.get(key)
-        if stats is None:
-            sets[key] = [1, value, value, value]
-        else:
-            stats[0] += 1
-            stats[1] += value
-            stats[2] = min(stats[2], value)
-            stats[3] = max(stats[3], value)
-    for (name, dims, unit, resolution, second), (count, total, low, high) in sets.items():
-        datum = {
+        counts[value] = counts.get(value, 0) + 1
+    for (name, dims, unit, resolution, second), counts in sets.items():
+        base: Datum = {
             "MetricName": name,
             "Dimensions": [{"Name": n, "Value": v} for n, v in dims],
             "Timestamp": datetime.fromtimestamp(second, UTC),
-            "StatisticValues": {"SampleCount": count, "Sum": total, "Minimum": low, "Maximum": high},
             "Unit": unit,
         }
         if resolution is not None:
-            datum["StorageResolution"] = resolution
-        out.append(datum)
+            base["StorageResolution"] = resolution
+        if len(counts) == 1 or unit == "Count":
+            total = sum(v * c for v, c in counts.items())
+            out.append(
+                {
+                    **base,
+                    "StatisticValues": {
+                        "SampleCount": sum(counts.values()),
+                        "Sum": total,
+                        "Minimum": min(counts),
+                        "Maximum": max(counts),
+                    },
+                }
+            )
+            continue
+        items = sorted(counts.items())
+        for start in range(0, len(items), MAX_VALUES_PER_DATUM):
+            chunk = items[start : start + MAX_VALUES_PER_DATUM]
+            out.append({**base, "Values": [v for v, _ in chunk], "Counts": [float(c) for _, c in chunk]})
     return out
 
 

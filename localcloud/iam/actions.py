@@ -390,7 +390,12 @@ def _sts(call: Call) -> list[Check] | None:
 # ---- API Gateway (control plane: the action is the HTTP method, the resource the path) -------------
 def _apigateway(call: Call) -> list[Check] | None:
     path = urlparse(call.path).path
-    return [Check(f"apigateway:{call.method.upper()}", f"arn:aws:apigateway:{call.region}::{unquote(path)}")]
+    checks = [Check(f"apigateway:{call.method.upper()}", f"arn:aws:apigateway:{call.region}::{unquote(path)}")]
+    if path == "/account" and call.method.upper() == "PATCH":  # setting the CloudWatch role passes it
+        for op in call.body.get("patchOperations") or []:
+            if isinstance(op, dict) and op.get("path") == "/cloudwatchRoleArn":
+                checks += _pass_role(op.get("value"), "apigateway.amazonaws.com")
+    return checks
 
 
 # ---- CodeCommit ---------------------------------------------------------------------------------------

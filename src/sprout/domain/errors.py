@@ -94,3 +94,13 @@ class StaleChangeSet(Conflict):
     def __init__(self, message: str, changeset: dict):
         super().__init__(message)
         self.changeset = changeset
+class FunctionNotFound(NotFound):
+    """A stage has no function by that logical id or short form."""
+
+
+class NotDeployed(Conflict):
+    """The stage was never deployed: it has no functions, API or logs yet."""
+
+
+class AccessLogsOff(Conflict):
+    """Access logs of the stage are off: there is nothing to read."""

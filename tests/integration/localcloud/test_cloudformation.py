@@ -662,6 +662,12 @@ def test_given_a_state_machine_from_a_definition_file_then_substitutions_rule_an
 
 def test_given_a_stage_with_access_logs_and_method_settings_then_the_stage_has_them(cloud, uid):
     cf = cloud.client("cloudformation")
+    # GIVEN the account's CloudWatch role, which API Gateway needs before any stage may log (as on AWS)
+    apigw = cloud.client("apigateway")
+    if not apigw.get_account().get("cloudwatchRoleArn"):
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        role = cloud.client("iam").create_role(RoleName=f"cfn-logs-{uid}", AssumeRolePolicyDocument=json.dumps(trust))
+        apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role["Role"]["Arn"]}])
     name = f"stage-{uid}"
     template = {
         "Transform": "AWS::Serverless-2016-10-31",

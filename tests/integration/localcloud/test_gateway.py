@@ -501,6 +501,11 @@ def test_given_access_log_settings_set_by_update_stage_when_requests_arrive_then
         '"errType":"$context.error.responseType","stage":"$context.stage","api":"$context.apiId","ext":"$context.extendedRequestId"}'
     )
     apigw = cloud.client("apigateway")
+    # as on AWS, the account needs a CloudWatch role API Gateway can assume before a stage may log
+    if not apigw.get_account().get("cloudwatchRoleArn"):
+        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        role = cloud.client("iam").create_role(RoleName=f"gw-logs-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument=json.dumps(trust))
+        apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role["Role"]["Arn"]}])
     apigw.update_stage(
         restApiId=api["id"],
         stageName="dev",
