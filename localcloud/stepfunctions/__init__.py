@@ -19,6 +19,7 @@ around the interpreter.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ _EXECUTION = "moto.stepfunctions.parser.backend.execution"
 _EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
 CAUSE_CHARS = 300  # how much of a failure's cause a log line keeps
 _STOPPED_AT = "__localcloud_stopped_at__"  # set on an execution that StopExecution ended
+_stop_reason: ContextVar[tuple[Any, Any]] = ContextVar("localcloud_stop_reason", default=(None, None))
 
 
 def _standard(execution: Any) -> bool:
@@ -64,11 +66,22 @@ def install(cloud: Any) -> None:
         if _standard(execution):
             emitter.emit(status_events.detail(execution.to_describe_output()))
 
+    @hook("moto.stepfunctions.responses", "StepFunctionResponse.stop_execution", "StopExecution's error and cause")
+    def stop_execution(original: Any, response: Any) -> Any:
+        # moto's backend drops them; the ExecutionAborted history event records them on AWS
+        token = _stop_reason.set((response._get_param("error"), response._get_param("cause")))
+        try:
+            return original(response)
+        finally:
+            _stop_reason.reset(token)
+
     @hook(_EXECUTION, "Execution.stop", "StopExecution ends the execution at once (ABORTED), as on AWS")
     def stop(original: Any, execution: Any, stop_date: Any, error: Any, cause: Any) -> None:
         # moto ends it when the state in flight returns (a Lambda task: when the function does); AWS
         # ends it now and ignores what the state in flight returns later.
         was_running = str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING"
+        if not error and not cause:
+            error, cause = _stop_reason.get()
         original(execution, stop_date, error, cause)
         if not was_running:
             return

@@ -206,9 +206,9 @@ def test_given_an_execution_in_a_slow_lambda_task_when_stopped_then_it_is_aborte
         assert time.monotonic() < deadline, "the task never started"
         time.sleep(0.1)
 
-    # WHEN it is stopped
+    # WHEN it is stopped, with an error and a cause
     stopped = time.monotonic()
-    answer = sfn.stop_execution(executionArn=arn)
+    answer = sfn.stop_execution(executionArn=arn, error="Superseded", cause="a newer deploy took over")
 
     # THEN it is ABORTED at once, as on AWS (not when the function returns), and its event says so
     described = sfn.describe_execution(executionArn=arn)
@@ -224,6 +224,8 @@ def test_given_an_execution_in_a_slow_lambda_task_when_stopped_then_it_is_aborte
     history = sfn.get_execution_history(executionArn=arn)["events"]
     assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
     assert "Done" not in [e.get("stateEnteredEventDetails", {}).get("name") for e in history]
+    [aborted] = [e["executionAbortedEventDetails"] for e in history if e["type"] == "ExecutionAborted"]
+    assert aborted == {"error": "Superseded", "cause": "a newer deploy took over"}
 
 
 def test_given_a_machine_timeout_when_an_execution_runs_past_it_then_a_timed_out_event_is_put(cloud, setup):
