@@ -19,11 +19,12 @@ around the interpreter.
 from __future__ import annotations
 
 import logging
+import threading
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from localcloud.moto_hooks import hook
+from localcloud.moto_hooks import hook, require
 
 from . import nested, status_events
 
@@ -33,6 +34,7 @@ _EXECUTION = "moto.stepfunctions.parser.backend.execution"
 _EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
 CAUSE_CHARS = 300  # how much of a failure's cause a log line keeps
 _STOPPED_AT = "__localcloud_stopped_at__"  # set on an execution that StopExecution ended
+_ending = threading.Lock()  # an execution ends once: by StopExecution or on its own
 _stop_reason: ContextVar[tuple[Any, Any]] = ContextVar("localcloud_stop_reason", default=(None, None))
 
 
@@ -43,6 +45,9 @@ def _standard(execution: Any) -> bool:
 
 def install(cloud: Any) -> None:
     emitter = status_events.Emitter(cloud.client("events").put_events)
+    program_stopped = require(
+        "moto.stepfunctions.parser.asl.eval.program_state", "ProgramStopped", "an execution that StopExecution ended"
+    )
 
     @hook(_EXECUTION, "Execution.start", "put the RUNNING status change event when an execution starts")
     def start(original: Any, execution: Any) -> None:
@@ -58,11 +63,12 @@ def install(cloud: Any) -> None:
     )
     def terminated(original: Any, comm: Any) -> None:
         execution = comm.execution
-        stopped_at = getattr(execution, _STOPPED_AT, None)
-        original(comm)
-        if stopped_at is not None:  # ABORTED when it was stopped, and said so then
-            execution.stop_date = stopped_at
-            return
+        with _ending:
+            stopped_at = getattr(execution, _STOPPED_AT, None)
+            original(comm)
+            if stopped_at is not None:  # ABORTED when it was stopped, and said so then
+                execution.stop_date = stopped_at
+                return
         if _standard(execution):
             emitter.emit(status_events.detail(execution.to_describe_output()))
 
@@ -79,17 +85,19 @@ def install(cloud: Any) -> None:
     def stop(original: Any, execution: Any, stop_date: Any, error: Any, cause: Any) -> None:
         # moto ends it when the state in flight returns (a Lambda task: when the function does); AWS
         # ends it now and ignores what the state in flight returns later.
-        was_running = str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING"
         if not error and not cause:
             error, cause = _stop_reason.get()
-        original(execution, stop_date, error, cause)
-        if not was_running:
-            return
-        if isinstance(stop_date, datetime) and stop_date.tzinfo is None:
-            stop_date = stop_date.replace(tzinfo=UTC)
-        setattr(execution, _STOPPED_AT, stop_date)
-        execution.exec_status = type(execution.exec_status)("ABORTED")
-        execution.stop_date = stop_date
+        with _ending:  # against the execution ending on its own at this very moment
+            was_running = str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING"
+            original(execution, stop_date, error, cause)
+            env = getattr(execution.exec_worker, "env", None)
+            if not was_running or env is None or not isinstance(env.program_state(), program_stopped):
+                return
+            if isinstance(stop_date, datetime) and stop_date.tzinfo is None:
+                stop_date = stop_date.replace(tzinfo=UTC)
+            setattr(execution, _STOPPED_AT, stop_date)
+            execution.exec_status = type(execution.exec_status)("ABORTED")
+            execution.stop_date = stop_date
         if _standard(execution):
             emitter.emit(status_events.detail(execution.to_describe_output()))
 
