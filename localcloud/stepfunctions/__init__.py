@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -87,6 +88,9 @@ def install(cloud: Any) -> None:
         # ends it now and ignores what the state in flight returns later.
         if not error and not cause:
             error, cause = _stop_reason.get()
+        deadline = time.monotonic() + 2  # just started: moto's worker makes its environment on its thread
+        while getattr(execution.exec_worker, "env", False) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
         with _ending:  # against the execution ending on its own at this very moment
             was_running = str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING"
             original(execution, stop_date, error, cause)
