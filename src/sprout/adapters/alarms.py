@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,7 +18,7 @@ class AlarmEvent:
     arn: str
     state: str
     reason: str
-    breaching_since: datetime
+    breaching_since: datetime  # the end of the first period whose data breached
     datapoints: list
     tags: dict[str, str]
 
@@ -43,6 +43,9 @@ class Alarms:
             breaching = parse_iso(_iso(since or state.get("timestamp") or event.get("time")))
         except (TypeError, ValueError):
             raise ValueError("the alarm event has no readable time") from None
+        period = reason_data.get("period") if isinstance(reason_data, dict) else None
+        if since and isinstance(period, int | float) and period > 0:
+            breaching += timedelta(seconds=period)  # the end of the first breaching period
         return AlarmEvent(name, arn, state["value"], str(state.get("reason") or "")[:500], breaching,
                           recent if isinstance(recent, list) else [], self._tags(arn))
 

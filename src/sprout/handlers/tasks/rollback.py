@@ -11,7 +11,7 @@ from sprout.adapters.aliases import Aliases, Flip
 from sprout.adapters.auto_rollback import AutoRollbackSettings
 from sprout.adapters.executions import Executions
 from sprout.adapters.stacks import StageStacks, stack_name
-from sprout.domain.errors import NothingToRollBackTo, NotFound
+from sprout.domain.errors import NotFound, NothingToRollBackTo
 from sprout.domain.model import DeploymentKind, DeploymentStatus
 from sprout.domain.pipeline import (
     ALARM_PREFIX,
