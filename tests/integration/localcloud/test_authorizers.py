@@ -1,0 +1,236 @@
+"""Lambda authorizers on a SAM API, enforced by the local gateway as API Gateway enforces them.
+
+One stack per module (templates/authorizers): a TOKEN authorizer (default, cached 300 s, with a
+validation expression) and a REQUEST authorizer (header, query string and stage variable identity
+sources, not cached). The functions have no CodeUri: their code is the template's folder."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+TEMPLATE = Path(__file__).parent / "templates" / "authorizers" / "template.yaml"
+
+
+def _wait_settled(cf, name: str) -> dict:
+    deadline = time.monotonic() + 120
+    while True:
+        stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+        if not stack["StackStatus"].endswith("IN_PROGRESS"):
+            return stack
+        assert time.monotonic() < deadline, stack["StackStatus"]
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def api(cloud) -> str:
+    cf = cloud.client("cloudformation")
+    name = f"authorizers-{uuid.uuid4().hex[:8]}"
+    cf.create_stack(StackName=name, TemplateURL=TEMPLATE.as_uri(), Capabilities=["CAPABILITY_IAM"])
+    stack = _wait_settled(cf, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    url = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "Url")
+    yield url
+    cf.delete_stack(StackName=name)
+
+
+def get(url: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
+    headers = kwargs.pop("headers", {})
+    if token is not None:
+        headers["Authorization"] = token
+    return requests.request(kwargs.pop("method", "GET"), url + path, headers=headers, timeout=30, **kwargs)
+
+
+def fresh(word: str) -> str:
+    """A token nobody used before (so no cached answer exists for it)."""
+    return f"Bearer {word}-{uuid.uuid4().hex[:10]}"
+
+
+# ---- TOKEN -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "Bearer UPPER-case", "Basic abc"],
+    ids=["no-header", "empty", "not-matching-validation-expression", "other-scheme"],
+)
+def test_given_no_valid_token_when_called_then_401_unauthorized_as_api_gateway_answers(api, token):
+    # WHEN a guarded method is called without a token the validation expression accepts
+    answer = get(api, "/token", token)
+    # THEN API Gateway's 401, before any function runs
+    assert answer.status_code == 401
+    assert answer.json() == {"message": "Unauthorized"}
+    assert answer.headers["x-amzn-ErrorType"] == "UnauthorizedException"
+
+
+def test_given_a_token_the_authorizer_denies_then_403_with_an_explicit_deny(api):
+    answer = get(api, "/token", fresh("deny"))
+    assert answer.status_code == 403
+    assert answer.json() == {"message": "User is not authorized to access this resource with an explicit deny"}
+
+
+def test_given_a_policy_that_allows_another_method_only_then_403_not_authorized(api):
+    answer = get(api, "/token", fresh("other"))
+    assert answer.status_code == 403
+    assert answer.json() == {"message": "User is not authorized to access this resource"}
+
+
+def test_given_an_allowed_token_then_the_function_sees_the_principal_and_context(api):
+    # GIVEN a token the authorizer allows for user alice
+    token = fresh("allow")
+    user = token.split("-", 1)[1]
+    # WHEN the method is called
+    answer = get(api, "/token", token)
+    # THEN it runs, and requestContext.authorizer carries the principal and the context as strings
+    assert answer.status_code == 200, answer.text
+    seen = answer.json()["authorizer"]
+    assert seen["principalId"] == user and seen["user"] == user
+    assert (seen["type"], seen["count"], seen["admin"]) == ("TOKEN", "3", "true")
+    assert seen["methodArn"].startswith("arn:aws:execute-api:us-east-1:123456789012:")
+    assert seen["methodArn"].endswith("/dev/GET/token")
+    assert isinstance(seen["integrationLatency"], int)
+
+
+def test_given_the_same_token_within_its_ttl_then_the_authorizer_runs_once(api):
+    # GIVEN a token never seen
+    token = fresh("allow")
+    # WHEN two requests (two methods) carry it, then another token
+    first = get(api, "/token", token).json()["authorizer"]
+    second = get(api, "/token", token).json()["authorizer"]
+    other_method = get(api, "/token/42", token, method="POST").json()["authorizer"]
+    other_token = get(api, "/token", fresh("allow")).json()["authorizer"]
+    # THEN one invocation served the three requests with that token (its cached policy allows the
+    # API's every method), and another token made another invocation
+    assert first["invocation"] == second["invocation"] == other_method["invocation"]
+    assert other_token["invocation"] != first["invocation"]
+    assert second["integrationLatency"] == 0
+
+
+@pytest.mark.parametrize(
+    "word, status, body",
+    [("unauthorized", 401, {"message": "Unauthorized"}), ("boom", 500, {"message": None}), ("junk", 500, {"message": None})],
+)
+def test_given_an_authorizer_that_fails_then_api_gateways_answer(api, word, status, body):
+    # WHEN the authorizer raises "Unauthorized", raises anything else, or answers no policy
+    answer = get(api, "/token", fresh(word))
+    # THEN 401, or 500 {"message": null} (AuthorizerConfigurationException)
+    assert (answer.status_code, answer.json()) == (status, body)
+    if status == 500:
+        assert answer.headers["x-amzn-ErrorType"] == "AuthorizerConfigurationException"
+
+
+def test_given_a_method_with_auth_none_then_no_token_is_needed(api):
+    answer = get(api, "/open")
+    assert answer.status_code == 200
+    assert answer.json()["authorizer"] is None
+
+
+# ---- REQUEST ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers, query",
+    [({}, {"key": "k1"}), ({"X-Tenant": "acme"}, {}), ({"X-Tenant": ""}, {"key": "k1"})],
+    ids=["no-header", "no-query-string", "empty-header"],
+)
+def test_given_a_missing_identity_source_then_the_request_authorizer_answers_401(api, headers, query):
+    answer = get(api, "/request", headers=headers, params=query)
+    assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"})
+
+
+def test_given_a_request_authorizer_then_it_sees_the_request_and_its_answer_is_not_cached(api):
+    # GIVEN the identity sources the REQUEST authorizer allows
+    headers, query = {"X-Tenant": "acme"}, {"key": "k1"}
+    # WHEN called twice
+    first = get(api, "/request", headers=dict(headers), params=query)
+    second = get(api, "/request", headers=dict(headers), params=query)
+    # THEN allowed, the authorizer saw a REQUEST event with the stage variable, and ran twice (TTL 0)
+    assert first.status_code == 200, first.text
+    seen = first.json()["authorizer"]
+    assert (seen["type"], seen["resource"], seen["httpMethod"], seen["tier"]) == ("REQUEST", "/request", "GET", "gold")
+    assert seen["principalId"] == "tenant-acme"
+    assert second.json()["authorizer"]["invocation"] != seen["invocation"]
+
+
+def test_given_identity_sources_the_request_authorizer_denies_then_403(api):
+    answer = get(api, "/request", headers={"X-Tenant": "globex"}, params={"key": "k1"})
+    assert answer.status_code == 403
+
+
+# ---- API Gateway's permission to invoke the authorizer -----------------------------------------
+
+
+def test_given_the_authorizer_permission_removed_then_500_and_the_function_is_not_run(cloud, api):
+    # GIVEN the stack's AWS::Lambda::Permission letting API Gateway invoke the TOKEN authorizer removed
+    lam = cloud.client("lambda")
+    api_id = api.rstrip("/").split("/")[-2]
+    function = next(
+        f["FunctionName"]
+        for f in lam.list_functions()["Functions"]
+        if "TokenAuthFunction" in f["FunctionName"]
+        and api_id in lam.get_policy(FunctionName=f["FunctionName"])["Policy"]
+    )
+    policy = lam.get_policy(FunctionName=function)["Policy"]
+    (statement,) = json.loads(policy)["Statement"]
+    lam.remove_permission(FunctionName=function, StatementId=statement["Sid"])
+    try:
+        # WHEN a new token arrives (under --enforce-iam)
+        deadline = time.monotonic() + 10
+        while True:
+            answer = get(api, "/token", fresh("allow"))
+            if answer.status_code != 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        # THEN API Gateway cannot run the authorizer: 500 AuthorizerConfigurationException
+        assert (answer.status_code, answer.json()) == (500, {"message": None})
+    finally:
+        lam.add_permission(
+            FunctionName=function,
+            StatementId=statement["Sid"],
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+            SourceArn=statement["Condition"]["ArnLike"]["AWS:SourceArn"],
+        )
+
+
+# ---- Cognito ---------------------------------------------------------------------------------
+
+COGNITO = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  CognitoApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: dev
+      Auth:
+        DefaultAuthorizer: Pool
+        Authorizers:
+          Pool:
+            UserPoolArn: arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: "def handler(e, c): return {'statusCode': 200}"
+      Events:
+        Get:
+          Type: Api
+          Properties: {RestApiId: !Ref CognitoApi, Path: /, Method: get}
+"""
+
+
+def test_given_a_cognito_authorizer_then_the_stack_fails_naming_it_instead_of_leaving_the_api_open(cloud, uid):
+    cf = cloud.client("cloudformation")
+    name = f"cognito-{uid}"
+    cf.create_stack(StackName=name, TemplateBody=COGNITO, Capabilities=["CAPABILITY_IAM"])
+    stack = _wait_settled(cf, name)
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = stack["StackStatusReason"]
+    assert "CognitoApi (AWS::ApiGateway::RestApi)" in reason
+    assert "securityDefinitions.Pool.x-amazon-apigateway-authorizer" in reason and "cognito_user_pools" in reason
