@@ -32,7 +32,7 @@ from . import sam
 from .diff import diff
 from .intrinsics import Scope, resolve
 from .model import UPDATABLE, ApiError, ChangeSet, ResourceState, Stack, now, validation
-from .prepare import Prepared, prepare, pseudo_parameters
+from .prepare import InvalidTemplate, Prepared, prepare, pseudo_parameters
 from .resources import REGISTRY, Context, Provisioned, ResourceFailed
 from .resources.base import error_text
 from .template import TemplateError
@@ -211,28 +211,33 @@ class Engine:
             )
         body, base_dir, source = self.template_source(body, url, tags)
         given = _parameter_values(parameters, None)
+        self._check_new_name(name)
+        stack = Stack(
+            stack_id=self._new_stack_id(name),
+            name=name,
+            status="CREATE_IN_PROGRESS",
+            body=body,
+            parameters=given,
+            tags=tags,
+            capabilities=options.get("capabilities") or [],
+            base_dir=base_dir,
+            notification_arns=options.get("notification_arns") or [],
+            disable_rollback=bool(options.get("disable_rollback")),
+            on_failure=options.get("on_failure") or "ROLLBACK",
+            timeout_in_minutes=options.get("timeout_in_minutes"),
+        )
+        plan, error = self._try_prepare(stack, body, given, base_dir, source)
+        with self.lock:
+            self._check_new_name(name)
+            self.stacks.append(stack)
+            stack.set_status("CREATE_IN_PROGRESS", "User Initiated")
+        self._start(stack, self._run_create, stack, plan, error, None)
+        return stack.stack_id
+
+    def _check_new_name(self, name: str) -> None:
         with self.lock:
             if any(s.live and s.name == name for s in self.stacks):
                 raise ApiError("AlreadyExistsException", f"Stack [{name}] already exists")
-            stack = Stack(
-                stack_id=self._new_stack_id(name),
-                name=name,
-                status="CREATE_IN_PROGRESS",
-                body=body,
-                parameters=given,
-                tags=tags,
-                capabilities=options.get("capabilities") or [],
-                base_dir=base_dir,
-                notification_arns=options.get("notification_arns") or [],
-                disable_rollback=bool(options.get("disable_rollback")),
-                on_failure=options.get("on_failure") or "ROLLBACK",
-                timeout_in_minutes=options.get("timeout_in_minutes"),
-            )
-            self.stacks.append(stack)
-            stack.set_status("CREATE_IN_PROGRESS", "User Initiated")
-        plan, error = self._try_prepare(stack, body, given, base_dir, source)
-        self._start(stack, self._run_create, stack, plan, error, None)
-        return stack.stack_id
 
     def update_stack(
         self,
@@ -349,18 +354,24 @@ class Engine:
             if base_dir is None and existing is not None and not url:
                 base_dir = existing.base_dir
         given = _parameter_values(parameters, existing.parameters if existing else None)
+        stack = existing or Stack(
+            stack_id=self._new_stack_id(stack_name),
+            name=stack_name,
+            status="REVIEW_IN_PROGRESS",
+            body=body,
+            parameters=given,
+            tags=effective_tags,
+            capabilities=capabilities,
+            base_dir=base_dir,
+        )
+        plan, error = self._try_prepare(stack, body, given, base_dir, source)
         with self.lock:
             if existing is None:
-                existing = Stack(
-                    stack_id=self._new_stack_id(stack_name),
-                    name=stack_name,
-                    status="REVIEW_IN_PROGRESS",
-                    body=body,
-                    parameters=given,
-                    tags=effective_tags,
-                    capabilities=capabilities,
-                    base_dir=base_dir,
-                )
+                if any(s.live and s.name == stack_name for s in self.stacks):
+                    raise validation(
+                        f"Stack [{stack_name}] already exists and cannot be created again with the changeSet [{name}]."
+                    )
+                existing = stack
                 self.stacks.append(existing)
                 existing.set_status("REVIEW_IN_PROGRESS", "User Initiated")
             cs = ChangeSet(
@@ -376,9 +387,6 @@ class Engine:
                 base_dir=base_dir,
             )
             self.change_sets.append(cs)
-        stack = existing
-        plan, error = self._try_prepare(stack, body, given, base_dir, source)
-        with self.lock:
             cs.plan = plan
             if error:
                 cs.status, cs.reason = "FAILED", error
@@ -446,6 +454,8 @@ class Engine:
     ) -> tuple[Prepared | None, str | None]:
         try:
             return self.prepare(stack, body, given, base_dir, source), None
+        except InvalidTemplate as e:
+            raise validation(str(e)) from None
         except TemplateError as e:
             return None, str(e)
         except Exception as e:  # a bug must fail the stack, not the server
