@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..urls import localize_execute_api_urls
-from . import sam
+from . import dynamic, sam
 from .diff import diff
 from .intrinsics import Scope, resolve
 from .model import UPDATABLE, ApiError, ChangeSet, ResourceState, Stack, now, validation
@@ -78,6 +78,7 @@ class Engine:
         self.stopping = threading.Event()
         self._bucket_ready = False
         self._clients: dict[str, Any] = {}
+        self._lookup = dynamic.Lookup(ssm=self._ssm_value, secret=self._secret_value)
 
     # ---- lookups ---------------------------------------------------------------------------
     def find_stack(self, name_or_id: str) -> Stack:
@@ -556,6 +557,44 @@ class Engine:
         except TemplateError as e:
             raise _Failed(logical_id, str(e)) from None
 
+    def _values(self, logical_id: str, type_name: str, props: dict[str, Any]) -> dict[str, Any]:
+        """``props`` as the resource's API call gets them: dynamic references replaced by their
+        values (the stack keeps and shows the references, as CloudFormation does)."""
+        try:
+            return dynamic.resolve(props, type_name, self._lookup)
+        except TemplateError as e:
+            raise _Failed(logical_id, f"Resource {logical_id} ({type_name}): {e}") from None
+
+    def _values_if_any(self, state: ResourceState) -> dict[str, Any]:
+        """For a delete: the values where they can still be read, else the references as kept."""
+        try:
+            return self._values(state.logical_id, state.type, state.props)
+        except _Failed:
+            return state.props
+
+    def _ssm_value(self, name: str, decrypt: bool) -> tuple[str, str]:
+        try:
+            found = self._client("ssm").get_parameter(Name=name, WithDecryption=decrypt)["Parameter"]
+        except ClientError as e:
+            raise dynamic.LookupFailed(error_text(e)) from None
+        return found["Type"], found["Value"]
+
+    def _secret_value(self, secret_id: str, stage: str | None, version_id: str | None) -> str:
+        args = {"SecretId": secret_id, **({"VersionStage": stage} if stage else {})}
+        if version_id:
+            args["VersionId"] = version_id
+        try:
+            found = self._client("secretsmanager").get_secret_value(**args)
+        except ClientError as e:
+            error, meta = e.response.get("Error", {}), e.response.get("ResponseMetadata", {})
+            raise dynamic.LookupFailed(
+                f"{error.get('Message')} (Service: AWSSecretsManager; Status Code: {meta.get('HTTPStatusCode')}; "
+                f"Error Code: {error.get('Code')}; Request ID: {meta.get('RequestId')})"
+            ) from None
+        if "SecretString" not in found:
+            raise dynamic.LookupFailed(f"Secret {secret_id} has no SecretString (only SecretBinary)")
+        return found["SecretString"]
+
     def _call(self, logical_id: str, type_name: str, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)``; any failure becomes ``_Failed`` with a reason naming the resource."""
         try:
@@ -599,7 +638,7 @@ class Engine:
             self._event(stack, state, "CREATE_IN_PROGRESS", "", props)
         try:
             done: Provisioned = self._call(
-                logical_id, type_name, REGISTRY[type_name].create, ctx, logical_id, props
+                logical_id, type_name, REGISTRY[type_name].create, ctx, logical_id, self._values(logical_id, type_name, props)
             )
         except _Failed as e:
             self._event(stack, state, "UPDATE_FAILED" if replacing else "CREATE_FAILED", e.reason)
@@ -620,7 +659,9 @@ class Engine:
         self._event(stack, state, "DELETE_IN_PROGRESS")
         try:
             current = Provisioned(state.physical_id, state.attrs)
-            self._call(state.logical_id, state.type, REGISTRY[state.type].delete, ctx, current, state.props)
+            self._call(
+                state.logical_id, state.type, REGISTRY[state.type].delete, ctx, current, self._values_if_any(state)
+            )
         except _Failed as e:
             self._event(stack, state, "DELETE_FAILED", e.reason)
             return e.reason
@@ -749,7 +790,14 @@ class Engine:
                 try:
                     current = Provisioned(old.physical_id, dict(old.attrs))
                     done = self._call(
-                        logical_id, new.type, handler.update, ctx, logical_id, current, old.props, props
+                        logical_id,
+                        new.type,
+                        handler.update,
+                        ctx,
+                        logical_id,
+                        current,
+                        self._values(logical_id, new.type, old.props),
+                        self._values(logical_id, new.type, props),
                     )
                 except _Failed as e:
                     self._event(stack, new, "UPDATE_FAILED", e.reason)
@@ -800,7 +848,14 @@ class Engine:
                 try:
                     current = Provisioned(new.physical_id, new.attrs)
                     self._call(
-                        logical_id, new.type, handler.update, ctx, logical_id, current, new.props, old.props
+                        logical_id,
+                        new.type,
+                        handler.update,
+                        ctx,
+                        logical_id,
+                        current,
+                        self._values(logical_id, new.type, new.props),
+                        self._values(logical_id, new.type, old.props),
                     )
                     self._event(stack, old, "UPDATE_COMPLETE")
                 except _Failed as e:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import sam
+from . import dynamic, sam
 from .intrinsics import PSEUDO_PARAMETERS, Scope, evaluate_conditions, references
 from .resources import REGISTRY
 from .template import TemplateError, parse_template, transforms
@@ -199,12 +199,26 @@ def prepare(
         if sam.is_sam(names):
             raise
         raise InvalidTemplate(str(e)) from None
+    if not sam.is_sam(names) and ssm_lookup is not None:
+        _check_parameter_references(plan, ssm_lookup)
     for logical_id, definition in plan.active.items():
         handler = REGISTRY[definition["Type"]]
         props = definition.get("Properties", {})
         handler.check_properties(logical_id, props)
         handler.check_required(logical_id, props)
     return plan
+
+
+def _check_parameter_references(plan: Prepared, ssm_lookup: Callable[[str], str]) -> None:
+    """Parameter Store references written in a template (no transform) must name parameters that
+    exist when the stack or change set is asked for; those a transform or an intrinsic makes are
+    only read when the resource is provisioned (engine)."""
+    for definition in plan.active.values():
+        for ref in dynamic.literal_ssm_names(definition.get("Properties", {})):
+            try:
+                ssm_lookup(dynamic.parameter(ref)[1])
+            except TemplateError:
+                raise InvalidTemplate(f"Parameters: [{ref.label}] cannot be found.") from None
 
 
 def _structure(
