@@ -180,7 +180,10 @@ class Engine:
         try:
             return self._client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
         except ClientError as e:
-            raise TemplateError(f"SSM parameter {name}: {error_text(e)}") from None
+            # CloudFormation's words for a parameter of type AWS::SSM::Parameter::Value<...>
+            raise TemplateError(
+                f"Unable to fetch parameters [{name}] from parameter store for this account. ({error_text(e)})"
+            ) from None
 
     def pseudo(self, stack: Stack) -> dict[str, Any]:
         return pseudo_parameters(stack.name, stack.stack_id, self.region, self.account_id)

@@ -197,6 +197,8 @@ class LambdaAuthorizers:
         except _Failed as e:
             return Outcome(refusal=e.refusal, error=e.why)
         ttl = max(0, min(int(authorizer.authorizer_result_ttl or 0), MAX_TTL_S))
+        if not values:  # no identity source, no cache key: never one caller's answer for another
+            ttl = 0
         key = (api_id, stage, authorizer.id, kind, tuple(values))
         grant = self._cached(key) if ttl else None
         cached = grant is not None

@@ -116,3 +116,25 @@ def test_given_a_plain_template_then_a_reference_resolves_and_a_missing_one_is_a
     assert error.value.response["Error"]["Code"] == "ValidationError"
     assert error.value.response["Error"]["Message"] == f"Parameters: [ssm:/dynref/{uid}/gone] cannot be found."
     cf.delete_stack(StackName=f"dynref-plain-{uid}")
+
+
+SSM_TYPED = """{{"Parameters": {{"Name": {{"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/dynref/{uid}/{name}"}}}},
+  "Resources": {{"Logs": {{"Type": "AWS::Logs::LogGroup", "Properties": {{"LogGroupName": {{"Fn::Sub": "/typed/{uid}/${{Name}}"}}}}}}}}}}"""
+
+
+def test_given_a_parameter_of_an_ssm_type_then_its_value_is_read_and_a_missing_one_is_a_validation_error(
+    cloud, stored
+):
+    uid = stored
+    cf, logs = cloud.client("cloudformation"), cloud.client("logs")
+    cf.create_stack(StackName=f"typed-{uid}", TemplateBody=SSM_TYPED.format(uid=uid, name="host"))
+    assert wait_settled(cf, f"typed-{uid}")["StackStatus"] == "CREATE_COMPLETE"
+    groups = [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix=f"/typed/{uid}/")["logGroups"]]
+    assert groups == [f"/typed/{uid}/db-2.internal"]
+    with pytest.raises(ClientError) as error:
+        cf.create_stack(StackName=f"typed-missing-{uid}", TemplateBody=SSM_TYPED.format(uid=uid, name="gone"))
+    assert error.value.response["Error"]["Code"] == "ValidationError"
+    assert error.value.response["Error"]["Message"].startswith(
+        f"Unable to fetch parameters [/dynref/{uid}/gone] from parameter store for this account."
+    )
+    cf.delete_stack(StackName=f"typed-{uid}")
