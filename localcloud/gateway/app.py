@@ -20,7 +20,7 @@ from localcloud.cloud import ACCOUNT_ID, REGION
 from localcloud.iam import actions as iam_actions
 from localcloud.urls import EXECUTE_API_PREFIX
 
-from . import authorizers, config, proxy, sigv4, telemetry
+from . import api_keys, authorizers, config, proxy, sigv4, telemetry
 
 log = logging.getLogger("localcloud.gateway")
 
@@ -186,6 +186,9 @@ class Gateway:
                 )
             except iam.Denied as e:
                 return gateway_error(403, e.message, "AccessDeniedException", "ACCESS_DENIED")
+
+        if req.method.api_key_required and not api_keys.allowed(req.api, req.stage_name or "", req.environ):
+            return forbidden()
 
         integration = req.method.method_integration
         if integration is None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from localcloud.moto_hooks import hook
 
-from . import authorizers
+from . import api_keys, authorizers
 from .config import ACCOUNT_ID
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "any"}
@@ -90,6 +90,7 @@ def apply_extensions(api: Any, doc: Any) -> None:
         if isinstance(scheme, dict) and str(scheme.get("x-amazon-apigateway-authtype", "")).lower() == "awssigv4"
     }
     custom = authorizers.import_authorizers(api, schemes)
+    key_schemes = api_keys.key_schemes(schemes)
     default_security = doc.get("security")
     for path, item in (doc.get("paths") or {}).items():
         if not isinstance(item, dict):
@@ -105,6 +106,8 @@ def apply_extensions(api: Any, doc: Any) -> None:
                 continue
             security = op.get("security", default_security) or []
             named = [name for req in security if isinstance(req, dict) for name in req]
+            if any(name in key_schemes for name in named):
+                method.api_key_required = True
             if any(name in iam_schemes for name in named):
                 method.authorization_type = "AWS_IAM"
             elif any(name in custom for name in named):

@@ -234,3 +234,66 @@ def test_given_a_cognito_authorizer_then_the_stack_fails_naming_it_instead_of_le
     reason = stack["StackStatusReason"]
     assert "CognitoApi (AWS::ApiGateway::RestApi)" in reason
     assert "securityDefinitions.Pool.x-amazon-apigateway-authorizer" in reason and "cognito_user_pools" in reason
+
+
+# ---- API keys --------------------------------------------------------------------------------
+
+API_KEYS = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  KeyApi:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: dev
+      Auth:
+        ApiKeyRequired: true
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: "def handler(e, c): return {'statusCode': 200, 'body': 'in'}"
+      Events:
+        Keyed:
+          Type: Api
+          Properties: {RestApiId: !Ref KeyApi, Path: /keyed, Method: get}
+        Open:
+          Type: Api
+          Properties:
+            RestApiId: !Ref KeyApi
+            Path: /open
+            Method: get
+            Auth: {ApiKeyRequired: false}
+Outputs:
+  Url:
+    Value: !Sub "https://${KeyApi}.execute-api.${AWS::Region}.amazonaws.com/dev"
+"""
+
+
+def test_given_a_method_requiring_an_api_key_then_only_a_key_of_a_usage_plan_of_the_stage_gets_in(cloud, uid):
+    # GIVEN an API whose method requires an API key (SAM's Auth.ApiKeyRequired)
+    cf, apigw = cloud.client("cloudformation"), cloud.client("apigateway")
+    name = f"apikeys-{uid}"
+    cf.create_stack(StackName=name, TemplateBody=API_KEYS, Capabilities=["CAPABILITY_IAM"])
+    stack = _wait_settled(cf, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    url = stack["Outputs"][0]["OutputValue"]
+    api_id = url.rstrip("/").split("/")[-2]
+    loose = apigw.create_api_key(name=f"loose-{uid}", enabled=True)["value"]
+    planned = apigw.create_api_key(name=f"planned-{uid}", enabled=True)
+    plan = apigw.create_usage_plan(name=f"plan-{uid}", apiStages=[{"apiId": api_id, "stage": "dev"}])
+    apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=planned["id"], keyType="API_KEY")
+
+    def status(path: str, key: str | None) -> tuple[int, str]:
+        answer = requests.get(url + path, headers={"x-api-key": key} if key else {}, timeout=30)
+        return answer.status_code, answer.text
+
+    # WHEN called without a key, with a key of no usage plan, with the planned key, then disabled
+    assert status("/keyed", None) == (403, '{"message":"Forbidden"}')
+    assert status("/keyed", loose) == (403, '{"message":"Forbidden"}')
+    assert status("/keyed", planned["value"]) == (200, "in")
+    apigw.update_api_key(apiKey=planned["id"], patchOperations=[{"op": "replace", "path": "/enabled", "value": "false"}])
+    assert status("/keyed", planned["value"])[0] == 403
+    # AND a method that does not require a key needs none
+    assert status("/open", None) == (200, "in")
+    cf.delete_stack(StackName=name)
