@@ -81,7 +81,7 @@ def own_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-_COMPILED = re.compile(r"\.cpython-(\d)(\d+)[-.]")
+_COMPILED = re.compile(r"\.cpython-(\d)(\d+)(-[^.]*)?\.so$")  # extension modules, not __pycache__
 
 
 @lru_cache(maxsize=1024)

@@ -73,6 +73,8 @@ def test_given_code_compiled_for_the_clouds_own_python_only_then_that_version_ru
     layer = tmp_path / "layer" / "python" / "rpds"
     layer.mkdir(parents=True)
     (layer / f"rpds.cpython-{OWN_TAG}-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
+    (layer / "__pycache__").mkdir()
+    (layer / "__pycache__" / f"x.cpython-{OTHER.replace('.', '')}.pyc").write_bytes(b"")  # a cache, not a build
     # WHEN the interpreter is chosen
     found = interpreters.python_for(f"python{OTHER}", code_dirs=(str(tmp_path / "layer"),))
     # THEN the cloud's own runs it, and the notice names the compiled module
@@ -98,3 +100,14 @@ def test_given_nvms_install_of_the_declared_major_then_it_is_used(machine, tmp_p
 
 def test_given_no_node_at_all_then_none(machine):
     assert interpreters.node_for("nodejs20.x") is None
+
+
+def test_given_only_bytecode_caches_of_another_version_then_the_declared_version_runs_it(machine, tmp_path):
+    bin_dir, _ = machine
+    exe = fake(bin_dir / f"python{OTHER}", f"{OTHER}.1")
+    cache = tmp_path / "code" / "__pycache__"
+    cache.mkdir(parents=True)
+    (cache / f"app.cpython-{OWN_TAG}.pyc").write_bytes(b"")
+    found = interpreters.python_for(f"python{OTHER}", code_dirs=(str(tmp_path / "code"),))
+    assert (found.executable, found.exact) == (str(exe), True)
+
