@@ -3,8 +3,10 @@
 ``{endpoint}/_aws/execute-api/{apiId}/{stage}/{path}`` (localcloud.urls.EXECUTE_API_PREFIX):
 routes from the API's resources (literal, ``{param}``, greedy ``{proxy+}``, ``ANY``), Lambda proxy
 integrations run through the Lambda ``Invoke`` API of the local endpoint, MOCK integrations (CORS
-preflight), SigV4 verification on ``AWS_IAM`` methods, access logs in the stage's log group and
-``AWS/ApiGateway`` metrics written by a background service.
+preflight), SigV4 verification on ``AWS_IAM`` methods, Lambda authorizers (TOKEN and REQUEST, with
+their result cache) on ``CUSTOM`` methods (authorizers.py), API keys and usage plans on methods that
+require a key (api_keys.py), access logs in the stage's log group and ``AWS/ApiGateway`` metrics
+written by a background service.
 """
 
 from __future__ import annotations
