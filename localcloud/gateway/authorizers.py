@@ -199,7 +199,9 @@ class LambdaAuthorizers:
         ttl = max(0, min(int(authorizer.authorizer_result_ttl or 0), MAX_TTL_S))
         if not values:  # no identity source, no cache key: never one caller's answer for another
             ttl = 0
-        key = (api_id, stage, authorizer.id, kind, tuple(values))
+        # the authorizer's configuration is part of the key: a redeployed authorizer starts afresh
+        config = (authorizer.authorizer_uri, authorizer.identity_source, authorizer.identity_validation_expression, ttl)
+        key = (api_id, stage, authorizer.id, kind, config, tuple(values))
         grant = self._cached(key) if ttl else None
         cached = grant is not None
         if grant is None:
