@@ -20,7 +20,7 @@ from localcloud.cloud import ACCOUNT_ID, REGION
 from localcloud.iam import actions as iam_actions
 from localcloud.urls import EXECUTE_API_PREFIX
 
-from . import api_keys, authorizers, config, proxy, sigv4, telemetry
+from . import api_keys, authorizers, cognito, config, proxy, sigv4, telemetry
 
 log = logging.getLogger("localcloud.gateway")
 
@@ -104,12 +104,18 @@ class Request:
 
 
 class Gateway:
-    def __init__(self, invoker: proxy.LambdaInvoker, recorder: telemetry.Telemetry, verifier: sigv4.Verifier | None = None):
+    def __init__(
+        self,
+        invoker: proxy.LambdaInvoker,
+        recorder: telemetry.Telemetry,
+        verifier: sigv4.Verifier | None = None,
+        user_pools: cognito.UserPoolTokens | None = None,
+    ):
         self.invoker = invoker
         self.telemetry = recorder
         self.verifier = verifier or sigv4.Verifier()
         self.routes = config.RouteCache()
-        self.authorizers = authorizers.LambdaAuthorizers(invoker)
+        self.authorizers = authorizers.LambdaAuthorizers(invoker, user_pools)
 
     # ---- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -211,7 +217,12 @@ class Gateway:
         else:
             event = self._event(req, body, dict(req.stage.variables or {}))
             req.authorization = self.authorizers.authorize(
-                authorizer, req.api.id, req.stage_name or "", self._execute_api_arn(req), event
+                authorizer,
+                req.api.id,
+                req.stage_name or "",
+                self._execute_api_arn(req),
+                event,
+                list(req.method.authorization_scopes or []),
             )
             refusal = req.authorization.refusal
         if refusal is None:

@@ -33,8 +33,9 @@ Per request (``LambdaAuthorizers.authorize``), as the API Gateway developer guid
 - allowed: ``requestContext.authorizer`` of the integration's event holds ``principalId``, the
   context's values (as strings, as REST APIs pass them) and ``integrationLatency``.
 
-Cognito user pool authorizers are not run locally: CloudFormation refuses an API that has one
-(naming it), and a method that has one answers 500 rather than let a request through.
+Cognito user pool authorizers (``COGNITO_USER_POOLS``) verify the token against the local
+Cognito's user pools: see cognito.py. Any other authorizer type answers 500 rather than let a
+request through.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from localcloud.iam import actions as iam_actions
 from localcloud.iam import policy as iam_policy
 from localcloud.moto_hooks import require
 
-from . import proxy
+from . import cognito, proxy
 
 log = logging.getLogger("localcloud.gateway.authorizers")
 
@@ -179,14 +180,25 @@ class _Failed(Exception):
 
 
 class LambdaAuthorizers:
-    def __init__(self, invoker: proxy.LambdaInvoker):
+    def __init__(self, invoker: proxy.LambdaInvoker, user_pools: cognito.UserPoolTokens | None = None):
         self.invoker = invoker
+        self.user_pools = user_pools
         self._cache: dict[tuple[Any, ...], tuple[float, Grant]] = {}
         self._lock = threading.Lock()
 
-    def authorize(self, authorizer: Any, api_id: str, stage: str, method_arn: str, event: dict[str, Any]) -> Outcome:
+    def authorize(
+        self,
+        authorizer: Any,
+        api_id: str,
+        stage: str,
+        method_arn: str,
+        event: dict[str, Any],
+        scopes: list[str] | None = None,
+    ) -> Outcome:
         """Run ``authorizer`` for the request whose proxy ``event`` is given (see module doc)."""
         kind = (authorizer.type or "").upper()
+        if kind == "COGNITO_USER_POOLS" and self.user_pools is not None:
+            return self._user_pool(authorizer, api_id, stage, event, list(scopes or []))
         if kind not in ("TOKEN", "REQUEST"):
             log.warning(
                 "API %s: authorizer %s of type %s is not run by localcloud; refusing the request", api_id, authorizer.name, kind
@@ -230,6 +242,30 @@ class LambdaAuthorizers:
                 "integrationLatency": outcome.latency_ms,
             }
         return outcome
+
+    def _user_pool(
+        self, authorizer: Any, api_id: str, stage: str, event: dict[str, Any], scopes: list[str]
+    ) -> Outcome:
+        """A Cognito user pool authorizer (cognito.py): the token's claims, cached per TTL."""
+        assert self.user_pools is not None
+        source = str(authorizer.identity_source or "method.request.header.Authorization").strip()
+        token = _header(event, source.removeprefix("method.request.header."))
+        if not token:
+            return Outcome(refusal=UNAUTHORIZED, error="the identity source header is missing or empty")
+        ttl = max(0, min(int(authorizer.authorizer_result_ttl or 0), MAX_TTL_S))
+        config = (tuple(authorizer.provider_arns or ()), source, ttl, tuple(scopes))
+        key = (api_id, stage, authorizer.id, "COGNITO_USER_POOLS", config, (token,))
+        hit = self._cached(key) if ttl else None
+        if hit is None:
+            try:
+                claims = self.user_pools.claims(token, list(authorizer.provider_arns or []), scopes)
+            except cognito.InvalidToken as e:
+                return Outcome(refusal=UNAUTHORIZED, error=str(e))
+            hit = Grant(str(claims.get("sub", "")), {}, cognito.claim_texts(claims), 0)
+            if ttl:
+                with self._lock:
+                    self._cache[key] = (time.monotonic() + ttl, hit)
+        return Outcome(authorizer={"claims": dict(hit.context)}, principal_id=hit.principal_id)
 
     def _cached(self, key: tuple[Any, ...]) -> Grant | None:
         with self._lock:

@@ -111,9 +111,12 @@ def apply_extensions(api: Any, doc: Any) -> None:
             if any(name in iam_schemes for name in named):
                 method.authorization_type = "AWS_IAM"
             elif any(name in custom for name in named):
-                chosen = custom[next(name for name in named if name in custom)]
+                scheme = next(name for name in named if name in custom)
+                chosen = custom[scheme]
                 method.authorization_type = chosen.authorization_type
                 method.authorizer_id = chosen.authorizer_id
+                scopes = next((req[scheme] for req in security if isinstance(req, dict) and scheme in req), None)
+                method.authorization_scopes = [str(x) for x in scopes] if scopes else None
             elif method.authorization_type is None:
                 method.authorization_type = "NONE"
 

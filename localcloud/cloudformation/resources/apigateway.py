@@ -59,12 +59,12 @@ def _load_body(ctx: Context, props: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-LAMBDA_AUTHORIZERS = ("token", "request")
+LAMBDA_AUTHORIZERS = ("token", "request", "cognito_user_pools")
 
 
 def _check_authorizers(body: dict[str, Any]) -> None:
-    """Lambda authorizers (TOKEN, REQUEST) are run by the local gateway; any other authorizer
-    (Cognito user pools) is refused here, naming it, rather than leave its methods open."""
+    """Lambda (TOKEN, REQUEST) and Cognito user pool authorizers are enforced by the local gateway;
+    any other authorizer type is refused here, naming it, rather than leave its methods open."""
     schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
     where = "securityDefinitions" if body.get("securityDefinitions") else "components.securitySchemes"
     for name, scheme in (schemes.items() if isinstance(schemes, dict) else []):
@@ -72,8 +72,7 @@ def _check_authorizers(body: dict[str, Any]) -> None:
         if isinstance(ext, dict) and str(ext.get("type", "")).lower() not in LAMBDA_AUTHORIZERS:
             raise ResourceFailed(
                 f"Body.{where}.{name}.x-amazon-apigateway-authorizer: type {ext.get('type')!r} is not supported by "
-                f"localcloud (Lambda TOKEN and REQUEST authorizers are; Cognito user pool tokens are not verified "
-                f"offline)"
+                f"localcloud (token, request and cognito_user_pools are)"
             )
 
 

@@ -6,6 +6,7 @@ sources, not cached). The functions have no CodeUri: their code is the template'
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -202,6 +203,8 @@ def test_given_the_authorizer_permission_removed_then_500_and_the_function_is_no
 
 COGNITO = """
 Transform: AWS::Serverless-2016-10-31
+Parameters:
+  PoolArn: {Type: String}
 Resources:
   CognitoApi:
     Type: AWS::Serverless::Api
@@ -211,29 +214,126 @@ Resources:
         DefaultAuthorizer: Pool
         Authorizers:
           Pool:
-            UserPoolArn: arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc
+            UserPoolArn: !Ref PoolArn
   Fn:
     Type: AWS::Serverless::Function
     Properties:
       Runtime: python3.11
       Handler: index.handler
-      InlineCode: "def handler(e, c): return {'statusCode': 200}"
+      InlineCode: |
+        import json
+        def handler(event, context):
+            return {"statusCode": 200, "body": json.dumps(event["requestContext"].get("authorizer"))}
       Events:
-        Get:
+        Id:
           Type: Api
-          Properties: {RestApiId: !Ref CognitoApi, Path: /, Method: get}
+          Properties: {RestApiId: !Ref CognitoApi, Path: /id, Method: get}
+        Scoped:
+          Type: Api
+          Properties:
+            RestApiId: !Ref CognitoApi
+            Path: /scoped
+            Method: get
+            Auth:
+              Authorizer: Pool
+              AuthorizationScopes: [aws.cognito.signin.user.admin]
+Outputs:
+  Url:
+    Value: !Sub "https://${CognitoApi}.execute-api.${AWS::Region}.amazonaws.com/dev"
 """
 
 
-def test_given_a_cognito_authorizer_then_the_stack_fails_naming_it_instead_of_leaving_the_api_open(cloud, uid):
-    cf = cloud.client("cloudformation")
+def _pool_with_user(idp, name: str) -> tuple[str, dict]:
+    """A user pool (its ARN) and the tokens of a user signed in to it."""
+    pool = idp.create_user_pool(PoolName=name)["UserPool"]
+    client = idp.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="app", ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"]
+    )["UserPoolClient"]
+    idp.admin_create_user(UserPoolId=pool["Id"], Username="alice", MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool["Id"], Username="alice", Password="Passw0rd!x", Permanent=True)
+    tokens = idp.admin_initiate_auth(
+        UserPoolId=pool["Id"],
+        ClientId=client["ClientId"],
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "alice", "PASSWORD": "Passw0rd!x"},
+    )["AuthenticationResult"]
+    return pool["Arn"], tokens
+
+
+def test_given_a_cognito_authorizer_then_only_tokens_of_its_pool_get_in_with_their_claims(cloud, uid):
+    # GIVEN a SAM API whose default authorizer is a Cognito user pool, a user signed in to it, and
+    # a user of another pool
+    cf, idp = cloud.client("cloudformation"), cloud.client("cognito-idp")
+    pool_arn, tokens = _pool_with_user(idp, f"pool-{uid}")
+    _, strangers = _pool_with_user(idp, f"other-{uid}")
     name = f"cognito-{uid}"
-    cf.create_stack(StackName=name, TemplateBody=COGNITO, Capabilities=["CAPABILITY_IAM"])
+    cf.create_stack(
+        StackName=name,
+        TemplateBody=COGNITO,
+        Parameters=[{"ParameterKey": "PoolArn", "ParameterValue": pool_arn}],
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    stack = _wait_settled(cf, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    url = stack["Outputs"][0]["OutputValue"]
+
+    def call(path: str, token: str | None) -> requests.Response:
+        return requests.get(url + path, headers={"Authorization": token} if token else {}, timeout=30)
+
+    head, payload, signature = tokens["IdToken"].split(".")
+    claimed = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claimed["cognito:username"] = "mallory"  # same issuer and expiry, another user: the signature no longer fits
+    forged = ".".join([head, base64.urlsafe_b64encode(json.dumps(claimed).encode()).decode().rstrip("="), signature])
+    # WHEN called without a token, with junk, a forged token, another pool's token, the wrong kind
+    for path, token in [
+        ("/id", None),
+        ("/id", "junk"),
+        ("/id", forged),
+        ("/id", strangers["IdToken"]),
+        ("/id", tokens["AccessToken"]),  # no scopes on the method: an ID token is required
+        ("/scoped", tokens["IdToken"]),  # scopes on the method: an access token is required
+    ]:
+        # THEN 401 Unauthorized
+        answer = call(path, token)
+        assert (answer.status_code, answer.json()) == (401, {"message": "Unauthorized"}), (path, token)
+    # AND the pool's ID token opens /id, its access token (with the scope) /scoped, with the claims
+    claims = call("/id", tokens["IdToken"]).json()["claims"]
+    assert (claims["cognito:username"], claims["token_use"]) == ("alice", "id")
+    assert claims["iss"].endswith(pool_arn.rsplit("/", 1)[-1]) and claims["exp"].endswith(" UTC " + claims["exp"][-4:])
+    scoped = call("/scoped", tokens["AccessToken"])
+    assert scoped.status_code == 200 and scoped.json()["claims"]["token_use"] == "access"
+    cf.delete_stack(StackName=name)
+
+
+UNKNOWN_AUTHORIZER = {
+    "Resources": {
+        "Api": {
+            "Type": "AWS::ApiGateway::RestApi",
+            "Properties": {
+                "Body": {
+                    "swagger": "2.0",
+                    "info": {"title": "x"},
+                    "paths": {},
+                    "securityDefinitions": {
+                        "Jwt": {"type": "apiKey", "in": "header", "name": "Authorization",
+                                "x-amazon-apigateway-authorizer": {"type": "jwt"}}
+                    },
+                }
+            },
+        }
+    }
+}
+
+
+def test_given_an_authorizer_type_localcloud_does_not_run_then_the_stack_fails_naming_it(cloud, uid):
+    cf = cloud.client("cloudformation")
+    name = f"unknown-authorizer-{uid}"
+    cf.create_stack(StackName=name, TemplateBody=json.dumps(UNKNOWN_AUTHORIZER))
     stack = _wait_settled(cf, name)
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     reason = stack["StackStatusReason"]
-    assert "CognitoApi (AWS::ApiGateway::RestApi)" in reason
-    assert "securityDefinitions.Pool.x-amazon-apigateway-authorizer" in reason and "cognito_user_pools" in reason
+    assert "Api (AWS::ApiGateway::RestApi)" in reason
+    assert "Body.securityDefinitions.Jwt.x-amazon-apigateway-authorizer: type 'jwt' is not supported" in reason
 
 
 # ---- API keys --------------------------------------------------------------------------------

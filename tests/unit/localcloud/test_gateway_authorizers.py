@@ -145,3 +145,28 @@ def test_given_an_unsupported_authorizer_type_then_the_request_is_refused():
     fake = FakeLambda(lambda e: allow())
     out = authorizers.LambdaAuthorizers(fake).authorize(authorizer("COGNITO_USER_POOLS"), "api1", "dev", METHOD, request())
     assert out.refusal == authorizers.CONFIGURATION_ERROR and fake.events == []
+
+
+def test_given_cognito_claims_then_the_integration_sees_them_as_rest_apis_show_them():
+    from localcloud.gateway import cognito
+
+    texts = cognito.claim_texts(
+        {"sub": "u-1", "exp": 0, "iat": 86400, "email_verified": True, "cognito:groups": ["admins", "ops"], "n": 3}
+    )
+    assert texts == {
+        "sub": "u-1",
+        "exp": "Thu Jan 01 00:00:00 UTC 1970",
+        "iat": "Fri Jan 02 00:00:00 UTC 1970",
+        "email_verified": "true",
+        "cognito:groups": "admins,ops",
+        "n": "3",
+    }
+
+
+@pytest.mark.parametrize("token", ["junk", "a.b.c", "a.eyJzdWIiOiJ4In0.c"], ids=["not-jwt", "bad-payload", "no-issuer"])
+def test_given_a_token_that_is_no_user_pool_jwt_then_it_is_refused_before_any_key_is_read(token):
+    from localcloud.gateway import cognito
+
+    pools = cognito.UserPoolTokens(lambda: "http://127.0.0.1:1")  # never reached
+    with pytest.raises(cognito.InvalidToken):
+        pools.claims(token, ["arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_abc"], [])
