@@ -287,7 +287,11 @@ class LambdaAuthorizers:
             if not token:
                 raise _Failed(UNAUTHORIZED, "the identity source header is missing or empty")
             expression = authorizer.identity_validation_expression
-            if expression and not re.fullmatch(expression, token):
+            try:
+                matches = not expression or re.fullmatch(expression, token) is not None
+            except re.error as e:
+                raise _Failed(CONFIGURATION_ERROR, f"identityValidationExpression {expression!r}: {e}") from None
+            if not matches:
                 raise _Failed(UNAUTHORIZED, "the token does not match the identity validation expression")
             return [token]
         values = []

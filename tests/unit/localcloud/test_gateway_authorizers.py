@@ -141,6 +141,14 @@ def test_given_no_acceptable_token_then_401_without_invoking(headers, expression
     assert (out.refusal, fake.events) == (authorizers.UNAUTHORIZED, [])
 
 
+def test_given_a_validation_expression_that_is_no_regex_then_500_without_invoking():
+    fake = FakeLambda(lambda e: allow())
+    out = authorizers.LambdaAuthorizers(fake).authorize(
+        authorizer(expression="(unclosed"), "api1", "dev", METHOD, request({"Authorization": "t"})
+    )
+    assert (out.refusal, fake.events) == (authorizers.CONFIGURATION_ERROR, [])
+
+
 def test_given_an_unsupported_authorizer_type_then_the_request_is_refused():
     fake = FakeLambda(lambda e: allow())
     out = authorizers.LambdaAuthorizers(fake).authorize(authorizer("COGNITO_USER_POOLS"), "api1", "dev", METHOD, request())
