@@ -33,6 +33,7 @@ COMPONENTS = (
     "localcloud.dynamodb",
     "localcloud.lambda_runner",
     "localcloud.events_router",
+    "localcloud.event_sources",
     "localcloud.cloudformation",
     "localcloud.alarms",
     "localcloud.codecommit_git",

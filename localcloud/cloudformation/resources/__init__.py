@@ -1,6 +1,6 @@
 """Supported resource types: ``REGISTRY`` maps a type name to its handler (see base.py)."""
 
-from . import apigateway, events, iam, lambda_, stepfunctions, storage  # noqa: F401  (they register themselves)
+from . import apigateway, events, iam, lambda_, lambda_sources, messaging, stepfunctions, storage  # noqa: F401  (they register themselves)
 from .base import (
     MUTABLE,
     REGISTRY,

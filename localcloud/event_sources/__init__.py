@@ -1,0 +1,140 @@
+"""event_sources: what invokes functions on AWS besides callers, with Lambda's semantics.
+
+- **Event source mappings** (SQS queues, DynamoDB streams): moto stores them (Create/Get/List/
+  Update/DeleteEventSourceMapping) but delivers inline, on the sender's thread, one message at a
+  time, without batching, partial failures or ``Enabled``, and empties a stream shard it delivered.
+  localcloud detaches moto's inline delivery when a mapping is made, and ``pollers`` read the
+  sources through the public SQS and DynamoDB Streams APIs, as Lambda's pollers do.
+- **SNS → Lambda**: a publish to a ``lambda`` subscription invokes the function asynchronously with
+  SNS's event (subscription and topic ARNs, message id, attributes), after the subscription's
+  filter policy (moto's matching); SNS → SQS stays moto's.
+- **S3 → Lambda**: a bucket's ``LambdaFunctionConfigurations`` (events, prefix/suffix filters:
+  moto's matching) invoke asynchronously with S3's event.
+
+Both pushes go through ``pushes.Pusher`` (resource-based policy checked under ``--enforce-iam``).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from localcloud.moto_hooks import hook, require
+
+from . import records
+from .pollers import Pollers
+from .pushes import Push, Pusher
+
+__all__ = ["install", "pusher"]
+
+_pusher: Pusher | None = None
+_publishing = threading.local()  # the SNS subscription whose publish is under way on this thread
+
+
+def pusher() -> Pusher | None:
+    """The running asynchronous deliverer (tests wait on it with ``wait_idle``)."""
+    return _pusher
+
+
+def install(cloud: Any) -> None:
+    global _pusher
+    _pusher = Pusher(cloud)
+    cloud.add_service(_pusher)
+    cloud.add_service(Pollers(cloud))
+    _detach_inline_delivery(cloud)
+    _sns_to_lambda(cloud, _pusher)
+    _s3_to_lambda(cloud, _pusher)
+
+
+def _function_arn(cloud: Any, name_or_arn: str) -> str:
+    if name_or_arn.startswith("arn:"):
+        return name_or_arn
+    return f"arn:aws:lambda:{cloud.region}:{cloud.account_id}:function:{name_or_arn}"
+
+
+def _detach_inline_delivery(cloud: Any) -> None:
+    sqs_backends = require(
+        "moto.sqs.models", "sqs_backends", "a queue's lambda_event_source_mappings (moto's inline delivery)"
+    )
+    dynamodb_backends = require(
+        "moto.dynamodb.models", "dynamodb_backends", "a table's lambda_event_source_mappings (moto's inline delivery)"
+    )
+
+    @hook(
+        "moto.awslambda.models",
+        "LambdaBackend.create_event_source_mapping",
+        "localcloud's pollers deliver: moto's inline delivery is detached; FunctionArn is the ARN as given (an alias stays an alias)",
+    )
+    def create(original, backend, spec):
+        given = str(spec.get("FunctionName") or "")
+        esm = original(backend, spec)
+        esm.function_arn = _function_arn(cloud, given)
+        for account in list(sqs_backends.values()):
+            for regional in list(account.values()):
+                for queue in list(regional.queues.values()):
+                    for key, value in list(queue.lambda_event_source_mappings.items()):
+                        if value is esm:
+                            del queue.lambda_event_source_mappings[key]
+        for account in list(dynamodb_backends.values()):
+            for regional in list(account.values()):
+                for table in list(regional.tables.values()):
+                    for key, value in list(table.lambda_event_source_mappings.items()):
+                        if value is esm:
+                            del table.lambda_event_source_mappings[key]
+        return esm
+
+    @hook(
+        "moto.awslambda.models",
+        "LambdaBackend.update_event_source_mapping",
+        "a new FunctionName is kept as given (an alias stays an alias), as CreateEventSourceMapping's",
+    )
+    def update(original, backend, uuid_, spec):
+        esm = original(backend, uuid_, spec)
+        if esm is not None and spec.get("FunctionName"):
+            esm.function_arn = _function_arn(cloud, str(spec["FunctionName"]))
+        return esm
+
+
+def _sns_to_lambda(cloud: Any, push: Pusher) -> None:
+    @hook(
+        "moto.sns.models",
+        "Subscription.publish",
+        "remember which subscription and message a Lambda delivery is for (SNS's event names them)",
+    )
+    def publish(original, subscription, message, message_id, *args, **kwargs):
+        attributes = kwargs.get("message_attributes")
+        if attributes is None and len(args) >= 2:
+            attributes = args[1]
+        _publishing.current = (subscription.arn, subscription.topic_arn, subscription.endpoint, message_id, attributes)
+        try:
+            return original(subscription, message, message_id, *args, **kwargs)
+        finally:
+            _publishing.current = None
+
+    @hook(
+        "moto.awslambda.models",
+        "LambdaBackend.send_sns_message",
+        "SNS invokes the function asynchronously with SNS's event, under its resource-based policy",
+    )
+    def send_sns_message(original, backend, function_name, message, subject=None, qualifier=None):  # noqa: ARG001
+        current = getattr(_publishing, "current", None)
+        if current is None:  # not from a subscription's publish: moto's own path
+            return original(backend, function_name, message, subject=subject, qualifier=qualifier)
+        subscription_arn, topic_arn, endpoint, message_id, attributes = current
+        event = records.sns_event(subscription_arn, topic_arn, message_id, message, subject, attributes)
+        push.submit(Push(endpoint, "sns.amazonaws.com", topic_arn, event))
+        return None
+
+
+def _s3_to_lambda(cloud: Any, push: Pusher) -> None:
+    @hook(
+        "moto.s3.notifications",
+        "_invoke_awslambda",
+        "S3 invokes the function asynchronously with S3's full event, under its resource-based policy",
+    )
+    def invoke_lambda(original, account_id, event_body, fn_arn, region_name):  # noqa: ARG001
+        request_id = uuid.uuid4().hex[:16].upper()
+        event = records.s3_event(event_body, account_id, request_id)
+        bucket_arn = ((event["Records"] or [{}])[0].get("s3") or {}).get("bucket", {}).get("arn", "")
+        push.submit(Push(fn_arn, "s3.amazonaws.com", bucket_arn, event))

@@ -1,0 +1,298 @@
+"""Lambda's pollers: one thread per event source mapping reads its queue or stream and invokes the
+function synchronously with a batch, as Lambda does.
+
+SQS (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html): long-polls the queue, gathers up
+to ``BatchSize`` messages (waiting up to ``MaximumBatchingWindowInSeconds`` for a full batch once
+the first has arrived), invokes, and deletes the batch when the function succeeds. A function error
+leaves the messages in flight: they come back after the queue's visibility timeout and, past the
+redrive policy's ``maxReceiveCount``, go to the dead-letter queue (moto's queue semantics). With
+``FunctionResponseTypes: [ReportBatchItemFailures]`` only the messages the function names in
+``batchItemFailures`` come back. A disabled mapping (``Enabled: false``) reads nothing.
+
+DynamoDB streams (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html): reads each shard from
+``StartingPosition`` (TRIM_HORIZON or LATEST) in order, invokes with up to ``BatchSize`` records,
+and retries a failed batch (from the first failed record with ReportBatchItemFailures) until it
+succeeds or ``MaximumRetryAttempts`` is spent; the shard does not move on meanwhile.
+
+The mappings are read through Lambda's ListEventSourceMappings every half second, so a mapping
+made, changed or deleted by any client is picked up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import records
+
+log = logging.getLogger("localcloud.event_sources")
+
+SCAN_INTERVAL_S = 0.5
+STREAM_POLL_S = 0.25  # Lambda polls a stream's shards four times a second
+
+
+class Invoker:
+    """Synchronous invokes through the local endpoint's Lambda API (as the poller does on AWS)."""
+
+    def __init__(self, lam: Any):
+        self.lam = lam
+
+    def invoke(self, function_arn: str, event: dict[str, Any]) -> tuple[bool, bytes]:
+        """(succeeded, payload): a function error, a throttle or an API error is a failed batch."""
+        try:
+            out = self.lam.invoke(
+                FunctionName=function_arn, InvocationType="RequestResponse", Payload=json.dumps(event).encode()
+            )
+        except (ClientError, BotoCoreError) as e:
+            log.warning("event source mapping: invoking %s failed: %s", function_arn, e)
+            return False, b""
+        payload = out["Payload"].read()
+        if out.get("FunctionError"):
+            log.info("event source mapping: %s returned a function error: %s", function_arn, payload[:300])
+            return False, payload
+        return True, payload
+
+
+class _Poller(threading.Thread):
+    def __init__(self, mapping: dict[str, Any], invoker: Invoker, region: str):
+        super().__init__(name=f"localcloud-esm-{mapping['UUID'][:8]}", daemon=True)
+        self.mapping = mapping
+        self.invoker = invoker
+        self.region = region
+        self.stopping = threading.Event()
+
+    @property
+    def enabled(self) -> bool:
+        return self.mapping.get("State", "Enabled") in ("Enabled", "Enabling", "Updating")
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.mapping.get("BatchSize") or 10)
+
+    @property
+    def window_s(self) -> float:
+        return float(self.mapping.get("MaximumBatchingWindowInSeconds") or 0)
+
+    @property
+    def reports_item_failures(self) -> bool:
+        return "ReportBatchItemFailures" in (self.mapping.get("FunctionResponseTypes") or [])
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            if not self.enabled:
+                self.stopping.wait(SCAN_INTERVAL_S)
+                continue
+            try:
+                self.poll_once()
+            except (ClientError, BotoCoreError) as e:
+                log.warning("event source mapping %s (%s): %s", self.mapping["UUID"], self.mapping["EventSourceArn"], e)
+                self.stopping.wait(1.0)
+            except Exception:  # a poller must not die
+                log.exception("event source mapping %s failed", self.mapping["UUID"])
+                self.stopping.wait(1.0)
+
+    def poll_once(self) -> None:
+        raise NotImplementedError
+
+
+class SqsPoller(_Poller):
+    def __init__(self, mapping: dict[str, Any], invoker: Invoker, region: str, sqs: Any):
+        super().__init__(mapping, invoker, region)
+        self.sqs = sqs
+        self._url: str | None = None
+
+    def _queue_url(self) -> str:
+        if self._url is None:
+            _, _, _, _, account, name = self.mapping["EventSourceArn"].split(":", 5)
+            self._url = self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        return self._url
+
+    def _receive(self, url: str, count: int, wait_s: int) -> list[dict[str, Any]]:
+        return self.sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=wait_s,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+
+    def collect(self, url: str) -> list[dict[str, Any]]:
+        batch: list[dict[str, Any]] = []
+        deadline = 0.0
+        while len(batch) < self.batch_size and not self.stopping.is_set():
+            want = min(10, self.batch_size - len(batch))
+            if batch and time.monotonic() >= deadline:
+                break
+            got = self._receive(url, want, 0 if batch else 1)
+            if not batch:
+                if not got:
+                    return []
+                deadline = time.monotonic() + self.window_s
+            batch += got
+            if len(got) < want:
+                if self.window_s <= 0:
+                    break
+                self.stopping.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        return batch
+
+    def poll_once(self) -> None:
+        url = self._queue_url()
+        batch = self.collect(url)
+        if not batch:
+            return
+        arn = self.mapping["EventSourceArn"]
+        event = {"Records": [records.sqs_record(m, arn, self.region) for m in batch]}
+        ok, payload = self.invoker.invoke(self.mapping["FunctionArn"], event)
+        if not ok:
+            return  # the batch comes back after the visibility timeout
+        failed: set[str] = set()
+        if self.reports_item_failures:
+            try:
+                failed = records.batch_item_failures(payload, {m["MessageId"] for m in batch})
+            except records.InvalidBatchResponse as e:
+                log.info("event source mapping %s: the whole batch failed: %s", self.mapping["UUID"], e)
+                return
+        done = [m for m in batch if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            entries = [
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[start : start + 10])
+            ]
+            self.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+
+
+class StreamPoller(_Poller):
+    def __init__(self, mapping: dict[str, Any], invoker: Invoker, region: str, streams: Any):
+        super().__init__(mapping, invoker, region)
+        self.streams = streams
+        self._iterators: dict[str, str] = {}
+        self._pending: dict[str, list[dict[str, Any]]] = {}  # a failed batch, retried before reading on
+        self._attempts: dict[str, int] = {}
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.mapping.get("BatchSize") or 100)
+
+    def _shards(self) -> list[str]:
+        arn = self.mapping["EventSourceArn"]
+        shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"].get("Shards", [])
+        for shard in shards:
+            sid = shard["ShardId"]
+            if sid not in self._iterators:
+                position = self.mapping.get("StartingPosition") or "TRIM_HORIZON"
+                self._iterators[sid] = self.streams.get_shard_iterator(
+                    StreamArn=arn, ShardId=sid, ShardIteratorType=position
+                )["ShardIterator"]
+        return [s["ShardId"] for s in shards]
+
+    def poll_once(self) -> None:
+        busy = False
+        for sid in self._shards():
+            batch = self._pending.get(sid)
+            if not batch:
+                out = self.streams.get_records(ShardIterator=self._iterators[sid], Limit=min(self.batch_size, 1000))
+                self._iterators[sid] = out.get("NextShardIterator") or self._iterators[sid]
+                batch = out.get("Records", [])
+            if batch:
+                busy = True
+                self._deliver(sid, batch)
+        if not busy:
+            self.stopping.wait(STREAM_POLL_S)
+
+    def _deliver(self, sid: str, batch: list[dict[str, Any]]) -> None:
+        arn = self.mapping["EventSourceArn"]
+        event = {"Records": [records.stream_record(r, arn, self.region) for r in batch]}
+        ok, payload = self.invoker.invoke(self.mapping["FunctionArn"], event)
+        retry = [] if ok else batch
+        if ok and self.reports_item_failures:
+            sequence = [r["dynamodb"]["SequenceNumber"] for r in batch]
+            try:
+                failed = records.batch_item_failures(payload, set(sequence))
+            except records.InvalidBatchResponse:
+                failed = set(sequence)
+            if failed:  # the stream is retried from the first failed record on
+                first = min(sequence.index(s) for s in failed)
+                retry = batch[first:]
+        if not retry:
+            self._pending.pop(sid, None)
+            self._attempts.pop(sid, None)
+            return
+        attempts = self._attempts.get(sid, 0) + 1
+        limit = int(self.mapping.get("MaximumRetryAttempts", -1) if self.mapping.get("MaximumRetryAttempts") is not None else -1)
+        if 0 <= limit < attempts:
+            log.warning("event source mapping %s: discarding %d records after %d retries", self.mapping["UUID"], len(retry), limit)
+            self._pending.pop(sid, None)
+            self._attempts.pop(sid, None)
+            return
+        self._pending[sid] = retry
+        self._attempts[sid] = attempts
+        self.stopping.wait(min(0.5 * 2 ** (attempts - 1), 5.0))
+
+
+class Pollers:
+    """The service: keeps one poller per SQS or DynamoDB stream event source mapping."""
+
+    def __init__(self, cloud: Any):
+        self.cloud = cloud
+        self._pollers: dict[str, _Poller] = {}
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        config = Config(retries={"total_max_attempts": 1}, read_timeout=910, connect_timeout=5)
+        self._lambda = self.cloud.client("lambda", config=config)
+        self._sqs = self.cloud.client("sqs", config=Config(retries={"total_max_attempts": 1}, read_timeout=30))
+        self._streams = self.cloud.client("dynamodbstreams")
+        self._invoker = Invoker(self._lambda)
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._scan, name="localcloud-esm-scan", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for poller in self._pollers.values():
+            poller.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        self._pollers.clear()
+
+    def _mappings(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for page in self._lambda.get_paginator("list_event_source_mappings").paginate():
+            found += page.get("EventSourceMappings", [])
+        return found
+
+    def _scan(self) -> None:
+        while not self._stopping.wait(SCAN_INTERVAL_S):
+            try:
+                mappings = self._mappings()
+            except (ClientError, BotoCoreError) as e:
+                log.warning("listing event source mappings failed: %s", e)
+                continue
+            seen = set()
+            for mapping in mappings:
+                uuid = mapping["UUID"]
+                seen.add(uuid)
+                poller = self._pollers.get(uuid)
+                if poller is not None:
+                    poller.mapping = mapping
+                    continue
+                service = mapping["EventSourceArn"].split(":")[2]
+                if service == "sqs":
+                    poller = SqsPoller(mapping, self._invoker, self.cloud.region, self._sqs)
+                elif service == "dynamodb":
+                    poller = StreamPoller(mapping, self._invoker, self.cloud.region, self._streams)
+                else:
+                    continue
+                self._pollers[uuid] = poller
+                poller.start()
+            for uuid in [u for u in self._pollers if u not in seen]:
+                self._pollers.pop(uuid).stop()

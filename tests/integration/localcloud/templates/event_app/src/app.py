@@ -1,0 +1,35 @@
+"""Handlers of the event_app fixture: each records what reached it in the Seen table, so tests can
+read which events arrived, with what shape, how many times."""
+
+import json
+import os
+
+import boto3
+
+SEEN = boto3.resource("dynamodb").Table(os.environ["SEEN_TABLE"])
+
+
+def _record(pk: str, event: object) -> None:
+    SEEN.put_item(Item={"pk": pk, "event": json.dumps(event)})
+
+
+def sqs(event, context):
+    """Bodies starting with 'fail' are reported as failed items; the others are recorded."""
+    failures = []
+    for record in event["Records"]:
+        attempt = record["attributes"]["ApproximateReceiveCount"]
+        _record(f"sqs:{record['body']}#{attempt}", {"record": record, "batch": len(event["Records"])})
+        if record["body"].startswith("fail"):
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
+
+
+def sns(event, context):
+    for record in event["Records"]:
+        _record(f"sns:{record['Sns']['Message']}", record)
+
+
+def stream(event, context):
+    for record in event["Records"]:
+        key = record["dynamodb"]["Keys"]["pk"]["S"]
+        _record(f"stream:{key}:{record['eventName']}", record)

@@ -1,0 +1,147 @@
+"""The event sources real SAM apps use, deployed once from the event_app fixture (a SAM template
+translated by SAM's translator into queues, topics, subscriptions and event source mappings) and
+exercised through the public APIs: what reaches each function, in which shape, how many times."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.localcloud.test_cloudformation import create, outputs
+
+TEMPLATE = Path(__file__).parent / "templates" / "event_app" / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def app(cloud) -> dict[str, str]:
+    """The event_app stack's outputs (deployed once for this module)."""
+    stack = create(cloud.client("cloudformation"), f"event-app-{os.getpid()}", TEMPLATE)
+    return outputs(stack)
+
+
+def seen(cloud, app, pk: str, timeout: float = 20.0) -> dict | None:
+    """What a handler recorded under ``pk``, waiting for it up to ``timeout`` seconds (None if never)."""
+    ddb = cloud.client("dynamodb")
+    deadline = time.monotonic() + timeout
+    while True:
+        item = ddb.get_item(TableName=app["SeenTable"], Key={"pk": {"S": pk}}).get("Item")
+        if item:
+            return json.loads(item["event"]["S"])
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
+
+
+# ---- SQS ------------------------------------------------------------------------------------------
+def test_given_an_sqs_event_source_when_a_message_is_sent_then_the_function_gets_it_in_sqs_shape_and_it_is_deleted(
+    cloud, app, uid
+):
+    # GIVEN the SqsConsumer function mapped to the Work queue
+    sqs = cloud.client("sqs")
+    # WHEN a message is sent with an attribute
+    sent = sqs.send_message(
+        QueueUrl=app["WorkQueueUrl"],
+        MessageBody=f"ok-{uid}",
+        MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}},
+    )
+    # THEN the function got it once, in the SQS event shape
+    got = seen(cloud, app, f"sqs:ok-{uid}#1")
+    assert got is not None, "the message never reached the function"
+    record = got["record"]
+    assert record["messageId"] == sent["MessageId"]
+    assert record["body"] == f"ok-{uid}"
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == app["WorkQueueArn"]
+    assert record["awsRegion"] == "us-east-1"
+    assert record["receiptHandle"]
+    assert record["md5OfBody"] == sent["MD5OfMessageBody"]
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
+    assert record["messageAttributes"]["kind"] == {
+        "stringValue": "test",
+        "binaryValue": None,
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
+    # AND, the function having succeeded, the message is deleted: never delivered again
+    assert seen(cloud, app, f"sqs:ok-{uid}#2", timeout=4.0) is None
+
+
+def test_given_report_batch_item_failures_when_one_message_of_a_batch_fails_then_only_it_returns_and_is_redriven(
+    cloud, app, uid
+):
+    # GIVEN the mapping reports batch item failures, the queue's visibility timeout is 3 s and its
+    # redrive policy moves a message to DeadLetters after 2 receives
+    sqs = cloud.client("sqs")
+    # WHEN two messages arrive together and the function reports the second one as failed
+    sqs.send_message_batch(
+        QueueUrl=app["WorkQueueUrl"],
+        Entries=[{"Id": "1", "MessageBody": f"good-{uid}"}, {"Id": "2", "MessageBody": f"fail-{uid}"}],
+    )
+    first = seen(cloud, app, f"sqs:good-{uid}#1")
+    assert first is not None and first["batch"] == 2, "both messages should arrive in one batch"
+    assert seen(cloud, app, f"sqs:fail-{uid}#1", timeout=1) is not None
+    # THEN the failed one comes back after the visibility timeout (second receive) ...
+    assert seen(cloud, app, f"sqs:fail-{uid}#2", timeout=10) is not None
+    # ... and is then in the dead-letter queue, while the good one was deleted after its one delivery
+    dead = []
+    deadline = time.monotonic() + 10
+    while not dead and time.monotonic() < deadline:
+        dead = sqs.receive_message(QueueUrl=app["DeadLetterQueueUrl"], WaitTimeSeconds=1).get("Messages", [])
+        dead = [m for m in dead if uid in m["Body"]]
+    assert [m["Body"] for m in dead] == [f"fail-{uid}"]
+    assert seen(cloud, app, f"sqs:good-{uid}#2", timeout=0.5) is None
+
+
+# ---- SNS ------------------------------------------------------------------------------------------
+def test_given_a_lambda_subscription_when_a_message_is_published_then_the_function_gets_the_sns_event(cloud, app, uid):
+    # GIVEN SnsConsumer subscribed to the Notices topic (SAM's SNS event)
+    sns = cloud.client("sns")
+    # WHEN a message is published with a subject and an attribute
+    published = sns.publish(
+        TopicArn=app["TopicArn"],
+        Message=f"hello-{uid}",
+        Subject="greeting",
+        MessageAttributes={"lang": {"DataType": "String", "StringValue": "en"}},
+    )
+    # THEN the function is invoked with SNS's event naming the topic, its subscription and the message
+    record = seen(cloud, app, f"sns:hello-{uid}")
+    assert record is not None, "the notification never reached the function"
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=app["TopicArn"])["Subscriptions"]
+    [subscription] = [s for s in subscriptions if s["Protocol"] == "lambda"]
+    assert record["EventSource"] == "aws:sns"
+    assert record["EventSubscriptionArn"] == subscription["SubscriptionArn"]
+    message = record["Sns"]
+    assert message["Type"] == "Notification"
+    assert message["MessageId"] == published["MessageId"]
+    assert message["TopicArn"] == app["TopicArn"]
+    assert message["Subject"] == "greeting"
+    assert message["Message"] == f"hello-{uid}"
+    assert message["MessageAttributes"] == {"lang": {"Type": "String", "Value": "en"}}
+    assert message["Timestamp"].endswith("Z") and message["SignatureVersion"] == "1"
+
+
+# ---- DynamoDB streams -----------------------------------------------------------------------------
+def test_given_a_stream_event_source_when_an_item_is_written_then_the_function_gets_the_stream_record(cloud, app, uid):
+    # GIVEN StreamConsumer mapped to the Source table's stream from TRIM_HORIZON
+    ddb = cloud.client("dynamodb")
+    # WHEN an item is written, then changed
+    ddb.put_item(TableName=app["SourceTable"], Item={"pk": {"S": uid}, "n": {"N": "1"}})
+    ddb.put_item(TableName=app["SourceTable"], Item={"pk": {"S": uid}, "n": {"N": "2"}})
+    # THEN the function gets both changes, in DynamoDB's stream event shape
+    insert = seen(cloud, app, f"stream:{uid}:INSERT")
+    modify = seen(cloud, app, f"stream:{uid}:MODIFY")
+    assert insert is not None and modify is not None, "the stream records never reached the function"
+    assert insert["eventSource"] == "aws:dynamodb"
+    assert insert["eventSourceARN"].startswith(f"arn:aws:dynamodb:us-east-1:123456789012:table/{app['SourceTable']}/stream/")
+    assert insert["dynamodb"]["Keys"] == {"pk": {"S": uid}}
+    assert insert["dynamodb"]["NewImage"] == {"pk": {"S": uid}, "n": {"N": "1"}}
+    assert modify["dynamodb"]["OldImage"]["n"] == {"N": "1"} and modify["dynamodb"]["NewImage"]["n"] == {"N": "2"}
+    assert modify["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    assert int(insert["dynamodb"]["SequenceNumber"]) < int(modify["dynamodb"]["SequenceNumber"])
+    assert isinstance(insert["dynamodb"]["ApproximateCreationDateTime"], (int, float))
