@@ -1,6 +1,16 @@
 """Supported resource types: ``REGISTRY`` maps a type name to its handler (see base.py)."""
 
-from . import apigateway, events, iam, lambda_, lambda_sources, messaging, stepfunctions, storage  # noqa: F401  (they register themselves)
+from . import (  # noqa: F401  (they register themselves)
+    apigateway,
+    apigatewayv2,
+    events,
+    iam,
+    lambda_,
+    lambda_sources,
+    messaging,
+    stepfunctions,
+    storage,
+)
 from .base import (
     MUTABLE,
     REGISTRY,

@@ -33,3 +33,20 @@ def stream(event, context):
     for record in event["Records"]:
         key = record["dynamodb"]["Keys"]["pk"]["S"]
         _record(f"stream:{key}:{record['eventName']}", record)
+
+
+def http(event, context):
+    """Echoes the HttpApi event; a path ending in /plain answers a bare object (no statusCode)."""
+    path = event.get("rawPath") or event.get("path") or ""
+    if path.endswith("/plain"):
+        return {"plain": True}
+    if path.endswith("/boom"):
+        raise RuntimeError("boom")
+    response = {
+        "statusCode": 201 if event.get("requestContext", {}).get("http", {}).get("method") == "POST" else 200,
+        "headers": {"content-type": "application/json", "x-handler": "http"},
+        "body": json.dumps(event),
+    }
+    if event.get("version") == "2.0":  # payload 1.0's response has no cookies
+        response["cookies"] = ["flavour=oat"]
+    return response

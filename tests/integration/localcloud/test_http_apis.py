@@ -1,0 +1,131 @@
+"""HttpApi on the local cloud: SAM's ``AWS::Serverless::HttpApi`` and ``HttpApi`` events (translated
+into ``AWS::ApiGatewayV2::*``) served over real HTTP by the gateway, with payload formats 2.0 and
+1.0, route keys, the ``$default`` stage, HTTP APIs' error bodies, access logs and metrics. The
+event_app fixture is deployed once for this module."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.localcloud.test_cloudformation import create, outputs
+
+TEMPLATE = Path(__file__).parent / "templates" / "event_app" / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def app(cloud) -> dict[str, str]:
+    stack = create(cloud.client("cloudformation"), f"http-app-{os.getpid()}", TEMPLATE)
+    return outputs(stack)
+
+
+def test_given_an_http_api_then_its_url_output_is_the_local_gateways_default_stage(cloud, app):
+    # GIVEN the output !Sub https://${Http}.execute-api.${AWS::Region}.amazonaws.com/
+    # THEN it names the local gateway's URL of the API's $default stage, and the API is an HTTP API
+    assert app["HttpApiUrl"] == f"{cloud.endpoint}/_aws/execute-api/{app['HttpApiId']}/"
+    api = cloud.client("apigatewayv2").get_api(ApiId=app["HttpApiId"])
+    assert api["ProtocolType"] == "HTTP"
+    assert api["ApiEndpoint"] == f"https://{app['HttpApiId']}.execute-api.us-east-1.amazonaws.com"
+    routes = {r["RouteKey"] for r in cloud.client("apigatewayv2").get_routes(ApiId=app["HttpApiId"])["Items"]}
+    assert {"GET /items/{id}", "POST /items", "ANY /v1/{proxy+}"} <= routes
+
+
+def test_given_a_route_with_a_path_parameter_when_called_then_the_function_gets_a_payload_2_0_event(app, uid):
+    # WHEN GET /items/{id} is called with a repeated query parameter and cookies
+    r = requests.get(
+        f"{app['HttpApiUrl']}items/{uid}?tag=a&tag=b&q=1", headers={"Cookie": "c1=v1; c2=v2", "X-Test": uid}, timeout=30
+    )
+    # THEN the function's response is the HTTP response (status, headers, cookies as Set-Cookie)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-handler"] == "http"
+    assert r.headers["Set-Cookie"] == "flavour=oat"
+    assert r.headers["apigw-requestid"]
+    # AND the event it got is payload format 2.0
+    event = r.json()
+    assert event["version"] == "2.0"
+    assert event["routeKey"] == "GET /items/{id}"
+    assert event["rawPath"] == f"/items/{uid}"
+    assert event["rawQueryString"] == "tag=a&tag=b&q=1"
+    assert event["queryStringParameters"] == {"tag": "a,b", "q": "1"}
+    assert event["pathParameters"] == {"id": uid}
+    assert event["cookies"] == ["c1=v1", "c2=v2"]
+    assert event["headers"]["x-test"] == uid and "cookie" not in event["headers"]
+    assert event["isBase64Encoded"] is False and "body" not in event
+    context = event["requestContext"]
+    assert context["http"]["method"] == "GET" and context["http"]["path"] == f"/items/{uid}"
+    assert context["stage"] == "$default" and context["apiId"] == app["HttpApiId"]
+    assert context["routeKey"] == "GET /items/{id}" and context["requestId"] == r.headers["apigw-requestid"]
+
+
+def test_given_routes_when_one_is_literal_and_one_has_a_parameter_then_the_literal_one_wins(app):
+    # GIVEN GET /items/plain (answers a bare object) next to GET /items/{id}
+    r = requests.get(f"{app['HttpApiUrl']}items/plain", timeout=30)
+    # THEN the literal route answers; its bare object (no statusCode) is a 200 JSON body
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "application/json"
+    assert r.json() == {"plain": True}
+
+
+def test_given_a_post_route_when_called_with_a_body_then_the_function_gets_it(app, uid):
+    r = requests.post(f"{app['HttpApiUrl']}items", json={"id": uid}, timeout=30)
+    assert r.status_code == 201
+    event = r.json()
+    assert event["routeKey"] == "POST /items"
+    assert json.loads(event["body"]) == {"id": uid} and event["isBase64Encoded"] is False
+
+
+def test_given_a_payload_1_0_route_when_called_then_the_function_gets_the_rest_shaped_event(app):
+    r = requests.delete(f"{app['HttpApiUrl']}v1/a/b?x=1", timeout=30)
+    assert r.status_code == 200, r.text
+    event = r.json()
+    assert event["version"] == "1.0"
+    assert event["resource"] == "/v1/{proxy+}" and event["path"] == "/v1/a/b" and event["httpMethod"] == "DELETE"
+    assert event["pathParameters"] == {"proxy": "a/b"}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1"]}
+
+
+def test_given_no_matching_route_or_a_failing_function_then_http_apis_error_bodies_answer(app):
+    missing = requests.get(f"{app['HttpApiUrl']}nothing/here", timeout=30)
+    assert (missing.status_code, missing.text) == (404, '{"message":"Not Found"}')
+    failing = requests.get(f"{app['HttpApiUrl']}boom", timeout=30)
+    assert (failing.status_code, failing.text) == (500, '{"message":"Internal Server Error"}')
+
+
+def test_given_access_log_settings_when_requests_are_served_then_lines_and_metrics_are_written(cloud, app, uid):
+    # WHEN two requests are served (one 200, one 404)
+    ok = requests.get(f"{app['HttpApiUrl']}items/{uid}", timeout=30)
+    missing = requests.get(f"{app['HttpApiUrl']}missing-{uid}", timeout=30)
+    # THEN the stage's access log group has a line per request in the stage's $context format
+    logs = cloud.client("logs")
+    wanted = {
+        f"{ok.headers['apigw-requestid']} GET GET /items/{{id}} 200 $default",
+        f"{missing.headers['apigw-requestid']} GET - 404 $default",
+    }
+    deadline = time.monotonic() + 10
+    lines: set[str] = set()
+    while not wanted <= lines and time.monotonic() < deadline:
+        lines = {e["message"] for e in logs.filter_log_events(logGroupName=app["HttpAccessLogGroup"])["events"]}
+        time.sleep(0.2)
+    assert wanted <= lines
+    # AND AWS/ApiGateway has HTTP APIs' metrics with the ApiId and Stage dimensions
+    cw = cloud.client("cloudwatch")
+    dims = [{"Name": "ApiId", "Value": app["HttpApiId"]}, {"Name": "Stage", "Value": "$default"}]
+    now = datetime.now(UTC)
+
+    def total(metric: str) -> float:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/ApiGateway", MetricName=metric, Dimensions=dims,
+            StartTime=now - timedelta(minutes=10), EndTime=now + timedelta(minutes=1), Period=60, Statistics=["Sum"],
+        )["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    deadline = time.monotonic() + 10
+    while (total("Count") < 2 or total("4xx") < 1) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert total("Count") >= 2 and total("4xx") >= 1
