@@ -3,8 +3,10 @@
 from . import (  # noqa: F401  (they register themselves)
     apigateway,
     apigatewayv2,
+    event_buses,
     events,
     iam,
+    iam_policies,
     lambda_,
     lambda_sources,
     messaging,

@@ -145,3 +145,44 @@ def test_given_a_stream_event_source_when_an_item_is_written_then_the_function_g
     assert modify["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert int(insert["dynamodb"]["SequenceNumber"]) < int(modify["dynamodb"]["SequenceNumber"])
     assert isinstance(insert["dynamodb"]["ApproximateCreationDateTime"], (int, float))
+
+
+# ---- custom event buses ---------------------------------------------------------------------------
+def test_given_a_rule_on_a_custom_bus_when_an_event_is_put_on_it_then_the_function_gets_it_and_not_from_default(
+    cloud, app, uid
+):
+    # GIVEN BusConsumer's rule (source event-app.test) on the stack's custom bus
+    events = cloud.client("events")
+    assert events.describe_event_bus(Name=app["BusName"])["Arn"] == app["BusArn"]
+    # WHEN a matching event is put on the custom bus, and another on the default bus
+    entry = {"Source": "event-app.test", "DetailType": "test", "Detail": json.dumps({"marker": f"custom-{uid}"})}
+    put = events.put_events(Entries=[{**entry, "EventBusName": app["BusName"]}])
+    events.put_events(Entries=[{**entry, "Detail": json.dumps({"marker": f"default-{uid}"})}])
+    # THEN the function gets the custom bus's event, as EventBridge delivers it
+    event = seen(cloud, app, f"bus:custom-{uid}")
+    assert event is not None, "the event on the custom bus never reached the function"
+    assert event["id"] == put["Entries"][0]["EventId"]
+    assert event["source"] == "event-app.test" and event["detail"] == {"marker": f"custom-{uid}"}
+    # AND not the default bus's (the rule is on the custom bus only)
+    assert seen(cloud, app, f"bus:default-{uid}", timeout=1.5) is None
+
+
+# ---- AWS::IAM::ManagedPolicy (a SAM connector's) under --enforce-iam --------------------------------
+def test_given_a_connector_when_its_function_writes_then_its_managed_policy_allows_the_table_and_nothing_else(
+    cloud, app, uid
+):
+    # GIVEN Writer, whose only table permission is the ManagedPolicy of connector WriterToAllowed
+    lam, iam = cloud.client("lambda"), cloud.client("iam")
+    role = lam.get_function_configuration(FunctionName=app["WriterFunction"])["Role"].rsplit("/", 1)[1]
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    [policy] = [p for p in attached if "WriterToAllowed" in p["PolicyName"]]
+    document = iam.get_policy_version(
+        PolicyArn=policy["PolicyArn"], VersionId=iam.get_policy(PolicyArn=policy["PolicyArn"])["Policy"]["DefaultVersionId"]
+    )["PolicyVersion"]["Document"]
+    assert any("dynamodb:PutItem" in s["Action"] for s in document["Statement"])
+    # WHEN the function (running with its role, IAM enforced) writes to the allowed table and another
+    out = lam.invoke(FunctionName=f"{app['WriterFunction']}:live", Payload=json.dumps({"id": uid}).encode())
+    # THEN the allowed write succeeds and the other is denied
+    assert json.loads(out["Payload"].read()) == {"allowed": "ok", "other": "AccessDeniedException"}
+    item = cloud.client("dynamodb").get_item(TableName=app["AllowedTable"], Key={"pk": {"S": f"writer:{uid}"}})
+    assert "Item" in item

@@ -50,3 +50,21 @@ def http(event, context):
     if event.get("version") == "2.0":  # payload 1.0's response has no cookies
         response["cookies"] = ["flavour=oat"]
     return response
+
+
+def bus(event, context):
+    _record(f"bus:{event['detail']['marker']}", event)
+
+
+def writer(event, context):
+    """Writes one item to the table its connector allows and one to the Seen table (no policy allows
+    that): what each write answered."""
+    client = boto3.client("dynamodb")
+    answers = {}
+    for name, table in (("allowed", os.environ["ALLOWED_TABLE"]), ("other", os.environ["SEEN_TABLE"])):
+        try:
+            client.put_item(TableName=table, Item={"pk": {"S": f"writer:{event['id']}"}})
+            answers[name] = "ok"
+        except client.exceptions.ClientError as e:
+            answers[name] = e.response["Error"]["Code"]
+    return answers
