@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 
 def iso_ms(at: datetime | None = None) -> str:
@@ -176,7 +177,10 @@ def s3_event(moto_event: dict[str, Any], account_id: str, request_id: str) -> di
     for record in moto_event.get("Records") or []:
         s3 = dict(record.get("s3") or {})
         s3["bucket"] = {**(s3.get("bucket") or {}), "ownerIdentity": {"principalId": principal}}
-        s3["object"] = {**(s3.get("object") or {}), "sequencer": f"{uuid.uuid4().int % 16**16:016X}"}
+        obj = dict(s3.get("object") or {})
+        if "key" in obj:  # URL-encoded as S3 encodes it: spaces as '+', '/' kept (moto encodes '/' too)
+            obj["key"] = quote_plus(unquote_plus(obj["key"]), safe="/")
+        s3["object"] = {**obj, "sequencer": f"{uuid.uuid4().int % 16**16:016X}"}
         records.append(
             {
                 **record,

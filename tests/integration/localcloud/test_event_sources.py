@@ -186,3 +186,29 @@ def test_given_a_connector_when_its_function_writes_then_its_managed_policy_allo
     assert json.loads(out["Payload"].read()) == {"allowed": "ok", "other": "AccessDeniedException"}
     item = cloud.client("dynamodb").get_item(TableName=app["AllowedTable"], Key={"pk": {"S": f"writer:{uid}"}})
     assert "Item" in item
+
+
+# ---- S3 notifications -----------------------------------------------------------------------------
+def test_given_a_bucket_notification_when_a_matching_object_is_put_then_the_function_gets_the_s3_event(
+    cloud, app, uid
+):
+    # GIVEN S3Consumer notified of s3:ObjectCreated:* under prefix incoming/ with suffix .txt
+    s3 = cloud.client("s3")
+    [config] = s3.get_bucket_notification_configuration(Bucket=app["UploadsBucket"])["LambdaFunctionConfigurations"]
+    assert config["Events"] == ["s3:ObjectCreated:*"]
+    # WHEN a matching object, one with another suffix and one under another prefix are put
+    s3.put_object(Bucket=app["UploadsBucket"], Key=f"incoming/{uid} 1.txt", Body=b"hello")
+    s3.put_object(Bucket=app["UploadsBucket"], Key=f"incoming/{uid}.bin", Body=b"hello")
+    s3.put_object(Bucket=app["UploadsBucket"], Key=f"elsewhere/{uid}.txt", Body=b"hello")
+    # THEN the function gets the matching one, in S3's event shape (key URL-encoded as S3 does)
+    record = seen(cloud, app, f"s3:incoming/{uid}+1.txt")
+    assert record is not None, "the notification never reached the function"
+    assert record["eventSource"] == "aws:s3" and record["eventName"] == "ObjectCreated:Put"
+    assert record["s3"]["bucket"]["name"] == app["UploadsBucket"]
+    assert record["s3"]["bucket"]["arn"] == f"arn:aws:s3:::{app['UploadsBucket']}"
+    assert record["s3"]["object"]["size"] == 5 and record["s3"]["object"]["sequencer"]
+    assert record["s3"]["configurationId"] == config["Id"]
+    assert {"userIdentity", "requestParameters", "responseElements"} <= set(record)
+    # AND not the others (filters)
+    assert seen(cloud, app, f"s3:incoming/{uid}.bin", timeout=1.5) is None
+    assert seen(cloud, app, f"s3:elsewhere/{uid}.txt", timeout=0.1) is None

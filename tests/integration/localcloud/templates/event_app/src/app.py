@@ -68,3 +68,8 @@ def writer(event, context):
         except client.exceptions.ClientError as e:
             answers[name] = e.response["Error"]["Code"]
     return answers
+
+
+def s3(event, context):
+    for record in event["Records"]:
+        _record(f"s3:{record['s3']['object']['key']}", record)
