@@ -38,6 +38,7 @@ COMPONENTS = (
     "localcloud.alarms",
     "localcloud.codecommit_git",
     "localcloud.gateway",
+    "localcloud.function_urls",
 )
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]

@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (they register themselves)
     iam_policies,
     lambda_,
     lambda_sources,
+    lambda_urls,
     messaging,
     stepfunctions,
     storage,

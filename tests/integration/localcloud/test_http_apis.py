@@ -129,3 +129,47 @@ def test_given_access_log_settings_when_requests_are_served_then_lines_and_metri
     while (total("Count") < 2 or total("4xx") < 1) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert total("Count") >= 2 and total("4xx") >= 1
+
+
+# ---- function URLs --------------------------------------------------------------------------------
+def test_given_a_public_function_url_when_called_then_the_function_gets_the_function_url_event(cloud, app, uid):
+    # GIVEN PublicUrlFunction's URL (SAM FunctionUrlConfig on the live alias, AuthType NONE, CORS)
+    url_id = app["PublicFunctionUrl"].rstrip("/").rsplit("/", 1)[1]
+    assert app["PublicFunctionUrl"] == f"{cloud.endpoint}/_aws/lambda-url/{url_id}/"
+    config = cloud.client("lambda").get_function_url_config(FunctionName=app["PublicUrlFunctionName"], Qualifier="live")
+    assert config["FunctionUrl"] == f"https://{url_id}.lambda-url.us-east-1.on.aws/"
+    assert config["FunctionArn"].endswith(f":function:{app['PublicUrlFunctionName']}:live") and config["AuthType"] == "NONE"
+    # WHEN it is called from an allowed origin
+    r = requests.post(
+        f"{app['PublicFunctionUrl']}orders/{uid}?x=1", json={"id": uid}, headers={"Origin": "https://example.com"}, timeout=30
+    )
+    # THEN the function's answer comes back with the URL's CORS headers
+    assert r.status_code == 201, r.text
+    assert r.headers["Access-Control-Allow-Origin"] == "https://example.com"
+    # AND it got the function URL event (payload 2.0, anonymous caller, the URL's AWS domain)
+    event = r.json()
+    assert event["version"] == "2.0" and event["routeKey"] == "$default"
+    assert event["rawPath"] == f"/orders/{uid}" and event["queryStringParameters"] == {"x": "1"}
+    assert json.loads(event["body"]) == {"id": uid}
+    context = event["requestContext"]
+    assert context["accountId"] == "anonymous" and context["apiId"] == url_id
+    assert context["domainName"] == f"{url_id}.lambda-url.us-east-1.on.aws" and context["stage"] == "$default"
+    assert context["http"]["method"] == "POST"
+
+
+def test_given_an_aws_iam_function_url_then_an_unsigned_call_is_forbidden_and_a_signed_one_answers(cloud, app):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = f"{app['IamFunctionUrl']}whoami"
+    # WHEN called without a signature THEN Lambda's 403
+    unsigned = requests.get(url, timeout=30)
+    assert (unsigned.status_code, unsigned.text) == (403, '{"Message":"Forbidden"}')
+    # WHEN signed (SigV4, service lambda) by the account's root THEN the function answers, told who called
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(Credentials("localcloud", "localcloud"), "lambda", "us-east-1").add_auth(request)
+    signed = requests.get(url, headers=dict(request.headers), timeout=30)
+    assert signed.status_code == 200, signed.text
+    iam = signed.json()["requestContext"]["authorizer"]["iam"]
+    assert iam["accessKey"] == "localcloud" and iam["accountId"] == "123456789012"
