@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.localcloud.test_cloudformation import create, outputs
+from tests.integration.localcloud.test_cloudformation import create, failed_reason, outputs
 
 TEMPLATE = Path(__file__).parent / "templates" / "event_app" / "template.yaml"
 
@@ -212,3 +212,53 @@ def test_given_a_bucket_notification_when_a_matching_object_is_put_then_the_func
     # AND not the others (filters)
     assert seen(cloud, app, f"s3:incoming/{uid}.bin", timeout=1.5) is None
     assert seen(cloud, app, f"s3:elsewhere/{uid}.txt", timeout=0.1) is None
+
+
+# ---- mappings made through the API; Enabled --------------------------------------------------------
+def test_given_a_disabled_mapping_when_messages_arrive_then_none_is_delivered_until_it_is_enabled(cloud, app, uid):
+    # GIVEN a queue mapped to SqsConsumer through Lambda's API, disabled
+    sqs, lam = cloud.client("sqs"), cloud.client("lambda")
+    url = sqs.create_queue(QueueName=f"esm-{uid}", Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=f"{app['SqsConsumerFunction']}:live", BatchSize=1, Enabled=False
+    )
+    assert mapping["FunctionArn"].endswith(f":function:{app['SqsConsumerFunction']}:live")  # the alias, as given
+    try:
+        # WHEN a message arrives THEN it stays in the queue, undelivered
+        sqs.send_message(QueueUrl=url, MessageBody=f"paused-{uid}")
+        assert seen(cloud, app, f"sqs:paused-{uid}#1", timeout=2.0) is None
+        # WHEN the mapping is enabled THEN the message is delivered
+        lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
+        assert seen(cloud, app, f"sqs:paused-{uid}#1") is not None
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+# ---- what stays unsupported fails loudly ----------------------------------------------------------
+def test_given_an_event_source_feature_localcloud_lacks_then_the_stack_fails_naming_type_logical_id_and_property(
+    cloud, uid
+):
+    # GIVEN a mapping with FilterCriteria (not honoured by localcloud's pollers)
+    template = {
+        "Resources": {
+            "Filtered": {
+                "Type": "AWS::Lambda::EventSourceMapping",
+                "Properties": {
+                    "FunctionName": "some-function",
+                    "EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:some-queue",
+                    "FilterCriteria": {"Filters": [{"Pattern": '{"body": {"kind": ["a"]}}'}]},
+                },
+            }
+        }
+    }
+    cf = cloud.client("cloudformation")
+    # WHEN the stack is created THEN it is refused (at once or by failing), naming the resource and property
+    try:
+        cf.create_stack(StackName=f"unsupported-{uid}", TemplateBody=json.dumps(template))
+    except cf.exceptions.ClientError as e:
+        reason = e.response["Error"]["Message"]
+    else:
+        reason = failed_reason(cf, f"unsupported-{uid}", "ROLLBACK_COMPLETE")
+    assert "Filtered (AWS::Lambda::EventSourceMapping)" in reason
+    assert "FilterCriteria is not supported by localcloud" in reason

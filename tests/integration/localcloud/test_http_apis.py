@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.localcloud.test_cloudformation import create, outputs
+from tests.integration.localcloud.test_cloudformation import create, failed_reason, outputs
 
 TEMPLATE = Path(__file__).parent / "templates" / "event_app" / "template.yaml"
 
@@ -173,3 +173,45 @@ def test_given_an_aws_iam_function_url_then_an_unsigned_call_is_forbidden_and_a_
     assert signed.status_code == 200, signed.text
     iam = signed.json()["requestContext"]["authorizer"]["iam"]
     assert iam["accessKey"] == "localcloud" and iam["accountId"] == "123456789012"
+
+
+def test_given_an_http_api_authorizer_then_the_stack_fails_naming_the_api_and_what_is_unsupported(cloud, uid, tmp_path):
+    # GIVEN an HttpApi whose routes are behind a Lambda authorizer (not served by localcloud's HTTP APIs)
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: index.handler
+      InlineCode: "def handler(event, context):\\n    return {}\\n"
+      Events:
+        Get:
+          Type: HttpApi
+          Properties: {ApiId: !Ref Guarded, Path: /secret, Method: GET}
+  Guarded:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      Auth:
+        DefaultAuthorizer: Checker
+        Authorizers:
+          Checker:
+            FunctionArn: !GetAtt Fn.Arn
+            AuthorizerPayloadFormatVersion: "2.0"
+            EnableSimpleResponses: true
+"""
+    )
+    cf = cloud.client("cloudformation")
+    name = f"http-auth-{uid}"
+    # WHEN it is deployed THEN the stack fails, naming the API and that authorizers are not supported (not dropped)
+    try:
+        cf.create_stack(StackName=name, TemplateURL=template.as_uri(), Capabilities=["CAPABILITY_IAM"])
+    except cf.exceptions.ClientError as e:
+        reason = e.response["Error"]["Message"]
+    else:
+        reason = failed_reason(cf, name, "ROLLBACK_COMPLETE")
+    assert "Guarded (AWS::ApiGatewayV2::Api)" in reason, reason
+    assert "authorizers" in reason and "not supported by localcloud" in reason, reason
