@@ -72,9 +72,9 @@ class FunctionUrls:
             return _message(404, f"No function URL {url_id}")
         method = environ.get("REQUEST_METHOD", "GET").upper()
         origin = environ.get("HTTP_ORIGIN")
-        cors = _cors_headers(config.cors, origin)
         if method == "OPTIONS" and config.cors and origin and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
-            return Reply(200, cors, b"")
+            return Reply(200, http_routes.cors_headers(config.cors, origin, preflight=True), b"")
+        cors = http_routes.cors_headers(config.cors, origin, preflight=False)
         body, problem = _read_body(environ)
         if problem is not None:
             return Reply(problem.status, problem.headers, problem.body)
@@ -158,23 +158,3 @@ class FunctionUrls:
                 }
             }
         return event
-
-
-def _cors_headers(cors: dict[str, Any] | None, origin: str | None) -> list[tuple[str, str]]:
-    if not cors or not origin:
-        return []
-    origins = cors.get("AllowOrigins") or []
-    if "*" not in origins and origin not in origins:
-        return []
-    out = [("Access-Control-Allow-Origin", origin if cors.get("AllowCredentials") else ("*" if "*" in origins else origin))]
-    if cors.get("AllowMethods"):
-        out.append(("Access-Control-Allow-Methods", ",".join(cors["AllowMethods"])))
-    if cors.get("AllowHeaders"):
-        out.append(("Access-Control-Allow-Headers", ",".join(cors["AllowHeaders"])))
-    if cors.get("ExposeHeaders"):
-        out.append(("Access-Control-Expose-Headers", ",".join(cors["ExposeHeaders"])))
-    if cors.get("MaxAge") is not None:
-        out.append(("Access-Control-Max-Age", str(cors["MaxAge"])))
-    if cors.get("AllowCredentials"):
-        out.append(("Access-Control-Allow-Credentials", "true"))
-    return out

@@ -7,7 +7,8 @@ that stage, as on AWS). Lambda proxy integrations with payload format 2.0 (or 1.
 is invoked only if its resource-based policy lets ``apigateway.amazonaws.com`` in for the route's
 ``execute-api`` ARN (with ``--enforce-iam``). Errors have HTTP APIs' bodies (``{"message":"Not
 Found"}`` 404, ``{"message":"Internal Server Error"}`` 500, ``{"message":"Service Unavailable"}``
-503 on an integration timeout). Each request leaves an access log line in the stage's
+503 on an integration timeout; 403 when ``DisableExecuteApiEndpoint``). A ``CorsConfiguration``
+answers preflights and adds its headers to responses. Each request leaves an access log line in the stage's
 ``AccessLogSettings`` destination (its ``$context`` format) and ``AWS/ApiGateway`` metrics with HTTP
 APIs' names and dimensions (``Count``, ``4xx``, ``5xx``, ``Latency``, ``IntegrationLatency``,
 ``DataProcessed``; ``ApiId`` and ``ApiId``+``Stage``).
@@ -127,7 +128,21 @@ class HttpApiGateway:
             return _error(404, "Not Found")
         stage, stage_name, path = chosen
         context["stage"] = stage_name
+        if api.disable_execute_api_endpoint in (True, "true"):
+            return _error(403, "Forbidden")
         method = environ.get("REQUEST_METHOD", "GET").upper()
+        origin = environ.get("HTTP_ORIGIN")
+        if api.cors_configuration and origin and method == "OPTIONS" and environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"):
+            # a configured CORS answers preflights itself, route or not
+            return Reply(204, routes.cors_headers(api.cors_configuration, origin, preflight=True), b"")
+        reply = self._route(environ, api, stage, stage_name, path, method, raw_path, raw_query, request_id, epoch, context)
+        reply.headers += routes.cors_headers(api.cors_configuration, origin, preflight=False)
+        return reply
+
+    def _route(
+        self, environ: dict, api: Any, stage: Any, stage_name: str, path: list[str], method: str,
+        raw_path: str, raw_query: str, request_id: str, epoch: float, context: dict,
+    ) -> Reply:
         body, problem = _read_body(environ)
         if problem is not None:
             return Reply(problem.status, problem.headers, problem.body, problem.error_message)

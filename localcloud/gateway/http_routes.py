@@ -251,3 +251,34 @@ def event_v1(incoming: Incoming, api: Any, stage: str, match: RouteMatch, variab
         "body": body,
         "isBase64Encoded": is_b64,
     }
+
+
+# ---- CORS ---------------------------------------------------------------------------------------
+def cors_settings(value: Any) -> dict[str, Any]:
+    """A CORS configuration (API shape ``AllowOrigins`` or wire shape ``allowOrigins``) by lower-case key."""
+    return {str(k).lower(): v for k, v in (value or {}).items()}
+
+
+def cors_headers(value: Any, origin: str | None, preflight: bool) -> list[tuple[str, str]]:
+    """The CORS headers API Gateway (HTTP APIs) and function URLs add for ``origin``: on a preflight
+    the allowed methods, headers and max age; on any response the origin, exposed headers and credentials."""
+    cors = cors_settings(value)
+    if not cors or not origin:
+        return []
+    origins = list(cors.get("alloworigins") or [])
+    if "*" not in origins and origin not in origins:
+        return []
+    credentials = bool(cors.get("allowcredentials"))
+    out = [("Access-Control-Allow-Origin", origin if credentials or "*" not in origins else "*")]
+    if credentials:
+        out.append(("Access-Control-Allow-Credentials", "true"))
+    if preflight:
+        if cors.get("allowmethods"):
+            out.append(("Access-Control-Allow-Methods", ",".join(cors["allowmethods"])))
+        if cors.get("allowheaders"):
+            out.append(("Access-Control-Allow-Headers", ",".join(cors["allowheaders"])))
+        if cors.get("maxage") is not None:
+            out.append(("Access-Control-Max-Age", str(cors["maxage"])))
+    elif cors.get("exposeheaders"):
+        out.append(("Access-Control-Expose-Headers", ",".join(cors["exposeheaders"])))
+    return out

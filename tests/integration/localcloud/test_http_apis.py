@@ -215,3 +215,22 @@ Resources:
         reason = failed_reason(cf, name, "ROLLBACK_COMPLETE")
     assert "Guarded (AWS::ApiGatewayV2::Api)" in reason, reason
     assert "authorizers" in reason and "not supported by localcloud" in reason, reason
+
+
+def test_given_a_cors_configuration_then_preflights_are_answered_and_responses_carry_the_allowed_origin(app):
+    origin = "https://app.example.com"
+    # WHEN a browser sends a preflight for a route THEN API Gateway answers it (the function is not invoked)
+    preflight = requests.options(
+        f"{app['HttpApiUrl']}items/1",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+        timeout=30,
+    )
+    assert preflight.status_code == 204 and preflight.text == ""
+    assert preflight.headers["Access-Control-Allow-Origin"] == origin
+    assert preflight.headers["Access-Control-Allow-Methods"] == "GET,POST"
+    assert preflight.headers["Access-Control-Max-Age"] == "600"
+    # AND the actual request's response carries the allowed origin; another origin gets none
+    allowed = requests.get(f"{app['HttpApiUrl']}items/1", headers={"Origin": origin}, timeout=30)
+    assert allowed.headers["Access-Control-Allow-Origin"] == origin
+    other = requests.get(f"{app['HttpApiUrl']}items/1", headers={"Origin": "https://evil.example"}, timeout=30)
+    assert other.status_code == 200 and "Access-Control-Allow-Origin" not in other.headers
