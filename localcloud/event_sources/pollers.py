@@ -15,7 +15,10 @@ and retries a failed batch (from the first failed record with ReportBatchItemFai
 succeeds or ``MaximumRetryAttempts`` is spent; the shard does not move on meanwhile.
 
 The mappings are read through Lambda's ListEventSourceMappings every half second, so a mapping
-made, changed or deleted by any client is picked up.
+made, changed or deleted by any client is picked up. With ``--enforce-iam`` a poller reads and
+deletes with the credentials of the function's execution role, as Lambda does: the role needs
+``sqs:ReceiveMessage``/``sqs:DeleteMessage``/``sqs:GetQueueAttributes`` (``dynamodb:GetRecords``,
+``GetShardIterator``, ``DescribeStream`` for a stream) or the mapping reads nothing (logged).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from localcloud import iam
 
 from . import records
 
@@ -59,6 +64,46 @@ class Invoker:
         return True, payload
 
 
+class RoleClients:
+    """Clients of the local cloud as a function's execution role (the root's without enforcement)."""
+
+    _lock = threading.Lock()  # boto3 client creation is not thread-safe
+
+    def __init__(self, cloud: Any, lam: Any, roots: dict[str, Any]):
+        self.cloud = cloud
+        self.lam = lam
+        self.roots = roots
+        self._cache: dict[tuple[str, str, str], Any] = {}
+        self._roles: dict[str, tuple[float, str, str]] = {}  # function ARN -> (read at, role, function name)
+
+    ROLE_TTL_S = 5.0
+
+    def client(self, service: str, function_arn: str) -> Any:
+        if not iam.enforcing():
+            return self.roots[service]
+        known = self._roles.get(function_arn)
+        if known is None or time.monotonic() - known[0] > self.ROLE_TTL_S:
+            config = self.lam.get_function_configuration(FunctionName=function_arn)
+            known = (time.monotonic(), config["Role"], config["FunctionName"])
+            self._roles[function_arn] = known
+        _, role, name = known
+        creds = iam.credentials(role, name, "lambda.amazonaws.com")
+        key = (service, role, creds.access_key)
+        with self._lock:
+            client = self._cache.get(key)
+            if client is None:
+                self._cache = {k: v for k, v in self._cache.items() if k[:2] != key[:2]}
+                client = self.cloud.client(
+                    service,
+                    aws_access_key_id=creds.access_key,
+                    aws_secret_access_key=creds.secret_key,
+                    aws_session_token=creds.token,
+                    config=Config(retries={"total_max_attempts": 1}, read_timeout=30),
+                )
+                self._cache[key] = client
+        return client
+
+
 class _Poller(threading.Thread):
     def __init__(self, mapping: dict[str, Any], invoker: Invoker, region: str):
         super().__init__(name=f"localcloud-esm-{mapping['UUID'][:8]}", daemon=True)
@@ -66,6 +111,13 @@ class _Poller(threading.Thread):
         self.invoker = invoker
         self.region = region
         self.stopping = threading.Event()
+        self._last_problem = ""
+
+    def _problem(self, text: str) -> None:
+        """Logged once per distinct problem, not every second."""
+        if text != self._last_problem:
+            log.warning("event source mapping %s (%s): %s", self.mapping["UUID"], self.mapping["EventSourceArn"], text)
+            self._last_problem = text
 
     @property
     def enabled(self) -> bool:
@@ -93,8 +145,9 @@ class _Poller(threading.Thread):
                 continue
             try:
                 self.poll_once()
-            except (ClientError, BotoCoreError) as e:
-                log.warning("event source mapping %s (%s): %s", self.mapping["UUID"], self.mapping["EventSourceArn"], e)
+                self._last_problem = ""
+            except (ClientError, BotoCoreError, iam.RoleNotAssumable) as e:
+                self._problem(str(e))
                 self.stopping.wait(1.0)
             except Exception:  # a poller must not die
                 log.exception("event source mapping %s failed", self.mapping["UUID"])
@@ -105,15 +158,17 @@ class _Poller(threading.Thread):
 
 
 class SqsPoller(_Poller):
-    def __init__(self, mapping: dict[str, Any], invoker: Invoker, region: str, sqs: Any):
+    def __init__(self, mapping: dict[str, Any], invoker: Invoker, region: str, sqs: Any, clients: RoleClients):
         super().__init__(mapping, invoker, region)
+        self.root_sqs = sqs
+        self.clients = clients
         self.sqs = sqs
         self._url: str | None = None
 
     def _queue_url(self) -> str:
-        if self._url is None:
+        if self._url is None:  # Lambda resolves the queue itself: not an action of the role
             _, _, _, _, account, name = self.mapping["EventSourceArn"].split(":", 5)
-            self._url = self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+            self._url = self.root_sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         return self._url
 
     def _receive(self, url: str, count: int, wait_s: int) -> list[dict[str, Any]]:
@@ -146,6 +201,7 @@ class SqsPoller(_Poller):
 
     def poll_once(self) -> None:
         url = self._queue_url()
+        self.sqs = self.clients.client("sqs", self.mapping["FunctionArn"])
         batch = self.collect(url)
         if not batch:
             return
@@ -161,18 +217,16 @@ class SqsPoller(_Poller):
             except records.InvalidBatchResponse as e:
                 log.info("event source mapping %s: the whole batch failed: %s", self.mapping["UUID"], e)
                 return
-        done = [m for m in batch if m["MessageId"] not in failed]
-        for start in range(0, len(done), 10):
-            entries = [
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done[start : start + 10])
-            ]
-            self.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+        for message in batch:  # DeleteMessage: the action Lambda's execution role is documented to need
+            if message["MessageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
 class StreamPoller(_Poller):
-    def __init__(self, mapping: dict[str, Any], invoker: Invoker, region: str, streams: Any):
+    def __init__(self, mapping: dict[str, Any], invoker: Invoker, region: str, clients: RoleClients):
         super().__init__(mapping, invoker, region)
-        self.streams = streams
+        self.clients = clients
+        self.streams: Any = None
         self._iterators: dict[str, str] = {}
         self._pending: dict[str, list[dict[str, Any]]] = {}  # a failed batch, retried before reading on
         self._attempts: dict[str, int] = {}
@@ -194,6 +248,7 @@ class StreamPoller(_Poller):
         return [s["ShardId"] for s in shards]
 
     def poll_once(self) -> None:
+        self.streams = self.clients.client("dynamodbstreams", self.mapping["FunctionArn"])
         busy = False
         for sid in self._shards():
             batch = self._pending.get(sid)
@@ -252,6 +307,7 @@ class Pollers:
         self._sqs = self.cloud.client("sqs", config=Config(retries={"total_max_attempts": 1}, read_timeout=30))
         self._streams = self.cloud.client("dynamodbstreams")
         self._invoker = Invoker(self._lambda)
+        self._clients = RoleClients(self.cloud, self._lambda, {"sqs": self._sqs, "dynamodbstreams": self._streams})
         self._stopping.clear()
         self._thread = threading.Thread(target=self._scan, name="localcloud-esm-scan", daemon=True)
         self._thread.start()
@@ -287,9 +343,9 @@ class Pollers:
                     continue
                 service = mapping["EventSourceArn"].split(":")[2]
                 if service == "sqs":
-                    poller = SqsPoller(mapping, self._invoker, self.cloud.region, self._sqs)
+                    poller = SqsPoller(mapping, self._invoker, self.cloud.region, self._sqs, self._clients)
                 elif service == "dynamodb":
-                    poller = StreamPoller(mapping, self._invoker, self.cloud.region, self._streams)
+                    poller = StreamPoller(mapping, self._invoker, self.cloud.region, self._clients)
                 else:
                     continue
                 self._pollers[uuid] = poller

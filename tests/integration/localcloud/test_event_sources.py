@@ -216,10 +216,22 @@ def test_given_a_bucket_notification_when_a_matching_object_is_put_then_the_func
 
 # ---- mappings made through the API; Enabled --------------------------------------------------------
 def test_given_a_disabled_mapping_when_messages_arrive_then_none_is_delivered_until_it_is_enabled(cloud, app, uid):
-    # GIVEN a queue mapped to SqsConsumer through Lambda's API, disabled
+    # GIVEN a queue mapped to SqsConsumer through Lambda's API, disabled, and the function's role
+    # allowed to read it (Lambda polls with the execution role; IAM is enforced)
     sqs, lam = cloud.client("sqs"), cloud.client("lambda")
     url = sqs.create_queue(QueueName=f"esm-{uid}", Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    role = lam.get_function_configuration(FunctionName=app["SqsConsumerFunction"])["Role"].rsplit("/", 1)[1]
+    cloud.client("iam").put_role_policy(
+        RoleName=role,
+        PolicyName=f"esm-{uid}",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": arn}],
+            }
+        ),
+    )
     mapping = lam.create_event_source_mapping(
         EventSourceArn=arn, FunctionName=f"{app['SqsConsumerFunction']}:live", BatchSize=1, Enabled=False
     )
@@ -262,3 +274,36 @@ def test_given_an_event_source_feature_localcloud_lacks_then_the_stack_fails_nam
         reason = failed_reason(cf, f"unsupported-{uid}", "ROLLBACK_COMPLETE")
     assert "Filtered (AWS::Lambda::EventSourceMapping)" in reason
     assert "FilterCriteria is not supported by localcloud" in reason
+
+
+def test_given_an_execution_role_that_may_not_read_the_queue_then_lambda_delivers_nothing_until_it_may(cloud, app, uid):
+    # GIVEN a queue mapped to HttpHandler, whose role has no SQS permission at all (IAM enforced)
+    sqs, lam = cloud.client("sqs"), cloud.client("lambda")
+    url = sqs.create_queue(QueueName=f"denied-{uid}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    function = app["HttpHandlerFunction"]
+    mapping = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=f"{function}:live")
+
+    def counts() -> tuple[int, int]:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    try:
+        # WHEN a message arrives THEN the poller, acting as the role, cannot receive it: it stays visible
+        sqs.send_message(QueueUrl=url, MessageBody=f"denied-{uid}")
+        time.sleep(2.5)  # a negative: nothing may happen within a few poll intervals
+        assert counts() == (1, 0)
+        # WHEN the role may receive and delete THEN the message is delivered (the function succeeds) and deleted
+        role = lam.get_function_configuration(FunctionName=function)["Role"].rsplit("/", 1)[1]
+        statement = {"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage"], "Resource": arn}
+        cloud.client("iam").put_role_policy(
+            RoleName=role,
+            PolicyName=f"denied-{uid}",
+            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+        )
+        deadline = time.monotonic() + 15
+        while counts() != (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert counts() == (0, 0)
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
