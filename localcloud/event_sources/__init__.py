@@ -7,7 +7,9 @@
   sources through the public SQS and DynamoDB Streams APIs, as Lambda's pollers do.
 - **SNS → Lambda**: a publish to a ``lambda`` subscription invokes the function asynchronously with
   SNS's event (subscription and topic ARNs, message id, attributes), after the subscription's
-  filter policy (moto's matching); SNS → SQS stays moto's.
+  filter policy (moto's matching). SNS → SQS is moto's delivery; with ``--enforce-iam`` only to a
+  queue whose policy lets ``sns.amazonaws.com`` ``sqs:SendMessage`` for the topic, as on AWS (the
+  other deliveries are dropped and logged, as SNS drops them).
 - **S3 → Lambda**: a bucket's ``LambdaFunctionConfigurations`` (events, prefix/suffix filters:
   moto's matching) invoke asynchronously with S3's event.
 
@@ -16,10 +18,13 @@ Both pushes go through ``pushes.Pusher`` (resource-based policy checked under ``
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from typing import Any
 
+from localcloud import iam
+from localcloud.iam import policy
 from localcloud.moto_hooks import hook, require
 
 from . import records
@@ -27,6 +32,8 @@ from .pollers import Pollers
 from .pushes import Push, Pusher
 
 __all__ = ["install", "pusher"]
+
+log = logging.getLogger("localcloud.event_sources")
 
 _pusher: Pusher | None = None
 _publishing = threading.local()  # the SNS subscription whose publish is under way on this thread
@@ -97,12 +104,22 @@ def _detach_inline_delivery(cloud: Any) -> None:
 
 
 def _sns_to_lambda(cloud: Any, push: Pusher) -> None:
+    sqs = cloud.client("sqs")  # reads queue policies (made here: client creation is not thread-safe)
+
     @hook(
         "moto.sns.models",
         "Subscription.publish",
         "remember which subscription and message a Lambda delivery is for (SNS's event names them)",
     )
     def publish(original, subscription, message, message_id, *args, **kwargs):
+        if subscription.protocol == "sqs" and not _queue_allows(sqs, subscription.endpoint, subscription.topic_arn):
+            log.warning(
+                "SNS %s cannot deliver to %s: the queue's policy does not let sns.amazonaws.com sqs:SendMessage "
+                "for this topic (add an AWS::SQS::QueuePolicy)",
+                subscription.topic_arn,
+                subscription.endpoint,
+            )
+            return None
         attributes = kwargs.get("message_attributes")
         if attributes is None and len(args) >= 2:
             attributes = args[1]
@@ -125,6 +142,30 @@ def _sns_to_lambda(cloud: Any, push: Pusher) -> None:
         event = records.sns_event(subscription_arn, topic_arn, message_id, message, subject, attributes)
         push.submit(Push(endpoint, "sns.amazonaws.com", topic_arn, event))
         return None
+
+
+def _queue_allows(client: Any, queue_arn: str, topic_arn: str) -> bool:
+    """Whether the queue's resource policy lets SNS send ``topic_arn``'s messages (always, unenforced)."""
+    if not iam.enforcing():
+        return True
+    account, name = queue_arn.split(":")[4], queue_arn.split(":")[5]
+    try:
+        url = client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        document = client.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"].get("Policy")
+    except Exception:  # no such queue: nothing to deliver to
+        return False
+    if not document:
+        return False
+    request = policy.Request(
+        "sqs:SendMessage",
+        queue_arn,
+        {"aws:SourceArn": topic_arn, "aws:SourceAccount": topic_arn.split(":")[4]},
+        policy.Caller(service="sns.amazonaws.com"),
+    )
+    try:
+        return policy.evaluate([document], request) is policy.Decision.ALLOW
+    except policy.PolicyError:
+        return False
 
 
 def _s3_to_lambda(cloud: Any, push: Pusher) -> None:

@@ -126,6 +126,28 @@ def test_given_a_lambda_subscription_when_a_message_is_published_then_the_functi
     assert message["Timestamp"].endswith("Z") and message["SignatureVersion"] == "1"
 
 
+def test_given_queue_subscriptions_when_a_message_is_published_then_only_the_queue_whose_policy_allows_it_gets_it(
+    cloud, app, uid
+):
+    # GIVEN the Notices topic with two sqs subscriptions: Fanout (its QueuePolicy lets the topic send)
+    # and Unpermitted (no policy; IAM enforced)
+    sqs = cloud.client("sqs")
+    # WHEN a message is published
+    published = cloud.client("sns").publish(TopicArn=app["TopicArn"], Message=f"fanout-{uid}")
+    # THEN Fanout gets SNS's envelope of it
+    envelopes = []
+    deadline = time.monotonic() + 10
+    while not envelopes and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=app["FanoutQueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        envelopes = [json.loads(m["Body"]) for m in messages if uid in m["Body"]]
+    assert [(e["Type"], e["MessageId"], e["TopicArn"], e["Message"]) for e in envelopes] == [
+        ("Notification", published["MessageId"], app["TopicArn"], f"fanout-{uid}")
+    ]
+    # AND Unpermitted gets nothing, as SNS cannot deliver to a queue that does not let it in
+    dropped = sqs.receive_message(QueueUrl=app["UnpermittedQueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    assert [m for m in dropped.get("Messages", []) if uid in m["Body"]] == []
+
+
 # ---- DynamoDB streams -----------------------------------------------------------------------------
 def test_given_a_stream_event_source_when_an_item_is_written_then_the_function_gets_the_stream_record(cloud, app, uid):
     # GIVEN StreamConsumer mapped to the Source table's stream from TRIM_HORIZON
