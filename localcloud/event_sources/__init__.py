@@ -68,13 +68,39 @@ def _detach_inline_delivery(cloud: Any) -> None:
         "moto.dynamodb.models", "dynamodb_backends", "a table's lambda_event_source_mappings (moto's inline delivery)"
     )
 
+    invalid = require(
+        "moto.awslambda.exceptions", "InvalidParameterValueException", "Lambda's refusal of a mapping it would not make"
+    )
+
+    def check_batching(spec: dict) -> None:
+        if int(spec.get("BatchSize") or 0) > 10 and not int(spec.get("MaximumBatchingWindowInSeconds") or 0):
+            raise invalid("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
+
+    def check_visibility(backend: Any, spec: dict) -> None:
+        """Lambda refuses an SQS mapping whose queue hides a message for less than the function may run."""
+        arn = str(spec.get("EventSourceArn") or "")
+        if arn.split(":")[2:3] != ["sqs"]:
+            return
+        account, region = arn.split(":")[4], arn.split(":")[3]
+        queue = next((q for q in sqs_backends[account][region].queues.values() if q.queue_arn == arn), None)
+        if queue is None:
+            return  # moto answers the unknown source itself
+        fn = backend.get_function(str(spec.get("FunctionName") or ""))
+        visibility, timeout = int(queue.visibility_timeout), int(fn.timeout)
+        if visibility < timeout:
+            raise invalid(f"Queue visibility timeout: {visibility} seconds is less than Function timeout: {timeout} seconds")
+
     @hook(
         "moto.awslambda.models",
         "LambdaBackend.create_event_source_mapping",
-        "localcloud's pollers deliver: moto's inline delivery is detached; FunctionArn is the ARN as given (an alias stays an alias)",
+        "localcloud's pollers deliver: moto's inline delivery is detached; FunctionArn is the ARN as given (an alias "
+        "stays an alias); Lambda's checks of batching and of the queue's visibility timeout",
     )
     def create(original, backend, spec):
         given = str(spec.get("FunctionName") or "")
+        if str(spec.get("EventSourceArn") or "").split(":")[2:3] == ["sqs"]:
+            check_batching(spec)
+            check_visibility(backend, spec)
         esm = original(backend, spec)
         esm.function_arn = _function_arn(cloud, given)
         for account in list(sqs_backends.values()):
@@ -97,6 +123,14 @@ def _detach_inline_delivery(cloud: Any) -> None:
         "a new FunctionName is kept as given (an alias stays an alias), as CreateEventSourceMapping's",
     )
     def update(original, backend, uuid_, spec):
+        current = backend.get_event_source_mapping(uuid_)
+        if current is not None and current.event_source_arn.split(":")[2] == "sqs":
+            check_batching(
+                {
+                    "BatchSize": spec.get("BatchSize", current.batch_size),
+                    "MaximumBatchingWindowInSeconds": spec.get("MaximumBatchingWindowInSeconds", current.max_batch_window),
+                }
+            )
         esm = original(backend, uuid_, spec)
         if esm is not None and spec.get("FunctionName"):
             esm.function_arn = _function_arn(cloud, str(spec["FunctionName"]))

@@ -158,4 +158,13 @@ def install(cloud: Any) -> None:
             return _error(404, "ResourceNotFoundException", "The resource you requested does not exist.")
         return 204, {"status": 204}, ""
 
+    @hook("moto.awslambda.models", "LambdaBackend.delete_function", "a deleted function's (or alias's) URL goes with it")
+    def delete_function(original, backend, function_name, qualifier=None):
+        out = original(backend, function_name, qualifier)
+        name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name.split(":")[0]
+        with _lock:
+            for key in [k for k in _configs if k[0] == name and (qualifier is None or k[1] == qualifier)]:
+                del _configs[key]
+        return out
+
     cloud.mount(LAMBDA_URL_PREFIX, FunctionUrls(cloud))

@@ -329,3 +329,23 @@ def test_given_an_execution_role_that_may_not_read_the_queue_then_lambda_deliver
         assert counts() == (0, 0)
     finally:
         lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_given_a_queue_that_hides_messages_shorter_than_the_function_runs_then_lambda_refuses_the_mapping(
+    cloud, app, uid
+):
+    # GIVEN a queue with a 1 s visibility timeout and SqsConsumer (3 s timeout)
+    sqs, lam = cloud.client("sqs"), cloud.client("lambda")
+    url = sqs.create_queue(QueueName=f"short-{uid}", Attributes={"VisibilityTimeout": "1"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # WHEN a mapping is asked for THEN Lambda refuses it, as on AWS
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as refused:
+        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=f"{app['SqsConsumerFunction']}:live")
+    assert refused.value.response["Error"]["Message"] == (
+        "Queue visibility timeout: 1 seconds is less than Function timeout: 3 seconds"
+    )
+    # AND a batch over 10 messages needs a batching window
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "30"})
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as refused:
+        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=app["SqsConsumerFunction"], BatchSize=50)
+    assert "Maximum batch window in seconds must be greater than 0" in refused.value.response["Error"]["Message"]
