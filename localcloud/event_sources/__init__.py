@@ -27,7 +27,7 @@ from localcloud import iam
 from localcloud.iam import policy
 from localcloud.moto_hooks import hook, require
 
-from . import records
+from . import filtering, records
 from .pollers import Pollers
 from .pushes import Push, Pusher
 
@@ -72,6 +72,12 @@ def _detach_inline_delivery(cloud: Any) -> None:
         "moto.awslambda.exceptions", "InvalidParameterValueException", "Lambda's refusal of a mapping it would not make"
     )
 
+    def check_filters(spec: dict) -> None:
+        try:
+            filtering.patterns(spec.get("FilterCriteria"))
+        except filtering.InvalidFilter as e:
+            raise invalid(str(e)) from None
+
     def check_batching(spec: dict) -> None:
         if int(spec.get("BatchSize") or 0) > 10 and not int(spec.get("MaximumBatchingWindowInSeconds") or 0):
             raise invalid("Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10")
@@ -98,6 +104,7 @@ def _detach_inline_delivery(cloud: Any) -> None:
     )
     def create(original, backend, spec):
         given = str(spec.get("FunctionName") or "")
+        check_filters(spec)
         if str(spec.get("EventSourceArn") or "").split(":")[2:3] == ["sqs"]:
             check_batching(spec)
             check_visibility(backend, spec)
@@ -123,6 +130,7 @@ def _detach_inline_delivery(cloud: Any) -> None:
         "a new FunctionName is kept as given (an alias stays an alias), as CreateEventSourceMapping's",
     )
     def update(original, backend, uuid_, spec):
+        check_filters(spec)
         current = backend.get_event_source_mapping(uuid_)
         if current is not None and current.event_source_arn.split(":")[2] == "sqs":
             check_batching(

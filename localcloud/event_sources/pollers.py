@@ -34,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from localcloud import iam
 
-from . import records
+from . import filtering, records
 
 log = logging.getLogger("localcloud.event_sources")
 
@@ -132,6 +132,14 @@ class _Poller(threading.Thread):
         return float(self.mapping.get("MaximumBatchingWindowInSeconds") or 0)
 
     @property
+    def filters(self) -> list[Any]:
+        criteria = self.mapping.get("FilterCriteria") or {}
+        key = json.dumps(criteria, sort_keys=True)
+        if getattr(self, "_filters_key", None) != key:
+            self._filters_key, self._filters = key, filtering.patterns(criteria)
+        return self._filters
+
+    @property
     def reports_item_failures(self) -> bool:
         return "ReportBatchItemFailures" in (self.mapping.get("FunctionResponseTypes") or [])
 
@@ -146,7 +154,7 @@ class _Poller(threading.Thread):
             try:
                 self.poll_once()
                 self._last_problem = ""
-            except (ClientError, BotoCoreError, iam.RoleNotAssumable) as e:
+            except (ClientError, BotoCoreError, iam.RoleNotAssumable, filtering.InvalidFilter) as e:
                 self._problem(str(e))
                 self.stopping.wait(1.0)
             except Exception:  # a poller must not die
@@ -206,7 +214,17 @@ class SqsPoller(_Poller):
         if not batch:
             return
         arn = self.mapping["EventSourceArn"]
-        event = {"Records": [records.sqs_record(m, arn, self.region) for m in batch]}
+        kept = []
+        for message in batch:
+            record = records.sqs_record(message, arn, self.region)
+            if filtering.matches(self.filters, filtering.sqs_view(record)):
+                kept.append((message, record))
+            else:  # Lambda deletes a message that matches no filter
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        if not kept:
+            return
+        batch = [m for m, _ in kept]
+        event = {"Records": [r for _, r in kept]}
         ok, payload = self.invoker.invoke(self.mapping["FunctionArn"], event)
         if not ok:
             return  # the batch comes back after the visibility timeout
@@ -264,6 +282,11 @@ class StreamPoller(_Poller):
 
     def _deliver(self, sid: str, batch: list[dict[str, Any]]) -> None:
         arn = self.mapping["EventSourceArn"]
+        batch = [r for r in batch if filtering.matches(self.filters, records.stream_record(r, arn, self.region))]
+        if not batch:  # records that match no filter are skipped
+            self._pending.pop(sid, None)
+            self._attempts.pop(sid, None)
+            return
         event = {"Records": [records.stream_record(r, arn, self.region) for r in batch]}
         ok, payload = self.invoker.invoke(self.mapping["FunctionArn"], event)
         retry = [] if ok else batch

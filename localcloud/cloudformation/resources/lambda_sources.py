@@ -2,9 +2,9 @@
 
 The mapping is made through Lambda's ``CreateEventSourceMapping`` (``Ref``: its UUID; attributes
 ``Id`` and ``EventSourceMappingArn``); localcloud.event_sources polls the source and invokes the
-function as Lambda does. Properties localcloud does not honour (filters, destinations, bisecting,
-tumbling windows, Kinesis, Kafka, MQ...) are not in the table, so a template using them fails
-naming the property.
+function as Lambda does (batching, FilterCriteria, ReportBatchItemFailures). Properties localcloud
+does not honour (destinations, bisecting, tumbling windows, Kinesis, Kafka, MQ...) are not in the
+table, so a template using them fails naming the property.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ _UPDATABLE = (
     "MaximumRetryAttempts",
     "ParallelizationFactor",
     "ScalingConfig",
+    "FilterCriteria",
 )
 _INTEGER = ("BatchSize", "MaximumBatchingWindowInSeconds", "MaximumRetryAttempts", "ParallelizationFactor")
 
@@ -115,6 +116,7 @@ class EventSourceMapping(ResourceType):
                     "MaximumRetryAttempts": -1,
                     "ParallelizationFactor": 1,
                     "ScalingConfig": {},
+                    "FilterCriteria": {},
                 }[key]
         lam = ctx.client("lambda")
         if kwargs:

@@ -167,6 +167,9 @@ def test_given_a_stream_event_source_when_an_item_is_written_then_the_function_g
     assert modify["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     assert int(insert["dynamodb"]["SequenceNumber"]) < int(modify["dynamodb"]["SequenceNumber"])
     assert isinstance(insert["dynamodb"]["ApproximateCreationDateTime"], (int, float))
+    # AND, the mapping's FilterCriteria taking INSERT and MODIFY only, a removal never reaches it
+    ddb.delete_item(TableName=app["SourceTable"], Key={"pk": {"S": uid}})
+    assert seen(cloud, app, f"stream:{uid}:REMOVE", timeout=1.5) is None
 
 
 # ---- custom event buses ---------------------------------------------------------------------------
@@ -269,11 +272,42 @@ def test_given_a_disabled_mapping_when_messages_arrive_then_none_is_delivered_un
         lam.delete_event_source_mapping(UUID=mapping["UUID"])
 
 
+def test_given_filter_criteria_then_only_matching_messages_reach_the_function_and_the_others_are_deleted(cloud, app, uid):
+    # GIVEN a queue mapped to SqsConsumer with a filter on the JSON body's "kind"
+    sqs, lam = cloud.client("sqs"), cloud.client("lambda")
+    url = sqs.create_queue(QueueName=f"filtered-{uid}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=arn,
+        FunctionName=f"{app['SqsConsumerFunction']}:live",
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"kind": ["wanted"]}})}]},
+    )
+    try:
+        # WHEN a matching and a non-matching message arrive
+        wanted, other = json.dumps({"kind": "wanted", "id": uid}), json.dumps({"kind": "other", "id": uid})
+        sqs.send_message(QueueUrl=url, MessageBody=other)
+        sqs.send_message(QueueUrl=url, MessageBody=wanted)
+        # THEN only the matching one reaches the function
+        assert seen(cloud, app, f"sqs:{wanted}#1") is not None
+        assert seen(cloud, app, f"sqs:{other}#1", timeout=1.0) is None
+        # AND the other was deleted, as Lambda deletes what matches no filter
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert (attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]) == ("0", "0")
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    # AND a pattern that is not one is refused when the mapping is made
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as refused:
+        lam.create_event_source_mapping(
+            EventSourceArn=arn, FunctionName=app["SqsConsumerFunction"], FilterCriteria={"Filters": [{"Pattern": "{nope"}]}
+        )
+    assert "Invalid filter pattern definition" in refused.value.response["Error"]["Message"]
+
+
 # ---- what stays unsupported fails loudly ----------------------------------------------------------
 def test_given_an_event_source_feature_localcloud_lacks_then_the_stack_fails_naming_type_logical_id_and_property(
     cloud, uid
 ):
-    # GIVEN a mapping with FilterCriteria (not honoured by localcloud's pollers)
+    # GIVEN a mapping with an on-failure DestinationConfig (not honoured by localcloud's pollers)
     template = {
         "Resources": {
             "Filtered": {
@@ -281,7 +315,7 @@ def test_given_an_event_source_feature_localcloud_lacks_then_the_stack_fails_nam
                 "Properties": {
                     "FunctionName": "some-function",
                     "EventSourceArn": "arn:aws:sqs:us-east-1:123456789012:some-queue",
-                    "FilterCriteria": {"Filters": [{"Pattern": '{"body": {"kind": ["a"]}}'}]},
+                    "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}},
                 },
             }
         }
@@ -295,7 +329,7 @@ def test_given_an_event_source_feature_localcloud_lacks_then_the_stack_fails_nam
     else:
         reason = failed_reason(cf, f"unsupported-{uid}", "ROLLBACK_COMPLETE")
     assert "Filtered (AWS::Lambda::EventSourceMapping)" in reason
-    assert "FilterCriteria is not supported by localcloud" in reason
+    assert "DestinationConfig is not supported by localcloud" in reason
 
 
 def test_given_an_execution_role_that_may_not_read_the_queue_then_lambda_delivers_nothing_until_it_may(cloud, app, uid):
