@@ -3,7 +3,9 @@
 ``https://{apiId}.execute-api.{region}.amazonaws.com/{stage}/{path}`` is served locally at
 ``{endpoint}/_aws/execute-api/{apiId}/{stage}/{path}``, and the ``$default`` stage at
 ``{endpoint}/_aws/execute-api/{apiId}/{path}`` (a first path segment naming another stage selects
-that stage, as on AWS). Lambda proxy integrations with payload format 2.0 (or 1.0); the function
+that stage, as on AWS). Lambda proxy integrations with payload format 2.0 (or 1.0); an ``AWS_IAM`` route needs a SigV4
+signature (service ``execute-api``) and, with ``--enforce-iam``, ``execute-api:Invoke`` on the
+route's ARN (else 403 ``{"message":"Forbidden"}``); the function
 is invoked only if its resource-based policy lets ``apigateway.amazonaws.com`` in for the route's
 ``execute-api`` ARN (with ``--enforce-iam``). Errors have HTTP APIs' bodies (``{"message":"Not
 Found"}`` 404, ``{"message":"Internal Server Error"}`` 500, ``{"message":"Service Unavailable"}``
@@ -28,11 +30,12 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from localcloud import iam
+from localcloud.iam import actions as iam_actions
 from localcloud.urls import EXECUTE_API_PREFIX
 
 from . import http_routes as routes
-from . import proxy, telemetry
-from .app import _read_body, _status_line
+from . import proxy, sigv4, telemetry
+from .app import _read_body, _signed_headers, _status_line
 
 log = logging.getLogger("localcloud.gateway")
 
@@ -89,6 +92,7 @@ class HttpApiGateway:
     def __init__(self, invoker: proxy.LambdaInvoker, recorder: telemetry.Telemetry):
         self.invoker = invoker
         self.telemetry = recorder
+        self.verifier = sigv4.Verifier()
 
     def serves(self, environ: dict) -> bool:
         api_id = environ.get("PATH_INFO", "")[len(EXECUTE_API_PREFIX) :].split("/", 1)[0]
@@ -104,7 +108,7 @@ class HttpApiGateway:
             raw_query = environ["QUERY_STRING"]
         api_id, _, rest = raw_path[len(EXECUTE_API_PREFIX) :].partition("/")
         api = routes.get_api(unquote(api_id))
-        context: dict[str, Any] = {"stage": None, "routeKey": None}
+        context: dict[str, Any] = {"stage": None, "routeKey": None, "signedPath": raw_path}
         try:
             reply = self._serve(environ, api, "/" + rest, raw_query, request_id, epoch, context)
         except Exception:  # never a stack trace to the client
@@ -150,6 +154,22 @@ class HttpApiGateway:
         if match is None:
             return _error(404, "Not Found")
         context["routeKey"] = match.route_key
+        route_part = "$default" if match.route_key == "$default" else f"{method}/{'/'.join(path)}"
+        source_arn = f"arn:aws:execute-api:{routes.REGION}:{routes.ACCOUNT_ID}:{api.api_id}/{stage_name}/{route_part}"
+        identity = None
+        if (match.route.authorization_type or "NONE").upper() == "AWS_IAM":
+            try:
+                identity = self.verifier.verify(environ, context["signedPath"], raw_query, body)
+                iam.authorize_request(
+                    _signed_headers(environ),
+                    raw_query,
+                    iam_actions.Call("execute-api", "Invoke"),
+                    checks=[iam_actions.Check("execute-api:Invoke", source_arn)],
+                )
+            except sigv4.AuthError as e:
+                return _error(403, "Forbidden" if e.error_type == "MissingAuthenticationTokenException" else e.message)
+            except iam.Denied:
+                return _error(403, "Forbidden")
         integration = routes.integration_of(api, match.route)
         if integration is None or (integration.integration_type or "").upper() != "AWS_PROXY":
             log.warning("HTTP API %s route %s: no Lambda proxy integration", api.api_id, match.route_key)
@@ -157,8 +177,6 @@ class HttpApiGateway:
         variables = dict(getattr(stage, "stage_variables", None) or {})
         function, qualifier = routes.function_of(integration.integration_uri, variables)
         function_arn = function if function.startswith("arn:") else f"arn:aws:lambda:{routes.REGION}:{routes.ACCOUNT_ID}:function:{function}"
-        route_part = "$default" if match.route_key == "$default" else f"{method}/{'/'.join(path)}"
-        source_arn = f"arn:aws:execute-api:{routes.REGION}:{routes.ACCOUNT_ID}:{api.api_id}/{stage_name}/{route_part}"
         if not iam.service_may_invoke(f"{function_arn}:{qualifier}" if qualifier else function_arn, "apigateway.amazonaws.com", source_arn):
             log.warning("HTTP API %s: the resource policy of %s does not let API Gateway invoke it for %s", api.api_id, function, source_arn)
             return _error(500, "Internal Server Error")
@@ -177,6 +195,8 @@ class HttpApiGateway:
         version = str(integration.payload_format_version or "2.0")
         build = routes.event_v1 if version == "1.0" else routes.event_v2
         event = build(incoming, api, stage_name, match, variables)
+        if identity is not None:
+            event["requestContext"]["authorizer" if version != "1.0" else "identity"] = _iam_context(identity, version)
         timeout_ms = max(50, min(int(integration.timeout_in_millis or TIMEOUT_MS), TIMEOUT_MS))
         started = time.perf_counter()
         try:
@@ -267,6 +287,29 @@ class HttpApiGateway:
                 for name, (value, unit) in values_m.items()
             ],
         )
+
+
+def _iam_context(identity: Any, version: str) -> dict[str, Any]:
+    """Who signed an AWS_IAM route's request: ``authorizer.iam`` (2.0) or the ``identity`` (1.0)."""
+    if version == "1.0":
+        return {
+            "accessKey": identity.access_key,
+            "accountId": identity.account_id,
+            "caller": identity.caller,
+            "user": identity.user,
+            "userArn": identity.user_arn,
+        }
+    return {
+        "iam": {
+            "accessKey": identity.access_key,
+            "accountId": identity.account_id,
+            "callerId": identity.caller,
+            "cognitoIdentity": None,
+            "principalOrgId": None,
+            "userArn": identity.user_arn,
+            "userId": identity.user,
+        }
+    }
 
 
 def _headers(environ: dict) -> list[tuple[str, str]]:

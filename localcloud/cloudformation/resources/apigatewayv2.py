@@ -6,8 +6,9 @@ as AWS gives it (stack outputs show it localized to the local gateway, see local
 ``Body`` (OpenAPI 3, as SAM writes it) is imported here: each path and method with an
 ``x-amazon-apigateway-integration`` becomes an integration and a route (``x-amazon-apigateway-any-method``
 -> ``ANY``, the path ``$default`` -> the ``$default`` route), ``x-amazon-apigateway-cors`` the CORS
-configuration. What localcloud does not serve fails naming it: WebSocket APIs, authorizers
-(``security``), integrations other than Lambda proxy, and OpenAPI extensions it does not know.
+configuration, ``security`` with an ``awsSigv4`` scheme the route's ``AWS_IAM`` authorization. What
+localcloud does not serve fails naming it: WebSocket APIs, JWT and Lambda authorizers, integrations
+other than Lambda proxy, and OpenAPI extensions it does not know.
 """
 
 from __future__ import annotations
@@ -65,14 +66,26 @@ def _integration_args(spec: dict[str, Any], where: str) -> dict[str, Any]:
     return args
 
 
+def _authorization(security: Any, schemes: dict[str, Any], where: str) -> str:
+    """NONE or AWS_IAM for an OpenAPI ``security`` requirement; other authorizers fail loudly."""
+    names = [name for requirement in security or [] for name in (requirement or {})]
+    if not names or names == ["NONE"]:
+        return "NONE"
+    if len(names) == 1 and (schemes.get(names[0]) or {}).get("x-amazon-apigateway-authtype") == "awsSigv4":
+        return "AWS_IAM"
+    raise ResourceFailed(
+        f"Body {where}: security {names}: HTTP API authorizers other than AWS_IAM (JWT, Lambda) are not supported by localcloud"
+    )
+
+
 def import_body(ctx: Context, api_id: str, body: dict[str, Any]) -> None:
     """Routes and integrations of an OpenAPI body, replacing the API's current ones."""
     v2 = ctx.client("apigatewayv2")
-    unknown = sorted(k for k in body if k not in _TOP_KEYS_IGNORED)
+    unknown = sorted(k for k in body if k not in _TOP_KEYS_IGNORED | {"security"})
     if unknown:
         raise ResourceFailed(f"Body: {', '.join(unknown)} is not supported by localcloud")
-    if body.get("security"):
-        raise ResourceFailed("Body: security (authorizers) is not supported by localcloud for HTTP APIs")
+    schemes = ((body.get("components") or {}).get("securitySchemes")) or {}
+    default_auth = _authorization(body.get("security"), schemes, "security")
     plan = []
     for path, methods in (body.get("paths") or {}).items():
         for method, operation in (methods or {}).items():
@@ -81,9 +94,10 @@ def import_body(ctx: Context, api_id: str, body: dict[str, Any]) -> None:
             where = f"paths.{path}.{method}"
             if method not in _METHODS:
                 raise ResourceFailed(f"Body {where}: {method} is not an HTTP method")
-            if operation.get("security"):
-                raise ResourceFailed(f"Body {where}: security (authorizers) is not supported by localcloud for HTTP APIs")
-            unsupported = sorted(k for k in operation if k not in _OPERATION_KEYS_IGNORED and k != "x-amazon-apigateway-integration")
+            auth = _authorization(operation["security"], schemes, where) if "security" in operation else default_auth
+            unsupported = sorted(
+                k for k in operation if k not in _OPERATION_KEYS_IGNORED and k not in ("x-amazon-apigateway-integration", "security")
+            )
             if unsupported:
                 raise ResourceFailed(f"Body {where}: {', '.join(unsupported)} is not supported by localcloud")
             spec = operation.get("x-amazon-apigateway-integration")
@@ -91,14 +105,14 @@ def import_body(ctx: Context, api_id: str, body: dict[str, Any]) -> None:
                 raise ResourceFailed(f"Body {where}: no x-amazon-apigateway-integration")
             verb = "ANY" if method == "x-amazon-apigateway-any-method" else method.upper()
             route_key = "$default" if path == "$default" else f"{verb} {path}"
-            plan.append((route_key, _integration_args(spec, where)))
+            plan.append((route_key, auth, _integration_args(spec, where)))
     for route in v2.get_routes(ApiId=api_id).get("Items", []):
         v2.delete_route(ApiId=api_id, RouteId=route["RouteId"])
     for integration in v2.get_integrations(ApiId=api_id).get("Items", []):
         v2.delete_integration(ApiId=api_id, IntegrationId=integration["IntegrationId"])
-    for route_key, args in plan:
+    for route_key, auth, args in plan:
         integration_id = v2.create_integration(ApiId=api_id, **args)["IntegrationId"]
-        v2.create_route(ApiId=api_id, RouteKey=route_key, Target=f"integrations/{integration_id}")
+        v2.create_route(ApiId=api_id, RouteKey=route_key, Target=f"integrations/{integration_id}", AuthorizationType=auth)
 
 
 @register
@@ -266,9 +280,9 @@ class Route(ResourceType):
 
     def _args(self, props: dict[str, Any]) -> dict[str, Any]:
         auth = str(props.get("AuthorizationType", "NONE")).upper()
-        if auth != "NONE":
-            raise ResourceFailed(f"AuthorizationType {auth}: HTTP API authorizers are not supported by localcloud")
-        args: dict[str, Any] = {"RouteKey": props["RouteKey"], "AuthorizationType": "NONE"}
+        if auth not in ("NONE", "AWS_IAM"):
+            raise ResourceFailed(f"AuthorizationType {auth}: HTTP API authorizers other than AWS_IAM are not supported by localcloud")
+        args: dict[str, Any] = {"RouteKey": props["RouteKey"], "AuthorizationType": auth}
         if props.get("Target"):
             args["Target"] = props["Target"]
         if props.get("OperationName"):

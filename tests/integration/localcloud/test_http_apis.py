@@ -234,3 +234,42 @@ def test_given_a_cors_configuration_then_preflights_are_answered_and_responses_c
     assert allowed.headers["Access-Control-Allow-Origin"] == origin
     other = requests.get(f"{app['HttpApiUrl']}items/1", headers={"Origin": "https://evil.example"}, timeout=30)
     assert other.status_code == 200 and "Access-Control-Allow-Origin" not in other.headers
+
+
+def _signed_get(url: str, credentials) -> requests.Response:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(credentials, "execute-api", "us-east-1").add_auth(request)
+    return requests.get(url, headers=dict(request.headers), timeout=30)
+
+
+def test_given_an_aws_iam_route_then_only_signed_callers_allowed_execute_api_invoke_get_through(cloud, app, uid):
+    from botocore.credentials import Credentials
+
+    url = f"{app['HttpApiUrl']}private"
+    # WHEN called unsigned THEN HTTP APIs' 403
+    unsigned = requests.get(url, timeout=30)
+    assert (unsigned.status_code, unsigned.text) == (403, '{"message":"Forbidden"}')
+    # WHEN signed by the account's root THEN the function answers, told who called
+    signed = _signed_get(url, Credentials("localcloud", "localcloud"))
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["requestContext"]["authorizer"]["iam"]["accessKey"] == "localcloud"
+    # WHEN signed by an IAM user whose policies do not allow execute-api:Invoke THEN 403 (IAM enforced)
+    iam = cloud.client("iam")
+    iam.create_user(UserName=f"caller-{uid}")
+    key = iam.create_access_key(UserName=f"caller-{uid}")["AccessKey"]
+    session = Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+    denied = _signed_get(url, session)
+    assert (denied.status_code, denied.text) == (403, '{"message":"Forbidden"}')
+    # AND once its policy allows execute-api:Invoke on the route's ARN, it gets through
+    route_arn = f"arn:aws:execute-api:us-east-1:123456789012:{app['HttpApiId']}/$default/GET/private"
+    allow = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": route_arn}]}
+    iam.put_user_policy(UserName=f"caller-{uid}", PolicyName="invoke", PolicyDocument=json.dumps(allow))
+    deadline = time.monotonic() + 5
+    allowed = _signed_get(url, session)
+    while allowed.status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.3)
+        allowed = _signed_get(url, session)
+    assert allowed.status_code == 200, allowed.text
