@@ -13,7 +13,8 @@ Found"}`` 404, ``{"message":"Internal Server Error"}`` 500, ``{"message":"Servic
 answers preflights and adds its headers to responses. Each request leaves an access log line in the stage's
 ``AccessLogSettings`` destination (its ``$context`` format) and ``AWS/ApiGateway`` metrics with HTTP
 APIs' names and dimensions (``Count``, ``4xx``, ``5xx``, ``Latency``, ``IntegrationLatency``,
-``DataProcessed``; ``ApiId`` and ``ApiId``+``Stage``).
+``DataProcessed``; ``ApiId`` and ``ApiId``+``Stage``, and per route ``ApiId``+``Method``+``Resource``
++``Stage`` when the stage enables detailed metrics).
 """
 
 from __future__ import annotations
@@ -273,6 +274,12 @@ class HttpApiGateway:
         if reply.integration_ms is not None:
             values_m["IntegrationLatency"] = (reply.integration_ms, "Milliseconds")
         dim_sets = [[("ApiId", api.api_id)], [("ApiId", api.api_id), ("Stage", stage_name)]]
+        route_key = context.get("routeKey")
+        if route_key and _detailed_metrics(stage, route_key):
+            verb, _, resource = route_key.partition(" ")
+            dim_sets.append(
+                [("ApiId", api.api_id), ("Method", verb if resource else route_key), ("Resource", resource or route_key), ("Stage", stage_name)]
+            )
         self.telemetry.writer.metrics(
             "AWS/ApiGateway",
             [
@@ -287,6 +294,14 @@ class HttpApiGateway:
                 for name, (value, unit) in values_m.items()
             ],
         )
+
+
+def _detailed_metrics(stage: Any, route_key: str) -> bool:
+    """A stage's ``DefaultRouteSettings`` (or the route's own ``RouteSettings``) with ``DetailedMetricsEnabled``."""
+    settings = {k.lower(): v for k, v in (getattr(stage, "default_route_settings", None) or {}).items()}
+    per_route = (getattr(stage, "route_settings", None) or {}).get(route_key) or {}
+    settings.update({k.lower(): v for k, v in per_route.items()})
+    return settings.get("detailedmetricsenabled") in (True, "true")
 
 
 def _iam_context(identity: Any, version: str) -> dict[str, Any]:

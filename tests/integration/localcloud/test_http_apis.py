@@ -118,9 +118,9 @@ def test_given_access_log_settings_when_requests_are_served_then_lines_and_metri
     dims = [{"Name": "ApiId", "Value": app["HttpApiId"]}, {"Name": "Stage", "Value": "$default"}]
     now = datetime.now(UTC)
 
-    def total(metric: str) -> float:
+    def total(metric: str, dimensions: list[dict] = dims) -> float:
         points = cw.get_metric_statistics(
-            Namespace="AWS/ApiGateway", MetricName=metric, Dimensions=dims,
+            Namespace="AWS/ApiGateway", MetricName=metric, Dimensions=dimensions,
             StartTime=now - timedelta(minutes=10), EndTime=now + timedelta(minutes=1), Period=60, Statistics=["Sum"],
         )["Datapoints"]
         return sum(p["Sum"] for p in points)
@@ -129,6 +129,10 @@ def test_given_access_log_settings_when_requests_are_served_then_lines_and_metri
     while (total("Count") < 2 or total("4xx") < 1) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert total("Count") >= 2 and total("4xx") >= 1
+    # AND, the stage enabling detailed metrics, per-route ones (ApiId, Method, Resource, Stage)
+    route = [{"Name": "ApiId", "Value": app["HttpApiId"]}, {"Name": "Method", "Value": "GET"},
+             {"Name": "Resource", "Value": "/items/{id}"}, {"Name": "Stage", "Value": "$default"}]
+    assert total("Count", route) >= 1
 
 
 # ---- function URLs --------------------------------------------------------------------------------
