@@ -26,7 +26,8 @@ from .base import (
     unless_gone,
 )
 
-# CloudFormation property -> (SQS attribute, the value a removed property returns to)
+# CloudFormation property -> (SQS attribute, the value a removed property returns to). RedriveAllowPolicy
+# (which source queues may use this one as their dead-letter queue) is not enforced by moto: refused.
 _QUEUE_ATTRIBUTES: dict[str, tuple[str, str]] = {
     "DelaySeconds": ("DelaySeconds", "0"),
     "MaximumMessageSize": ("MaximumMessageSize", "1048576"),
@@ -34,7 +35,6 @@ _QUEUE_ATTRIBUTES: dict[str, tuple[str, str]] = {
     "ReceiveMessageWaitTimeSeconds": ("ReceiveMessageWaitTimeSeconds", "0"),
     "VisibilityTimeout": ("VisibilityTimeout", "30"),
     "RedrivePolicy": ("RedrivePolicy", ""),
-    "RedriveAllowPolicy": ("RedriveAllowPolicy", ""),
     "KmsMasterKeyId": ("KmsMasterKeyId", ""),
     "KmsDataKeyReusePeriodSeconds": ("KmsDataKeyReusePeriodSeconds", "300"),
     "SqsManagedSseEnabled": ("SqsManagedSseEnabled", "false"),
