@@ -48,8 +48,9 @@ def install(cloud: Any) -> None:
     global _pusher
     _pusher = Pusher(cloud)
     cloud.add_service(_pusher)
-    cloud.add_service(Pollers(cloud))
-    _detach_inline_delivery(cloud)
+    pollers = Pollers(cloud)
+    cloud.add_service(pollers)
+    _detach_inline_delivery(cloud, pollers)
     _sns_to_lambda(cloud, _pusher)
     _s3_to_lambda(cloud, _pusher)
 
@@ -60,13 +61,16 @@ def _function_arn(cloud: Any, name_or_arn: str) -> str:
     return f"arn:aws:lambda:{cloud.region}:{cloud.account_id}:function:{name_or_arn}"
 
 
-def _detach_inline_delivery(cloud: Any) -> None:
+def _detach_inline_delivery(cloud: Any, pollers: Pollers) -> None:
     sqs_backends = require(
         "moto.sqs.models", "sqs_backends", "a queue's lambda_event_source_mappings (moto's inline delivery)"
     )
     dynamodb_backends = require(
-        "moto.dynamodb.models", "dynamodb_backends", "a table's lambda_event_source_mappings (moto's inline delivery)"
+        "moto.dynamodb.models",
+        "dynamodb_backends",
+        "a table's lambda_event_source_mappings (moto's inline delivery) and stream_shard.{starting_sequence_number,items}",
     )
+    require("moto.dynamodb.models.table", "StreamShard", "stream_shard.{starting_sequence_number,items}: where LATEST is")
 
     invalid = require(
         "moto.awslambda.exceptions", "InvalidParameterValueException", "Lambda's refusal of a mapping it would not make"
@@ -122,6 +126,11 @@ def _detach_inline_delivery(cloud: Any) -> None:
                     for key, value in list(table.lambda_event_source_mappings.items()):
                         if value is esm:
                             del table.lambda_event_source_mappings[key]
+                            shard = getattr(table, "stream_shard", None)
+                            if esm.starting_position == "LATEST" and shard is not None:
+                                # LATEST is where the stream ends now, not when the poller first reads it
+                                pollers.positions[esm.uuid] = str(shard.starting_sequence_number + len(shard.items))
+        pollers.wake()
         return esm
 
     @hook(
@@ -142,6 +151,7 @@ def _detach_inline_delivery(cloud: Any) -> None:
         esm = original(backend, uuid_, spec)
         if esm is not None and spec.get("FunctionName"):
             esm.function_arn = _function_arn(cloud, str(spec["FunctionName"]))
+        pollers.wake()
         return esm
 
 

@@ -241,9 +241,12 @@ class SqsPoller(_Poller):
 
 
 class StreamPoller(_Poller):
-    def __init__(self, mapping: dict[str, Any], invoker: Invoker, region: str, clients: RoleClients):
+    def __init__(
+        self, mapping: dict[str, Any], invoker: Invoker, region: str, clients: RoleClients, position: str | None = None
+    ):
         super().__init__(mapping, invoker, region)
         self.clients = clients
+        self.position = position  # a LATEST mapping's sequence number when it was made
         self.streams: Any = None
         self._iterators: dict[str, str] = {}
         self._pending: dict[str, list[dict[str, Any]]] = {}  # a failed batch, retried before reading on
@@ -259,10 +262,12 @@ class StreamPoller(_Poller):
         for shard in shards:
             sid = shard["ShardId"]
             if sid not in self._iterators:
-                position = self.mapping.get("StartingPosition") or "TRIM_HORIZON"
-                self._iterators[sid] = self.streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=sid, ShardIteratorType=position
-                )["ShardIterator"]
+                kwargs: dict[str, Any] = {"ShardIteratorType": self.mapping.get("StartingPosition") or "TRIM_HORIZON"}
+                if kwargs["ShardIteratorType"] == "LATEST" and self.position is not None:
+                    kwargs = {"ShardIteratorType": "AT_SEQUENCE_NUMBER", "SequenceNumber": self.position}
+                self._iterators[sid] = self.streams.get_shard_iterator(StreamArn=arn, ShardId=sid, **kwargs)[
+                    "ShardIterator"
+                ]
         return [s["ShardId"] for s in shards]
 
     def poll_once(self) -> None:
@@ -322,6 +327,8 @@ class Pollers:
         self.cloud = cloud
         self._pollers: dict[str, _Poller] = {}
         self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self.positions: dict[str, str] = {}  # mapping UUID -> where its LATEST stream position was
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -337,6 +344,7 @@ class Pollers:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
         for poller in self._pollers.values():
             poller.stop()
         if self._thread is not None:
@@ -349,8 +357,17 @@ class Pollers:
             found += page.get("EventSourceMappings", [])
         return found
 
+    def wake(self) -> None:
+        """Look at the mappings now (a mapping was just made or changed): a LATEST stream position
+        is then taken right after CreateEventSourceMapping answers, not up to half a second later."""
+        self._wake.set()
+
     def _scan(self) -> None:
-        while not self._stopping.wait(SCAN_INTERVAL_S):
+        while not self._stopping.is_set():
+            self._wake.wait(SCAN_INTERVAL_S)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
             try:
                 mappings = self._mappings()
             except (ClientError, BotoCoreError) as e:
@@ -368,7 +385,9 @@ class Pollers:
                 if service == "sqs":
                     poller = SqsPoller(mapping, self._invoker, self.cloud.region, self._sqs, self._clients)
                 elif service == "dynamodb":
-                    poller = StreamPoller(mapping, self._invoker, self.cloud.region, self._clients)
+                    poller = StreamPoller(
+                        mapping, self._invoker, self.cloud.region, self._clients, self.positions.get(uuid)
+                    )
                 else:
                     continue
                 self._pollers[uuid] = poller

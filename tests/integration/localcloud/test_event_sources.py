@@ -172,6 +172,30 @@ def test_given_a_stream_event_source_when_an_item_is_written_then_the_function_g
     assert seen(cloud, app, f"stream:{uid}:REMOVE", timeout=1.5) is None
 
 
+def test_given_a_latest_stream_mapping_then_only_records_written_after_it_was_made_are_delivered(cloud, app, uid):
+    # GIVEN a table with a stream holding one record already
+    ddb, lam = cloud.client("dynamodb"), cloud.client("lambda")
+    table = ddb.create_table(
+        TableName=f"latest-{uid}",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )["TableDescription"]
+    ddb.put_item(TableName=f"latest-{uid}", Item={"pk": {"S": f"before-{uid}"}})
+    # WHEN StreamConsumer is mapped to it from LATEST and an item is written right after
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=table["LatestStreamArn"], FunctionName=f"{app['StreamConsumerFunction']}:live", StartingPosition="LATEST"
+    )
+    try:
+        ddb.put_item(TableName=f"latest-{uid}", Item={"pk": {"S": f"after-{uid}"}})
+        # THEN that one is delivered, and the earlier one never is
+        assert seen(cloud, app, f"stream:after-{uid}:INSERT") is not None
+        assert seen(cloud, app, f"stream:before-{uid}:INSERT", timeout=1.0) is None
+    finally:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
 # ---- custom event buses ---------------------------------------------------------------------------
 def test_given_a_rule_on_a_custom_bus_when_an_event_is_put_on_it_then_the_function_gets_it_and_not_from_default(
     cloud, app, uid
