@@ -196,8 +196,10 @@ class HttpApiGateway:
         version = str(integration.payload_format_version or "2.0")
         build = routes.event_v1 if version == "1.0" else routes.event_v2
         event = build(incoming, api, stage_name, match, variables)
-        if identity is not None:
-            event["requestContext"]["authorizer" if version != "1.0" else "identity"] = _iam_context(identity, version)
+        if identity is not None and version == "1.0":
+            event["requestContext"]["identity"].update(_iam_context(identity, version))
+        elif identity is not None:
+            event["requestContext"]["authorizer"] = _iam_context(identity, version)
         timeout_ms = max(50, min(int(integration.timeout_in_millis or TIMEOUT_MS), TIMEOUT_MS))
         started = time.perf_counter()
         try:
