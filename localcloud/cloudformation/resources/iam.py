@@ -1,4 +1,4 @@
-"""AWS::IAM::Role with inline and managed policies."""
+"""AWS::IAM::Role with inline and managed policies; AWS::IAM::ManagedPolicy."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .base import (
     is_not_found,
     register,
     tags_dict,
+    unless_gone,
 )
 
 
@@ -125,6 +126,88 @@ class Role(ResourceType):
             for policy_name in iam.list_role_policies(RoleName=name)["PolicyNames"]:
                 iam.delete_role_policy(RoleName=name, PolicyName=policy_name)
             iam.delete_role(RoleName=name)
+        except ClientError as e:
+            if not is_not_found(e):
+                raise
+
+
+@register
+class ManagedPolicy(ResourceType):
+    """AWS::IAM::ManagedPolicy: a customer managed policy (``Ref`` is its ARN), attached to the
+    roles, users and groups it names. A changed document becomes a new default version (the oldest
+    non-default version is deleted first when the policy has IAM's maximum of five)."""
+
+    type_name = "AWS::IAM::ManagedPolicy"
+    properties = {
+        "PolicyDocument": MUTABLE,
+        "Roles": MUTABLE,
+        "Users": MUTABLE,
+        "Groups": MUTABLE,
+        "Description": REPLACE,
+        "ManagedPolicyName": REPLACE,
+        "Path": REPLACE,
+    }
+    required = ("PolicyDocument",)
+    attributes = ("PolicyArn", "PolicyId", "DefaultVersionId", "AttachmentCount", "IsAttachable")
+    MAX_VERSIONS = 5
+    _ATTACH = (("Roles", "RoleName", "role"), ("Users", "UserName", "user"), ("Groups", "GroupName", "group"))
+
+    def create(self, ctx: Context, logical_id: str, props: dict[str, Any]) -> Provisioned:
+        iam = ctx.client("iam")
+        kwargs: dict[str, Any] = {
+            "PolicyName": props.get("ManagedPolicyName") or ctx.physical_name(logical_id, 128),
+            "PolicyDocument": _document(props["PolicyDocument"]),
+            "Path": props.get("Path", "/"),
+        }
+        if props.get("Description"):
+            kwargs["Description"] = props["Description"]
+        policy = iam.create_policy(**kwargs)["Policy"]
+        self._attach(ctx, policy["Arn"], {}, props)
+        return Provisioned(policy["Arn"], self._attrs(policy))
+
+    @staticmethod
+    def _attrs(policy: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "PolicyArn": policy["Arn"],
+            "PolicyId": policy.get("PolicyId", ""),
+            "DefaultVersionId": policy.get("DefaultVersionId", "v1"),
+            "AttachmentCount": policy.get("AttachmentCount", 0),
+            "IsAttachable": policy.get("IsAttachable", True),
+        }
+
+    def _attach(self, ctx: Context, arn: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        iam = ctx.client("iam")
+        for prop, key, kind in self._ATTACH:
+            before, after = set(old.get(prop) or []), list(new.get(prop) or [])
+            for name in after:
+                if name not in before:
+                    getattr(iam, f"attach_{kind}_policy")(**{key: name, "PolicyArn": arn})
+            for name in before - set(after):
+                unless_gone(getattr(iam, f"detach_{kind}_policy"), **{key: name, "PolicyArn": arn})
+
+    def update(
+        self, ctx: Context, logical_id: str, current: Provisioned, old: dict[str, Any], new: dict[str, Any]
+    ) -> Provisioned:
+        iam = ctx.client("iam")
+        arn = current.physical_id
+        if "PolicyDocument" in changed_properties(old, new):
+            versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+            if len(versions) >= self.MAX_VERSIONS:
+                oldest = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
+                iam.delete_policy_version(PolicyArn=arn, VersionId=oldest["VersionId"])
+            iam.create_policy_version(PolicyArn=arn, PolicyDocument=_document(new["PolicyDocument"]), SetAsDefault=True)
+        self._attach(ctx, arn, old, new)
+        return Provisioned(arn, self._attrs(iam.get_policy(PolicyArn=arn)["Policy"]))
+
+    def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
+        iam = ctx.client("iam")
+        arn = current.physical_id
+        self._attach(ctx, arn, props, {})
+        try:
+            for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+                if not version["IsDefaultVersion"]:
+                    iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+            iam.delete_policy(PolicyArn=arn)
         except ClientError as e:
             if not is_not_found(e):
                 raise
