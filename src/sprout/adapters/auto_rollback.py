@@ -247,4 +247,15 @@ def ensure_default(app: str, stage: str) -> dict | None:
     return watcher.settings.get(app, stage)
 
 
-__all__ = ["AutoRollbackSettings", "Watcher", "ensure_default"]
+def refresh(app: str, stage: str) -> dict | None:
+    """After a deployment changed a watched stage (a function added or removed, an API renamed):
+    its alarms made what the settings say again. Does nothing (None) for a stage not watched."""
+    watcher = Watcher()
+    current, _ = watcher.current(app, stage)
+    if current is None or not current.enabled:
+        return None
+    watcher.apply(app, stage, current, by="sprout:deploy")
+    return watcher.settings.get(app, stage)
+
+
+__all__ = ["AutoRollbackSettings", "Watcher", "ensure_default", "refresh"]
