@@ -33,7 +33,7 @@ from sprout.domain.auto_rollback import (
     alarm_specs,
     filter_name,
 )
-from sprout.domain.errors import NotDeployed
+from sprout.domain.errors import Conflict, NotDeployed
 from sprout.domain.monitoring import access_log_group
 from sprout.observability import logger
 
@@ -124,8 +124,16 @@ class Subscriptions:
 
     def put(self, group: str, name: str, destination_arn: str) -> None:
         # every line: the function counts requests and 5xx itself (one invocation per batch)
-        self._logs.put_subscription_filter(logGroupName=group, filterName=name, filterPattern="",
-                                           destinationArn=destination_arn)
+        try:
+            self._logs.put_subscription_filter(logGroupName=group, filterName=name, filterPattern="",
+                                               destinationArn=destination_arn)
+        except self._logs.exceptions.LimitExceededException:
+            others = [f["filterName"] for f in
+                      self._logs.describe_subscription_filters(logGroupName=group).get("subscriptionFilters", [])]
+            raise Conflict(
+                f"log group {group} already has {len(others)} subscription filters ({', '.join(others)}), the most "
+                "CloudWatch Logs allows: remove one so that Sprout can subscribe its fast signal"
+            ) from None
 
     def delete(self, group: str, name: str) -> None:
         try:

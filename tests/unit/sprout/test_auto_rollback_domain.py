@@ -8,6 +8,7 @@ import base64
 import gzip
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,7 @@ from sprout.domain.errors import InvalidInput
 from sprout.domain.monitoring import ACCESS_LOG_FORMAT
 from sprout.handlers.fast_signal import BadPayload, decode
 
+EVENTS = Path(__file__).resolve().parents[3] / "events"
 API = ApiRef("NotesApi", "notes-dev", "dev")
 FUNCTIONS = {"CreateNoteFunction": "notes-dev-CreateNoteFunction", "GetNoteFunction": "notes-dev-GetNoteFunction"}
 
@@ -208,3 +210,49 @@ def test_given_a_subscription_payload_as_aws_sends_it_then_it_decodes():
 def test_given_a_malformed_event_then_decoding_says_so(event):
     with pytest.raises(BadPayload):
         decode(event)
+
+
+# ---- the fast-signal function, in-process on the sample event --------------------------------------
+class RecordingCloudWatch:
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def put_metric_data(self, **kwargs) -> None:
+        self.calls.append(kwargs)
+
+
+class Context:
+    function_name = "sprout-FastSignalFunction"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sprout-FastSignalFunction"
+    aws_request_id = "test"
+
+
+def test_given_the_sample_subscription_event_when_handled_then_per_second_requests_and_5xx_are_put(monkeypatch):
+    from sprout.handlers import fast_signal
+
+    # GIVEN the sample payload of events/ (three access-log lines of notes/prod: 200, 502, 502)
+    event = json.loads((EVENTS / "fast_signal_subscription.json").read_text())
+    recorder = RecordingCloudWatch()
+    monkeypatch.setattr(fast_signal, "_cloudwatch", recorder)
+    # WHEN the function handles it
+    result = fast_signal.lambda_handler(event, Context())
+    # THEN it put, in namespace Sprout, for notes/prod, 1-second datums: 2 requests/1 error, 1/1
+    assert result == {"published": 4, "app": "notes", "stage": "prod"}
+    [call] = recorder.calls
+    assert call["Namespace"] == "Sprout"
+    got = [(d["Timestamp"].timestamp(), d["MetricName"], d["Value"]) for d in call["MetricData"]]
+    assert got == [(1796207489, "Requests", 2.0), (1796207489, "Errors5xx", 1.0),
+                   (1796207490, "Requests", 1.0), (1796207490, "Errors5xx", 1.0)]
+
+
+def test_given_a_malformed_or_foreign_event_when_handled_then_nothing_is_put_and_the_reason_is_returned(monkeypatch):
+    from sprout.handlers import fast_signal
+
+    recorder = RecordingCloudWatch()
+    monkeypatch.setattr(fast_signal, "_cloudwatch", recorder)
+    foreign = subscription_event({"messageType": "DATA_MESSAGE", "subscriptionFilters": ["someone-else"], "logEvents": []})
+    control = subscription_event({"messageType": "CONTROL_MESSAGE", "logEvents": []})
+    for event in ({"not": "logs"}, foreign, control):
+        assert fast_signal.lambda_handler(event, Context())["published"] == 0
+    assert recorder.calls == []
