@@ -207,12 +207,15 @@ class Watcher:
         settings = Settings.from_api(doc) if doc else Settings(enabled=False)
         body: dict[str, Any] = {"app": app, "stage": stage, **settings.as_api(), "alarms": [],
                                 "updatedAt": doc["updatedAt"] if doc else None,
-                                "updatedBy": doc["updatedBy"] if doc else None}
+                                "updatedBy": doc["updatedBy"] if doc else None, "subscriptionFilters": []}
         names = doc["alarms"] if doc else []
         if not names:
             return body
         found = self.alarms.describe(names)
-        inventory = self.resources.inventory(stack_name(app, stage), f"stage {stage} of app {app}")
+        try:
+            inventory = self.resources.inventory(stack_name(app, stage), f"stage {stage} of app {app}")
+        except NotDeployed:  # the stage's stack is gone: its alarms are still Sprout's to show and remove
+            inventory = StageInventory()
         specs = {s.name: s for s in alarm_specs(app, stage, settings, "", [ApiRef(a.logical_id, a.api_name, a.stage)
                                                                           for a in inventory.apis], inventory.functions)}
         for name in names:

@@ -89,6 +89,7 @@ def names(notes: AppRepo, *signals: str) -> list[str]:
 def test_given_a_stage_never_watched_when_read_then_it_is_off_with_no_alarms(notes, api):
     answer = api.request("GET", path(notes))
     assert (answer["app"], answer["stage"], answer["enabled"], answer["alarms"]) == (notes.name, "dev", False, [])
+    assert answer["subscriptionFilters"] == [] and answer["updatedAt"] is None
     assert (answer["errorThreshold"], answer["errorRate"], answer["periodSeconds"], answer["cooldownSeconds"]) == (5, 0.2, 10, 300)
 
 
