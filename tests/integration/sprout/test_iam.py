@@ -24,7 +24,8 @@ from tests.integration.sprout.conftest import NOTES, AppRepo
 ACCOUNT = "123456789012"
 MACHINE_TASKS = {
     "BuildStateMachineArn": ("ResolveFunction", "RecordBuildFunction", "PackageFunction", "RecordBuildOutcomeFunction"),
-    "DeployStateMachineArn": ("BeginDeployFunction", "StartChangeSetFunction", "CheckDeployFunction", "AbandonDeployFunction"),
+    "DeployStateMachineArn": ("BeginDeployFunction", "StartChangeSetFunction", "CheckDeployFunction", "WatchStageFunction",
+                              "AbandonDeployFunction"),
     "RollbackStateMachineArn": ("FlipAliasesFunction", "AbandonDeployFunction"),
 }
 

@@ -3,6 +3,7 @@ build, promote and rollback all start: BeginDeploy, StartChangeSet, CheckDeploy,
 
 from __future__ import annotations
 
+from sprout.adapters import auto_rollback
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.executions import Executions
 from sprout.adapters.source import descends_from
@@ -116,3 +117,15 @@ begin_deploy = task(begin_deploy_step)
 start_change_set = task(start_change_set_step)
 check_deploy = task(check_deploy_step)
 abandon_deploy = task(abandon_deploy_step)
+
+
+def watch_stage_step(event: DeployState) -> DeployState:
+    """After a deployment succeeded: a stage named prod is watched by auto-rollback from its first
+    deploy (unless a person chose otherwise), and a watched stage's alarms follow its functions."""
+    app_name, stage = field(event, "app"), field(event, "stage")
+    applied = auto_rollback.ensure_default(app_name, stage) or auto_rollback.refresh(app_name, stage)
+    logger.info("stage watch", extra={"app": app_name, "stage": stage, "watched": bool(applied and applied.get("enabled"))})
+    return {**event, "watched": bool(applied and applied.get("enabled"))}
+
+
+watch_stage = task(watch_stage_step)
