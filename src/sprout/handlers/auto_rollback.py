@@ -4,16 +4,15 @@ subscription filters, which no other API function may): ``PUT`` and ``GET``
 
 from __future__ import annotations
 
-import json
-
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sprout.adapters.auto_rollback import Watcher
 from sprout.domain.auto_rollback import parse_request
-from sprout.domain.errors import Conflict, InvalidInput, NotFound
-from sprout.handlers.monitoring.common import json_response, stage_of
+from sprout.handlers.errors import install_error_handlers
+from sprout.handlers.http import body_of, json_response
+from sprout.handlers.monitoring.common import stage_of
 from sprout.observability import logger, tracer
 from sprout.observability import metrics as emf
 
@@ -29,10 +28,7 @@ def _caller() -> str | None:
 @app.put("/apps/<app_name>/stages/<stage>/auto-rollback")
 def put_auto_rollback(app_name: str, stage: str) -> Response:
     stage_of(app_name, stage)
-    try:
-        body = json.loads(app.current_event.decoded_body or "")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("enabled", 'the body must be JSON such as {"enabled": true}') from None
+    body = body_of(app)
     current, _ = watcher.current(app_name, stage)
     wanted = parse_request(body, current)
     watcher.apply(app_name, stage, wanted, by=_caller())
@@ -45,19 +41,7 @@ def get_auto_rollback(app_name: str, stage: str) -> Response:
     return json_response(200, watcher.report(app_name, stage))
 
 
-@app.exception_handler(InvalidInput)
-def invalid_input(e: InvalidInput) -> Response:
-    return json_response(400, {"message": str(e), "field": e.field})
-
-
-@app.exception_handler(NotFound)
-def not_found(e: NotFound) -> Response:
-    return json_response(404, {"message": str(e)})
-
-
-@app.exception_handler(Conflict)
-def conflict(e: Conflict) -> Response:
-    return json_response(409, {"message": str(e)})
+install_error_handlers(app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

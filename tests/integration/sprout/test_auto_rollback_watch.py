@@ -205,7 +205,7 @@ def test_given_a_watched_stage_when_turned_off_then_its_alarms_and_subscription_
         ({"enabled": True, "periodSeconds": 15}, "periodSeconds"),
         ({"enabled": True, "cooldownSeconds": "5m"}, "cooldownSeconds"),
         ({"enabled": True, "alarms": []}, "alarms"),
-        ("not an object", "enabled"),
+        ("not an object", "body"),
     ],
 )
 def test_given_bad_input_when_put_then_400_names_the_field(notes, api, body, field):
@@ -222,10 +222,10 @@ def test_given_unknown_or_undeployed_stages_then_404_and_409(notes, api):
     assert api.request("GET", path(notes, "prod"))["enabled"] is False
 
 
-def test_given_a_prod_stage_first_deployed_when_the_deploy_path_ensures_the_default_then_it_is_watched_once(
+def test_given_a_prod_stage_first_deployed_then_the_deploy_path_watches_it_by_default_once(
     cloud, api, tmp_path, monkeypatch
 ):
-    # GIVEN an app whose prod stage follows main (so a push deploys it), deployed once
+    # GIVEN an app whose prod stage follows main (so a push deploys it)
     name = f"notes-prod-{uuid.uuid4().hex[:8]}"
     clone_url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"]["cloneUrlHttp"]
     api.request("POST", "/apps", {"name": name, "repository": name,
@@ -233,25 +233,22 @@ def test_given_a_prod_stage_first_deployed_when_the_deploy_path_ensures_the_defa
     work = shutil.copytree(NOTES, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     repo = AppRepo(name=name, clone_url=clone_url, work=work, api=api, cloud=cloud)
     repo.git("init", "-q", "-b", "main")
+    # WHEN it is first deployed
     repo.commit_and_push("The notes app")
     assert repo.wait_build(1, stage="prod")["status"] == "SUCCEEDED"
-    # AND the environment Sprout's functions get from template.yaml
+    # THEN the deploy path (WatchStage) watched prod with the defaults
+    answer = wait_for("prod to be watched", lambda: (lambda a: a if a["enabled"] else None)(
+        api.request("GET", f"/apps/{name}/stages/prod/auto-rollback")), timeout=30)
+    assert (answer["errorThreshold"], answer["cooldownSeconds"], answer["updatedBy"]) == (5, 300, "sprout:default")
+    assert f"sprout-ar-{name}-prod-fast" in [a["name"] for a in answer["alarms"]]
+    # AND ensuring the default again, or for another stage, does nothing
     for key, value in {"TABLE_NAME": cloud.sprout["TableName"], "SPROUT_STACK_NAME": "sprout",
                        "ACCESS_LOG_ROLE_ARN": cloud.sprout["ApiGatewayLoggingRoleArn"],
                        "FAST_SIGNAL_FUNCTION_ARN": cloud.sprout["FastSignalFunctionArn"]}.items():
         monkeypatch.setenv(key, value)
     from sprout.adapters import auto_rollback
 
-    # WHEN the deploy path calls ensure_default for prod, twice, and for another stage
-    first = auto_rollback.ensure_default(name, "prod")
-    second = auto_rollback.ensure_default(name, "prod")
-    other = auto_rollback.ensure_default(name, "dev")
-    # THEN prod is watched with the defaults, once; the other calls do nothing
-    assert first is not None and (first["enabled"], first["errorThreshold"], first["updatedBy"]) == (True, 5, "sprout:default")
-    assert second is None and other is None
-    assert auto_rollback.AutoRollbackSettings().get(name, "prod")["cooldownSeconds"] == 300
-    answer = api.request("GET", f"/apps/{name}/stages/prod/auto-rollback")
-    assert answer["enabled"] is True and f"sprout-ar-{name}-prod-fast" in [a["name"] for a in answer["alarms"]]
+    assert auto_rollback.ensure_default(name, "prod") is None and auto_rollback.ensure_default(name, "dev") is None
     # AND once a person turned it off, neither ensure_default nor a refresh after a deploy turns it on
     api.request("PUT", f"/apps/{name}/stages/prod/auto-rollback", {"enabled": False})
     assert auto_rollback.ensure_default(name, "prod") is None
