@@ -145,7 +145,7 @@ def alarm_decision(
 
     An alarm acts only against a deploy or promote (never a rollback: no loops) that started
     before the alarm's breaching data (a person's later action is never undone by an alarm about
-    what came before it), and not during the cool-down after a rollback."""
+    what came before it), and not during the cool-down after an automatic rollback."""
     if current is None:
         return "the stage runs nothing yet"
     if current.kind not in WATCHED_KINDS:

@@ -58,8 +58,9 @@ def resolve_alarm_step(event: dict, execution: str | None) -> AlarmResolved:
     except NotFound as e:
         return _ignored(event_id, alarm.name, f"the alarm's stage is gone: {e}", app, stage)
     history, _ = lineage.list_deployments(app, stage, limit=HISTORY)
-    last_rollback = next((d for d in history if d.kind in ROLLBACK_KINDS and d.status is DeploymentStatus.SUCCEEDED
-                          and d.finished_at), None)
+    # the cool-down follows Sprout's own rollbacks: a person's rollback then promote is watched at once
+    last_rollback = next((d for d in history if d.kind is DeploymentKind.AUTO_ROLLBACK
+                          and d.status is DeploymentStatus.SUCCEEDED and d.finished_at), None)
     configured = (AutoRollbackSettings().get(app, stage) or {}).get("cooldownSeconds")
     cooldown = timedelta(seconds=int(configured)) if configured is not None else DEFAULT_COOLDOWN
     why_not = alarm_decision(current, alarm.breaching_since,
