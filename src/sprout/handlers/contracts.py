@@ -115,13 +115,18 @@ class DeployState(TypedDict):
     by: NotRequired[int]
 
 
+class FailedAt(TypedDict):
+    step: str
+
+
 class AbandonInput(TypedDict):
-    """AbandonDeploy's input: the request or state, with the Catch's error and the failed step."""
+    """AbandonDeploy's input: the request or state, with the Catch's error (``error``) and the
+    failed step (``failedAt``, put by the Pass state after the Catch)."""
 
     app: str
     stage: str
     build: int
-    step: str
+    failedAt: FailedAt
     error: CatchError
     deploymentId: NotRequired[str]
     kind: NotRequired[str]

@@ -56,7 +56,7 @@ def test_given_a_deployment_when_abandoned_then_it_is_failed_with_the_step_and_t
         "app": "notes", "stage": "dev", "build": number, "deploymentId": deployment.id,
         "failedAt": {"step": "StartChangeSet"},
         "error": {"Error": "DeployError", "Cause": '{"errorMessage": "stack notes-dev: no"}'},
-    } | {"step": "StartChangeSet"})
+    })
 
     recorded = cloud.get_deployment("notes", "dev", deployment.id)
     assert (state["status"], recorded.status, recorded.step) == ("FAILED", DeploymentStatus.FAILED, "StartChangeSet")
@@ -68,7 +68,7 @@ def test_given_a_deploy_that_never_began_when_abandoned_then_a_failed_deployment
     number = built(cloud)
     state = tasks["tasks.deploy"].abandon_deploy_step({
         "app": "notes", "stage": "dev", "build": number, "kind": "deploy", "trigger": {"type": "push"},
-        "step": "BeginDeploy", "error": {"Error": "StageBusy", "Cause": "deployment 000001 holds it"},
+        "failedAt": {"step": "BeginDeploy"}, "error": {"Error": "StageBusy", "Cause": "deployment 000001 holds it"},
     })
     [failed] = cloud.list_deployments("notes", "dev")[0]
     assert (failed.id, failed.status, failed.step) == (state["deploymentId"], DeploymentStatus.FAILED, "BeginDeploy")

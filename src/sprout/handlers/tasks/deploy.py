@@ -96,7 +96,7 @@ def abandon_deploy_step(event: AbandonInput) -> DeployState:
     """A step failed for good: record the deployment FAILED with the step and the error (which
     releases the stage), or — when it never started — a FAILED deployment saying why."""
     app_name, stage, number = field(event, "app"), field(event, "stage"), int(field(event, "build"))
-    step = event.get("step") or "unknown"
+    step = (event.get("failedAt") or {}).get("step") or event.get("step") or "unknown"
     why = reason(step, event.get("error"))
     if event.get("deploymentId"):
         deployment = lineage.finish_deployment(
