@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -65,61 +66,80 @@ def tell(d: story.Demo, failure: str | None) -> None:
         print(f"\n{GREEN}{BOLD}demo finished in {tl.since():.0f} s: every step behaved as the story says{RESET}")
 
 
-def keep_running(cloud: LocalSprout, env: dict[str, str]) -> None:
+def keep_running(d: story.Demo, cloud: LocalSprout, env: dict[str, str]) -> None:
     print(f"\n{BOLD}== The local cloud keeps running (KEEP=1); Ctrl-C stops it{RESET}")
     print(f"   local cloud (every AWS service): {cloud.endpoint}")
     print(f"   Sprout's API: {cloud.api_url}")
+    print(f"   the notes app: dev {d.dev_url or '(not deployed)'}  prod {d.prod_url or '(not deployed)'}")
     print("   in another shell:")
+    print(f"   export PATH={story.BIN}:$PATH")
     print("   export " + " ".join(f"{k}={v}" for k, v in env.items() if k != "SPROUT_API_URL"))
     print(f"   export SPROUT_API_URL={env['SPROUT_API_URL']}")
     print("   then e.g. `aws codecommit list-repositories`, `sprout builds list notes`, "
           "`sprout deployments list notes prod`, `sprout access-logs notes prod --follow`", flush=True)
+    threading.Event().wait()
+
+
+def run_story(d: story.Demo) -> str | None:
+    """Steps 1 (after the cloud is up) to 9; the failure, or None when every step behaved."""
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        print("\nstopping the local cloud")
+        story.register(d)
+        for number, title, step in STEPS:
+            d.tl.begin(number, title)
+            step(d)
+            if number == "3":
+                auto_rollback.auto_rollback_off(d)
+        return None
+    except (DemoFailed, TimeoutError, ApiError, SproutError) as e:
+        d.tl.record(f"FAILED: {str(e).splitlines()[0]}", ok=False)
+        return str(e)
+    finally:
+        if d.traffic:
+            d.traffic.stop()
+
+
+def interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     args = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
     args.add_argument("--keep", action="store_true", help="leave the local cloud running until Ctrl-C")
     keep = args.parse_args(argv).keep
+    # Ctrl-C and a TERM (a CI timeout) both stop the local cloud on the way out, even where the
+    # shell started the demo with SIGINT ignored (a background job)
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     tl = Timeline()
     data_dir = Path(tempfile.mkdtemp(prefix="sprout-demo-"))
     tl.begin("1", "Start the local cloud with Sprout (sprout local up --enforce-iam); "
                   "the notes repository; the app with dev and prod")
     try:
         cloud = LocalSprout.start(data_dir / "cloud", cwd=story.ROOT, extra_args=("--enforce-iam",))
-    except LocalCloudDidNotStart as e:
-        print(f"demo failed: {e}", file=sys.stderr)
+    except (LocalCloudDidNotStart, KeyboardInterrupt) as e:
+        print(f"demo failed: {e or 'interrupted'}", file=sys.stderr)
         shutil.rmtree(data_dir, ignore_errors=True)
         return 1
-    env = cloud_env(cloud)
-    os.environ.update(env)  # the demo's own signed calls use the same credentials and region
-    tl.record(f"local cloud at {cloud.endpoint} (IAM enforced), Sprout's API at {cloud.api_url}")
-    d = story.Demo(tl=tl, env={**os.environ, **env}, api=SproutClient(cloud.api_url), work=data_dir / "notes")
-    failure = None
+    failure, told = None, False
     try:
-        story.register(d)
-        for number, title, step in STEPS:
-            tl.begin(number, title)
-            step(d)
-            if number == "3":
-                auto_rollback.auto_rollback_off(d)
-    except (DemoFailed, TimeoutError, ApiError, SproutError) as e:
-        failure = str(e)
-        tl.record(f"FAILED: {failure.splitlines()[0]}", ok=False)
-    finally:
-        if d.traffic:
-            d.traffic.stop()
-    try:
+        env = cloud_env(cloud)
+        os.environ.update(env)  # the demo's own signed calls use the same credentials and region
+        tl.record(f"local cloud at {cloud.endpoint} (IAM enforced), Sprout's API at {cloud.api_url}")
+        d = story.Demo(tl=tl, env={**os.environ, **env}, api=SproutClient(cloud.api_url),
+                       work=data_dir / "notes")
+        failure = run_story(d)
         tell(d, failure)
+        told = True
         if keep:
-            keep_running(cloud, env)
+            keep_running(d, cloud, env)
+        return 1 if failure else 0
+    except KeyboardInterrupt:
+        print("\nstopping the local cloud", file=sys.stderr)
+        # after the story (KEEP=1), Ctrl-C is how it ends: the story's outcome is the exit status
+        return (1 if failure else 0) if told else 130
     finally:
         cloud.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
-    return 1 if failure else 0
 
 
 if __name__ == "__main__":
