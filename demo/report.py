@@ -39,10 +39,16 @@ def chart(tl: Timeline, samples: list[Sample]) -> bytes:
         mid = [t + 0.5 for t in seconds]
         latency.plot(mid, [v[len(v) // 2] for v in ms], color="#57606a", lw=1.2, label="median")
         latency.plot(mid, [v[-1] for v in ms], color="#bf8700", lw=0.8, ls="--", label="max")
-    for at, step in tl.begins:  # where each step of the story began, under the chart
+    # the chart starts a little before prod's first deployment: before it there is nothing to show
+    starts = [tl.since(m.at) for m in tl.marks] + [tl.since(s.sent) for s in samples]
+    left = max(0.0, min(starts) - 3) if starts else 0.0
+    counts.set_xlim(left=left)
+    for n, (at, step) in enumerate(tl.begins):  # where each step of the story began, under the chart
+        if at < left:
+            continue
         latency.axvline(at, color="#d0d7de", lw=0.8, ls=":")
-        latency.annotate(f"step {step}", (at, 0.02), xycoords=("data", "axes fraction"), fontsize=7,
-                         color="#57606a", ha="left", va="bottom")
+        latency.annotate(f"step {step}", (at, 0.03 + 0.14 * (n % 3)), xycoords=("data", "axes fraction"),
+                         fontsize=7, color="#57606a", ha="left", va="bottom")
     for n, mark in enumerate(tl.marks):
         x, colour = tl.since(mark.at), COLOURS.get(mark.kind, "black")
         for axis in (counts, latency):
