@@ -10,7 +10,7 @@ import json
 import time
 
 from demo.console import DemoFailed, check, poll
-from demo.story import APP, Demo, epoch
+from demo.story import APP, STEADY_RATE, Demo, epoch
 from sprout.cli.client import ApiError
 
 AUTO_ROLLBACK_REQUIRED = False
@@ -67,7 +67,13 @@ def rolls_back_by_itself(d: Demo) -> None:
         done = current.get("kind") == "auto-rollback" and current.get("status") != "IN_PROGRESS"
         return current if done else None
 
-    current = poll("Sprout rolling prod back by itself", rolled_back, timeout=WAIT, every=0.25)
+    try:
+        current = poll("Sprout rolling prod back by itself", rolled_back, timeout=WAIT, every=0.25)
+    except DemoFailed:
+        # what the alarms and the stage say, for whoever reads why it did not happen
+        d.sprout("auto-rollback", "show", APP, "prod")
+        d.sprout("deployments", "list", APP, "prod")
+        raise
     check(current["status"] == "SUCCEEDED" and current["build"] == 1,
           f"the auto-rollback should put build 1 back: {json.dumps(current, indent=2)}")
     d.tl.mark(epoch(current["startedAt"]) or time.time(), epoch(current["finishedAt"]) or time.time(),
@@ -100,4 +106,4 @@ def rolls_back_by_itself(d: Demo) -> None:
     d.tl.record(f"Sprout rolled prod back to build #1 by itself (deployment {current['id']}); build #2 "
                 f"quarantined; first 502 → first 200: {restore:.1f} s = "
                 + " + ".join(f"{name} {seconds:.1f} s" for name, seconds in parts.items()))
-    d.traffic.rate = 5.0
+    d.traffic.rate = STEADY_RATE

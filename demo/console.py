@@ -16,6 +16,7 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Demo Developer",
     "GIT_COMMITTER_EMAIL": "dev@example.com",
     "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,  # the developer's own settings (signing, hooks) stay out of it
 }
 
 
