@@ -9,7 +9,16 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 TEMPLATES := template.yaml examples/notes/template.yaml
 
-setup: $(STAMP)
+# The AWS SDK for JavaScript v3 that the local cloud's Node.js runtime provides, as Lambda's does.
+NODE_SDK := localcloud/lambda_runner/runtimes/node
+NODE_STAMP := $(NODE_SDK)/node_modules/.installed
+
+setup: $(STAMP) $(NODE_STAMP)
+
+$(NODE_STAMP): $(NODE_SDK)/package.json $(NODE_SDK)/package-lock.json
+	if command -v npm >/dev/null 2>&1; then \
+	  cd $(NODE_SDK) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "make setup: no npm on PATH: Node.js functions of the local cloud get no AWS SDK v3" >&2; fi
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +28,12 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # pytest's exit code 5 means it collected no test: a failure, said out loud.
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # KEEP=1 leaves the local cloud running afterwards (until Ctrl-C), with the lines to reach it.
-demo: $(STAMP)
+demo: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m demo $(if $(filter 1 yes true,$(KEEP)),--keep)
 
 # aws-sam-cli pins its own boto3 and click, so it lives in a virtual environment of its own.

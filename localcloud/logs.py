@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-MAX_CHARS = 500
+MAX_CHARS = 800  # room for an AccessDenied message with its ARNs; not for a payload
 FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 

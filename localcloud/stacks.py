@@ -7,6 +7,8 @@ import threading
 import time
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from localcloud.cloud import LocalCloud
 
 SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
@@ -32,12 +34,16 @@ def deploy(
     """Create stack ``name`` from a local template file and wait until it settles (or ``stop`` is
     set: Interrupted); its outputs."""
     cfn = cloud.client("cloudformation")
-    cfn.create_stack(
-        StackName=name,
-        TemplateURL=template.resolve().as_uri(),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=CAPABILITIES,
-    )
+    try:
+        cfn.create_stack(
+            StackName=name,
+            TemplateURL=template.resolve().as_uri(),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=CAPABILITIES,
+        )
+    except ClientError as e:  # refused in the call (ValidationError: the template or its parameters)
+        error = e.response.get("Error", {})
+        raise StackFailed(f"stack {name} ({template}): {error.get('Code')}: {error.get('Message')}") from None
     deadline = time.monotonic() + timeout
     while True:
         stack = cfn.describe_stacks(StackName=name)["Stacks"][0]

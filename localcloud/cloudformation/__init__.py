@@ -9,8 +9,10 @@ Pipeline (prepare.py, in the API call): parse JSON/YAML (short tags too) -> para
 overrides, AllowedValues, NoEcho, ...) -> for ``Transform: AWS::Serverless-2016-10-31``, package
 local artifacts and translate with SAM's own translator (sam.py) -> conditions -> check every
 resource against the explicit per-type table of supported properties (resources/) -> dependency
-order. Then on a background thread (engine.py): create / update / delete resource by resource,
-with stack events, rollbacks, outputs (execute-api URLs localized to the local gateway) and
+order. What CloudFormation refuses in the call itself is refused there too, as a ``ValidationError``
+(prepare.InvalidTemplate: malformed templates, parameter values, and for templates without a
+transform unknown types and dangling references). Then on a background thread (engine.py):
+create / update / delete resource by resource, with stack events, rollbacks, outputs (execute-api URLs localized to the local gateway) and
 exports. Change sets (diff.py) compare the processed templates by logical id.
 
 Where local code comes from (``sam package`` done here). A template arrives as a body, so local
@@ -35,6 +37,10 @@ changes, or also when the configuration changes if the template sets
 API bodies: a RestApi's Body is imported into moto through the API Gateway API (resources,
 methods with their authorization type, integrations with their uri); the resolved body is also
 kept at ``{data_dir}/cloudformation/apis/{restApiId}.json`` (see ``rest_api_definition``).
+
+Dynamic references (``{{resolve:ssm:...}}``, ``ssm-secure``, ``secretsmanager``; dynamic.py) are
+read from the local Parameter Store and Secrets Manager only for the resource's API call; the stack
+keeps the reference text, as CloudFormation does.
 
 Public: ``install(cloud)``; ``rest_api_definition(api_id)``; ``engine()`` (the running provisioner).
 """

@@ -28,11 +28,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..urls import localize_execute_api_urls
-from . import sam
+from . import dynamic, sam
 from .diff import diff
 from .intrinsics import Scope, resolve
 from .model import UPDATABLE, ApiError, ChangeSet, ResourceState, Stack, now, validation
-from .prepare import Prepared, prepare, pseudo_parameters
+from .prepare import InvalidTemplate, Prepared, prepare, pseudo_parameters
 from .resources import REGISTRY, Context, Provisioned, ResourceFailed
 from .resources.base import error_text
 from .template import TemplateError
@@ -78,6 +78,7 @@ class Engine:
         self.stopping = threading.Event()
         self._bucket_ready = False
         self._clients: dict[str, Any] = {}
+        self._lookup = dynamic.Lookup(ssm=self._ssm_value, secret=self._secret_value)
 
     # ---- lookups ---------------------------------------------------------------------------
     def find_stack(self, name_or_id: str) -> Stack:
@@ -179,7 +180,10 @@ class Engine:
         try:
             return self._client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
         except ClientError as e:
-            raise TemplateError(f"SSM parameter {name}: {error_text(e)}") from None
+            # CloudFormation's words for a parameter of type AWS::SSM::Parameter::Value<...>
+            raise TemplateError(
+                f"Unable to fetch parameters [{name}] from parameter store for this account. ({error_text(e)})"
+            ) from None
 
     def pseudo(self, stack: Stack) -> dict[str, Any]:
         return pseudo_parameters(stack.name, stack.stack_id, self.region, self.account_id)
@@ -211,28 +215,33 @@ class Engine:
             )
         body, base_dir, source = self.template_source(body, url, tags)
         given = _parameter_values(parameters, None)
+        self._check_new_name(name)
+        stack = Stack(
+            stack_id=self._new_stack_id(name),
+            name=name,
+            status="CREATE_IN_PROGRESS",
+            body=body,
+            parameters=given,
+            tags=tags,
+            capabilities=options.get("capabilities") or [],
+            base_dir=base_dir,
+            notification_arns=options.get("notification_arns") or [],
+            disable_rollback=bool(options.get("disable_rollback")),
+            on_failure=options.get("on_failure") or "ROLLBACK",
+            timeout_in_minutes=options.get("timeout_in_minutes"),
+        )
+        plan, error = self._try_prepare(stack, body, given, base_dir, source)
+        with self.lock:
+            self._check_new_name(name)
+            self.stacks.append(stack)
+            stack.set_status("CREATE_IN_PROGRESS", "User Initiated")
+        self._start(stack, self._run_create, stack, plan, error, None)
+        return stack.stack_id
+
+    def _check_new_name(self, name: str) -> None:
         with self.lock:
             if any(s.live and s.name == name for s in self.stacks):
                 raise ApiError("AlreadyExistsException", f"Stack [{name}] already exists")
-            stack = Stack(
-                stack_id=self._new_stack_id(name),
-                name=name,
-                status="CREATE_IN_PROGRESS",
-                body=body,
-                parameters=given,
-                tags=tags,
-                capabilities=options.get("capabilities") or [],
-                base_dir=base_dir,
-                notification_arns=options.get("notification_arns") or [],
-                disable_rollback=bool(options.get("disable_rollback")),
-                on_failure=options.get("on_failure") or "ROLLBACK",
-                timeout_in_minutes=options.get("timeout_in_minutes"),
-            )
-            self.stacks.append(stack)
-            stack.set_status("CREATE_IN_PROGRESS", "User Initiated")
-        plan, error = self._try_prepare(stack, body, given, base_dir, source)
-        self._start(stack, self._run_create, stack, plan, error, None)
-        return stack.stack_id
 
     def update_stack(
         self,
@@ -349,18 +358,24 @@ class Engine:
             if base_dir is None and existing is not None and not url:
                 base_dir = existing.base_dir
         given = _parameter_values(parameters, existing.parameters if existing else None)
+        stack = existing or Stack(
+            stack_id=self._new_stack_id(stack_name),
+            name=stack_name,
+            status="REVIEW_IN_PROGRESS",
+            body=body,
+            parameters=given,
+            tags=effective_tags,
+            capabilities=capabilities,
+            base_dir=base_dir,
+        )
+        plan, error = self._try_prepare(stack, body, given, base_dir, source)
         with self.lock:
             if existing is None:
-                existing = Stack(
-                    stack_id=self._new_stack_id(stack_name),
-                    name=stack_name,
-                    status="REVIEW_IN_PROGRESS",
-                    body=body,
-                    parameters=given,
-                    tags=effective_tags,
-                    capabilities=capabilities,
-                    base_dir=base_dir,
-                )
+                if any(s.live and s.name == stack_name for s in self.stacks):
+                    raise validation(
+                        f"Stack [{stack_name}] already exists and cannot be created again with the changeSet [{name}]."
+                    )
+                existing = stack
                 self.stacks.append(existing)
                 existing.set_status("REVIEW_IN_PROGRESS", "User Initiated")
             cs = ChangeSet(
@@ -376,9 +391,6 @@ class Engine:
                 base_dir=base_dir,
             )
             self.change_sets.append(cs)
-        stack = existing
-        plan, error = self._try_prepare(stack, body, given, base_dir, source)
-        with self.lock:
             cs.plan = plan
             if error:
                 cs.status, cs.reason = "FAILED", error
@@ -446,6 +458,8 @@ class Engine:
     ) -> tuple[Prepared | None, str | None]:
         try:
             return self.prepare(stack, body, given, base_dir, source), None
+        except InvalidTemplate as e:
+            raise validation(str(e)) from None
         except TemplateError as e:
             return None, str(e)
         except Exception as e:  # a bug must fail the stack, not the server
@@ -546,6 +560,44 @@ class Engine:
         except TemplateError as e:
             raise _Failed(logical_id, str(e)) from None
 
+    def _values(self, logical_id: str, type_name: str, props: dict[str, Any]) -> dict[str, Any]:
+        """``props`` as the resource's API call gets them: dynamic references replaced by their
+        values (the stack keeps and shows the references, as CloudFormation does)."""
+        try:
+            return dynamic.resolve(props, type_name, self._lookup)
+        except TemplateError as e:
+            raise _Failed(logical_id, f"Resource {logical_id} ({type_name}): {e}") from None
+
+    def _values_if_any(self, state: ResourceState) -> dict[str, Any]:
+        """For a delete: the values where they can still be read, else the references as kept."""
+        try:
+            return self._values(state.logical_id, state.type, state.props)
+        except _Failed:
+            return state.props
+
+    def _ssm_value(self, name: str, decrypt: bool) -> tuple[str, str]:
+        try:
+            found = self._client("ssm").get_parameter(Name=name, WithDecryption=decrypt)["Parameter"]
+        except ClientError as e:
+            raise dynamic.LookupFailed(error_text(e)) from None
+        return found["Type"], found["Value"]
+
+    def _secret_value(self, secret_id: str, stage: str | None, version_id: str | None) -> str:
+        args = {"SecretId": secret_id, **({"VersionStage": stage} if stage else {})}
+        if version_id:
+            args["VersionId"] = version_id
+        try:
+            found = self._client("secretsmanager").get_secret_value(**args)
+        except ClientError as e:
+            error, meta = e.response.get("Error", {}), e.response.get("ResponseMetadata", {})
+            raise dynamic.LookupFailed(
+                f"{error.get('Message')} (Service: AWSSecretsManager; Status Code: {meta.get('HTTPStatusCode')}; "
+                f"Error Code: {error.get('Code')}; Request ID: {meta.get('RequestId')})"
+            ) from None
+        if "SecretString" not in found:
+            raise dynamic.LookupFailed(f"Secret {secret_id} has no SecretString (only SecretBinary)")
+        return found["SecretString"]
+
     def _call(self, logical_id: str, type_name: str, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)``; any failure becomes ``_Failed`` with a reason naming the resource."""
         try:
@@ -589,7 +641,7 @@ class Engine:
             self._event(stack, state, "CREATE_IN_PROGRESS", "", props)
         try:
             done: Provisioned = self._call(
-                logical_id, type_name, REGISTRY[type_name].create, ctx, logical_id, props
+                logical_id, type_name, REGISTRY[type_name].create, ctx, logical_id, self._values(logical_id, type_name, props)
             )
         except _Failed as e:
             self._event(stack, state, "UPDATE_FAILED" if replacing else "CREATE_FAILED", e.reason)
@@ -610,7 +662,9 @@ class Engine:
         self._event(stack, state, "DELETE_IN_PROGRESS")
         try:
             current = Provisioned(state.physical_id, state.attrs)
-            self._call(state.logical_id, state.type, REGISTRY[state.type].delete, ctx, current, state.props)
+            self._call(
+                state.logical_id, state.type, REGISTRY[state.type].delete, ctx, current, self._values_if_any(state)
+            )
         except _Failed as e:
             self._event(stack, state, "DELETE_FAILED", e.reason)
             return e.reason
@@ -739,7 +793,14 @@ class Engine:
                 try:
                     current = Provisioned(old.physical_id, dict(old.attrs))
                     done = self._call(
-                        logical_id, new.type, handler.update, ctx, logical_id, current, old.props, props
+                        logical_id,
+                        new.type,
+                        handler.update,
+                        ctx,
+                        logical_id,
+                        current,
+                        self._values(logical_id, new.type, old.props),
+                        self._values(logical_id, new.type, props),
                     )
                 except _Failed as e:
                     self._event(stack, new, "UPDATE_FAILED", e.reason)
@@ -790,7 +851,14 @@ class Engine:
                 try:
                     current = Provisioned(new.physical_id, new.attrs)
                     self._call(
-                        logical_id, new.type, handler.update, ctx, logical_id, current, new.props, old.props
+                        logical_id,
+                        new.type,
+                        handler.update,
+                        ctx,
+                        logical_id,
+                        current,
+                        self._values(logical_id, new.type, new.props),
+                        self._values(logical_id, new.type, old.props),
                     )
                     self._event(stack, old, "UPDATE_COMPLETE")
                 except _Failed as e:

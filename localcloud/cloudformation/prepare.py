@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import sam
+from . import dynamic, sam
 from .intrinsics import PSEUDO_PARAMETERS, Scope, evaluate_conditions, references
 from .resources import REGISTRY
 from .template import TemplateError, parse_template, transforms
@@ -34,6 +34,15 @@ RESOURCE_ATTRIBUTES = {
     "UpdatePolicy",
 }
 PARAMETER_TYPES_PLAIN = {"String", "Number", "List<Number>", "CommaDelimitedList"}
+
+
+class InvalidTemplate(TemplateError):
+    """What CloudFormation refuses in the call itself, as a ``ValidationError`` of CreateStack,
+    UpdateStack and CreateChangeSet (no stack, no change set is made): a template that is not
+    well-formed (syntax, sections, a resource without Type), parameter values that are missing,
+    unknown or outside their constraints, and, for a template without transforms, unknown resource
+    types and references to things the template does not declare. What only a transform reveals
+    fails the change set or the stack instead, as on AWS."""
 
 
 @dataclass
@@ -158,14 +167,19 @@ def prepare(
     ssm_lookup: Callable[[str], str] | None = None,
     source: str = "template",
 ) -> Prepared:
-    raw = parse_template(body, source)
-    names = transforms(raw)
-    unsupported = [t for t in names if t != sam.SAM_TRANSFORM]
-    if unsupported:
-        raise TemplateError(
-            f"Transform {unsupported[0]} is not supported by localcloud (only {sam.SAM_TRANSFORM})"
-        )
-    texts, values = resolve_parameters(raw.get("Parameters"), given, ssm_lookup)
+    try:
+        raw = parse_template(body, source)
+        names = transforms(raw)
+        unsupported = [t for t in names if t != sam.SAM_TRANSFORM]
+        if unsupported:
+            raise TemplateError(
+                f"Transform {unsupported[0]} is not supported by localcloud (only {sam.SAM_TRANSFORM})"
+            )
+        texts, values = resolve_parameters(raw.get("Parameters"), given, ssm_lookup)
+    except InvalidTemplate:
+        raise
+    except TemplateError as e:
+        raise InvalidTemplate(str(e)) from None
     template = raw
     if sam.is_sam(names):
         if upload is None:
@@ -179,6 +193,43 @@ def prepare(
         template.pop("Transform", None)
     else:
         template = copy.deepcopy(raw)
+    try:
+        plan = _structure(body, template, texts, values, names, pseudo)
+    except TemplateError as e:
+        if sam.is_sam(names):
+            raise
+        raise InvalidTemplate(str(e)) from None
+    if not sam.is_sam(names) and ssm_lookup is not None:
+        _check_parameter_references(plan, ssm_lookup)
+    for logical_id, definition in plan.active.items():
+        handler = REGISTRY[definition["Type"]]
+        props = definition.get("Properties", {})
+        handler.check_properties(logical_id, props)
+        handler.check_required(logical_id, props)
+    return plan
+
+
+def _check_parameter_references(plan: Prepared, ssm_lookup: Callable[[str], str]) -> None:
+    """Parameter Store references written in a template (no transform) must name parameters that
+    exist when the stack or change set is asked for; those a transform or an intrinsic makes are
+    only read when the resource is provisioned (engine)."""
+    for definition in plan.active.values():
+        for ref in dynamic.literal_ssm_names(definition.get("Properties", {})):
+            try:
+                ssm_lookup(dynamic.parameter(ref)[1])
+            except TemplateError:
+                raise InvalidTemplate(f"Parameters: [{ref.label}] cannot be found.") from None
+
+
+def _structure(
+    body: str,
+    template: dict[str, Any],
+    texts: dict[str, str],
+    values: dict[str, Any],
+    names: list[str],
+    pseudo: dict[str, Any],
+) -> Prepared:
+    """The plan of a (processed) template: conditions, active resources, checked references, order."""
     scope = Scope(parameters=values, pseudo=pseudo, mappings=template.get("Mappings") or {})
     conditions = evaluate_conditions(template.get("Conditions"), scope)
     resources = template.get("Resources") or {}
@@ -214,15 +265,12 @@ def _check_resources(plan: Prepared, resources: dict[str, Any], pseudo: dict[str
             f"localcloud supports {sorted(REGISTRY)}"
         )
     for logical_id, definition in plan.active.items():
-        handler = REGISTRY[definition["Type"]]
         extra = sorted(set(definition) - RESOURCE_ATTRIBUTES)
         if extra:
             raise TemplateError(
                 f"Resource {logical_id} ({definition['Type']}): unsupported resource attribute(s) {extra}"
             )
         props = definition.get("Properties", {})
-        handler.check_properties(logical_id, props)
-        handler.check_required(logical_id, props)
         depends = definition.get("DependsOn", [])
         depends = [depends] if isinstance(depends, str) else depends
         for dep in depends:

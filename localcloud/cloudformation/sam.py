@@ -135,6 +135,19 @@ def _built(path: Path, metadata: Any, where: str) -> Path:
         raise TemplateError(f"{where}: {e}") from None
 
 
+def _default_code_uri(resource: Any, fn_globals: Any) -> None:
+    """``sam build``/``sam package``: a function with neither ``CodeUri`` (its own or from
+    ``Globals.Function``) nor ``InlineCode`` nor an image has the template's folder as its code."""
+    if not isinstance(resource, dict) or resource.get("Type") != "AWS::Serverless::Function":
+        return
+    props = resource.setdefault("Properties", {})
+    if not isinstance(props, dict):
+        return
+    declared = {**(fn_globals if isinstance(fn_globals, dict) else {}), **props}
+    if not {"CodeUri", "InlineCode", "ImageUri"} & set(declared) and declared.get("PackageType") != "Image":
+        props["CodeUri"] = "."
+
+
 def package(template: dict[str, Any], base_dir: Path | None, upload: Uploader) -> dict[str, Any]:
     """A copy of ``template`` whose local artifact paths are uploaded and replaced by S3 locations
     (after the build that a resource's ``Metadata: BuildMethod`` asks for, as ``sam build`` does)."""
@@ -159,7 +172,9 @@ def package(template: dict[str, Any], base_dir: Path | None, upload: Uploader) -
         bucket_field, key_field = form.split("/")
         return {bucket_field: bucket, key_field: key}
 
+    fn_globals = ((out.get("Globals") or {}).get("Function")) or {}
     for logical_id, resource in (out.get("Resources") or {}).items():
+        _default_code_uri(resource, fn_globals)
         props = resource.get("Properties")
         if not isinstance(props, dict):
             continue
@@ -169,7 +184,6 @@ def package(template: dict[str, Any], base_dir: Path | None, upload: Uploader) -
                 props[prop] = replace(
                     value, *spec, f"{logical_id} ({resource['Type']}) {prop}", resource.get("Metadata")
                 )
-    fn_globals = ((out.get("Globals") or {}).get("Function")) or {}
     if isinstance(fn_globals, dict) and "CodeUri" in fn_globals:
         fn_globals["CodeUri"] = replace(fn_globals["CodeUri"], "zip", "s3uri", "Globals.Function.CodeUri")
     return out

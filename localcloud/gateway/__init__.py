@@ -3,8 +3,10 @@
 ``{endpoint}/_aws/execute-api/{apiId}/{stage}/{path}`` (localcloud.urls.EXECUTE_API_PREFIX):
 routes from the API's resources (literal, ``{param}``, greedy ``{proxy+}``, ``ANY``), Lambda proxy
 integrations run through the Lambda ``Invoke`` API of the local endpoint, MOCK integrations (CORS
-preflight), SigV4 verification on ``AWS_IAM`` methods, access logs in the stage's log group and
-``AWS/ApiGateway`` metrics written by a background service.
+preflight), SigV4 verification on ``AWS_IAM`` methods, Lambda authorizers (TOKEN and REQUEST, with
+their result cache) on ``CUSTOM`` methods (authorizers.py), Cognito user pool authorizers (cognito.py), API keys and usage plans on methods that
+require a key (api_keys.py), access logs in the stage's log group and ``AWS/ApiGateway`` metrics
+written by a background service.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from localcloud.urls import EXECUTE_API_PREFIX
 
 from . import moto_dispatch, openapi
 from .app import Gateway
+from .cognito import UserPoolTokens
 from .proxy import LambdaInvoker
 from .telemetry import Telemetry
 
@@ -39,6 +42,6 @@ def install(cloud) -> None:
     moto_dispatch.install()
     invoker = LambdaInvoker(cloud.wsgi_app, cloud.host, cloud.port, ROOT_ACCESS_KEY, REGION)
     recorder = Telemetry(cloud.client)
-    cloud.mount(EXECUTE_API_PREFIX, Gateway(invoker, recorder))
+    cloud.mount(EXECUTE_API_PREFIX, Gateway(invoker, recorder, user_pools=UserPoolTokens(lambda: cloud.endpoint)))
     cloud.add_service(recorder)
     cloud.add_service(_Closing(invoker))

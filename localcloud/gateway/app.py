@@ -20,7 +20,7 @@ from localcloud.cloud import ACCOUNT_ID, REGION
 from localcloud.iam import actions as iam_actions
 from localcloud.urls import EXECUTE_API_PREFIX
 
-from . import config, proxy, sigv4, telemetry
+from . import api_keys, authorizers, cognito, config, proxy, sigv4, telemetry
 
 log = logging.getLogger("localcloud.gateway")
 
@@ -53,7 +53,7 @@ def _signed_headers(environ: dict) -> dict[str, str]:
     }
 
 
-def gateway_error(status: int, message: str, error_type: str, response_type: str, close: bool = False) -> Answer:
+def gateway_error(status: int, message: str | None, error_type: str, response_type: str, close: bool = False) -> Answer:
     # API Gateway's own bodies: 4XX compact, 5XX with a space after the colon.
     sep = (",", ": ") if status >= 500 else (",", ":")
     body = json.dumps({"message": message}, separators=sep).encode()
@@ -92,6 +92,7 @@ class Request:
     identity: sigv4.Identity | None = None
     integration_latency_ms: float | None = None
     integration_status: int | None = None
+    authorization: authorizers.Outcome | None = None
 
     @property
     def http_method(self) -> str:
@@ -103,11 +104,18 @@ class Request:
 
 
 class Gateway:
-    def __init__(self, invoker: proxy.LambdaInvoker, recorder: telemetry.Telemetry, verifier: sigv4.Verifier | None = None):
+    def __init__(
+        self,
+        invoker: proxy.LambdaInvoker,
+        recorder: telemetry.Telemetry,
+        verifier: sigv4.Verifier | None = None,
+        user_pools: cognito.UserPoolTokens | None = None,
+    ):
         self.invoker = invoker
         self.telemetry = recorder
         self.verifier = verifier or sigv4.Verifier()
         self.routes = config.RouteCache()
+        self.authorizers = authorizers.LambdaAuthorizers(invoker, user_pools)
 
     # ---- WSGI ----------------------------------------------------------------------------
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -165,7 +173,12 @@ class Gateway:
         if req.method is None:
             return missing_token()
 
-        if (req.method.authorization_type or "NONE").upper() == "AWS_IAM":
+        authorization = (req.method.authorization_type or "NONE").upper()
+        if authorization in ("CUSTOM", "COGNITO_USER_POOLS"):
+            refused = self._authorize(req, body)
+            if refused is not None:
+                return refused
+        if authorization == "AWS_IAM":
             try:
                 req.identity = self.verifier.verify(req.environ, req.raw_path, req.raw_query, body)
             except sigv4.AuthError as e:
@@ -180,6 +193,9 @@ class Gateway:
             except iam.Denied as e:
                 return gateway_error(403, e.message, "AccessDeniedException", "ACCESS_DENIED")
 
+        if req.method.api_key_required and not api_keys.allowed(req.api, req.stage_name or "", req.environ):
+            return forbidden()
+
         integration = req.method.method_integration
         if integration is None:
             log.warning("API %s %s %s has no integration", req.api.id, req.http_method, req.resource_path)
@@ -191,6 +207,27 @@ class Gateway:
             return _mock(integration)
         log.warning("API %s %s %s: integration type %s is not served locally", req.api.id, req.http_method, req.resource_path, kind)
         return internal_error("API_CONFIGURATION_ERROR")
+
+    def _authorize(self, req: Request, body: bytes) -> Answer | None:
+        """The method's Lambda authorizer (see authorizers.py): None when the request may go on."""
+        authorizer = req.api.authorizers.get(req.method.authorizer_id or "")
+        if authorizer is None:
+            log.warning("API %s %s %s: authorizer %s does not exist", req.api.id, req.http_method, req.resource_path, req.method.authorizer_id)
+            refusal = authorizers.CONFIGURATION_ERROR
+        else:
+            event = self._event(req, body, dict(req.stage.variables or {}))
+            req.authorization = self.authorizers.authorize(
+                authorizer,
+                req.api.id,
+                req.stage_name or "",
+                self._execute_api_arn(req),
+                event,
+                list(req.method.authorization_scopes or []),
+            )
+            refusal = req.authorization.refusal
+        if refusal is None:
+            return None
+        return gateway_error(refusal.status, refusal.message, refusal.error_type, refusal.response_type)
 
     @staticmethod
     def _execute_api_arn(req: Request) -> str:
@@ -311,6 +348,7 @@ class Gateway:
                 "domainName": env.get("HTTP_HOST", ""),
                 "deploymentId": getattr(req.stage, "deployment_id", None),
                 "apiId": req.api.id,
+                **({"authorizer": auth.authorizer} if (auth := req.authorization) and auth.authorizer else {}),
             },
             "body": body_text,
             "isBase64Encoded": is_b64,
@@ -383,10 +421,28 @@ class Gateway:
             "domainName": env.get("HTTP_HOST"),
             "domainPrefix": req.api.id,
             "wafResponseCode": None,
+            **_authorizer_log_context(req.authorization),
         }
 
 
 # ---- helpers -----------------------------------------------------------------------------
+def _authorizer_log_context(outcome: authorizers.Outcome | None) -> dict[str, Any]:
+    """``$context.authorizer.*`` of access logs."""
+    if outcome is None:
+        return {}
+    status = outcome.refusal.status if outcome.refusal else 200
+    out: dict[str, Any] = {
+        "authorizer.principalId": outcome.principal_id,
+        "authorizer.error": outcome.error,
+        "authorizer.status": status,
+        "authorizer.latency": outcome.latency_ms,
+        "authorizer.integrationLatency": outcome.latency_ms,
+    }
+    for key, value in (outcome.authorizer or {}).items():
+        out.setdefault(f"authorizer.{key}", value)
+    return out
+
+
 def _status_line(status: int) -> str:
     try:
         return f"{status} {http.HTTPStatus(status).phrase}"

@@ -1,7 +1,8 @@
 """OpenAPI import as API Gateway does it, where moto's import falls short of what the gateway
 serves: moto refuses Swagger 2.0 (what SAM emits), needs ``info.description``, turns
 ``x-amazon-apigateway-any-method`` and path-level keys (``parameters``) into methods, rejects
-SAM's ``credentials: arn:aws:iam::*:user/*``, and drops ``security`` (IAM auth) and
+SAM's ``credentials: arn:aws:iam::*:user/*``, and drops ``security`` (IAM auth, Lambda and
+Cognito authorizers: ``x-amazon-apigateway-authorizer``) and
 ``x-amazon-apigateway-binary-media-types``. The hooks normalise the document before moto reads
 it and then set what moto dropped on the methods and the API it created.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from localcloud.moto_hooks import hook
 
+from . import api_keys, authorizers
 from .config import ACCOUNT_ID
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "any"}
@@ -87,6 +89,8 @@ def apply_extensions(api: Any, doc: Any) -> None:
         for name, scheme in schemes.items()
         if isinstance(scheme, dict) and str(scheme.get("x-amazon-apigateway-authtype", "")).lower() == "awssigv4"
     }
+    custom = authorizers.import_authorizers(api, schemes)
+    key_schemes = api_keys.key_schemes(schemes)
     default_security = doc.get("security")
     for path, item in (doc.get("paths") or {}).items():
         if not isinstance(item, dict):
@@ -101,8 +105,18 @@ def apply_extensions(api: Any, doc: Any) -> None:
             if method is None:
                 continue
             security = op.get("security", default_security) or []
-            if any(isinstance(req, dict) and iam_schemes.intersection(req) for req in security):
+            named = [name for req in security if isinstance(req, dict) for name in req]
+            if any(name in key_schemes for name in named):
+                method.api_key_required = True
+            if any(name in iam_schemes for name in named):
                 method.authorization_type = "AWS_IAM"
+            elif any(name in custom for name in named):
+                scheme = next(name for name in named if name in custom)
+                chosen = custom[scheme]
+                method.authorization_type = chosen.authorization_type
+                method.authorizer_id = chosen.authorizer_id
+                scopes = next((req[scheme] for req in security if isinstance(req, dict) and scheme in req), None)
+                method.authorization_scopes = [str(x) for x in scopes] if scopes else None
             elif method.authorization_type is None:
                 method.authorization_type = "NONE"
 

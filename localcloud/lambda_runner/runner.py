@@ -8,7 +8,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import sys
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any
 from localcloud import iam
 from localcloud.cloud import ROOT_ACCESS_KEY, ROOT_SECRET_KEY
 from localcloud.lambda_runner import code as codebase
+from localcloud.lambda_runner import interpreters
 from localcloud.lambda_runner.telemetry import Datum, LogEvent, Telemetry
 from localcloud.lambda_runner.worker import Pool, PoolClosed, Reply, Worker
 
@@ -38,6 +38,8 @@ ASYNC_THREADS = 16
 LOG_TAIL_BYTES = 4096
 
 RUNTIMES_DIR = Path(__file__).resolve().parent / "runtimes"
+# The AWS SDK for JavaScript v3 that Lambda's nodejs18.x+ runtimes bundle (make setup: npm ci)
+NODE_SDK_DIR = RUNTIMES_DIR / "node" / "node_modules"
 
 # Environment variables the Lambda service sets; a function's own value for these is ignored.
 RESERVED_ENV = frozenset(
@@ -117,8 +119,9 @@ class Runner:
         self._stopping = threading.Event()
         self._reaper: threading.Thread | None = None
         self._python = getattr(sys, "_base_executable", None) or sys.executable
-        self._node = shutil.which("node")
         self._sdk_dir: str | None = None
+        self._announced: set[str] = set()  # functions told to run on another version than declared
+        self._notices: dict[str, str] = {}  # ... whose function logs have not said so yet
 
     # ---- service ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -214,6 +217,11 @@ class Runner:
         timeout_s = float(target.config.get("Timeout") or 3)
         memory = int(target.config.get("MemorySize") or 128)
         events: list[LogEvent] = []
+        if cold:
+            with self._lock:
+                notice = self._notices.pop(target.name, None)
+            if notice is not None:
+                events.append((_now_ms(), notice))
         if cold and worker.init_reply is not None:
             events.extend(worker.init_reply.lines)
         started_ms = _now_ms()
@@ -411,22 +419,52 @@ class Runner:
         if runtime.startswith("python"):
             if self._sdk_dir is None:
                 self._sdk_dir = str(codebase.python_sdk_dir(self._cloud.path("lambda")))
-            head = (self._python, "-I", "-S", "-u", str(RUNTIMES_DIR / "python_bootstrap.py"))
+            python = interpreters.python_for(runtime, self._python, (str(task_root), *layer_dirs))
+            self._announce(target.name, python)
+            if python.executable != self._python:
+                interpreters.precompile(python.executable, self._sdk_dir)
+            head = (python.executable, "-I", "-S", "-u", str(RUNTIMES_DIR / "python_bootstrap.py"))
             tail = (str(task_root), self._sdk_dir, *layer_dirs)
         elif runtime.startswith("nodejs"):
-            if self._node is None:
+            node = interpreters.node_for(runtime)
+            if node is None:
                 raise UnsupportedFunction(
                     f"function {target.name} needs {runtime}, and there is no `node` on this machine's PATH"
                 )
-            if layer_dirs:
-                env["NODE_PATH"] = os.pathsep.join(layer_dirs)
-            head = (self._node, str(RUNTIMES_DIR / "node_bootstrap.js"))
+            self._announce(target.name, node)
+            # As Lambda's NODE_PATH (/opt/nodejs/node_modules...:/var/runtime/node_modules): the
+            # function's own node_modules first (Node's resolution), then its layers, then the SDK.
+            sdk = [str(NODE_SDK_DIR)] if NODE_SDK_DIR.is_dir() else []
+            if not sdk:
+                self._warn_once("node-sdk", f"{NODE_SDK_DIR} is missing (run `make setup`): Node.js functions get no AWS SDK v3")
+            if layer_dirs or sdk:
+                env["NODE_PATH"] = os.pathsep.join([*layer_dirs, *sdk])
+            head = (node.executable, str(RUNTIMES_DIR / "node_bootstrap.js"))
             tail = (str(task_root),)
         else:
             raise UnsupportedFunction(
                 f"runtime {runtime!r} of function {target.name} is not supported (python3.x and nodejs*.x are)"
             )
         return Spec(runtime, head, tail, tuple(env.items()), str(task_root))
+
+    def _warn_once(self, key: str, message: str) -> None:
+        with self._lock:
+            if key in self._announced:
+                return
+            self._announced.add(key)
+        log.warning("%s", message)
+
+    def _announce(self, name: str, interpreter: interpreters.Interpreter) -> None:
+        """Once per function: say in up's output, and in its first log lines, that it does not run
+        on the version its runtime declares."""
+        if interpreter.notice is None:
+            return
+        with self._lock:
+            if name in self._announced:
+                return
+            self._announced.add(name)
+            self._notices[name] = f"localcloud: function {name} {interpreter.notice}"
+        log.warning("function %s %s", name, interpreter.notice)
 
     def _spawn(self, target: Target, spec: Spec) -> Worker:
         if self._stopping.is_set():

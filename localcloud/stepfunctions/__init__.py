@@ -6,6 +6,8 @@ around the interpreter.
   ABORTED) on the default bus, so rules on ``detail.status`` / ``detail.stateMachineArn`` reach
   their targets through the event router. Hooked where moto starts an execution
   (``Execution.start``) and where it records how it ended (``terminated``).
+- ``StopExecution`` ends an execution at once: ABORTED, its stop date, its event; moto would wait
+  for the state in flight to return (a Lambda task: until the function returns).
 - Nested ``.sync`` executions (``nested``): the managed-rule permission check and stopping the
   child when the parent's task ends without it.
 - Readable failure logs: moto logs every failing state as one ERROR line holding the whole error
@@ -17,9 +19,13 @@ around the interpreter.
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 
-from localcloud.moto_hooks import hook
+from localcloud.moto_hooks import hook, require
 
 from . import nested, status_events
 
@@ -28,6 +34,9 @@ log = logging.getLogger("localcloud.stepfunctions")
 _EXECUTION = "moto.stepfunctions.parser.backend.execution"
 _EVAL_COMPONENT = "moto.stepfunctions.parser.asl.component.eval_component"
 CAUSE_CHARS = 300  # how much of a failure's cause a log line keeps
+_STOPPED_AT = "__localcloud_stopped_at__"  # set on an execution that StopExecution ended
+_ending = threading.Lock()  # an execution ends once: by StopExecution or on its own
+_stop_reason: ContextVar[tuple[Any, Any]] = ContextVar("localcloud_stop_reason", default=(None, None))
 
 
 def _standard(execution: Any) -> bool:
@@ -37,6 +46,9 @@ def _standard(execution: Any) -> bool:
 
 def install(cloud: Any) -> None:
     emitter = status_events.Emitter(cloud.client("events").put_events)
+    program_stopped = require(
+        "moto.stepfunctions.parser.asl.eval.program_state", "ProgramStopped", "an execution that StopExecution ended"
+    )
 
     @hook(_EXECUTION, "Execution.start", "put the RUNNING status change event when an execution starts")
     def start(original: Any, execution: Any) -> None:
@@ -51,8 +63,45 @@ def install(cloud: Any) -> None:
         "put the status change event of how an execution ended",
     )
     def terminated(original: Any, comm: Any) -> None:
-        original(comm)
         execution = comm.execution
+        with _ending:
+            stopped_at = getattr(execution, _STOPPED_AT, None)
+            original(comm)
+            if stopped_at is not None:  # ABORTED when it was stopped, and said so then
+                execution.stop_date = stopped_at
+                return
+        if _standard(execution):
+            emitter.emit(status_events.detail(execution.to_describe_output()))
+
+    @hook("moto.stepfunctions.responses", "StepFunctionResponse.stop_execution", "StopExecution's error and cause")
+    def stop_execution(original: Any, response: Any) -> Any:
+        # moto's backend drops them; the ExecutionAborted history event records them on AWS
+        token = _stop_reason.set((response._get_param("error"), response._get_param("cause")))
+        try:
+            return original(response)
+        finally:
+            _stop_reason.reset(token)
+
+    @hook(_EXECUTION, "Execution.stop", "StopExecution ends the execution at once (ABORTED), as on AWS")
+    def stop(original: Any, execution: Any, stop_date: Any, error: Any, cause: Any) -> None:
+        # moto ends it when the state in flight returns (a Lambda task: when the function does); AWS
+        # ends it now and ignores what the state in flight returns later.
+        if not error and not cause:
+            error, cause = _stop_reason.get()
+        deadline = time.monotonic() + 2  # just started: moto's worker makes its environment on its thread
+        while getattr(execution.exec_worker, "env", False) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with _ending:  # against the execution ending on its own at this very moment
+            was_running = str(getattr(execution.exec_status, "value", execution.exec_status)) == "RUNNING"
+            original(execution, stop_date, error, cause)
+            env = getattr(execution.exec_worker, "env", None)
+            if not was_running or env is None or not isinstance(env.program_state(), program_stopped):
+                return
+            if isinstance(stop_date, datetime) and stop_date.tzinfo is None:
+                stop_date = stop_date.replace(tzinfo=UTC)
+            setattr(execution, _STOPPED_AT, stop_date)
+            execution.exec_status = type(execution.exec_status)("ABORTED")
+            execution.stop_date = stop_date
         if _standard(execution):
             emitter.emit(status_events.detail(execution.to_describe_output()))
 

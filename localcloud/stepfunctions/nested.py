@@ -1,6 +1,6 @@
 """Nested executions (``arn:aws:states:::states:startExecution.sync`` and ``.sync:2``) as on AWS.
 
-moto's interpreter already starts the child with the parent role's credentials (with
+moto's interpreter has the flow: it starts the child with the parent role's credentials (with
 ``--enforce-iam``: ``states:StartExecution`` on the child machine), polls it with
 ``DescribeExecution`` (``states:DescribeExecution`` on the child's executions), returns its
 output (parsed JSON with ``.sync:2``) and fails the task with ``States.TaskFailed`` when the child
@@ -10,7 +10,8 @@ does not succeed. What it lacks, added here:
   in PascalCase (``StateMachineArn``, ``Input``, ``Name``; ``ExecutionArn``, ``StartDate``, and for
   ``.sync`` the child's description: ``Status``, ``Output``, ``InputDetails.Included``...), dates as
   epoch milliseconds. moto hands the PascalCase parameters to boto3 as they are (which refuses
-  them: every such task failed with ``States.Runtime``) and returns boto3's camelCase answer.
+  them: every ``states:startExecution`` task, ``.sync`` or not, failed with ``States.Runtime``)
+  and returns boto3's camelCase answer.
   A refused call fails the task with ``StepFunctions.<code>`` (``StepFunctions.AccessDeniedException``,
   ``StepFunctions.ExecutionAlreadyExistsException``), not moto's ``...ExceptionException``.
 

@@ -59,6 +59,23 @@ def _load_body(ctx: Context, props: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+LAMBDA_AUTHORIZERS = ("token", "request", "cognito_user_pools")
+
+
+def _check_authorizers(body: dict[str, Any]) -> None:
+    """Lambda (TOKEN, REQUEST) and Cognito user pool authorizers are enforced by the local gateway;
+    any other authorizer type is refused here, naming it, rather than leave its methods open."""
+    schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
+    where = "securityDefinitions" if body.get("securityDefinitions") else "components.securitySchemes"
+    for name, scheme in (schemes.items() if isinstance(schemes, dict) else []):
+        ext = scheme.get("x-amazon-apigateway-authorizer") if isinstance(scheme, dict) else None
+        if isinstance(ext, dict) and str(ext.get("type", "")).lower() not in LAMBDA_AUTHORIZERS:
+            raise ResourceFailed(
+                f"Body.{where}.{name}.x-amazon-apigateway-authorizer: type {ext.get('type')!r} is not supported by "
+                f"localcloud (token, request and cognito_user_pools are)"
+            )
+
+
 def _import(ctx: Context, api_id: str, body: dict[str, Any], fail_on_warnings: bool) -> None:
     if not isinstance(body.get("paths", {}), dict):
         raise ResourceFailed("Body.paths must be a mapping")
@@ -93,6 +110,7 @@ class RestApi(ResourceType):
 
     def create(self, ctx: Context, logical_id: str, props: dict[str, Any]) -> Provisioned:
         body = _load_body(ctx, props)
+        _check_authorizers(body or {})
         info = (body or {}).get("info") or {}
         kwargs: dict[str, Any] = {"name": props.get("Name") or info.get("title") or logical_id}
         description = props.get("Description") or info.get("description")
@@ -150,6 +168,7 @@ class RestApi(ResourceType):
         api_id = current.physical_id
         changed = set(changed_properties(old, new))
         body = _load_body(ctx, new)
+        _check_authorizers(body or {})
         info = (body or {}).get("info") or {}
         ops = []
         name = new.get("Name") or info.get("title") or logical_id

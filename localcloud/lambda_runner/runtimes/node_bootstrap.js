@@ -15,6 +15,13 @@ const RES_FD = Number(resFdArg);
 const MARKER = '\x1f' + token + '\x1f\n';
 let requestId = undefined;
 
+// NODE_PATH (layers, then the runtime's AWS SDK v3) also for `import`: see node_esm_fallback.mjs.
+const nodePath = (process.env.NODE_PATH || '').split(path.delimiter).filter(Boolean);
+const nodeModule = require('module');
+if (nodePath.length && typeof nodeModule.register === 'function') {
+  nodeModule.register('./node_esm_fallback.mjs', pathToFileURL(__filename), { data: { dirs: nodePath } });
+}
+
 // As the Lambda Node.js runtime does: console lines get "<time>\t<requestId>\t<LEVEL>\t", and a
 // multi-line message stays one log event (newlines become carriage returns).
 for (const [method, level] of [['log', 'INFO'], ['info', 'INFO'], ['warn', 'WARN'], ['error', 'ERROR'], ['debug', 'DEBUG'], ['trace', 'TRACE']]) {

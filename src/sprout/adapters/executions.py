@@ -25,6 +25,14 @@ class Executions:
             return None
         return status in ("RUNNING", "PENDING_REDRIVE")
 
+    def stop(self, execution_arn: str, error: str, cause: str) -> None:
+        """Stop an execution (one already ended is left as it is)."""
+        try:
+            self._sfn.stop_execution(executionArn=execution_arn, error=error, cause=cause[:200])
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") not in ("ExecutionDoesNotExist", "ExecutionAlreadyEnded"):
+                raise
+
     def start(self, state_machine_arn: str, name: str, payload: dict) -> str:
         """Start ``name``; StartExecution with the same name and input is idempotent on AWS."""
         return self._sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))[

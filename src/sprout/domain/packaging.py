@@ -270,7 +270,7 @@ def package(template_text: str | bytes | None, template_path: str, tree: SourceT
         out_props = packaged["Resources"][logical_id].setdefault("Properties", {})
         if kind == FUNCTION:
             effective = merge_globals(globals_function, props)
-            sha = zips.code(logical_id, "CodeUri", effective.get("CodeUri"), effective)
+            sha = zips.code(logical_id, "CodeUri", _code_uri(effective), effective)
             out_props["CodeUri"] = f"s3://{bucket}/{artifact_key(sha)}"
             functions.append(
                 FunctionArtifact(logical_id=logical_id, sha256=sha, s3_key=artifact_key(sha), config=function_config(effective))
@@ -324,6 +324,14 @@ def _sam_resources(template: Any, path: str) -> dict[str, dict]:
         if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
             raise PackagingError(f"{path}: resource {logical_id} has no Type")
     return resources
+
+
+def _code_uri(effective: Mapping[str, Any]) -> Any:
+    """A function's ``CodeUri``; omitted (and no InlineCode or image), it is the template's own
+    folder, as ``sam build`` and ``sam package`` take it."""
+    if "CodeUri" in effective or "InlineCode" in effective or "ImageUri" in effective:
+        return effective.get("CodeUri")
+    return "."
 
 
 def merge_globals(global_value: Any, local_value: Any, key: str = "") -> Any:

@@ -125,3 +125,35 @@ def iso(moment: datetime) -> str:
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# ---- hands-off rollback ----------------------------------------------------------------------------
+
+DEFAULT_COOLDOWN = timedelta(minutes=5)
+ALARM_PREFIX = "sprout-ar-"
+WATCHED_KINDS = (DeploymentKind.DEPLOY, DeploymentKind.PROMOTE)
+
+
+def alarm_decision(
+    current: Deployment | None,
+    breaching_since: datetime,
+    last_rollback_finished: datetime | None,
+    now: datetime,
+    cooldown: timedelta = DEFAULT_COOLDOWN,
+) -> str | None:
+    """Why an alarm on a stage is recorded and not acted on — or None: roll back.
+
+    An alarm acts only against a deploy or promote (never a rollback: no loops) that started
+    before the alarm's breaching data (a person's later action is never undone by an alarm about
+    what came before it), and not during the cool-down after a rollback."""
+    if current is None:
+        return "the stage runs nothing yet"
+    if current.kind not in WATCHED_KINDS:
+        return f"the stage's current deployment {current.id} is a {current.kind}: an alarm never rolls back a rollback"
+    if parse_iso(current.started_at) > breaching_since:
+        return (f"deployment {current.id} started at {current.started_at}, after the alarm's breaching data "
+                f"({iso(breaching_since)}): the alarm is about what ran before it")
+    if last_rollback_finished is not None and now - last_rollback_finished < cooldown:
+        return (f"the stage is cooling down after a rollback at {iso(last_rollback_finished)} "
+                f"(for {int(cooldown.total_seconds())} s)")
+    return None

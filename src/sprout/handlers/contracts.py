@@ -153,3 +153,18 @@ class Finalized(TypedDict):
     execution: str
     status: str
     closed: list[str]
+
+
+class AlarmResolved(TypedDict):
+    """ResolveAlarm's output: ``status`` ACT (the rollback to run, the stage held for it) or
+    IGNORED (recorded with the reason; the execution ends there)."""
+
+    status: str
+    reason: NotRequired[str]
+    app: NotRequired[str]
+    stage: NotRequired[str]
+    build: NotRequired[int]
+    deploymentId: NotRequired[str]
+    versions: NotRequired[dict[str, str]]
+    kind: NotRequired[str]
+    trigger: NotRequired[Trigger]

@@ -35,7 +35,7 @@ def build_summary(build: Build) -> dict:
     }
 
 
-def build_view(build: Build, deployed_to: dict[str, Deployment], live_on: list[str]) -> dict:
+def build_view(build: Build, deployed_to: dict[str, Deployment], live_on: list[str], rolled_back_from: list[str]) -> dict:
     return {
         **build_summary(build),
         "functions": [function_view(f) for f in build.functions],
@@ -44,10 +44,7 @@ def build_view(build: Build, deployed_to: dict[str, Deployment], live_on: list[s
         "execution": build.execution,
         "deployedTo": {stage: deployment_view(d) for stage, d in deployed_to.items()},
         "liveOn": live_on,
-        "rolledBackFrom": sorted(
-            stage for stage, d in deployed_to.items() if stage not in live_on and d.status.value == "SUCCEEDED"
-            and d.kind.value in ("deploy", "promote")
-        ),
+        "rolledBackFrom": sorted(rolled_back_from),
     }
 
 

@@ -447,28 +447,9 @@ def test_given_intrinsics_and_conditions_then_values_and_outputs_are_computed_as
     assert tags == {"logs": group["arn"], "env": "dev"}  # AWS::NoValue drops the prod tag
 
 
-def test_given_a_parameter_outside_its_allowed_values_then_the_stack_fails_naming_it(cloud, uid):
-    cf = cloud.client("cloudformation")
-    name = f"badparam-{uid}"
-    cf.create_stack(
-        StackName=name,
-        TemplateBody=(TEMPLATES / "intrinsics.yaml").read_text(),
-        Parameters=[
-            {"ParameterKey": "Env", "ParameterValue": "qa"},
-            {"ParameterKey": "Suffix", "ParameterValue": "x"},
-        ],
-    )
-    assert "Parameter 'Env' must be one of AllowedValues" in failed_reason(cf, name, "ROLLBACK_COMPLETE")
+# ---- bad input: ValidationError in the call, as CloudFormation answers ------------------------
 
-
-def test_given_a_missing_parameter_then_the_stack_fails_naming_it(cloud, uid):
-    cf = cloud.client("cloudformation")
-    name = f"noparam-{uid}"
-    cf.create_stack(StackName=name, TemplateBody=(TEMPLATES / "intrinsics.yaml").read_text())
-    assert "Parameters: ['Suffix'] must have values" in failed_reason(cf, name, "ROLLBACK_COMPLETE")
-
-
-# ---- bad input -------------------------------------------------------------------------------
+INTRINSICS = (TEMPLATES / "intrinsics.yaml").read_text()
 
 BAD_TEMPLATES = {
     "yaml-syntax": (
@@ -479,13 +460,17 @@ BAD_TEMPLATES = {
         '{"Resources": {"A": {"Type": "AWS::Logs::LogGroup",}}}',
         ["JSON not well-formed", "line 1"],
     ),
+    "unknown-section": (
+        '{"Resources": {"A": {"Type": "AWS::Logs::LogGroup"}}, "Resource": {}}',
+        ["Template format error", "Resource"],
+    ),
+    "no-type": (
+        '{"Resources": {"A": {"Properties": {}}}}',
+        ["Template format error", "resource A has no Type"],
+    ),
     "unknown-type": (
         '{"Resources": {"Thing": {"Type": "AWS::Made::Up"}}}',
         ["Unrecognized resource types", "AWS::Made::Up", "Thing"],
-    ),
-    "unsupported-property": (
-        '{"Resources": {"Group": {"Type": "AWS::Logs::LogGroup", "Properties": {"DataProtectionPolicy": {}}}}}',
-        ["Group", "AWS::Logs::LogGroup", "DataProtectionPolicy", "not supported"],
     ),
     "dangling-ref": (
         '{"Resources": {"Group": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Ref": "Nowhere"}}}}}',
@@ -499,19 +484,112 @@ BAD_TEMPLATES = {
         '{"Resources": {"A": {"Type": "AWS::Logs::LogGroup"}, "B": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": {"Fn::GetAtt": ["A", "Colour"]}}}}}',
         ["B", "does not support attribute type Colour"],
     ),
+    "missing-parameter": (INTRINSICS, ["Parameters: ['Suffix'] must have values"]),
+    "unknown-parameter": (
+        '{"Resources": {"A": {"Type": "AWS::Logs::LogGroup"}}}',
+        ["Parameters: ['Suffix'] do not exist in the template"],
+    ),
+    "parameter-not-allowed": (INTRINSICS, ["Parameter 'Env' must be one of AllowedValues"]),
+}
+GIVEN_PARAMETERS = {
+    "unknown-parameter": [{"ParameterKey": "Suffix", "ParameterValue": "x"}],
+    "parameter-not-allowed": [
+        {"ParameterKey": "Env", "ParameterValue": "qa"},
+        {"ParameterKey": "Suffix", "ParameterValue": "x"},
+    ],
 }
 
 
+def assert_validation_error(error: pytest.ExceptionInfo, expected: list[str]) -> None:
+    assert error.value.response["Error"]["Code"] == "ValidationError"
+    assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    for fragment in expected:
+        assert fragment in error.value.response["Error"]["Message"], (fragment, error.value.response["Error"])
+
+
+def assert_no_stack(cf, name: str) -> None:
+    with pytest.raises(ClientError, match="does not exist"):
+        cf.describe_stacks(StackName=name)
+
+
 @pytest.mark.parametrize("case", sorted(BAD_TEMPLATES))
-def test_given_a_bad_template_when_created_then_the_stack_rolls_back_with_a_reason_naming_the_culprit(
+def test_given_a_bad_template_or_parameters_when_created_then_a_validation_error_names_the_culprit_and_no_stack_is_made(
     cloud, uid, case
 ):
+    # GIVEN a template (or parameter values) CloudFormation refuses before making anything
     cf = cloud.client("cloudformation")
     body, expected = BAD_TEMPLATES[case]
     name = f"bad-{case}-{uid}"
-    cf.create_stack(StackName=name, TemplateBody=body)
+    # WHEN CreateStack is called
+    with pytest.raises(ClientError) as error:
+        cf.create_stack(StackName=name, TemplateBody=body, Parameters=GIVEN_PARAMETERS.get(case, []))
+    # THEN the call itself answers ValidationError (HTTP 400) naming the culprit, and no stack exists
+    assert_validation_error(error, expected)
+    assert_no_stack(cf, name)
+
+
+@pytest.mark.parametrize("case", ["yaml-syntax", "dangling-ref", "missing-parameter", "parameter-not-allowed"])
+def test_given_a_bad_template_when_a_change_set_is_created_then_a_validation_error_and_no_stack(cloud, uid, case):
+    cf = cloud.client("cloudformation")
+    body, expected = BAD_TEMPLATES[case]
+    name = f"badcs-{case}-{uid}"
+    with pytest.raises(ClientError) as error:
+        cf.create_change_set(
+            StackName=name,
+            ChangeSetName="first",
+            ChangeSetType="CREATE",
+            TemplateBody=body,
+            Parameters=GIVEN_PARAMETERS.get(case, []),
+        )
+    assert_validation_error(error, expected)
+    assert_no_stack(cf, name)
+
+
+def test_given_a_stack_when_updated_with_a_bad_template_then_a_validation_error_and_the_stack_is_untouched(
+    cloud, uid
+):
+    # GIVEN a created stack
+    cf = cloud.client("cloudformation")
+    name = f"badupdate-{uid}"
+    cf.create_stack(StackName=name, TemplateBody=_log_groups(uid, "Kept"))
+    cf.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=FAST)
+    # WHEN updated with a dangling Ref, then through a change set with a syntax error
+    with pytest.raises(ClientError) as error:
+        cf.update_stack(StackName=name, TemplateBody=BAD_TEMPLATES["dangling-ref"][0])
+    assert_validation_error(error, BAD_TEMPLATES["dangling-ref"][1])
+    with pytest.raises(ClientError) as error:
+        cf.create_change_set(
+            StackName=name, ChangeSetName="broken", TemplateBody=BAD_TEMPLATES["json-syntax"][0]
+        )
+    assert_validation_error(error, BAD_TEMPLATES["json-syntax"][1])
+    # THEN the stack is as it was, with no change set
+    assert cf.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    assert cf.list_change_sets(StackName=name)["Summaries"] == []
+
+
+def test_given_a_sam_template_without_a_required_parameter_then_create_change_set_refuses_it(cloud, uid):
+    # GIVEN a SAM template whose parameter has no default (what sam deploy sends, without overrides)
+    cf = cloud.client("cloudformation")
+    body = (TEMPLATES / "sam_app" / "template.yaml").read_text().replace("    Default: hello\n", "", 1)
+    name = f"samnoparam-{uid}"
+    # WHEN CreateChangeSet is called without a value
+    with pytest.raises(ClientError) as error:
+        cf.create_change_set(StackName=name, ChangeSetName="deploy", ChangeSetType="CREATE", TemplateBody=body)
+    # THEN ValidationError: Parameters: [Greeting] must have values
+    assert_validation_error(error, ["Parameters: ['Greeting'] must have values"])
+    assert_no_stack(cf, name)
+
+
+def test_given_a_property_localcloud_does_not_support_then_the_stack_fails_naming_it(cloud, uid):
+    # (a resource-level failure on AWS too: the stack is made and rolls back)
+    cf = cloud.client("cloudformation")
+    name = f"badprop-{uid}"
+    cf.create_stack(
+        StackName=name,
+        TemplateBody='{"Resources": {"Group": {"Type": "AWS::Logs::LogGroup", "Properties": {"DataProtectionPolicy": {}}}}}',
+    )
     reason = failed_reason(cf, name, "ROLLBACK_COMPLETE")
-    for fragment in expected:
+    for fragment in ["Group", "AWS::Logs::LogGroup", "DataProtectionPolicy", "not supported"]:
         assert fragment in reason, (fragment, reason)
     assert cf.describe_stacks()["Stacks"]  # the server still answers
 

@@ -16,6 +16,7 @@ import pytest
 import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.config import Config
 from botocore.credentials import Credentials
 
 from localcloud.urls import execute_api_url
@@ -443,6 +444,14 @@ def test_given_an_iam_method_when_a_role_session_signs_then_its_token_is_require
     for token in (None, "not-its-token"):
         r = _signed("GET", url, creds["AccessKeyId"], creds["SecretAccessKey"], token=token)
         assert r.status_code == 403 and r.json() == {"message": "The security token included in the request is invalid."}
+
+    # AND once the session has expired, its own token is refused as expired
+    sts = cloud.client("sts", config=Config(parameter_validation=False, retries={"max_attempts": 1}))
+    short = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="short", DurationSeconds=1)["Credentials"]
+    time.sleep(2.1)  # past the expiry, and past the gateway's 1 s cache of keys
+    r = _signed("GET", url, short["AccessKeyId"], short["SecretAccessKey"], token=short["SessionToken"])
+    assert r.status_code == 403 and r.json() == {"message": "The security token included in the request is expired"}
+    assert r.headers["x-amzn-ErrorType"] == "ExpiredTokenException"
 
 
 def test_given_an_iam_method_when_the_signature_is_older_than_5_minutes_then_403_signature_expired(api):

@@ -26,14 +26,22 @@ def handler(event, context):
     return {"recorded": path}
 """
 
+SLOW = """
+import time
+
+def handler(event, context):
+    time.sleep(8)
+    return {"slept": 8}
+"""
+
 BOOM = """
 def handler(event, context):
     raise RuntimeError("deploy went wrong: " + event.get("why", "") + " " + "x" * 50000)
 """
 
 
-def flow(boom_arn: str, timeout_seconds: int | None = None) -> str:
-    """fail → a task that raises; wait → waits 30 s; else → succeeds at once."""
+def flow(boom_arn: str, slow_arn: str, timeout_seconds: int | None = None) -> str:
+    """fail → a task that raises; wait → waits 30 s; slow → an 8 s task; else → succeeds at once."""
     definition = {
         "StartAt": "Route",
         "States": {
@@ -42,11 +50,13 @@ def flow(boom_arn: str, timeout_seconds: int | None = None) -> str:
                 "Choices": [
                     {"Variable": "$.fail", "IsPresent": True, "Next": "Boom"},
                     {"Variable": "$.wait", "IsPresent": True, "Next": "Wait"},
+                    {"Variable": "$.slow", "IsPresent": True, "Next": "Slow"},
                 ],
                 "Default": "Done",
             },
             "Boom": {"Type": "Task", "Resource": boom_arn, "End": True},
             "Wait": {"Type": "Wait", "Seconds": 30, "End": True},
+            "Slow": {"Type": "Task", "Resource": slow_arn, "Next": "Done"},
             "Done": {"Type": "Pass", "Result": {"ok": True}, "End": True},
         },
     }
@@ -62,6 +72,7 @@ def setup(cloud, tmp_path_factory):
     uid = str(time.monotonic_ns())[-8:]
     records = tmp_path_factory.mktemp("status-events")
     boom = create_python_function(cloud, f"sfn-ev-boom-{uid}", BOOM, role_name=f"sfn-ev-fn-{uid}")
+    slow = create_python_function(cloud, f"sfn-ev-slow-{uid}", SLOW, role_name=f"sfn-ev-fn-{uid}")
     recorder = f"sfn-ev-recorder-{uid}"
     cloud.client("lambda").create_function(
         FunctionName=recorder,
@@ -73,12 +84,12 @@ def setup(cloud, tmp_path_factory):
     )
     role = service_role(
         cloud, f"sfn-ev-{uid}", "states.amazonaws.com",
-        [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": boom}],
+        [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": [boom, slow]}],
     )
     sfn = cloud.client("stepfunctions")
-    watched = sfn.create_state_machine(name=f"watched-{uid}", roleArn=role, definition=flow(boom))["stateMachineArn"]
-    other = sfn.create_state_machine(name=f"other-{uid}", roleArn=role, definition=flow(boom))["stateMachineArn"]
-    hasty = sfn.create_state_machine(name=f"hasty-{uid}", roleArn=role, definition=flow(boom, timeout_seconds=1))[
+    watched = sfn.create_state_machine(name=f"watched-{uid}", roleArn=role, definition=flow(boom, slow))["stateMachineArn"]
+    other = sfn.create_state_machine(name=f"other-{uid}", roleArn=role, definition=flow(boom, slow))["stateMachineArn"]
+    hasty = sfn.create_state_machine(name=f"hasty-{uid}", roleArn=role, definition=flow(boom, slow, timeout_seconds=1))[
         "stateMachineArn"
     ]
     events = cloud.client("events")
@@ -184,6 +195,43 @@ def test_given_a_rule_on_aborted_executions_when_an_execution_is_stopped_then_it
     assert event["detail"]["status"] == "ABORTED"
     assert event["detail"]["stateMachineArn"] == setup["watched"]
     assert isinstance(event["detail"]["stopDate"], int)
+
+
+def test_given_an_execution_in_a_slow_lambda_task_when_stopped_then_it_is_aborted_at_once(cloud, setup):
+    # GIVEN an execution inside an 8 s Lambda task
+    sfn = cloud.client("stepfunctions")
+    arn = start(cloud, setup["watched"], {"slow": True})
+    deadline = time.monotonic() + 20
+    while not any(e["type"] == "LambdaFunctionStarted" for e in sfn.get_execution_history(executionArn=arn)["events"]):
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.1)
+
+    # WHEN it is stopped, with an error and a cause
+    stopped = time.monotonic()
+    answer = sfn.stop_execution(executionArn=arn, error="Superseded", cause="a newer deploy took over")
+
+    # THEN it is ABORTED at once, as on AWS (not when the function returns), and its event says so
+    described = sfn.describe_execution(executionArn=arn)
+    assert described["status"] == "ABORTED"
+    assert described["stopDate"] == answer["stopDate"]
+    [event] = recorded(setup["records"], arn, timeout=20)
+    assert event["detail"]["status"] == "ABORTED"
+    assert event["detail"]["stopDate"] == int(answer["stopDate"].timestamp() * 1000)
+    assert time.monotonic() - stopped < 5
+    # AND what the task returns later changes nothing: one event, still ABORTED, the next state never entered
+    deadline = time.monotonic() + 30  # the interpreter records the abort once the function has returned
+    while True:
+        history = sfn.get_execution_history(executionArn=arn)["events"]
+        if any(e["type"] == "ExecutionAborted" for e in history):
+            break
+        assert time.monotonic() < deadline, "no ExecutionAborted in the history"
+        time.sleep(0.2)
+    assert len(recorded(setup["records"], arn, timeout=0)) == 1
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    assert sfn.describe_execution(executionArn=arn)["stopDate"] == answer["stopDate"]
+    assert "Done" not in [e.get("stateEnteredEventDetails", {}).get("name") for e in history]
+    [aborted] = [e["executionAbortedEventDetails"] for e in history if e["type"] == "ExecutionAborted"]
+    assert aborted == {"error": "Superseded", "cause": "a newer deploy took over"}
 
 
 def test_given_a_machine_timeout_when_an_execution_runs_past_it_then_a_timed_out_event_is_put(cloud, setup):

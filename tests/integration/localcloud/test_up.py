@@ -1,6 +1,8 @@
 """``sprout local up``: starts, answers AWS calls, refuses a busy port, stops on a signal."""
 
 import signal
+import subprocess
+import sys
 import time
 
 from tests.conftest import start_cloud, stop_cloud
@@ -80,3 +82,19 @@ def test_given_a_data_dir_of_an_earlier_run_when_up_again_then_it_warns_starts_e
         assert any("moved aside" in line and str(aside) in line for line in second.output)
     finally:
         assert stop_cloud(second) == 0
+
+
+def test_given_a_stack_template_missing_a_parameter_when_up_deploys_it_then_it_exits_naming_the_parameter(tmp_path):
+    # GIVEN a template whose parameter has no default, and no --parameter for it
+    template = tmp_path / "template.yaml"
+    template.write_text("Parameters:\n  Env: {Type: String}\nResources:\n  Logs: {Type: AWS::Logs::LogGroup}\n")
+    # WHEN localcloud up deploys it
+    done = subprocess.run(
+        [sys.executable, "-m", "localcloud", "up", "--port", "0", "--data-dir", str(tmp_path / "data"),
+         "--stack", f"bad={template}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    # THEN it exits 1 with CloudFormation's ValidationError, not a traceback
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "stack bad" in done.stderr and "ValidationError: Parameters: ['Env'] must have values" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -253,9 +253,21 @@ def test_given_something_that_is_not_a_sam_template_then_packaging_says_so(text,
         run(tree(dict(FILES, **{"app/template.yaml": text.encode()})))
 
 
-def test_given_a_function_without_code_uri_then_the_error_names_it():
+def test_given_a_function_without_code_uri_then_its_code_is_the_template_folder_as_sam_build_takes_it():
+    # GIVEN List without CodeUri (and no InlineCode): sam build / sam package use the template's folder
     template = TEMPLATE.replace("      CodeUri: ./functions/list\n", "")
-    with pytest.raises(PackagingError, match="List: no CodeUri"):
+    # WHEN packaged
+    result = run(tree(dict(FILES, **{"app/template.yaml": template.encode()})))
+    # THEN List's zip holds the files of app/ (the template's folder), nothing from outside it
+    artifact = result.artifacts[by_id(result)["List"].sha256]
+    names = zipfile.ZipFile(io.BytesIO(artifact)).namelist()
+    assert names == sorted(k.removeprefix("app/") for k in FILES if k.startswith("app/"))
+    assert load_template(result.packaged_template)["Resources"]["List"]["Properties"]["CodeUri"].startswith("s3://")
+
+
+def test_given_a_function_with_inline_code_and_no_code_uri_then_the_error_names_it():
+    template = TEMPLATE.replace("      CodeUri: ./functions/list\n", "      InlineCode: 'def main(e, c): pass'\n")
+    with pytest.raises(PackagingError, match="List: no CodeUri .*InlineCode"):
         run(tree(dict(FILES, **{"app/template.yaml": template.encode()})))
 
 

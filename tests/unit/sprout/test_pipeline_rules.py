@@ -206,3 +206,34 @@ def test_given_a_node_handler_then_the_checker_is_asked_and_its_answer_named():
     with pytest.raises(PackagingError, match=r"Fn: index.mjs, line 3: SyntaxError: Unexpected token"):
         check_function("Fn", "nodejs20.x", zipped({"index.mjs": "x", "node_modules/y/z.js": "("}), "", checker)
     assert seen == ["index.mjs"]
+
+
+# ---- hands-off rollback ----------------------------------------------------------------------------------
+
+from sprout.domain.pipeline import alarm_decision  # noqa: E402
+
+
+def watched(kind=DeploymentKind.PROMOTE, started=NOW - timedelta(minutes=2)) -> Deployment:
+    return Deployment("notes", "prod", "000004", 2, kind, DeploymentStatus.SUCCEEDED, {}, started_at=iso(started))
+
+
+def test_given_a_promote_that_ran_before_the_breach_then_the_alarm_rolls_back():
+    assert alarm_decision(watched(), NOW - timedelta(seconds=30), None, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("current", "last_rollback", "why"),
+    [
+        (None, None, "runs nothing"),
+        (watched(kind=DeploymentKind.AUTO_ROLLBACK), None, "never rolls back a rollback"),
+        (watched(kind=DeploymentKind.ROLLBACK), None, "never rolls back a rollback"),
+        (watched(started=NOW - timedelta(seconds=5)), None, "after the alarm's breaching data"),
+        (watched(), NOW - timedelta(minutes=1), "cooling down"),
+    ],
+)
+def test_given_a_reason_not_to_act_then_the_alarm_is_recorded_with_it(current, last_rollback, why):
+    assert why in alarm_decision(current, NOW - timedelta(seconds=30), last_rollback, NOW)
+
+
+def test_given_the_cool_down_has_passed_then_the_alarm_acts_again():
+    assert alarm_decision(watched(), NOW - timedelta(seconds=30), NOW - timedelta(minutes=6), NOW) is None

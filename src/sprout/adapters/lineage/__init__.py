@@ -7,6 +7,7 @@ open work of executions, which the finalizer closes.
 
 from __future__ import annotations
 
+from sprout.adapters.lineage.alarms import AlarmEventRepository
 from sprout.adapters.lineage.apps import AppRepository
 from sprout.adapters.lineage.builds import BuildRepository
 from sprout.adapters.lineage.deployments import DeploymentRepository
@@ -14,7 +15,7 @@ from sprout.adapters.lineage.table import MODELS, OpenItem, open_pk, reset_conne
 from sprout.domain.model import Deployment, OpenWork
 
 
-class Lineage(AppRepository, BuildRepository, DeploymentRepository):
+class Lineage(AppRepository, BuildRepository, DeploymentRepository, AlarmEventRepository):
     """Apps, stages, builds and deployments, as domain types."""
 
     def deployments_of_build(self, app: str, number: int) -> dict[str, Deployment]:

@@ -222,7 +222,20 @@ class OpenItem(Item):
     deployment = UnicodeAttribute(null=True)
 
 
-MODELS = (AppItem, StageItem, StackClaimItem, BuildItem, CommitItem, DeployedItem, DeploymentItem, OpenItem)
+class AlarmEventItem(Item):
+    """One alarm event as Sprout handled it: claimed once (a duplicated event acts once), with the
+    outcome and why."""
+
+    alarm = UnicodeAttribute()
+    app = UnicodeAttribute(null=True)
+    stage = UnicodeAttribute(null=True)
+    outcome = UnicodeAttribute()  # "RECEIVED" | "IGNORED" | "ROLLED_BACK"
+    reason = UnicodeAttribute(null=True)
+    deployment = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+
+
+MODELS = (AlarmEventItem, AppItem, StageItem, StackClaimItem, BuildItem, CommitItem, DeployedItem, DeploymentItem, OpenItem)
 
 
 # ---- keys --------------------------------------------------------------------------------------

@@ -4,13 +4,12 @@ of a stage. Routes live in Router modules joined here."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sprout.domain.errors import Conflict, InvalidInput, NotFound
+from sprout.handlers.errors import install_error_handlers
 from sprout.handlers.monitoring import access_logs, functions, metrics
-from sprout.handlers.monitoring.common import json_response
 from sprout.observability import logger, tracer
 from sprout.observability import metrics as emf
 
@@ -20,19 +19,7 @@ app.include_router(metrics.router)
 app.include_router(functions.router)
 
 
-@app.exception_handler(InvalidInput)
-def invalid_input(e: InvalidInput) -> Response:
-    return json_response(400, {"message": str(e), "field": e.field})
-
-
-@app.exception_handler(NotFound)
-def not_found(e: NotFound) -> Response:
-    return json_response(404, {"message": str(e)})
-
-
-@app.exception_handler(Conflict)
-def conflict(e: Conflict) -> Response:
-    return json_response(409, {"message": str(e)})
+install_error_handlers(app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -23,7 +23,8 @@ from sprout.domain.monitoring import (
     status_filter,
     time_range,
 )
-from sprout.handlers.monitoring.common import DeployedStage, deployed, json_response, now, query, stage_of
+from sprout.handlers.http import json_response
+from sprout.handlers.monitoring.common import DeployedStage, deployed, now, query, stage_of
 from sprout.observability import logger
 
 router = Router()

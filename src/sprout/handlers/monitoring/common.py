@@ -3,11 +3,9 @@ resources), query parameters, and JSON answers."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sprout.adapters.apigateway import StageInventory, StageResources
@@ -18,10 +16,6 @@ from sprout.domain.model import Deployment
 
 lineage = Lineage()
 resources = StageResources()
-
-
-def json_response(status: int, body: dict) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 
 def query(router: Router) -> dict[str, str]:

@@ -22,7 +22,8 @@ from sprout.domain.monitoring import (
     resolve_function,
     time_range,
 )
-from sprout.handlers.monitoring.common import DeployedStage, deployed, json_response, now, query, stage_of
+from sprout.handlers.http import json_response
+from sprout.handlers.monitoring.common import DeployedStage, deployed, now, query, stage_of
 
 router = Router()
 logs = LogReader()

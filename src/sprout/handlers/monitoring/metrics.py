@@ -8,7 +8,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sprout.adapters.metrics import MetricQuery, MetricReader
 from sprout.domain.monitoring import iso, parse_period, points, time_range
-from sprout.handlers.monitoring.common import deployed, json_response, now, query, stage_of
+from sprout.handlers.http import json_response
+from sprout.handlers.monitoring.common import deployed, now, query, stage_of
 
 router = Router()
 reader = MetricReader()

@@ -47,8 +47,21 @@ def start_build(name: str) -> Response:
 def list_builds(name: str) -> Response:
     query = query_of(router)
     limit = whole_number("limit", query.get("limit"), default=25)
-    builds, token = router.context["lineage"].list_builds(name, limit=limit, next_token=query.get("nextToken"))
-    return json_response(200, {"builds": [build_summary(b) for b in builds], "nextToken": token})
+    lineage = router.context["lineage"]
+    builds, token = lineage.list_builds(name, limit=limit, next_token=query.get("nextToken"))
+    live = _live_on(lineage, name)
+    return json_response(
+        200, {"builds": [{**build_summary(b), "liveOn": live.get(b.number, [])} for b in builds], "nextToken": token}
+    )
+
+
+def _live_on(lineage, app: str) -> dict[int, list[str]]:
+    """Build number -> the stages whose current deployment runs it (one batch read)."""
+    currents = [(s.name, s.current_deployment) for s in lineage.list_stages(app) if s.current_deployment]
+    live: dict[int, list[str]] = {}
+    for stage, deployment in lineage.deployments_by_id(app, currents).items():
+        live.setdefault(deployment.build, []).append(stage)
+    return live
 
 
 @router.get("/apps/<name>/builds/<number>")
@@ -58,5 +71,17 @@ def get_build(name: str, number: str) -> Response:
     n = whole_number("number", number, maximum=10**9)
     build = lineage.get_build(name, n)
     deployed_to = lineage.deployments_of_build(name, n)
-    live_on = [s.name for s in lineage.list_stages(name) if s.current_deployment and s.current_deployment == (deployed_to.get(s.name).id if deployed_to.get(s.name) else None)]
-    return json_response(200, build_view(build, deployed_to, live_on))
+    live_on = _live_on(lineage, name).get(n, [])
+    return json_response(200, build_view(build, deployed_to, live_on, _rolled_back_from(lineage, name, deployed_to, live_on)))
+
+
+def _rolled_back_from(lineage, app: str, deployed_to: dict, live_on: list[str]) -> list[str]:
+    """Stages where a rollback replaced this build's newest deployment there."""
+    found = []
+    for stage, deployment in deployed_to.items():
+        if stage in live_on or deployment.status.value != "SUCCEEDED":
+            continue
+        later, _ = lineage.list_deployments(app, stage, limit=25)
+        if any(d.replaces == deployment.id and d.kind.value in ("rollback", "auto-rollback") for d in later):
+            found.append(stage)
+    return found

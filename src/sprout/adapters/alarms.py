@@ -1,0 +1,74 @@
+"""Alarm events as Sprout reads them: whose alarm it is (its tags), and since when it breached."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sprout.domain.pipeline import parse_iso
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    name: str
+    arn: str
+    state: str
+    reason: str
+    breaching_since: datetime  # the end of the first period whose data breached
+    datapoints: list
+    tags: dict[str, str]
+
+
+class Alarms:
+    def __init__(self, client=None):
+        self._cw = client or boto3.client("cloudwatch")
+
+    def read(self, event: dict) -> AlarmEvent:
+        """The alarm of a ``CloudWatch Alarm State Change`` event, with its tags (ValueError when
+        the event is not one)."""
+        detail = event.get("detail") or {}
+        name, state = detail.get("alarmName"), (detail.get("state") or {})
+        if not isinstance(name, str) or not isinstance(state, dict) or not state.get("value"):
+            raise ValueError("not a CloudWatch Alarm State Change event (no detail.alarmName and detail.state)")
+        resources = event.get("resources") or []
+        arn = resources[0] if resources and isinstance(resources[0], str) else ""
+        reason_data = _json(state.get("reasonData"))
+        recent = reason_data.get("recentDatapoints") if isinstance(reason_data, dict) else None
+        since = reason_data.get("startDate") if isinstance(reason_data, dict) else None
+        try:
+            breaching = parse_iso(_iso(since or state.get("timestamp") or event.get("time")))
+        except (TypeError, ValueError):
+            raise ValueError("the alarm event has no readable time") from None
+        period = reason_data.get("period") if isinstance(reason_data, dict) else None
+        if since and isinstance(period, int | float) and period > 0:
+            breaching += timedelta(seconds=period)  # the end of the first breaching period
+        return AlarmEvent(name, arn, state["value"], str(state.get("reason") or "")[:500], breaching,
+                          recent if isinstance(recent, list) else [], self._tags(arn))
+
+    def _tags(self, arn: str) -> dict[str, str]:
+        if not arn:
+            return {}
+        try:
+            tags = self._cw.list_tags_for_resource(ResourceARN=arn)["Tags"]
+        except (ClientError, BotoCoreError):
+            return {}
+        return {t["Key"]: t["Value"] for t in tags}
+
+
+def _json(text) -> dict:
+    try:
+        value = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _iso(text: str) -> str:
+    """CloudWatch writes ``2026-12-02T10:31:29.123+0000``; make it ISO 8601 that Python reads."""
+    if isinstance(text, str) and len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
+        return text[:-2] + ":" + text[-2:]
+    return text
