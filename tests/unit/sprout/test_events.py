@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import ast
+import base64
+import gzip
 import json
 import re
 import types
@@ -21,13 +23,14 @@ from typing import Any, get_args, get_origin, get_type_hints, is_typeddict
 
 import pytest
 
+from sprout.domain.monitoring import ACCESS_LOG_FIELDS, LOG_GROUP_PREFIX
 from sprout.domain.packaging import load_template
 from sprout.handlers import contracts
 from sprout.schemas import validate
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENTS = ROOT / "events"
-KINDS = ("eventbridge", "tasks", "api")
+KINDS = ("eventbridge", "logs", "tasks", "api")
 TEMPLATE = load_template((ROOT / "template.yaml").read_text(), "template.yaml")
 RESOURCES = TEMPLATE["Resources"]
 STACK, REGION, ACCOUNT = "sprout", "us-east-1", "123456789012"
@@ -220,6 +223,20 @@ def test_given_a_push_to_a_tag_when_matched_then_no_rule_builds_it():
     event["detail"]["referenceType"] = "tag"
     # THEN the build rule does not match it
     assert not matches(RESOURCES["BuildStateMachine"]["Properties"]["Events"]["Push"]["Properties"]["Pattern"], event)
+
+
+@pytest.mark.parametrize("path", files("logs"), ids=ids(files("logs")))
+def test_given_a_logs_subscription_sample_when_decoded_then_it_is_access_log_lines_of_a_stage(path):
+    # WHEN the delivery is decoded as CloudWatch Logs sends it (base64 of gzipped JSON)
+    batch = json.loads(gzip.decompress(base64.b64decode(load(path)["awslogs"]["data"])))
+    # THEN it is a data message from a stage's access log group, through a subscription filter
+    assert batch["messageType"] == "DATA_MESSAGE" and re.fullmatch(r"\d{12}", batch["owner"])
+    assert batch["logGroup"].startswith(LOG_GROUP_PREFIX) and batch["subscriptionFilters"]
+    # AND every line is in the access-log format Sprout sets on a stage (every value a string)
+    for event in batch["logEvents"]:
+        assert {"id", "timestamp", "message"} <= set(event)
+        line = json.loads(event["message"])
+        assert set(line) == set(ACCESS_LOG_FIELDS) and all(isinstance(v, str) for v in line.values())
 
 
 @pytest.mark.parametrize("path", files("tasks"), ids=ids(files("tasks")))
