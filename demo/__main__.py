@@ -16,6 +16,7 @@ import signal
 import sys
 import tempfile
 import threading
+import traceback
 from pathlib import Path
 
 from demo import auto_rollback, report, story
@@ -93,6 +94,10 @@ def run_story(d: story.Demo) -> str | None:
     except (DemoFailed, TimeoutError, ApiError, SproutError) as e:
         d.tl.record(f"FAILED: {str(e).splitlines()[0]}", ok=False)
         return str(e)
+    except Exception as e:  # a bug of the demo's own: still a report, and the traceback
+        traceback.print_exc()
+        d.tl.record(f"FAILED: {type(e).__name__}: {e}", ok=False)
+        return f"{type(e).__name__}: {e}"
     finally:
         if d.traffic:
             d.traffic.stop()

@@ -15,6 +15,7 @@ from sprout.cli.client import ApiError
 
 AUTO_ROLLBACK_REQUIRED = False
 FAST_ALARM = f"sprout-ar-{APP}-prod-fast"
+COOLDOWN_SECONDS = 0  # no cool-down left over from step 7's hand rollback (see rolls_back_by_itself)
 RATE = 10.0  # requests a second during this step
 WAIT = 90.0  # seconds for Sprout to roll back by itself (targets: median 12 s, every run 20 s)
 
@@ -49,7 +50,13 @@ def rolls_back_by_itself(d: Demo) -> None:
         d.tl.record("skipped: auto-rollback is not built yet", ok=False)
         d.tl.figure("step 8", "skipped: auto-rollback is not built yet")
         return
-    d.sprout("auto-rollback", "enable", APP, "prod")
+    # Turned on with a signed PUT rather than `sprout auto-rollback enable`, which has no option for
+    # the cool-down: the hand rollback of step 7, a minute ago, would otherwise hold prod in the
+    # default 5-minute cool-down, and the alarm would be recorded and not acted on.
+    body = {"enabled": True, "cooldownSeconds": COOLDOWN_SECONDS}
+    d.api.request("PUT", f"/apps/{APP}/stages/prod/auto-rollback", body)
+    d.tl.record(f"PUT /apps/{APP}/stages/prod/auto-rollback {json.dumps(body)}")
+    d.sprout("auto-rollback", "show", APP, "prod")
     watch = d.get("/stages/prod/auto-rollback")
     names = [a["name"] for a in watch.get("alarms", [])]
     check(watch.get("enabled") is True and FAST_ALARM in names,

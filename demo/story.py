@@ -28,9 +28,14 @@ HANDLER = "def main(event, context):\n"
 STEADY_RATE = 5.0  # requests a second on prod from step 2 on (step 8 raises it to 10)
 
 
-def epoch(iso: str | None) -> float | None:
-    """An API time (ISO 8601 UTC, ``…Z``) as epoch seconds."""
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() if iso else None
+def epoch(when: str | float | None) -> float | None:
+    """A time as epoch seconds: the API's (ISO 8601 UTC, ``…Z``), or a number of epoch seconds
+    (what the AWS CLI prints for a timestamp of a JSON-protocol service such as CloudWatch)."""
+    if when is None or when == "":
+        return None
+    if isinstance(when, int | float):
+        return float(when)
+    return datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp()
 
 
 @dataclass
