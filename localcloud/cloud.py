@@ -36,11 +36,13 @@ COMPONENTS = (
     "localcloud.lambda_runner",
     "localcloud.events_router",
     "localcloud.stepfunctions",
+    "localcloud.event_sources",
     "localcloud.cloudformation",
     "localcloud.alarms",
     "localcloud.codecommit_git",
     "localcloud.gateway",
     "localcloud.monitoring",
+    "localcloud.function_urls",
 )
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]

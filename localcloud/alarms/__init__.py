@@ -2,7 +2,7 @@
 
 - ``evaluation``: the pure evaluation (definition + datapoints per period + now -> state, reason);
 - ``validation``: PutMetricAlarm input -> AlarmDefinition, refusing what CloudWatch refuses;
-- ``expressions``: metric math (+ - * / ^, parentheses, numbers, query ids), parsed safely;
+- ``expressions``: metric math (+ - * / ^, comparisons, AND, OR, IF, parentheses, numbers, query ids), parsed safely;
 - ``moto_glue``: hooks into moto (validation, initial state, history, DescribeAlarmHistory);
 - ``service``: the scheduler and the ``CloudWatch Alarm State Change`` event emitter.
 """

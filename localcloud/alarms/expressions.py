@@ -1,9 +1,14 @@
-"""Metric math for alarms: simple arithmetic over query ids, parsed safely (never ``eval``).
+"""Metric math for alarms: arithmetic, comparisons, logic and ``IF`` over query ids, parsed safely
+(never ``eval``).
 
-Supported: numbers (``100``, ``1.5``, ``2e3``), query ids (``m1``), ``+ - * / ^``, unary minus and
-parentheses. A function call (``SUM(...)``, ``ANOMALY_DETECTION_BAND(...)``) is refused with a clear
-message. Evaluation is per period: if an operand has no datapoint (or a division is by zero) the
-result has no datapoint either.
+Supported: numbers (``100``, ``1.5``, ``2e3``), query ids (``m1``), ``+ - * / ^``, unary minus,
+parentheses; as CloudWatch documents them, the comparison operators ``== != < > <= >=`` and the
+logical ``AND``/``&&``, ``OR``/``||`` (each gives 1 for true and 0 for false; a non-zero operand is
+true), and ``IF(condition, trueValue[, falseValue])`` (without ``falseValue``, a period whose
+condition is false has no datapoint). Precedence, loosest first: ``OR``, ``AND``, comparisons,
+``+ -``, ``* /``, unary minus, ``^``. Any other function (``SUM(...)``, ``FILL(...)``) is refused
+with a clear message. Evaluation is per period: if an operand has no datapoint (or a division is
+by zero) the result has no datapoint either.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ MAX_LENGTH = 2048
 MAX_DEPTH = 64
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<id>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/^()]))"
+    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<id>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>>=|<=|==|!=|&&|\|\||[-+*/^(),<>]))"
 )
 
 
@@ -47,7 +53,17 @@ class BinOp:
     right: Node
 
 
-Node = Num | Ref | Neg | BinOp
+@dataclass(frozen=True)
+class If:
+    condition: Node
+    then: Node
+    otherwise: Node | None
+
+
+Node = Num | Ref | Neg | BinOp | If
+
+COMPARISONS = ("==", "!=", "<=", ">=", "<", ">")
+LOGICAL = {"AND": "&&", "&&": "&&", "OR": "||", "||": "||"}
 
 
 def _tokenize(text: str) -> list[tuple[str, str]]:
@@ -94,6 +110,29 @@ class _Parser:
             raise ExpressionError(f"the expression nests deeper than {MAX_DEPTH} levels")
 
     def expr(self) -> Node:
+        return self.logical("||")
+
+    def _logical_op(self) -> str | None:
+        tok = self.peek()
+        if tok is None or tok[0] not in ("op", "id"):
+            return None
+        return LOGICAL.get(tok[1])
+
+    def logical(self, op: str) -> Node:
+        node = self.logical("&&") if op == "||" else self.comparison()
+        while self._logical_op() == op:
+            self.take()
+            node = BinOp(op, node, self.logical("&&") if op == "||" else self.comparison())
+        return node
+
+    def comparison(self) -> Node:
+        node = self.additive()
+        while (tok := self.peek()) is not None and tok[0] == "op" and tok[1] in COMPARISONS:
+            self.take()
+            node = BinOp(tok[1], node, self.additive())
+        return node
+
+    def additive(self) -> Node:
         node = self.term()
         while (tok := self.peek()) is not None and tok[1] in "+-" and tok[0] == "op":
             self.take()
@@ -135,10 +174,14 @@ class _Parser:
         if kind == "id":
             nxt = self.peek()
             if nxt == ("op", "("):
+                if text == "IF":
+                    return self.if_call()
                 raise ExpressionError(
-                    f"function {text}() is not supported by the local cloud (only + - * / ^, parentheses, "
-                    "numbers and query ids)"
+                    f"function {text}() is not supported by the local cloud (only IF(), + - * / ^, comparisons, "
+                    "AND, OR, parentheses, numbers and query ids)"
                 )
+            if text in LOGICAL:
+                raise ExpressionError(f"{text} needs an operand before it")
             if not re.fullmatch(r"[a-z][a-zA-Z0-9_]*", text):
                 raise ExpressionError(f"{text!r} is not a query id (ids start with a lowercase letter)")
             return Ref(text)
@@ -150,6 +193,25 @@ class _Parser:
                 raise ExpressionError("missing closing parenthesis")
             return node
         raise ExpressionError(f"unexpected {text!r}")
+
+
+    def _argument(self) -> Node:
+        self._nested()
+        node = self.expr()
+        self.depth -= 1
+        return node
+
+    def if_call(self) -> Node:
+        self.take()  # (
+        args = [self._argument()]
+        while self.peek() == ("op", ","):
+            self.take()
+            args.append(self._argument())
+        if self.take() != ("op", ")"):
+            raise ExpressionError("missing closing parenthesis after IF's arguments")
+        if len(args) not in (2, 3):
+            raise ExpressionError(f"IF takes 2 or 3 arguments (condition, trueValue[, falseValue]), got {len(args)}")
+        return If(args[0], args[1], args[2] if len(args) == 3 else None)
 
 
 def parse(text: str) -> Node:
@@ -168,6 +230,8 @@ def references(node: Node) -> set[str]:
         return references(node.operand)
     if isinstance(node, BinOp):
         return references(node.left) | references(node.right)
+    if isinstance(node, If):
+        return references(node.condition) | references(node.then) | (references(node.otherwise) if node.otherwise else set())
     return set()
 
 
@@ -180,10 +244,19 @@ def evaluate(node: Node, values: Mapping[str, float | None]) -> float | None:
     if isinstance(node, Neg):
         v = evaluate(node.operand, values)
         return None if v is None else -v
+    if isinstance(node, If):
+        condition = evaluate(node.condition, values)
+        if condition is None:
+            return None
+        if condition != 0:
+            return evaluate(node.then, values)
+        return evaluate(node.otherwise, values) if node.otherwise is not None else None
     left = evaluate(node.left, values)
     right = evaluate(node.right, values)
     if left is None or right is None:
         return None
+    if node.op in COMPARISONS or node.op in ("&&", "||"):
+        return 1.0 if _truth(node.op, left, right) else 0.0
     try:
         if node.op == "+":
             result = left + right
@@ -202,3 +275,12 @@ def evaluate(node: Node, values: Mapping[str, float | None]) -> float | None:
     if isinstance(result, complex) or math.isnan(result) or math.isinf(result):
         return None
     return result
+
+
+def _truth(op: str, left: float, right: float) -> bool:
+    if op == "&&":
+        return left != 0 and right != 0
+    if op == "||":
+        return left != 0 or right != 0
+    return {"==": left == right, "!=": left != right, "<=": left <= right, ">=": left >= right,
+            "<": left < right, ">": left > right}[op]

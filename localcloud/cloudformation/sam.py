@@ -41,6 +41,8 @@ ARTIFACTS: dict[tuple[str, str], tuple[str, str]] = {
     ("AWS::Lambda::LayerVersion", "Content"): ("zip", "S3Bucket/S3Key"),
     ("AWS::StepFunctions::StateMachine", "DefinitionS3Location"): ("file", "Bucket/Key"),
     ("AWS::ApiGateway::RestApi", "BodyS3Location"): ("file", "Bucket/Key"),
+    ("AWS::Serverless::HttpApi", "DefinitionUri"): ("file", "s3uri"),
+    ("AWS::ApiGatewayV2::Api", "BodyS3Location"): ("file", "Bucket/Key"),
 }
 
 _EXCLUDED_DIRS = {"__pycache__", ".git", ".aws-sam", ".pytest_cache", ".mypy_cache", ".ruff_cache"}

@@ -1,4 +1,4 @@
-"""gateway: serves every REST API stage of the local cloud over HTTP, as API Gateway does.
+"""gateway: serves every REST API stage (and every HTTP API stage, see http_api.py) of the local cloud over HTTP, as API Gateway does.
 
 ``{endpoint}/_aws/execute-api/{apiId}/{stage}/{path}`` (localcloud.urls.EXECUTE_API_PREFIX):
 routes from the API's resources (literal, ``{param}``, greedy ``{proxy+}``, ``ANY``), Lambda proxy
@@ -16,6 +16,7 @@ from localcloud.urls import EXECUTE_API_PREFIX
 from . import moto_dispatch, openapi
 from .app import Gateway
 from .cognito import UserPoolTokens
+from .http_api import Dispatcher, HttpApiGateway
 from .proxy import LambdaInvoker
 from .telemetry import Telemetry
 
@@ -42,6 +43,7 @@ def install(cloud) -> None:
     moto_dispatch.install()
     invoker = LambdaInvoker(cloud.wsgi_app, cloud.host, cloud.port, ROOT_ACCESS_KEY, REGION)
     recorder = Telemetry(cloud.client)
-    cloud.mount(EXECUTE_API_PREFIX, Gateway(invoker, recorder, user_pools=UserPoolTokens(lambda: cloud.endpoint)))
+    rest = Gateway(invoker, recorder, user_pools=UserPoolTokens(lambda: cloud.endpoint))
+    cloud.mount(EXECUTE_API_PREFIX, Dispatcher(rest, HttpApiGateway(invoker, recorder)))
     cloud.add_service(recorder)
     cloud.add_service(_Closing(invoker))

@@ -175,16 +175,17 @@ def _canonical_query(raw_query: str, skip: str | None = None) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
-def _signing_key(secret: str, date: str) -> bytes:
+def _signing_key(secret: str, date: str, service: str = SERVICE) -> bytes:
     k = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
-    for part in (REGION, SERVICE, "aws4_request"):
+    for part in (REGION, service, "aws4_request"):
         k = hmac.new(k, part.encode(), hashlib.sha256).digest()
     return k
 
 
 class Verifier:
-    def __init__(self, keys: KeyStore | None = None):
+    def __init__(self, keys: KeyStore | None = None, service: str = SERVICE):
         self.keys = keys or KeyStore()
+        self.service = service  # the signing name: execute-api, or lambda for function URLs
 
     def verify(self, environ: dict, raw_path: str, raw_query: str, body: bytes) -> Identity:
         """The caller's identity, or AuthError as API Gateway would answer."""
@@ -237,8 +238,8 @@ class Verifier:
             )
         if scope_region != REGION:
             raise _invalid(f"Credential should be scoped to a valid region, not '{scope_region}'. ")
-        if scope_service != SERVICE:
-            raise _invalid(f"Credential should be scoped to correct service: '{SERVICE}'. ")
+        if scope_service != self.service:
+            raise _invalid(f"Credential should be scoped to correct service: '{self.service}'. ")
         if term != "aws4_request":
             raise _invalid(f"Credential should be scoped with a valid terminator: 'aws4_request', not '{term}'. ")
 
@@ -268,9 +269,9 @@ class Verifier:
             ]
         )
         string_to_sign = "\n".join(
-            [ALGORITHM, when_text, f"{scope_date}/{REGION}/{SERVICE}/aws4_request", hashlib.sha256(canonical.encode()).hexdigest()]
+            [ALGORITHM, when_text, f"{scope_date}/{REGION}/{self.service}/aws4_request", hashlib.sha256(canonical.encode()).hexdigest()]
         )
-        expected = hmac.new(_signing_key(secret, scope_date), string_to_sign.encode(), hashlib.sha256).hexdigest()
+        expected = hmac.new(_signing_key(secret, scope_date, self.service), string_to_sign.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, parts["Signature"]):
             raise _invalid(
                 "The request signature we calculated does not match the signature you provided. Check your AWS"

@@ -273,6 +273,9 @@ def _logs(call: Call) -> list[Check] | None:
 def _cloudwatch(call: Call) -> list[Check] | None:
     params, op = call.params, call.operation
     action = f"cloudwatch:{op}"
+    if op == "PutMetricData" and params.get("Namespace"):
+        # no resource; the condition key cloudwatch:namespace names the namespace written to
+        return [Check(action, "*", (("cloudwatch:namespace", str(_first(params["Namespace"]))),))]
     names = params.get("AlarmNames")
     if isinstance(names, list) and names:
         return [Check(action, _arn(call, "cloudwatch", f"alarm:{n}")) for n in names]

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import apigateway_logging, log_search, metric_data
+from . import apigateway_logging, log_search, metric_data, subscriptions
 
 
 def install(cloud: Any) -> None:
     log_search.install()
     metric_data.install()
     apigateway_logging.install()
+    subscriptions.install(cloud)

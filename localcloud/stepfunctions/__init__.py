@@ -50,6 +50,15 @@ def install(cloud: Any) -> None:
         "moto.stepfunctions.parser.asl.eval.program_state", "ProgramStopped", "an execution that StopExecution ended"
     )
 
+    running = require(_EXECUTION, "ExecutionStatus", "the status an execution is listed with").RUNNING
+
+    @hook(_EXECUTION, "Execution.__init__", "an execution is RUNNING from the moment it can be listed")
+    def init(original: Any, execution: Any, *args: Any, **kwargs: Any) -> None:
+        # moto appends the execution to its machine before its worker sets the status: a
+        # ListExecutions in between failed with 500 (None.value); AWS lists it as RUNNING
+        original(execution, *args, **kwargs)
+        execution.exec_status = running
+
     @hook(_EXECUTION, "Execution.start", "put the RUNNING status change event when an execution starts")
     def start(original: Any, execution: Any) -> None:
         if _standard(execution):

@@ -1,6 +1,19 @@
 """Supported resource types: ``REGISTRY`` maps a type name to its handler (see base.py)."""
 
-from . import apigateway, events, iam, lambda_, stepfunctions, storage  # noqa: F401  (they register themselves)
+from . import (  # noqa: F401  (they register themselves)
+    apigateway,
+    apigatewayv2,
+    event_buses,
+    events,
+    iam,
+    iam_policies,
+    lambda_,
+    lambda_sources,
+    lambda_urls,
+    messaging,
+    stepfunctions,
+    storage,
+)
 from .base import (
     MUTABLE,
     REGISTRY,

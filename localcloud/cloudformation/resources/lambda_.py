@@ -275,6 +275,7 @@ class Permission(ResourceType):
             "SourceAccount",
             "EventSourceToken",
             "FunctionUrlAuthType",
+            "InvokedViaFunctionUrl",
             "PrincipalOrgID",
         )
     }

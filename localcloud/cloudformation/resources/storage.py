@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import s3_notifications
 from .base import (
     MUTABLE,
     REPLACE,
@@ -198,6 +199,7 @@ class Bucket(ResourceType):
         "CorsConfiguration": MUTABLE,
         "PublicAccessBlockConfiguration": MUTABLE,
         "BucketEncryption": MUTABLE,
+        "NotificationConfiguration": MUTABLE,
     }
     attributes = ("Arn", "DomainName", "RegionalDomainName", "WebsiteURL", "DualStackDomainName")
 
@@ -259,6 +261,8 @@ class Bucket(ResourceType):
                 s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
             else:
                 s3.delete_bucket_encryption(Bucket=name)
+        if "NotificationConfiguration" in changed:
+            s3_notifications.put(ctx, name, new.get("NotificationConfiguration"))
 
     def update(
         self, ctx: Context, logical_id: str, current: Provisioned, old: dict[str, Any], new: dict[str, Any]

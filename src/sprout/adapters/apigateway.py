@@ -4,12 +4,14 @@ access-log settings (``update-account``, ``update-stage`` patch operations)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import boto3
 from botocore.exceptions import ClientError
 
 from sprout.domain.errors import NotDeployed
+from sprout.domain.monitoring import ACCESS_LOG_FORMAT, RETENTION_DAYS, access_log_group
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,17 @@ class AccessLogging:
                 {"op": "replace", "path": "/accessLogSettings/format", "value": fmt},
             ],
         )
+
+    def turn_on(self, apis: tuple[ApiStage, ...], role_arn: str, ensure_group: Callable[[str, int], str]) -> None:
+        """Access logs on for ``apis`` as ``PUT .../access-logs {"enabled": true}`` does it: the account's
+        CloudWatch role set when it has none (another one already set is kept: it works for every API),
+        each stage's log group created with Sprout's retention (``ensure_group(name, days) -> arn``),
+        and the stage's access-log settings pointed at it in Sprout's JSON format."""
+        if self.account_role() is None:
+            self.set_account_role(role_arn)
+        for api in apis:
+            arn = ensure_group(access_log_group(api.api_id, api.stage), RETENTION_DAYS)
+            self.enable(api, arn, ACCESS_LOG_FORMAT)
 
     def disable(self, api: ApiStage) -> None:
         if self.setting(api).destination_arn is None:

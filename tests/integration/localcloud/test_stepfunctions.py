@@ -358,3 +358,30 @@ def test_given_a_machine_when_started_twice_without_a_name_then_each_execution_g
     assert all(
         re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", n) for n in names
     )
+
+
+def test_given_executions_starting_while_listed_then_list_executions_shows_them_running_never_failing(cloud):
+    import threading
+
+    # GIVEN a machine whose executions are started from three threads
+    arn = create_machine(cloud, f"listed-{int(time.time() * 1000)}", {
+        "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "P"}, "P": {"Type": "Pass", "End": True}}})
+    sfn = cloud.client("stepfunctions")
+    done = threading.Event()
+
+    def start_many():
+        while not done.is_set():
+            sfn.start_execution(stateMachineArn=arn, input="{}")
+
+    starters = [threading.Thread(target=start_many) for _ in range(3)]
+    for t in starters:
+        t.start()
+    try:
+        # WHEN they are listed meanwhile, THEN every listing answers, with AWS's statuses only
+        for _ in range(40):
+            statuses = {e["status"] for e in sfn.list_executions(stateMachineArn=arn)["executions"]}
+            assert statuses <= {"RUNNING", "SUCCEEDED"}
+    finally:
+        done.set()
+        for t in starters:
+            t.join()

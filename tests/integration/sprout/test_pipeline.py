@@ -153,3 +153,28 @@ def test_given_unknown_things_when_asked_for_then_404_names_them(notes_app, api)
     assert (stage.status, stage.body["field"]) == (404, "stage")
     assert (app.status, app.body["field"]) == (404, "app")
     assert (build.status, build.body["field"]) == (404, "build")
+
+
+def test_given_a_lock_left_by_a_task_whose_execution_is_gone_when_the_next_deploy_comes_then_it_takes_over(
+    notes_app, api, cloud
+):
+    # GIVEN build 1 on dev, and a deploy task that took dev's lock for an execution that no longer runs
+    notes_app.commit_and_push("The notes app")
+    notes_app.wait_build(1)
+    lam = cloud.client("lambda")
+    [begin] = [r["PhysicalResourceId"] for r in cloud.client("cloudformation").describe_stack_resources(
+        StackName="sprout")["StackResources"] if r["LogicalResourceId"] == "BeginDeployFunction"]
+    dead = f"arn:aws:states:us-east-1:123456789012:execution:sprout-deploy:killed-{uuid.uuid4().hex[:8]}"
+    answer = lam.invoke(FunctionName=begin, Payload=json.dumps(
+        {"execution": dead, "input": {"app": notes_app.name, "stage": "dev", "build": 1, "trigger": {"type": "user"}}}))
+    stale = json.loads(answer["Payload"].read())["deploymentId"]
+    assert api.request("GET", f"/apps/{notes_app.name}/stages/dev")["lock"]["execution"] == dead
+    # WHEN the next deploy to dev comes
+    api.request("POST", f"/apps/{notes_app.name}/builds", {"branch": "main"})
+    # THEN it takes the lock over, says so, and the stale deployment is closed naming the new one
+    fresh = wait_for("the take-over deployment to succeed", lambda: [
+        d for d in api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments")["deployments"]
+        if d.get("tookOver") and d["status"] == "SUCCEEDED"], timeout=60)[0]
+    assert fresh["tookOver"]["deployment"] == stale and "has ended" in fresh["tookOver"]["reason"]
+    old = api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments/{stale}")
+    assert old["status"] == "FAILED" and f"taken over by deployment {fresh['id']}" in old["error"]

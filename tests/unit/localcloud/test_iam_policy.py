@@ -158,7 +158,8 @@ def test_given_a_change_set_with_a_role_and_a_template_url_then_passrole_and_the
          Check("events:PutEvents", "arn:aws:events:us-east-1:123456789012:event-bus/default")),
         ("codecommit", "GetFolder", {"repositoryName": "notes"},
          Check("codecommit:GetFolder", "arn:aws:codecommit:us-east-1:123456789012:notes")),
-        ("monitoring", "PutMetricData", {"Namespace": "x"}, Check("cloudwatch:PutMetricData", "*")),
+        ("monitoring", "PutMetricData", {"Namespace": "x"},
+         Check("cloudwatch:PutMetricData", "*", (("cloudwatch:namespace", "x"),))),
         ("sts", "AssumeRole", {"RoleArn": "arn:aws:iam::123456789012:role/r"}, Check("sts:AssumeRole", "arn:aws:iam::123456789012:role/r")),
     ],
 )

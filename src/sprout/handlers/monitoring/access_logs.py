@@ -13,8 +13,6 @@ from sprout.adapters.apigateway import AccessLogging
 from sprout.adapters.logs import LogReader
 from sprout.domain.errors import AccessLogsOff, InvalidInput
 from sprout.domain.monitoring import (
-    ACCESS_LOG_FORMAT,
-    RETENTION_DAYS,
     access_log_group,
     decode_cursor,
     encode_cursor,
@@ -78,12 +76,7 @@ def put_access_logs(app: str, stage: str) -> Response:
     target = deployed(app, stage, checked=True)
     _require_api(target)
     if body["enabled"]:
-        if logging_api.account_role() is None:  # another role already set is kept: it works for every API
-            logging_api.set_account_role(_role())
-        for api in target.inventory.apis:
-            group = access_log_group(api.api_id, api.stage)
-            arn = reader.ensure_group(group, RETENTION_DAYS)
-            logging_api.enable(api, arn, ACCESS_LOG_FORMAT)
+        logging_api.turn_on(target.inventory.apis, _role(), reader.ensure_group)
     else:
         for api in target.inventory.apis:
             logging_api.disable(api)  # the log group and its logs stay

@@ -1,0 +1,298 @@
+"""Watching a stage for automatic rollback, the pure part: the settings (defaults, validation of a
+``PUT .../auto-rollback`` body), the alarms Sprout owns for a watched stage as data (the
+PutMetricAlarm requests), and the fast signal's arithmetic (requests and 5xx answers per second
+from JSON access-log lines). No boto3 here: sprout.adapters.auto_rollback makes the calls.
+
+Alarms (names and tags are the contract the rollback path relies on):
+
+* ``sprout-ar-{app}-{stage}-fast``: namespace ``Sprout``, metrics ``Errors5xx`` and ``Requests``
+  (dimensions ``App``, ``Stage``; published each second by the fast-signal function from the
+  stage's access logs), period ``periodSeconds`` (10 s), metric math
+  ``IF(errors >= errorThreshold AND errors / requests >= errorRate, 1, 0)`` >= 1, 1 of 1 datapoints,
+  missing data not breaching;
+* ``sprout-ar-{app}-{stage}-api5xx``: ``AWS/ApiGateway`` ``5XXError`` (``ApiName``, ``Stage``),
+  Sum >= errorThreshold per minute (with several REST APIs in the stage, one alarm each, the
+  others named ``api5xx-{ApiLogicalId}``);
+* ``sprout-ar-{app}-{stage}-errors-{LogicalId}``: ``AWS/Lambda`` ``Errors`` of the function's ``live``
+  alias (``FunctionName``, ``Resource`` = ``name:live``), Sum >= errorThreshold per minute.
+
+Each is tagged ``sprout:app``, ``sprout:stage``, ``sprout:signal`` and ``sprout:stack``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sprout.domain.errors import InvalidInput, shown
+
+NAMESPACE = "Sprout"
+ALARM_PREFIX = "sprout-ar-"
+LIVE_ALIAS = "live"
+DEFAULTS: dict[str, Any] = {"errorThreshold": 5, "errorRate": 0.2, "periodSeconds": 10, "cooldownSeconds": 300}
+# CloudWatch alarms take 10, 20 or 30 s (high resolution) or a multiple of 60 s
+PERIODS = (10, 20, 30, 60, 120, 180, 240, 300)
+MAX_ERROR_THRESHOLD = 1_000_000
+MAX_COOLDOWN = 86_400
+SLOW_PERIOD = 60
+FIELDS = ("enabled", "errorThreshold", "errorRate", "periodSeconds", "cooldownSeconds")
+DEFAULT_STAGE = "prod"  # watched by default when first deployed
+
+
+@dataclass(frozen=True)
+class Settings:
+    enabled: bool
+    error_threshold: int = DEFAULTS["errorThreshold"]
+    error_rate: float = DEFAULTS["errorRate"]
+    period_seconds: int = DEFAULTS["periodSeconds"]
+    cooldown_seconds: int = DEFAULTS["cooldownSeconds"]
+
+    def as_api(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "errorThreshold": self.error_threshold,
+            "errorRate": self.error_rate,
+            "periodSeconds": self.period_seconds,
+            "cooldownSeconds": self.cooldown_seconds,
+        }
+
+    @classmethod
+    def from_api(cls, doc: Mapping[str, Any]) -> Settings:
+        return cls(
+            enabled=bool(doc.get("enabled", False)),
+            error_threshold=int(doc.get("errorThreshold", DEFAULTS["errorThreshold"])),
+            error_rate=float(doc.get("errorRate", DEFAULTS["errorRate"])),
+            period_seconds=int(doc.get("periodSeconds", DEFAULTS["periodSeconds"])),
+            cooldown_seconds=int(doc.get("cooldownSeconds", DEFAULTS["cooldownSeconds"])),
+        )
+
+
+def _int(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or isinstance(value, float) and not value.is_integer():
+        raise InvalidInput(name, f"must be a whole number, got {shown(value)}")
+    if not low <= value <= high:
+        raise InvalidInput(name, f"must be between {low} and {high}, got {shown(value)}")
+    return int(value)
+
+
+def parse_request(body: Any, current: Settings | None) -> Settings:
+    """The settings a ``PUT .../auto-rollback`` body asks for: fields it leaves out keep their
+    current value (or the default). 400 naming the field for anything else."""
+    if not isinstance(body, dict):
+        raise InvalidInput("enabled", 'the body must be a JSON object such as {"enabled": true}')
+    unknown = sorted(k for k in body if k not in FIELDS)
+    if unknown:
+        raise InvalidInput(unknown[0], f"is not a setting (known: {', '.join(FIELDS)})")
+    if not isinstance(body.get("enabled"), bool):
+        raise InvalidInput("enabled", f"must be true or false, got {shown(body.get('enabled'))}")
+    base = current or Settings(enabled=False)
+    threshold = base.error_threshold
+    if "errorThreshold" in body:
+        threshold = _int("errorThreshold", body["errorThreshold"], 1, MAX_ERROR_THRESHOLD)
+    rate = base.error_rate
+    if "errorRate" in body:
+        value = body["errorRate"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InvalidInput("errorRate", f"must be a fraction between 0 and 1 (0.2 is 20 %), got {shown(value)}")
+        if not 0 <= value <= 1:
+            raise InvalidInput("errorRate", f"must be a fraction between 0 and 1 (0.2 is 20 %), got {shown(value)}")
+        rate = float(value)
+    period = base.period_seconds
+    if "periodSeconds" in body:
+        period = _int("periodSeconds", body["periodSeconds"], PERIODS[0], PERIODS[-1])
+        if period not in PERIODS:
+            raise InvalidInput("periodSeconds", f"must be one of {', '.join(map(str, PERIODS))}, got {period}")
+    cooldown = base.cooldown_seconds
+    if "cooldownSeconds" in body:
+        cooldown = _int("cooldownSeconds", body["cooldownSeconds"], 0, MAX_COOLDOWN)
+    return Settings(body["enabled"], threshold, rate, period, cooldown)
+
+
+# ---- names ----------------------------------------------------------------------------------------
+def alarm_name(app: str, stage: str, signal: str) -> str:
+    return f"{ALARM_PREFIX}{app}-{stage}-{signal}"
+
+
+def filter_name(app: str, stage: str) -> str:
+    """The subscription filter's name carries app and stage to the fast-signal function ('#' is in
+    no app or stage name: it is refused at registration)."""
+    return f"sprout-ar#{app}#{stage}"
+
+
+def parse_filter_name(name: str) -> tuple[str, str] | None:
+    parts = name.split("#")
+    if len(parts) != 3 or parts[0] != "sprout-ar" or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+# ---- alarms as data ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ApiRef:
+    logical_id: str
+    api_name: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    name: str
+    signal: str
+    metric: str  # for people
+    request: dict[str, Any] = field(default_factory=dict)  # PutMetricAlarm's parameters
+
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        return self.request["Tags"]
+
+
+def _tags(app: str, stage: str, signal: str, stack: str) -> list[dict[str, str]]:
+    return [
+        {"Key": "sprout:app", "Value": app},
+        {"Key": "sprout:stage", "Value": stage},
+        {"Key": "sprout:signal", "Value": signal},
+        {"Key": "sprout:stack", "Value": stack},
+    ]
+
+
+def _rate(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def fast_alarm(app: str, stage: str, s: Settings, stack: str) -> AlarmSpec:
+    dims = [{"Name": "App", "Value": app}, {"Name": "Stage", "Value": stage}]
+
+    def stat(ident: str, metric: str) -> dict[str, Any]:
+        return {
+            "Id": ident,
+            "MetricStat": {"Metric": {"Namespace": NAMESPACE, "MetricName": metric, "Dimensions": dims},
+                           "Period": s.period_seconds, "Stat": "Sum"},
+            "ReturnData": False,
+        }
+
+    expression = f"IF(errors >= {s.error_threshold} AND errors / requests >= {_rate(s.error_rate)}, 1, 0)"
+    name = alarm_name(app, stage, "fast")
+    return AlarmSpec(
+        name,
+        "fast",
+        f"{NAMESPACE} Errors5xx >= {s.error_threshold} and >= {s.error_rate:.0%} of Requests in {s.period_seconds} s",
+        {
+            "AlarmName": name,
+            "AlarmDescription": f"Sprout auto-rollback, fast signal (access logs) of stage {stage} of app {app}",
+            "ActionsEnabled": False,
+            "Metrics": [{"Id": "breach", "Expression": expression, "Label": "errors and error rate over thresholds",
+                         "ReturnData": True}, stat("errors", "Errors5xx"), stat("requests", "Requests")],
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "Tags": _tags(app, stage, "fast", stack),
+        },
+    )
+
+
+def _slow_alarm(name: str, signal: str, app: str, stage: str, stack: str, threshold: int, namespace: str,
+                metric: str, dims: list[dict[str, str]], what: str) -> AlarmSpec:
+    return AlarmSpec(
+        name,
+        signal,
+        f"{namespace} {metric} ({', '.join(d['Value'] for d in dims)}) Sum >= {threshold} in {SLOW_PERIOD} s",
+        {
+            "AlarmName": name,
+            "AlarmDescription": f"Sprout auto-rollback, {what} of stage {stage} of app {app}",
+            "ActionsEnabled": False,
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": dims,
+            "Statistic": "Sum",
+            "Period": SLOW_PERIOD,
+            "EvaluationPeriods": 1,
+            "DatapointsToAlarm": 1,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+            "Tags": _tags(app, stage, signal, stack),
+        },
+    )
+
+
+def alarm_specs(app: str, stage: str, s: Settings, stack: str, apis: Iterable[ApiRef],
+                functions: Mapping[str, str]) -> list[AlarmSpec]:
+    """Every alarm of a watched stage: the fast signal when it has a REST API, each API's
+    ``5XXError``, each function's ``Errors`` on ``live`` (``functions``: logical id -> name)."""
+    apis = list(apis)
+    specs = [fast_alarm(app, stage, s, stack)] if apis else []
+    for i, api in enumerate(apis):
+        signal = "api5xx" if i == 0 else f"api5xx-{api.logical_id}"
+        specs.append(_slow_alarm(
+            alarm_name(app, stage, signal), signal, app, stage, stack, s.error_threshold, "AWS/ApiGateway", "5XXError",
+            [{"Name": "ApiName", "Value": api.api_name}, {"Name": "Stage", "Value": api.stage}],
+            f"API {api.logical_id} 5XXError",
+        ))
+    for logical_id, function_name in sorted(functions.items()):
+        signal = f"errors-{logical_id}"
+        specs.append(_slow_alarm(
+            alarm_name(app, stage, signal), signal, app, stage, stack, s.error_threshold, "AWS/Lambda", "Errors",
+            [{"Name": "FunctionName", "Value": function_name},
+             {"Name": "Resource", "Value": f"{function_name}:{LIVE_ALIAS}"}],
+            f"Lambda Errors of {logical_id} (alias {LIVE_ALIAS})",
+        ))
+    return specs
+
+
+# ---- the fast signal --------------------------------------------------------------------------------
+@dataclass
+class SecondCounts:
+    requests: int = 0
+    errors: int = 0
+
+
+def count_per_second(events: Iterable[Mapping[str, Any]]) -> dict[int, SecondCounts]:
+    """Requests and 5xx answers per epoch second from access-log events (``timestamp`` in ms,
+    ``message`` a JSON line with ``status``; ``requestTimeEpoch`` wins over the event's timestamp
+    when present). Lines that are not JSON or have no status are not requests and are skipped."""
+    seconds: dict[int, SecondCounts] = defaultdict(SecondCounts)
+    for event in events:
+        try:
+            doc = json.loads(event.get("message") or "")
+            status = int(float(doc["status"]))
+        except (ValueError, TypeError, KeyError):
+            continue
+        second = None
+        epoch = doc.get("requestTimeEpoch")
+        try:
+            if epoch not in (None, "", "-"):
+                value = float(epoch)
+                second = int(value / 1000) if value > 1e11 else int(value)  # ms or s, as formats differ
+        except (TypeError, ValueError):
+            second = None
+        if second is None:
+            try:
+                second = int(event["timestamp"]) // 1000
+            except (KeyError, TypeError, ValueError):
+                continue
+        counts = seconds[second]
+        counts.requests += 1
+        if 500 <= status <= 599:
+            counts.errors += 1
+    return dict(seconds)
+
+
+def metric_data(app: str, stage: str, seconds: Mapping[int, SecondCounts]) -> list[dict[str, Any]]:
+    """PutMetricData datums (1-second storage resolution): ``Requests`` and ``Errors5xx`` for each
+    second that had requests (an error-free second says 0 errors, so the rate is defined)."""
+    from datetime import UTC, datetime
+
+    dims = [{"Name": "App", "Value": app}, {"Name": "Stage", "Value": stage}]
+    data = []
+    for second, counts in sorted(seconds.items()):
+        at = datetime.fromtimestamp(second, UTC)
+        for metric, value in (("Requests", counts.requests), ("Errors5xx", counts.errors)):
+            data.append({"MetricName": metric, "Dimensions": dims, "Timestamp": at, "Value": float(value),
+                         "Unit": "Count", "StorageResolution": 1})
+    return data
