@@ -1,7 +1,7 @@
 """Step 8: Sprout rolls prod back by itself under steady traffic, and how long the outage lasted.
 
-Until ``PUT /apps/{app}/stages/{stage}/auto-rollback`` exists, the step is skipped (saying so).
-To make it mandatory, set ``AUTO_ROLLBACK_REQUIRED = True``: its absence then fails the demo.
+The step is mandatory (``AUTO_ROLLBACK_REQUIRED``): without ``PUT /apps/{app}/stages/{stage}/auto-rollback``
+the demo fails. Set it to False to skip the step, saying so, on a Sprout without auto-rollback.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from demo.console import DemoFailed, check, poll
 from demo.story import APP, STEADY_RATE, Demo, epoch
 from sprout.cli.client import ApiError
 
-AUTO_ROLLBACK_REQUIRED = False
+AUTO_ROLLBACK_REQUIRED = True
 FAST_ALARM = f"sprout-ar-{APP}-prod-fast"
 COOLDOWN_SECONDS = 0  # no cool-down left over from step 7's hand rollback (see rolls_back_by_itself)
 RATE = 10.0  # requests a second during this step

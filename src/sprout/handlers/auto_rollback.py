@@ -13,7 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sprout.adapters.auto_rollback import Watcher
 from sprout.domain.auto_rollback import parse_request
 from sprout.domain.errors import Conflict, InvalidInput, NotFound
-from sprout.handlers.monitoring.common import json_response, stage_of
+from sprout.handlers.http import json_response
+from sprout.handlers.monitoring.common import stage_of
 from sprout.observability import logger, tracer
 from sprout.observability import metrics as emf
 

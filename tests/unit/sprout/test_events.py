@@ -23,6 +23,7 @@ from typing import Any, get_args, get_origin, get_type_hints, is_typeddict
 
 import pytest
 
+from sprout.domain.auto_rollback import parse_request
 from sprout.domain.monitoring import ACCESS_LOG_FIELDS, LOG_GROUP_PREFIX
 from sprout.domain.packaging import load_template
 from sprout.handlers import contracts
@@ -229,7 +230,9 @@ def test_given_a_push_to_a_tag_when_matched_then_no_rule_builds_it():
 def test_given_a_logs_subscription_sample_when_decoded_then_it_is_access_log_lines_of_a_stage(path):
     # WHEN the delivery is decoded as CloudWatch Logs sends it (base64 of gzipped JSON)
     batch = json.loads(gzip.decompress(base64.b64decode(load(path)["awslogs"]["data"])))
-    # THEN it is a data message from a stage's access log group, through a subscription filter
+    # THEN it is a data message from a stage's access log group, through a subscription filter, for
+    # the fast-signal function template.yaml declares
+    assert RESOURCES["FastSignalFunction"]["Properties"]["Handler"].startswith("sprout.handlers.")
     assert batch["messageType"] == "DATA_MESSAGE" and re.fullmatch(r"\d{12}", batch["owner"])
     assert batch["logGroup"].startswith(LOG_GROUP_PREFIX) and batch["subscriptionFilters"]
     # AND every line is in the access-log format Sprout sets on a stage (every value a string)
@@ -297,3 +300,5 @@ def test_given_an_api_sample_when_routed_then_api_gateway_and_a_resolver_have_it
     schema = SCHEMAS.get((method, normalized(resource)))
     if schema:
         validate(schema, json.loads(event["body"]))
+    if (method, normalized(resource)) == ("PUT", "/apps/{}/stages/{}/auto-rollback"):
+        assert parse_request(json.loads(event["body"]), None).enabled is True
