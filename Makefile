@@ -32,8 +32,9 @@ test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
+# KEEP=1 leaves the local cloud running afterwards (until Ctrl-C), with the lines to reach it.
 demo: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python -m demo
+	$(BIN)/python -m demo $(if $(filter 1 yes true,$(KEEP)),--keep)
 
 # aws-sam-cli pins its own boto3 and click, so it lives in a virtual environment of its own.
 $(SAM): Makefile

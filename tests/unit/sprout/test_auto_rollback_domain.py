@@ -232,7 +232,7 @@ def test_given_the_sample_subscription_event_when_handled_then_per_second_reques
     from sprout.handlers import fast_signal
 
     # GIVEN the sample payload of events/ (three access-log lines of notes/prod: 200, 502, 502)
-    event = json.loads((EVENTS / "fast_signal_subscription.json").read_text())
+    event = json.loads((EVENTS / "logs" / "fast-signal-access-log-batch.json").read_text())
     recorder = RecordingCloudWatch()
     monkeypatch.setattr(fast_signal, "_cloudwatch", recorder)
     # WHEN the function handles it
