@@ -92,12 +92,13 @@ def rolls_back_by_itself(d: Demo) -> None:
     quarantined = d.build(2).get("quarantined")
     check(quarantined, "build 2 should be quarantined after the auto-rollback")
 
-    history = json.loads(d.aws("cloudwatch", "describe-alarm-history", "--alarm-name", FAST_ALARM,
+    fired = (current.get("trigger") or {}).get("alarm") or FAST_ALARM  # the alarm Sprout acted on
+    history = json.loads(d.aws("cloudwatch", "describe-alarm-history", "--alarm-name", fired,
                                "--history-item-type", "StateUpdate", "--output", "json"))
     alarmed = sorted(epoch(i["Timestamp"]) or 0 for i in history.get("AlarmHistoryItems", [])
                      if json.loads(i.get("HistoryData") or "{}").get("newState", {}).get("stateValue") == "ALARM"
                      and (epoch(i["Timestamp"]) or 0) >= first_bad.sent)
-    check(alarmed, f"{FAST_ALARM}'s history shows no change to ALARM after the first 502")
+    check(alarmed, f"{fired}'s history shows no change to ALARM after the first 502")
     alarm_at, started, finished = alarmed[0], epoch(current["startedAt"]), epoch(current["finishedAt"])
     assert started is not None and finished is not None
     parts = {
@@ -110,7 +111,7 @@ def rolls_back_by_itself(d: Demo) -> None:
         d.tl.figure(f"auto-rollback {name}", f"{seconds:.2f} s")
     d.tl.figure("auto-rollback: first 502 → first 200", f"{restore:.2f} s")
     d.tl.figure("auto-rollback deployment (with the stack reconcile)", f"{finished - started:.2f} s")
-    d.tl.record(f"Sprout rolled prod back to build #1 by itself (deployment {current['id']}); build #2 "
+    d.tl.record(f"Sprout rolled prod back to build #1 by itself on alarm {fired} (deployment {current['id']}); build #2 "
                 f"quarantined; first 502 → first 200: {restore:.1f} s = "
                 + " + ".join(f"{name} {seconds:.1f} s" for name, seconds in parts.items()))
     d.traffic.rate = STEADY_RATE
