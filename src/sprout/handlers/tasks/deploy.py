@@ -3,6 +3,8 @@ build, promote and rollback all start: BeginDeploy, StartChangeSet, CheckDeploy,
 
 from __future__ import annotations
 
+import yaml
+
 from sprout.adapters import auto_rollback
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.executions import Executions
@@ -60,8 +62,10 @@ def start_change_set_step(event: DeployState) -> DeployState:
     build = lineage.get_build(app_name, int(field(event, "build")))
     lineage.renew_lease(app_name, stage, deployment_id)
     stack = stack_name(app_name, stage)
+    declared = (yaml.safe_load(artifacts.get_template(build.template_key)) or {}).get("Parameters") or {}
+    parameters = {"Stage": stage} if "Stage" in declared else {}  # an app that declares Stage learns its name
     change_set = StageStacks().start(
-        stack, artifacts.template_url(build.template_key), {"Stage": stage}, require_env("DEPLOY_ROLE_ARN")
+        stack, artifacts.template_url(build.template_key), parameters, require_env("DEPLOY_ROLE_ARN")
     )
     logger.info("change set started", extra={"app": app_name, "stage": stage, "deployment": deployment_id})
     return {**event, "stackName": stack, "changeSetId": change_set, "status": DeployProgress.IN_PROGRESS.value}
