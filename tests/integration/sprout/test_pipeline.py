@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from sprout.cli.client import ApiError, SproutClient
-from tests.integration.sprout.conftest import wait_for
+from tests.integration.sprout.conftest import AppRepo, wait_for
 
 
 def error_of(api, method: str, path: str, body=None, query=None) -> ApiError:
@@ -178,3 +178,23 @@ def test_given_a_lock_left_by_a_task_whose_execution_is_gone_when_the_next_deplo
     assert fresh["tookOver"]["deployment"] == stale and "has ended" in fresh["tookOver"]["reason"]
     old = api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments/{stale}")
     assert old["status"] == "FAILED" and f"taken over by deployment {fresh['id']}" in old["error"]
+
+
+def test_given_an_app_whose_template_declares_no_stage_parameter_when_pushed_then_it_deploys(cloud, api, tmp_path, uid):
+    # GIVEN a SAM app with one function and no Parameters at all (real apps need not declare Stage)
+    name = f"plain-{uid}"
+    url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"]["cloneUrlHttp"]
+    api.request("POST", "/apps", {"name": name, "repository": name})
+    work = tmp_path / name
+    (work / "fn").mkdir(parents=True)
+    (work / "fn" / "app.py").write_text("def handler(event, context):\n    return {'ok': True}\n")
+    (work / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties: {CodeUri: fn/, Handler: app.handler, Runtime: python3.11}\n")
+    app = AppRepo(name=name, clone_url=url, work=work, api=api, cloud=cloud)
+    app.git("init", "-q", "-b", "main")
+    # WHEN it is pushed, THEN it deploys to dev
+    app.commit_and_push("A plain app")
+    deployed = app.wait_build(1)
+    assert deployed["deployedTo"]["dev"]["status"] == "SUCCEEDED", deployed["deployedTo"]["dev"]
+    assert deployed["deployedTo"]["dev"]["versions"] == {"Fn": "1"}
