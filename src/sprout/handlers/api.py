@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.executions import Executions
 from sprout.adapters.lineage import Lineage
 from sprout.handlers.delivery import Delivery
 from sprout.handlers.errors import install_error_handlers
+from sprout.handlers.http import resolver_handler
 from sprout.handlers.routes import apps, builds, stages
-from sprout.observability import logger, metrics, tracer
 from sprout.settings import Settings, require_env
 
 settings = Settings.from_env()
@@ -43,12 +41,7 @@ DEPENDENCIES = dict(
 install_error_handlers(app)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    app.append_context(**DEPENDENCIES)
-    return app.resolve(event, context)
+lambda_handler = resolver_handler(app, before=lambda: app.append_context(**DEPENDENCIES))
 
 
 __all__ = ["lambda_handler", "app"]

@@ -5,16 +5,12 @@ subscription filters, which no other API function may): ``PUT`` and ``GET``
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sprout.adapters.auto_rollback import Watcher
 from sprout.domain.auto_rollback import parse_request
 from sprout.handlers.errors import install_error_handlers
-from sprout.handlers.http import body_of, json_response
+from sprout.handlers.http import body_of, json_response, resolver_handler
 from sprout.handlers.monitoring.common import stage_of
-from sprout.observability import logger, tracer
-from sprout.observability import metrics as emf
 
 app = APIGatewayRestResolver()
 watcher = Watcher()
@@ -44,11 +40,7 @@ def get_auto_rollback(app_name: str, stage: str) -> Response:
 install_error_handlers(app)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@emf.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+lambda_handler = resolver_handler(app)
 
 
 __all__ = ["app", "lambda_handler"]

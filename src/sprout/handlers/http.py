@@ -75,3 +75,22 @@ def whole_number(name: str, value: str | None, default: int | None = None, maxim
 def caller(router: BaseRouter) -> str:
     identity = router.current_event.request_context.identity
     return identity.user_arn or identity.caller or "unknown"
+
+
+def resolver_handler(resolver, before=None):
+    """The Lambda entry point of an API resolver: Powertools' logger (API Gateway's request id as
+    the correlation id), tracer (responses not captured: they may hold configuration) and metrics
+    around ``resolver.resolve``; ``before()`` runs first on every request (the API's context)."""
+    from aws_lambda_powertools.logging import correlation_paths
+
+    from sprout.observability import logger, metrics, tracer
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def lambda_handler(event: dict, context) -> dict:
+        if before is not None:
+            before()
+        return resolver.resolve(event, context)
+
+    return lambda_handler
