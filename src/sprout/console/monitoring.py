@@ -77,7 +77,7 @@ def stage_page(console: Console, request: Request) -> Response:
     return console.render(
         "stage.html", request, app=app, stage=stage, view=got["stage"].value, logs=got["logs"],
         metrics=got["metrics"], charts=charts if got["metrics"].ok else [], functions=got["functions"],
-        since=since, status=status, follow=request.arg("follow") == "1", windows=WINDOWS, statuses=STATUSES,
+        since=since, status_filter=status, follow=request.arg("follow") == "1", windows=WINDOWS, statuses=STATUSES,
         deployments=got["deployments"],
     )
 

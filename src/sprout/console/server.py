@@ -21,6 +21,7 @@ import mimetypes
 import re
 import secrets
 import socketserver
+import traceback
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -45,7 +46,8 @@ SECURITY_HEADERS = [
     ),
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    # not "no-referrer": with it a browser sends `Origin: null` on the console's own form posts
+    ("Referrer-Policy", "same-origin"),
     ("Cache-Control", "no-store"),
 ]
 
@@ -144,7 +146,12 @@ class Console:
 
     # -- WSGI -------------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        response = self.handle(environ)
+        try:
+            response = self.handle(environ)
+        except Exception as e:  # a bug in the console: said on the page and on stderr, never a hang
+            traceback.print_exc()
+            response = Response(500, f"sprout console: unexpected {type(e).__name__}: {e}\n".encode(),
+                                "text/plain; charset=utf-8")
         headers = [("Content-Type", response.content_type), *SECURITY_HEADERS, *response.headers]
         start_response(f"{response.status} {_reason(response.status)}", headers)
         return [response.body]
