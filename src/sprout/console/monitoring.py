@@ -6,6 +6,8 @@ stage's deployments are passed along as markers, drawn as vertical lines on the 
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 from sprout.console.api import get_all
@@ -41,20 +43,37 @@ def markers(deployments: list[dict]) -> list[dict[str, Any]]:
 
 
 def chart(chart_id: str, title: str, points: list[dict], fields: list[tuple[str, str]], unit: str,
-          marks: list[dict], prefix: str = "") -> dict[str, Any]:
-    """One chart's data: the x axis (epoch seconds) and a series per field that the points have."""
+          marks: list[dict], window: dict | None = None) -> dict[str, Any]:
+    """One chart's data: the x axis (epoch seconds), a series per field the points have, and the
+    window the answer covers (``since``/``until``), so deployments after the last point show too."""
     xs = [epoch(p.get("timestamp")) for p in points]
     keep = [i for i, x in enumerate(xs) if x is not None]
     series = []
     for key, label in fields:
         if any(key in p for p in points) or not points:
-            series.append({"label": prefix + label, "values": [points[i].get(key) for i in keep]})
+            series.append({"label": label, "values": [points[i].get(key) for i in keep]})
+    window = window or {}
     return {"id": chart_id, "title": title, "unit": unit, "x": [xs[i] for i in keep], "series": series,
-            "markers": marks}
+            "markers": marks, "range": [epoch(window.get("since")), epoch(window.get("until"))]}
 
 
 def _window(request: Request) -> str:
     return request.arg("since") or "1h"
+
+
+def _span(since: str, answer: dict | None) -> dict:
+    """The window an answer covers: its own ``since``/``until`` when it says them, else ``since``
+    (a relative duration such as ``15m``) back from now."""
+    answer = answer or {}
+    if answer.get("since") and answer.get("until"):
+        return answer
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    match = re.fullmatch(r"(\d+)([smhd])", since)
+    if not match:
+        return {}
+    now = time.time()
+    start = now - int(match.group(1)) * seconds[match.group(2)]
+    return {"since": int(start * 1000), "until": int(now * 1000)}
 
 
 @route("GET", "/apps/{app}/stages/{stage}")
@@ -73,7 +92,9 @@ def stage_page(console: Console, request: Request) -> Response:
         return console.error_page(request, got["stage"].status or 502, got["stage"].error or "")
     marks = markers((got["deployments"].value or {}).get("deployments", []))
     points = (got["metrics"].value or {}).get("points", [])
-    charts = [chart(f"api-{cid}", title, points, fields, unit, marks) for cid, title, fields, unit in API_CHARTS]
+    window = _span(since, got["metrics"].value)
+    charts = [chart(f"api-{cid}", title, points, fields, unit, marks, window)
+              for cid, title, fields, unit in API_CHARTS]
     return console.render(
         "stage.html", request, app=app, stage=stage, view=got["stage"].value, logs=got["logs"],
         metrics=got["metrics"], charts=charts if got["metrics"].ok else [], functions=got["functions"],
@@ -98,9 +119,10 @@ def function_page(console: Console, request: Request) -> Response:
     if got["metrics"].ok:
         live, whole = got["metrics"].value.get("live", []), got["metrics"].value.get("all", [])
         for cid, title, fields, unit in FUNCTION_CHARTS:
-            charts.append(chart(f"fn-{cid}", title + " — all versions", whole, fields, unit, marks))
+            window = _span(since, got["metrics"].value)
+            charts.append(chart(f"fn-{cid}", title + " — all versions", whole, fields, unit, marks, window))
             if cid in ("invocations", "errors"):
-                charts.append(chart(f"fn-{cid}-live", title + " — alias live", live, fields, unit, marks))
+                charts.append(chart(f"fn-{cid}-live", title + " — alias live", live, fields, unit, marks, window))
     return console.render(
         "function.html", request, app=app, stage=stage, fn=fn, logs=got["logs"], metrics=got["metrics"],
         charts=charts, since=since, errors=errors, follow=request.arg("follow") == "1", windows=WINDOWS,

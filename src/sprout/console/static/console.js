@@ -42,7 +42,12 @@
         return { label: s.label, stroke: colors[i % colors.length], width: 1.5, points: { show: c.x.length < 60 } };
       })),
       axes: [{}, { label: c.unit, size: 50 }],
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: function (u, min, max) {
+        var r = c.range || [];
+        var lo = r[0] !== null && r[0] !== undefined ? Math.min(r[0], min) : min;
+        var hi = r[1] !== null && r[1] !== undefined ? Math.max(r[1], max) : max;
+        return lo < hi ? [lo, hi] : [lo - 60, hi + 60];
+      } } },
       plugins: [markersPlugin(c.markers || [])]
     };
     new uPlot(opts, [c.x].concat(c.series.map(function (s) { return s.values; })), plot);
