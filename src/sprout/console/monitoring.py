@@ -15,6 +15,8 @@ from sprout.console.filters import epoch
 from sprout.console.server import Console, Request, Response, route
 
 WINDOWS = [("15m", "15 minutes"), ("1h", "1 hour"), ("3h", "3 hours"), ("12h", "12 hours"), ("1d", "1 day")]
+# a period per window keeping a chart near 300 points at most (a day at one minute is 1440)
+PERIODS = {"15m": "60", "1h": "60", "3h": "60", "12h": "300", "1d": "300"}
 STATUSES = [("", "any"), ("2xx", "2xx"), ("4xx", "4xx"), ("5xx", "5xx")]
 API_CHARTS = [
     ("requests", "Requests", [("requests", "requests")], "count"),
@@ -84,7 +86,7 @@ def stage_page(console: Console, request: Request) -> Response:
     got = get_all(console.client, {
         "stage": (base, None),
         "logs": ((*base, "access-logs"), {"since": since, "status": status or None, "limit": "50"}),
-        "metrics": ((*base, "metrics"), {"since": since}),
+        "metrics": ((*base, "metrics"), {"since": since, "period": PERIODS.get(since)}),
         "deployments": ((*base, "deployments"), {"limit": "50"}),
         "functions": ((*base, "functions"), None),
     })
@@ -111,7 +113,7 @@ def function_page(console: Console, request: Request) -> Response:
     got = get_all(console.client, {
         "logs": ((*base, "functions", fn, "logs"), {"since": since, "errors": "true" if errors else None,
                                                     "limit": "100"}),
-        "metrics": ((*base, "functions", fn, "metrics"), {"since": since}),
+        "metrics": ((*base, "functions", fn, "metrics"), {"since": since, "period": PERIODS.get(since)}),
         "deployments": ((*base, "deployments"), {"limit": "50"}),
     })
     marks = markers((got["deployments"].value or {}).get("deployments", []))
