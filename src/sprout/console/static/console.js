@@ -26,6 +26,14 @@
     }] } };
   }
 
+  // the window the answer covers (so markers after the last point show), never an empty span
+  function xRange(c) {
+    var r = c.range || [], lo = Math.min.apply(null, c.x), hi = Math.max.apply(null, c.x);
+    if (typeof r[0] === "number") { lo = Math.min(lo, r[0]); }
+    if (typeof r[1] === "number") { hi = Math.max(hi, r[1]); }
+    return lo < hi ? [lo, hi] : [lo - 60, hi + 60];
+  }
+
   charts.forEach(function (c) {
     var figure = document.getElementById(c.id);
     if (!figure) { return; }
@@ -42,12 +50,7 @@
         return { label: s.label, stroke: colors[i % colors.length], width: 1.5, points: { show: c.x.length < 60 } };
       })),
       axes: [{}, { label: c.unit, size: 50 }],
-      scales: { x: { time: true, range: function (u, min, max) {
-        var r = c.range || [];
-        var lo = r[0] !== null && r[0] !== undefined ? Math.min(r[0], min) : min;
-        var hi = r[1] !== null && r[1] !== undefined ? Math.max(r[1], max) : max;
-        return lo < hi ? [lo, hi] : [lo - 60, hi + 60];
-      } } },
+      scales: { x: { time: true, auto: false, range: xRange(c) } },
       plugins: [markersPlugin(c.markers || [])]
     };
     new uPlot(opts, [c.x].concat(c.series.map(function (s) { return s.values; })), plot);
