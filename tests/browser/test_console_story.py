@@ -111,6 +111,7 @@ def test_given_the_broken_build_on_prod_when_monitored_then_502s_the_nameerror_a
     assert statuses == [502] * 4
     # WHEN the stage's access logs are filtered to 5xx
     page.goto(f"/apps/{story.name}/stages/prod")
+    page.get_by_label("Window").select_option("15m")
     page.get_by_label("Access-log status").select_option("5xx")
     page.get_by_role("button", name="Show").click()
     deadline = time.monotonic() + 60
@@ -128,7 +129,7 @@ def test_given_the_broken_build_on_prod_when_monitored_then_502s_the_nameerror_a
     expect(page.locator("#api-5xx")).to_have_attribute("data-rendered", "true")
     shot(page, "06-stage-monitoring")
     # AND the create function's errors-only logs name the cause
-    page.goto(f"/apps/{story.name}/stages/prod/functions/create")
+    page.goto(f"/apps/{story.name}/stages/prod/functions/create?since=15m")
     page.get_by_label("Errors only").check()
     page.get_by_role("button", name="Show").click()
     expect(page).to_have_url(re.compile(r"errors=1"))

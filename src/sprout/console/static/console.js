@@ -12,7 +12,7 @@
       var ctx = u.ctx, top = u.bbox.top, height = u.bbox.height;
       ctx.save();
       ctx.font = (10 * devicePixelRatio) + "px sans-serif";
-      markers.forEach(function (m) {
+      markers.forEach(function (m, i) {
         if (m.t < u.scales.x.min || m.t > u.scales.x.max) { return; }
         var x = Math.round(u.valToPos(m.t, "x", true));
         ctx.strokeStyle = kindColors[m.kind] || "#5f6b73";
@@ -20,7 +20,7 @@
         ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
         ctx.lineWidth = devicePixelRatio;
         ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
-        ctx.fillText(m.label, x + 3 * devicePixelRatio, top + 10 * devicePixelRatio);
+        ctx.fillText(m.label, x + 3 * devicePixelRatio, top + (10 + 12 * (i % 4)) * devicePixelRatio);
       });
       ctx.restore();
     }] } };
@@ -49,7 +49,7 @@
       series: [{}].concat(c.series.map(function (s, i) {
         return { label: s.label, stroke: colors[i % colors.length], width: 1.5, points: { show: c.x.length < 60 } };
       })),
-      axes: [{}, { label: c.unit, size: 50 }],
+      axes: [{ space: 90 }, { label: c.unit, size: 50 }],
       scales: { x: { time: true, auto: false, range: xRange(c) } },
       plugins: [markersPlugin(c.markers || [])]
     };
