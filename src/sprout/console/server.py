@@ -127,6 +127,11 @@ class Console:
             return "a cross-site request: refused"
         return None
 
+    @property
+    def cookie(self) -> str:
+        """The session cookie's name: per port, since cookies are shared by every port of a host."""
+        return f"{COOKIE}_{self.port}"
+
     def csrf_token(self, session: str) -> str:
         return hmac.new(self.secret, session.encode(), hashlib.sha256).hexdigest()
 
@@ -169,7 +174,7 @@ class Console:
         response = self.dispatch(environ, request)
         if new_session:
             response.headers.append(
-                ("Set-Cookie", f"{COOKIE}={session}; Path=/; HttpOnly; SameSite=Strict")
+                ("Set-Cookie", f"{self.cookie}={session}; Path=/; HttpOnly; SameSite=Strict")
             )
         return response
 
@@ -179,7 +184,7 @@ class Console:
             cookie.load(environ.get("HTTP_COOKIE", ""))
         except Exception:  # a malformed Cookie header: a new session
             pass
-        morsel = cookie.get(COOKIE)
+        morsel = cookie.get(self.cookie)
         if morsel and re.fullmatch(r"[A-Za-z0-9_-]{20,100}", morsel.value):
             return morsel.value, False
         return secrets.token_urlsafe(32), True

@@ -158,3 +158,29 @@ def test_given_a_path_outside_static_when_asked_then_404(console):
     assert status == 404
     status, headers, _ = send(port, "GET", "/static/vendor/uplot/uPlot.iife.min.js")
     assert status == 200 and "javascript" in headers["Content-Type"]
+
+
+def test_given_the_port_is_taken_when_sprout_console_starts_then_one_line_says_so(console, capsys, monkeypatch):
+    from sprout.cli.main import main
+
+    # GIVEN the stand-in console already listening on its port
+    _, port = console
+    monkeypatch.setenv("SPROUT_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    # WHEN another console is started on it
+    with pytest.raises(SystemExit) as exited:
+        main(["console", "--port", str(port)])
+    # THEN it fails in one line naming the port and what to do
+    assert exited.value.code == 1
+    assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
+
+
+def test_given_an_app_when_its_pipeline_is_opened_then_stages_promote_and_rollback_are_offered(console):
+    _, port = console
+    status, _, page = send(port, "GET", "/apps/notes")
+    assert status == 200
+    assert 'data-stage="dev"' in page and 'data-stage="prod"' in page
+    assert "Promote to prod…" in page and "Promote to dev…" not in page  # the first stage is not promoted to
+    assert "Rollback prod…" in page and "Auto-rollback: <strong>off</strong>" in page
+    assert 'http-equiv="refresh"' not in page  # no stage is held: nothing to follow
