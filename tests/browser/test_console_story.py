@@ -85,9 +85,13 @@ def test_given_prods_change_set_when_confirmed_then_build_1_is_promoted_and_foll
     # WHEN promote is pressed without the confirm, the browser does not send it (the box is required)
     page.get_by_role("button", name="Promote build 1 to prod").click()
     expect(page).to_have_url(f"{page.url}")
-    # AND with the confirm ticked it is sent; the deployment page follows it until it ends
-    page.get_by_label("I have read the change set: it has major changes").check()
-    page.get_by_role("button", name="Promote build 1 to prod").click()
+    # AND with the confirm ticked it is sent, with the keyboard alone (Space ticks, Tab, Enter presses);
+    # the deployment page follows it until it ends
+    page.get_by_label("I have read the change set: it has major changes").focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Promote build 1 to prod")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.locator("h1")).to_contain_text("Promote of build 1 to prod")
     expect(page.locator(".deployment-status")).to_contain_text("SUCCEEDED", timeout=120_000)
     shot(page, "04-deployment")

@@ -31,6 +31,15 @@ class StubApi:
             return APP
         if path == "/apps/missing":
             raise ApiError(404, {"message": "app missing not found"}, method, path)
+        if path.endswith("/changeset"):
+            return {"changesetId": "prod.d1.build-2", "build": 2, "current": {"deployment": "d1", "build": 1},
+                    "confirmRequired": False, "summary": "1 change (0 major, 1 minor)", "commits": [],
+                    "changes": [{"class": "minor", "kind": "code-changed", "logicalId": "CreateNoteFunction",
+                                 "type": "AWS::Serverless::Function", "detail": "code <b>changed</b>"}]}
+        if path.endswith("/promote") and method == "POST":
+            fresh = {"changesetId": "prod.d9.build-2", "build": 2, "current": {"deployment": "d9", "build": 3},
+                     "confirmRequired": False, "summary": "fresh one", "changes": [], "commits": []}
+            raise ApiError(409, {"message": "the change set is stale: prod changed", "changeset": fresh}, method, path)
         if path.endswith("/rollback") and method == "POST":
             raise ApiError(409, {"message": "nothing to roll back to on prod"}, method, path)
         if path.endswith("/builds"):
@@ -184,3 +193,18 @@ def test_given_an_app_when_its_pipeline_is_opened_then_stages_promote_and_rollba
     assert "Promote to prod…" in page and "Promote to dev…" not in page  # the first stage is not promoted to
     assert "Rollback prod…" in page and "Auto-rollback: <strong>off</strong>" in page
     assert 'http-equiv="refresh"' not in page  # no stage is held: nothing to follow
+
+
+def test_given_a_stale_change_set_when_promoting_then_the_apis_409_and_the_fresh_change_set_are_shown(console):
+    api, port = console
+    # GIVEN the change set page (its text escaped: no markup from the API reaches the page as markup)
+    status, _, page = send(port, "GET", "/apps/notes/stages/prod/promote?build=2")
+    assert status == 200 and "code &lt;b&gt;changed&lt;/b&gt;" in page and "prod.d1.build-2" in page
+    cookie, token = session(port, "/apps/notes/stages/prod/promote?build=2")
+    # WHEN it is confirmed after the stage moved on
+    status, _, page = send(port, "POST", "/apps/notes/stages/prod/promote", {"Cookie": cookie},
+                           f"csrf={token}&build=2&changesetId=prod.d1.build-2&confirmRequired=false")
+    # THEN the API's words are shown with the fresh change set to confirm instead
+    assert status == 409 and "the change set is stale: prod changed" in page
+    assert 'name="changesetId" value="prod.d9.build-2"' in page and "fresh one" in page
+    assert ("POST", "/apps/notes/stages/prod/promote", {"changesetId": "prod.d1.build-2", "build": 2}) in api.calls
