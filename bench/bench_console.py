@@ -1,0 +1,140 @@
+"""Time to first paint of the console's pipeline page and stage monitoring page, in headless
+Chromium (Debian's, driven by Playwright), over a day's worth of monitoring data.
+
+Starts ``sprout local up``, registers and pushes the notes app (build 1 on dev), turns its access
+logs on, seeds the local cloud as bench/bench_monitoring.py does (100 000 access-log lines over
+24 hours, a day of one-minute API metrics, 100 000 function log lines), serves the console on a
+free port and opens each page ``--runs`` times, reading the browser's own performance timing:
+``first-contentful-paint`` (and the server's part, ``responseEnd - requestStart``). Targets: the
+median first paint ≤ 1000 ms for each page.
+
+    .venv/bin/python bench/bench_console.py [--runs 5] [--lines 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_monitoring import NOTES, access_lines, function_lines, git, put_lines, seed_metrics  # noqa: E402
+
+from sprout.cli.client import SproutClient  # noqa: E402
+from sprout.cli.local import LocalSprout  # noqa: E402
+from sprout.console.server import serve  # noqa: E402
+
+TARGET_MS = 1000
+CHROMIUM = os.environ.get("SPROUT_CHROMIUM", "/usr/bin/chromium")
+TIMING = """() => new Promise((resolve) => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  new PerformanceObserver((list) => {
+    const paint = list.getEntriesByName('first-contentful-paint')[0];
+    if (paint) { resolve({paint: paint.startTime, server: nav.responseEnd - nav.requestStart}); }
+  }).observe({type: 'paint', buffered: true});
+})"""
+
+
+def start_console(sprout: SproutClient) -> str:
+    urls: list[str] = []
+    ready = threading.Event()
+    threading.Thread(target=serve, args=(sprout, 0, lambda url: (urls.append(url), ready.set())), daemon=True).start()
+    if not ready.wait(10):
+        raise RuntimeError("the console did not start")
+    return urls[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--lines", type=int, default=100_000)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-console-"))
+    t0 = time.monotonic()
+    cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT)
+    print(f"sprout local up ready in {time.monotonic() - t0:.1f} s ({cloud.endpoint})", flush=True)
+    try:
+        os.environ.update(AWS_ENDPOINT_URL=cloud.endpoint, AWS_ACCESS_KEY_ID="localcloud",
+                          AWS_SECRET_ACCESS_KEY="localcloud", AWS_DEFAULT_REGION="us-east-1")
+        sprout = SproutClient(cloud.api_url)
+        clone_url = boto3.client("codecommit").create_repository(repositoryName="notes")["repositoryMetadata"]["cloneUrlHttp"]
+        sprout.request("POST", "/apps", {"name": "notes", "repository": "notes",
+                                         "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}]})
+        work = data_dir / "notes"
+        shutil.copytree(NOTES, work, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+        git(work, "init", "-q", "-b", "main")
+        git(work, "add", "-A")
+        git(work, "commit", "-q", "-m", "The notes app")
+        git(work, "push", "-q", clone_url, "main")
+        sprout.wait_for_build("notes", 1, "dev", 180)
+        settings = sprout.request("PUT", "/apps/notes/stages/dev/access-logs", {"enabled": True})
+        api = settings["apis"][0]
+        api_name = boto3.client("apigateway").get_rest_api(restApiId=api["apiId"])["name"]
+        functions = {f["logicalId"]: f for f in sprout.request("GET", "/apps/notes/stages/dev/functions")["functions"]}
+        create = functions["CreateNoteFunction"]["functionName"]
+        t = time.monotonic()
+        now_ms = int(time.time() * 1000)
+        logs = boto3.client("logs")
+        put_lines(logs, api["logGroup"], "seeded", access_lines(args.lines, now_ms))
+        put_lines(logs, f"/aws/lambda/{create}", "2026/12/02/[1]seeded", function_lines(args.lines, now_ms))
+        seed_metrics(boto3.client("cloudwatch"), api_name, "dev", datetime.now(UTC))
+        print(f"seeded {args.lines} access-log lines, {args.lines} function log lines and a day of 1-minute "
+              f"API metrics in {time.monotonic() - t:.1f} s\n", flush=True)
+
+        print(f"{'the stage page API calls, alone (ms)':40s}")
+        for path, query in [("/apps/notes/stages/dev", None), ("/apps/notes/stages/dev/deployments", {"limit": "50"}),
+                            ("/apps/notes/stages/dev/functions", None),
+                            ("/apps/notes/stages/dev/metrics", {"since": "1d"}),
+                            ("/apps/notes/stages/dev/access-logs", {"since": "1d", "limit": "50"}),
+                            ("/apps/notes/stages/dev/access-logs", {"since": "1d", "limit": "50", "status": "5xx"})]:
+            took = []
+            for _ in range(3):
+                t = time.perf_counter()
+                sprout.request("GET", path, query=query)
+                took.append((time.perf_counter() - t) * 1000)
+            print(f"  {path.rsplit('/', 1)[1]:20s} {query or ''!s:50s} {statistics.median(took):7.0f}")
+        print()
+        url = start_console(sprout).rstrip("/")
+        pages = {
+            "pipeline": f"{url}/apps/notes",
+            "stage monitoring, 1 day": f"{url}/apps/notes/stages/dev?since=1d",
+            "stage monitoring, 1 day, 5xx": f"{url}/apps/notes/stages/dev?since=1d&status=5xx",
+        }
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.goto(pages["pipeline"])  # warm: the session cookie, the static files in cache
+            print(f"{'first contentful paint (ms)':32s} {'p50':>7s} {'max':>7s} {'server':>7s} {'target':>7s}  result")
+            for label, address in pages.items():
+                paints, servers = [], []
+                for _ in range(args.runs):
+                    page.goto(address, wait_until="load")
+                    timing = page.evaluate(TIMING)
+                    paints.append(timing["paint"])
+                    servers.append(timing["server"])
+                p50 = statistics.median(paints)
+                verdict = "met" if p50 <= TARGET_MS else "MISSED"
+                print(f"{label:32s} {p50:7.0f} {max(paints):7.0f} {statistics.median(servers):7.0f} "
+                      f"{TARGET_MS:7d}  {verdict}", flush=True)
+            browser.close()
+    finally:
+        cloud.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

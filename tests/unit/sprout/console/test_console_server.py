@@ -1,0 +1,210 @@
+"""The console's server over real HTTP on 127.0.0.1, with a stand-in for Sprout's API: who it
+refuses (Host, Origin, cross-site, no session token), and that the API's refusals reach the page."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+import urllib.parse
+
+import pytest
+
+from sprout.cli.client import ApiError
+from sprout.console.server import serve
+
+APP = {"name": "notes", "repository": "notes", "stages": [{"name": "dev", "branch": "main", "autoDeploy": True},
+                                                          {"name": "prod"}]}
+
+
+class StubApi:
+    """Answers the few calls these tests make, and records every call."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, str, object]] = []
+
+    def request(self, method, path, body=None, query=None):
+        self.calls.append((method, path, body))
+        if path == "/apps":
+            return {"apps": [APP]}
+        if path == "/apps/notes":
+            return APP
+        if path == "/apps/missing":
+            raise ApiError(404, {"message": "app missing not found"}, method, path)
+        if path.endswith("/changeset"):
+            return {"changesetId": "prod.d1.build-2", "build": 2, "current": {"deployment": "d1", "build": 1},
+                    "confirmRequired": False, "summary": "1 change (0 major, 1 minor)", "commits": [],
+                    "changes": [{"class": "minor", "kind": "code-changed", "logicalId": "CreateNoteFunction",
+                                 "type": "AWS::Serverless::Function", "detail": "code <b>changed</b>"}]}
+        if path.endswith("/promote") and method == "POST":
+            fresh = {"changesetId": "prod.d9.build-2", "build": 2, "current": {"deployment": "d9", "build": 3},
+                     "confirmRequired": False, "summary": "fresh one", "changes": [], "commits": []}
+            raise ApiError(409, {"message": "the change set is stale: prod changed", "changeset": fresh}, method, path)
+        if path.endswith("/rollback") and method == "POST":
+            raise ApiError(409, {"message": "nothing to roll back to on prod"}, method, path)
+        if path.endswith("/builds"):
+            return {"builds": [{"number": 2, "status": "FAILED", "commitId": "c2", "branch": "main",
+                                "quarantined": False, "liveOn": []}]}
+        if "/stages/" in path and path.count("/") == 4:
+            return {"name": path.rsplit("/", 1)[1], "build": None, "currentDeployment": {"id": "d1", "build": 1,
+                    "status": "SUCCEEDED"}, "lock": None, "functions": []}
+        if path.endswith("/deployments"):
+            return {"deployments": []}
+        if path.endswith("/auto-rollback"):
+            return {"enabled": False, "alarms": []}
+        raise ApiError(404, {"message": f"no route {path}"}, method, path)
+
+
+@pytest.fixture(scope="module")
+def console():
+    api = StubApi()
+    ready = threading.Event()
+    urls: list[str] = []
+
+    def started(url: str) -> None:
+        urls.append(url)
+        ready.set()
+
+    threading.Thread(target=serve, args=(api, 0, started), daemon=True).start()
+    assert ready.wait(10), "the console did not start"
+    port = urllib.parse.urlsplit(urls[0]).port
+    return api, port
+
+
+def send(port: int, method: str, path: str, headers: dict | None = None, body: str | None = None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    all_headers = {"Host": f"127.0.0.1:{port}", **(headers or {})}
+    if body is not None:
+        all_headers["Content-Type"] = "application/x-www-form-urlencoded"
+    connection.request(method, path, body=body, headers=all_headers)
+    response = connection.getresponse()
+    return response.status, dict(response.getheaders()), response.read().decode()
+
+
+def session(port: int, path: str = "/apps/notes/stages/prod/rollback") -> tuple[str, str]:
+    """A session cookie and the page's token, as a browser gets them."""
+    status, headers, page = send(port, "GET", path)
+    assert status == 200, page
+    cookie = headers["Set-Cookie"].split(";")[0]
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    return cookie, token
+
+
+def test_given_the_console_when_asked_for_the_apps_page_then_apps_and_failing_builds_are_shown(console):
+    _, port = console
+    status, headers, page = send(port, "GET", "/")
+    assert status == 200
+    assert "notes" in page and "build 2 failed" in page
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "HttpOnly" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
+
+
+def test_given_a_foreign_host_header_when_requested_then_403_dns_rebinding_refused(console):
+    api, port = console
+    before = len(api.calls)
+    status, _, body = send(port, "GET", "/", {"Host": f"evil.example:{port}"})
+    assert status == 403 and "Host" in body
+    assert len(api.calls) == before  # the API was never called
+
+
+def test_given_a_foreign_origin_when_posting_then_403_before_any_api_call(console):
+    api, port = console
+    cookie, token = session(port)
+    before = len(api.calls)
+    status, _, body = send(port, "POST", "/apps/notes/stages/prod/rollback",
+                           {"Origin": "http://evil.example", "Cookie": cookie}, f"csrf={token}&confirm=yes")
+    assert status == 403 and "Origin" in body
+    assert len(api.calls) == before
+
+
+def test_given_a_cross_site_fetch_when_requested_then_403(console):
+    _, port = console
+    status, _, _ = send(port, "GET", "/", {"Sec-Fetch-Site": "cross-site"})
+    assert status == 403
+
+
+def test_given_no_or_a_wrong_token_when_posting_then_403_and_nothing_is_rolled_back(console):
+    api, port = console
+    cookie, token = session(port)
+    for form in ("confirm=yes", f"csrf={'0' * len(token)}&confirm=yes"):
+        status, _, page = send(port, "POST", "/apps/notes/stages/prod/rollback", {"Cookie": cookie}, form)
+        assert status == 403 and "session token" in page
+    other_cookie, _ = session(port)
+    status, _, _ = send(port, "POST", "/apps/notes/stages/prod/rollback", {"Cookie": other_cookie},
+                        f"csrf={token}&confirm=yes")
+    assert status == 403  # a token is good for its own session only
+    assert not [c for c in api.calls if c[0] == "POST"]
+
+
+def test_given_a_valid_token_when_the_api_refuses_then_the_page_shows_the_apis_words(console):
+    api, port = console
+    cookie, token = session(port)
+    origin = f"http://127.0.0.1:{port}"
+    status, _, page = send(port, "POST", "/apps/notes/stages/prod/rollback", {"Cookie": cookie, "Origin": origin},
+                           f"csrf={token}&confirm=yes&build=")
+    assert status == 409 and "nothing to roll back to on prod" in page
+    assert ("POST", "/apps/notes/stages/prod/rollback", {}) in api.calls
+
+
+def test_given_no_confirm_when_rolling_back_then_400_and_the_api_is_not_called(console):
+    api, port = console
+    cookie, token = session(port)
+    before = [c for c in api.calls if c[0] == "POST"]
+    status, _, page = send(port, "POST", "/apps/notes/stages/prod/rollback", {"Cookie": cookie}, f"csrf={token}")
+    assert status == 400 and "needs a confirm" in page
+    assert [c for c in api.calls if c[0] == "POST"] == before
+
+
+def test_given_an_unknown_app_when_its_pipeline_is_asked_then_the_apis_404_is_shown(console):
+    _, port = console
+    status, _, page = send(port, "GET", "/apps/missing")
+    assert status == 404 and "app missing not found" in page
+
+
+def test_given_a_path_outside_static_when_asked_then_404(console):
+    _, port = console
+    status, _, _ = send(port, "GET", "/static/../server.py")
+    assert status == 404
+    status, headers, _ = send(port, "GET", "/static/vendor/uplot/uPlot.iife.min.js")
+    assert status == 200 and "javascript" in headers["Content-Type"]
+
+
+def test_given_the_port_is_taken_when_sprout_console_starts_then_one_line_says_so(console, capsys, monkeypatch):
+    from sprout.cli.main import main
+
+    # GIVEN the stand-in console already listening on its port
+    _, port = console
+    monkeypatch.setenv("SPROUT_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    # WHEN another console is started on it
+    with pytest.raises(SystemExit) as exited:
+        main(["console", "--port", str(port)])
+    # THEN it fails in one line naming the port and what to do
+    assert exited.value.code == 1
+    assert f"port {port} on 127.0.0.1 is in use" in capsys.readouterr().err
+
+
+def test_given_an_app_when_its_pipeline_is_opened_then_stages_promote_and_rollback_are_offered(console):
+    _, port = console
+    status, _, page = send(port, "GET", "/apps/notes")
+    assert status == 200
+    assert 'data-stage="dev"' in page and 'data-stage="prod"' in page
+    assert "Promote to prod…" in page and "Promote to dev…" not in page  # the first stage is not promoted to
+    assert "Rollback prod…" in page and "Auto-rollback: <strong>off</strong>" in page
+    assert 'http-equiv="refresh"' not in page  # no stage is held: nothing to follow
+
+
+def test_given_a_stale_change_set_when_promoting_then_the_apis_409_and_the_fresh_change_set_are_shown(console):
+    api, port = console
+    # GIVEN the change set page (its text escaped: no markup from the API reaches the page as markup)
+    status, _, page = send(port, "GET", "/apps/notes/stages/prod/promote?build=2")
+    assert status == 200 and "code &lt;b&gt;changed&lt;/b&gt;" in page and "prod.d1.build-2" in page
+    cookie, token = session(port, "/apps/notes/stages/prod/promote?build=2")
+    # WHEN it is confirmed after the stage moved on
+    status, _, page = send(port, "POST", "/apps/notes/stages/prod/promote", {"Cookie": cookie},
+                           f"csrf={token}&build=2&changesetId=prod.d1.build-2&confirmRequired=false")
+    # THEN the API's words are shown with the fresh change set to confirm instead
+    assert status == 409 and "the change set is stale: prod changed" in page
+    assert 'name="changesetId" value="prod.d9.build-2"' in page and "fresh one" in page
+    assert ("POST", "/apps/notes/stages/prod/promote", {"changesetId": "prod.d1.build-2", "build": 2}) in api.calls
