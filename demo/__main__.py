@@ -15,7 +15,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import traceback
 from pathlib import Path
 
@@ -78,7 +77,11 @@ def keep_running(d: story.Demo, cloud: LocalSprout, env: dict[str, str]) -> None
     print(f"   export SPROUT_API_URL={env['SPROUT_API_URL']}")
     print("   then e.g. `aws codecommit list-repositories`, `sprout builds list notes`, "
           "`sprout deployments list notes prod`, `sprout access-logs notes prod --follow`", flush=True)
-    threading.Event().wait()
+    from sprout.console.server import serve
+
+    # the console, on this process: the same signed API calls as the CLI (CONSOLE_PORT, default 8080)
+    serve(d.api, int(os.environ.get("CONSOLE_PORT", "8080")),
+          lambda url: print(f"   the console: {url} (sprout console)", flush=True))
 
 
 def run_story(d: story.Demo) -> str | None:
