@@ -21,16 +21,13 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
-
-import boto3
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_monitoring import NOTES, access_lines, function_lines, git, put_lines, seed_metrics  # noqa: E402
+from bench_monitoring import measure, seeded_stage  # noqa: E402
 
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
@@ -68,44 +65,15 @@ def main() -> None:
     cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT)
     print(f"sprout local up ready in {time.monotonic() - t0:.1f} s ({cloud.endpoint})", flush=True)
     try:
-        os.environ.update(AWS_ENDPOINT_URL=cloud.endpoint, AWS_ACCESS_KEY_ID="localcloud",
-                          AWS_SECRET_ACCESS_KEY="localcloud", AWS_DEFAULT_REGION="us-east-1")
-        sprout = SproutClient(cloud.api_url)
-        clone_url = boto3.client("codecommit").create_repository(repositoryName="notes")["repositoryMetadata"]["cloneUrlHttp"]
-        sprout.request("POST", "/apps", {"name": "notes", "repository": "notes",
-                                         "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}]})
-        work = data_dir / "notes"
-        shutil.copytree(NOTES, work, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-        git(work, "init", "-q", "-b", "main")
-        git(work, "add", "-A")
-        git(work, "commit", "-q", "-m", "The notes app")
-        git(work, "push", "-q", clone_url, "main")
-        sprout.wait_for_build("notes", 1, "dev", 180)
-        settings = sprout.request("PUT", "/apps/notes/stages/dev/access-logs", {"enabled": True})
-        api = settings["apis"][0]
-        api_name = boto3.client("apigateway").get_rest_api(restApiId=api["apiId"])["name"]
-        functions = {f["logicalId"]: f for f in sprout.request("GET", "/apps/notes/stages/dev/functions")["functions"]}
-        create = functions["CreateNoteFunction"]["functionName"]
-        t = time.monotonic()
-        now_ms = int(time.time() * 1000)
-        logs = boto3.client("logs")
-        put_lines(logs, api["logGroup"], "seeded", access_lines(args.lines, now_ms))
-        put_lines(logs, f"/aws/lambda/{create}", "2026/12/02/[1]seeded", function_lines(args.lines, now_ms))
-        seed_metrics(boto3.client("cloudwatch"), api_name, "dev", datetime.now(UTC))
-        print(f"seeded {args.lines} access-log lines, {args.lines} function log lines and a day of 1-minute "
-              f"API metrics in {time.monotonic() - t:.1f} s\n", flush=True)
-
+        sprout, _ = seeded_stage(cloud, data_dir, args.lines,
+                              [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}])
         print(f"{'the stage page API calls, alone (ms)':40s}")
         for path, query in [("/apps/notes/stages/dev", None), ("/apps/notes/stages/dev/deployments", {"limit": "50"}),
                             ("/apps/notes/stages/dev/functions", None),
                             ("/apps/notes/stages/dev/metrics", {"since": "1d"}),
                             ("/apps/notes/stages/dev/access-logs", {"since": "1d", "limit": "50"}),
                             ("/apps/notes/stages/dev/access-logs", {"since": "1d", "limit": "50", "status": "5xx"})]:
-            took = []
-            for _ in range(3):
-                t = time.perf_counter()
-                sprout.request("GET", path, query=query)
-                took.append((time.perf_counter() - t) * 1000)
+            took, _ = measure(sprout, path, query, 3)
             print(f"  {path.rsplit('/', 1)[1]:20s} {query or ''!s:50s} {statistics.median(took):7.0f}")
         print()
         url = start_console(sprout).rstrip("/")

@@ -123,6 +123,38 @@ def seed_metrics(cloudwatch, api_name: str, stage: str, now: datetime) -> None:
         cloudwatch.put_metric_data(Namespace="AWS/ApiGateway", MetricData=data[start_at : start_at + 500])
 
 
+def seeded_stage(cloud: LocalSprout, data_dir: Path, lines: int, stages: list[dict]) -> tuple[SproutClient, str]:
+    """The notes app registered with ``stages``, pushed and live on dev with access logs on, and its
+    dev stage seeded in bulk: ``lines`` access-log lines, as many create-function log lines, a day
+    of 1-minute API metrics. Sprout's client and the stage's REST API name, for the measurements."""
+    os.environ.update(AWS_ENDPOINT_URL=cloud.endpoint, AWS_ACCESS_KEY_ID="localcloud",
+                      AWS_SECRET_ACCESS_KEY="localcloud", AWS_DEFAULT_REGION="us-east-1")
+    sprout = SproutClient(cloud.api_url)
+    clone_url = boto3.client("codecommit").create_repository(repositoryName="notes")["repositoryMetadata"]["cloneUrlHttp"]
+    sprout.request("POST", "/apps", {"name": "notes", "repository": "notes", "stages": stages})
+    work = data_dir / "notes"
+    shutil.copytree(NOTES, work, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "The notes app")
+    git(work, "push", "-q", clone_url, "main")
+    sprout.wait_for_build("notes", 1, "dev", 180)
+    settings = sprout.request("PUT", "/apps/notes/stages/dev/access-logs", {"enabled": True})
+    api = settings["apis"][0]
+    api_name = boto3.client("apigateway").get_rest_api(restApiId=api["apiId"])["name"]
+    functions = {f["logicalId"]: f for f in sprout.request("GET", "/apps/notes/stages/dev/functions")["functions"]}
+    create = functions["CreateNoteFunction"]["functionName"]
+    t = time.monotonic()
+    now_ms = int(time.time() * 1000)
+    logs = boto3.client("logs")
+    put_lines(logs, api["logGroup"], "seeded", access_lines(lines, now_ms))
+    put_lines(logs, f"/aws/lambda/{create}", "2026/12/02/[1]seeded", function_lines(lines, now_ms))
+    seed_metrics(boto3.client("cloudwatch"), api_name, "dev", datetime.now(UTC))
+    print(f"seeded {lines} access-log lines, {lines} function log lines and a day of 1-minute "
+          f"API metrics in {time.monotonic() - t:.1f} s\n", flush=True)
+    return sprout, api_name
+
+
 def measure(sprout: SproutClient, path: str, query: dict, runs: int) -> tuple[list[float], dict]:
     times, answer = [], {}
     for _ in range(runs):
@@ -142,33 +174,7 @@ def main() -> None:
     cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT)
     print(f"sprout local up ready in {time.monotonic() - t0:.1f} s ({cloud.endpoint})", flush=True)
     try:
-        os.environ.update(AWS_ENDPOINT_URL=cloud.endpoint, AWS_ACCESS_KEY_ID="localcloud",
-                          AWS_SECRET_ACCESS_KEY="localcloud", AWS_DEFAULT_REGION="us-east-1")
-        sprout = SproutClient(cloud.api_url)
-        clone_url = boto3.client("codecommit").create_repository(repositoryName="notes")["repositoryMetadata"]["cloneUrlHttp"]
-        sprout.request("POST", "/apps", {"name": "notes", "repository": "notes",
-                                         "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}]})
-        work = data_dir / "notes"
-        shutil.copytree(NOTES, work, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
-        git(work, "init", "-q", "-b", "main")
-        git(work, "add", "-A")
-        git(work, "commit", "-q", "-m", "The notes app")
-        git(work, "push", "-q", clone_url, "main")
-        sprout.wait_for_build("notes", 1, "dev", 180)
-        settings = sprout.request("PUT", "/apps/notes/stages/dev/access-logs", {"enabled": True})
-        api = settings["apis"][0]
-        api_name = boto3.client("apigateway").get_rest_api(restApiId=api["apiId"])["name"]
-        functions = {f["logicalId"]: f for f in sprout.request("GET", "/apps/notes/stages/dev/functions")["functions"]}
-        create = functions["CreateNoteFunction"]["functionName"]
-
-        t = time.monotonic()
-        now_ms = int(time.time() * 1000)
-        logs = boto3.client("logs")
-        put_lines(logs, api["logGroup"], "seeded", access_lines(args.lines, now_ms))
-        put_lines(logs, f"/aws/lambda/{create}", "2026/12/02/[1]seeded", function_lines(args.lines, now_ms))
-        seed_metrics(boto3.client("cloudwatch"), api_name, "dev", datetime.now(UTC))
-        print(f"seeded {args.lines} access-log lines, {args.lines} function log lines and a day of 1-minute "
-              f"API metrics in {time.monotonic() - t:.1f} s\n", flush=True)
+        sprout, api_name = seeded_stage(cloud, data_dir, args.lines, [{"name": "dev", "branch": "main", "autoDeploy": True}])
 
         cases = {
             "access logs, 5xx, newest 50": ("/apps/notes/stages/dev/access-logs", {"status": "5xx", "limit": "50", "since": "1d"}),
