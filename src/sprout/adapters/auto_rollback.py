@@ -22,7 +22,8 @@ from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute
 from pynamodb.exceptions import DoesNotExist
 
 from sprout.adapters.apigateway import AccessLogging, StageInventory, StageResources
-from sprout.adapters.lineage.table import Item, app_pk, now_iso
+from sprout.adapters.lineage.items import Item, app_pk
+from sprout.adapters.lineage.table import now_iso
 from sprout.adapters.logs import LogReader
 from sprout.adapters.stacks import stack_name
 from sprout.domain.auto_rollback import (

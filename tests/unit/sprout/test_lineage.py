@@ -17,7 +17,7 @@ from moto.dynamodb.responses import DynamoHandler
 from pynamodb.exceptions import UpdateError
 
 import sprout.adapters.lineage as lineage_mod
-from sprout.adapters.lineage import table as table_mod
+from sprout.adapters.lineage import items as items_mod
 from sprout.domain.errors import (
     AppAlreadyExists,
     AppNotFound,
@@ -320,13 +320,13 @@ def test_given_eight_threads_deploying_one_stage_then_one_holds_it_and_the_other
 
 def test_given_a_stale_stage_when_written_then_the_version_attribute_refuses_it(lineage):
     app = new_app(lineage)
-    key = (table_mod.app_pk(app.name), table_mod.stage_sk("dev"))
-    mine = table_mod.StageItem.get(*key, consistent_read=True)
-    theirs = table_mod.StageItem.get(*key, consistent_read=True)
-    theirs.update(actions=[table_mod.StageItem.lock.set("000042")])
+    key = (items_mod.app_pk(app.name), items_mod.stage_sk("dev"))
+    mine = items_mod.StageItem.get(*key, consistent_read=True)
+    theirs = items_mod.StageItem.get(*key, consistent_read=True)
+    theirs.update(actions=[items_mod.StageItem.lock.set("000042")])
 
     with pytest.raises(UpdateError) as refused:
-        mine.update(actions=[table_mod.StageItem.lock.set("000043")])
+        mine.update(actions=[items_mod.StageItem.lock.set("000043")])
 
     assert refused.value.cause_response_code == "ConditionalCheckFailedException"
     assert lineage.get_stage(app.name, "dev").lock.deployment == "000042"
@@ -366,9 +366,9 @@ def test_given_aws_endpoint_url_then_pynamodb_talks_to_that_endpoint(monkeypatch
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     lineage_mod.reset_connections()
     try:
-        client = table_mod.BuildItem._get_connection().connection.client
+        client = items_mod.BuildItem._get_connection().connection.client
         assert client.meta.endpoint_url == "http://127.0.0.1:4566"
-        assert table_mod.BuildItem.Meta.host is None  # botocore's default resolution, not a setting of ours
+        assert items_mod.BuildItem.Meta.host is None  # botocore's default resolution, not a setting of ours
     finally:
         lineage_mod.reset_connections()
 

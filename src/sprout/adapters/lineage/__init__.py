@@ -11,7 +11,8 @@ from sprout.adapters.lineage.alarms import AlarmEventRepository
 from sprout.adapters.lineage.apps import AppRepository
 from sprout.adapters.lineage.builds import BuildRepository
 from sprout.adapters.lineage.deployments import DeploymentRepository
-from sprout.adapters.lineage.table import MODELS, OpenItem, open_pk, reset_connections
+from sprout.adapters.lineage.items import MODELS, OpenItem, open_pk
+from sprout.adapters.lineage.table import reset_connections
 from sprout.domain.model import Deployment, OpenWork
 
 

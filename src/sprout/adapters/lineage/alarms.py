@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pynamodb.exceptions import PutError
 
-from sprout.adapters.lineage.table import AlarmEventItem, get, now_iso
+from sprout.adapters.lineage.items import AlarmEventItem
+from sprout.adapters.lineage.table import get, now_iso
 
 
 def _pk(event_id: str) -> str:

@@ -5,22 +5,17 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from sprout.adapters.lineage.table import (
+from sprout.adapters.lineage.items import (
     APPS_GSI1PK,
     AppItem,
     StackClaimItem,
     StageItem,
-    Txn,
     app_pk,
-    batch_get,
     branch_gsi1pk,
-    get,
-    now_iso,
     stack_pk,
     stage_sk,
-    to_app,
-    to_stage,
 )
+from sprout.adapters.lineage.table import Txn, batch_get, get, now_iso, to_app, to_stage
 from sprout.domain.errors import AppAlreadyExists, AppNotFound, InvalidInput, StackNameTaken, StageNotFound
 from sprout.domain.model import App, Stage, StageSpec
 from sprout.domain.pipeline import check_stages, stage_stacks

@@ -5,24 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict
 
-from sprout.adapters.lineage.table import (
+from sprout.adapters.lineage.items import (
     AppItem,
     BuildItem,
     CommitItem,
     DeployedItem,
     OpenItem,
-    Txn,
     app_pk,
     build_sk,
     commit_sk,
-    get,
-    now_iso,
-    numbered_page,
     open_build_sk,
     open_pk,
-    optimistically,
-    to_build,
 )
+from sprout.adapters.lineage.table import Txn, get, now_iso, numbered_page, optimistically, to_build
 from sprout.domain.errors import AppNotFound, BuildNotFound, Conflict, InvalidInput
 from sprout.domain.model import Build, BuildStatus, FunctionArtifact
 

@@ -9,27 +9,29 @@ from datetime import timedelta
 
 from pynamodb.exceptions import UpdateError
 
-from sprout.adapters.lineage.table import (
+from sprout.adapters.lineage.items import (
     BuildItem,
     DeployedItem,
     DeploymentItem,
     OpenItem,
     StageItem,
-    Txn,
     app_pk,
-    batch_get,
     build_sk,
     deployed_sk,
     deployment_sk,
     deployments_pk,
+    open_deployment_sk,
+    open_pk,
+    stage_sk,
+)
+from sprout.adapters.lineage.table import (
+    Txn,
+    batch_get,
     get,
     now,
     now_iso,
     numbered_page,
-    open_deployment_sk,
-    open_pk,
     optimistically,
-    stage_sk,
     to_deployment,
     to_stage,
 )
