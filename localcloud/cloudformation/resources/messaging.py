@@ -115,22 +115,25 @@ class Queue(ResourceType):
         unless_gone(ctx.client("sqs").delete_queue, QueueUrl=current.physical_id)
 
 
-@register
-class QueuePolicy(ResourceType):
-    """Sets the ``Policy`` attribute of each queue in ``Queues`` (their URLs)."""
+class _PolicyOnTargets(ResourceType):
+    """A policy document set as an attribute of each resource its ``targets`` property lists (queue
+    URLs, topic ARNs); a resource dropped from the list (or the policy deleted) gets its default back."""
 
-    type_name = "AWS::SQS::QueuePolicy"
-    properties = {"PolicyDocument": MUTABLE, "Queues": MUTABLE}
-    required = ("PolicyDocument", "Queues")
+    targets = ""
+
+    def _set(self, ctx: Context, target: str, document: str) -> None:
+        raise NotImplementedError
+
+    def _reset(self, ctx: Context, target: str) -> None:
+        raise NotImplementedError
 
     def _apply(self, ctx: Context, props: dict[str, Any], previous: list[str]) -> None:
-        sqs = ctx.client("sqs")
-        queues = list(props.get("Queues") or [])
-        for url in queues:
-            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": as_json_text(props["PolicyDocument"])})
-        for url in previous:
-            if url not in queues:
-                unless_gone(sqs.set_queue_attributes, QueueUrl=url, Attributes={"Policy": ""})
+        current = list(props.get(self.targets) or [])
+        for target in current:
+            self._set(ctx, target, as_json_text(props["PolicyDocument"]))
+        for target in previous:
+            if target not in current:
+                self._reset(ctx, target)
 
     def create(self, ctx: Context, logical_id: str, props: dict[str, Any]) -> Provisioned:
         self._apply(ctx, props, [])
@@ -139,11 +142,27 @@ class QueuePolicy(ResourceType):
     def update(
         self, ctx: Context, logical_id: str, current: Provisioned, old: dict[str, Any], new: dict[str, Any]
     ) -> Provisioned:
-        self._apply(ctx, new, list(old.get("Queues") or []))
+        self._apply(ctx, new, list(old.get(self.targets) or []))
         return current
 
     def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
-        self._apply(ctx, {"Queues": [], "PolicyDocument": {}}, list(props.get("Queues") or []))
+        self._apply(ctx, {self.targets: [], "PolicyDocument": {}}, list(props.get(self.targets) or []))
+
+
+@register
+class QueuePolicy(_PolicyOnTargets):
+    """Sets the ``Policy`` attribute of each queue in ``Queues`` (their URLs)."""
+
+    type_name = "AWS::SQS::QueuePolicy"
+    properties = {"PolicyDocument": MUTABLE, "Queues": MUTABLE}
+    required = ("PolicyDocument", "Queues")
+    targets = "Queues"
+
+    def _set(self, ctx: Context, target: str, document: str) -> None:
+        ctx.client("sqs").set_queue_attributes(QueueUrl=target, Attributes={"Policy": document})
+
+    def _reset(self, ctx: Context, target: str) -> None:
+        unless_gone(ctx.client("sqs").set_queue_attributes, QueueUrl=target, Attributes={"Policy": ""})
 
 
 # ---- SNS ----------------------------------------------------------------------------------------
@@ -318,38 +337,21 @@ def _default_topic_policy(ctx: Context, arn: str) -> dict[str, Any]:
 
 
 @register
-class TopicPolicy(ResourceType):
+class TopicPolicy(_PolicyOnTargets):
     """Sets the ``Policy`` attribute of each topic in ``Topics`` (their ARNs)."""
 
     type_name = "AWS::SNS::TopicPolicy"
     properties = {"PolicyDocument": MUTABLE, "Topics": MUTABLE}
     required = ("PolicyDocument", "Topics")
+    targets = "Topics"
 
-    def _apply(self, ctx: Context, props: dict[str, Any], previous: list[str]) -> None:
-        sns = ctx.client("sns")
-        topics = list(props.get("Topics") or [])
-        for arn in topics:
-            sns.set_topic_attributes(
-                TopicArn=arn, AttributeName="Policy", AttributeValue=as_json_text(props["PolicyDocument"])
-            )
-        for arn in previous:
-            if arn not in topics:  # back to the default policy a topic is created with
-                unless_gone(
-                    sns.set_topic_attributes,
-                    TopicArn=arn,
-                    AttributeName="Policy",
-                    AttributeValue=json.dumps(_default_topic_policy(ctx, arn)),
-                )
+    def _set(self, ctx: Context, target: str, document: str) -> None:
+        ctx.client("sns").set_topic_attributes(TopicArn=target, AttributeName="Policy", AttributeValue=document)
 
-    def create(self, ctx: Context, logical_id: str, props: dict[str, Any]) -> Provisioned:
-        self._apply(ctx, props, [])
-        return Provisioned(ctx.physical_name(logical_id, 128))
-
-    def update(
-        self, ctx: Context, logical_id: str, current: Provisioned, old: dict[str, Any], new: dict[str, Any]
-    ) -> Provisioned:
-        self._apply(ctx, new, list(old.get("Topics") or []))
-        return current
-
-    def delete(self, ctx: Context, current: Provisioned, props: dict[str, Any]) -> None:
-        self._apply(ctx, {"Topics": [], "PolicyDocument": {}}, list(props.get("Topics") or []))
+    def _reset(self, ctx: Context, target: str) -> None:  # back to the default policy a topic is created with
+        unless_gone(
+            ctx.client("sns").set_topic_attributes,
+            TopicArn=target,
+            AttributeName="Policy",
+            AttributeValue=json.dumps(_default_topic_policy(ctx, target)),
+        )
