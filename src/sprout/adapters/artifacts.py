@@ -37,7 +37,7 @@ class ArtifactStore:
         if actual != sha256:
             raise InvalidInput("sha256", f"{sha256} is not the sha256 of the data ({actual})")
         key = artifact_key(sha256)
-        if self._exists(key):
+        if self.exists(key):
             return False
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="application/zip")
         return True
@@ -61,7 +61,7 @@ class ArtifactStore:
             raise
         return response["Body"].read().decode("utf-8")
 
-    def _exists(self, key: str) -> bool:
+    def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as e:

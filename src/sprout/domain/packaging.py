@@ -36,10 +36,11 @@ import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
+from sprout.domain.dependencies import Dependencies, ResourceBuild, manifest_names, plan_resource
 from sprout.domain.errors import PackagingError
 from sprout.domain.model import FunctionArtifact
 
@@ -233,52 +234,99 @@ class PackageResult:
     layers: dict[str, str] = field(default_factory=dict)
 
 
-def package(template_text: str | bytes | None, template_path: str, tree: SourceTree, bucket: str) -> PackageResult:
-    """Package the SAM template at ``template_path`` (repository-relative) of ``tree``.
+class InstalledDependencies(Protocol):
+    """Where built dependencies are read from: the cache the dependency build filled."""
 
-    ``template_text`` is the template's content (``None`` when the file is missing: pass
-    ``tree.read(template_path)`` as it is).
-    """
+    builder_digest: str  # the sha256 of the dependency builder's source: part of every cache key
+
+    def zip_of(self, key: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class CodeResource:
+    """A function or layer whose code is a folder (or .zip) of the repository."""
+
+    logical_id: str
+    layer: bool
+    uri_key: str  # CodeUri | ContentUri
+    uri: Any
+    props: Mapping[str, Any]  # a function's with Globals.Function merged in
+    metadata: Any
+
+
+def plan_dependencies(
+    template_text: str | bytes | None, template_path: str, tree: SourceTree, builder_digest: str
+) -> list[Dependencies]:
+    """The dependency sets the commit's functions and layers need installed, one per cache key."""
     template_path = normalize(template_path)
-    if template_text is None:
-        raise PackagingError(f"{template_path} not found at {tree.location}")
-    if isinstance(template_text, bytes):
-        try:
-            template_text = template_text.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise PackagingError(f"{template_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    template = load_template(template_text, template_path)
-    resources = _sam_resources(template, template_path)
-    base = posixpath.dirname(template_path)
-    zips = _Zipper(tree, base, template_path)
-    packaged = copy.deepcopy(template)
+    template = _load(template_text, template_path, tree)
+    zips = _Zipper(tree, posixpath.dirname(template_path), template_path)
+    found: dict[str, Dependencies] = {}
+    for resource in code_resources(template, template_path):
+        build = zips.plan(resource, builder_digest)
+        if build.dependencies is not None:
+            found.setdefault(build.dependencies.key, build.dependencies)
+    return list(found.values())
 
+
+def code_resources(template: Mapping[str, Any], template_path: str) -> list[CodeResource]:
+    """Every function (after Globals.Function) and layer of a parsed SAM template."""
+    resources = _sam_resources(template, template_path)
     globals_function = (template.get("Globals") or {}).get("Function") or {}
     if not isinstance(globals_function, dict):
         raise PackagingError(f"{template_path}: Globals.Function must be a mapping")
+    found = []
+    for logical_id, resource in resources.items():
+        kind = resource.get("Type")
+        if kind not in (FUNCTION, LAYER):
+            continue
+        props = _props(resource, logical_id, template_path)
+        if kind == FUNCTION:
+            effective = merge_globals(globals_function, props)
+            found.append(CodeResource(logical_id, False, "CodeUri", _code_uri(effective), effective, resource.get("Metadata")))
+        else:
+            found.append(CodeResource(logical_id, True, "ContentUri", props.get("ContentUri"), props, resource.get("Metadata")))
+    return found
 
-    if "CodeUri" in globals_function:  # every function now names its own artifact
-        del packaged["Globals"]["Function"]["CodeUri"]
+
+def package(
+    template_text: str | bytes | None,
+    template_path: str,
+    tree: SourceTree,
+    bucket: str,
+    installed: InstalledDependencies | None = None,
+) -> PackageResult:
+    """Package the SAM template at ``template_path`` (repository-relative) of ``tree``.
+
+    ``template_text`` is the template's content (``None`` when the file is missing: pass
+    ``tree.read(template_path)`` as it is). ``installed`` gives the dependencies functions and
+    layers need (see :func:`plan_dependencies`); without it, a resource that needs some fails.
+    """
+    template_path = normalize(template_path)
+    template = _load(template_text, template_path, tree)
+    zips = _Zipper(tree, posixpath.dirname(template_path), template_path, installed)
+    packaged = copy.deepcopy(template)
+    code = {r.logical_id: r for r in code_resources(template, template_path)}
+
+    if "CodeUri" in ((template.get("Globals") or {}).get("Function") or {}):
+        del packaged["Globals"]["Function"]["CodeUri"]  # every function now names its own artifact
     _publish_live_alias(packaged)
     functions: list[FunctionArtifact] = []
     layers: dict[str, str] = {}
-    for logical_id, resource in resources.items():
+    for logical_id, resource in template["Resources"].items():
         kind = resource.get("Type")
-        props = resource.get("Properties") or {}
-        if not isinstance(props, dict):
-            raise PackagingError(f"{template_path}: {logical_id}.Properties must be a mapping")
+        _props(resource, logical_id, template_path)
         out_props = packaged["Resources"][logical_id].setdefault("Properties", {})
-        if kind == FUNCTION:
-            effective = merge_globals(globals_function, props)
-            sha = zips.code(logical_id, "CodeUri", _code_uri(effective), effective)
-            out_props["CodeUri"] = f"s3://{bucket}/{artifact_key(sha)}"
-            functions.append(
-                FunctionArtifact(logical_id=logical_id, sha256=sha, s3_key=artifact_key(sha), config=function_config(effective))
-            )
-        elif kind == LAYER:
-            sha = zips.code(logical_id, "ContentUri", props.get("ContentUri"), props)
-            out_props["ContentUri"] = f"s3://{bucket}/{artifact_key(sha)}"
-            layers[logical_id] = sha
+        if logical_id in code:
+            found = code[logical_id]
+            sha = zips.code(found)
+            out_props[found.uri_key] = f"s3://{bucket}/{artifact_key(sha)}"
+            if found.layer:
+                layers[logical_id] = sha
+            else:
+                functions.append(
+                    FunctionArtifact(logical_id, sha256=sha, s3_key=artifact_key(sha), config=function_config(found.props))
+                )
         elif kind == STATE_MACHINE:
             _inline(out_props, zips, logical_id, "DefinitionUri", "Definition")
         elif kind in APIS:
@@ -289,6 +337,26 @@ def package(template_text: str | bytes | None, template_path: str, tree: SourceT
         packaged_template=dump_template(packaged),
         layers=layers,
     )
+
+
+def _load(template_text: str | bytes | None, template_path: str, tree: SourceTree) -> dict:
+    if template_text is None:
+        raise PackagingError(f"{template_path} not found at {tree.location}")
+    if isinstance(template_text, bytes):
+        try:
+            template_text = template_text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise PackagingError(f"{template_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    template = load_template(template_text, template_path)
+    _sam_resources(template, template_path)
+    return template
+
+
+def _props(resource: Mapping[str, Any], logical_id: str, template_path: str) -> dict:
+    props = resource.get("Properties") or {}
+    if not isinstance(props, dict):
+        raise PackagingError(f"{template_path}: {logical_id}.Properties must be a mapping")
+    return props
 
 
 LIVE_ALIAS = "live"
@@ -370,14 +438,16 @@ def _inline(props: dict, zips: _Zipper, logical_id: str, uri_key: str, body_key:
 
 
 class _Zipper:
-    """Zips folders of the tree once each, keeping the artifacts by sha256."""
+    """Zips folders of the tree once each (with their installed dependencies), keeping the
+    artifacts by sha256."""
 
-    def __init__(self, tree: SourceTree, base: str, template_path: str):
+    def __init__(self, tree: SourceTree, base: str, template_path: str, installed: InstalledDependencies | None = None):
         self.tree = tree
         self.base = base
         self.template_path = template_path
+        self.installed = installed
         self.artifacts: dict[str, bytes] = {}
-        self._by_folder: dict[str, str] = {}
+        self._made: dict[tuple[str, str, str], str] = {}
 
     def resolve(self, logical_id: str, key: str, uri: str) -> str:
         joined = posixpath.normpath(posixpath.join(self.base or ".", uri))
@@ -385,48 +455,92 @@ class _Zipper:
             raise PackagingError(f"{logical_id}: {key} {uri} is outside the repository")
         return normalize(joined)
 
-    def code(self, logical_id: str, key: str, uri: Any, props: Mapping) -> str:
+    def folder(self, resource: CodeResource) -> str:
+        """The repository path of a resource's code (a folder, or a .zip file)."""
+        uri = resource.uri
         if uri is None:
+            props = resource.props
             why = " (InlineCode and container images are not supported)" if "InlineCode" in props or "ImageUri" in props else ""
-            raise PackagingError(f"{logical_id}: no {key} in {self.template_path}{why}")
+            raise PackagingError(f"{resource.logical_id}: no {resource.uri_key} in {self.template_path}{why}")
         if not isinstance(uri, str) or uri.startswith("s3://"):
             raise PackagingError(
-                f"{logical_id}: {key} must be a folder of the repository, not {json.dumps(uri)}"
+                f"{resource.logical_id}: {resource.uri_key} must be a folder of the repository, not {json.dumps(uri)}"
             )
-        path = self.resolve(logical_id, key, uri)
-        if path in self._by_folder:
-            return self._by_folder[path]
-        if path.endswith(".zip") and (data := self.tree.read(path)) is not None:
-            sha = self._keep(data)
-        else:
-            files = sorted(set(self.tree.list_files(path)))
-            if not files:
-                shown = path or "/"
-                if self.tree.read(path) is not None:
-                    raise PackagingError(f"{logical_id}: {key} {shown} is a file, not a folder (or a .zip)")
-                raise PackagingError(
-                    f"{logical_id}: {key} folder {shown} does not exist or is empty at {self.tree.location}"
-                )
-            sha = self._keep(self._zip(path, files))
-        self._by_folder[path] = sha
-        return sha
+        return self.resolve(resource.logical_id, resource.uri_key, uri)
 
-    def _zip(self, folder: str, files: list[str]) -> bytes:
+    def plan(self, resource: CodeResource, builder_digest: str, listed: Iterable[str] | None = None) -> ResourceBuild:
+        """How the resource's artifact is made; ``listed``: the folder's files, when known."""
+        path = self.folder(resource)
+        if path.endswith(".zip"):
+            return ResourceBuild(resource.logical_id)
+        wanted = [posixpath.join(path, name) for name in manifest_names()]
+        if listed is not None:
+            wanted = [p for p in wanted if p in set(listed)]
+        contents = self.tree.read_many(wanted)
+        manifests = {posixpath.basename(p): data for p, data in contents.items()}
+        return plan_resource(resource.logical_id, resource.layer, resource.props, resource.metadata, path, manifests, builder_digest)
+
+    def code(self, resource: CodeResource) -> str:
+        path = self.folder(resource)
+        if path.endswith(".zip") and (data := self.tree.read(path)) is not None:
+            return self._keep(data)
+        files = sorted(set(self.tree.list_files(path)))
+        if not files:
+            shown = path or "/"
+            if self.tree.read(path) is not None:
+                raise PackagingError(f"{resource.logical_id}: {resource.uri_key} {shown} is a file, not a folder (or a .zip)")
+            raise PackagingError(
+                f"{resource.logical_id}: {resource.uri_key} folder {shown} does not exist or is empty at {self.tree.location}"
+            )
+        digest = self.installed.builder_digest if self.installed else ""
+        build = self.plan(resource, digest, files)
+        deps = build.dependencies
+        made = (path, build.prefix, deps.key if deps else "")
+        if made not in self._made:
+            self._made[made] = self._keep(self._zip(path, files, build.prefix, self._installed(resource, deps)))
+        return self._made[made]
+
+    def _installed(self, resource: CodeResource, deps: Dependencies | None) -> bytes | None:
+        if deps is None:
+            return None
+        if self.installed is None:
+            raise PackagingError(f"{resource.logical_id}: {deps.manifest} needs its dependencies built first")
+        return self.installed.zip_of(deps.key)
+
+    def _zip(self, folder: str, files: list[str], prefix: str = "", dependencies: bytes | None = None) -> bytes:
+        """The folder's files under ``prefix``, then the installed dependencies (a zip) under the same
+        prefix; a file of the folder wins over a dependency file of the same name."""
         contents = self.tree.read_many(files)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as archive:
-            for path in files:
-                if path not in contents:
-                    raise PackagingError(f"{path} is listed but cannot be read at {self.tree.location}")
-                name = posixpath.relpath(path, folder) if folder else path
-                info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-                info.create_system = 3  # unix, so that external_attr carries the mode
-                info.external_attr = (EXECUTABLE_MODE if self.tree.is_executable(path) else FILE_MODE) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, contents[path], compresslevel=6)
-        return buffer.getvalue()
+        entries: dict[str, tuple[bytes, bool]] = {}
+        for path in files:
+            if path not in contents:
+                raise PackagingError(f"{path} is listed but cannot be read at {self.tree.location}")
+            name = posixpath.relpath(path, folder) if folder else path
+            entries[prefix + name] = (contents[path], self.tree.is_executable(path))
+        if dependencies is not None:
+            with zipfile.ZipFile(io.BytesIO(dependencies)) as installed:
+                for info in installed.infolist():
+                    name = prefix + normalize(info.filename)
+                    if not info.is_dir() and name not in entries:
+                        entries[name] = (installed.read(info), bool((info.external_attr >> 16) & 0o111))
+        return deterministic_zip(entries)
 
     def _keep(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
         self.artifacts[sha] = data
         return sha
+
+
+def deterministic_zip(entries: Mapping[str, tuple[bytes, bool]]) -> bytes:
+    """A zip of ``{name: (bytes, executable)}`` whose bytes depend on nothing else: entries sorted
+    by name, no directory entries, one timestamp, fixed modes and compression."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(entries):
+            data, executable = entries[name]
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.create_system = 3  # unix, so that external_attr carries the mode
+            info.external_attr = (EXECUTABLE_MODE if executable else FILE_MODE) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data, compresslevel=6)
+    return buffer.getvalue()

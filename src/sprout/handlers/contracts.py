@@ -61,6 +61,25 @@ class PackageInput(TypedDict):
     commitId: str
 
 
+class DependencyBuild(TypedDict):
+    """One set of dependencies the cache lacks: a dependency build (CodeBuild) to run."""
+
+    key: str
+    method: str  # pip | npm
+    runtime: str
+    architecture: str
+    manifest: str  # the repository path of requirements.txt / package.json
+    source: str  # "bucket/key" of the build's source zip (CodeBuild's S3 source location)
+    artifactName: str  # "{key}.zip": the build's artifact, under dependencies/ in the artifact bucket
+
+
+class DependencyPlan(TypedDict):
+    """PlanDependencies' output: the dependency builds to run before Package."""
+
+    builds: list[DependencyBuild]
+    cached: int  # dependency sets found in the cache
+
+
 class PackagedFunction(TypedDict):
     logicalId: str
     sha256: str

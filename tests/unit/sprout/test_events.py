@@ -42,6 +42,7 @@ TASKS: dict[str, tuple[str, Any]] = {
     "resolve": ("ResolveFunction", None),
     "resolve-alarm": ("ResolveAlarmFunction", None),
     "record-build": ("RecordBuildFunction", contracts.BuildTarget),
+    "plan-dependencies": ("PlanDependenciesFunction", contracts.PackageInput),
     "package": ("PackageFunction", contracts.PackageInput),
     "record-build-outcome": ("RecordBuildOutcomeFunction", contracts.BuildOutcome),
     "begin-deploy": ("BeginDeployFunction", contracts.DeployRequest),

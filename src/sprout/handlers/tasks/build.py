@@ -1,5 +1,6 @@
-"""The build state machine's tasks (statemachines/build.asl.json): Resolve, RecordBuild, Package,
-RecordBuildOutcome. Each app's build records its own failure: the others go on."""
+"""The build state machine's tasks (statemachines/build.asl.json): Resolve, RecordBuild,
+PlanDependencies, Package, RecordBuildOutcome (between PlanDependencies and Package, the dependency
+builds run in CodeBuild). Each app's build records its own failure: the others go on."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from sprout.adapters.artifacts import ArtifactStore
+from sprout.adapters.dependency_builds import DependencyCache, why_failed
 from sprout.adapters.node_check import node_checker
 from sprout.adapters.source import CodeCommitSource, commit_info
 from sprout.domain.errors import InvalidInput, SourceError
 from sprout.domain.model import BuildStatus, FunctionArtifact
 from sprout.domain.packaging import package as package_commit
+from sprout.domain.packaging import plan_dependencies as dependencies_of
 from sprout.domain.syntax import check_function
 from sprout.handlers.contracts import (
     BuildOutcome,
     BuildTarget,
+    DependencyPlan,
     Packaged,
     PackageInput,
     RecordedBuild,
@@ -30,6 +34,8 @@ from sprout.handlers.tasks.common import failure, field, lineage, settings, task
 from sprout.observability import logger, metrics, tracer
 
 artifacts = ArtifactStore(settings.artifact_bucket)
+dependency_cache = DependencyCache(artifacts)
+DEPENDENCY_STEP = "BuildDependencies"
 # Idempotency records share Sprout's table (pk "idempotency#<function>", sk the hashed key).
 idempotency_store = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="pk", sort_key_attr="sk")
 idempotency_config = IdempotencyConfig(
@@ -109,14 +115,47 @@ def record_build_step(event: BuildTarget, execution: str | None) -> RecordedBuil
 
 
 @tracer.capture_method(capture_response=False)
+def plan_dependencies_step(event: PackageInput) -> DependencyPlan:
+    """Which dependency sets the commit's functions and layers need that the cache lacks; each
+    gets its build's source written (installer, manifest, lockfile) for CodeBuild to run."""
+    app_name = field(event, "app")
+    registered = lineage.get_app(app_name)
+    tree = CodeCommitSource(field(event, "repository"), field(event, "commitId"))
+    needed = dependencies_of(
+        tree.read(registered.template_path), registered.template_path, tree, dependency_cache.builder_digest
+    )
+    missing = [deps for deps in needed if not dependency_cache.has(deps.key)]
+    builds = [
+        {
+            "key": deps.key,
+            "method": deps.method,
+            "runtime": deps.runtime,
+            "architecture": deps.architecture,
+            "manifest": deps.manifest,
+            "source": dependency_cache.put_source(deps),
+            "artifactName": f"{deps.key}.zip",
+        }
+        for deps in missing
+    ]
+    metrics.add_metric(name="DependencyCacheHits", unit="Count", value=len(needed) - len(missing))
+    metrics.add_metric(name="DependencyCacheMisses", unit="Count", value=len(missing))
+    logger.info(
+        "dependencies planned",
+        extra={"app": app_name, "needed": [d.manifest for d in needed], "to_build": [d.manifest for d in missing]},
+    )
+    return {"builds": builds, "cached": len(needed) - len(missing)}
+
+
+@tracer.capture_method(capture_response=False)
 def package_step(event: PackageInput) -> Packaged:
-    """Fetch the source at the commit, check that its code parses, zip every function
-    deterministically and store the artifacts by content hash."""
+    """Fetch the source at the commit, check that its code parses, zip every function (with its
+    installed dependencies) deterministically and store the artifacts by content hash."""
     app_name, number = field(event, "app"), int(field(event, "number"))
     registered = lineage.get_app(app_name)
     tree = CodeCommitSource(field(event, "repository"), field(event, "commitId"))
     result = package_commit(
-        tree.read(registered.template_path), registered.template_path, tree, settings.artifact_bucket
+        tree.read(registered.template_path), registered.template_path, tree, settings.artifact_bucket,
+        dependency_cache,
     )
     js = node_checker()
     checked = sum(
@@ -151,12 +190,17 @@ def record_build_outcome_step(event: BuildOutcome) -> dict:
         )
         lineage.finish_build(app_name, number, status, functions=functions, template_key=pkg["templateKey"])
     else:
-        lineage.finish_build(app_name, number, status, failure=failure(event.get("step", "unknown"), event.get("error")))
+        step = event.get("step", "unknown")
+        recorded = failure(step, event.get("error"))
+        if step == DEPENDENCY_STEP:  # the Cause is the build: its log names the manifest and the package
+            recorded["cause"] = why_failed(event.get("error")) or recorded["cause"]
+        lineage.finish_build(app_name, number, status, failure=recorded)
         metrics.add_metric(name="BuildsFailed", unit="Count", value=1)
     return {"app": app_name, "number": number, "status": str(status)}
 
 
 resolve = task(resolve_step, on_context=idempotency_config.register_lambda_context)
 record_build = task(record_build_step)
+plan_dependencies = task(plan_dependencies_step)
 package = task(package_step)
 record_build_outcome = task(record_build_outcome_step)

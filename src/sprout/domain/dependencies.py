@@ -1,0 +1,170 @@
+"""Which dependencies a function or layer needs built, as ``sam build`` decides it, and the key
+they are cached under.
+
+A function's build method is its ``Metadata: BuildMethod`` or, without one, its ``Runtime``; a
+layer is built only when its ``Metadata`` names a ``BuildMethod`` (as ``sam build`` does):
+
+- ``pythonX.Y`` with a ``requirements.txt`` in the code folder → ``pip``: the requirements
+  installed for Lambda's platform (manylinux wheels for the architecture and Python version);
+- ``nodejsN.x`` with a ``package.json`` declaring ``dependencies`` → ``npm``: ``npm ci`` of the
+  production dependencies, which needs the lockfile (``package-lock.json`` or
+  ``npm-shrinkwrap.json``) next to it;
+- any other ``BuildMethod`` (``makefile``, ``esbuild``, ``go1.x``, …) is refused, naming it; a
+  runtime Sprout does not build for (``java21``, ``provided.al2023``, …) without a BuildMethod
+  is zipped as it is.
+
+Where the result goes in the artifact follows ``sam build``: a function's dependencies sit at the
+root of its zip, next to its code; a built layer's content and dependencies go under ``python/``
+or ``nodejs/`` (what Lambda puts on the path from ``/opt``).
+
+The cache key is the sha256 of everything that defines the installed files: the builder's own
+source, the method, the runtime, the architecture and the manifest and lockfile bytes. The same
+key always names the same dependencies, so an unchanged function keeps its artifact's sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sprout.domain.errors import PackagingError
+
+PIP, NPM = "pip", "npm"
+REQUIREMENTS = "requirements.txt"
+PACKAGE_JSON = "package.json"
+LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
+ARCHITECTURES = ("x86_64", "arm64")
+PYTHON_RUNTIME = re.compile(r"^python3\.\d+$")
+NODE_RUNTIME = re.compile(r"^nodejs\d+\.x$")
+LAYER_FOLDERS = {PIP: "python/", NPM: "nodejs/"}
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """One set of dependencies to install: what the dependency build (CodeBuild) is given."""
+
+    key: str
+    method: str  # pip | npm
+    runtime: str  # python3.13, nodejs20.x
+    architecture: str  # x86_64 | arm64
+    manifest: str  # repository path of requirements.txt or package.json: how errors name it
+    files: Mapping[str, bytes] = field(repr=False)  # file name -> bytes (manifest, lockfile)
+
+
+@dataclass(frozen=True)
+class ResourceBuild:
+    """How one function's or layer's artifact is made: its folder's files under ``prefix``, and the
+    installed ``dependencies`` (if any) under the same prefix."""
+
+    logical_id: str
+    prefix: str = ""
+    dependencies: Dependencies | None = None
+
+
+def plan_resource(
+    logical_id: str,
+    layer: bool,
+    props: Mapping[str, Any],
+    metadata: Any,
+    folder: str,
+    files: Mapping[str, bytes | None],
+    builder_digest: str,
+) -> ResourceBuild:
+    """The build of one function (``layer`` False) or layer whose code is the repository folder
+    ``folder``. ``files`` holds the folder's candidate manifests by name (``None`` when absent):
+    requirements.txt, package.json and the lockfiles."""
+    declared = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
+    if declared is not None and not isinstance(declared, str):
+        raise PackagingError(f"{logical_id}: Metadata BuildMethod must be a string, not {json.dumps(declared)}")
+    method_name = declared or (None if layer else props.get("Runtime"))
+    if not isinstance(method_name, str):
+        return ResourceBuild(logical_id)
+    if PYTHON_RUNTIME.match(method_name):
+        method = PIP
+    elif NODE_RUNTIME.match(method_name):
+        method = NPM
+    elif declared:
+        raise PackagingError(
+            f"{logical_id}: Metadata BuildMethod {declared} is not supported by Sprout's build, which installs "
+            "dependencies for pythonX.Y (pip) and nodejsN.x (npm ci); makefile and esbuild builds are refused: "
+            "remove the BuildMethod to zip the folder as it is"
+        )
+    else:
+        return ResourceBuild(logical_id)  # a runtime Sprout installs nothing for: the folder as it is
+    prefix = LAYER_FOLDERS[method] if layer else ""
+    architecture = _architecture(logical_id, props, layer)
+    manifest_files = _pip_files(files) if method == PIP else _npm_files(logical_id, folder, files)
+    if not manifest_files:
+        return ResourceBuild(logical_id, prefix)
+    manifest = posixpath.join(folder, REQUIREMENTS if method == PIP else PACKAGE_JSON)
+    key = dependency_key(method, method_name, architecture, manifest_files, builder_digest)
+    return ResourceBuild(
+        logical_id, prefix, Dependencies(key, method, method_name, architecture, manifest, manifest_files)
+    )
+
+
+def dependency_key(
+    method: str, runtime: str, architecture: str, files: Mapping[str, bytes], builder_digest: str
+) -> str:
+    """The content address of installed dependencies: the hash of all that defines them."""
+    defining = {
+        "builder": builder_digest,
+        "method": method,
+        "runtime": runtime,
+        "architecture": architecture,
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
+    }
+    return hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()
+
+
+def manifest_names() -> tuple[str, ...]:
+    """The file names a code folder is read for."""
+    return (REQUIREMENTS, PACKAGE_JSON, *LOCKFILES)
+
+
+def _architecture(logical_id: str, props: Mapping[str, Any], layer: bool) -> str:
+    values = props.get("CompatibleArchitectures" if layer else "Architectures") or ["x86_64"]
+    architecture = values[0] if isinstance(values, list) and values else values
+    if architecture not in ARCHITECTURES:
+        name = "CompatibleArchitectures" if layer else "Architectures"
+        raise PackagingError(f"{logical_id}: {name} must be x86_64 or arm64, not {json.dumps(architecture)}")
+    return architecture
+
+
+def _pip_files(files: Mapping[str, bytes | None]) -> dict[str, bytes]:
+    requirements = files.get(REQUIREMENTS)
+    if requirements is None or not any(_requirement_lines(requirements)):
+        return {}
+    return {REQUIREMENTS: requirements}
+
+
+def _requirement_lines(data: bytes) -> list[str]:
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
+
+
+def _npm_files(logical_id: str, folder: str, files: Mapping[str, bytes | None]) -> dict[str, bytes]:
+    package_json = files.get(PACKAGE_JSON)
+    if package_json is None:
+        return {}
+    path = posixpath.join(folder, PACKAGE_JSON)
+    try:
+        declared = json.loads(package_json)
+    except ValueError as e:
+        raise PackagingError(f"{logical_id}: {path} is not valid JSON ({e})") from None
+    if not isinstance(declared, dict):
+        raise PackagingError(f"{logical_id}: {path} must hold a JSON object")
+    if not declared.get("dependencies"):
+        return {}  # nothing to install for production
+    lockfile = next((name for name in LOCKFILES if files.get(name) is not None), None)
+    if lockfile is None:
+        raise PackagingError(
+            f"{logical_id}: {path} declares dependencies but {folder or '/'} has no package-lock.json: Sprout "
+            "installs them with npm ci, which needs the lockfile (run npm install and commit package-lock.json)"
+        )
+    return {PACKAGE_JSON: package_json, lockfile: files[lockfile]}  # type: ignore[dict-item]
