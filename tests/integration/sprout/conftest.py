@@ -16,6 +16,7 @@ from sprout.cli.client import ApiError, SproutClient
 
 ROOT = Path(__file__).resolve().parents[3]
 NOTES = ROOT / "examples" / "notes"
+GREETER = ROOT / "examples" / "greeter"
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Developer",
     "GIT_AUTHOR_EMAIL": "test@example.com",
@@ -106,7 +107,17 @@ class AppRepo:
 def notes_app(cloud, api, uid, tmp_path) -> AppRepo:
     """The notes example, registered as app ``notes-<uid>`` (dev follows main with auto-deploy,
     prod is promote-only), with an empty repository and a working copy of examples/notes."""
-    name = f"notes-{uid}"
+    return registered_app(cloud, api, f"notes-{uid}", NOTES, tmp_path)
+
+
+@pytest.fixture
+def greeter_app(cloud, api, uid, tmp_path) -> AppRepo:
+    """The greeter example (a Python function with requirements, a Node.js function with its
+    lockfile, a layer built by BuildMethod), registered as app ``greeter-<uid>`` like notes."""
+    return registered_app(cloud, api, f"greeter-{uid}", GREETER, tmp_path)
+
+
+def registered_app(cloud, api, name: str, source: Path, tmp_path: Path) -> AppRepo:
     clone_url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"][
         "cloneUrlHttp"
     ]
@@ -120,7 +131,7 @@ def notes_app(cloud, api, uid, tmp_path) -> AppRepo:
         },
     )
     work = shutil.copytree(
-        NOTES, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", ".ruff_cache")
+        source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", ".ruff_cache", "node_modules")
     )
     repo = AppRepo(name=name, clone_url=clone_url, work=work, api=api, cloud=cloud)
     repo.git("init", "-q", "-b", "main")
