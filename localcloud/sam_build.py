@@ -65,30 +65,39 @@ def _closure(roots: list[Requirement], where: Path) -> dict[str, metadata.Distri
     return found
 
 
-def build_python_dependencies(source_dir: Path, build_root: Path) -> Path:
-    """Build ``source_dir`` (a layer's ContentUri with requirements.txt) into a folder whose
-    ``python/`` holds the dependencies. Cached by the requirements' content."""
+def build_python_dependencies(source_dir: Path, build_root: Path, layer: bool = True) -> Path:
+    """Build ``source_dir`` (a ContentUri or CodeUri with requirements.txt) as ``sam build`` does:
+    for a layer, a folder whose ``python/`` holds the dependencies; for a function, its code with
+    the dependencies next to it. Cached by the requirements' content (and a function's code)."""
     requirements = source_dir / "requirements.txt"
     if not requirements.is_file():
         raise SamBuildError(f"{source_dir}: BuildMethod python needs a requirements.txt")
     dists = _closure(_requirements(requirements), requirements)
-    key = hashlib.sha256(
+    defining = hashlib.sha256(
         "\n".join(sorted(f"{n}=={d.version}" for n, d in dists.items())).encode() + requirements.read_bytes()
-    ).hexdigest()[:16]
+    )
+    code = [] if layer else sorted(p for p in source_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in code:
+        defining.update(str(path.relative_to(source_dir)).encode() + b"\0" + path.read_bytes())
+    key = ("layer-" if layer else "function-") + defining.hexdigest()[:16]
     out = build_root / key
     if (out / ".complete").exists():
         return out
     if out.exists():
         shutil.rmtree(out)
-    target = out / "python"
+    target = out / "python" if layer else out
     target.mkdir(parents=True)
+    for path in code:  # a function's own files first: sam build copies the source, then installs
+        dest = target / path.relative_to(source_dir)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
     for dist in dists.values():
         for file in dist.files or ():
             parts = Path(str(file)).parts
             if parts and (parts[0] == ".." or "__pycache__" in parts or parts[0].endswith(".dist-info")):
                 continue
             src = Path(dist.locate_file(file))
-            if src.is_file():
+            if src.is_file() and not (target / file).exists():
                 dest = target / file
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dest)

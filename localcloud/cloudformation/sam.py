@@ -122,7 +122,7 @@ def _pack(path: Path, packing: str) -> tuple[bytes, str]:
 BUILD_ROOT: Path | None = None
 
 
-def _built(path: Path, metadata: Any, where: str) -> Path:
+def _built(path: Path, metadata: Any, where: str, layer: bool = True) -> Path:
     """What ``sam build`` makes of ``path`` for a resource whose Metadata names a BuildMethod."""
     method = (metadata or {}).get("BuildMethod") if isinstance(metadata, dict) else None
     if not method:
@@ -132,7 +132,7 @@ def _built(path: Path, metadata: Any, where: str) -> Path:
     if BUILD_ROOT is None:
         raise TemplateError(f"{where}: BuildMethod {method} needs a build folder")
     try:
-        return build_python_dependencies(path, BUILD_ROOT)
+        return build_python_dependencies(path, BUILD_ROOT, layer)
     except SamBuildError as e:
         raise TemplateError(f"{where}: {e}") from None
 
@@ -156,10 +156,10 @@ def package(template: dict[str, Any], base_dir: Path | None, upload: Uploader) -
     out = copy.deepcopy(template)
     uploaded: dict[Path, tuple[str, str]] = {}
 
-    def replace(value: Any, packing: str, form: str, where: str, metadata: Any = None) -> Any:
+    def replace(value: Any, packing: str, form: str, where: str, metadata: Any = None, layer: bool = True) -> Any:
         if not is_local_path(value):
             return value
-        path = _built(local_path(value, base_dir, where), metadata, where)
+        path = _built(local_path(value, base_dir, where), metadata, where, layer)
         try:
             if path not in uploaded:
                 data, suffix = _pack(path, packing)
@@ -184,7 +184,8 @@ def package(template: dict[str, Any], base_dir: Path | None, upload: Uploader) -
             spec = ARTIFACTS.get((resource.get("Type"), prop))
             if spec and not is_intrinsic(value):
                 props[prop] = replace(
-                    value, *spec, f"{logical_id} ({resource['Type']}) {prop}", resource.get("Metadata")
+                    value, *spec, f"{logical_id} ({resource['Type']}) {prop}", resource.get("Metadata"),
+                    layer=resource["Type"].endswith("LayerVersion"),
                 )
     if isinstance(fn_globals, dict) and "CodeUri" in fn_globals:
         fn_globals["CodeUri"] = replace(fn_globals["CodeUri"], "zip", "s3uri", "Globals.Function.CodeUri")
