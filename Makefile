@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: setup test demo lint bench clean
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
-TEMPLATES := template.yaml examples/notes/template.yaml
+TEMPLATES := template.yaml examples/notes/template.yaml examples/greeter/template.yaml
 
 # The AWS SDK for JavaScript v3 that the local cloud's Node.js runtime provides, as Lambda's does.
 NODE_SDK := localcloud/lambda_runner/runtimes/node

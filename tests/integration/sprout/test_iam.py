@@ -23,7 +23,8 @@ from tests.integration.sprout.conftest import NOTES, AppRepo
 
 ACCOUNT = "123456789012"
 MACHINE_TASKS = {
-    "BuildStateMachineArn": ("ResolveFunction", "RecordBuildFunction", "PackageFunction", "RecordBuildOutcomeFunction"),
+    "BuildStateMachineArn": ("ResolveFunction", "RecordBuildFunction", "PlanDependenciesFunction", "PackageFunction",
+                             "RecordBuildOutcomeFunction"),
     "DeployStateMachineArn": ("BeginDeployFunction", "StartChangeSetFunction", "CheckDeployFunction", "WatchStageFunction",
                               "AbandonDeployFunction"),
     "RollbackStateMachineArn": ("FlipAliasesFunction", "AbandonDeployFunction"),
@@ -135,6 +136,14 @@ def test_given_a_push_event_when_resolve_runs_under_its_role_then_it_reads_the_l
 
 def test_given_a_target_when_record_build_runs_under_its_role_then_it_reads_the_commit_and_numbers_the_build(build):
     assert build.recorded() == {"number": 1, "created": True, "commitId": build.commit, "status": "BUILDING"}
+
+
+def test_given_a_build_when_plan_dependencies_runs_under_its_role_then_it_reads_the_source_and_finds_nothing_to_install(build):
+    target = build.resolved()["targets"][0]
+    task_input = {"app": target["app"], "repository": target["repository"], "number": build.recorded()["number"],
+                  "commitId": build.commit}
+    # the notes app's functions have no requirements.txt; its layer has no BuildMethod
+    assert build.task("PlanDependenciesFunction", task_input) == {"builds": [], "cached": 0}
 
 
 def test_given_a_build_when_package_runs_under_its_role_then_it_reads_the_source_and_stores_the_artifacts(build, cloud):
