@@ -31,7 +31,7 @@ Resources:
     Properties: {CodeUri: api/, Handler: app.handler, Architectures: [arm64]}
   Web:
     Type: AWS::Serverless::Function
-    Properties: {CodeUri: web/, Handler: index.handler, Runtime: nodejs20.x}
+    Properties: {CodeUri: web/, Handler: index.handler, Runtime: nodejs22.x}
   Plain:
     Type: AWS::Serverless::Function
     Properties: {CodeUri: plain/, Handler: app.handler}
@@ -94,7 +94,7 @@ def test_given_functions_and_a_layer_when_planned_then_each_manifest_is_one_depe
         ("api/requirements.txt", "pip", "python3.13", "arm64"),
         ("api/requirements.txt", "pip", "python3.13", "x86_64"),
         ("shared/requirements.txt", "pip", "python3.13", "x86_64"),
-        ("web/package.json", "npm", "nodejs20.x", "x86_64"),
+        ("web/package.json", "npm", "nodejs22.x", "x86_64"),
     ]
     web = next(d for d in found if d.method == "npm")
     assert set(web.files) == {"package.json", "package-lock.json"}
