@@ -51,7 +51,7 @@ def stop_cloud(cloud: LocalSprout) -> None:
 
 
 def create_table(endpoint: str, name: str) -> None:
-    from sprout.domain.packaging import load_template
+    from sprout.domain.template import load_template
 
     props = load_template((ROOT / "template.yaml").read_text())["Resources"]["SproutTable"]["Properties"]
     keys = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")

@@ -17,7 +17,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sprout.domain.errors import SourceError
-from sprout.domain.packaging import SourceTree, normalize
+from sprout.domain.source_tree import SourceTree, normalize
 
 READ_WORKERS = 8
 

@@ -1,7 +1,10 @@
 """Package a SAM app from its source tree, like ``sam package``, but pure and deterministic.
 
-``package(template_text, template_path, tree, bucket)`` reads every ``AWS::Serverless::Function``
-(after ``Globals.Function``), zips its ``CodeUri`` folder into a deterministic zip, and returns:
+``package(template_text, template_path, tree, bucket, installed)`` reads every
+``AWS::Serverless::Function`` (after ``Globals.Function``) and ``AWS::Serverless::LayerVersion``,
+zips its folder with its installed dependencies (``installed``: the dependency cache; which
+dependencies a resource needs is sprout.domain.dependencies', ``plan_dependencies`` lists them for
+the dependency build) into a deterministic zip, and returns:
 
 - ``functions``: one :class:`FunctionArtifact` per function (logical id, sha256 of its zip, S3 key,
   effective configuration: Handler, Runtime, MemorySize, Timeout, Environment, Layers, Architectures);
@@ -12,9 +15,7 @@
   replaced by ``s3://{bucket}/artifacts/{sha256}.zip`` and every local state machine
   ``DefinitionUri`` (and API ``DefinitionUri``) inlined as ``Definition`` (``DefinitionBody``).
 
-The source is read through a :class:`SourceTree`: paths are relative to the repository root,
-``/``-separated, without a leading slash; the root folder is ``""``. :class:`MemoryTree` is an
-in-memory tree; ``sprout.adapters.source.CodeCommitSource`` reads a CodeCommit commit.
+The source is read through a :class:`~sprout.domain.source_tree.SourceTree`.
 
 Zips are deterministic: entries sorted by path, no directory entries, timestamp 1980-01-01 00:00,
 permissions 0o644 (0o755 for executables), deflate level 6. Same files give the same bytes, so an
@@ -35,14 +36,13 @@ import posixpath
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
-
-import yaml
 
 from sprout.domain.dependencies import Dependencies, ResourceBuild, manifest_names, plan_resource
 from sprout.domain.errors import PackagingError
 from sprout.domain.model import FunctionArtifact
+from sprout.domain.source_tree import SourceTree, normalize
+from sprout.domain.template import dump_template, is_intrinsic, load_template
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 FUNCTION = "AWS::Serverless::Function"
@@ -71,156 +71,6 @@ REPLACED_BY_RESOURCE = {"Architectures"}
 def artifact_key(sha256: str) -> str:
     """The S3 key of a content-addressed artifact (shared with sprout.adapters.artifacts)."""
     return f"artifacts/{sha256}.zip"
-
-
-# ---- source trees ------------------------------------------------------------------------------
-
-
-class SourceTree:
-    """The files of one commit. Subclasses implement ``read`` and ``list_files``.
-
-    - ``read(path)``: the file's bytes, or None when there is no such file;
-    - ``list_files(folder)``: every file path under ``folder`` (recursively; ``""`` is the root),
-      each relative to the repository root, in any order; [] when the folder does not exist;
-    - ``is_executable(path)``: whether the file has the executable bit (default False);
-    - ``read_many(paths)``: bytes by path (default: one ``read`` each; adapters may parallelise);
-    - ``location``: how errors name this tree, e.g. ``commit 1a2b3c in repository notes``.
-    """
-
-    location: str = "the source tree"
-
-    def read(self, path: str) -> bytes | None:
-        raise NotImplementedError
-
-    def list_files(self, folder: str) -> list[str]:
-        raise NotImplementedError
-
-    def is_executable(self, path: str) -> bool:
-        return False
-
-    def read_many(self, paths: Iterable[str]) -> dict[str, bytes]:
-        found: dict[str, bytes] = {}
-        for path in paths:
-            data = self.read(path)
-            if data is not None:
-                found[path] = data
-        return found
-
-
-class MemoryTree(SourceTree):
-    """A source tree held in memory: ``{path: bytes}``, plus the set of executable paths."""
-
-    def __init__(
-        self,
-        files: Mapping[str, bytes],
-        executables: Iterable[str] = (),
-        location: str = "the source tree",
-    ):
-        self.files = {normalize(p): data for p, data in files.items()}
-        self.executables = {normalize(p) for p in executables}
-        self.location = location
-
-    @classmethod
-    def from_directory(cls, root: str | Path, location: str | None = None) -> MemoryTree:
-        """Every file under ``root`` (symlinks and ``.git`` skipped), executables by mode."""
-        root = Path(root)
-        files: dict[str, bytes] = {}
-        executables: list[str] = []
-        for p in root.rglob("*"):
-            rel = p.relative_to(root).as_posix()
-            if p.is_symlink() or not p.is_file() or rel.split("/")[0] == ".git":
-                continue
-            files[rel] = p.read_bytes()
-            if p.stat().st_mode & 0o111:
-                executables.append(rel)
-        return cls(files, executables, location or f"directory {root}")
-
-    def read(self, path: str) -> bytes | None:
-        return self.files.get(normalize(path))
-
-    def list_files(self, folder: str) -> list[str]:
-        prefix = normalize(folder)
-        if not prefix:
-            return list(self.files)
-        return [p for p in self.files if p.startswith(prefix + "/")]
-
-    def is_executable(self, path: str) -> bool:
-        return normalize(path) in self.executables
-
-
-def normalize(path: str) -> str:
-    """A repository-relative path: no leading ``/`` or ``./``, no trailing ``/``; root is ``""``."""
-    p = posixpath.normpath("/" + path.strip()).lstrip("/")
-    return "" if p == "." else p
-
-
-# ---- CloudFormation YAML -----------------------------------------------------------------------
-
-
-class _TemplateLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation short tags (``!Ref``, ``!Sub``, ...) as long-form
-    intrinsics and keeps dates such as ``2010-09-09`` as strings."""
-
-
-_TemplateLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    if suffix in ("Ref", "Condition"):
-        return {suffix: value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        resource, _, attribute = value.partition(".")
-        value = [resource, attribute]
-    return {f"Fn::{suffix}": value}
-
-
-_TemplateLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
-class _TemplateDumper(yaml.SafeDumper):
-    pass
-
-
-def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    style = "|" if "\n" in data else None  # keep inline code and policies readable
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_TemplateDumper.add_representer(str, _str_presenter)
-
-
-def load_template(text: str, path: str = "template.yaml") -> dict:
-    """Parse a CloudFormation/SAM template (YAML or JSON) into plain data, intrinsics long-form."""
-    try:
-        data = yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PackagingError(f"{path}: invalid YAML{where}: {e.problem or e.context}") from e
-    except yaml.YAMLError as e:
-        raise PackagingError(f"{path}: invalid YAML: {e}") from e
-    return data
-
-
-def dump_template(template: Mapping) -> str:
-    return yaml.dump(template, Dumper=_TemplateDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
-
-
-def is_intrinsic(value: Any) -> bool:
-    return (
-        isinstance(value, dict)
-        and len(value) == 1
-        and (next(iter(value)) in ("Ref", "Condition") or next(iter(value)).startswith("Fn::"))
-    )
 
 
 # ---- packaging ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import importlib
 import os
 from pathlib import Path
 
-from sprout.domain.packaging import load_template
+from sprout.domain.template import load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 CREATE_TABLE_KEYS = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")

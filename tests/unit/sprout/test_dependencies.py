@@ -11,7 +11,8 @@ import pytest
 
 from sprout.adapters.dependency_builds import why_failed
 from sprout.domain.errors import PackagingError
-from sprout.domain.packaging import MemoryTree, package, plan_dependencies
+from sprout.domain.packaging import package, plan_dependencies
+from sprout.domain.source_tree import MemoryTree
 
 DIGEST = "b" * 64
 LOCK = json.dumps({"name": "web", "lockfileVersion": 3, "packages": {"node_modules/ms": {"version": "2.1.3"}}}).encode()

@@ -25,7 +25,7 @@ import pytest
 
 from sprout.domain.auto_rollback import parse_request
 from sprout.domain.monitoring import ACCESS_LOG_FIELDS, LOG_GROUP_PREFIX
-from sprout.domain.packaging import load_template
+from sprout.domain.template import load_template
 from sprout.handlers import contracts
 from sprout.schemas import validate
 

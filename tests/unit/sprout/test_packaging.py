@@ -9,7 +9,9 @@ import zipfile
 import pytest
 
 from sprout.domain.errors import PackagingError
-from sprout.domain.packaging import MemoryTree, load_template, package
+from sprout.domain.packaging import package
+from sprout.domain.source_tree import MemoryTree
+from sprout.domain.template import load_template
 
 BUCKET = "sprout-artifacts"
 

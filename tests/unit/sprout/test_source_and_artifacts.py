@@ -15,7 +15,8 @@ from moto import mock_aws
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.source import CodeCommitSource, commit_info, resolve_branch
 from sprout.domain.errors import ArtifactNotFound, InvalidInput, PackagingError, SourceError
-from sprout.domain.packaging import MemoryTree, package
+from sprout.domain.packaging import package
+from sprout.domain.source_tree import MemoryTree
 
 COMMIT = "c0ffee" + "0" * 34
 

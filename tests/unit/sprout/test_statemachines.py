@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sprout.domain.model import BuildStatus, DeploymentStatus, DeployProgress
-from sprout.domain.packaging import load_template
+from sprout.domain.template import load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 MACHINES = {p.stem.removesuffix(".asl"): json.loads(p.read_text()) for p in (ROOT / "statemachines").glob("*.asl.json")}
