@@ -4,5 +4,5 @@ import ms from "ms";
 export const handler = async () => ({
   statusCode: 200,
   headers: { "content-type": "application/json" },
-  body: JSON.stringify({ inAMinute: ms(60000), aDay: ms("1d") }),
+  body: JSON.stringify({ inAMinute: ms(60000), oneDayInMs: ms("1d") }),
 });

@@ -39,7 +39,7 @@ def test_given_an_app_with_dependencies_when_pushed_then_dev_answers_with_them_a
     hello = dev.request("GET", "/hello")
     assert hello["greeting"] == "Hello, visitor number 1,234,567"
     assert hello["table"] == "visitors  1234567"
-    assert dev.request("GET", "/when") == {"inAMinute": "1m", "aDay": "1d"}
+    assert dev.request("GET", "/when") == {"inAMinute": "1m", "oneDayInMs": 86400000}
 
     # WHEN the same source is pushed again (a new commit, the app unchanged)
     (greeter_app.work / "NOTES.md").write_text("a change outside the app's code\n")
