@@ -18,7 +18,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from demo import auto_rollback, report, story
+from demo import auto_rollback, dependencies, report, story
 from demo.console import BOLD, GREEN, RED, RESET, DemoFailed, Timeline
 from sprout.cli.client import ApiError, SproutClient, SproutError
 from sprout.cli.local import LocalCloudDidNotStart, LocalSprout
@@ -37,6 +37,9 @@ STEPS = [
     ("8", "Auto-rollback: promote build #2 again under steady traffic; Sprout rolls back by itself",
      auto_rollback.rolls_back_by_itself),
     ("9", "Revert the bad commit and push: build #3 reaches dev", story.revert_and_push),
+    ("10", "A real app with dependencies (greeter: requirements.txt, package.json + lockfile, a BuildMethod layer): "
+           "CodeBuild installs them, dev answers; the same source again builds nothing new",
+     dependencies.app_with_dependencies),
 ]
 
 
@@ -85,7 +88,7 @@ def keep_running(d: story.Demo, cloud: LocalSprout, env: dict[str, str]) -> None
 
 
 def run_story(d: story.Demo) -> str | None:
-    """Steps 1 (after the cloud is up) to 9; the failure, or None when every step behaved."""
+    """Steps 1 (after the cloud is up) to 10; the failure, or None when every step behaved."""
     try:
         story.register(d)
         for number, title, step in STEPS:

@@ -1,4 +1,5 @@
-"""The seed's story, steps 1 to 7 and 9 (step 8, auto-rollback, is in demo.auto_rollback).
+"""The seed's story, steps 1 to 7 and 9 (step 8, auto-rollback, is in demo.auto_rollback; step 10, an app
+with dependencies, in demo.dependencies).
 
 Every step goes through a user's interfaces: the ``aws`` CLI for CodeCommit and CloudFormation,
 plain ``git push``, the ``sprout`` CLI as a subprocess, and SigV4-signed HTTP to the notes app.
