@@ -101,9 +101,15 @@ def install(service: Any) -> None:
 
     class StateTaskServiceCodeBuild(callback_cls):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
-            super().__init__(supported_integration_patterns={condition.Sync})
+            # WaitForTaskToken only because moto's base waits on a task token's endpoint in every
+            # integration pattern; a .waitForTaskToken codebuild task is refused below, as on AWS
+            super().__init__(supported_integration_patterns={condition.Sync, condition.WaitForTaskToken})
 
         def _get_supported_parameters(self) -> set[str] | None:
+            if self.resource.condition not in (None, condition.Sync):
+                return None
+            if self.resource.condition == condition.Sync and self.resource.api_action.lower() != "startbuild":
+                return None
             return _PARAMETERS.get(self.resource.api_action.lower())
 
         def _from_error(self, env: Any, ex: Exception) -> Any:
