@@ -36,6 +36,7 @@ COMPONENTS = (
     "localcloud.lambda_runner",
     "localcloud.events_router",
     "localcloud.stepfunctions",
+    "localcloud.codebuild",
     "localcloud.event_sources",
     "localcloud.cloudformation",
     "localcloud.alarms",

@@ -34,6 +34,7 @@ __all__ = [
     "Denied",
     "RoleNotAssumable",
     "authorize_request",
+    "caller_arn",
     "credentials",
     "enforcing",
     "first_denied",
@@ -134,6 +135,19 @@ def authorize_request(
         return
     assert _state is not None
     _state.authorizer.authorize(call, access_key_of(headers, query), headers, checks)
+
+
+def caller_arn(headers: Mapping[str, str], query: str = "") -> str | None:
+    """The ARN of who signed a request (a user, a role session), None for the root key, an
+    unknown key, or without enforcement."""
+    if not enforcing():
+        return None
+    assert _state is not None
+    try:
+        principal = _state.authorizer.identify(access_key_of(headers, query), headers)
+    except Exception:  # an unknown or expired key: the request itself is refused elsewhere
+        return None
+    return None if principal is None else principal.arn
 
 
 def service_may_invoke(function_arn: str, service: str, source_arn: str, source_account: str | None = None) -> bool:

@@ -412,6 +412,35 @@ def _codecommit(call: Call) -> list[Check] | None:
     return None
 
 
+# ---- CodeBuild --------------------------------------------------------------------------------------
+def codebuild_project_arn(call: Call, name_or_arn: Any) -> str:
+    """A project's ARN from its name or ARN, or from a build's id (``<project>:<uuid>``) or ARN."""
+    text = str(name_or_arn or "*")
+    if text.startswith("arn:"):
+        region, account, rest = (text.split(":", 5) + ["", "", ""])[3:6]
+        if rest.startswith("build/"):
+            return f"arn:aws:codebuild:{region}:{account}:project/{rest[len('build/'):].split(':', 1)[0]}"
+        return text
+    return _arn(call, "codebuild", f"project/{text.split(':', 1)[0]}")
+
+
+def _codebuild(call: Call) -> list[Check] | None:
+    params, op = call.params, call.operation
+    action = f"codebuild:{op}"
+    if op in ("CreateProject", "UpdateProject"):
+        return [Check(action, codebuild_project_arn(call, params.get("name"))),
+                *_pass_role(params.get("serviceRole"), "codebuild.amazonaws.com")]
+    for key in ("projectName", "name", "id"):
+        if params.get(key):
+            return [Check(action, codebuild_project_arn(call, params[key]))]
+    for key in ("ids", "names"):
+        values = params.get(key)
+        if isinstance(values, list) and values:
+            arns = sorted({codebuild_project_arn(call, v) for v in values})
+            return [Check(action, arn) for arn in arns]
+    return None
+
+
 def _sqs(call: Call) -> list[Check] | None:
     url = param(call, "QueueUrl")
     name = param(call, "QueueName")
@@ -443,6 +472,7 @@ _RESOLVERS: dict[str, Callable[[Call], list[Check] | None]] = {
     "sts": _sts,
     "apigateway": _apigateway,
     "codecommit": _codecommit,
+    "codebuild": _codebuild,
     "sqs": _sqs,
     "sns": _sns,
 }

@@ -15,13 +15,8 @@ does not succeed. What it lacks, added here:
   A refused call fails the task with ``StepFunctions.<code>`` (``StepFunctions.AccessDeniedException``,
   ``StepFunctions.ExecutionAlreadyExistsException``), not moto's ``...ExceptionException``.
 
-- **The managed rule.** AWS tracks a ``.sync`` child through the EventBridge managed rule
-  ``StepFunctionsGetEventsForStepFunctionsExecutionRule``, which it creates with the parent
-  machine's role: CreateStateMachine and UpdateStateMachine of a definition with such a task are
-  refused (``AccessDeniedException: '<role>' is not authorized to create managed-rule.``) unless
-  the role allows ``events:PutTargets``, ``events:PutRule`` and ``events:DescribeRule`` on
-  ``arn:aws:events:<region>:<account>:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule``.
-  Checked with IAM enforced, as every IAM check of the local cloud.
+- **The managed rule** ``StepFunctionsGetEventsForStepFunctionsExecutionRule`` that AWS follows the
+  child with: checked at CreateStateMachine/UpdateStateMachine by ``managed_rules``.
 - **Stopping the child.** When a ``.sync`` task ends while its child still runs (the parent was
   stopped, timed out, or left the state), Step Functions stops the child (``StopExecution``, with
   the parent role's credentials: ``states:StopExecution`` on the child's executions).
@@ -30,50 +25,23 @@ does not succeed. What it lacks, added here:
 from __future__ import annotations
 
 import importlib
-import json
 import logging
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from localcloud import iam
-from localcloud.iam.actions import Check
-from localcloud.moto_hooks import hook, require
+from localcloud.moto_hooks import hook
+
+from . import managed_rules
 
 log = logging.getLogger("localcloud.stepfunctions")
 
 SFN_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn"
-MANAGED_RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
-MANAGED_RULE_ACTIONS = ("events:PutTargets", "events:PutRule", "events:DescribeRule")
-_SYNC_RESOURCES = ("arn:aws:states:::states:startExecution.sync", "arn:aws:states:::states:startExecution.sync:2")
-
-
-def _states(node: Any) -> Iterator[dict[str, Any]]:
-    """Every state of a definition, in Parallel branches and Map processors too."""
-    if not isinstance(node, dict):
-        return
-    for state in (node.get("States") or {}).values():
-        if not isinstance(state, dict):
-            continue
-        yield state
-        for branch in state.get("Branches") or []:
-            yield from _states(branch)
-        for key in ("Iterator", "ItemProcessor"):
-            yield from _states(state.get(key))
+_SYNC_RESOURCES = managed_rules.RULES["StepFunctionsGetEventsForStepFunctionsExecutionRule"]
 
 
 def starts_sync_executions(definition: str) -> bool:
     """Whether a definition has a Task that starts a state machine and waits for it (.sync, .sync:2)."""
-    try:
-        document = json.loads(definition)
-    except (TypeError, ValueError):
-        return False
-    return any(state.get("Type") == "Task" and state.get("Resource") in _SYNC_RESOURCES for state in _states(document))
-
-
-def managed_rule_checks(region: str, account: str) -> list[Check]:
-    rule = f"arn:aws:events:{region}:{account}:rule/{MANAGED_RULE}"
-    return [Check(action, rule) for action in MANAGED_RULE_ACTIONS]
+    return "StepFunctionsGetEventsForStepFunctionsExecutionRule" in managed_rules.rules_needed(definition)
 
 
 _PAYLOADS = ("input", "output")  # the execution's own data: passed on as it is
@@ -92,41 +60,7 @@ def pascal(value: Any) -> Any:
 
 def install() -> None:
     _install_field_names()
-    aws_error = require("moto.core.exceptions", "AWSError", "render an AccessDeniedException of Step Functions")
-
-    class AccessDenied(aws_error):  # type: ignore[misc, valid-type]
-        TYPE = "AccessDeniedException"
-        STATUS = 400
-
-    def check_managed_rule(backend: Any, definition: str | None, role_arn: str | None) -> None:
-        if not iam.enforcing() or not definition or not role_arn or not starts_sync_executions(definition):
-            return
-        try:
-            denied = iam.first_denied(role_arn, "states.amazonaws.com", managed_rule_checks(backend.region_name, backend.account_id))
-        except iam.RoleNotAssumable:
-            return  # an execution fails on it, naming the role
-        if denied is not None:
-            raise AccessDenied(f"'{role_arn}' is not authorized to create managed-rule.")
-
-    @hook(
-        "moto.stepfunctions.parser.models",
-        "StepFunctionsParserBackend.create_state_machine",
-        "a .sync nested execution needs the role to manage the EventBridge managed rule, as on AWS",
-    )
-    def create_state_machine(original: Any, backend: Any, name: str, definition: str, roleArn: str, *args: Any, **kwargs: Any) -> Any:
-        check_managed_rule(backend, definition, roleArn)
-        return original(backend, name, definition, roleArn, *args, **kwargs)
-
-    @hook(
-        "moto.stepfunctions.parser.models",
-        "StepFunctionsParserBackend.update_state_machine",
-        "a .sync nested execution needs the role to manage the EventBridge managed rule, as on AWS",
-    )
-    def update_state_machine(original: Any, backend: Any, arn: str, definition: Any = None, role_arn: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if definition or role_arn:
-            current = backend.describe_state_machine(arn)
-            check_managed_rule(backend, definition or current.definition, role_arn or current.roleArn)
-        return original(backend, arn, definition, role_arn, *args, **kwargs)
+    managed_rules.install()
 
     @hook(
         SFN_SERVICE,

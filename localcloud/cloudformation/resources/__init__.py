@@ -3,6 +3,7 @@
 from . import (  # noqa: F401  (they register themselves)
     apigateway,
     apigatewayv2,
+    codebuild,
     event_buses,
     events,
     iam,
