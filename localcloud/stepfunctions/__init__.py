@@ -10,6 +10,8 @@ around the interpreter.
   for the state in flight to return (a Lambda task: until the function returns).
 - Nested ``.sync`` executions (``nested``): the managed-rule permission check and stopping the
   child when the parent's task ends without it.
+- ``States.*`` errors of Map items and Parallel branches keep their name at the enclosing state
+  (``error_names``): moto turned them into ``States.Runtime``.
 - Readable failure logs: moto logs every failing state as one ERROR line holding the whole error
   payload and the interpreter's representation of the state (tens of kilobytes for one failed
   execution). A failure is logged once, at WARNING (a failed execution is the app's outcome, not
@@ -27,7 +29,7 @@ from typing import Any
 
 from localcloud.moto_hooks import hook, require
 
-from . import nested, status_events
+from . import error_names, nested, status_events
 
 log = logging.getLogger("localcloud.stepfunctions")
 
@@ -116,6 +118,7 @@ def install(cloud: Any) -> None:
 
     _install_failure_logging()
     nested.install()
+    error_names.install()
 
 
 def _install_failure_logging() -> None:

@@ -385,3 +385,28 @@ def test_given_executions_starting_while_listed_then_list_executions_shows_them_
         done.set()
         for t in starters:
             t.join()
+
+
+@pytest.mark.parametrize("enclosing", ["Map", "Parallel"])
+def test_given_a_states_error_inside_a_map_item_or_branch_then_the_enclosing_state_catches_it_by_name(
+    cloud, uid, enclosing
+):
+    # GIVEN a Map item (or a Parallel branch) whose state fails with States.Runtime (a path that is not there)
+    inner = {"StartAt": "Broken", "States": {"Broken": {"Type": "Pass", "Parameters": {"x.$": "$.missing"}, "End": True}}}
+    state = {"Type": enclosing, "Catch": [{"ErrorEquals": ["States.Runtime"], "ResultPath": "$.error", "Next": "Caught"}],
+             "Next": "Done"}
+    if enclosing == "Map":
+        state.update(ItemsPath="$.items", ItemProcessor={"ProcessorConfig": {"Mode": "INLINE"}, **inner})
+    else:
+        state["Branches"] = [inner]
+    machine = create_machine(cloud, f"states-error-{enclosing.lower()}-{uid}", {
+        "StartAt": "Enclosing",
+        "States": {"Enclosing": state, "Caught": {"Type": "Pass", "End": True}, "Done": {"Type": "Succeed"}},
+    })
+    # WHEN executed
+    result = run(cloud, machine, {"items": [{"n": 1}]})
+    # THEN the Catch got the States.Runtime error with its own cause (not moto's refusal to name it)
+    assert result["status"] == "SUCCEEDED", result
+    error = json.loads(result["output"])["error"]
+    assert error["Error"] == "States.Runtime"
+    assert "missing" in error["Cause"] and "Custom Error Names" not in error["Cause"], error
