@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from localcloud import iam
-from localcloud.codebuild.build import Build, Context, Plan, Run, tools_bin
+from localcloud.codebuild.build import Build, Plan
+from localcloud.codebuild.runner import Context, Run, tools_bin
 from localcloud.iam import actions
 from localcloud.moto_hooks import hook, require
 from localcloud.telemetry import TelemetryWriter
