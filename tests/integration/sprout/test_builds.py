@@ -123,9 +123,10 @@ def test_given_a_broken_template_when_pushed_then_the_build_fails_with_the_reaso
     template.write_text(template.read_text() + "\n  : not yaml [\n")
     commit = notes_app.commit_and_push("Break the template")
     failed = notes_app.wait_build(2, stage=None)
-    # THEN the build failed at Package, saying why; the execution ends normally: the failure is the app's own
+    # THEN the build failed at its first step that reads the template (PlanDependencies), saying why; the
+    # execution ends normally: the failure is the app's own
     assert failed["status"] == "FAILED"
-    assert (failed["failure"]["step"], failed["failure"]["error"]) == ("Package", "PackagingError")
+    assert (failed["failure"]["step"], failed["failure"]["error"]) == ("PlanDependencies", "PackagingError")
     assert "invalid YAML" in failed["failure"]["cause"]
     ended = wait_for("the execution to end", lambda: [e for e in notes_app.executions_for(commit) if e["status"] != "RUNNING"])
     assert [e["status"] for e in ended] == ["SUCCEEDED"]

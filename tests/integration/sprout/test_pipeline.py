@@ -31,9 +31,10 @@ def test_given_two_apps_on_one_repository_one_broken_when_pushed_then_the_good_o
     good = notes_app.wait_build(1)
     assert (good["status"], good["deployedTo"]["dev"]["status"]) == ("SUCCEEDED", "SUCCEEDED")
     assert SproutClient(notes_app.stage_url("dev")).request("POST", "/notes", {"content": "ok"})["content"] == "ok"
-    # AND the broken app's build is FAILED at Package, naming the file, with nothing left BUILDING
+    # AND the broken app's build is FAILED where the template is first read (PlanDependencies), naming the
+    # file, with nothing left BUILDING
     bad = api.wait_for_build(broken, 1)
-    assert (bad["status"], bad["failure"]["step"]) == ("FAILED", "Package")
+    assert (bad["status"], bad["failure"]["step"]) == ("FAILED", "PlanDependencies")
     assert "nope.yaml" in bad["failure"]["cause"]
     assert api.request("GET", f"/apps/{broken}/stages/dev")["lock"] is None
 
