@@ -180,3 +180,15 @@ def test_given_a_failed_dependency_build_then_the_installers_line_names_manifest
 def test_given_a_failed_build_without_the_installers_line_then_the_builds_own_context_is_said():
     assert why_failed(failed_build(), Logs([])) == "dependency build p:1 FAILED: BUILD: Error while executing command"
     assert why_failed({"Error": "States.Timeout", "Cause": "not json"}, Logs([])) is None
+
+
+def test_given_a_node_layer_with_a_build_method_then_its_content_and_node_modules_go_under_nodejs():
+    template = TEMPLATE.replace("Metadata: {BuildMethod: python3.13}", "Metadata: {BuildMethod: nodejs22.x}")
+    t = tree(**{"template.yaml": template.encode(), "shared/package.json": PACKAGE, "shared/package-lock.json": LOCK,
+                "shared/requirements.txt": None})
+    shared = plan(t)["shared/package.json"]
+    assert (shared.method, shared.runtime) == ("npm", "nodejs22.x")
+    result = package(t.read("template.yaml"), "template.yaml", t, "bucket", Installed())
+    with zipfile.ZipFile(io.BytesIO(result.artifacts[result.layers["Shared"]])) as z:
+        assert {n.split("/")[0] for n in z.namelist()} == {"nodejs"}
+        assert "nodejs/util.py" in z.namelist() and "nodejs/package.json" in z.namelist()
