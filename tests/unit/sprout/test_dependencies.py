@@ -184,8 +184,9 @@ def test_given_a_failed_build_without_the_installers_line_then_the_builds_own_co
 
 def test_given_a_node_layer_with_a_build_method_then_its_content_and_node_modules_go_under_nodejs():
     template = TEMPLATE.replace("Metadata: {BuildMethod: python3.13}", "Metadata: {BuildMethod: nodejs22.x}")
-    t = tree(**{"template.yaml": template.encode(), "shared/package.json": PACKAGE, "shared/package-lock.json": LOCK,
-                "shared/requirements.txt": None})
+    shared_package = PACKAGE.replace(b'"web"', b'"shared"')  # the same bytes as web's would share web's key
+    t = tree(**{"template.yaml": template.encode(), "shared/package.json": shared_package,
+                "shared/package-lock.json": LOCK, "shared/requirements.txt": None})
     shared = plan(t)["shared/package.json"]
     assert (shared.method, shared.runtime) == ("npm", "nodejs22.x")
     result = package(t.read("template.yaml"), "template.yaml", t, "bucket", Installed())
