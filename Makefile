@@ -27,9 +27,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# pytest's exit code 5 means it collected no test: a failure, said out loud.
+# pytest's exit code 5 means it collected no test: a failure, said out loud. Two workers (pytest-xdist),
+# each with its own local cloud, a test file on one worker; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python -m pytest tests; rc=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # KEEP=1 leaves the local cloud running afterwards (until Ctrl-C), with the lines to reach it.
