@@ -42,13 +42,18 @@ def stage(app: AppRepo, name: str) -> dict:
 
 
 def settled(app: AppRepo, stage_name: str, deployment: str, timeout: float = 90) -> dict:
-    return wait_for(
+    """The deployment once it has ended and its execution has let the stage go (a rollback holds the
+    stage a little longer than its deployment: until its stack is reconciled and its event is put)."""
+    ended = wait_for(
         f"deployment {deployment} of {stage_name}",
         lambda: (lambda d: d if d["status"] != "IN_PROGRESS" else None)(
             app.api.request("GET", f"/apps/{app.name}/stages/{stage_name}/deployments/{deployment}")
         ),
         timeout=timeout,
     )
+    wait_for(f"deployment {deployment} to let {stage_name} go",
+             lambda: (stage(app, stage_name)["lock"] or {}).get("deployment") != deployment, timeout=timeout)
+    return ended
 
 
 def post_note(app: AppRepo) -> int:
