@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import re
-import shutil
 import time
 import urllib.parse
 import uuid
@@ -17,7 +16,7 @@ from playwright.sync_api import expect
 
 from sprout.cli.client import ApiError, SproutClient
 from tests.browser.conftest import shot
-from tests.integration.sprout.conftest import NOTES, AppRepo
+from tests.integration.sprout.conftest import NOTES, AppRepo, registered_app
 
 BROKEN = "    gibberish.what  # the story's broken line\n"
 
@@ -25,13 +24,7 @@ BROKEN = "    gibberish.what  # the story's broken line\n"
 @pytest.fixture(scope="module")
 def story(cloud, api, tmp_path_factory) -> AppRepo:
     """The notes app registered with dev (follows main) and prod (promote only); build 1 on dev."""
-    name = f"console-{uuid.uuid4().hex[:8]}"
-    url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"]["cloneUrlHttp"]
-    api.request("POST", "/apps", {"name": name, "repository": name,
-                                  "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}]})
-    work = shutil.copytree(NOTES, tmp_path_factory.mktemp("console") / name, ignore=shutil.ignore_patterns("__pycache__"))
-    app = AppRepo(name=name, clone_url=url, work=work, api=api, cloud=cloud)
-    app.git("init", "-q", "-b", "main")
+    app = registered_app(cloud, api, f"console-{uuid.uuid4().hex[:8]}", NOTES, tmp_path_factory.mktemp("console"))
     app.commit_and_push("The notes app")
     app.wait_build(1)
     return app

@@ -117,19 +117,16 @@ def greeter_app(cloud, api, uid, tmp_path) -> AppRepo:
     return registered_app(cloud, api, f"greeter-{uid}", GREETER, tmp_path)
 
 
-def registered_app(cloud, api, name: str, source: Path, tmp_path: Path) -> AppRepo:
+DEV_AND_PROD = ({"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"})
+
+
+def registered_app(cloud, api, name: str, source: Path, tmp_path: Path, stages=DEV_AND_PROD) -> AppRepo:
+    """App ``name`` registered on its own new CodeCommit repository (by default dev follows main with
+    auto-deploy, prod is promote-only), with a working copy of ``source`` under ``tmp_path``."""
     clone_url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"][
         "cloneUrlHttp"
     ]
-    api.request(
-        "POST",
-        "/apps",
-        {
-            "name": name,
-            "repository": name,
-            "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}],
-        },
-    )
+    api.request("POST", "/apps", {"name": name, "repository": name, "stages": list(stages)})
     work = shutil.copytree(
         source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", ".ruff_cache", "node_modules")
     )

@@ -8,7 +8,6 @@ order, on one app."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sprout.cli.client import ApiError, SproutClient
-from tests.integration.sprout.conftest import NOTES, AppRepo, wait_for
+from tests.integration.sprout.conftest import NOTES, AppRepo, registered_app, wait_for
 
 BROKEN = "gibberish.what\n"
 FUNCTIONS = ["CreateNoteFunction", "DeleteNoteFunction", "GetNoteFunction", "ListNotesFunction", "UpdateNoteFunction"]
@@ -25,16 +24,7 @@ FUNCTIONS = ["CreateNoteFunction", "DeleteNoteFunction", "GetNoteFunction", "Lis
 @pytest.fixture(scope="module")
 def notes(cloud, api, tmp_path_factory) -> AppRepo:
     """The notes app registered, pushed and deployed on dev (build 1), access logs off."""
-    name = f"notes-ar-{uuid.uuid4().hex[:8]}"
-    clone_url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"]["cloneUrlHttp"]
-    api.request(
-        "POST",
-        "/apps",
-        {"name": name, "repository": name, "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}]},
-    )
-    work = shutil.copytree(NOTES, tmp_path_factory.mktemp("ar") / name, ignore=shutil.ignore_patterns("__pycache__"))
-    repo = AppRepo(name=name, clone_url=clone_url, work=work, api=api, cloud=cloud)
-    repo.git("init", "-q", "-b", "main")
+    repo = registered_app(cloud, api, f"notes-ar-{uuid.uuid4().hex[:8]}", NOTES, tmp_path_factory.mktemp("ar"))
     repo.commit_and_push("The notes app")
     assert repo.wait_build(1)["status"] == "SUCCEEDED"
     return repo
@@ -231,12 +221,7 @@ def test_given_a_prod_stage_first_deployed_then_the_deploy_path_watches_it_by_de
 ):
     # GIVEN an app whose prod stage follows main (so a push deploys it)
     name = f"notes-prod-{uuid.uuid4().hex[:8]}"
-    clone_url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"]["cloneUrlHttp"]
-    api.request("POST", "/apps", {"name": name, "repository": name,
-                                  "stages": [{"name": "prod", "branch": "main", "autoDeploy": True}]})
-    work = shutil.copytree(NOTES, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-    repo = AppRepo(name=name, clone_url=clone_url, work=work, api=api, cloud=cloud)
-    repo.git("init", "-q", "-b", "main")
+    repo = registered_app(cloud, api, name, NOTES, tmp_path, stages=[{"name": "prod", "branch": "main", "autoDeploy": True}])
     # WHEN it is first deployed
     repo.commit_and_push("The notes app")
     assert repo.wait_build(1, stage="prod")["status"] == "SUCCEEDED"

@@ -11,7 +11,6 @@ The API function's calls run under its role in test_api.py and test_builds.py.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 
@@ -19,7 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.localcloud.lambda_helpers import python_zip
-from tests.integration.sprout.conftest import NOTES, AppRepo
+from tests.integration.sprout.conftest import NOTES, AppRepo, registered_app
 
 ACCOUNT = "123456789012"
 MACHINE_TASKS = {
@@ -117,12 +116,8 @@ class Build:
 def build(cloud, api, sprout, tmp_path_factory) -> Build:
     """The notes app registered with dev following (and auto-deploying) branch ``release``, its code
     pushed to ``main``: a commit to build, by hand."""
-    name = f"iam-{uuid.uuid4().hex[:8]}"
-    clone_url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"]["cloneUrlHttp"]
-    api.request("POST", "/apps", {"name": name, "repository": name, "stages": [{"name": "dev", "branch": "release", "autoDeploy": True}]})
-    work = shutil.copytree(NOTES, tmp_path_factory.mktemp("iam") / name, ignore=shutil.ignore_patterns("__pycache__", ".ruff_cache"))
-    app = AppRepo(name=name, clone_url=clone_url, work=work, api=api, cloud=cloud)
-    app.git("init", "-q", "-b", "main")
+    app = registered_app(cloud, api, f"iam-{uuid.uuid4().hex[:8]}", NOTES, tmp_path_factory.mktemp("iam"),
+                         stages=[{"name": "dev", "branch": "release", "autoDeploy": True}])
     return Build(cloud, sprout, app, app.commit_and_push("The notes app"))
 
 

@@ -6,14 +6,13 @@ logs and Lambda metrics; bad input. The tests of this module run in order, on on
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
 from sprout.cli.client import ApiError, SproutClient
-from tests.integration.sprout.conftest import NOTES, AppRepo, wait_for
+from tests.integration.sprout.conftest import NOTES, AppRepo, registered_app, wait_for
 
 BROKEN = "gibberish.what\n"
 
@@ -21,16 +20,7 @@ BROKEN = "gibberish.what\n"
 @pytest.fixture(scope="module")
 def notes(cloud, api, tmp_path_factory) -> AppRepo:
     """The notes app registered, pushed and deployed on dev (build 1)."""
-    name = f"notes-mon-{uuid.uuid4().hex[:8]}"
-    clone_url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"]["cloneUrlHttp"]
-    api.request(
-        "POST",
-        "/apps",
-        {"name": name, "repository": name, "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}]},
-    )
-    work = shutil.copytree(NOTES, tmp_path_factory.mktemp("mon") / name, ignore=shutil.ignore_patterns("__pycache__"))
-    repo = AppRepo(name=name, clone_url=clone_url, work=work, api=api, cloud=cloud)
-    repo.git("init", "-q", "-b", "main")
+    repo = registered_app(cloud, api, f"notes-mon-{uuid.uuid4().hex[:8]}", NOTES, tmp_path_factory.mktemp("mon"))
     repo.commit_and_push("The notes app")
     assert repo.wait_build(1)["status"] == "SUCCEEDED"
     return repo

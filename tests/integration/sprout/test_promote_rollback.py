@@ -3,7 +3,6 @@ enforced: the story's prod, broken by build 2 and put back on build 1 without a 
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 import uuid
@@ -12,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from sprout.cli.client import ApiError, SproutClient
-from tests.integration.sprout.conftest import NOTES, AppRepo, wait_for
+from tests.integration.sprout.conftest import NOTES, AppRepo, registered_app, wait_for
 
 BROKEN = "    gibberish.what  # the story's broken line\n"
 
@@ -20,16 +19,10 @@ BROKEN = "    gibberish.what  # the story's broken line\n"
 @pytest.fixture(scope="module")
 def story(cloud, api, tmp_path_factory) -> AppRepo:
     """The notes app with build 1 (good) and build 2 (create broken) built; dev runs build 2."""
-    name = f"story-{uuid.uuid4().hex[:8]}"
-    url = cloud.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"]["cloneUrlHttp"]
-    api.request("POST", "/apps", {"name": name, "repository": name,
-                                  "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}]})
-    work = shutil.copytree(NOTES, tmp_path_factory.mktemp("story") / name, ignore=shutil.ignore_patterns("__pycache__"))
-    app = AppRepo(name=name, clone_url=url, work=work, api=api, cloud=cloud)
-    app.git("init", "-q", "-b", "main")
+    app = registered_app(cloud, api, f"story-{uuid.uuid4().hex[:8]}", NOTES, tmp_path_factory.mktemp("story"))
     app.commit_and_push("The notes app")
     app.wait_build(1)
-    create = work / "functions" / "create" / "create.py"
+    create = app.work / "functions" / "create" / "create.py"
     marker = "def main(event, context):\n"
     create.write_text(create.read_text().replace(marker, marker + BROKEN, 1))
     app.commit_and_push("Break create")
