@@ -104,15 +104,21 @@ def states(execution_arn: str) -> dict[str, float]:
     return spent
 
 
-def notes(sprout: SproutClient, base: Path, runs: int) -> None:
+def good_on_prod_broken_built(sprout: SproutClient, base: Path) -> App:
+    """The notes app with build 1 (good) promoted to prod and build 2 (create broken) built."""
     work = shutil.copytree(NOTES, base / "notes", ignore=shutil.ignore_patterns("__pycache__"))
     app = App(sprout, "notes", work)
     app.push("The notes app", 1)
     create = work / "functions" / "create" / "create.py"
     create.write_text(create.read_text().replace(MARKER, MARKER + BROKEN, 1))
     app.push("Break create", 2)
-    started, asked = app.promote(1)
+    started, _ = app.promote(1)
     app.settled(started["deployment"])
+    return app
+
+
+def notes(sprout: SproutClient, base: Path, runs: int) -> None:
+    app = good_on_prod_broken_built(sprout, base)
     url = app.stage_url()
     promote_s, rollback_s, where = [], [], []
     for _ in range(runs):

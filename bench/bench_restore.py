@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_promote import BROKEN, MARKER, NOTES, App  # noqa: E402
+from bench.bench_promote import App, good_on_prod_broken_built  # noqa: E402
 from demo.traffic import Traffic  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
@@ -88,14 +88,7 @@ def main() -> None:
                       AWS_ACCESS_KEY_ID="localcloud", AWS_SECRET_ACCESS_KEY="localcloud")
     try:
         sprout = SproutClient(cloud.api_url)
-        work = shutil.copytree(NOTES, base / "notes", ignore=shutil.ignore_patterns("__pycache__"))
-        app = App(sprout, "notes", work)
-        app.push("The notes app", 1)
-        create = work / "functions" / "create" / "create.py"
-        create.write_text(create.read_text().replace(MARKER, MARKER + BROKEN, 1))
-        app.push("Break create", 2)
-        started, _ = app.promote(1)
-        app.settled(started["deployment"])
+        app = good_on_prod_broken_built(sprout, base)
         traffic = Traffic(app.stage_url(), rate=RATE).start()
         runs = []
         try:
