@@ -34,7 +34,7 @@ import io
 import json
 import posixpath
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -297,7 +297,10 @@ class _Zipper:
         self.template_path = template_path
         self.installed = installed
         self.artifacts: dict[str, bytes] = {}
-        self._made: dict[tuple[str, str, str], str] = {}
+        self._made: dict[tuple[str, str, str], str] = {}  # (path, prefix, dependency key) -> sha256
+        self._listed: dict[str, list[str]] = {}  # folder -> its files, sorted
+        self._contents: dict[str, dict[str, bytes]] = {}  # folder -> its files' bytes by path
+        self._manifests: dict[str, dict[str, bytes]] = {}  # folder -> its manifests by name
 
     def resolve(self, logical_id: str, key: str, uri: str) -> str:
         joined = posixpath.normpath(posixpath.join(self.base or ".", uri))
@@ -318,23 +321,24 @@ class _Zipper:
             )
         return self.resolve(resource.logical_id, resource.uri_key, uri)
 
-    def plan(self, resource: CodeResource, builder_digest: str, listed: Iterable[str] | None = None) -> ResourceBuild:
-        """How the resource's artifact is made; ``listed``: the folder's files, when known."""
+    def plan(self, resource: CodeResource, builder_digest: str) -> ResourceBuild:
+        """How the resource's artifact is made: its folder's prefix and the dependencies it needs."""
         path = self.folder(resource)
         if path.endswith(".zip"):
             return ResourceBuild(resource.logical_id)
-        wanted = [posixpath.join(path, name) for name in manifest_names()]
-        if listed is not None:
-            wanted = [p for p in wanted if p in set(listed)]
-        contents = self.tree.read_many(wanted)
-        manifests = {posixpath.basename(p): data for p, data in contents.items()}
-        return plan_resource(resource.logical_id, resource.layer, resource.props, resource.metadata, path, manifests, builder_digest)
+        return plan_resource(
+            resource.logical_id, resource.layer, resource.props, resource.metadata, path, self._manifests_of(path),
+            builder_digest,
+        )
 
     def code(self, resource: CodeResource) -> str:
         path = self.folder(resource)
-        if path.endswith(".zip") and (data := self.tree.read(path)) is not None:
-            return self._keep(data)
-        files = sorted(set(self.tree.list_files(path)))
+        zipped = (path, "", "")  # a .zip of the repository, stored as it is
+        if path.endswith(".zip") and zipped not in self._made and (data := self.tree.read(path)) is not None:
+            self._made[zipped] = self._keep(data)
+        if path.endswith(".zip") and zipped in self._made:
+            return self._made[zipped]
+        files = self._files_of(path)
         if not files:
             shown = path or "/"
             if self.tree.read(path) is not None:
@@ -342,13 +346,35 @@ class _Zipper:
             raise PackagingError(
                 f"{resource.logical_id}: {resource.uri_key} folder {shown} does not exist or is empty at {self.tree.location}"
             )
-        digest = self.installed.builder_digest if self.installed else ""
-        build = self.plan(resource, digest, files)
+        contents = self._contents_of(path)
+        build = self.plan(resource, self.installed.builder_digest if self.installed else "")
         deps = build.dependencies
         made = (path, build.prefix, deps.key if deps else "")
         if made not in self._made:
-            self._made[made] = self._keep(self._zip(path, files, build.prefix, self._installed(resource, deps)))
+            installed = self._installed(resource, deps)
+            self._made[made] = self._keep(self._zip(path, files, contents, build.prefix, installed))
         return self._made[made]
+
+    def _files_of(self, folder: str) -> list[str]:
+        """The folder's files, listed once (functions often share one folder)."""
+        if folder not in self._listed:
+            self._listed[folder] = sorted(set(self.tree.list_files(folder)))
+        return self._listed[folder]
+
+    def _contents_of(self, folder: str) -> dict[str, bytes]:
+        """The bytes of the folder's files, read once."""
+        if folder not in self._contents:
+            self._contents[folder] = self.tree.read_many(self._files_of(folder))
+        return self._contents[folder]
+
+    def _manifests_of(self, folder: str) -> dict[str, bytes]:
+        """The folder's requirements.txt, package.json and lockfiles by name, read once (from its
+        contents when it is being zipped)."""
+        if folder not in self._manifests:
+            wanted = [posixpath.join(folder, name) for name in manifest_names()]
+            found = self._contents[folder] if folder in self._contents else self.tree.read_many(wanted)
+            self._manifests[folder] = {posixpath.basename(p): found[p] for p in wanted if p in found}
+        return self._manifests[folder]
 
     def _installed(self, resource: CodeResource, deps: Dependencies | None) -> bytes | None:
         if deps is None:
@@ -357,10 +383,11 @@ class _Zipper:
             raise PackagingError(f"{resource.logical_id}: {deps.manifest} needs its dependencies built first")
         return self.installed.zip_of(deps.key)
 
-    def _zip(self, folder: str, files: list[str], prefix: str = "", dependencies: bytes | None = None) -> bytes:
+    def _zip(
+        self, folder: str, files: list[str], contents: Mapping[str, bytes], prefix: str, dependencies: bytes | None
+    ) -> bytes:
         """The folder's files under ``prefix``, then the installed dependencies (a zip) under the same
         prefix; a file of the folder wins over a dependency file of the same name."""
-        contents = self.tree.read_many(files)
         entries: dict[str, tuple[bytes, bool]] = {}
         for path in files:
             if path not in contents:

@@ -193,3 +193,26 @@ def test_given_a_node_layer_with_a_build_method_then_its_content_and_node_module
     with zipfile.ZipFile(io.BytesIO(result.artifacts[result.layers["Shared"]])) as z:
         assert {n.split("/")[0] for n in z.namelist()} == {"nodejs"}
         assert "nodejs/util.py" in z.namelist() and "nodejs/package.json" in z.namelist()
+
+
+def test_given_functions_sharing_one_folder_when_packaged_then_the_folder_is_listed_and_its_manifests_read_once():
+    class Counting(MemoryTree):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.listed, self.read_paths = [], []
+
+        def list_files(self, folder):
+            self.listed.append(folder)
+            return super().list_files(folder)
+
+        def read_many(self, paths):
+            paths = list(paths)
+            self.read_paths += paths
+            return super().read_many(paths)
+
+    base = tree()
+    t = Counting(base.files)
+    package(t.read("template.yaml"), "template.yaml", t, "bucket", Installed())
+    # Api and Arm share api/ (two artifacts: their dependencies differ): one listing, each file read once
+    assert t.listed.count("api") == 1
+    assert t.read_paths.count("api/requirements.txt") == t.read_paths.count("api/app.py") == 1
