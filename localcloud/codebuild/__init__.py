@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from localcloud import iam
-from localcloud.codebuild.build import Build, Plan
+from localcloud.codebuild.build import Build, PhaseFailed, Plan
 from localcloud.codebuild.runner import Context, Run, tools_bin
 from localcloud.iam import actions
 from localcloud.moto_hooks import hook, require
@@ -143,8 +143,6 @@ def _role_credentials(role_arn: str, session: str) -> dict[str, str] | None:
     try:
         return iam.credentials(role_arn, session, "codebuild.amazonaws.com").env()
     except iam.RoleNotAssumable as e:
-        from localcloud.codebuild.build import PhaseFailed
-
         raise PhaseFailed("CLIENT_ERROR", f"CodeBuild is not authorized to perform: sts:AssumeRole on {role_arn} ({e})") from None
 
 

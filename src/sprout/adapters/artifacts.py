@@ -53,13 +53,17 @@ class ArtifactStore:
         return f"https://{self.bucket}.s3.{region}.amazonaws.com/{key}"
 
     def get_template(self, key: str) -> str:
+        return self.read(key, f"template {key} not found in bucket {self.bucket}").decode("utf-8")
+
+    def read(self, key: str, missing: str) -> bytes:
+        """The object's bytes; ArtifactNotFound saying ``missing`` when there is no such key."""
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
         except ClientError as e:
             if e.response.get("Error", {}).get("Code") in MISSING:
-                raise ArtifactNotFound(f"template {key} not found in bucket {self.bucket}") from None
+                raise ArtifactNotFound(missing) from None
             raise
-        return response["Body"].read().decode("utf-8")
+        return response["Body"].read()
 
     def exists(self, key: str) -> bool:
         try:

@@ -21,10 +21,9 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sprout.adapters.artifacts import MISSING, ArtifactStore
+from sprout.adapters.artifacts import ArtifactStore
 from sprout.codebuild import install_dependencies
 from sprout.domain.dependencies import Dependencies
-from sprout.domain.errors import ArtifactNotFound
 
 INSTALLER = Path(install_dependencies.__file__)
 MARKER = install_dependencies.MARKER
@@ -51,13 +50,7 @@ class DependencyCache:
         return self.store.exists(dependencies_key(key))
 
     def zip_of(self, key: str) -> bytes:
-        try:
-            response = self.store.client.get_object(Bucket=self.store.bucket, Key=dependencies_key(key))
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in MISSING:
-                raise ArtifactNotFound(f"dependencies {key} were not built (no {dependencies_key(key)})") from None
-            raise
-        return response["Body"].read()
+        return self.store.read(dependencies_key(key), f"dependencies {key} were not built (no {dependencies_key(key)})")
 
     def put_source(self, deps: Dependencies) -> str:
         """Write what the dependency build is given; the ``bucket/key`` CodeBuild's S3 source names."""
