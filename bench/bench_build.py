@@ -41,7 +41,9 @@ import boto3
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
+from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
 
@@ -162,7 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--app", choices=sorted(APPS), default="notes", help="the example app to push")
     parser.add_argument("--pushes", type=int, default=5, help="warm pushes of a one-function change")
-    args = parser.parse_args()
+    args = parse(parser, pushes=1)
     app, (source_dir, changed) = args.app, APPS[args.app]
     data_dir = Path(tempfile.mkdtemp(prefix="bench-build-"))
     work = data_dir / app

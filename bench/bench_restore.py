@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_promote import App, good_on_prod_broken_built  # noqa: E402
+from bench.smoke import parse  # noqa: E402
 from demo.traffic import Traffic  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
@@ -81,7 +82,7 @@ def started_at(started: dict, app: App) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    args = parse(parser, runs=1)
     base = Path(tempfile.mkdtemp(prefix="sprout-bench-restore-"))
     cloud = LocalSprout.start(base / "cloud", cwd=ROOT, extra_args=("--enforce-iam",))
     os.environ.update(AWS_ENDPOINT_URL=cloud.endpoint, AWS_DEFAULT_REGION="us-east-1",

@@ -1,0 +1,87 @@
+"""Run every ``bench/bench_*.py`` one after another: ``make bench`` (the figures) and ``make
+bench-smoke`` (``--smoke``: that each one works, in CI).
+
+Prints the machine the figures come from (cores, and load averages before and after: the figures
+mean little without them), each bench's output and how long it took, and a summary. Every bench
+runs even when one fails; the exit status is non-zero when any failed, or outran ``--timeout``
+(then it is stopped with everything it started: it runs in a session of its own).
+
+    .venv/bin/python bench/run.py [--smoke] [--timeout SECONDS] [bench_lineage ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+
+
+def machine() -> str:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"nproc {len(os.sched_getaffinity(0))}, load averages (1, 5, 15 min) {load}"
+
+
+def benches(names: list[str]) -> list[Path]:
+    every = sorted(BENCH.glob("bench_*.py"))
+    if not names:
+        return every
+    chosen = [BENCH / f"{n.removesuffix('.py')}.py" for n in names]
+    unknown = [p.name for p in chosen if p not in every]
+    if unknown:
+        raise SystemExit(f"no such bench: {', '.join(unknown)} (there are {', '.join(p.stem for p in every)})")
+    return chosen
+
+
+def run(script: Path, smoke: bool, timeout: float) -> tuple[str, float]:
+    """Run one bench, its output passed through; (outcome, seconds)."""
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, str(script), *(["--smoke"] if smoke else [])],
+                               cwd=BENCH.parent, start_new_session=True)
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        return f"FAILED (still running after {timeout:.0f} s: stopped)", time.monotonic() - started
+    try:  # whatever it started and left behind (a local cloud) goes with it
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return ("ok" if code == 0 else f"FAILED (exit {code})"), time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="run each bench with --smoke")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds one bench may take")
+    parser.add_argument("names", nargs="*", help="benches to run (default: every bench/bench_*.py)")
+    args = parser.parse_args()
+    chosen = benches(args.names)
+    print(f"{'smoke' if args.smoke else 'bench'} run of {len(chosen)} benches on {machine()}", flush=True)
+    started, results = time.monotonic(), []
+    for script in chosen:
+        print(f"\n=== {script.name}{' --smoke' if args.smoke else ''}", flush=True)
+        outcome, seconds = run(script, args.smoke, args.timeout)
+        results.append((script.name, outcome, seconds))
+        print(f"=== {script.name}: {outcome} in {seconds:.1f} s", flush=True)
+    print(f"\n{len(chosen)} benches in {time.monotonic() - started:.0f} s; after: {machine()}")
+    for name, outcome, seconds in results:
+        print(f"  {name:<28} {seconds:6.1f} s  {outcome}")
+    failed = [name for name, outcome, _ in results if outcome != "ok"]
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
