@@ -140,7 +140,8 @@ def dependency_builds(project: str, since: float) -> dict[str, float]:
     their phases' durations, summed by phase."""
     codebuild = boto3.client("codebuild")
     ids = codebuild.list_builds_for_project(projectName=project).get("ids", [])
-    builds = [b for b in codebuild.batch_get_builds(ids=ids[:100])["builds"] if ids and b["startTime"].timestamp() >= since]
+    found_builds = codebuild.batch_get_builds(ids=ids[:100])["builds"] if ids else []  # ids: 1 to 100
+    builds = [b for b in found_builds if b["startTime"].timestamp() >= since]
     found: dict[str, float] = {"dependency builds (count)": len(builds)}
     for build in builds:
         for phase in build.get("phases") or []:

@@ -1,15 +1,17 @@
-"""Lineage reads as the history grows: the newest page and the by-commit read of one app at 10 000
-and at 100 000 builds, in the local cloud's DynamoDB, and the ratio between them.
+"""Lineage reads as the history grows: the newest page and the by-commit read of an app with 10 000
+and of an app with 100 000 builds, in the local cloud's DynamoDB, and the ratio between them.
 
 Starts ``sprout local up --no-sprout`` (a real moto server over HTTP; or uses ``--endpoint``),
-creates a table from template.yaml's SproutTable, batch-writes builds with their commit markers
-straight into it up to the first size, measures, writes more up to the next size, measures again,
-then prints p50/p95 of each read at each size (target: p50 <= 20 ms) and the p50 ratio between the
-largest and the smallest history. A page of builds is one GetItem (the app's build counter) plus one
-BatchGetItem of 25 known keys (``table.numbered_page``) and a by-commit read is two GetItems (the
-commit marker, then the build), so both ratios should be close to 1: the cost does not grow with
-the history. The transactional writes (``record_build``, ``begin``/``finish_deployment``) are
-measured last, on the largest history.
+creates a table from template.yaml's SproutTable, batch-writes each app's builds with their commit
+markers straight into it (setup), then measures the reads of all the apps in turn, sample by sample
+(so that the machine's load, which changes, weighs on each alike), and prints p50/p95 of each read
+for each history (target: p50 <= 20 ms) and the p50 ratio between the longest and the shortest.
+
+A page of builds is one GetItem (the app's build counter) plus one BatchGetItem of 25 known keys
+(``table.numbered_page``), and a by-commit read is two GetItems (the commit marker, then the
+build): neither should grow with the history, so both ratios should be close to 1. The
+transactional writes (``record_build``, ``begin``/``finish_deployment``) are measured last, on the
+longest history.
 
 Where the time goes on the local cloud (profiled): moto's generic response serializer took ~80% of
 a page (~1 ms per returned item) until localcloud.dynamodb.wire converted attribute values directly.
@@ -67,16 +69,16 @@ def create_table(endpoint: str, name: str) -> None:
     boto3.client("dynamodb", endpoint_url=endpoint).create_table(TableName=name, **{k: props[k] for k in keys})
 
 
-def seed(app: str, first: int, last: int) -> None:
-    """Builds ``first``..``last`` of ``app`` and their commit markers, batch-written straight into the
-    table (the transactional path is measured separately), and the app's counter set to ``last``."""
+def seed(app: str, builds: int) -> None:
+    """Builds 1..``builds`` of ``app`` and their commit markers, batch-written straight into the table
+    (the transactional path is measured separately), and the app's build counter set to ``builds``."""
     from sprout.adapters.lineage.items import AppItem, BuildItem, CommitItem, app_pk, build_sk, commit_sk
 
     pk = app_pk(app)
-    with BuildItem.batch_write() as builds, CommitItem.batch_write() as markers:
-        for n in range(first, last + 1):
+    with BuildItem.batch_write() as items, CommitItem.batch_write() as markers:
+        for n in range(1, builds + 1):
             commit = f"{n:040x}"
-            builds.save(BuildItem(
+            items.save(BuildItem(
                 pk, build_sk(n), app=app, number=n, commit_id=commit, branch="main",
                 status="SUCCEEDED", message=f"change {n}", author="bench", created_at=NOW, finished_at=NOW,
                 functions=[{"logical_id": "Create", "sha256": "ab" * 32, "s3_key": f"artifacts/{'ab' * 32}.zip",
@@ -84,51 +86,73 @@ def seed(app: str, first: int, last: int) -> None:
                 gsi2pk=f"COMMIT#{commit}", gsi2sk=pk,
             ))
             markers.save(CommitItem(pk, commit_sk(commit), app=app, commit_id=commit, build=n))
-    AppItem(pk, "APP").update(actions=[AppItem.builds.set(last)])
+    AppItem(pk, "APP").update(actions=[AppItem.builds.set(builds)])
 
 
-def measure(name: str, samples: int, call: Callable[[int], object], target: float | None = None) -> float:
-    """Print p50/p95 of ``samples`` calls (after one to warm up); return the p50 in ms."""
-    call(0)  # warm: connection and first-use costs are not what we measure
-    times = []
+def timed(samples: int, calls: dict[int, Callable[[int], object]]) -> dict[int, list[float]]:
+    """Milliseconds of ``samples`` calls of each of ``calls``, taken in turn (after one each to warm up)."""
+    for call in calls.values():
+        call(0)  # warm: connection and first-use costs are not what we measure
+    times: dict[int, list[float]] = {key: [] for key in calls}
     for i in range(samples):
-        start = time.perf_counter()
-        call(i)
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
+        for key, call in calls.items():
+            start = time.perf_counter()
+            call(i)
+            times[key].append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def report(name: str, times: list[float], target: float | None = None) -> float:
+    """Print p50/p95 of ``times``; return the p50 in ms."""
+    times = sorted(times)
     p50, p95 = statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)]
     verdict = "" if target is None else f"  (target p50 <= {target:.0f} ms: {'met' if p50 <= target else 'MISSED'})"
-    print(f"{name:<52} n={samples:<5} p50={p50:7.2f} ms  p95={p95:7.2f} ms{verdict}", flush=True)
+    print(f"{name:<54} n={len(times):<5} p50={p50:7.2f} ms  p95={p95:7.2f} ms{verdict}", flush=True)
     return p50
 
 
-def reads(lineage, app: str, builds: int, samples: int) -> dict[str, float]:
-    """The reads at a history of ``builds`` builds: p50 (ms) by name."""
+def spaced(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
+
+
+def first_page(lineage, app: str, builds: int) -> str | None:
+    """The token of the second page, after checking that the newest page is the newest builds."""
     newest, token = lineage.list_builds(app)
-    if newest[0].number != builds or len(newest) != min(25, builds) or (builds > 25) != bool(token):
-        raise SystemExit(f"the newest page of {builds} builds starts at build {newest[0].number}, "
-                         f"{len(newest)} builds: not the newest 25")
-    label = f"{builds:,} builds".replace(",", " ")
-    commits = [random.randint(1, builds) for _ in range(samples + 1)]
+    if [b.number for b in newest] != list(range(builds, max(builds - 25, 0), -1)) or (builds > 25) != bool(token):
+        raise SystemExit(f"the newest page of {builds} builds is builds {[b.number for b in newest]}")
+    return token
 
-    def by_commit(i: int) -> None:
-        if lineage.get_build_by_commit(app, f"{commits[i]:040x}").number != commits[i]:
-            raise SystemExit(f"get_build_by_commit of build {commits[i]}'s commit answered another build")
 
-    return {
-        "newest page": measure(f"list_builds, newest page of 25 ({label})", samples,
-                               lambda i: lineage.list_builds(app), TARGET_P50_MS),
-        "second page": measure(f"list_builds, second page of 25 ({label})", samples,
-                               lambda i: lineage.list_builds(app, next_token=token)),
-        "by commit": measure(f"get_build_by_commit ({label})", samples, by_commit, TARGET_P50_MS),
-        "get_build": measure(f"get_build ({label})", samples,
-                             lambda i: lineage.get_build(app, random.randint(1, builds))),
+def reads(lineage, apps: dict[int, str], samples: int) -> dict[str, dict[int, float]]:
+    """Each read of each app (by its number of builds), in turn: p50 (ms) by read and history."""
+    tokens = {size: first_page(lineage, app, size) for size, app in apps.items()}
+    picks = {size: [random.randint(1, size) for _ in range(samples + 1)] for size in apps}
+
+    def by_commit(size: int) -> Callable[[int], object]:
+        def call(i: int) -> None:
+            n = picks[size][i]
+            if lineage.get_build_by_commit(apps[size], f"{n:040x}").number != n:
+                raise SystemExit(f"get_build_by_commit of build {n}'s commit answered another build")
+        return call
+
+    cases = {
+        "list_builds, newest page of 25": ({s: (lambda i, a=a: lineage.list_builds(a)) for s, a in apps.items()},
+                                           TARGET_P50_MS),
+        "list_builds, second page of 25": (
+            {s: (lambda i, a=a, s=s: lineage.list_builds(a, next_token=tokens[s])) for s, a in apps.items()}, None),
+        "get_build_by_commit": ({s: by_commit(s) for s in apps}, TARGET_P50_MS),
+        "get_build": ({s: (lambda i, a=a, s=s: lineage.get_build(a, picks[s][i])) for s, a in apps.items()}, None),
     }
+    found: dict[str, dict[int, float]] = {}
+    for name, (calls, target) in cases.items():
+        times = timed(samples, calls)
+        found[name] = {size: report(f"{name} ({spaced(size)} builds)", times[size], target) for size in apps}
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--builds", default="10000,100000", help="history sizes to measure at, ascending")
+    parser.add_argument("--builds", default="10000,100000", help="history lengths, ascending: an app with each many builds")
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--endpoint", help="an already running local cloud (default: start one)")
     args = parse(parser, builds="30,300", samples=5)
@@ -152,33 +176,34 @@ def main() -> None:
 
         create_table(endpoint, table)
         lineage = Lineage()
-        app = lineage.create_app(App("notes", "notes", stages=(StageSpec("dev", "main", True), StageSpec("prod"))))
         print(f"local cloud {endpoint}; table {table}", flush=True)
-        found: dict[int, dict[str, float]] = {}
-        seeded = 0
-        for size in sizes:
+        apps = {}
+        for size in sizes:  # an app of its own for each history
+            app = lineage.create_app(App(f"notes{size}", f"notes{size}",
+                                         stages=(StageSpec("dev", "main", True), StageSpec("prod"))))
             start = time.perf_counter()
-            seed(app.name, seeded + 1, size)
-            print(f"seeded builds {seeded + 1}..{size} (+ commit markers) in {time.perf_counter() - start:.1f} s",
-                  flush=True)
-            seeded = size
-            found[size] = reads(lineage, app.name, size, args.samples)
-
+            seed(app.name, size)
+            print(f"seeded app {app.name}: {spaced(size)} builds (+ commit markers) in "
+                  f"{time.perf_counter() - start:.1f} s", flush=True)
+            apps[size] = app.name
+        found = reads(lineage, apps, args.samples)
         if len(sizes) > 1:
             small, large = sizes[0], sizes[-1]
-            print(f"p50 at {large} builds / p50 at {small} builds (close to 1: the read does not grow with the history):")
-            for name in ("newest page", "by commit"):
-                print(f"  {name:<12} {found[large][name] / found[small][name]:.2f}")
+            print(f"p50 with {spaced(large)} builds / p50 with {spaced(small)} builds (close to 1: the read does "
+                  "not grow with the history):")
+            for name in ("list_builds, newest page of 25", "get_build_by_commit"):
+                print(f"  {name:<32} {found[name][large] / found[name][small]:.2f}")
 
+        app, seeded = apps[sizes[-1]], sizes[-1]
         writes = max(5, args.samples // 20)
-        measure(f"record_build (transaction, {seeded} builds)", writes,
-                lambda i: lineage.record_build(app.name, uuid.uuid4().hex, "main", "bench", "bench"))
+        record = timed(writes, {0: lambda i: lineage.record_build(app, uuid.uuid4().hex, "main", "bench", "bench")})
+        report(f"record_build (transaction, {spaced(seeded)} builds)", record[0])
 
         def deploy(i: int) -> None:
-            d = lineage.begin_deployment(app.name, "dev", seeded, "deploy", {"type": "bench"})
-            lineage.finish_deployment(app.name, "dev", d.id, "SUCCEEDED", versions={"Create": "1"})
+            d = lineage.begin_deployment(app, "dev", seeded, "deploy", {"type": "bench"})
+            lineage.finish_deployment(app, "dev", d.id, "SUCCEEDED", versions={"Create": "1"})
 
-        measure("begin + finish_deployment (2 transactions)", writes, deploy)
+        report("begin + finish_deployment (2 transactions)", timed(writes, {0: deploy})[0])
     finally:
         if cloud is not None:
             stop_cloud(cloud)

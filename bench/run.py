@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -38,9 +39,16 @@ def benches(names: list[str]) -> list[Path]:
     return chosen
 
 
-def run(script: Path, smoke: bool, timeout: float) -> tuple[str, float]:
-    """Run one bench, its output passed through; (outcome, seconds)."""
-    started = time.monotonic()
+def cpu_of_children() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def run(script: Path, smoke: bool, timeout: float) -> tuple[str, float, float]:
+    """Run one bench, its output passed through; (outcome, seconds, CPU seconds). The CPU seconds
+    (user + system, of the bench and of what it waited for: its local cloud, the cloud's functions)
+    say more than the seconds on a machine that other work shares."""
+    started, cpu = time.monotonic(), cpu_of_children()
     process = subprocess.Popen([sys.executable, str(script), *(["--smoke"] if smoke else [])],
                                cwd=BENCH.parent, start_new_session=True)
     try:
@@ -52,12 +60,14 @@ def run(script: Path, smoke: bool, timeout: float) -> tuple[str, float]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        return f"FAILED (still running after {timeout:.0f} s: stopped)", time.monotonic() - started
+        return (f"FAILED (still running after {timeout:.0f} s: stopped)", time.monotonic() - started,
+                cpu_of_children() - cpu)
     try:  # whatever it started and left behind (a local cloud) goes with it
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    return ("ok" if code == 0 else f"FAILED (exit {code})"), time.monotonic() - started
+    outcome = "ok" if code == 0 else f"FAILED (exit {code})"
+    return outcome, time.monotonic() - started, cpu_of_children() - cpu
 
 
 def main() -> None:
@@ -71,13 +81,14 @@ def main() -> None:
     started, results = time.monotonic(), []
     for script in chosen:
         print(f"\n=== {script.name}{' --smoke' if args.smoke else ''}", flush=True)
-        outcome, seconds = run(script, args.smoke, args.timeout)
-        results.append((script.name, outcome, seconds))
-        print(f"=== {script.name}: {outcome} in {seconds:.1f} s", flush=True)
-    print(f"\n{len(chosen)} benches in {time.monotonic() - started:.0f} s; after: {machine()}")
-    for name, outcome, seconds in results:
-        print(f"  {name:<28} {seconds:6.1f} s  {outcome}")
-    failed = [name for name, outcome, _ in results if outcome != "ok"]
+        outcome, seconds, cpu = run(script, args.smoke, args.timeout)
+        results.append((script.name, outcome, seconds, cpu))
+        print(f"=== {script.name}: {outcome} in {seconds:.1f} s ({cpu:.1f} s of CPU)", flush=True)
+    print(f"\n{len(chosen)} benches in {time.monotonic() - started:.0f} s "
+          f"({sum(r[3] for r in results):.0f} s of CPU); after: {machine()}")
+    for name, outcome, seconds, cpu in results:
+        print(f"  {name:<28} {seconds:6.1f} s  {cpu:6.1f} s CPU  {outcome}")
+    failed = [name for name, outcome, _, _ in results if outcome != "ok"]
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         sys.exit(1)
