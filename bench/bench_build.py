@@ -1,8 +1,9 @@
 """Push-to-live on dev: seconds from ``git push`` to the new version serving on dev.
 
-Starts ``sprout local up`` (sprout.cli.local.LocalSprout), creates a CodeCommit repository,
-registers the app (``--app notes``: examples/notes; ``--app greeter``: examples/greeter, whose
-functions and layer have dependencies) through Sprout's API, pushes it (cold: the first build starts
+For each app of ``--app`` (default both, one after the other), starts ``sprout local up``
+(sprout.cli.local.LocalSprout), creates a CodeCommit repository, registers the app (``notes``:
+examples/notes; ``greeter``: examples/greeter, whose functions and layer have dependencies) through
+Sprout's API, pushes it (cold: the first build starts
 Sprout's task functions and creates the <app>-dev stack; for greeter, the dependency cache is empty:
 every dependency set is built by the CodeBuild project), then pushes a one-function change
 ``--pushes`` times (warm: for greeter, the dependencies come from the cache) and prints, for each
@@ -20,7 +21,9 @@ emptying the dependency cache measures a cold cache with Sprout's functions warm
 - the dependency builds (greeter): how many ran, and their CodeBuild phases summed by phase,
 - the <app>-dev stack: from its change set's creation to UPDATE_COMPLETE (CloudFormation events).
 
-    .venv/bin/python bench/bench_build.py [--app notes|greeter] [--pushes 5]
+``--smoke`` pushes greeter (cold, one warm push, a cold cache): every path of the bench.
+
+    .venv/bin/python bench/bench_build.py [--app notes,greeter] [--pushes 5] [--smoke]
 """
 
 from __future__ import annotations
@@ -163,10 +166,20 @@ def empty_dependency_cache(bucket: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--app", choices=sorted(APPS), default="notes", help="the example app to push")
+    parser.add_argument("--app", default="notes,greeter",
+                        help=f"the example apps to push, one after another, each on a cloud of its own ({', '.join(APPS)})")
     parser.add_argument("--pushes", type=int, default=5, help="warm pushes of a one-function change")
-    args = parse(parser, pushes=1)
-    app, (source_dir, changed) = args.app, APPS[args.app]
+    args = parse(parser, app="greeter", pushes=1)
+    apps = args.app.split(",")
+    if not apps or any(app not in APPS for app in apps):
+        parser.error(f"--app: one or more of {', '.join(APPS)}, separated by commas")
+    for app in apps:
+        print(f"--- {app}", flush=True)
+        bench(app, args.pushes)
+
+
+def bench(app: str, pushes: int) -> None:
+    source_dir, changed = APPS[app]
     data_dir = Path(tempfile.mkdtemp(prefix="bench-build-"))
     work = data_dir / app
     t0 = time.monotonic()
@@ -189,7 +202,7 @@ def main() -> None:
         git(work, "commit", "-q", "-m", f"The {app} app")
 
         results: list[tuple[str, float, dict[str, float]]] = []
-        plan = ["cold"] + ["warm"] * args.pushes + (["cold cache"] if app == "greeter" else [])
+        plan = ["cold"] + ["warm"] * pushes + (["cold cache"] if app == "greeter" else [])
         for n, label in enumerate(plan, 1):
             if n > 1:
                 source = work / changed
