@@ -42,6 +42,12 @@ MARKER = install_dependencies.MARKER
 OUTPUTS = "dependency-builds"
 
 
+def builder_digest() -> str:
+    """The sha256 of the dependency builder's source (the installer and the manifest rules beside it):
+    part of every cache key, so a change to either builds every dependency set anew."""
+    return hashlib.sha256(INSTALLER.read_bytes() + b"\0" + RULES.read_bytes()).hexdigest()
+
+
 def cache_key(key: str, sha256: str) -> str:
     return f"dependencies/{key}/{sha256}.zip"
 
@@ -66,7 +72,7 @@ class DependencyCache:
     def __init__(self, store: ArtifactStore, digests: Digests):
         self.store, self.digests = store, digests
         self.installer, self.rules = INSTALLER.read_bytes(), RULES.read_bytes()
-        self.builder_digest = hashlib.sha256(self.installer + b"\0" + self.rules).hexdigest()
+        self.builder_digest = builder_digest()
 
     def has(self, key: str) -> bool:
         """Cached: recorded in the lineage and the object there (whether it is intact, Package checks)."""
