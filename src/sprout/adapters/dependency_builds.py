@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import uuid
 import zipfile
 from pathlib import Path
@@ -34,7 +35,7 @@ from sprout.adapters.artifacts import ArtifactStore
 from sprout.codebuild import install_dependencies
 from sprout.domain import manifests
 from sprout.domain.dependencies import CachedDigest, Dependencies
-from sprout.domain.errors import ArtifactNotFound
+from sprout.domain.errors import ArtifactNotFound, InvalidInput
 
 INSTALLER = Path(install_dependencies.__file__)
 RULES = Path(manifests.__file__)
@@ -93,8 +94,10 @@ class DependencyCache:
 
     def keep(self, key: str, output: str, app: str, build: int, codebuild: str | None = None) -> CachedDigest:
         """Move a dependency build's output (its S3 key) into the cache and record its sha256."""
-        if not output.startswith(f"{OUTPUTS}/") or ".." in output.split("/"):
-            raise ValueError(f"{output} is not a dependency build's output")
+        if not re.fullmatch(r"[0-9a-f]{64}", key):
+            raise InvalidInput("key", "is not a dependency key (a sha256)")
+        if not re.fullmatch(rf"{OUTPUTS}/[0-9a-f]{{32}}/{key}\.zip", output):
+            raise InvalidInput("outputPath", f"{output[:120]} is not a dependency build's output")
         try:
             data = self.store.read(output, f"the dependency build of {key} left no output ({output})")
         except ArtifactNotFound:

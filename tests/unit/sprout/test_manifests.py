@@ -15,7 +15,7 @@ import pytest
 from sprout.adapters.dependency_builds import DependencyCache, cache_key
 from sprout.codebuild import install_dependencies
 from sprout.domain.dependencies import CachedDigest
-from sprout.domain.errors import ArtifactNotFound
+from sprout.domain.errors import ArtifactNotFound, InvalidInput
 from sprout.domain.manifests import ManifestRefused, check_lockfile, check_package_json, check_requirements
 
 
@@ -166,6 +166,8 @@ def test_given_installer_output_naming_host_files_or_credentials_then_the_reason
 
 # ---- the cache: a build's output moved in by a trusted step, with its digest ---------------------
 
+KEY = "e" * 64
+
 
 class Store:
     bucket = "b"
@@ -205,15 +207,15 @@ def test_given_a_dependency_builds_output_when_kept_then_it_is_cached_by_content
     with zipfile.ZipFile(buffer, "w") as z:
         z.writestr("humanize/__init__.py", "")
     data = buffer.getvalue()
-    path, name = DependencyCache.output_of("k" * 64)
-    assert path.startswith("dependency-builds/") and path != DependencyCache.output_of("k" * 64)[0]  # a prefix per build
+    path, name = DependencyCache.output_of(KEY)
+    assert path.startswith("dependency-builds/") and path != DependencyCache.output_of(KEY)[0]  # a prefix per build
     store, digests = Store({f"{path}/{name}": data}), Digests()
     cache = DependencyCache(store, digests)
-    recorded = cache.keep("k" * 64, f"{path}/{name}", "greeter", 1, "p:1")
+    recorded = cache.keep(KEY, f"{path}/{name}", "greeter", 1, "p:1")
     sha = hashlib.sha256(data).hexdigest()
-    assert recorded == CachedDigest("k" * 64, cache_key("k" * 64, sha), sha)
-    assert store.objects == {cache_key("k" * 64, sha): data}  # the output moved
-    assert cache.has("k" * 64)
-    assert cache.keep("k" * 64, f"{path}/{name}", "greeter", 1) == recorded  # a retry: kept already
-    with pytest.raises(ValueError):
-        cache.keep("k" * 64, cache_key("v" * 64, sha), "greeter", 1)  # only a build's output is moved
+    assert recorded == CachedDigest(KEY, cache_key(KEY, sha), sha)
+    assert store.objects == {cache_key(KEY, sha): data}  # the output moved
+    assert cache.has(KEY)
+    assert cache.keep(KEY, f"{path}/{name}", "greeter", 1) == recorded  # a retry: kept already
+    with pytest.raises(InvalidInput, match="outputPath"):
+        cache.keep(KEY, cache_key("f" * 64, sha), "greeter", 1)  # only a build's output is moved
