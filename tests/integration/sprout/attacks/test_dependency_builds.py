@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import tarfile
 import uuid
 import zipfile
 from pathlib import Path
@@ -26,6 +28,7 @@ from botocore.exceptions import ClientError
 
 from sprout.adapters.dependency_builds import INSTALLER, RULES, builder_digest
 from sprout.cli.client import SproutClient
+from sprout.codebuild import install_dependencies
 from sprout.domain.packaging import plan_dependencies
 from sprout.domain.source_tree import MemoryTree
 from tests.integration.sprout.conftest import GREETER, AppRepo, registered_app, wait_for
@@ -160,6 +163,43 @@ def test_given_a_dependency_build_handed_an_option_line_when_it_runs_then_it_ref
     assert not any("root:" in e["message"] for e in events)
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="dependency-builds/attack/")
     still_serving(victim)
+
+
+def sdist(folder: Path, marker: Path) -> None:
+    """A package on offer as an sdist only, whose setup.py leaves ``marker`` when anything runs it."""
+    source = folder / "src" / "sprout_attack_sdist-1.0"
+    source.mkdir(parents=True)
+    (source / "setup.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('setup.py ran')\n"
+        "from setuptools import setup\nsetup(name='sprout-attack-sdist', version='1.0')\n"
+    )
+    (source / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: sprout-attack-sdist\nVersion: 1.0\n")
+    with tarfile.open(folder / "index" / "sprout_attack_sdist-1.0.tar.gz", "w:gz") as archive:
+        archive.add(source, arcname=source.name)
+
+
+def test_given_a_package_offered_only_as_an_sdist_when_the_installers_pip_resolves_it_then_its_setup_py_never_runs(tmp_path):
+    # GIVEN an index (a local folder, offline) that has the requirement only as an sdist whose setup.py leaves a marker
+    (tmp_path / "index").mkdir()
+    marker = tmp_path / "setup-py-ran"
+    sdist(tmp_path, marker)
+    (tmp_path / "manifest").mkdir()
+    (tmp_path / "manifest" / "requirements.txt").write_text("sprout-attack-sdist==1.0\n")
+    (tmp_path / "out").mkdir()
+    # WHEN the installer's own pip command runs against that index
+    spec = {"runtime": "python3.13", "architecture": "x86_64"}
+    command = install_dependencies._pip(spec, tmp_path / "manifest", tmp_path / "out")
+    done = subprocess.run([*command, "--no-index", "--find-links", str(tmp_path / "index")], cwd=tmp_path / "out",
+                          capture_output=True, text=True, timeout=120)
+    # THEN pip finds no wheel and fails, and the sdist's setup.py never ran
+    assert done.returncode != 0
+    assert "sprout-attack-sdist" in done.stderr, done.stderr
+    assert not marker.exists()
+    # AND the one thing the sentinel proves: the same sdist, allowed to build, does run it
+    subprocess.run([*command[:3], "download", "--no-deps", "--no-binary", ":all:", "--no-index", "--find-links",
+                    str(tmp_path / "index"), "--no-build-isolation", "-d", str(tmp_path / "dl"), "sprout-attack-sdist==1.0"],
+                   capture_output=True, text=True, timeout=120)
+    assert marker.exists()
 
 
 def test_given_a_dependency_builds_credentials_when_it_writes_the_victims_cache_entry_then_access_is_denied(cloud, victim):
