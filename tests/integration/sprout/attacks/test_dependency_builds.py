@@ -48,8 +48,16 @@ def project_builds(cloud) -> set[str]:
 
 @pytest.fixture(scope="module")
 def victim(cloud, api, tmp_path_factory) -> AppRepo:
-    """The greeter app, built and serving on dev."""
-    app = registered_app(cloud, api, f"victim-{uuid.uuid4().hex[:8]}", GREETER, tmp_path_factory.mktemp("victim"))
+    """The greeter app, built and serving on dev. Its manifests differ from the example's by a comment
+    and a description, so that its dependency sets are its own (not shared with another greeter of the
+    session: the tamper test changes one)."""
+    name = f"victim-{uuid.uuid4().hex[:8]}"
+    app = registered_app(cloud, api, name, GREETER, tmp_path_factory.mktemp("victim"))
+    for requirements in ("hello/requirements.txt", "formats/requirements.txt"):
+        with open(app.work / requirements, "a") as f:
+            f.write(f"# {name}\n")
+    package_json = app.work / "when" / "package.json"
+    package_json.write_text(json.dumps({**json.loads(package_json.read_text()), "description": name}, indent=2))
     app.commit_and_push("The greeter app")
     build = app.wait_build(1, timeout=240)
     assert build["status"] == "SUCCEEDED", build.get("failure")
