@@ -55,7 +55,9 @@ PIP_MISSING = (
 )
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
 SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
-ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/-])/[^\s'\"()<>,;:]+")
+URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"()<>]+")
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~/-])/[^\s'\"()<>,;:]+")
+READ_FROM = re.compile(r"\(from line \d+ of ([^)]+)\)")
 REASON_LINE, REASON = 240, 600
 NPM_MISSING = (
     re.compile(r"404 Not Found - GET \S+/(@?[^/\s]+(?:%2[fF][^\s]+)?) - "),
@@ -90,7 +92,7 @@ def main() -> int:
     if done.returncode != 0:
         text = done.stdout + "\n" + done.stderr
         package = next((m.group(1).rstrip(".,;:'\"") for p in patterns if (m := p.search(text))), None)
-        return _fail(spec, package and package[:200], _reason(text, here))
+        return _fail(spec, package[:200] if package and _inside(package, here) else None, _reason(text, here))
     if spec["method"] == "npm":
         for name in os.listdir(out):
             if name != "node_modules":
@@ -150,6 +152,8 @@ def _prune(out: Path) -> None:
 def _reason(text: str, here: Path) -> str:
     """The installer's error lines, cut short: none naming a file outside the build's folder (a
     line that does might repeat what the file holds), no credential of the build's."""
+    if not all(_inside(path, here) for path in READ_FROM.findall(text)):
+        return "the installer read a file outside the app's manifest: its output is left out (see the build's log)"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith(("ERROR:", "npm ERR!", "npm error"))]
     kept = [line[:REASON_LINE] for line in (errors or lines[-3:]) if _inside(line, here)]
@@ -162,7 +166,8 @@ def _reason(text: str, here: Path) -> str:
 
 def _inside(line: str, here: Path) -> bool:
     root = str(here.resolve())
-    return all(os.path.realpath(p).startswith(root + os.sep) for p in ABSOLUTE_PATH.findall(line))
+    paths = ABSOLUTE_PATH.findall(URL.sub("", line))
+    return all(os.path.realpath(p).startswith(root + os.sep) for p in paths)
 
 
 def _fail(spec: dict, package: str | None, reason: str) -> int:

@@ -149,10 +149,29 @@ def test_given_npm_when_the_installer_prepares_then_only_package_json_and_the_lo
     assert {"--ignore-scripts", "--no-bin-links", "--replace-registry-host=always"} <= set(command)
 
 
+def test_given_pips_output_quoting_a_host_file_then_neither_the_reason_nor_the_package_repeats_it(tmp_path, monkeypatch, capsys):
+    # GIVEN what pip printed for ``-r /etc/passwd`` (were the refusal bypassed): the file's first line, quoted
+    output = ("ERROR: Invalid requirement: 'root:x:0:0:root:/root:/bin/bash': Expected end or semicolon\n"
+              "    root:x:0:0:root:/root:/bin/bash\n        ^ (from line 1 of /etc/passwd)\n")
+    assert "root:x" not in install_dependencies._reason(output, tmp_path)
+    # WHEN the installer reports the failure THEN its line repeats none of it
+    build_folder(tmp_path, "pip", {"requirements.txt": b"humanize==4.9.0\n"}, "hello/requirements.txt")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", output))
+    assert install_dependencies.main() == 1
+    said = capsys.readouterr().out.splitlines()[-1]
+    detail = json.loads(said[len(install_dependencies.MARKER):])
+    assert detail["package"] is None and "root:x" not in said
+    # AND an index URL in an error line is not taken for a host path
+    assert "ERROR: No matching distribution" in install_dependencies._reason(
+        "ERROR: No matching distribution found for x (from https://example.invalid/simple/x/)", tmp_path)
+
+
 def test_given_installer_output_naming_host_files_or_credentials_then_the_reason_keeps_neither(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-value-of-the-build")
     text = "\n".join([
-        "ERROR: Invalid requirement: 'root:x:0:0:root:/root:/bin/bash' (from line 1 of /etc/passwd)",
+        "ERROR: Invalid requirement: 'root:x:0:0:root:/root:/bin/bash'",
+        "ERROR: Could not open /etc/passwd",
         f"ERROR: Could not open {tmp_path}/manifest/requirements.txt",
         "ERROR: the key s3cr3t-value-of-the-build leaked",
         "ERROR: " + "y" * 5000,
