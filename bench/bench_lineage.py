@@ -156,9 +156,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--endpoint", help="an already running local cloud (default: start one)")
     args = parse(parser, builds="30,300", samples=5)
-    sizes = [int(s) for s in args.builds.split(",")]
-    if sizes != sorted(set(sizes)) or sizes[0] < 1:
-        parser.error("--builds: history sizes, ascending, each at least 1")
+    sizes = [int(s) for s in args.builds.split(",") if s.strip().isdigit()]
+    if len(sizes) != len(args.builds.split(",")) or sizes != sorted(set(sizes)) or sizes[0] < 1:
+        parser.error("--builds: whole numbers of builds, ascending, separated by commas, each at least 1")
 
     data_dir = tempfile.mkdtemp(prefix="bench-lineage-")
     cloud = None
