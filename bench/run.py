@@ -44,6 +44,30 @@ def cpu_of_children() -> float:
     return used.ru_utime + used.ru_stime
 
 
+def end_group(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM whatever is left of the bench's process group (the bench, a local cloud it started),
+    and SIGKILL what is still there after ``grace`` seconds."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if process.poll() is None:
+            time.sleep(0.1)
+            continue
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
 def run(script: Path, smoke: bool, timeout: float) -> tuple[str, float, float]:
     """Run one bench, its output passed through; (outcome, seconds, CPU seconds). The CPU seconds
     (user + system, of the bench and of what it waited for: its local cloud, the cloud's functions)
@@ -52,20 +76,13 @@ def run(script: Path, smoke: bool, timeout: float) -> tuple[str, float, float]:
     process = subprocess.Popen([sys.executable, str(script), *(["--smoke"] if smoke else [])],
                                cwd=BENCH.parent, start_new_session=True)
     try:
-        code = process.wait(timeout=timeout)
+        code: int | None = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        code = None
+    end_group(process, grace=15)  # what it started and left behind (a local cloud) goes with it
+    if code is None:
         return (f"FAILED (still running after {timeout:.0f} s: stopped)", time.monotonic() - started,
                 cpu_of_children() - cpu)
-    try:  # whatever it started and left behind (a local cloud) goes with it
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     outcome = "ok" if code == 0 else f"FAILED (exit {code})"
     return outcome, time.monotonic() - started, cpu_of_children() - cpu
 
