@@ -13,6 +13,7 @@ packages every role with its permissions boundary and deploys the stack with Sta
 - the alarm is refused at deploy time: StackDeployRole may not create alarms with Sprout's prefix,
   so the deploy fails naming ``cloudwatch:PutMetricAlarm`` (the deploy-time answer, since
   CloudFormation itself makes that call) and no such alarm exists;
+- a function that names one of Sprout's roles as its own fails the deploy naming ``iam:PassRole``;
 - an app that sets its own permissions boundary is refused at Package, naming the resource;
 - meanwhile the victim (the notes app) keeps building and deploying, and its records are untouched.
 """
@@ -201,6 +202,34 @@ def test_given_an_app_that_declares_an_alarm_named_like_sprouts_then_its_deploy_
     assert "is not authorized to perform: cloudwatch:PutMetricAlarm" in deployment["error"], deployment
     assert f"alarm:{alarm}" in deployment["error"]
     assert cloud.client("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"] == []
+
+
+def test_given_an_app_whose_function_borrows_a_role_of_sprouts_then_its_deploy_fails_naming_passrole(
+    cloud, api, uid, tmp_path
+):
+    """GIVEN a hostile app whose function names Sprout's PackageFunction role (it reads and writes
+    Sprout's bucket and table) as its own
+    WHEN it is pushed and deployed
+    THEN the deploy fails: StackDeployRole may pass only the apps' roles (under the app path), so
+    Lambda's iam:PassRole check refuses, naming the role; the role is not Sprout's to lend"""
+    resources = cloud.client("cloudformation").describe_stack_resources(StackName="sprout")["StackResources"]
+    name = next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "PackageFunctionRole")
+    sprouts_role = cloud.client("iam").get_role(RoleName=name)["Role"]["Arn"]
+    borrower = (
+        "  Borrower:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        "      CodeUri: thief/\n"
+        "      Handler: app.handler\n"
+        "      Runtime: python3.13\n"
+        f"      Role: {sprouts_role}\n"
+    )
+    evil = evil_app(cloud, api, uid, tmp_path, EVIL_TEMPLATE + borrower)
+    evil.commit_and_push("a borrowed role")
+
+    deployment = evil.wait_build(1, "dev", timeout=180)["deployedTo"]["dev"]
+    assert deployment["status"] == "FAILED"
+    assert f"is not authorized to perform: iam:PassRole on resource: {sprouts_role}" in deployment["error"], deployment
 
 
 def test_given_an_app_that_sets_its_own_permissions_boundary_then_package_refuses_it_naming_the_resource(
