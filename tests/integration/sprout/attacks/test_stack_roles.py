@@ -86,8 +86,18 @@ THIEF = textwrap.dedent('''\
     def handler(event, context):
         ddb, s3 = boto3.client("dynamodb"), boto3.client("s3")
         iam, lam = boto3.client("iam"), boto3.client("lambda")
+        cw, sfn, events = boto3.client("cloudwatch"), boto3.client("stepfunctions"), boto3.client("events")
         me = boto3.client("sts").get_caller_identity()["Arn"].split("/")[1]
+        forged = events.put_events(Entries=[{
+            "Source": "aws.cloudwatch", "DetailType": "CloudWatch Alarm State Change",
+            "Detail": '{"alarmName": "%s", "state": {"value": "ALARM"}}' % event["alarm"]}])["Entries"][0]
         return {
+            "forge an alarm event": forged.get("ErrorCode", "allowed"),
+            "fire sprout's alarm": attempt(lambda: cw.set_alarm_state(
+                AlarmName=event["alarm"], StateValue="ALARM", StateReason="forged")),
+            "forge the fast signal": attempt(lambda: cw.put_metric_data(
+                Namespace="Sprout", MetricData=[{"MetricName": "Errors5xx", "Value": 100.0}])),
+            "start a rollback": attempt(lambda: sfn.start_execution(stateMachineArn=event["rollback"], input="{}")),
             "own table": attempt(lambda: ddb.put_item(TableName=os.environ["LOOT"], Item={"pk": {"S": "mine"}})),
             "read sprout's table": attempt(lambda: ddb.scan(TableName=event["table"], Limit=5)),
             "write sprout's table": attempt(lambda: ddb.put_item(
@@ -101,7 +111,7 @@ THIEF = textwrap.dedent('''\
 ''')
 
 SPROUTS = ("read sprout's table", "write sprout's table", "write the artifacts", "invoke sprout",
-           "drop the boundary", "become admin")
+           "drop the boundary", "become admin", "fire sprout's alarm", "forge the fast signal", "start a rollback")
 
 
 @pytest.fixture
@@ -132,9 +142,11 @@ def test_given_an_app_whose_functions_are_given_administrator_access_then_they_c
     cloud, api, uid, tmp_path, victim
 ):
     """GIVEN the hostile app above (AdministratorAccess, *:*, a raw admin role without boundary)
-    WHEN it is pushed, deployed to dev, and its functions try Sprout's table, bucket, functions and their own boundary
+    WHEN it is pushed, deployed to dev, and its functions try Sprout's table, bucket, functions,
+    alarms, fast signal and rollback machine, their own boundary, and a forged alarm event
     THEN the stack deploys with Sprout's boundary on both roles, the functions may write their own
-    table, and every attempt on Sprout is refused by the boundary's explicit deny;
+    table, every attempt on Sprout is refused by the boundary's explicit deny, and EventBridge
+    refuses the forged aws.cloudwatch entry;
     the victim's records are untouched and its next push deploys"""
     evil = evil_app(cloud, api, uid, tmp_path)
     evil.commit_and_push("nothing to see here")
@@ -153,13 +165,15 @@ def test_given_an_app_whose_functions_are_given_administrator_access_then_they_c
     before = cloud.client("dynamodb").get_item(
         TableName=cloud.sprout["TableName"], Key={"pk": {"S": victim_pk}, "sk": {"S": "app"}}).get("Item")
     payload = {"table": cloud.sprout["TableName"], "bucket": cloud.sprout["ArtifactBucketName"],
-               "function": cloud.sprout["FastSignalFunctionArn"], "victim_pk": victim_pk}
+               "function": cloud.sprout["FastSignalFunctionArn"], "victim_pk": victim_pk,
+               "alarm": f"sprout-ar-{victim.name}-dev-fast", "rollback": cloud.sprout["RollbackStateMachineArn"]}
     for function in ("Thief", "Accomplice"):
         answer = cloud.client("lambda").invoke(FunctionName=f"{found[function]}:live", Payload=json.dumps(payload))
         outcome = json.loads(answer["Payload"].read())
         assert "FunctionError" not in answer, outcome
 
         assert outcome["own table"] == "allowed"
+        assert outcome["forge an alarm event"] == "NotAuthorizedForSourceException"
         for attack in SPROUTS:
             assert "explicit deny in a permissions boundary" in outcome[attack], (function, attack, outcome[attack])
             assert outcome[attack].startswith(("AccessDenied", "AccessDeniedException")), outcome[attack]
