@@ -147,6 +147,7 @@ def package(
     tree: SourceTree,
     bucket: str,
     installed: InstalledDependencies | None = None,
+    *,
     roles: AppRoles | None = None,
 ) -> PackageResult:
     """Package the SAM template at ``template_path`` (repository-relative) of ``tree``.

@@ -43,7 +43,7 @@ Resources:
 
 def packaged(template: str = TEMPLATE, roles: AppRoles | None = ROLES) -> dict:
     tree = MemoryTree({"template.yaml": template.encode(), "src/app.py": b"def main(e, c):\n    return 1\n"})
-    return load_template(package(template, "template.yaml", tree, BUCKET, None, roles).packaged_template)
+    return load_template(package(template, "template.yaml", tree, BUCKET, roles=roles).packaged_template)
 
 
 def test_given_an_app_whose_roles_ask_for_anything_then_every_role_making_resource_gets_sprouts_boundary_and_path():

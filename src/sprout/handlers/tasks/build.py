@@ -157,7 +157,7 @@ def package_step(event: PackageInput) -> Packaged:
     tree = CodeCommitSource(field(event, "repository"), field(event, "commitId"))
     result = package_commit(
         tree.read(registered.template_path), registered.template_path, tree, settings.artifact_bucket,
-        dependency_cache, _app_roles(),
+        dependency_cache, roles=_app_roles(),
     )
     js = node_checker()
     checked = sum(
