@@ -25,13 +25,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .. import iam
 from .model import validation
 from .resources.base import ResourceFailed
 
 SESSION_NAME = "AWSCloudFormation"  # the session CloudFormation's calls are made in (AWS's own name)
 SERVICE = "cloudformation.amazonaws.com"
 
-# The service name CloudFormation's resource handlers print after a refusal, by signing name.
+# The service name CloudFormation's resource handlers print after a refusal, by IAM action prefix.
 _SERVICE_NAMES = {"iam": "Iam", "cloudwatch": "CloudWatch", "events": "EventBridge", "s3": "S3",
                   "lambda": "Lambda", "dynamodb": "DynamoDb", "logs": "CloudWatchLogs", "states": "Sfn",
                   "apigateway": "ApiGateway", "sqs": "Sqs", "sns": "Sns"}
@@ -41,8 +42,6 @@ def checked(role_arn: str | None) -> str | None:
     """``role_arn`` as given (None or empty: no role), once CloudFormation could assume it."""
     if not role_arn:
         return None
-    from localcloud import iam
-
     if not iam.enforcing():
         return role_arn
     try:
@@ -57,8 +56,6 @@ def client_factory(
 ) -> Callable[[str], Any]:
     """Clients for the stack's resources: made by ``make`` with the role's credentials when the
     stack has a role and IAM is enforced, else ``shared`` (the caller's: locally, the root)."""
-    from localcloud import iam
-
     if not role_arn or not iam.enforcing():
         return shared
 
