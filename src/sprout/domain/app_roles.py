@@ -7,8 +7,9 @@ the boundary allows. ``StackDeployRole`` enforces it on its side: it may create 
 under that path and only with that boundary, so a role that escaped packaging fails the deploy.
 
 - ``AWS::Serverless::Function`` and ``AWS::Serverless::StateMachine``: SAM's ``PermissionsBoundary``
-  and ``RolePath`` (SAM puts them on the role it generates; a function or state machine given its
-  own ``Role`` uses that role, which must then be one of the template's, or the deploy fails);
+  and ``RolePath`` (SAM puts them on the role it generates); one that names its own ``Role`` gets
+  neither (SAM makes no role for it): that role must be one of the template's, bounded here, or
+  the deploy fails naming ``iam:PassRole``;
 - ``AWS::IAM::Role``: ``PermissionsBoundary`` and ``Path``.
 
 An app that sets any of these itself (also in ``Globals.Function``) is refused, naming the resource
@@ -58,9 +59,18 @@ def bound_roles(template: dict[str, Any], roles: AppRoles) -> None:
         for key in properties:
             if key in props:
                 raise PackagingError(_refusal(f"{logical_id}.{key}", key))
+        if resource.get("Type") != IAM_ROLE and _own_role(props, fn_globals, resource.get("Type")):
+            continue  # SAM makes no role for it: the role it names is bounded where it is made
         boundary_key, path_key = properties
         props[boundary_key] = roles.boundary_arn
         props[path_key] = roles.path
+
+
+def _own_role(props: dict[str, Any], fn_globals: Any, kind: str) -> bool:
+    """Whether a function or state machine names its role (itself, or a function through Globals)."""
+    if "Role" in props:
+        return True
+    return kind == FUNCTION and isinstance(fn_globals, dict) and "Role" in fn_globals
 
 
 def _refusal(where: str, key: str) -> str:

@@ -35,6 +35,13 @@ Resources:
     Properties:
       AssumeRolePolicyDocument: {Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]}
       ManagedPolicyArns: [arn:aws:iam::aws:policy/AdministratorAccess]
+  Borrower:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.main
+      Runtime: python3.13
+      Role: !GetAtt Raw.Arn
   Table:
     Type: AWS::DynamoDB::Table
     Properties: {BillingMode: PAY_PER_REQUEST}
@@ -47,9 +54,11 @@ def packaged(template: str = TEMPLATE, roles: AppRoles | None = ROLES) -> dict:
 
 
 def test_given_an_app_whose_roles_ask_for_anything_then_every_role_making_resource_gets_sprouts_boundary_and_path():
-    """GIVEN a function with AdministratorAccess and a *:* policy, a state machine and a raw IAM role
+    """GIVEN a function with AdministratorAccess and a *:* policy, a state machine, a raw IAM role and
+    a function that uses that role
     WHEN Package packages the template
-    THEN each gets Sprout's permissions boundary and role path (SAM's properties, the role's own),
+    THEN each role-making resource gets Sprout's permissions boundary and role path (SAM's
+    properties, the role's own), the function naming its role gets neither,
     the app's policies are left as they are (the boundary is what limits them), other resources untouched"""
     resources = packaged()["Resources"]
 
@@ -59,6 +68,8 @@ def test_given_an_app_whose_roles_ask_for_anything_then_every_role_making_resour
     assert resources["Raw"]["Properties"]["PermissionsBoundary"] == ROLES.boundary_arn
     assert resources["Raw"]["Properties"]["Path"] == "/sprout/apps/"
     assert resources["Admin"]["Properties"]["Policies"][0] == "AdministratorAccess"
+    # a function that names its role: SAM makes none for it, the role it names is bounded instead
+    assert "PermissionsBoundary" not in resources["Borrower"]["Properties"]
     assert "PermissionsBoundary" not in resources["Table"]["Properties"]
 
 
