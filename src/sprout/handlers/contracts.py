@@ -132,6 +132,8 @@ class DeployState(TypedDict):
     versions: NotRequired[dict[str, str]]
     error: NotRequired[str | CatchError]
     by: NotRequired[int]
+    settlingSince: NotRequired[str]  # SettleDeploy: when it began waiting for the stack
+    taskFailure: NotRequired[str]  # SettleDeploy: the task failure that sent the machine there
 
 
 class FailedAt(TypedDict):
@@ -177,6 +179,7 @@ class Finalized(TypedDict):
     execution: str
     status: str
     closed: list[str]
+    reconciled: list[dict]  # each stage closed, checked against its stack (reconcile.py)
 
 
 class AlarmResolved(TypedDict):
