@@ -140,6 +140,13 @@ class FailedAt(TypedDict):
     step: str
 
 
+class SettleInput(DeployState):
+    """SettleDeploy's input: the state CheckDeploy had, with the Catch's error (``error``) and the
+    failed step (``failedAt``); on later rounds, its own output (``settlingSince``, ``taskFailure``)."""
+
+    failedAt: NotRequired[FailedAt]
+
+
 class AbandonInput(TypedDict):
     """AbandonDeploy's input: the request or state, with the Catch's error (``error``) and the
     failed step (``failedAt``, put by the Pass state after the Catch)."""

@@ -15,7 +15,7 @@ from sprout.adapters.source import descends_from
 from sprout.adapters.stacks import Progress, StageStacks
 from sprout.domain.model import DeploymentKind, DeploymentStatus, DeployProgress
 from sprout.domain.pipeline import check_deployable, iso, parse_iso, stack_name, superseded
-from sprout.handlers.contracts import AbandonInput, DeployRequest, DeployState
+from sprout.handlers.contracts import AbandonInput, DeployRequest, DeployState, SettleInput
 from sprout.handlers.tasks.common import field, lineage, reason, settings, task, with_execution
 from sprout.observability import logger, metrics
 from sprout.settings import require_env
@@ -113,7 +113,7 @@ def check_deploy_step(event: DeployState) -> DeployState:
     return _conclude(event, progress, stacks, "CheckDeploy")
 
 
-def settle_deploy_step(event: DeployState, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> DeployState:
+def settle_deploy_step(event: SettleInput, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> DeployState:
     """A deploy task failed while its change set may be running: wait for the stack to settle
     (renewing the lease; the state machine loops while this says IN_PROGRESS), then record what the
     stack did — the change set's outcome when the stack executed it, else FAILED unchanged. Gives up
