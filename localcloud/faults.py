@@ -18,8 +18,11 @@ many it affects, default 1; ``0`` means until cleared):
 ===============  =========================================  ===============================================
 kind             matches                                    does
 ===============  =========================================  ===============================================
-``throttle``     ``service`` (signing name), ``action``     answers the call ``Throttling`` / ``Rate exceeded``
-                                                            (HTTP 400), as a throttled AWS API does
+``throttle``     ``service`` (signing name), ``action``,    answers the call ``Throttling`` / ``Rate exceeded``
+                 optionally ``contains`` (text the request  (HTTP 400), as a throttled AWS API does
+                 must carry, e.g. a stack name) and
+                 ``from``: ``roles`` (not the root key,
+                 which the cloud's own lookups use)
 ``kill-worker``  ``function`` (a function name, or a part)  kills the invocation's worker process after
                                                             ``afterSeconds`` (default 0.5): the invocation
                                                             ends in ``Runtime.ExitError``
@@ -37,6 +40,7 @@ import io
 import json
 import re
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -48,7 +52,8 @@ KINDS = {
     "hold-stack": ("stack",),
     "fail-resource": ("stack", "logicalId", "phase"),
 }
-_SCOPE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/aws4_request")
+ROOT_ACCESS_KEY = "localcloud"  # the local account's root key (cloud.py), which the cloud's own calls use
 
 
 class Faults:
@@ -116,6 +121,10 @@ class Faults:
 
 
 def _matches(fault: dict[str, Any], key: str, value: str) -> bool:
+    if key == "body":  # a throttle's optional ``contains``: only requests whose body has that text
+        return fault.get("contains") is None or str(fault["contains"]) in value
+    if key == "caller":  # a throttle's ``from``: "roles" spares the root key (the cloud's own lookups)
+        return fault.get("from", "any") == "any" or value != ROOT_ACCESS_KEY
     wanted = fault.get(key)
     if wanted is None:
         return True
@@ -160,23 +169,27 @@ def _body(environ: dict) -> bytes:
     return data
 
 
-def _service_and_action(environ: dict) -> tuple[str, str] | None:
+def _request(environ: dict) -> dict[str, str] | None:
+    """An AWS API request as a throttle matches it (service, action, body text, caller's key), or None."""
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if scope is None:
         return None
+    body = _body(environ)
+    called = {"service": scope.group(2), "caller": scope.group(1),
+              "body": urllib.parse.unquote_plus(body.decode("utf-8", "replace"))}
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
-        return scope.group(1), target.rsplit(".", 1)[-1]
-    found = re.search(rb"(?:^|&)Action=([A-Za-z]+)", _body(environ))
-    return (scope.group(1), found.group(1).decode()) if found else None
+        return {**called, "action": target.rsplit(".", 1)[-1]}
+    found = re.search(rb"(?:^|&)Action=([A-Za-z]+)", body)
+    return {**called, "action": found.group(1).decode()} if found else None
 
 
 def throttler(environ: dict) -> Callable | None:
     """A request filter: the WSGI app that answers ``Throttling`` when a throttle fault takes it."""
     if not FAULTS.armed("throttle"):
         return None
-    called = _service_and_action(environ)
-    if called is None or FAULTS.take("throttle", service=called[0], action=called[1]) is None:
+    called = _request(environ)
+    if called is None or FAULTS.take("throttle", **called) is None:
         return None
     json_protocol = bool(environ.get("HTTP_X_AMZ_TARGET"))
 

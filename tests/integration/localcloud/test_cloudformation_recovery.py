@@ -120,8 +120,8 @@ def test_given_an_update_refused_before_anything_applied_when_rolled_back_then_t
 def test_given_a_throttle_fault_then_the_api_answers_throttling_as_aws_does(cloud, uid, stack):
     from botocore.config import Config
 
-    cf = cloud.client("cloudformation", config=Config(retries={"max_attempts": 1, "mode": "standard"}))
-    with armed(cloud, kind="throttle", service="cloudformation", action="DescribeStacks", count=1):
+    cf = cloud.client("cloudformation", config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    with armed(cloud, kind="throttle", service="cloudformation", action="DescribeStacks", contains=stack, count=1):
         with pytest.raises(ClientError) as e:
             cf.describe_stacks(StackName=stack)
         assert (e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]) == ("Throttling", "Rate exceeded")
