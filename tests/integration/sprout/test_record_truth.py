@@ -249,3 +249,13 @@ def test_given_a_rollback_that_fails_then_the_stack_is_reported_with_what_to_do_
         if d["build"] == 3 and d["status"] != "IN_PROGRESS" and d["id"] != refused["id"]], timeout=120)[0]
     assert redeployed["status"] == "SUCCEEDED", redeployed
     assert_record_matches_the_stack(cloud, api, small_app, 3)
+
+
+def test_given_reconcile_on_an_unknown_stage_or_a_stage_never_deployed_then_404_or_nothing_to_repair(small_app, api):
+    from sprout.cli.client import ApiError
+
+    with pytest.raises(ApiError) as unknown:
+        api.request("POST", f"/apps/{small_app.name}/stages/qa/reconcile", {})
+    assert unknown.value.status == 404
+    fresh = api.request("POST", f"/apps/{small_app.name}/stages/dev/reconcile", {})
+    assert (fresh["record"], fresh["stack"]["status"], fresh["consistent"], fresh["repaired"]) == (None, None, True, [])
