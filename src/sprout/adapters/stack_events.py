@@ -14,6 +14,11 @@ STACK_TYPE = "AWS::CloudFormation::Stack"
 _OPERATION_START = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS", "IMPORT_IN_PROGRESS")
 # resources CloudFormation stops because another one failed: never the cause
 _CANCELLED = ("Resource creation cancelled", "Resource update cancelled")
+LIMIT = 1000  # characters of one reason kept on a deployment (an app's stack writes the text)
+
+
+def cut(text: str, limit: int = LIMIT) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
 
 
 def first_failure(events: list[dict[str, Any]]) -> dict[str, str] | None:
@@ -32,8 +37,8 @@ def first_failure(events: list[dict[str, Any]]) -> dict[str, str] | None:
             continue
         if any(reason.startswith(c) for c in _CANCELLED):
             continue
-        return {"logicalId": event.get("LogicalResourceId", ""), "type": event.get("ResourceType", ""),
-                "reason": reason}
+        return {"logicalId": cut(event.get("LogicalResourceId", ""), 255), "type": cut(event.get("ResourceType", ""), 255),
+                "reason": cut(reason)}
     return None
 
 

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from sprout.adapters.stack_events import (
     SUCCEEDED,
     UPDATABLE,
+    cut,
     describe_cause,
     first_failure,
     rollback_failed_advice,
@@ -121,7 +122,7 @@ class StageStacks:
         if status == "FAILED":
             if any(marker in reason for marker in _NO_CHANGES):
                 return self._unchanged(cs["StackId"], reason)
-            return _failed({"changeSetReason": reason or "the change set failed"}, changed=False)
+            return _failed({"changeSetReason": cut(reason) or "the change set failed"}, changed=False)
         if status in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
             return Progress("IN_PROGRESS")
         if execution == "AVAILABLE":
@@ -220,7 +221,7 @@ class StageStacks:
             return Progress("SUCCEEDED")
         cause = self.cause(found)
         if change_set_reason:
-            cause["changeSetReason"] = change_set_reason
+            cause["changeSetReason"] = cut(change_set_reason)
         return _failed(cause)
 
     def cause(self, found: dict) -> dict:
@@ -229,7 +230,7 @@ class StageStacks:
         stack_id, status = found["StackId"], found["StackStatus"]
         cause: dict = {"stackStatus": status}
         if found.get("StackStatusReason"):
-            cause["stackReason"] = found["StackStatusReason"]
+            cause["stackReason"] = cut(found["StackStatusReason"])
         events = self._cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
         cause.update(first_failure(events) or {})
         if status == "UPDATE_ROLLBACK_FAILED":
