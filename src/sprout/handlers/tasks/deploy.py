@@ -12,6 +12,7 @@ from sprout.adapters import auto_rollback
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.executions import Executions
 from sprout.adapters.source import descends_from
+from sprout.adapters.stack_events import cut
 from sprout.adapters.stacks import Progress, StageStacks
 from sprout.domain.model import DeploymentKind, DeploymentStatus, DeployProgress
 from sprout.domain.pipeline import check_deployable, iso, parse_iso, stack_name, superseded
@@ -123,7 +124,7 @@ def settle_deploy_step(event: SettleInput, now: Callable[[], datetime] = lambda:
     since = event.get("settlingSince") or iso(now())
     failed = (event.get("failedAt") or {}).get("step") or "CheckDeploy"
     error = event.get("error") if isinstance(event.get("error"), dict) else None
-    aside = event.get("taskFailure") or f"{failed} failed meanwhile: {reason(failed, error)}"
+    aside = event.get("taskFailure") or cut(f"{failed} failed meanwhile: {reason(failed, error)}")
     state: DeployState = {k: v for k, v in event.items() if k not in ("error", "failedAt")}  # type: ignore[assignment]
     state["taskFailure"] = aside
     stacks = StageStacks()
