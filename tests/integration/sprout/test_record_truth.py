@@ -150,6 +150,11 @@ def test_given_describe_change_set_throttled_mid_update_when_the_stack_completes
     # THEN the deployment follows the stack's outcome
     assert small_app.wait_build(2)["deployedTo"]["dev"]["status"] == "SUCCEEDED"
     assert_record_matches_the_stack(cloud, api, small_app, 2)
+    # AND the next push deploys
+    write(small_app, 3, memory=256)
+    small_app.commit_and_push("version 3")
+    assert small_app.wait_build(3)["deployedTo"]["dev"]["status"] == "SUCCEEDED"
+    assert_record_matches_the_stack(cloud, api, small_app, 3)
 
 
 def test_given_a_first_deploy_that_failed_when_pushed_again_then_sprout_deletes_its_stack_saying_so_and_deploys(
