@@ -248,9 +248,12 @@ class Runner:
                 "clientContext": client_context,
             }
             fault = faults.FAULTS.take("kill-worker", function=target.name)
-            if fault is not None:  # a test's fault: the execution environment dies mid-invocation
-                threading.Timer(float(fault.get("afterSeconds", 0.5)), worker.kill).start()
+            killer = threading.Timer(float(fault.get("afterSeconds", 0.5)), worker.kill) if fault else None
+            if killer is not None:  # a test's fault: the execution environment dies mid-invocation
+                killer.start()
             reply = worker.invoke(request, timeout_s)
+            if killer is not None:
+                killer.cancel()  # an invocation that ended first keeps its environment
         duration_ms = (time.perf_counter() - t0) * 1000
         events.extend(reply.lines)
 
