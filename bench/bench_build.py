@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from bench.cloud import stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
@@ -239,9 +240,8 @@ def bench(app: str, pushes: int) -> None:
             extra = f" {cache_cold[0].get(name, 0.0):11.2f}" if cache_cold else ""
             print(f"{name:44s} {cold:7.2f} {warm_p50:9.2f}{extra}")
     finally:
-        t = time.monotonic()
-        cloud.stop()
-        print(f"\nlocal cloud stopped {time.monotonic() - t:.1f} s after SIGTERM")
+        print()
+        stop_cloud(cloud)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

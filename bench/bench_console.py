@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_monitoring import measure, seeded_stage  # noqa: E402
+from bench.cloud import stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
@@ -100,7 +101,7 @@ def main() -> None:
                       f"{TARGET_MS:7d}  {verdict}", flush=True)
             browser.close()
     finally:
-        cloud.stop()
+        stop_cloud(cloud)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -34,6 +34,7 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cloud import stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
 
@@ -188,7 +189,7 @@ def main() -> None:
             )
     finally:
         if cloud is not None:
-            cloud.stop()
+            stop_cloud(cloud)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

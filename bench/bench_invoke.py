@@ -37,6 +37,7 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cloud import stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
 
@@ -115,7 +116,7 @@ def main() -> None:
         try:
             run(cloud.endpoint, args.calls)
         finally:
-            cloud.stop()
+            stop_cloud(cloud)
 
 
 def run(endpoint: str, calls: int) -> None:

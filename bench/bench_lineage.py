@@ -29,7 +29,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,23 +41,12 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.cloud import stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
 
 TARGET_P50_MS = 20.0
 NOW = "2026-01-01T00:00:00.000Z"
-
-
-def stop_cloud(cloud: LocalSprout) -> None:
-    start = time.perf_counter()
-    try:
-        cloud.stop(timeout=10)
-    except subprocess.TimeoutExpired:
-        print("warning: the local cloud did not exit within 10 s of SIGTERM (killed); its last output:")
-        print("".join(cloud.printed[-20:]))
-    else:
-        print(f"local cloud stopped {time.perf_counter() - start:.1f} s after SIGTERM "
-              f"({len(cloud.printed)} lines of output during the run)")
 
 
 def create_table(endpoint: str, name: str) -> None:

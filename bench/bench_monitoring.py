@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from bench.cloud import stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
@@ -203,7 +204,7 @@ def main() -> None:
             direct.append((time.perf_counter() - t) * 1000)
         print(f"{'(GetMetricData directly, boto3)':32s} {statistics.median(direct):7.1f}")
     finally:
-        cloud.stop()
+        stop_cloud(cloud)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

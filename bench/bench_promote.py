@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from bench.cloud import stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
@@ -196,7 +197,7 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             generated(sprout, base, size)
     finally:
-        cloud.stop()
+        stop_cloud(cloud)
         shutil.rmtree(base, ignore_errors=True)
 
 

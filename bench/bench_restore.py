@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_promote import App, good_on_prod_broken_built  # noqa: E402
+from bench.cloud import stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from demo.traffic import Traffic  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
@@ -107,7 +108,7 @@ def main() -> None:
         print(f"time to restore: median {statistics.median(restore):.1f} s, max {max(restore):.1f} s "
               f"(targets: median ≤ 12 s, every run ≤ 20 s); rollback part median {statistics.median(rollback):.2f} s (≤ 1 s)")
     finally:
-        cloud.stop()
+        stop_cloud(cloud)
         shutil.rmtree(base, ignore_errors=True)
 
 
