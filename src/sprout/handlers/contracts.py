@@ -81,6 +81,9 @@ class DependencyPlan(TypedDict):
 
 
 class PackagedFunction(TypedDict):
+    """One row of a build's function manifest (in S3 at Packaged.manifestKey, never in a state's
+    payload: an app's functions would outgrow Step Functions' 256 KB)."""
+
     logicalId: str
     sha256: str
     s3Key: str
@@ -89,7 +92,8 @@ class PackagedFunction(TypedDict):
 
 class Packaged(TypedDict):
     templateKey: str
-    functions: list[PackagedFunction]
+    manifestKey: str  # the JSON list of PackagedFunction, beside the template
+    functionCount: int
 
 
 class BuildOutcome(TypedDict):
