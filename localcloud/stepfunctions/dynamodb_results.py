@@ -18,10 +18,19 @@ from localcloud.moto_hooks import hook, require
 DYNAMODB_SERVICE = "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_dynamodb"
 
 
+def header_name(lowered: str) -> str:
+    """A header's name as the SDK shows it (botocore lowers them): ``Content-Type``, ``x-amzn-RequestId``."""
+    if lowered == "x-amzn-requestid":
+        return "x-amzn-RequestId"
+    if lowered.startswith("x-amz"):
+        return lowered
+    return "-".join(part.capitalize() for part in lowered.split("-"))
+
+
 def sdk_metadata(response_metadata: dict[str, Any]) -> dict[str, Any]:
     """``SdkHttpMetadata`` and ``SdkResponseMetadata`` from a boto3 ``ResponseMetadata``."""
-    headers = {str(k): str(v) for k, v in (response_metadata.get("HTTPHeaders") or {}).items()}
-    request_id = response_metadata.get("RequestId") or headers.get("x-amzn-requestid", "")
+    headers = {header_name(str(k).lower()): str(v) for k, v in (response_metadata.get("HTTPHeaders") or {}).items()}
+    request_id = response_metadata.get("RequestId") or headers.get("x-amzn-RequestId", "")
     return {
         "SdkHttpMetadata": {
             "AllHttpHeaders": {k: [v] for k, v in headers.items()},
