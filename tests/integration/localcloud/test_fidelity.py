@@ -52,24 +52,29 @@ def test_given_a_bucket_made_by_one_stack_when_another_stack_names_it_then_it_fa
 
 def test_given_bucket_encryption_with_bucket_key_enabled_then_the_stack_creates_the_bucket_with_it(cloud, uid):
     cf, s3 = cloud.client("cloudformation"), cloud.client("s3")
-    template = """
+    template = f"""
 Resources:
   Data:
     Type: AWS::S3::Bucket
     Properties:
-      BucketName: keyed-%s
+      BucketName: keyed-{uid}
       BucketEncryption:
         ServerSideEncryptionConfiguration:
           - BucketKeyEnabled: true
             ServerSideEncryptionByDefault:
               SSEAlgorithm: aws:kms
-""" % uid
+"""
     cf.create_stack(StackName=f"keyed-{uid}", TemplateBody=template)
     stack = settle(cf, f"keyed-{uid}")
     assert stack["StackStatus"] == "CREATE_COMPLETE", reasons(cf, f"keyed-{uid}")
     [rule] = s3.get_bucket_encryption(Bucket=f"keyed-{uid}")["ServerSideEncryptionConfiguration"]["Rules"]
     assert rule["BucketKeyEnabled"] is True
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    # AND a rule of BucketKeyEnabled alone (its default encryption left to S3: SSE-S3) is accepted too
+    s3.create_bucket(Bucket=f"keyonly-{uid}")
+    s3.put_bucket_encryption(Bucket=f"keyonly-{uid}", ServerSideEncryptionConfiguration={"Rules": [{"BucketKeyEnabled": True}]})
+    [rule] = s3.get_bucket_encryption(Bucket=f"keyonly-{uid}")["ServerSideEncryptionConfiguration"]["Rules"]
+    assert (rule["BucketKeyEnabled"], rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]) == (True, "AES256")
 
 
 def run_machine(cloud, name: str, definition: dict, role: str) -> dict:
