@@ -181,3 +181,34 @@ def test_given_a_task_result_over_256kb_then_the_execution_fails_with_states_dat
         time.sleep(0.2)
     assert described["status"] == "FAILED"
     assert described["error"] == "States.DataLimitExceeded"
+
+
+def test_given_a_stack_whose_function_code_unpacks_past_250mb_then_the_resource_fails_with_lambdas_message(cloud, role, uid):
+    s3, cf = cloud.client("s3"), cloud.client("cloudformation")
+    s3.create_bucket(Bucket=f"code-{uid}")
+    s3.put_object(Bucket=f"code-{uid}", Key="bomb.zip", Body=bomb(300))
+    template = {"Resources": {"Bomb": {"Type": "AWS::Lambda::Function", "Properties": {
+        "Runtime": "python3.12", "Handler": "app.handler", "Role": role,
+        "Code": {"S3Bucket": f"code-{uid}", "S3Key": "bomb.zip"},
+    }}}}
+    cf.create_stack(StackName=f"bomb-{uid}", TemplateBody=json.dumps(template))
+    deadline = time.monotonic() + 60
+    while (status := cf.describe_stacks(StackName=f"bomb-{uid}")["Stacks"][0]["StackStatus"]).endswith("IN_PROGRESS"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    reasons = [e.get("ResourceStatusReason", "") for e in cf.describe_stack_events(StackName=f"bomb-{uid}")["StackEvents"]]
+    assert status == "ROLLBACK_COMPLETE"
+    assert any(UNZIPPED in r for r in reasons), reasons
+
+
+def test_given_an_input_over_256kb_when_an_execution_is_started_then_step_functions_refuses_it(cloud, uid):
+    role = service_role(cloud, f"limits-pass-{uid}", "states.amazonaws.com", [])
+    sfn = cloud.client("stepfunctions")
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    arn = sfn.create_state_machine(name=f"pass-{uid}", definition=json.dumps(definition), roleArn=role)["stateMachineArn"]
+    status, kind, message = error_of(lambda: sfn.start_execution(stateMachineArn=arn, input=json.dumps("x" * 262144)))
+    assert (status, kind) == (400, "ValidationException")
+    assert "Member must have length less than or equal to 262144" in message
+    assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
+    # an input within the limit starts (the sentinel)
+    assert sfn.start_execution(stateMachineArn=arn, input=json.dumps("x" * 1000))["executionArn"]
