@@ -13,11 +13,12 @@ MAX_INPUT_BYTES = 262144
 def install() -> None:
     validation = require("moto.stepfunctions.exceptions", "ValidationException", "StartExecution's ValidationException")
 
-    @hook("moto.stepfunctions.models", "StateMachine._validate_execution_input", "the 256 KB input limit")
-    def validate(original: Any, machine: Any, execution_input: str) -> None:
+    @hook("moto.stepfunctions.responses", "StepFunctionResponse.start_execution", "the 256 KB input limit")
+    def start_execution(original: Any, response: Any) -> Any:
+        execution_input = response._get_param("input")
         if execution_input is not None and len(str(execution_input).encode("utf-8")) > MAX_INPUT_BYTES:
             raise validation(
                 "1 validation error detected: Value at 'input' failed to satisfy constraint: "
                 f"Member must have length less than or equal to {MAX_INPUT_BYTES}"
             )
-        original(machine, execution_input)
+        return original(response)
