@@ -377,7 +377,8 @@ class Run:
             if build.ending:
                 raise Ended()
             process = subprocess.Popen(
-                guarded(["bash", "-c", script]),  # dies with the local cloud, however it dies
+                # dies with the local cloud, however it dies; what it leaves running, with the build
+                guarded(["bash", "-c", script], linger_while=str(self.ctx.work_dir)),
                 cwd=str(self.src),
                 env=self.env,
                 stdin=subprocess.DEVNULL,

@@ -59,30 +59,51 @@ def sigkill(running) -> None:
     running.process.wait(timeout=10)
 
 
-def test_given_a_dependency_build_running_when_local_up_is_sigkilled_then_no_process_of_the_build_remains(doomed):
-    marker = f"orphan-{uuid.uuid4().hex[:10]}"
-    # GIVEN a build whose command is an installer with children of its own (as pip's are)
-    child = f"['python3', '-c', 'import time; time.sleep(600)', '{marker}']"
-    installer = f'python3 -c "import subprocess, time; subprocess.Popen({child}); time.sleep(600)" {marker}'
-    role = service_role(
-        doomed, f"orphans-{marker}", "codebuild.amazonaws.com",
-        [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}],
-    )
-    codebuild = doomed.client("codebuild")
-    codebuild.create_project(
-        name=marker,
-        source={"type": "NO_SOURCE", "buildspec": json.dumps({"version": 0.2, "phases": {"build": {"commands": [installer]}}})},
+def codebuild_project(cloud, name: str, commands: list[str]) -> None:
+    role = service_role(cloud, f"orphans-{name}", "codebuild.amazonaws.com", [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}])
+    cloud.client("codebuild").create_project(
+        name=name,
+        source={"type": "NO_SOURCE", "buildspec": json.dumps({"version": 0.2, "phases": {"build": {"commands": commands}}})},
         artifacts={"type": "NO_ARTIFACTS"},
         environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0", "computeType": "BUILD_GENERAL1_SMALL"},
         serviceRole=role,
     )
-    codebuild.start_build(projectName=marker)
+
+
+def sleeper(marker: str) -> str:
+    """A shell command line running python3 asleep for 10 minutes, ``marker`` on its command line."""
+    return f"python3 -c 'import time; time.sleep(600)' {marker}"
+
+
+def test_given_a_dependency_build_running_when_local_up_is_sigkilled_then_no_process_of_the_build_remains(doomed):
+    marker = f"orphan-{uuid.uuid4().hex[:10]}"
+    # GIVEN a build that left a process running in the background (an earlier command), and whose
+    # current command is an installer with children of its own (as pip's are)
+    child = f"['python3', '-c', 'import time; time.sleep(600)', '{marker}']"
+    installer = f'python3 -c "import subprocess, time; subprocess.Popen({child}); time.sleep(600)" {marker}'
+    codebuild_project(doomed, marker, [f"nohup {sleeper(marker + '-bg')} > /dev/null 2>&1 &", installer])
+    doomed.client("codebuild").start_build(projectName=marker)
     grandchild = f"-c import time; time.sleep(600) {marker}"  # after python3 (or the path it resolved to)
     wait_until("the installer's child", lambda: any(c.strip().endswith(grandchild) for _, c in processes_with(marker)))
+    assert any(c.strip().endswith(f"{marker}-bg") for _, c in processes_with(marker))
     # WHEN the local cloud is SIGKILLed
     sigkill(doomed)
-    # THEN the whole tree goes: bash, the installer and its child
+    # THEN the whole tree goes: bash, the installer and its child, and the background process
     wait_until("no process of the build", lambda: not processes_with(marker), timeout=15)
+
+
+def test_given_a_build_that_starts_a_background_process_then_its_next_command_sees_it_and_the_end_of_the_build_ends_it(doomed):
+    marker = f"linger-{uuid.uuid4().hex[:10]}"
+    # GIVEN a command that starts a server in the background, and a next one that needs it
+    codebuild_project(doomed, marker, [f"nohup {sleeper(marker)} > /dev/null 2>&1 & echo $! > server.pid",
+                                       "kill -0 $(cat server.pid)"])
+    codebuild = doomed.client("codebuild")
+    build_id = codebuild.start_build(projectName=marker)["build"]["id"]
+    build = wait_until("the build's end", lambda: (b := codebuild.batch_get_builds(ids=[build_id])["builds"][0])["buildComplete"] and b)
+    # THEN the next command found it running (as in CodeBuild, where commands share the container)
+    assert build["buildStatus"] == "SUCCEEDED", build["phases"]
+    # AND it ended with the build
+    wait_until("no process left by the build", lambda: not processes_with(marker), timeout=15)
 
 
 def test_given_a_lambda_invocation_running_when_local_up_is_sigkilled_then_no_worker_or_child_remains(doomed, tmp_path):
