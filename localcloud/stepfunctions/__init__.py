@@ -29,7 +29,7 @@ from typing import Any
 
 from localcloud.moto_hooks import hook, require
 
-from . import dynamodb_results, error_names, input_limit, nested, status_events
+from . import dynamodb_results, error_names, nested, payload_limits, status_events
 
 log = logging.getLogger("localcloud.stepfunctions")
 
@@ -120,7 +120,7 @@ def install(cloud: Any) -> None:
     nested.install()
     error_names.install()
     dynamodb_results.install()
-    input_limit.install()
+    payload_limits.install()
 
 
 def _install_failure_logging() -> None:
