@@ -31,6 +31,14 @@ def bomb(unzipped_mb: int, name: str = "padding.bin") -> bytes:
     return buf.getvalue()
 
 
+def same_zip(code: str) -> bytes:
+    """A zip of ``app.py`` whose bytes depend on ``code`` only (no timestamp): the same CodeSha256."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("app.py", date_time=(1980, 1, 1, 0, 0, 0)), code)
+    return buf.getvalue()
+
+
 @pytest.fixture(scope="module")
 def role(cloud) -> str:
     return lambda_role(cloud, "limits-tests")
@@ -130,15 +138,15 @@ def test_given_versions_published_and_the_newest_deleted_when_published_again_th
     lam = cloud.client("lambda")
     name = f"versions-{uid}"
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
-                        Code={"ZipFile": python_zip("def handler(e, c):\n    return 1\n")})
+                        Code={"ZipFile": same_zip("def handler(e, c):\n    return 1\n")})
     assert lam.publish_version(FunctionName=name)["Version"] == "1"
     # an unchanged function publishes nothing new, even after an UpdateFunctionCode with the same code
-    lam.update_function_code(FunctionName=name, ZipFile=python_zip("def handler(e, c):\n    return 1\n"))
+    lam.update_function_code(FunctionName=name, ZipFile=same_zip("def handler(e, c):\n    return 1\n"))
     assert lam.publish_version(FunctionName=name)["Version"] == "1"
-    lam.update_function_code(FunctionName=name, ZipFile=python_zip("def handler(e, c):\n    return 2\n"))
+    lam.update_function_code(FunctionName=name, ZipFile=same_zip("def handler(e, c):\n    return 2\n"))
     assert lam.publish_version(FunctionName=name)["Version"] == "2"
     lam.delete_function(FunctionName=name, Qualifier="2")
-    lam.update_function_code(FunctionName=name, ZipFile=python_zip("def handler(e, c):\n    return 3\n"))
+    lam.update_function_code(FunctionName=name, ZipFile=same_zip("def handler(e, c):\n    return 3\n"))
     assert lam.publish_version(FunctionName=name)["Version"] == "3"
     lam.update_function_configuration(FunctionName=name, MemorySize=256)
     assert lam.publish_version(FunctionName=name)["Version"] == "4"
