@@ -153,16 +153,22 @@ def test_given_a_node_handler_requiring_a_missing_package_then_the_error_names_t
 
 
 @pytest.mark.parametrize("size_mb", [7])
-def test_given_a_7mb_request_through_api_gateway_then_the_function_never_runs(cloud, uid, size_mb):
-    """API Gateway takes up to 10 MB, Lambda's synchronous Invoke 6 MB: the integration fails
-    (API Gateway's 500 for a Lambda service error) and the function is not invoked."""
+def test_given_a_7mb_request_or_response_through_api_gateway_then_api_gateway_answers_as_on_aws(cloud, uid, size_mb):
+    """API Gateway takes up to 10 MB, Lambda's synchronous Invoke 6 MB: a bigger request fails the
+    integration (API Gateway's 500 for a Lambda service error) and the function is not invoked; a
+    bigger response is the function's error, API Gateway's 502."""
     import urllib.error
     import urllib.request
 
     lam = cloud.client("lambda")
     role = lambda_role(cloud, "fidelity-tests")
     name = f"gw-big-{uid}"
-    code = node_zip({"app.py": "def handler(event, context):\n    return {'statusCode': 200, 'body': str(len(event.get('body') or ''))}\n"})
+    code = node_zip({"app.py": (
+        "def handler(event, context):\n"
+        "    if event.get('path') == '/big':\n"
+        "        return {'statusCode': 200, 'body': 'y' * (7 * 1024 * 1024)}\n"
+        "    return {'statusCode': 200, 'body': str(len(event.get('body') or ''))}\n"
+    )})
     arn = lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
                               Code={"ZipFile": code})["FunctionArn"]
     apigw = cloud.client("apigateway")
@@ -171,19 +177,26 @@ def test_given_a_7mb_request_through_api_gateway_then_the_function_never_runs(cl
     apigw.put_method(restApiId=api, resourceId=root, httpMethod="POST", authorizationType="NONE")
     apigw.put_integration(restApiId=api, resourceId=root, httpMethod="POST", type="AWS_PROXY", integrationHttpMethod="POST",
                           uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations")
+    big = apigw.create_resource(restApiId=api, parentId=root, pathPart="big")["id"]
+    apigw.put_method(restApiId=api, resourceId=big, httpMethod="POST", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=big, httpMethod="POST", type="AWS_PROXY", integrationHttpMethod="POST",
+                          uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations")
     lam.add_permission(FunctionName=name, StatementId="apigw", Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com")
     apigw.create_deployment(restApiId=api, stageName="prod")
     url = f"{cloud.endpoint}/_aws/execute-api/{api}/prod/"
 
-    def post(body: bytes) -> tuple[int, bytes]:
+    def post(body: bytes, path: str = "") -> tuple[int, bytes]:
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=60) as r:
+            with urllib.request.urlopen(urllib.request.Request(url + path, data=body, method="POST"), timeout=60) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
 
     status, body = post(b"x" * (size_mb * 1024 * 1024))
     assert status == 500 and json.loads(body) == {"message": "Internal server error"}, (status, body[:200])
+    # a response over Lambda's 6 MB is the function's error (Function.ResponseSizeTooLarge): API Gateway's 502
+    status, body = post(b"", "big")
+    assert status == 502 and json.loads(body) == {"message": "Internal server error"}, (status, body[:200])
     # a request within the limit is served (sentinel: the function runs when it may)
     assert post(b"x" * 10) == (200, b"10")
     logs = cloud.client("logs")
@@ -195,7 +208,7 @@ def test_given_a_7mb_request_through_api_gateway_then_the_function_never_runs(cl
         except logs.exceptions.ResourceNotFoundException:
             return []
 
-    while not (found := starts()):
+    while len(found := starts()) < 2:  # the sentinel's START is the last one logged
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    assert len(found) == 1  # the sentinel's invocation only
+    assert len(found) == 2  # the too-large response's and the sentinel's: never the too-large request's
