@@ -77,6 +77,11 @@ class Stack:
     change_set_id: str | None = None
     # what an update in progress replaced: (body, base_dir, tags, capabilities, parameters)
     previous: tuple[Any, ...] | None = None
+    role_arn: str | None = None  # the service role CloudFormation acts with (stack_role.py)
+    # a failed update's rollback (recovery.py): why, and in UPDATE_ROLLBACK_FAILED what is left to undo
+    rollback_reason: str = ""
+    rollback_pending: list[Any] = field(default_factory=list)
+    rollback_old_states: dict[str, Any] = field(default_factory=dict)
 
     @property
     def live(self) -> bool:
@@ -142,6 +147,8 @@ class Stack:
         )
         if self.change_set_id:
             out["ChangeSetId"] = self.change_set_id
+        if self.role_arn:
+            out["RoleARN"] = self.role_arn
         if self.timeout_in_minutes:
             out["TimeoutInMinutes"] = self.timeout_in_minutes
         return out
@@ -206,6 +213,7 @@ class ChangeSet:
     plan: Prepared | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)
     created: datetime = field(default_factory=now)
+    role_arn: str | None = None  # the role the stack is to be provisioned with (stack_role.py)
 
     def describe(self) -> dict[str, Any]:
         """DescribeChangeSet's shape: the summary's fields, then the change set's details."""
