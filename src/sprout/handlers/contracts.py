@@ -91,6 +91,9 @@ class CacheInput(TypedDict):
 
 
 class PackagedFunction(TypedDict):
+    """One row of a build's function manifest (in S3 at Packaged.manifestKey, never in a state's
+    payload: an app's functions would outgrow Step Functions' 256 KB)."""
+
     logicalId: str
     sha256: str
     s3Key: str
@@ -99,7 +102,8 @@ class PackagedFunction(TypedDict):
 
 class Packaged(TypedDict):
     templateKey: str
-    functions: list[PackagedFunction]
+    manifestKey: str  # the JSON list of PackagedFunction, beside the template
+    functionCount: int
 
 
 class BuildOutcome(TypedDict):
