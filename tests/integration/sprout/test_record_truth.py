@@ -130,14 +130,16 @@ def test_given_describe_change_set_throttled_mid_update_when_the_stack_completes
     small_app.commit_and_push("version 1")
     small_app.wait_build(1)
     hold = arm(cloud, kind="hold-stack", stack=f"{small_app.name}-dev")
-    # GIVEN DescribeChangeSet answering Throttling after the call that finds the change set ready
-    # (asked by Sprout's functions: the local cloud's own IAM lookups, with the root key, are spared)
-    throttle = arm(cloud, kind="throttle", service="cloudformation", action="DescribeChangeSet", skip=1, count=0,
-                   **{"from": "roles"})
+    throttle = None
     try:
         write(small_app, 2, memory=256)
         small_app.commit_and_push("version 2")
         started = wait_for("build 2's deployment", lambda: deployment_of(small_app, 2), timeout=90)
+        # GIVEN the change set executed (the update held in progress), THEN DescribeChangeSet answering
+        # Throttling (asked by Sprout's functions: the local cloud's own IAM lookups, with the root key, are spared)
+        wait_for("the stack update to run", lambda: stack_status(cloud, small_app) == "UPDATE_IN_PROGRESS", timeout=90)
+        throttle = arm(cloud, kind="throttle", service="cloudformation", action="DescribeChangeSet", count=0,
+                       **{"from": "roles"})
         # WHEN CheckDeploy gives up on CloudFormation (after boto3's own retries)
         wait_for("the machine to wait on the stack", lambda: entered(cloud, started["execution"], "WaitToSettle"),
                  timeout=90, show=lambda: (state(cloud, throttle), history(cloud, started["execution"]),
@@ -145,7 +147,8 @@ def test_given_describe_change_set_throttled_mid_update_when_the_stack_completes
         assert (state(cloud, throttle) or {}).get("done", 0) >= 1
         assert deployment(api, small_app, started["id"])["status"] == "IN_PROGRESS"
     finally:
-        clear(cloud, throttle)
+        if throttle is not None:
+            clear(cloud, throttle)
         clear(cloud, hold)
     # THEN the deployment follows the stack's outcome
     assert small_app.wait_build(2)["deployedTo"]["dev"]["status"] == "SUCCEEDED"
