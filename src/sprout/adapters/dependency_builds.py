@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.codebuild import install_dependencies
-from sprout.domain.dependencies import Dependencies
+from sprout.domain.dependencies import LOCKFILES, Dependencies, resolved_key, resolved_lockfile
 
 INSTALLER = Path(install_dependencies.__file__)
 MARKER = install_dependencies.MARKER
@@ -54,7 +54,8 @@ class DependencyCache:
 
     def put_source(self, deps: Dependencies) -> str:
         """Write what the dependency build is given; the ``bucket/key`` CodeBuild's S3 source names."""
-        spec = {"method": deps.method, "runtime": deps.runtime, "architecture": deps.architecture, "manifest": deps.manifest}
+        spec = {"method": deps.method, "runtime": deps.runtime, "architecture": deps.architecture, "manifest": deps.manifest,
+                "resolve": deps.resolve, "options": dict(deps.options)}
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("install_dependencies.py", self.installer)
@@ -64,6 +65,41 @@ class DependencyCache:
         key = source_key(deps.key)
         self.store.client.put_object(Bucket=self.store.bucket, Key=key, Body=buffer.getvalue(), ContentType="application/zip")
         return f"{self.store.bucket}/{key}"
+
+
+def lockfile_key(sha256: str) -> str:
+    return f"lockfiles/{sha256}.json"
+
+
+class ResolvedLockfiles:
+    """What builds resolved without a lockfile: each kept under the key it defines (so the same
+    lockfile, once committed, is a cache hit), and the lockfile itself kept for the build's record."""
+
+    def __init__(self, cache: DependencyCache):
+        self.cache = cache
+
+    def adopt(self, deps: Dependencies, installed: bytes) -> dict | None:
+        """The build's record of one set resolved without a lockfile: where its manifest and the
+        lockfile to commit are, the lockfile's sha256 (``lockfiles/<sha256>.json``), the key it is
+        cached under. None when the build's output holds no resolved lockfile."""
+        lockfile = resolved_lockfile(installed)
+        if lockfile is None:
+            return None
+        store = self.cache.store
+        key = resolved_key(deps, lockfile, self.cache.builder_digest)
+        if not self.cache.has(key):
+            store.client.put_object(Bucket=store.bucket, Key=dependencies_key(key), Body=installed,
+                                    ContentType="application/zip")
+        sha = hashlib.sha256(lockfile).hexdigest()
+        if not store.exists(lockfile_key(sha)):
+            store.client.put_object(Bucket=store.bucket, Key=lockfile_key(sha), Body=lockfile,
+                                    ContentType="application/json")
+        folder = deps.manifest.rsplit("/", 1)[0] if "/" in deps.manifest else ""
+        return {"manifest": deps.manifest, "lockfile": f"{folder}/{LOCKFILES[0]}" if folder else LOCKFILES[0],
+                "sha256": sha, "cacheKey": key}
+
+    def read(self, sha256: str) -> bytes:
+        return self.cache.store.read(lockfile_key(sha256), f"no resolved lockfile {sha256}")
 
 
 def why_failed(error: dict | None, logs=None) -> str | None:

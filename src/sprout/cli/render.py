@@ -247,6 +247,14 @@ def changeset(c: dict) -> str:
             )
     if not changes:
         lines.append("no changes")
+    collisions = c.get("collisions") or []
+    if collisions:
+        lines.append("physical names another stage already holds (name them per stage: !Sub ${AWS::StackName}-…):")
+    for name in collisions:
+        lines.append(
+            f"  ! COLLIDES  {name.get('logicalId', '?'):<24} {name.get('property', ''):<16} "
+            f"{cell(name.get('name'))} (held by {name.get('stage')})"
+        )
     commits = c.get("commits", [])
     lines.append(f"commits ({len(commits)}, newest first):" if commits else "commits: none in between")
     width = max((len(commit.get("author") or "-") for commit in commits), default=0)

@@ -10,7 +10,13 @@ Its source folder (a zip Sprout's PlanDependencies step writes) holds this scrip
   (``--no-compile``: .pyc files would make the same dependencies differ byte for byte);
 - ``npm``: ``npm ci --omit=dev --ignore-scripts`` with the committed lockfile; ``out/`` gets
   ``node_modules/``. Install scripts are not run: they would build native addons for the build
-  machine, not for Lambda.
+  machine, not for Lambda. Without a lockfile (``resolve``), ``npm install`` with the same flags
+  resolves the versions, as ``sam build`` does; the lockfile it wrote is kept in
+  ``out/.sprout-resolved/`` for the build's record;
+- ``esbuild``: the function's folder (in ``manifest/``) with its production dependencies installed
+  as above, bundled by esbuild ``ESBUILD_VERSION`` (installed with npm into ``tools/``, its platform
+  binary from its optional dependency, no scripts run) with ``build.json``'s ``options``; ``out/``
+  gets the bundle.
 
 When the installer fails, one line ``SPROUT-DEPENDENCY-ERROR {json}`` names the manifest, the
 package and the installer's reason; Sprout reads it from the build's log to say why the build
@@ -57,8 +63,12 @@ def main() -> int:
     print(f"installing {spec['method']} dependencies of {spec['manifest']} for {spec['runtime']} on {spec['architecture']}")
     if spec["method"] == "pip":
         command, patterns = _pip(spec, manifest, out), PIP_MISSING
+    elif spec["method"] == "npm" and spec.get("resolve"):
+        command, patterns = _npm_resolve(manifest, out), NPM_MISSING
     elif spec["method"] == "npm":
         command, patterns = _npm(manifest, out), NPM_MISSING
+    elif spec["method"] == "esbuild":
+        return _bundle(spec, here, manifest, out)
     else:
         return _fail(spec, None, f"unknown method {spec['method']}")
     print("$", " ".join(command), flush=True)
@@ -71,8 +81,9 @@ def main() -> int:
         reason = _reason(text)
         return _fail(spec, package, reason)
     if spec["method"] == "npm":
+        _keep_resolved(out, spec)
         for name in os.listdir(out):
-            if name != "node_modules":
+            if name not in ("node_modules", RESOLVED):
                 (out / name).unlink()
     _prune(out)
     if not any(out.iterdir()):
@@ -94,6 +105,67 @@ def _npm(manifest: Path, out: Path) -> list[str]:
     for item in manifest.iterdir():
         shutil.copy(item, out / item.name)
     return ["npm", "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+
+
+NPM_FLAGS = ["--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+RESOLVED = ".sprout-resolved"
+ESBUILD_VERSION = "0.28.2"
+
+
+def _npm_resolve(manifest: Path, out: Path) -> list[str]:
+    """No lockfile: npm install resolves the versions (and writes package-lock.json)."""
+    for item in manifest.iterdir():
+        shutil.copy(item, out / item.name)
+    return ["npm", "install", *NPM_FLAGS]
+
+
+def _keep_resolved(folder: Path, spec: dict, into: Path | None = None) -> None:
+    """What npm install resolved, kept for the build's record (only when it resolved)."""
+    lockfile = folder / "package-lock.json"
+    if spec.get("resolve") and lockfile.exists():
+        (into or folder).joinpath(RESOLVED).mkdir(exist_ok=True)
+        shutil.copy(lockfile, (into or folder) / RESOLVED / "package-lock.json")
+
+
+def _bundle(spec: dict, here: Path, source: Path, out: Path) -> int:
+    """The folder's dependencies installed (when it declares some), then esbuild over it."""
+    work, tools = here / "work", here / "tools"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(source, work)
+    steps = []
+    package = work / "package.json"
+    if package.exists() and (json.loads(package.read_text()).get("dependencies") or {}):
+        install = "install" if spec.get("resolve") else "ci"
+        steps.append((["npm", install, *NPM_FLAGS], work, NPM_MISSING))
+    tools.mkdir(exist_ok=True)
+    steps.append((["npm", "install", "--no-save", "--no-package-lock", *NPM_FLAGS, f"esbuild@{ESBUILD_VERSION}"], tools, NPM_MISSING))
+    steps.append((_esbuild_command(spec["options"], tools, out), work, ()))
+    for command, cwd, patterns in steps:
+        print("$", " ".join(command), flush=True)
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+        sys.stdout.write(done.stdout + done.stderr)
+        if done.returncode != 0:
+            text = done.stdout + "\n" + done.stderr
+            package_name = next((m.group(1).rstrip(".,;:'\"") for p in patterns if (m := p.search(text))), None)
+            return _fail(spec, package_name, _reason(text) if patterns else _esbuild_reason(text))
+    _keep_resolved(work, spec, into=out)
+    print(f"bundled into out/: {sorted(str(p.relative_to(out)) for p in out.rglob('*') if p.is_file())[:20]}")
+    return 0
+
+
+def _esbuild_command(options: dict, tools: Path, out: Path) -> list[str]:
+    command = ["node", str(tools / "node_modules" / "esbuild" / "bin" / "esbuild"), *options["entryPoints"]]
+    command += ["--bundle", "--platform=node", f"--outdir={out}", f"--target={options['target']}",
+                f"--format={options['format']}", "--log-level=warning"]
+    command += ["--minify"] if options.get("minify") else []
+    command += ["--sourcemap"] if options.get("sourcemap") else []
+    return command + [f"--external:{name}" for name in options.get("external") or []]
+
+
+def _esbuild_reason(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if "ERROR" in line or "error:" in line]
+    return " ".join(errors or lines[-3:])[:600]
 
 
 def _prune(out: Path) -> None:

@@ -90,6 +90,9 @@ class PackagedFunction(TypedDict):
 class Packaged(TypedDict):
     templateKey: str
     functions: list[PackagedFunction]
+    # what the build found to tell a person: physical names fixed for every stage
+    # ("fixedNames"), dependencies resolved without a lockfile ("resolvedWithoutLockfile")
+    notes: dict
 
 
 class BuildOutcome(TypedDict):

@@ -45,6 +45,8 @@ def build_view(build: Build, deployed_to: dict[str, Deployment], live_on: list[s
         "deployedTo": {stage: deployment_view(d) for stage, d in deployed_to.items()},
         "liveOn": live_on,
         "rolledBackFrom": sorted(rolled_back_from),
+        "fixedNames": (build.notes or {}).get("fixedNames", []),
+        "resolvedWithoutLockfile": (build.notes or {}).get("resolvedWithoutLockfile", []),
     }
 
 
@@ -114,4 +116,5 @@ def changeset_view(cs: ChangeSet, app: str, stage: str, build: int, current: Dep
         "summary": cs.summary(),
         "changes": [c.view() for c in cs.changes],
         "commits": cs.commits,
+        "collisions": cs.collisions,
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import yaml
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -13,13 +14,14 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from sprout.adapters.artifacts import ArtifactStore
-from sprout.adapters.dependency_builds import DependencyCache, why_failed
+from sprout.adapters.dependency_builds import DependencyCache, ResolvedLockfiles, why_failed
 from sprout.adapters.node_check import node_checker
 from sprout.adapters.source import CodeCommitSource, commit_info
 from sprout.domain.errors import InvalidInput, SourceError
 from sprout.domain.model import BuildStatus, FunctionArtifact
 from sprout.domain.packaging import package as package_commit
 from sprout.domain.packaging import plan_dependencies as dependencies_of
+from sprout.domain.physical_names import fixed_names
 from sprout.domain.syntax import check_function
 from sprout.handlers.contracts import (
     BuildOutcome,
@@ -35,6 +37,7 @@ from sprout.observability import logger, metrics, tracer
 
 artifacts = ArtifactStore(settings.artifact_bucket)
 dependency_cache = DependencyCache(artifacts)
+resolved_lockfiles = ResolvedLockfiles(dependency_cache)
 DEPENDENCY_STEP = "BuildDependencies"
 # Idempotency records share Sprout's table (pk "idempotency#<function>", sk the hashed key).
 idempotency_store = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="pk", sort_key_attr="sk")
@@ -122,7 +125,8 @@ def plan_dependencies_step(event: PackageInput) -> DependencyPlan:
     registered = lineage.get_app(app_name)
     tree = CodeCommitSource(field(event, "repository"), field(event, "commitId"))
     needed = dependencies_of(
-        tree.read(registered.template_path), registered.template_path, tree, dependency_cache.builder_digest
+        tree.read(registered.template_path), registered.template_path, tree, dependency_cache.builder_digest,
+        resolve_scope(event),
     )
     missing = [deps for deps in needed if not dependency_cache.has(deps.key)]
     builds = [
@@ -155,7 +159,7 @@ def package_step(event: PackageInput) -> Packaged:
     tree = CodeCommitSource(field(event, "repository"), field(event, "commitId"))
     result = package_commit(
         tree.read(registered.template_path), registered.template_path, tree, settings.artifact_bucket,
-        dependency_cache,
+        dependency_cache, resolve_scope(event),
     )
     js = node_checker()
     checked = sum(
@@ -176,7 +180,28 @@ def package_step(event: PackageInput) -> Packaged:
             {"logicalId": f.logical_id, "sha256": f.sha256, "s3Key": f.s3_key, "config": f.config}
             for f in result.functions
         ],
+        "notes": build_notes(result),
     }
+
+
+def resolve_scope(event: PackageInput) -> str:
+    """The build a dependency set without a lockfile is resolved for (PlanDependencies and
+    Package name the same one)."""
+    return f"{field(event, 'app')}#{int(field(event, 'number'))}"
+
+
+def build_notes(result) -> dict:
+    """What a person should know about the build: the physical names its template fixes for every
+    stage, and the dependencies it resolved without a lockfile (each now cached by what it
+    resolved, its lockfile kept)."""
+    notes: dict = {}
+    fixed = fixed_names(yaml.safe_load(result.packaged_template) or {})
+    if fixed:
+        notes["fixedNames"] = fixed
+    resolved = [r for deps, installed in result.resolved if (r := resolved_lockfiles.adopt(deps, installed))]
+    if resolved:
+        notes["resolvedWithoutLockfile"] = resolved
+    return notes
 
 
 def record_build_outcome_step(event: BuildOutcome) -> dict:
@@ -188,7 +213,9 @@ def record_build_outcome_step(event: BuildOutcome) -> dict:
         functions = tuple(
             FunctionArtifact(f["logicalId"], f["sha256"], f["s3Key"], f.get("config") or {}) for f in pkg["functions"]
         )
-        lineage.finish_build(app_name, number, status, functions=functions, template_key=pkg["templateKey"])
+        lineage.finish_build(
+            app_name, number, status, functions=functions, template_key=pkg["templateKey"], notes=pkg.get("notes")
+        )
     else:
         step = event.get("step", "unknown")
         recorded = failure(step, event.get("error"))
