@@ -52,6 +52,10 @@ class ApiUnreachable(SproutError):
     pass
 
 
+class NoSuchBuild(SproutError):
+    pass
+
+
 class UnknownStage(SproutError):
     pass
 
@@ -221,35 +225,57 @@ class SproutClient:
     def build_if_settled(self, app: str, number: int, stage: str | None = None) -> dict | None:
         """Build ``number`` of ``app`` once it has failed, or succeeded and (with ``stage``) its
         deployment there has finished; None while it is not recorded yet or still going."""
+        return self._settled(app, number, stage)[0]
+
+    def _settled(self, app: str, number: int, stage: str | None) -> tuple[dict | None, bool]:
+        """(the build once settled, else None; whether it is recorded at all)."""
         try:
             build = self.request("GET", api_path("apps", app, "builds", number))
         except ApiError as e:
             if e.status == 404:
-                return None
+                return None, False
             raise
         if build["status"] == "BUILDING":
-            return None
+            return None, True
         if build["status"] == "FAILED" or stage is None:
-            return build
+            return build, True
         deployment = (build.get("deployedTo") or {}).get(stage)
-        return build if deployment and deployment["status"] != "IN_PROGRESS" else None
+        return (build if deployment and deployment["status"] != "IN_PROGRESS" else None), True
+
+    # A build numbered just after the newest may be a push on its way (EventBridge → the build's
+    # RecordBuild, seconds); any other number that is not there is not coming.
+    PUSH_GRACE_S = 15.0
+
+    def _newest_build(self, app: str) -> int:
+        builds = self.request("GET", api_path("apps", app, "builds"), query={"limit": 1}).get("builds") or []
+        return int(builds[0]["number"]) if builds else 0
 
     def wait_for_build(
         self, app: str, number: int, stage: str | None = None, timeout: float = 120.0, every: float = 0.25
     ) -> dict:
         """``build_if_settled``, polled until it answers; TimeoutError after ``timeout`` seconds.
-        An unknown app (ApiError 404) or a stage the app does not have (UnknownStage) fails at once."""
+        An unknown app (ApiError 404) or a stage the app does not have (UnknownStage) fails at once;
+        a build that does not exist (NoSuchBuild) at once too, unless it is the next one (then after
+        PUSH_GRACE_S without it: a push on its way would have recorded it)."""
         stages = self.stage_names(app)
         if stage is not None and stage not in stages:
             raise UnknownStage(
                 f"app {app} has no stage {stage} (its stages: {', '.join(stages) or 'none'}); "
                 "`sprout apps show APP` lists them"
             )
-        deadline = time.monotonic() + timeout
+        start = time.monotonic()
+        deadline = start + timeout
         while True:
-            build = self.build_if_settled(app, number, stage)
+            build, recorded = self._settled(app, number, stage)
             if build is not None:
                 return build
+            if not recorded and (newest := self._newest_build(app)) is not None and (
+                number != newest + 1 or time.monotonic() - start >= self.PUSH_GRACE_S
+            ):
+                raise NoSuchBuild(
+                    f"no build {number} of app {app} (its newest is {newest or 'none yet'}); "
+                    f"`sprout builds list {app}` lists them, `sprout builds start {app} --branch BRANCH` builds one"
+                )
             if time.monotonic() > deadline:
                 where = f" on {stage}" if stage else ""
                 raise TimeoutError(f"build {number} of {app} did not settle{where} within {timeout:g} s")

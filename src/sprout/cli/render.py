@@ -102,7 +102,24 @@ def build(b: dict) -> str:
         lines.append(f"  live on  {', '.join(b['liveOn'])}")
     if b.get("rolledBackFrom"):
         lines.append(f"  rolled back from {', '.join(b['rolledBackFrom'])}")
+    lines += _build_notes(b)
     return "\n".join(lines)
+
+
+def _build_notes(b: dict) -> list[str]:
+    """Physical names fixed for every stage, dependencies resolved without a lockfile."""
+    lines = []
+    for name in b.get("fixedNames") or []:
+        lines.append(
+            f"  fixed name {name.get('logicalId')} {name.get('property')} {cell(name.get('name'))}: the same for every "
+            "stage, so a second stage collides (name it !Sub ${AWS::StackName}-…)"
+        )
+    for r in b.get("resolvedWithoutLockfile") or []:
+        lines.append(
+            f"  {r.get('manifest')}: resolved without a lockfile: not reproducible; commit this lockfile: "
+            f"sprout builds lockfile {b.get('app')} {b.get('number')} {r.get('manifest')} > {r.get('lockfile')}"
+        )
+    return lines
 
 
 def apps(body: dict) -> str:

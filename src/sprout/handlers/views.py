@@ -38,6 +38,7 @@ def build_summary(build: Build) -> dict:
 def build_view(build: Build, deployed_to: dict[str, Deployment], live_on: list[str], rolled_back_from: list[str]) -> dict:
     return {
         **build_summary(build),
+        "app": build.app,
         "functions": [function_view(f) for f in build.functions],
         "templateKey": build.template_key,
         "failure": build.failure,

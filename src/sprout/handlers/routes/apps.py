@@ -10,7 +10,8 @@ from sprout.adapters.stacks import StageStacks
 from sprout.domain.errors import InvalidInput, SourceError, StackNameTaken
 from sprout.domain.model import App, StageSpec
 from sprout.domain.pipeline import check_stages, stage_stacks
-from sprout.handlers.http import body_of, json_response
+from sprout.handlers.build_starts import build_branch_heads
+from sprout.handlers.http import body_of, caller, json_response
 from sprout.handlers.views import app_view
 from sprout.observability import logger
 from sprout.schemas import validate
@@ -35,7 +36,8 @@ def create_app() -> Response:
     _refuse_foreign_stacks(app)
     created = router.context["lineage"].create_app(app)
     logger.info("app registered", extra={"app": created.name, "repository": created.repository})
-    return json_response(201, app_view(created))
+    builds = build_branch_heads(router.context, created, {"type": "user", "by": caller(router), "reason": "registered"})
+    return json_response(201, {**app_view(created), "builds": builds})
 
 
 def _refuse_foreign_stacks(app: App) -> None:

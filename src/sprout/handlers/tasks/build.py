@@ -106,6 +106,8 @@ def record_build_step(event: BuildTarget, execution: str | None) -> RecordedBuil
     build, created = lineage.record_build(
         app_name, commit, event.get("branch"), info.get("message", ""), info.get("author", ""), execution=execution
     )
+    if not created and execution and build.execution == execution and build.status is BuildStatus.BUILDING:
+        created = True  # numbered by the API for this execution before it started (sprout.handlers.build_starts)
     if created:
         metrics.add_metric(name="BuildsStarted", unit="Count", value=1)
     if created and problem:
