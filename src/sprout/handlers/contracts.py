@@ -92,7 +92,7 @@ class Packaged(TypedDict):
     functions: list[PackagedFunction]
     # what the build found to tell a person: physical names fixed for every stage
     # ("fixedNames"), dependencies resolved without a lockfile ("resolvedWithoutLockfile")
-    notes: dict
+    notes: NotRequired[dict]
 
 
 class BuildOutcome(TypedDict):
