@@ -23,7 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.codebuild import install_dependencies
-from sprout.domain.dependencies import LOCKFILES, Dependencies, resolved_key, resolved_lockfile
+from sprout.domain.dependencies import Dependencies, resolved_lockfile, resolved_note
 
 INSTALLER = Path(install_dependencies.__file__)
 MARKER = install_dependencies.MARKER
@@ -79,27 +79,20 @@ class ResolvedLockfiles:
         self.cache = cache
 
     def adopt(self, deps: Dependencies, installed: bytes) -> dict | None:
-        """The build's record of one set resolved without a lockfile: where its manifest and the
-        lockfile to commit are, the lockfile's sha256 (``lockfiles/<sha256>.json``), the key it is
-        cached under. None when the build's output holds no resolved lockfile."""
-        lockfile = resolved_lockfile(installed)
-        if lockfile is None:
+        """Keep one set resolved without a lockfile under the key its lockfile defines, and the
+        lockfile (``lockfiles/<sha256>.json``); the build's note of it (resolved_note), or None when
+        the build's output holds no resolved lockfile."""
+        note = resolved_note(deps, installed, self.cache.builder_digest)
+        if note is None:
             return None
         store = self.cache.store
-        key = resolved_key(deps, lockfile, self.cache.builder_digest)
-        if not self.cache.has(key):
-            store.client.put_object(Bucket=store.bucket, Key=dependencies_key(key), Body=installed,
+        if not self.cache.has(note["cacheKey"]):
+            store.client.put_object(Bucket=store.bucket, Key=dependencies_key(note["cacheKey"]), Body=installed,
                                     ContentType="application/zip")
-        sha = hashlib.sha256(lockfile).hexdigest()
-        if not store.exists(lockfile_key(sha)):
-            store.client.put_object(Bucket=store.bucket, Key=lockfile_key(sha), Body=lockfile,
-                                    ContentType="application/json")
-        folder = deps.manifest.rsplit("/", 1)[0] if "/" in deps.manifest else ""
-        return {"manifest": deps.manifest, "lockfile": f"{folder}/{LOCKFILES[0]}" if folder else LOCKFILES[0],
-                "sha256": sha, "cacheKey": key}
-
-    def read(self, sha256: str) -> bytes:
-        return self.cache.store.read(lockfile_key(sha256), f"no resolved lockfile {sha256}")
+        if not store.exists(lockfile_key(note["sha256"])):
+            store.client.put_object(Bucket=store.bucket, Key=lockfile_key(note["sha256"]),
+                                    Body=resolved_lockfile(installed), ContentType="application/json")
+        return note
 
 
 def why_failed(error: dict | None, logs=None) -> str | None:

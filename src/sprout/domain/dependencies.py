@@ -207,6 +207,17 @@ def resolved_lockfile(installed: bytes) -> bytes | None:
             return None
 
 
+def resolved_note(deps: Dependencies, installed: bytes, builder_digest: str) -> dict | None:
+    """What a build records of a set it resolved without a lockfile: the manifest, where its
+    lockfile goes, the lockfile's sha256 and the key it is cached under (None: nothing resolved)."""
+    lockfile = resolved_lockfile(installed) if deps.resolve else None
+    if lockfile is None:
+        return None
+    folder = posixpath.dirname(deps.manifest)
+    return {"manifest": deps.manifest, "lockfile": posixpath.join(folder, LOCKFILES[0]),
+            "sha256": hashlib.sha256(lockfile).hexdigest(), "cacheKey": resolved_key(deps, lockfile, builder_digest)}
+
+
 def resolved_key(deps: Dependencies, lockfile: bytes, builder_digest: str) -> str:
     """Where a set resolved without a lockfile is cached once resolved: the key ``npm ci`` with
     that lockfile committed next to the same package.json has."""
