@@ -269,9 +269,9 @@ class SproutClient:
             build, recorded = self._settled(app, number, stage)
             if build is not None:
                 return build
-            if not recorded and (newest := self._newest_build(app)) is not None and (
-                number != newest + 1 or time.monotonic() - start >= self.PUSH_GRACE_S
-            ):
+            if not recorded and (newest := self._newest_build(app)) < number and (
+                number > newest + 1 or time.monotonic() - start >= self.PUSH_GRACE_S
+            ):  # (a number at most the newest was recorded meanwhile: found at the next poll)
                 raise NoSuchBuild(
                     f"no build {number} of app {app} (its newest is {newest or 'none yet'}); "
                     f"`sprout builds list {app}` lists them, `sprout builds start {app} --branch BRANCH` builds one"
