@@ -93,7 +93,8 @@ def get_lockfile(name: str, number: str) -> Response:
     found = next((r for r in resolved if r["manifest"] == manifest), None)
     if found is None:
         listed = ", ".join(r["manifest"] for r in resolved) or "none"
-        raise NotFound(f"build {build.number} of {name} resolved no lockfile for {manifest} (it resolved: {listed})",
+        asked = manifest if manifest is None or len(manifest) <= 100 else manifest[:100] + "…"
+        raise NotFound(f"build {build.number} of {name} resolved no lockfile for {asked} (it resolved: {listed})",
                        field="manifest")
     content = router.context["delivery"].artifacts.read(
         lockfile_key(found["sha256"]), f"the lockfile of {found['manifest']} is no longer stored"
