@@ -92,6 +92,32 @@ def real_apps(cloud, api, tmp_path_factory) -> dict[str, RealApp]:
     return apps
 
 
+# What each app's second commit changes (a file, the text before and after): the flows below run
+# in parallel (promote build 1 to prod, push the change), and each test then reads what happened.
+SECOND = {
+    "node-no-lockfile": ("hello-world/app.mjs", "'v1'", "'v2'"),
+    "typescript-esbuild": ("hello-world/app.ts", "'v1'", "'v2'"),
+    "s3-notifications": ("src/app.py", '"v1"', '"v2"'),
+    "stepfunctions-sdk": ("functions/shape.py", '"v1"', '"v2"'),
+}
+
+
+@pytest.fixture(scope="module")
+def promoted_and_changed(real_apps) -> dict[str, tuple[dict, dict]]:
+    """For each app of SECOND, in parallel: build 1 promoted to prod (settled), then its second
+    commit pushed (node-no-lockfile's with the lockfile build 1 resolved) and settled on dev."""
+    def flow(kind: str) -> tuple[str, tuple[dict, dict]]:
+        app = real_apps[kind]
+        promoted = app.promote(1)
+        if kind == "node-no-lockfile":
+            lockfile = app.repo.api.request("GET", f"/apps/{app.name}/builds/1/lockfile")["content"]
+            (app.repo.work / "hello-world" / "package-lock.json").write_text(lockfile)
+        return kind, (promoted, app.change(*SECOND[kind], f"{kind}: v2"))
+
+    with ThreadPoolExecutor(len(SECOND)) as pool:
+        return dict(pool.map(flow, SECOND))
+
+
 def _succeeded(build: dict, stage: str = "dev") -> None:
     assert build["status"] == "SUCCEEDED", build.get("failure")
     assert build["deployedTo"][stage]["status"] == "SUCCEEDED", build["deployedTo"][stage]
@@ -113,23 +139,21 @@ def test_given_a_build_that_does_not_exist_when_waited_for_then_it_says_so_at_on
 
 
 def test_given_node_without_a_lockfile_then_npm_resolves_it_the_lockfile_is_kept_and_once_committed_it_is_cached(
-    real_apps, cloud
+    real_apps, promoted_and_changed, cloud
 ):
     app = real_apps["node-no-lockfile"]
-    # GIVEN the Node.js starter (package.json with ms, no lockfile), built: dev answers with ms
-    assert app.get("dev", "HelloWorldApi") == {"message": "hello world", "version": "v1", "inAMinute": "1m"}
+    promoted, second = promoted_and_changed["node-no-lockfile"]
+    # GIVEN the Node.js starter (package.json with ms, no lockfile) built
     # THEN the build says it resolved without a lockfile, and keeps the lockfile to commit
     [resolved] = app.first["resolvedWithoutLockfile"]
     assert (resolved["manifest"], resolved["lockfile"]) == ("hello-world/package.json", "hello-world/package-lock.json")
     lockfile = app.repo.api.request("GET", f"/apps/{app.name}/builds/1/lockfile")["content"]
     assert "node_modules/ms" in json.loads(lockfile)["packages"]
-    # WHEN promoted to prod THEN prod answers the same
-    _succeeded(app.promote(1), "prod")
-    assert app.get("prod", "HelloWorldApi")["inAMinute"] == "1m"
-    # WHEN the lockfile is committed with a code change
-    (app.repo.work / "hello-world" / "package-lock.json").write_text(lockfile)
-    second = app.change("hello-world/app.mjs", "'v1'", "'v2'", "Commit the lockfile Sprout resolved")
-    # THEN build 2 installs from the cache entry build 1 resolved (no dependency build for its key)
+    # AND promoted, prod answers with ms
+    _succeeded(promoted, "prod")
+    assert app.get("prod", "HelloWorldApi") == {"message": "hello world", "version": "v1", "inAMinute": "1m"}
+    # WHEN that lockfile is committed with a code change THEN build 2 installs from the cache entry
+    # build 1 resolved (no dependency build ran for its key), and dev answers the change
     _succeeded(second)
     assert not second["resolvedWithoutLockfile"]
     sources = [b["source"]["location"] for b in _project_builds(cloud)]
@@ -137,25 +161,26 @@ def test_given_node_without_a_lockfile_then_npm_resolves_it_the_lockfile_is_kept
     assert app.get("dev", "HelloWorldApi")["version"] == "v2"
     # WHEN dev is rolled back THEN it answers from build 1 again
     assert app.rollback("dev")["build"] == 1
-    assert app.get("dev", "HelloWorldApi")["version"] == "v1"
+    assert app.get("dev", "HelloWorldApi") == {"message": "hello world", "version": "v1", "inAMinute": "1m"}
 
 
-def test_given_typescript_with_build_method_esbuild_then_the_bundle_is_deployed_and_answers(real_apps, cloud):
+def test_given_typescript_with_build_method_esbuild_then_the_bundle_is_deployed_and_answers(
+    real_apps, promoted_and_changed, cloud
+):
     app = real_apps["typescript-esbuild"]
+    promoted, second = promoted_and_changed["typescript-esbuild"]
     # GIVEN the TypeScript starter (app.ts importing ./greeting, BuildMethod esbuild) built
-    # THEN dev answers from the bundle
-    assert app.get("dev", "HelloWorldApi") == {"message": "hello world", "version": "v1", "path": "/hello"}
-    # AND the function's artifact is esbuild's output alone: no .ts, no node_modules
+    # THEN the function's artifact is esbuild's output alone: no .ts, no node_modules
     [function] = app.first["functions"]
     body = cloud.client("s3").get_object(Bucket=cloud.sprout["ArtifactBucketName"], Key=function["s3Key"])["Body"].read()
     assert sorted(zipfile.ZipFile(io.BytesIO(body)).namelist()) == ["app.js", "app.js.map"]
-    # WHEN promoted THEN prod answers; WHEN changed THEN dev answers the change; rolled back, the old code
-    _succeeded(app.promote(1), "prod")
-    assert app.get("prod", "HelloWorldApi")["version"] == "v1"
-    _succeeded(app.change("hello-world/app.ts", "'v1'", "'v2'", "v2"))
+    # AND promoted, prod answers from the bundle; changed, dev answers the change; rolled back, the old code
+    _succeeded(promoted, "prod")
+    assert app.get("prod", "HelloWorldApi") == {"message": "hello world", "version": "v1", "path": "/hello"}
+    _succeeded(second)
     assert app.get("dev", "HelloWorldApi")["version"] == "v2"
     assert app.rollback("dev")["build"] == 1
-    assert app.get("dev", "HelloWorldApi")["version"] == "v1"
+    assert app.get("dev", "HelloWorldApi") == {"message": "hello world", "version": "v1", "path": "/hello"}
 
 
 def _uploaded(app: RealApp, stage: str, key: str) -> dict:
@@ -166,19 +191,19 @@ def _uploaded(app: RealApp, stage: str, key: str) -> dict:
                     lambda: table.get_item(TableName=outputs["TableName"], Key={"key": {"S": key}}).get("Item"))
 
 
-def test_given_the_s3_notification_pattern_then_an_upload_is_processed_on_each_stage(real_apps):
+def test_given_the_s3_notification_pattern_then_an_upload_is_processed_on_each_stage(real_apps, promoted_and_changed):
     app = real_apps["s3-notifications"]
-    # GIVEN the bucket → function → table pattern on dev WHEN an object is uploaded THEN it is recorded
-    assert _uploaded(app, "dev", "a.txt")["version"] == {"S": "v1"}
-    # WHEN promoted THEN prod has its own bucket (named per stage) that processes uploads
-    _succeeded(app.promote(1), "prod")
+    promoted, second = promoted_and_changed["s3-notifications"]
+    # GIVEN the bucket → function → table pattern promoted: prod has its own bucket (named per stage)
+    _succeeded(promoted, "prod")
     assert app.outputs("prod")["BucketName"] != app.outputs("dev")["BucketName"]
-    assert _uploaded(app, "prod", "b.txt")["version"] == {"S": "v1"}
-    # WHEN changed THEN dev records with the new code; rolled back, with the old
-    _succeeded(app.change("src/app.py", '"v1"', '"v2"', "v2"))
-    assert _uploaded(app, "dev", "c.txt")["version"] == {"S": "v2"}
+    # WHEN an object is uploaded THEN it is recorded, on prod by build 1, on dev by build 2
+    assert _uploaded(app, "prod", "a.txt")["version"] == {"S": "v1"}
+    _succeeded(second)
+    assert _uploaded(app, "dev", "b.txt")["version"] == {"S": "v2"}
+    # WHEN dev is rolled back THEN it records with the old code
     assert app.rollback("dev")["build"] == 1
-    assert _uploaded(app, "dev", "d.txt")["version"] == {"S": "v1"}
+    assert _uploaded(app, "dev", "c.txt")["version"] == {"S": "v1"}
 
 
 def _ordered(app: RealApp, stage: str, order: str) -> dict:
@@ -190,20 +215,20 @@ def _ordered(app: RealApp, stage: str, order: str) -> dict:
     return json.loads(done["output"])
 
 
-def test_given_a_state_machine_with_an_sdk_integration_then_it_runs_on_each_stage(real_apps):
+def test_given_a_state_machine_with_an_sdk_integration_then_it_runs_on_each_stage(real_apps, promoted_and_changed):
     app = real_apps["stepfunctions-sdk"]
-    # GIVEN a state machine writing to DynamoDB through aws-sdk:dynamodb:putItem WHEN run on dev
-    assert _ordered(app, "dev", "1") == {"id": "1", "status": "accepted-v1"}
-    item = app.repo.cloud.client("dynamodb").get_item(TableName=app.outputs("dev")["TableName"], Key={"id": {"S": "1"}})
-    # THEN the item is in dev's table
+    promoted, second = promoted_and_changed["stepfunctions-sdk"]
+    # GIVEN a state machine writing to DynamoDB through aws-sdk:dynamodb:putItem, promoted WHEN run on prod
+    _succeeded(promoted, "prod")
+    assert _ordered(app, "prod", "1") == {"id": "1", "status": "accepted-v1"}
+    # THEN the item is in prod's table
+    item = app.repo.cloud.client("dynamodb").get_item(TableName=app.outputs("prod")["TableName"], Key={"id": {"S": "1"}})
     assert item["Item"]["status"] == {"S": "accepted-v1"}
-    # WHEN promoted, changed and rolled back THEN each stage runs what it was given
-    _succeeded(app.promote(1), "prod")
-    assert _ordered(app, "prod", "2")["status"] == "accepted-v1"
-    _succeeded(app.change("functions/shape.py", '"v1"', '"v2"', "v2"))
-    assert _ordered(app, "dev", "3")["status"] == "accepted-v2"
+    # AND dev runs the change; rolled back, the old code
+    _succeeded(second)
+    assert _ordered(app, "dev", "2")["status"] == "accepted-v2"
     assert app.rollback("dev")["build"] == 1
-    assert _ordered(app, "dev", "4")["status"] == "accepted-v1"
+    assert _ordered(app, "dev", "3")["status"] == "accepted-v1"
 
 
 def test_given_names_fixed_for_every_stage_then_the_build_lists_them_and_prods_change_set_marks_the_collisions(real_apps):
