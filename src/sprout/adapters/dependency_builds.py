@@ -67,6 +67,17 @@ class DependencyCache:
         return f"{self.store.bucket}/{key}"
 
 
+def dependencies_from_source(key: str, source: bytes) -> Dependencies:
+    """The dependency set a build was given, read back from its source zip (``build.json`` and the
+    files under ``manifest/``): what a trusted step needs to key what the build resolved."""
+    with zipfile.ZipFile(io.BytesIO(source)) as archive:
+        spec = json.loads(archive.read("build.json"))
+        files = {info.filename.removeprefix("manifest/"): archive.read(info) for info in archive.infolist()
+                 if info.filename.startswith("manifest/") and not info.is_dir()}
+    return Dependencies(key, spec["method"], spec["runtime"], spec["architecture"], spec["manifest"], files,
+                        bool(spec.get("resolve")), spec.get("options") or {})
+
+
 def lockfile_key(sha256: str) -> str:
     return f"lockfiles/{sha256}.json"
 

@@ -223,3 +223,32 @@ def test_given_a_change_set_for_a_second_stage_then_collisions_are_listed_and_ne
     assert cs.collisions == [{"logicalId": "Table", "type": "AWS::DynamoDB::Table", "property": "TableName",
                               "name": "orders", "stage": "dev"}]
     assert cs.confirm_required and "1 name colliding with another stage" in cs.summary()
+
+
+def test_given_a_dependency_builds_source_when_read_back_then_it_is_the_set_it_was_given():
+    from sprout.adapters.dependency_builds import dependencies_from_source
+
+    # GIVEN the source zip PlanDependencies writes for an esbuild set resolved without a lockfile
+    deps = planned(ts_tree(**{"hello-world/package.json": PACKAGE}))
+    assert deps.resolve
+
+    class Store:
+        bucket = "b"
+
+        class client:  # noqa: N801 - boto3's attribute name
+            written: dict = {}
+
+            @classmethod
+            def put_object(cls, Bucket, Key, Body, ContentType):  # noqa: N803 - boto3's names
+                cls.written[Key] = Body
+
+    from sprout.adapters.dependency_builds import DependencyCache
+
+    cache = DependencyCache.__new__(DependencyCache)
+    cache.store, cache.installer, cache.builder_digest = Store, b"# installer", DIGEST
+    cache.put_source(deps)
+    [source] = Store.client.written.values()
+    # WHEN read back THEN the same set: what the trusted step keys the resolved output by
+    again = dependencies_from_source(deps.key, source)
+    assert again == deps
+    assert resolved_key(again, LOCK, DIGEST) == resolved_key(deps, LOCK, DIGEST)
