@@ -192,14 +192,17 @@ def resolve_scope(event: PackageInput) -> str:
     return f"{field(event, 'app')}#{int(field(event, 'number'))}"
 
 
+NOTE_NAMES_LIMIT, NOTE_NAME_LIMIT = 100, 300
+
+
 def build_notes(result) -> dict:
     """What a person should know about the build: the physical names its template fixes for every
     stage, and the dependencies it resolved without a lockfile (each now cached by what it
     resolved, its lockfile kept)."""
     notes: dict = {}
     fixed = fixed_names(yaml.safe_load(result.packaged_template) or {})
-    if fixed:
-        notes["fixedNames"] = fixed
+    if fixed:  # bounded: the build's record is one item (a template may name hundreds of resources)
+        notes["fixedNames"] = [{**n, "name": n["name"][:NOTE_NAME_LIMIT]} for n in fixed[:NOTE_NAMES_LIMIT]]
     resolved = [r for deps, installed in result.resolved if (r := resolved_lockfiles.adopt(deps, installed))]
     if resolved:
         notes["resolvedWithoutLockfile"] = resolved
