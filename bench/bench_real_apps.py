@@ -1,10 +1,11 @@
 """Real apps, build → dev: seconds from registering each fixture app (tests/fixtures/real-apps) to
 its build running on dev, cold and from the dependency cache.
 
-Starts ``sprout local up``, then for each app in turn: creates its CodeCommit repository, pushes
-the app, registers it (registering builds the branch head) and times the call to the build being
-live on dev (``cold``: the app's dependency sets are not cached; the first app also pays Sprout's
-functions' cold starts). Then ``--runs`` times, a commit outside the functions' folders is pushed
+Starts ``sprout local up`` and warms Sprout up (``node-no-lockfile`` registered once as
+``warm-up``: every build task and the dependency build run once; ``--no-warm-up`` skips it), then
+for each app in turn: creates its CodeCommit repository, pushes the app, registers it (registering
+builds the branch head) and times the call to the build being live on dev (``cold``: the app's
+dependency sets are not cached, its stack is created). Then ``--runs`` times, a commit outside the functions' folders is pushed
 and timed from the push to live on dev (``cached``: every dependency set comes from the cache,
 except ``node-no-lockfile``'s, which every build resolves again: no lockfile, nothing to key on).
 Prints a table, and each build's dependency builds (how many CodeBuild builds ran).
@@ -74,23 +75,24 @@ def live_on_dev(sprout: SproutClient, app: str, number: int) -> dict:
     return build
 
 
-def bench_app(sprout: SproutClient, project: str, root: Path, app: str, runs: int) -> dict:
-    work = shutil.copytree(FIXTURES / app, root / app)
-    clone_url = boto3.client("codecommit").create_repository(repositoryName=app)["repositoryMetadata"]["cloneUrlHttp"]
+def bench_app(sprout: SproutClient, project: str, root: Path, app: str, runs: int, name: str | None = None) -> dict:
+    name = name or app
+    work = shutil.copytree(FIXTURES / app, root / name)
+    clone_url = boto3.client("codecommit").create_repository(repositoryName=name)["repositoryMetadata"]["cloneUrlHttp"]
     git(work, "init", "-q", "-b", "main")
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", app)
     git(work, "push", "-q", clone_url, "main")
     before, started = project_builds(project), time.monotonic()
     registered = sprout.request("POST", "/apps", {
-        "name": app, "repository": app, "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}],
+        "name": name, "repository": name, "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}],
     })
     number = registered["builds"][0]["build"]
-    live_on_dev(sprout, app, number)
+    live_on_dev(sprout, name, number)
     cold = time.monotonic() - started
     result = {"cold": cold, "cold_dependency_builds": len(project_builds(project) - before), "cached": [],
               "cached_dependency_builds": []}
-    print(f"{app}: registered → live on dev (cold) {cold:.2f} s, {result['cold_dependency_builds']} dependency builds",
+    print(f"{name}: registered → live on dev (cold) {cold:.2f} s, {result['cold_dependency_builds']} dependency builds",
           flush=True)
     for n in range(runs):
         (work / "NOTES.md").write_text(f"a change outside the functions' code ({n})\n")
@@ -99,11 +101,11 @@ def bench_app(sprout: SproutClient, project: str, root: Path, app: str, runs: in
         before, pushed = project_builds(project), time.monotonic()
         git(work, "push", "-q", clone_url, "main")
         number += 1
-        live_on_dev(sprout, app, number)
+        live_on_dev(sprout, name, number)
         seconds = time.monotonic() - pushed
         result["cached"].append(seconds)
         result["cached_dependency_builds"].append(len(project_builds(project) - before))
-        print(f"{app}: push → live on dev (cache) {seconds:.2f} s, {result['cached_dependency_builds'][-1]} dependency builds",
+        print(f"{name}: push → live on dev (cache) {seconds:.2f} s, {result['cached_dependency_builds'][-1]} dependency builds",
               flush=True)
     return result
 
@@ -112,7 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--apps", default=",".join(APPS), help="comma-separated fixture apps (default: all)")
     parser.add_argument("--runs", type=int, default=2, help="pushes from the cache per app (default 2)")
-    args = parse(parser, argv, apps="typescript-esbuild", runs=0)
+    parser.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                        help="measure from a cold Sprout (the first app pays every task's cold start)")
+    args = parse(parser, argv, apps="typescript-esbuild", runs=0, warm_up=False)
     apps = [a for a in args.apps.split(",") if a]
     unknown = sorted(set(apps) - set(APPS))
     if unknown:
@@ -128,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         sprout = SproutClient(cloud.api_url)
         project = cloud.outputs["DependencyBuildProjectName"]
+        if args.warm_up:
+            bench_app(sprout, project, data_dir, "node-no-lockfile", 0, name="warm-up")
         results = {app: bench_app(sprout, project, data_dir, app, args.runs) for app in apps}
         print()
         print(f"{'app':22s} {'cold (s)':>9s} {'deps built':>10s} {'cached p50 (s)':>15s} {'deps built':>10s}")
