@@ -63,7 +63,8 @@ def plan_bundle(
     runtime = props.get("Runtime")
     if not isinstance(runtime, str) or not NODE_RUNTIME.match(runtime):
         raise PackagingError(f"{logical_id}: Metadata BuildMethod esbuild needs a nodejsN.x Runtime, not {json.dumps(runtime)}")
-    files = {path: data for path, data in folder_files.items() if not path.startswith(SKIPPED)}
+    files = {path: data for path, data in folder_files.items()
+             if not path.startswith(SKIPPED) and posixpath.basename(path) != ".npmrc"}  # never the app's npm config
     options = bundle_options(logical_id, props, metadata.get("BuildProperties"), files)
     manifests = _npm_files(logical_id, folder, {name: files.get(name) for name in (PACKAGE_JSON, *LOCKFILES)})
     resolve = bool(manifests) and not any(name in manifests for name in LOCKFILES)

@@ -65,12 +65,14 @@ class DependencyBuild(TypedDict):
     """One set of dependencies the cache lacks: a dependency build (CodeBuild) to run."""
 
     key: str
-    method: str  # pip | npm
+    method: str  # pip | npm | esbuild
     runtime: str
     architecture: str
     manifest: str  # the repository path of requirements.txt / package.json
     source: str  # "bucket/key" of the build's source zip (CodeBuild's S3 source location)
-    artifactName: str  # "{key}.zip": the build's artifact, under dependencies/ in the artifact bucket
+    outputPath: str  # "dependency-builds/{nonce}": the build's own prefix, which no other build can name
+    artifactName: str  # "{key}.zip": the build's artifact, under outputPath in the artifact bucket
+    resolve: NotRequired[bool]  # npm without a lockfile: CacheDependencies also caches what it resolved
 
 
 class DependencyPlan(TypedDict):
@@ -78,6 +80,15 @@ class DependencyPlan(TypedDict):
 
     builds: list[DependencyBuild]
     cached: int  # dependency sets found in the cache
+
+
+class CacheInput(TypedDict):
+    """CacheDependencies' input: the builds PlanDependencies planned and what each CodeBuild build was."""
+
+    app: str
+    number: int
+    builds: list[DependencyBuild]
+    built: NotRequired[list[dict]]  # [{"id", "status"}], in the order of builds
 
 
 class PackagedFunction(TypedDict):

@@ -4,6 +4,7 @@ for every stage (listed per build, colliding in another stage's change set)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from sprout.domain import changeset
-from sprout.domain.dependencies import RESOLVED_FOLDER, resolved_key, resolved_lockfile
+from sprout.domain.dependencies import RESOLVED_FOLDER, CachedDigest, resolved_key, resolved_lockfile
 from sprout.domain.errors import PackagingError
 from sprout.domain.model import Build, BuildStatus, FunctionArtifact
 from sprout.domain.packaging import package, plan_dependencies
@@ -72,12 +73,17 @@ def zipped(names: dict[str, bytes]) -> bytes:
 
 
 class Cache:
+    """The dependency cache, in memory: the same zip for every key, recorded with its sha256."""
+
     builder_digest = DIGEST
 
     def __init__(self, content: dict[str, bytes]):
         self.content = zipped(content)
 
-    def zip_of(self, key: str) -> bytes:
+    def digest_of(self, key: str) -> CachedDigest:
+        return CachedDigest(key, f"dependencies/{key}/x.zip", hashlib.sha256(self.content).hexdigest())
+
+    def read_cached(self, object_key: str) -> bytes:
         return self.content
 
 
@@ -245,7 +251,7 @@ def test_given_a_dependency_builds_source_when_read_back_then_it_is_the_set_it_w
     from sprout.adapters.dependency_builds import DependencyCache
 
     cache = DependencyCache.__new__(DependencyCache)
-    cache.store, cache.installer, cache.builder_digest = Store, b"# installer", DIGEST
+    cache.store, cache.installer, cache.rules, cache.builder_digest = Store, b"# installer", b"# rules", DIGEST
     cache.put_source(deps)
     [source] = Store.client.written.values()
     # WHEN read back THEN the same set: what the trusted step keys the resolved output by

@@ -1,5 +1,6 @@
 """Build lineage in DynamoDB: one table (``table``), a repository per aggregate — apps and their
-stages (``apps``), builds (``builds``), deployments and stage locks (``deployments``) — and the
+stages (``apps``), builds (``builds``), deployments and stage locks (``deployments``), cached dependency sets and their
+digests (``dependencies``) — and the
 open work of executions, which the finalizer closes.
 
 ``Lineage`` is all of them at once, for callers that need several (the API, the tasks).
@@ -10,13 +11,14 @@ from __future__ import annotations
 from sprout.adapters.lineage.alarms import AlarmEventRepository
 from sprout.adapters.lineage.apps import AppRepository
 from sprout.adapters.lineage.builds import BuildRepository
+from sprout.adapters.lineage.dependencies import DependencyRepository
 from sprout.adapters.lineage.deployments import DeploymentRepository
 from sprout.adapters.lineage.items import MODELS, OpenItem, open_pk
 from sprout.adapters.lineage.table import reset_connections
 from sprout.domain.model import Deployment, OpenWork
 
 
-class Lineage(AppRepository, BuildRepository, DeploymentRepository, AlarmEventRepository):
+class Lineage(AppRepository, BuildRepository, DeploymentRepository, AlarmEventRepository, DependencyRepository):
     """Apps, stages, builds and deployments, as domain types."""
 
     def deployments_of_build(self, app: str, number: int) -> dict[str, Deployment]:
