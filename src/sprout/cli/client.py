@@ -243,8 +243,13 @@ class SproutClient:
         return (build if deployment and deployment["status"] != "IN_PROGRESS" else None), True
 
     # A build numbered just after the newest may be a push on its way (EventBridge → the build's
-    # RecordBuild, seconds); any other number that is not there is not coming.
-    PUSH_GRACE_S = 15.0
+    # RecordBuild): it is, while the head of a branch the app follows has no build yet (and for at
+    # most PUSH_GRACE_S). Any other number that is not there is not coming.
+    PUSH_GRACE_S = 120.0
+
+    def _push_on_its_way(self, app: str) -> bool:
+        heads = self.request("GET", api_path("apps", app, "heads")).get("heads") or []
+        return any(h.get("commit") and h.get("build") is None for h in heads)
 
     def _newest_build(self, app: str) -> int:
         builds = self.request("GET", api_path("apps", app, "builds"), query={"limit": 1}).get("builds") or []
@@ -255,8 +260,8 @@ class SproutClient:
     ) -> dict:
         """``build_if_settled``, polled until it answers; TimeoutError after ``timeout`` seconds.
         An unknown app (ApiError 404) or a stage the app does not have (UnknownStage) fails at once;
-        a build that does not exist (NoSuchBuild) at once too, unless it is the next one (then after
-        PUSH_GRACE_S without it: a push on its way would have recorded it)."""
+        a build that does not exist (NoSuchBuild) at once too, unless it is the next one and a push
+        is on its way (a followed branch's head not built yet; for at most PUSH_GRACE_S)."""
         stages = self.stage_names(app)
         if stage is not None and stage not in stages:
             raise UnknownStage(
@@ -271,6 +276,7 @@ class SproutClient:
                 return build
             if not recorded and (newest := self._newest_build(app)) < number and (
                 number > newest + 1 or time.monotonic() - start >= self.PUSH_GRACE_S
+                or not self._push_on_its_way(app)
             ):  # (a number at most the newest was recorded meanwhile: found at the next poll)
                 raise NoSuchBuild(
                     f"no build {number} of app {app} (its newest is {newest or 'none yet'}); "

@@ -32,13 +32,28 @@ def test_given_a_build_that_does_not_exist_when_waited_for_then_it_says_so_at_on
     assert api.paths() == ["/apps/notes", "/apps/notes/builds/9", "/apps/notes/builds"]
 
 
-def test_given_an_app_without_builds_when_build_1_is_waited_for_past_the_grace_then_it_says_so(api, sprout, monkeypatch):
+def test_given_an_app_without_builds_and_no_push_on_its_way_when_build_1_is_waited_for_then_it_says_so(api, sprout):
+    # GIVEN an app with no build, whose followed branch has no commit (nothing pushed, nothing coming)
     api.on("GET", "/apps/notes", (200, APP))
     api.on("GET", "/apps/notes/builds/1", (404, {"message": "build 1 of app notes not found"}))
     api.on("GET", "/apps/notes/builds", (200, {"builds": [], "nextToken": None}))
-    monkeypatch.setattr("sprout.cli.client.SproutClient.PUSH_GRACE_S", 0.0)
+    api.on("GET", "/apps/notes/heads", (200, {"heads": [{"branch": "main", "commit": None, "build": None}]}))
+    # WHEN build 1 is waited for THEN it says so at once
     code, _, err = sprout("builds", "wait", "notes", "1", "--timeout", "600")
     assert code == 1 and err.startswith("sprout: no build 1 of app notes (its newest is none yet)")
+    assert api.paths().count("/apps/notes/builds/1") == 1
+
+
+def test_given_a_pushed_head_not_built_yet_when_the_next_build_is_waited_for_then_it_is_waited_for(api, sprout):
+    # GIVEN main's head pushed, its build not recorded at the first look, then recorded and settled
+    api.on("GET", "/apps/notes", (200, APP))
+    api.on("GET", "/apps/notes/builds/8", (404, {"message": "build 8 of app notes not found"}),
+           (200, {**BUILD7, "number": 8, "status": "SUCCEEDED", "deployedTo": {}}))
+    api.on("GET", "/apps/notes/builds", (200, {"builds": [BUILD7], "nextToken": None}))
+    api.on("GET", "/apps/notes/heads", (200, {"heads": [{"branch": "main", "commit": "d" * 40, "build": None}]}))
+    # WHEN build 8 is waited for THEN it is found once recorded
+    code, out, _ = sprout("builds", "wait", "notes", "8", "--timeout", "600")
+    assert code == 0 and out.startswith("build 8  SUCCEEDED")
 
 
 def test_given_a_build_with_notes_when_shown_then_fixed_names_and_the_lockfile_to_commit_are_said():
