@@ -258,3 +258,59 @@ def test_given_a_dependency_builds_source_when_read_back_then_it_is_the_set_it_w
     again = dependencies_from_source(deps.key, source)
     assert again == deps
     assert resolved_key(again, LOCK, DIGEST) == resolved_key(deps, LOCK, DIGEST)
+
+
+class FakeS3:
+    """put_object, get_object and head_object over a dict, with S3's missing-key error."""
+
+    def __init__(self):
+        self.objects: dict[str, bytes] = {}
+
+    def put_object(self, Bucket, Key, Body, ContentType=None):  # noqa: N803 - boto3's names
+        self.objects[Key] = Body
+
+    def get_object(self, Bucket, Key):  # noqa: N803
+        self.head_object(Bucket, Key)
+        return {"Body": io.BytesIO(self.objects[Key])}
+
+    def head_object(self, Bucket, Key):  # noqa: N803
+        from botocore.exceptions import ClientError
+
+        if Key not in self.objects:
+            raise ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadObject")
+        return {}
+
+
+class Digests:
+    def __init__(self):
+        self.recorded: dict[str, CachedDigest] = {}
+
+    def dependencies_digest(self, key):
+        return self.recorded.get(key)
+
+    def record_dependencies(self, key, object_key, sha256, app, build, codebuild=None):
+        self.recorded[key] = CachedDigest(key, object_key, sha256)
+        return self.recorded[key]
+
+
+def test_given_a_set_resolved_without_a_lockfile_when_kept_then_it_is_cached_under_what_it_resolved():
+    from sprout.adapters.artifacts import ArtifactStore
+    from sprout.adapters.dependency_builds import DependencyCache, ResolvedLockfiles, cache_key, lockfile_key
+
+    # GIVEN a dependency build of package.json without a lockfile, its output kept by CacheDependencies
+    s3, digests = FakeS3(), Digests()
+    cache = DependencyCache(ArtifactStore("bucket", client=s3), digests)
+    deps = plan_dependencies(node_tree().read("template.yaml"), "template.yaml", node_tree(), cache.builder_digest, "a#1")[0]
+    cache.put_source(deps)
+    output = zipped({"node_modules/ms/index.js": b"module.exports = 1;\n", RESOLVED_FOLDER + "package-lock.json": LOCK})
+    sha = hashlib.sha256(output).hexdigest()
+    s3.objects[cache_key(deps.key, sha)] = output
+    kept = digests.record_dependencies(deps.key, cache_key(deps.key, sha), sha, "a", 1)
+    # WHEN adopted
+    note = ResolvedLockfiles(cache).adopt(kept, "a", 1)
+    # THEN it is recorded under the key npm ci with that lockfile has, and the lockfile is kept
+    locked = plan_dependencies(node_tree(**{"hello-world/package-lock.json": LOCK}).read("template.yaml"), "template.yaml",
+                               node_tree(**{"hello-world/package-lock.json": LOCK}), cache.builder_digest, "a#2")[0]
+    assert note["cacheKey"] == locked.key and cache.has(locked.key)
+    assert cache.read_cached(digests.recorded[locked.key].object_key) == output
+    assert s3.objects[lockfile_key(note["sha256"])] == LOCK
