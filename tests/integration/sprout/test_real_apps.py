@@ -47,8 +47,12 @@ class RealApp:
         file = self.repo.work / path
         file.write_text(file.read_text().replace(old, new))
         before = max(b["number"] for b in self.repo.builds())
-        self.repo.commit_and_push(message)
-        return self.repo.wait_build(before + 1, "dev", timeout=300)
+        commit = self.repo.commit_and_push(message)
+        try:
+            return self.repo.wait_build(before + 1, "dev", timeout=300)
+        except Exception as e:  # say what the push's build executions did
+            runs = [(x["status"], x.get("error"), x.get("cause", "")[:300]) for x in self.repo.executions_for(commit)]
+            raise AssertionError(f"{self.name}: build {before + 1} of {commit[:12]}: {e}; executions: {runs}") from e
 
     def promote(self, number: int, stage: str = "prod") -> dict:
         api = self.repo.api
