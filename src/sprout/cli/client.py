@@ -248,8 +248,13 @@ class SproutClient:
     PUSH_GRACE_S = 120.0
 
     def _push_on_its_way(self, app: str) -> bool:
-        heads = self.request("GET", api_path("apps", app, "heads")).get("heads") or []
-        return any(h.get("commit") and h.get("build") is None for h in heads)
+        self._heads = self.request("GET", api_path("apps", app, "heads")).get("heads") or []
+        return any(h.get("commit") and h.get("build") is None for h in self._heads)
+
+    def _heads_said(self) -> str:
+        said = [f"{h.get('branch')} at {(h.get('commit') or 'no commit')[:12]} is "
+                + (f"build {h['build']}" if h.get("build") else "not built") for h in getattr(self, "_heads", [])]
+        return f"; {', '.join(said)}" if said else ""
 
     def _newest_build(self, app: str) -> int:
         builds = self.request("GET", api_path("apps", app, "builds"), query={"limit": 1}).get("builds") or []
@@ -269,6 +274,7 @@ class SproutClient:
                 "`sprout apps show APP` lists them"
             )
         start = time.monotonic()
+        self._heads: list[dict] = []
         deadline = start + timeout
         while True:
             build, recorded = self._settled(app, number, stage)
@@ -279,7 +285,7 @@ class SproutClient:
                 or not self._push_on_its_way(app)
             ):  # (a number at most the newest was recorded meanwhile: found at the next poll)
                 raise NoSuchBuild(
-                    f"no build {number} of app {app} (its newest is {newest or 'none yet'}); "
+                    f"no build {number} of app {app} (its newest is {newest or 'none yet'}{self._heads_said()}); "
                     f"`sprout builds list {app}` lists them, `sprout builds start {app} --branch BRANCH` builds one"
                 )
             if time.monotonic() > deadline:

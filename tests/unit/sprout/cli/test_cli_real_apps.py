@@ -40,7 +40,7 @@ def test_given_an_app_without_builds_and_no_push_on_its_way_when_build_1_is_wait
     api.on("GET", "/apps/notes/heads", (200, {"heads": [{"branch": "main", "commit": None, "build": None}]}))
     # WHEN build 1 is waited for THEN it says so at once
     code, _, err = sprout("builds", "wait", "notes", "1", "--timeout", "600")
-    assert code == 1 and err.startswith("sprout: no build 1 of app notes (its newest is none yet)")
+    assert code == 1 and err.startswith("sprout: no build 1 of app notes (its newest is none yet; main at no commit is not built)")
     assert api.paths().count("/apps/notes/builds/1") == 1
 
 
