@@ -283,7 +283,7 @@ class SproutClient:
             if not recorded and (newest := self._newest_build(app)) < number and (
                 number > newest + 1 or time.monotonic() - start >= self.PUSH_GRACE_S
                 or not self._push_on_its_way(app)
-            ):  # (a number at most the newest was recorded meanwhile: found at the next poll)
+            ) and not self._settled(app, number, stage)[1]:  # (not recorded while we looked)
                 raise NoSuchBuild(
                     f"no build {number} of app {app} (its newest is {newest or 'none yet'}{self._heads_said()}); "
                     f"`sprout builds list {app}` lists them, `sprout builds start {app} --branch BRANCH` builds one"
