@@ -79,7 +79,8 @@ class StageStacks:
         if execution in ("EXECUTE_IN_PROGRESS", "UNAVAILABLE"):
             return self._stack_progress(cs["StackId"])
         if execution in ("EXECUTE_COMPLETE", "EXECUTE_FAILED"):
-            return self._stack_progress(cs["StackId"])  # a failure's reason is the stack's (its events)
+            # a failed execution's why is the stack's (its reason, or its first failed resource)
+            return self._stack_progress(cs["StackId"])
         return Progress("FAILED", f"change set execution {execution}: {cs.get('StatusReason', '')}".strip())
 
     def follow(self, change_set_id: str, budget_s: float, every_s: float = 0.2) -> Progress:
