@@ -314,3 +314,15 @@ def test_given_a_set_resolved_without_a_lockfile_when_kept_then_it_is_cached_und
     assert note["cacheKey"] == locked.key and cache.has(locked.key)
     assert cache.read_cached(digests.recorded[locked.key].object_key) == output
     assert s3.objects[lockfile_key(note["sha256"])] == LOCK
+
+
+def test_given_a_bundled_folder_with_an_npmrc_or_a_file_dependency_then_neither_reaches_the_build():
+    from sprout.domain.manifests import ManifestRefused
+
+    # GIVEN an .npmrc pointing npm elsewhere WHEN planned THEN it is not part of what the build is given
+    deps = planned(ts_tree(**{"hello-world/.npmrc": b"registry=http://elsewhere/\n", "hello-world/sub/.npmrc": b"x"}))
+    assert not any(name.endswith(".npmrc") for name in deps.files)
+    # AND a dependency on a file outside the registry is refused naming it
+    hostile = json.dumps({"dependencies": {"x": "file:../../etc"}}).encode()
+    with pytest.raises(ManifestRefused, match=r"hello-world/package.json: dependencies.x"):
+        planned(ts_tree(**{"hello-world/package.json": hostile}))
