@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localcloud import iam
+from localcloud import faults, iam
 from localcloud.cloud import ROOT_ACCESS_KEY, ROOT_SECRET_KEY
 from localcloud.lambda_runner import code as codebase
 from localcloud.lambda_runner import interpreters
@@ -247,7 +247,13 @@ class Runner:
                 "invokedFunctionArn": target.invoked_arn,
                 "clientContext": client_context,
             }
+            fault = faults.FAULTS.take("kill-worker", function=target.name)
+            killer = threading.Timer(float(fault.get("afterSeconds", 0.5)), worker.kill) if fault else None
+            if killer is not None:  # a test's fault: the execution environment dies mid-invocation
+                killer.start()
             reply = worker.invoke(request, timeout_s)
+            if killer is not None:
+                killer.cancel()  # an invocation that ended first keeps its environment
         duration_ms = (time.perf_counter() - t0) * 1000
         events.extend(reply.lines)
 

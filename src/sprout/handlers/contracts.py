@@ -146,10 +146,19 @@ class DeployState(TypedDict):
     versions: NotRequired[dict[str, str]]
     error: NotRequired[str | CatchError]
     by: NotRequired[int]
+    settlingSince: NotRequired[str]  # SettleDeploy: when it began waiting for the stack
+    taskFailure: NotRequired[str]  # SettleDeploy: the task failure that sent the machine there
 
 
 class FailedAt(TypedDict):
     step: str
+
+
+class SettleInput(DeployState):
+    """SettleDeploy's input: the state CheckDeploy had, with the Catch's error (``error``) and the
+    failed step (``failedAt``); on later rounds, its own output (``settlingSince``, ``taskFailure``)."""
+
+    failedAt: NotRequired[FailedAt]
 
 
 class AbandonInput(TypedDict):
@@ -191,6 +200,7 @@ class Finalized(TypedDict):
     execution: str
     status: str
     closed: list[str]
+    reconciled: list[dict]  # each stage closed, checked against its stack (reconcile.py)
 
 
 class AlarmResolved(TypedDict):

@@ -49,6 +49,7 @@ TASKS: dict[str, tuple[str, Any]] = {
     "begin-deploy": ("BeginDeployFunction", contracts.DeployRequest),
     "start-change-set": ("StartChangeSetFunction", contracts.DeployState),
     "check-deploy": ("CheckDeployFunction", contracts.DeployState),
+    "settle-deploy": ("SettleDeployFunction", contracts.SettleInput),
     "watch-stage": ("WatchStageFunction", contracts.DeployState),
     "abandon-deploy": ("AbandonDeployFunction", contracts.AbandonInput),
     "flip-aliases": ("FlipAliasesFunction", contracts.FlipRequest),
