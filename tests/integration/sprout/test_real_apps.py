@@ -274,7 +274,8 @@ def test_given_names_fixed_for_every_stage_then_the_build_lists_them_and_prods_c
 def _delete_failed_stack(app: RealApp, stage: str) -> None:
     cfn = app.repo.cloud.client("cloudformation")
     stack = f"{app.name}-{stage}"
-    if cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE":
+    stacks = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == stack]
+    if any(s["StackStatus"] == "ROLLBACK_COMPLETE" for s in stacks):  # (Sprout may have deleted it already)
         cfn.delete_stack(StackName=stack)
         cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
 
