@@ -92,6 +92,9 @@ class CacheInput(TypedDict):
 
 
 class PackagedFunction(TypedDict):
+    """One row of a build's function manifest (in S3 at Packaged.manifestKey, never in a state's
+    payload: an app's functions would outgrow Step Functions' 256 KB)."""
+
     logicalId: str
     sha256: str
     s3Key: str
@@ -100,8 +103,9 @@ class PackagedFunction(TypedDict):
 
 class Packaged(TypedDict):
     templateKey: str
-    functions: list[PackagedFunction]
-    # what the build found to tell a person: physical names fixed for every stage
+    manifestKey: str  # the JSON list of PackagedFunction, beside the template
+    functionCount: int
+    # what the build found to tell a person (bounded): physical names fixed for every stage
     # ("fixedNames"), dependencies resolved without a lockfile ("resolvedWithoutLockfile")
     notes: NotRequired[dict]
 

@@ -144,8 +144,11 @@ def test_given_a_build_when_plan_dependencies_runs_under_its_role_then_it_reads_
 def test_given_a_build_when_package_runs_under_its_role_then_it_reads_the_source_and_stores_the_artifacts(build, cloud):
     packaged = build.packaged()
     bucket = cloud.sprout["ArtifactBucketName"]
-    assert {f["logicalId"] for f in packaged["functions"]} >= {"CreateNoteFunction", "GetNoteFunction"}
-    for key in [packaged["templateKey"], *(f["s3Key"] for f in packaged["functions"])]:
+    # the function manifest stays in S3: a state's payload carries its key only
+    manifest = json.loads(cloud.client("s3").get_object(Bucket=bucket, Key=packaged["manifestKey"])["Body"].read())
+    assert {f["logicalId"] for f in manifest} >= {"CreateNoteFunction", "GetNoteFunction"}
+    assert packaged["functionCount"] == len(manifest)
+    for key in [packaged["templateKey"], *(f["s3Key"] for f in manifest)]:
         cloud.client("s3").head_object(Bucket=bucket, Key=key)
 
 

@@ -199,20 +199,20 @@ def package_step(event: PackageInput) -> Packaged:
     )
     uploaded = sum(artifacts.put_if_absent(sha, data) for sha, data in result.artifacts.items())
     template_key = artifacts.put_template(app_name, number, result.packaged_template)
+    manifest_key = artifacts.put_manifest(
+        app_name,
+        number,
+        [{"logicalId": f.logical_id, "sha256": f.sha256, "s3Key": f.s3_key, "config": f.config} for f in result.functions],
+    )
     metrics.add_metric(name="ArtifactsUploaded", unit="Count", value=uploaded)
     logger.info(
         "packaged",
         extra={"app": app_name, "build": number, "functions": len(result.functions), "uploaded": uploaded,
                "sources_checked": checked, "javascript_checked": js is not None},
     )
-    return {
-        "templateKey": template_key,
-        "functions": [
-            {"logicalId": f.logical_id, "sha256": f.sha256, "s3Key": f.s3_key, "config": f.config}
-            for f in result.functions
-        ],
-        "notes": build_notes(result),
-    }
+    # the manifest stays in S3: an app's functions would outgrow a state's 256 KB (the notes are bounded)
+    return {"templateKey": template_key, "manifestKey": manifest_key, "functionCount": len(result.functions),
+            "notes": build_notes(result)}
 
 
 def resolve_scope(event: PackageInput) -> str:
@@ -221,7 +221,7 @@ def resolve_scope(event: PackageInput) -> str:
     return f"{field(event, 'app')}#{int(field(event, 'number'))}"
 
 
-NOTE_NAMES_LIMIT, NOTE_NAME_LIMIT = 100, 300
+NOTE_NAMES_LIMIT, NOTE_NAME_LIMIT = 50, 300
 
 
 def build_notes(result) -> dict:
@@ -249,7 +249,8 @@ def record_build_outcome_step(event: BuildOutcome) -> dict:
     if status is BuildStatus.SUCCEEDED:
         pkg = field(event, "package")
         functions = tuple(
-            FunctionArtifact(f["logicalId"], f["sha256"], f["s3Key"], f.get("config") or {}) for f in pkg["functions"]
+            FunctionArtifact(f["logicalId"], f["sha256"], f["s3Key"], f.get("config") or {})
+            for f in artifacts.get_manifest(field(pkg, "manifestKey"))
         )
         lineage.finish_build(
             app_name, number, status, functions=functions, template_key=pkg["templateKey"], notes=pkg.get("notes")
