@@ -31,19 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
-
-try:
-    from bench.smoke import parse  # noqa: E402
-except ImportError:  # bench/smoke.py not merged yet: the same --smoke contract
-    def parse(parser: argparse.ArgumentParser, argv: list[str] | None = None, **smoke: object) -> argparse.Namespace:
-        parser.add_argument("--smoke", action="store_true", help="check that the bench works, not how fast it is")
-        args = parser.parse_args(argv)
-        if args.smoke:
-            for dest, value in smoke.items():
-                setattr(args, dest, value)
-        return args
 
 FIXTURES = ROOT / "tests" / "fixtures" / "real-apps"
 APPS = ("node-no-lockfile", "typescript-esbuild", "s3-notifications", "stepfunctions-sdk", "fixed-names")
