@@ -34,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.codebuild import install_dependencies
 from sprout.domain import manifests
-from sprout.domain.dependencies import CachedDigest, Dependencies
+from sprout.domain.dependencies import CachedDigest, Dependencies, resolved_lockfile, resolved_note
 from sprout.domain.errors import ArtifactNotFound, InvalidInput
 
 INSTALLER = Path(install_dependencies.__file__)
@@ -114,7 +114,8 @@ class DependencyCache:
 
     def put_source(self, deps: Dependencies) -> str:
         """Write what the dependency build is given; the ``bucket/key`` CodeBuild's S3 source names."""
-        spec = {"method": deps.method, "runtime": deps.runtime, "architecture": deps.architecture, "manifest": deps.manifest}
+        spec = {"method": deps.method, "runtime": deps.runtime, "architecture": deps.architecture, "manifest": deps.manifest,
+                "resolve": deps.resolve, "options": dict(deps.options)}
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("install_dependencies.py", self.installer)
@@ -125,6 +126,49 @@ class DependencyCache:
         key = source_key(deps.key)
         self.store.client.put_object(Bucket=self.store.bucket, Key=key, Body=buffer.getvalue(), ContentType="application/zip")
         return f"{self.store.bucket}/{key}"
+
+
+def dependencies_from_source(key: str, source: bytes) -> Dependencies:
+    """The dependency set a build was given, read back from its source zip (``build.json`` and the
+    files under ``manifest/``): what a trusted step needs to key what the build resolved."""
+    with zipfile.ZipFile(io.BytesIO(source)) as archive:
+        spec = json.loads(archive.read("build.json"))
+        files = {info.filename.removeprefix("manifest/"): archive.read(info) for info in archive.infolist()
+                 if info.filename.startswith("manifest/") and not info.is_dir()}
+    return Dependencies(key, spec["method"], spec["runtime"], spec["architecture"], spec["manifest"], files,
+                        bool(spec.get("resolve")), spec.get("options") or {})
+
+
+def lockfile_key(sha256: str) -> str:
+    return f"lockfiles/{sha256}.json"
+
+
+class ResolvedLockfiles:
+    """What builds resolved without a lockfile: each kept under the key it defines (so the same
+    lockfile, once committed, is a cache hit), and the lockfile itself kept for the build's record."""
+
+    def __init__(self, cache: DependencyCache):
+        self.cache = cache
+
+    def adopt(self, kept: CachedDigest, app: str, build: int) -> dict | None:
+        """A set resolved without a lockfile, just kept (CacheDependencies): cached also under the
+        key its resolved lockfile defines (recorded like any cache entry), and the lockfile kept
+        (``lockfiles/<sha256>.json``). The build's note of it (resolved_note), or None when the
+        build's output holds no resolved lockfile."""
+        store = self.cache.store
+        deps = dependencies_from_source(kept.key, store.read(source_key(kept.key), f"no source for {kept.key}"))
+        installed = self.cache.read_cached(kept.object_key)
+        note = resolved_note(deps, installed, self.cache.builder_digest)
+        if note is None:
+            return None
+        if not self.cache.has(note["cacheKey"]):
+            stored = cache_key(note["cacheKey"], kept.sha256)
+            store.client.put_object(Bucket=store.bucket, Key=stored, Body=installed, ContentType="application/zip")
+            self.cache.digests.record_dependencies(note["cacheKey"], stored, kept.sha256, app, build)
+        if not store.exists(lockfile_key(note["sha256"])):
+            store.client.put_object(Bucket=store.bucket, Key=lockfile_key(note["sha256"]),
+                                    Body=resolved_lockfile(installed), ContentType="application/json")
+        return note
 
 
 def why_failed(error: dict | None, logs=None) -> str | None:

@@ -52,6 +52,10 @@ class ApiUnreachable(SproutError):
     pass
 
 
+class NoSuchBuild(SproutError):
+    pass
+
+
 class UnknownStage(SproutError):
     pass
 
@@ -221,35 +225,69 @@ class SproutClient:
     def build_if_settled(self, app: str, number: int, stage: str | None = None) -> dict | None:
         """Build ``number`` of ``app`` once it has failed, or succeeded and (with ``stage``) its
         deployment there has finished; None while it is not recorded yet or still going."""
+        return self._settled(app, number, stage)[0]
+
+    def _settled(self, app: str, number: int, stage: str | None) -> tuple[dict | None, bool]:
+        """(the build once settled, else None; whether it is recorded at all)."""
         try:
             build = self.request("GET", api_path("apps", app, "builds", number))
         except ApiError as e:
             if e.status == 404:
-                return None
+                return None, False
             raise
         if build["status"] == "BUILDING":
-            return None
+            return None, True
         if build["status"] == "FAILED" or stage is None:
-            return build
+            return build, True
         deployment = (build.get("deployedTo") or {}).get(stage)
-        return build if deployment and deployment["status"] != "IN_PROGRESS" else None
+        return (build if deployment and deployment["status"] != "IN_PROGRESS" else None), True
+
+    # A build numbered just after the newest may be a push on its way (EventBridge → the build's
+    # RecordBuild): it is, while the head of a branch the app follows has no build yet (and for at
+    # most PUSH_GRACE_S). Any other number that is not there is not coming.
+    PUSH_GRACE_S = 120.0
+
+    def _push_on_its_way(self, app: str) -> bool:
+        self._heads = self.request("GET", api_path("apps", app, "heads")).get("heads") or []
+        return any(h.get("commit") and h.get("build") is None for h in self._heads)
+
+    def _heads_said(self) -> str:
+        said = [f"{h.get('branch')} at {(h.get('commit') or 'no commit')[:12]} is "
+                + (f"build {h['build']}" if h.get("build") else "not built") for h in getattr(self, "_heads", [])]
+        return f"; {', '.join(said)}" if said else ""
+
+    def _newest_build(self, app: str) -> int:
+        builds = self.request("GET", api_path("apps", app, "builds"), query={"limit": 1}).get("builds") or []
+        return int(builds[0]["number"]) if builds else 0
 
     def wait_for_build(
         self, app: str, number: int, stage: str | None = None, timeout: float = 120.0, every: float = 0.25
     ) -> dict:
         """``build_if_settled``, polled until it answers; TimeoutError after ``timeout`` seconds.
-        An unknown app (ApiError 404) or a stage the app does not have (UnknownStage) fails at once."""
+        An unknown app (ApiError 404) or a stage the app does not have (UnknownStage) fails at once;
+        a build that does not exist (NoSuchBuild) at once too, unless it is the next one and a push
+        is on its way (a followed branch's head not built yet; for at most PUSH_GRACE_S)."""
         stages = self.stage_names(app)
         if stage is not None and stage not in stages:
             raise UnknownStage(
                 f"app {app} has no stage {stage} (its stages: {', '.join(stages) or 'none'}); "
                 "`sprout apps show APP` lists them"
             )
-        deadline = time.monotonic() + timeout
+        start = time.monotonic()
+        self._heads: list[dict] = []
+        deadline = start + timeout
         while True:
-            build = self.build_if_settled(app, number, stage)
+            build, recorded = self._settled(app, number, stage)
             if build is not None:
                 return build
+            if not recorded and (newest := self._newest_build(app)) < number and (
+                number > newest + 1 or time.monotonic() - start >= self.PUSH_GRACE_S
+                or not self._push_on_its_way(app)
+            ) and not self._settled(app, number, stage)[1]:  # (not recorded while we looked)
+                raise NoSuchBuild(
+                    f"no build {number} of app {app} (its newest is {newest or 'none yet'}{self._heads_said()}); "
+                    f"`sprout builds list {app}` lists them, `sprout builds start {app} --branch BRANCH` builds one"
+                )
             if time.monotonic() > deadline:
                 where = f" on {stage}" if stage else ""
                 raise TimeoutError(f"build {number} of {app} did not settle{where} within {timeout:g} s")

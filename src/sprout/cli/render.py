@@ -102,7 +102,24 @@ def build(b: dict) -> str:
         lines.append(f"  live on  {', '.join(b['liveOn'])}")
     if b.get("rolledBackFrom"):
         lines.append(f"  rolled back from {', '.join(b['rolledBackFrom'])}")
+    lines += _build_notes(b)
     return "\n".join(lines)
+
+
+def _build_notes(b: dict) -> list[str]:
+    """Physical names fixed for every stage, dependencies resolved without a lockfile."""
+    lines = []
+    for name in b.get("fixedNames") or []:
+        lines.append(
+            f"  fixed name {name.get('logicalId')} {name.get('property')} {cell(name.get('name'))}: the same for every "
+            "stage, so a second stage collides (name it !Sub ${AWS::StackName}-…)"
+        )
+    for r in b.get("resolvedWithoutLockfile") or []:
+        lines.append(
+            f"  {r.get('manifest')}: resolved without a lockfile: not reproducible; commit this lockfile: "
+            f"sprout builds lockfile {b.get('app')} {b.get('number')} {r.get('manifest')} > {r.get('lockfile')}"
+        )
+    return lines
 
 
 def apps(body: dict) -> str:
@@ -273,6 +290,14 @@ def changeset(c: dict) -> str:
             )
     if not changes:
         lines.append("no changes")
+    collisions = c.get("collisions") or []
+    if collisions:
+        lines.append("physical names another stage already holds (name them per stage: !Sub ${AWS::StackName}-…):")
+    for name in collisions:
+        lines.append(
+            f"  ! COLLIDES  {name.get('logicalId', '?'):<24} {name.get('property', ''):<16} "
+            f"{cell(name.get('name'))} (held by {name.get('stage')})"
+        )
     commits = c.get("commits", [])
     lines.append(f"commits ({len(commits)}, newest first):" if commits else "commits: none in between")
     width = max((len(commit.get("author") or "-") for commit in commits), default=0)

@@ -17,6 +17,13 @@ a ``file:``/git dependency fails naming the file and the line, and nothing runs)
   the lockfile are copied into ``out/``: no ``.npmrc`` of the app's is ever read), no bin links,
   every ``resolved`` tarball fetched from the registry the machine configures
   (``--replace-registry-host=always``); ``out/`` gets ``node_modules/``. Install scripts are not run.
+  Without a lockfile (``resolve``), ``npm install`` with the same flags resolves the versions, as
+  ``sam build`` does; the lockfile it wrote is kept in ``out/.sprout-resolved/`` for the build's
+  record;
+- ``esbuild``: the function's folder (in ``manifest/``, without any ``.npmrc``) with its production
+  dependencies installed as above, bundled by esbuild ``ESBUILD_VERSION`` (installed with npm into
+  ``tools/``, its platform binary from its optional dependency, no scripts run) with
+  ``build.json``'s ``options``; ``out/`` gets the bundle.
 
 Command-line options win over every configuration file and variable, and the manifest can set
 none of those: pip and npm read the machine's configuration (its index, its registry), no app's.
@@ -81,8 +88,12 @@ def main() -> int:
         return _fail(spec, None, refused)
     if spec["method"] == "pip":
         command, patterns = _pip(spec, manifest, out), PIP_MISSING
+    elif spec["method"] == "npm" and spec.get("resolve"):
+        command, patterns = _npm_resolve(manifest, out), NPM_MISSING
     elif spec["method"] == "npm":
         command, patterns = _npm(manifest, out), NPM_MISSING
+    elif spec["method"] == "esbuild":
+        return _bundle(spec, here, manifest, out)
     else:
         return _fail(spec, None, f"unknown method {spec['method']}")
     print("$", " ".join(command), flush=True)
@@ -94,8 +105,9 @@ def main() -> int:
         package = next((m.group(1).rstrip(".,;:'\"") for p in patterns if (m := p.search(text))), None)
         return _fail(spec, package[:200] if package and _inside(package, here) else None, _reason(text, here))
     if spec["method"] == "npm":
+        _keep_resolved(out, spec)
         for name in os.listdir(out):
-            if name != "node_modules":
+            if name not in ("node_modules", RESOLVED):
                 (out / name).unlink()
     _prune(out)
     if not any(out.iterdir()):
@@ -109,7 +121,7 @@ def _refused(spec: dict, manifest: Path) -> str | None:
     try:
         if spec["method"] == "pip":
             manifests.check_requirements((manifest / "requirements.txt").read_bytes(), spec["manifest"])
-        elif spec["method"] == "npm":
+        elif spec["method"] in ("npm", "esbuild") and (manifest / "package.json").is_file():
             manifests.check_package_json(json.loads((manifest / "package.json").read_text()), spec["manifest"])
             for name in LOCKFILES:
                 if (manifest / name).is_file():
@@ -131,12 +143,77 @@ def _pip(spec: dict, manifest: Path, out: Path) -> list[str]:
     return command + ["--only-binary=:all:", "--no-compile", "--no-input", "--disable-pip-version-check", "--no-warn-script-location"]
 
 
+NPM_FLAGS = ["--omit=dev", "--ignore-scripts", "--no-bin-links", "--replace-registry-host=always",
+             "--no-audit", "--no-fund", "--loglevel=error"]
+RESOLVED = ".sprout-resolved"
+ESBUILD_VERSION = "0.28.2"
+
+
 def _npm(manifest: Path, out: Path) -> list[str]:
     for name in ("package.json", *LOCKFILES):  # these only: never an .npmrc of the app's
         if (manifest / name).is_file():
             shutil.copyfile(manifest / name, out / name)
-    return ["npm", "ci", "--omit=dev", "--ignore-scripts", "--no-bin-links", "--replace-registry-host=always",
-            "--no-audit", "--no-fund", "--loglevel=error"]
+    return ["npm", "ci", *NPM_FLAGS]
+
+
+def _npm_resolve(manifest: Path, out: Path) -> list[str]:
+    """No lockfile: npm install resolves the versions (and writes package-lock.json)."""
+    shutil.copyfile(manifest / "package.json", out / "package.json")  # only it: never an .npmrc
+    return ["npm", "install", *NPM_FLAGS]
+
+
+def _keep_resolved(folder: Path, spec: dict, into: Path | None = None) -> None:
+    """What npm install resolved, kept for the build's record (only when it resolved)."""
+    lockfile = folder / "package-lock.json"
+    if spec.get("resolve") and lockfile.exists():
+        (into or folder).joinpath(RESOLVED).mkdir(exist_ok=True)
+        shutil.copy(lockfile, (into or folder) / RESOLVED / "package-lock.json")
+
+
+def _bundle(spec: dict, here: Path, source: Path, out: Path) -> int:
+    """The folder's dependencies installed (when it declares some), then esbuild over it."""
+    work, tools = here / "work", here / "tools"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(source, work, symlinks=True, ignore=shutil.ignore_patterns(".npmrc"))  # never the app's npm config
+    for link in [p for p in work.rglob("*") if p.is_symlink()]:
+        link.unlink()
+    steps = []
+    package = work / "package.json"
+    if package.exists() and (json.loads(package.read_text()).get("dependencies") or {}):
+        install = "install" if spec.get("resolve") else "ci"
+        steps.append((["npm", install, *NPM_FLAGS], work, NPM_MISSING))
+    tools.mkdir(exist_ok=True)
+    steps.append((["npm", "install", "--no-save", "--no-package-lock", *NPM_FLAGS, f"esbuild@{ESBUILD_VERSION}"], tools, NPM_MISSING))
+    steps.append((_esbuild_command(spec["options"], tools, out), work, ()))
+    for command, cwd, patterns in steps:
+        print("$", " ".join(command), flush=True)
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+        sys.stdout.write(done.stdout + done.stderr)
+        if done.returncode != 0:
+            text = done.stdout + "\n" + done.stderr
+            package_name = next((m.group(1).rstrip(".,;:'\"") for p in patterns if (m := p.search(text))), None)
+            package_name = package_name[:200] if package_name and _inside(package_name, here) else None
+            return _fail(spec, package_name, _reason(text, here) if patterns else _esbuild_reason(text, here))
+    _keep_resolved(work, spec, into=out)
+    print(f"bundled into out/: {sorted(str(p.relative_to(out)) for p in out.rglob('*') if p.is_file())[:20]}")
+    return 0
+
+
+def _esbuild_command(options: dict, tools: Path, out: Path) -> list[str]:
+    command = ["node", str(tools / "node_modules" / "esbuild" / "bin" / "esbuild"), *options["entryPoints"]]
+    command += ["--bundle", "--platform=node", f"--outdir={out}", f"--target={options['target']}",
+                f"--format={options['format']}", "--log-level=warning"]
+    command += ["--minify"] if options.get("minify") else []
+    command += ["--sourcemap"] if options.get("sourcemap") else []
+    return command + [f"--external:{name}" for name in options.get("external") or []]
+
+
+def _esbuild_reason(text: str, here: Path) -> str:
+    """esbuild's error lines (``✘ [ERROR] …`` and where), as _reason cuts them."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line[:REASON_LINE] for line in lines if ("ERROR" in line or "error:" in line) and _inside(line, here)]
+    return " ".join(errors or [line[:REASON_LINE] for line in lines[-3:] if _inside(line, here)])[:REASON] or \
+        "esbuild failed (its output is in the build's log)"
 
 
 def _prune(out: Path) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sprout.domain.model import Build
+from sprout.domain.physical_names import collisions, fixed_names
 
 MAJOR, MINOR = "major", "minor"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
@@ -43,10 +44,12 @@ class ChangeSet:
     id: str
     changes: list[Change]
     commits: list[dict] = field(default_factory=list)
+    # physical names the build fixes that another stage of the app already holds (physical_names)
+    collisions: list[dict] = field(default_factory=list)
 
     @property
     def confirm_required(self) -> bool:
-        return any(c.cls == MAJOR for c in self.changes)
+        return any(c.cls == MAJOR for c in self.changes) or bool(self.collisions)
 
     def summary(self) -> str:
         major = sum(c.cls == MAJOR for c in self.changes)
@@ -55,7 +58,11 @@ class ChangeSet:
         else:
             head = f"{len(self.changes)} change{'s' if len(self.changes) != 1 else ''} ({major} major, {len(self.changes) - major} minor)"
         commits = f", {len(self.commits)} commit{'s' if len(self.commits) != 1 else ''}" if self.commits else ""
-        return head + commits + ("; confirm required" if major else "")
+        collide = (
+            f", {len(self.collisions)} name{'s' if len(self.collisions) != 1 else ''} colliding with another stage"
+            if self.collisions else ""
+        )
+        return head + commits + collide + ("; confirm required" if self.confirm_required else "")
 
 
 def changeset_id(stage: str, current_deployment: str | None, build: int) -> str:
@@ -71,7 +78,10 @@ def compute(
     target: Build,
     target_template: dict,
     commits: list[dict] | None = None,
+    others: dict[str, dict] | None = None,
 ) -> ChangeSet:
+    """``others``: the packaged template each other stage of the app runs (stage -> template), for
+    the physical names the target fixes that one of them already holds."""
     before_fns = {f.logical_id: f for f in current.functions} if current else {}
     after_fns = {f.logical_id: f for f in target.functions}
     changes: list[Change] = []
@@ -89,7 +99,12 @@ def compute(
         changes += _config_changes(lid, old.config, new.config)
         changes += _property_changes(lid, current_template, target_template)
     changes += _resource_changes(current_template or {}, target_template)
-    return ChangeSet(changeset_id(stage, current_deployment, target.number), changes, list(commits or []))
+    collide = collisions(
+        fixed_names(target_template),
+        fixed_names(current_template or {}),
+        {name: fixed_names(template) for name, template in (others or {}).items()},
+    )
+    return ChangeSet(changeset_id(stage, current_deployment, target.number), changes, list(commits or []), collide)
 
 
 def _config_changes(lid: str, old: dict, new: dict) -> list[Change]:

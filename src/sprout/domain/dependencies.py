@@ -7,12 +7,14 @@ layer is built only when its ``Metadata`` names a ``BuildMethod`` (as ``sam buil
 - ``pythonX.Y`` with a ``requirements.txt`` in the code folder → ``pip``: the requirements
   installed for Lambda's platform (manylinux wheels for the architecture and Python version);
 - ``nodejsN.x`` with a ``package.json`` declaring ``dependencies`` → ``npm``: ``npm ci`` of the
-  production dependencies, which needs the lockfile (``package-lock.json`` or
-  ``npm-shrinkwrap.json``) next to it;
+  production dependencies with the lockfile (``package-lock.json`` or ``npm-shrinkwrap.json``)
+  next to it; without one, ``npm install`` resolves them (``resolve``), as ``sam build`` does;
+- ``esbuild`` (a function's ``Metadata: BuildMethod``) → the folder's TypeScript or JavaScript
+  bundled by esbuild after its production dependencies are installed (see sprout.domain.bundling);
 - a manifest that says more than which registry packages to install (pip option lines, URLs,
   paths; npm ``file:``/git/URL dependencies, links) is refused naming the file and the line
   (sprout.domain.manifests, which the dependency build's installer checks again);
-- any other ``BuildMethod`` (``makefile``, ``esbuild``, ``go1.x``, …) is refused, naming it; a
+- any other ``BuildMethod`` (``makefile``, ``go1.x``, …) is refused, naming it; a
   runtime Sprout does not build for (``java21``, ``provided.al2023``, …) without a BuildMethod
   is zipped as it is.
 
@@ -27,22 +29,30 @@ still have that digest (``verified``).
 The cache key is the sha256 of everything that defines the installed files: the builder's own
 source, the method, the runtime, the architecture and the manifest and lockfile bytes. The same
 key always names the same dependencies, so an unchanged function keeps its artifact's sha256.
+
+Without a lockfile, nothing in the commit says which versions get installed: the registry decides
+at install time. Such a set's key also names the build it is resolved for (``resolve_scope``), so
+every build resolves again; what it resolved is then cached under the key the resolved lockfile
+defines (the key of ``npm ci`` with that lockfile committed), and the lockfile kept with the
+build's record for a person to commit.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import posixpath
 import re
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sprout.domain.errors import CacheIntegrityError, PackagingError
 from sprout.domain.manifests import ManifestRefused, check_lockfile, check_package_json, check_requirements
 
-PIP, NPM = "pip", "npm"
+PIP, NPM, ESBUILD = "pip", "npm", "esbuild"
 REQUIREMENTS = "requirements.txt"
 PACKAGE_JSON = "package.json"
 LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
@@ -50,6 +60,7 @@ ARCHITECTURES = ("x86_64", "arm64")
 PYTHON_RUNTIME = re.compile(r"^python3\.\d+$")
 NODE_RUNTIME = re.compile(r"^nodejs\d+\.x$")
 LAYER_FOLDERS = {PIP: "python/", NPM: "nodejs/"}
+RESOLVED_FOLDER = ".sprout-resolved/"  # in a build's output: the lockfile npm install resolved
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,8 @@ class Dependencies:
     architecture: str  # x86_64 | arm64
     manifest: str  # repository path of requirements.txt or package.json: how errors name it
     files: Mapping[str, bytes] = field(repr=False)  # file name -> bytes (manifest, lockfile)
+    resolve: bool = False  # npm without a lockfile: npm install resolves versions (not reproducible)
+    options: Mapping[str, Any] = field(default_factory=dict)  # esbuild: the bundling options
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ class ResourceBuild:
     logical_id: str
     prefix: str = ""
     dependencies: Dependencies | None = None
+    bundled: bool = False  # the artifact is what the build wrote (esbuild's bundle), not the folder
 
 
 @dataclass(frozen=True)
@@ -109,16 +123,25 @@ def plan_resource(
     folder: str,
     files: Mapping[str, bytes | None],
     builder_digest: str,
+    resolve_scope: str = "",
+    folder_files: Callable[[], Mapping[str, bytes]] | None = None,
 ) -> ResourceBuild:
     """The build of one function (``layer`` False) or layer whose code is the repository folder
     ``folder``. ``files`` holds the folder's candidate manifests by name (``None`` when absent):
-    requirements.txt, package.json and the lockfiles."""
+    requirements.txt, package.json and the lockfiles. ``resolve_scope`` names the build, for sets
+    without a lockfile (resolved by every build); ``folder_files`` reads the whole folder (by path
+    relative to it), for a bundled function."""
     declared = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
     if declared is not None and not isinstance(declared, str):
         raise PackagingError(f"{logical_id}: Metadata BuildMethod must be a string, not {json.dumps(declared)}")
     method_name = declared or (None if layer else props.get("Runtime"))
     if not isinstance(method_name, str):
         return ResourceBuild(logical_id)
+    if declared == ESBUILD:
+        from sprout.domain.bundling import plan_bundle  # builds on this module's types
+
+        return plan_bundle(logical_id, layer, props, metadata, folder, folder_files() if folder_files else {},
+                           builder_digest, resolve_scope)
     if PYTHON_RUNTIME.match(method_name):
         method = PIP
     elif NODE_RUNTIME.match(method_name):
@@ -126,8 +149,8 @@ def plan_resource(
     elif declared:
         raise PackagingError(
             f"{logical_id}: Metadata BuildMethod {declared} is not supported by Sprout's build, which installs "
-            "dependencies for pythonX.Y (pip) and nodejsN.x (npm ci); makefile and esbuild builds are refused: "
-            "remove the BuildMethod to zip the folder as it is"
+            "dependencies for pythonX.Y (pip) and nodejsN.x (npm), and bundles with esbuild; makefile and other "
+            "builds are refused: remove the BuildMethod to zip the folder as it is"
         )
     else:
         return ResourceBuild(logical_id)  # a runtime Sprout installs nothing for: the folder as it is
@@ -140,23 +163,31 @@ def plan_resource(
     if not manifest_files:
         return ResourceBuild(logical_id, prefix)
     manifest = posixpath.join(folder, REQUIREMENTS if method == PIP else PACKAGE_JSON)
-    key = dependency_key(method, method_name, architecture, manifest_files, builder_digest)
+    resolve = method == NPM and not any(name in manifest_files for name in LOCKFILES)
+    key = dependency_key(method, method_name, architecture, manifest_files, builder_digest,
+                         resolve_scope if resolve else "")
     return ResourceBuild(
-        logical_id, prefix, Dependencies(key, method, method_name, architecture, manifest, manifest_files)
+        logical_id, prefix, Dependencies(key, method, method_name, architecture, manifest, manifest_files, resolve)
     )
 
 
 def dependency_key(
-    method: str, runtime: str, architecture: str, files: Mapping[str, bytes], builder_digest: str
+    method: str, runtime: str, architecture: str, files: Mapping[str, bytes], builder_digest: str,
+    resolve_scope: str = "", options: Mapping[str, Any] | None = None,
 ) -> str:
-    """The content address of installed dependencies: the hash of all that defines them."""
-    defining = {
+    """The content address of installed dependencies: the hash of all that defines them (and, for
+    a set resolved without a lockfile, of the build it is resolved for)."""
+    defining: dict[str, Any] = {
         "builder": builder_digest,
         "method": method,
         "runtime": runtime,
         "architecture": architecture,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
     }
+    if resolve_scope:
+        defining["resolvedFor"] = resolve_scope
+    if options:
+        defining["options"] = dict(options)
     return hashlib.sha256(json.dumps(defining, sort_keys=True).encode()).hexdigest()
 
 
@@ -197,10 +228,7 @@ def _npm_files(logical_id: str, folder: str, files: Mapping[str, bytes | None]) 
         return {}  # nothing to install for production
     lockfile = next((name for name in LOCKFILES if files.get(name) is not None), None)
     if lockfile is None:
-        raise PackagingError(
-            f"{logical_id}: {path} declares dependencies but {folder or '/'} has no package-lock.json: Sprout "
-            "installs them with npm ci, which needs the lockfile (run npm install and commit package-lock.json)"
-        )
+        return {PACKAGE_JSON: package_json}  # npm install resolves them: see resolved_key
     lock_path = posixpath.join(folder, lockfile)
     try:
         locked = json.loads(files[lockfile])  # type: ignore[arg-type]
@@ -210,3 +238,30 @@ def _npm_files(logical_id: str, folder: str, files: Mapping[str, bytes | None]) 
         raise PackagingError(f"{logical_id}: {lock_path} must hold a JSON object")
     check_lockfile(locked, lock_path)
     return {PACKAGE_JSON: package_json, lockfile: files[lockfile]}  # type: ignore[dict-item]
+
+
+def resolved_lockfile(installed: bytes) -> bytes | None:
+    """The lockfile a set built without one was resolved to, from the build's output (a zip)."""
+    with zipfile.ZipFile(io.BytesIO(installed)) as archive:
+        try:
+            return archive.read(RESOLVED_FOLDER + LOCKFILES[0])
+        except KeyError:
+            return None
+
+
+def resolved_note(deps: Dependencies, installed: bytes, builder_digest: str) -> dict | None:
+    """What a build records of a set it resolved without a lockfile: the manifest, where its
+    lockfile goes, the lockfile's sha256 and the key it is cached under (None: nothing resolved)."""
+    lockfile = resolved_lockfile(installed) if deps.resolve else None
+    if lockfile is None:
+        return None
+    folder = posixpath.dirname(deps.manifest)
+    return {"manifest": deps.manifest, "lockfile": posixpath.join(folder, LOCKFILES[0]),
+            "sha256": hashlib.sha256(lockfile).hexdigest(), "cacheKey": resolved_key(deps, lockfile, builder_digest)}
+
+
+def resolved_key(deps: Dependencies, lockfile: bytes, builder_digest: str) -> str:
+    """Where a set resolved without a lockfile is cached once resolved: the key ``npm ci`` with
+    that lockfile committed next to the same package.json has."""
+    files = {**deps.files, LOCKFILES[0]: lockfile}
+    return dependency_key(deps.method, deps.runtime, deps.architecture, files, builder_digest, options=deps.options)

@@ -88,6 +88,7 @@ class Build:
     failure: dict | None = None  # {"step": ..., "error": ..., "cause": ...}
     execution: str | None = None  # the execution that built it
     quarantined: dict | None = None  # {"stage", "deployment", "reason", "at"} once an alarm rolled it back
+    notes: dict | None = None  # {"fixedNames": [...], "resolvedWithoutLockfile": [...]}: Package's findings
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 from sprout.domain.app_roles import AppRoles, bound_roles
 from sprout.domain.dependencies import (
+    RESOLVED_FOLDER,
     CachedDigest,
     Dependencies,
     ResourceBuild,
@@ -91,6 +92,8 @@ class PackageResult:
     artifacts: dict[str, bytes]
     packaged_template: str
     layers: dict[str, str] = field(default_factory=dict)
+    # the dependency sets resolved without a lockfile: (the set, its installed zip)
+    resolved: list[tuple[Dependencies, bytes]] = field(default_factory=list)
 
 
 class InstalledDependencies(Protocol):
@@ -117,12 +120,14 @@ class CodeResource:
 
 
 def plan_dependencies(
-    template_text: str | bytes | None, template_path: str, tree: SourceTree, builder_digest: str
+    template_text: str | bytes | None, template_path: str, tree: SourceTree, builder_digest: str,
+    resolve_scope: str = "",
 ) -> list[Dependencies]:
-    """The dependency sets the commit's functions and layers need installed, one per cache key."""
+    """The dependency sets the commit's functions and layers need installed, one per cache key
+    (``resolve_scope``: the build, for sets resolved without a lockfile)."""
     template_path = normalize(template_path)
     template = _load(template_text, template_path, tree)
-    zips = _Zipper(tree, posixpath.dirname(template_path), template_path)
+    zips = _Zipper(tree, posixpath.dirname(template_path), template_path, resolve_scope=resolve_scope)
     found: dict[str, Dependencies] = {}
     for resource in code_resources(template, template_path):
         build = zips.plan(resource, builder_digest)
@@ -157,6 +162,7 @@ def package(
     tree: SourceTree,
     bucket: str,
     installed: InstalledDependencies | None = None,
+    resolve_scope: str = "",
     *,
     roles: AppRoles | None = None,
 ) -> PackageResult:
@@ -170,7 +176,7 @@ def package(
     """
     template_path = normalize(template_path)
     template = _load(template_text, template_path, tree)
-    zips = _Zipper(tree, posixpath.dirname(template_path), template_path, installed)
+    zips = _Zipper(tree, posixpath.dirname(template_path), template_path, installed, resolve_scope)
     packaged = copy.deepcopy(template)
     code = {r.logical_id: r for r in code_resources(template, template_path)}
 
@@ -204,6 +210,7 @@ def package(
         artifacts=zips.artifacts,
         packaged_template=dump_template(packaged),
         layers=layers,
+        resolved=list(zips.resolved.values()),
     )
 
 
@@ -335,8 +342,11 @@ class _Zipper:
     """Zips folders of the tree once each (with their installed dependencies), keeping the
     artifacts by sha256."""
 
-    def __init__(self, tree: SourceTree, base: str, template_path: str, installed: InstalledDependencies | None = None):
+    def __init__(self, tree: SourceTree, base: str, template_path: str, installed: InstalledDependencies | None = None,
+                 resolve_scope: str = ""):
         self.tree = tree
+        self.resolve_scope = resolve_scope
+        self.resolved: dict[str, tuple[Dependencies, bytes]] = {}  # key -> a set resolved without a lockfile
         self.base = base
         self.template_path = template_path
         self.installed = installed
@@ -372,8 +382,13 @@ class _Zipper:
             return ResourceBuild(resource.logical_id)
         return plan_resource(
             resource.logical_id, resource.layer, resource.props, resource.metadata, path, self._manifests_of(path),
-            builder_digest,
+            builder_digest, self.resolve_scope, lambda: self._relative_contents(path),
         )
+
+    def _relative_contents(self, folder: str) -> dict[str, bytes]:
+        """The folder's files by path relative to it (what a bundled function is built from)."""
+        contents = self._contents_of(folder)
+        return {(posixpath.relpath(p, folder) if folder else p): contents[p] for p in self._files_of(folder) if p in contents}
 
     def code(self, resource: CodeResource) -> str:
         path = self.folder(resource)
@@ -396,7 +411,10 @@ class _Zipper:
         made = (path, build.prefix, deps.key if deps else "")
         if made not in self._made:
             installed = self._installed(resource, deps)
-            self._made[made] = self._keep(self._zip(path, files, contents, build.prefix, installed))
+            if deps is not None and deps.resolve and installed is not None:
+                self.resolved[deps.key] = (deps, installed)
+            zipped = self._zip(path, [] if build.bundled else files, contents, build.prefix, installed)
+            self._made[made] = self._keep(zipped)
         return self._made[made]
 
     def _files_of(self, folder: str) -> list[str]:
@@ -443,6 +461,8 @@ class _Zipper:
             with zipfile.ZipFile(io.BytesIO(dependencies)) as installed:
                 for info in installed.infolist():
                     name = prefix + normalize(info.filename)
+                    if info.filename.startswith(RESOLVED_FOLDER):
+                        continue  # what the build resolved, for the build's record: not the function's
                     if not info.is_dir() and name not in entries:
                         entries[name] = (installed.read(info), bool((info.external_attr >> 16) & 0o111))
         return deterministic_zip(entries)

@@ -65,13 +65,14 @@ class DependencyBuild(TypedDict):
     """One set of dependencies the cache lacks: a dependency build (CodeBuild) to run."""
 
     key: str
-    method: str  # pip | npm
+    method: str  # pip | npm | esbuild
     runtime: str
     architecture: str
     manifest: str  # the repository path of requirements.txt / package.json
     source: str  # "bucket/key" of the build's source zip (CodeBuild's S3 source location)
     outputPath: str  # "dependency-builds/{nonce}": the build's own prefix, which no other build can name
     artifactName: str  # "{key}.zip": the build's artifact, under outputPath in the artifact bucket
+    resolve: NotRequired[bool]  # npm without a lockfile: CacheDependencies also caches what it resolved
 
 
 class DependencyPlan(TypedDict):
@@ -104,6 +105,9 @@ class Packaged(TypedDict):
     templateKey: str
     manifestKey: str  # the JSON list of PackagedFunction, beside the template
     functionCount: int
+    # what the build found to tell a person (bounded): physical names fixed for every stage
+    # ("fixedNames"), dependencies resolved without a lockfile ("resolvedWithoutLockfile")
+    notes: NotRequired[dict]
 
 
 class BuildOutcome(TypedDict):

@@ -68,8 +68,20 @@ class Delivery:
             self._template(target),
             commits_between(registered.repository, target.commit_id, running.commit_id if running else None, limit=20)
             if running and running.commit_id != target.commit_id else [],
+            self._other_stages(registered, stage),
         )
         return changeset_view(cs, app, stage, number, current)
+
+    def _other_stages(self, registered: App, stage: str) -> dict[str, dict]:
+        """The packaged template every other stage of the app runs: the names they hold."""
+        found = {}
+        for other in registered.stages:
+            if other.name == stage:
+                continue
+            deployment = self.lineage.current_deployment(registered.name, other.name)
+            if deployment is not None:
+                found[other.name] = self._template(self.lineage.get_build(registered.name, deployment.build))
+        return found
 
     def _template(self, build: Build) -> dict:
         try:
@@ -98,8 +110,11 @@ class Delivery:
                 f"change set {changeset_id} no longer matches what stage {stage} runs: review the fresh one", fresh
             )
         if changeset_id is None and fresh["confirmRequired"]:
+            what = "major changes" if any(c["class"] == "major" for c in fresh["changes"]) else "names another stage holds"
+            if fresh["collisions"] and what == "major changes":
+                what += " and names another stage holds"
             raise StaleChangeSet(
-                f"the change set of build {number} to {stage} has major changes: confirm it by sending its changesetId", fresh
+                f"the change set of build {number} to {stage} has {what}: confirm it by sending its changesetId", fresh
             )
         trigger = {"type": "user", "by": who, "changesetId": fresh["changesetId"]}
         judged_against = fresh["current"]["deployment"] if fresh["current"] else None

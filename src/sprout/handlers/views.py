@@ -38,6 +38,7 @@ def build_summary(build: Build) -> dict:
 def build_view(build: Build, deployed_to: dict[str, Deployment], live_on: list[str], rolled_back_from: list[str]) -> dict:
     return {
         **build_summary(build),
+        "app": build.app,
         "functions": [function_view(f) for f in build.functions],
         "templateKey": build.template_key,
         "failure": build.failure,
@@ -45,6 +46,8 @@ def build_view(build: Build, deployed_to: dict[str, Deployment], live_on: list[s
         "deployedTo": {stage: deployment_view(d) for stage, d in deployed_to.items()},
         "liveOn": live_on,
         "rolledBackFrom": sorted(rolled_back_from),
+        "fixedNames": (build.notes or {}).get("fixedNames", []),
+        "resolvedWithoutLockfile": (build.notes or {}).get("resolvedWithoutLockfile", []),
     }
 
 
@@ -118,4 +121,5 @@ def changeset_view(cs: ChangeSet, app: str, stage: str, build: int, current: Dep
         "summary": cs.summary(),
         "changes": [c.view() for c in cs.changes],
         "commits": cs.commits,
+        "collisions": cs.collisions,
     }

@@ -34,6 +34,8 @@ def test_given_an_app_when_registered_then_it_is_listed_and_shown_with_default_s
         {"name": "dev", "branch": "main", "autoDeploy": True},
         {"name": "prod", "branch": None, "autoDeploy": False},
     ]
+    # an empty repository has no branch head to build yet
+    assert created.pop("builds") == []
     assert api.request("GET", f"/apps/app-{uid}") == created
     assert f"app-{uid}" in [a["name"] for a in api.request("GET", "/apps")["apps"]]
 

@@ -120,16 +120,18 @@ def test_given_the_same_manifests_then_the_key_is_the_same_and_any_defining_chan
     assert plan(tree(), "c" * 64)["web/package.json"].key != plan(tree())["web/package.json"].key
 
 
-@pytest.mark.parametrize("method", ["makefile", "esbuild", "go1.x"])
+@pytest.mark.parametrize("method", ["makefile", "go1.x"])
 def test_given_a_build_method_sprout_does_not_build_then_packaging_fails_naming_it(method):
     t = tree(**{"template.yaml": TEMPLATE.replace("Metadata: {BuildMethod: python3.13}", f"Metadata: {{BuildMethod: {method}}}").encode()})
     with pytest.raises(PackagingError, match=rf"Shared: Metadata BuildMethod {method} is not supported"):
         plan(t)
 
 
-def test_given_node_dependencies_without_a_lockfile_then_packaging_fails_naming_the_file():
-    with pytest.raises(PackagingError, match=r"Web: web/package.json declares dependencies but web has no package-lock.json"):
-        plan(tree(**{"web/package-lock.json": None}))
+def test_given_node_dependencies_without_a_lockfile_then_they_are_resolved_by_npm_install():
+    # GIVEN package.json declaring dependencies and no lockfile WHEN planned
+    web = plan(tree(**{"web/package-lock.json": None}))["web/package.json"]
+    # THEN npm resolves them (npm install), from package.json alone
+    assert (web.method, web.resolve, set(web.files)) == ("npm", True, {"package.json"})
 
 
 def test_given_manifests_with_nothing_to_install_then_no_dependency_build():

@@ -76,6 +76,7 @@ class BuildRepository:
         functions: Iterable[FunctionArtifact] = (),
         template_key: str | None = None,
         failure: dict | None = None,
+        notes: dict | None = None,
     ) -> Build:
         """Record how build ``number`` ended, and close it as its execution's open work.
         Finishing it again the same way is a no-op."""
@@ -98,13 +99,14 @@ class BuildRepository:
                 BuildItem.functions.set([asdict(f) for f in functions]),
                 BuildItem.template_key.set(template_key) if template_key else BuildItem.template_key.remove(),
                 BuildItem.failure.set(failure) if failure else BuildItem.failure.remove(),
+                BuildItem.notes.set(notes) if notes else BuildItem.notes.remove(),
             ],
             condition=BuildItem.status == BuildStatus.BUILDING.value,
         )
         if item.execution:
             txn.delete("open", OpenItem(open_pk(item.execution), open_build_sk(app, number)))
         if txn.commit():
-            return self.finish_build(app, number, status, functions, template_key, failure)
+            return self.finish_build(app, number, status, functions, template_key, failure, notes)
         return self.get_build(app, number)
 
     def quarantine(self, app: str, number: int, reason: dict | None) -> Build:

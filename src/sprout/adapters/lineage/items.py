@@ -144,6 +144,7 @@ class BuildItem(Item):
     failure = JSONAttribute(null=True)
     execution = UnicodeAttribute(null=True)
     quarantined = JSONAttribute(null=True)
+    notes = JSONAttribute(null=True)
     gsi2pk = UnicodeAttribute()
     gsi2sk = UnicodeAttribute()
     by_gsi2 = _Gsi2()

@@ -82,6 +82,7 @@ def to_build(item: BuildItem) -> Build:
         failure=item.failure,
         execution=item.execution,
         quarantined=item.quarantined,
+        notes=item.notes,
     )
 
 

@@ -62,6 +62,12 @@ def add_parsers(sub: Any) -> None:
     b_wait.add_argument("number", metavar="N", type=positive_int, help="the build number")
     b_wait.add_argument("--stage", default=None, help="also wait for its deployment to this stage to finish")
     b_wait.add_argument("--timeout", type=positive_float, default=600.0, help="seconds (default 600)")
+    b_lock = leaf(builds, "lockfile", builds_lockfile,
+                  "print the lockfile a build resolved for a package.json committed without one")
+    b_lock.add_argument("app", metavar="APP", help="the app's name")
+    b_lock.add_argument("number", metavar="N", type=positive_int, help="the build number")
+    b_lock.add_argument("manifest", metavar="MANIFEST", nargs="?", default=None,
+                        help="the package.json's path in the repository (default: the only one)")
     b_start = leaf(builds, "start", builds_start, "build a branch's head or a commit")
     b_start.add_argument("app", metavar="APP", help="the app's name")
     which = b_start.add_mutually_exclusive_group(required=True)
@@ -76,8 +82,18 @@ def apps_create(ctx: Context) -> int:
         body["templatePath"] = args.template_path
     if args.stages:
         body["stages"] = args.stages
-    ctx.emit(ctx.client.request("POST", "/apps", body), lambda a: "registered " + render.app(a))
+    ctx.emit(ctx.client.request("POST", "/apps", body), lambda a: "registered " + render.app(a) + _started(a))
     return 0
+
+
+def _started(a: dict) -> str:
+    """The builds registering started: the branch heads its stages follow."""
+    lines = [
+        f"\nbuilding {b.get('branch')} at {(b.get('commit') or '')[:12]} as build {b.get('build')}; "
+        f"`sprout builds wait {a['name']} {b.get('build')}` follows it"
+        for b in a.get("builds") or []
+    ]
+    return "".join(lines)
 
 
 def apps_list(ctx: Context) -> int:
@@ -114,6 +130,14 @@ def builds_wait(ctx: Context) -> int:
     return 1 if result["status"] == "FAILED" or deployment.get("status") == "FAILED" else 0
 
 
+def builds_lockfile(ctx: Context) -> int:
+    args = ctx.args
+    query = {"manifest": args.manifest} if args.manifest else None
+    result = ctx.client.request("GET", api_path("apps", args.app, "builds", args.number, "lockfile"), query=query)
+    ctx.emit(result, lambda r: r["content"].rstrip("\n"))
+    return 0
+
+
 def builds_start(ctx: Context) -> int:
     args = ctx.args
     body = {"branch": args.branch} if args.branch else {"commit": args.commit}
@@ -123,7 +147,8 @@ def builds_start(ctx: Context) -> int:
         lambda r: (
             f"building {r.get('app')} at {(r.get('commitId') or '')[:12]}"
             + (f" ({r['branch']})" if r.get("branch") else "")
-            + f"; `sprout builds list {args.app}` shows it"
+            + (f" as build {r['build']}; `sprout builds wait {args.app} {r['build']}` follows it"
+               if r.get("build") else f"; `sprout builds list {args.app}` shows it")
         ),
     )
     return 0

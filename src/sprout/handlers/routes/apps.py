@@ -5,12 +5,13 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from sprout.adapters.source import check_repository
+from sprout.adapters.source import check_repository, resolve_branch
 from sprout.adapters.stacks import StageStacks
-from sprout.domain.errors import InvalidInput, SourceError, StackNameTaken
+from sprout.domain.errors import InvalidInput, NotFound, SourceError, StackNameTaken
 from sprout.domain.model import App, StageSpec
 from sprout.domain.pipeline import check_stages, stage_stacks
-from sprout.handlers.http import body_of, json_response
+from sprout.handlers.build_starts import build_branch_heads
+from sprout.handlers.http import body_of, caller, json_response
 from sprout.handlers.views import app_view
 from sprout.observability import logger
 from sprout.schemas import validate
@@ -35,7 +36,8 @@ def create_app() -> Response:
     _refuse_foreign_stacks(app)
     created = router.context["lineage"].create_app(app)
     logger.info("app registered", extra={"app": created.name, "repository": created.repository})
-    return json_response(201, app_view(created))
+    builds = build_branch_heads(router.context, created, {"type": "user", "by": caller(router), "reason": "registered"})
+    return json_response(201, {**app_view(created), "builds": builds})
 
 
 def _refuse_foreign_stacks(app: App) -> None:
@@ -61,3 +63,24 @@ def list_apps() -> Response:
 @router.get("/apps/<name>")
 def get_app(name: str) -> Response:
     return json_response(200, app_view(router.context["lineage"].get_app(name)))
+
+
+@router.get("/apps/<name>/heads")
+def get_heads(name: str) -> Response:
+    """The head of every branch the app's stages follow, and its build (None: not built yet, as
+    right after a push, or the branch has no commit): whether a build is on its way."""
+    lineage = router.context["lineage"]
+    registered = lineage.get_app(name)
+    heads = []
+    for branch in dict.fromkeys(s.branch for s in registered.stages if s.branch):
+        try:
+            commit = resolve_branch(registered.repository, branch)
+        except SourceError:
+            heads.append({"branch": branch, "commit": None, "build": None})
+            continue
+        try:
+            number = lineage.get_build_by_commit(name, commit).number
+        except NotFound:
+            number = None
+        heads.append({"branch": branch, "commit": commit, "build": number})
+    return json_response(200, {"heads": heads})

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import uuid
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from sprout.adapters.dependency_builds import lockfile_key
 from sprout.adapters.source import check_commit, resolve_branch
 from sprout.domain.errors import NotFound, SourceError
+from sprout.handlers.build_starts import start_build as start_build_of
 from sprout.handlers.http import body_of, caller, json_response, query_of, whole_number
 from sprout.handlers.views import build_summary, build_view
 from sprout.schemas import validate
@@ -32,15 +31,10 @@ def start_build(name: str) -> Response:
             check_commit(registered.repository, commit)
     except SourceError as e:
         raise NotFound(str(e), field="branch" if branch else "commit") from None
-    execution = router.context["sfn"].start_execution(
-        stateMachineArn=router.context["build_machine"],
-        name=f"{name}-{commit[:12]}-{uuid.uuid4().hex[:8]}"[-80:],
-        input=json.dumps(
-            {"source": "sprout.api", "app": name, "branch": branch, "commitId": commit,
-             "trigger": {"type": "user", "by": caller(router)}}
-        ),
+    started = start_build_of(router.context, registered, commit, branch, {"type": "user", "by": caller(router)})
+    return json_response(
+        202, {"app": name, "commitId": commit, "branch": branch, "build": started["build"], "executionArn": started["execution"]}
     )
-    return json_response(202, {"app": name, "commitId": commit, "branch": branch, "executionArn": execution["executionArn"]})
 
 
 @router.get("/apps/<name>/builds")
@@ -85,3 +79,24 @@ def _rolled_back_from(lineage, app: str, deployed_to: dict, live_on: list[str]) 
         if any(d.replaces == deployment.id and d.kind.value in ("rollback", "auto-rollback") for d in later):
             found.append(stage)
     return found
+
+
+@router.get("/apps/<name>/builds/<number>/lockfile")
+def get_lockfile(name: str, number: str) -> Response:
+    """The lockfile build ``number`` resolved for ``?manifest=`` (a package.json it installed
+    without one): what to commit to make the build reproducible."""
+    lineage = router.context["lineage"]
+    lineage.get_app(name)
+    build = lineage.get_build(name, whole_number("number", number, maximum=10**9))
+    resolved = (build.notes or {}).get("resolvedWithoutLockfile") or []
+    manifest = query_of(router).get("manifest") or (resolved[0]["manifest"] if len(resolved) == 1 else None)
+    found = next((r for r in resolved if r["manifest"] == manifest), None)
+    if found is None:
+        listed = ", ".join(r["manifest"] for r in resolved) or "none"
+        asked = manifest if manifest is None or len(manifest) <= 100 else manifest[:100] + "…"
+        raise NotFound(f"build {build.number} of {name} resolved no lockfile for {asked} (it resolved: {listed})",
+                       field="manifest")
+    content = router.context["delivery"].artifacts.read(
+        lockfile_key(found["sha256"]), f"the lockfile of {found['manifest']} is no longer stored"
+    )
+    return json_response(200, {**found, "content": content.decode("utf-8", errors="replace")})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import yaml
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -15,14 +16,16 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from sprout.adapters.artifacts import ArtifactStore
-from sprout.adapters.dependency_builds import DependencyCache, why_failed
+from sprout.adapters.dependency_builds import DependencyCache, ResolvedLockfiles, why_failed
 from sprout.adapters.node_check import node_checker
 from sprout.adapters.source import CodeCommitSource, commit_info
 from sprout.domain.app_roles import AppRoles
+from sprout.domain.dependencies import resolved_note
 from sprout.domain.errors import InvalidInput, SourceError
 from sprout.domain.model import BuildStatus, FunctionArtifact
 from sprout.domain.packaging import package as package_commit
 from sprout.domain.packaging import plan_dependencies as dependencies_of
+from sprout.domain.physical_names import fixed_names
 from sprout.domain.syntax import check_function
 from sprout.handlers.contracts import (
     BuildOutcome,
@@ -41,6 +44,7 @@ from sprout.settings import require_env
 
 artifacts = ArtifactStore(settings.artifact_bucket)
 dependency_cache = DependencyCache(artifacts, lineage)
+resolved_lockfiles = ResolvedLockfiles(dependency_cache)
 DEPENDENCY_STEP = "BuildDependencies"
 # Idempotency records share Sprout's table (pk "idempotency#<function>", sk the hashed key).
 idempotency_store = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="pk", sort_key_attr="sk")
@@ -109,6 +113,8 @@ def record_build_step(event: BuildTarget, execution: str | None) -> RecordedBuil
     build, created = lineage.record_build(
         app_name, commit, event.get("branch"), info.get("message", ""), info.get("author", ""), execution=execution
     )
+    if not created and execution and build.execution == execution and build.status is BuildStatus.BUILDING:
+        created = True  # numbered by the API for this execution before it started (sprout.handlers.build_starts)
     if created:
         metrics.add_metric(name="BuildsStarted", unit="Count", value=1)
     if created and problem:
@@ -128,7 +134,8 @@ def plan_dependencies_step(event: PackageInput) -> DependencyPlan:
     registered = lineage.get_app(app_name)
     tree = CodeCommitSource(field(event, "repository"), field(event, "commitId"))
     needed = dependencies_of(
-        tree.read(registered.template_path), registered.template_path, tree, dependency_cache.builder_digest
+        tree.read(registered.template_path), registered.template_path, tree, dependency_cache.builder_digest,
+        resolve_scope(event),
     )
     missing = [deps for deps in needed if not dependency_cache.has(deps.key)]
     builds: list[DependencyBuild] = []
@@ -143,6 +150,7 @@ def plan_dependencies_step(event: PackageInput) -> DependencyPlan:
             "source": dependency_cache.put_source(deps),
             "outputPath": path,
             "artifactName": name,
+            "resolve": deps.resolve,
         })
     metrics.add_metric(name="DependencyCacheHits", unit="Count", value=len(needed) - len(missing))
     metrics.add_metric(name="DependencyCacheMisses", unit="Count", value=len(missing))
@@ -167,6 +175,8 @@ def cache_dependencies_step(event: CacheInput) -> dict:
         output = f"{field(build, 'outputPath')}/{field(build, 'artifactName')}"
         recorded = dependency_cache.keep(field(build, "key"), output, app_name, number, codebuild)
         kept.append({"key": recorded.key, "object": recorded.object_key, "sha256": recorded.sha256})
+        if build.get("resolve"):  # resolved without a lockfile: also cached under what it resolved
+            resolved_lockfiles.adopt(recorded, app_name, number)
     logger.info("dependencies cached", extra={"app": app_name, "build": number, "kept": kept})
     return {"kept": kept}
 
@@ -180,7 +190,7 @@ def package_step(event: PackageInput) -> Packaged:
     tree = CodeCommitSource(field(event, "repository"), field(event, "commitId"))
     result = package_commit(
         tree.read(registered.template_path), registered.template_path, tree, settings.artifact_bucket,
-        dependency_cache, roles=_app_roles(),
+        dependency_cache, resolve_scope(event), roles=_app_roles(),
     )
     js = node_checker()
     checked = sum(
@@ -200,10 +210,33 @@ def package_step(event: PackageInput) -> Packaged:
         extra={"app": app_name, "build": number, "functions": len(result.functions), "uploaded": uploaded,
                "sources_checked": checked, "javascript_checked": js is not None},
     )
-    # the manifest stays in S3: an app's functions would outgrow a state's 256 KB
-    return {"templateKey": template_key, "manifestKey": manifest_key, "functionCount": len(result.functions)}
+    # the manifest stays in S3: an app's functions would outgrow a state's 256 KB (the notes are bounded)
+    return {"templateKey": template_key, "manifestKey": manifest_key, "functionCount": len(result.functions),
+            "notes": build_notes(result)}
 
 
+def resolve_scope(event: PackageInput) -> str:
+    """The build a dependency set without a lockfile is resolved for (PlanDependencies and
+    Package name the same one)."""
+    return f"{field(event, 'app')}#{int(field(event, 'number'))}"
+
+
+NOTE_NAMES_LIMIT, NOTE_NAME_LIMIT = 50, 300
+
+
+def build_notes(result) -> dict:
+    """What a person should know about the build: the physical names its template fixes for every
+    stage, and the dependencies it resolved without a lockfile (each now cached by what it
+    resolved, its lockfile kept)."""
+    notes: dict = {}
+    fixed = fixed_names(yaml.safe_load(result.packaged_template) or {})
+    if fixed:  # bounded: the build's record is one item (a template may name hundreds of resources)
+        notes["fixedNames"] = [{**n, "name": n["name"][:NOTE_NAME_LIMIT]} for n in fixed[:NOTE_NAMES_LIMIT]]
+    resolved = [r for deps, installed in result.resolved
+                if (r := resolved_note(deps, installed, dependency_cache.builder_digest))]
+    if resolved:
+        notes["resolvedWithoutLockfile"] = resolved
+    return notes
 def _app_roles() -> AppRoles:
     """Sprout's boundary and path for the app's roles (PackageFunction's settings)."""
     return AppRoles(boundary_arn=require_env("APP_ROLE_BOUNDARY_ARN"), path=require_env("APP_ROLE_PATH"))
@@ -219,7 +252,9 @@ def record_build_outcome_step(event: BuildOutcome) -> dict:
             FunctionArtifact(f["logicalId"], f["sha256"], f["s3Key"], f.get("config") or {})
             for f in artifacts.get_manifest(field(pkg, "manifestKey"))
         )
-        lineage.finish_build(app_name, number, status, functions=functions, template_key=pkg["templateKey"])
+        lineage.finish_build(
+            app_name, number, status, functions=functions, template_key=pkg["templateKey"], notes=pkg.get("notes")
+        )
     else:
         step = event.get("step", "unknown")
         recorded = failure(step, event.get("error"))

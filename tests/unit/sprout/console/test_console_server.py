@@ -31,6 +31,12 @@ class StubApi:
             return APP
         if path == "/apps/missing":
             raise ApiError(404, {"message": "app missing not found"}, method, path)
+        if path.endswith("/changeset") and str((query or {}).get("build")) == "3":
+            return {"changesetId": "prod.d1.build-3", "build": 3, "current": {"deployment": "d1", "build": 1},
+                    "confirmRequired": True, "summary": "no changes, 1 name colliding with another stage",
+                    "commits": [], "changes": [],
+                    "collisions": [{"logicalId": "OrdersTable", "type": "AWS::DynamoDB::Table",
+                                    "property": "TableName", "name": "orders", "stage": "dev"}]}
         if path.endswith("/changeset"):
             return {"changesetId": "prod.d1.build-2", "build": 2, "current": {"deployment": "d1", "build": 1},
                     "confirmRequired": False, "summary": "1 change (0 major, 1 minor)", "commits": [],
@@ -208,3 +214,11 @@ def test_given_a_stale_change_set_when_promoting_then_the_apis_409_and_the_fresh
     assert status == 409 and "the change set is stale: prod changed" in page
     assert 'name="changesetId" value="prod.d9.build-2"' in page and "fresh one" in page
     assert ("POST", "/apps/notes/stages/prod/promote", {"changesetId": "prod.d1.build-2", "build": 2}) in api.calls
+
+
+def test_given_a_change_set_with_names_another_stage_holds_then_each_is_shown_and_a_confirm_asked(console):
+    _, port = console
+    status, _, page = send(port, "GET", "/apps/notes/stages/prod/promote?build=3")
+    assert status == 200
+    assert "Names another stage holds (1)" in page and "<code>orders</code>" in page
+    assert "I have read the change set: it has names another stage holds" in page
