@@ -130,7 +130,6 @@ def parse_iso(text: str) -> datetime:
 # ---- hands-off rollback ----------------------------------------------------------------------------
 
 DEFAULT_COOLDOWN = timedelta(minutes=5)
-ALARM_PREFIX = "sprout-ar-"
 WATCHED_KINDS = (DeploymentKind.DEPLOY, DeploymentKind.PROMOTE)
 
 

@@ -23,6 +23,8 @@ commit marker       ``APP#{app}``                     ``COMMIT#{commit}``       
 build→stage link    ``APP#{app}``                     ``DEPLOYED#{number:010d}#{stage}``   -
 deployment          ``APP#{app}#STAGE#{stage}``       ``DEPLOY#{seq:06d}``                 -
 open work           ``EXEC#{executionArn}``           ``BUILD#{app}#{n}`` / ``DEPLOY#{app}#{stage}#{id}``  -
+watched alarm       ``ALARM#{alarmName}``             ``ALARM``                            -
+alarm event         ``ALARMEVENT#{eventId}``          ``EVENT``                            -
 ==================  ================================  ===================================  ==============================
 
 "Open work" items name what an execution opened and has not closed yet (a build BUILDING, a
@@ -206,7 +208,19 @@ class AlarmEventItem(Item):
     at = UnicodeAttribute()
 
 
-MODELS = (AlarmEventItem, AppItem, StageItem, StackClaimItem, BuildItem, CommitItem, DeployedItem, DeploymentItem, OpenItem)
+class WatchedAlarmItem(Item):
+    """An alarm Sprout created for a watched stage, recorded after Sprout put it and deleted before
+    Sprout deletes it: the only alarms the rollback path acts on (tags on an alarm prove nothing)."""
+
+    app = UnicodeAttribute()
+    stage = UnicodeAttribute()
+    signal = UnicodeAttribute()
+    arn = UnicodeAttribute()
+    definition = UnicodeAttribute()  # sha256 of the definition DescribeAlarms showed once Sprout had put it
+    recorded_at = UnicodeAttribute(attr_name="recordedAt")
+
+
+MODELS = (AlarmEventItem, WatchedAlarmItem, AppItem, StageItem, StackClaimItem, BuildItem, CommitItem, DeployedItem, DeploymentItem, OpenItem)
 
 
 # ---- keys --------------------------------------------------------------------------------------
