@@ -78,7 +78,7 @@ def resolve_alarm_step(event: dict, execution: str | None, alarms: Alarms | None
     if why_not is not None:
         return _ignored(event_id, alarm.name, why_not, app, stage)
     try:
-        target = rollback_target(history, current)
+        target = rollback_target(history, current, quarantined=lambda n: bool(lineage.get_build(app, n).quarantined))
     except NothingToRollBackTo as e:
         return _ignored(event_id, alarm.name, str(e), app, stage)
     preempt = None
