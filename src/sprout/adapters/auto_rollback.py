@@ -41,7 +41,7 @@ from sprout.domain.auto_rollback import (
     definition_digest,
     filter_name,
 )
-from sprout.domain.errors import Conflict, NotDeployed
+from sprout.domain.errors import Conflict, NotDeployed, named
 from sprout.domain.monitoring import access_log_group
 from sprout.observability import logger
 
@@ -182,7 +182,7 @@ class Watcher:
         """Make the stage's alarms and filters what ``wanted`` says, then record it (recorded last:
         a failure half-way leaves the previous record, and applying again completes the work)."""
         _, previous = self.current(app, stage)
-        where = f"stage {stage} of app {app}"
+        where = f"stage {named(stage)} of app {named(app)}"
         try:
             inventory = self.resources.inventory(stack_name(app, stage), where)
         except NotDeployed:
@@ -240,7 +240,7 @@ class Watcher:
             return body
         found = self.alarms.describe(names)
         try:
-            inventory = self.resources.inventory(stack_name(app, stage), f"stage {stage} of app {app}")
+            inventory = self.resources.inventory(stack_name(app, stage), f"stage {named(stage)} of app {named(app)}")
         except NotDeployed:  # the stage's stack is gone: its alarms are still Sprout's to show and remove
             inventory = StageInventory()
         specs = {s.name: s for s in alarm_specs(app, stage, settings, "", [ApiRef(a.logical_id, a.api_name, a.stage)

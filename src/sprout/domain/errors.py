@@ -27,6 +27,7 @@ class InvalidInput(SproutError):
     """A request or payload field is missing or malformed (HTTP 400)."""
 
     def __init__(self, field: str, message: str):
+        field = named(field)  # an unknown field's name is the caller's, and may be long
         super().__init__(f"{field}: {message}")
         self.field = field
 

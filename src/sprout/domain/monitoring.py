@@ -4,7 +4,6 @@ No boto3 here: the adapters (sprout.adapters.logs, .metrics, .apigateway) do the
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
@@ -12,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sprout.domain.errors import FunctionNotFound, InvalidInput
+from sprout.domain.errors import FunctionNotFound, InvalidInput, shown
+from sprout.domain.tokens import seal, unseal
 
 DEFAULT_SINCE = timedelta(hours=1)
 MAX_LIMIT = 1000
@@ -39,9 +39,9 @@ def parse_time(field: str, value: str, now: datetime) -> datetime:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
             parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):
-        raise InvalidInput(field, f"{value!r} is neither an ISO 8601 time nor a duration such as 15m, 2h, 1d") from None
+        raise InvalidInput(field, f"{shown(value)} is neither an ISO 8601 time nor a duration such as 15m, 2h, 1d") from None
     if parsed < EPOCH:
-        raise InvalidInput(field, f"{value!r} is before 1970")
+        raise InvalidInput(field, f"{shown(value)} is before 1970")
     return parsed
 
 
@@ -221,8 +221,8 @@ def resolve_function(fn: str, logical_ids: list[str], where: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise InvalidInput("fn", f"{fn!r} matches several functions of {where}: {', '.join(sorted(matches))}")
-    raise FunctionNotFound(f"{where} has no function {fn!r} (functions: {', '.join(sorted(logical_ids)) or 'none'})")
+        raise InvalidInput("fn", f"{shown(fn)} matches several functions of {where}: {', '.join(sorted(matches))}")
+    raise FunctionNotFound(f"{where} has no function {shown(fn)} (functions: {', '.join(sorted(logical_ids)) or 'none'})")
 
 
 # ---- page tokens --------------------------------------------------------------------------------------
@@ -235,18 +235,15 @@ class Cursor:
     seen: tuple[str, ...] = ()
 
 
-def encode_cursor(cursor: Cursor) -> str:
-    raw = json.dumps({"b": cursor.before_ms, "s": list(cursor.seen)}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(name: str, cursor: Cursor) -> str:
+    """The ``nextToken`` of log listing ``name`` (``sprout.domain.tokens.listing``) at ``cursor``."""
+    return seal(name, {"b": cursor.before_ms, "s": list(cursor.seen)})
 
 
-def decode_cursor(token: str) -> Cursor:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        doc = json.loads(raw)
-        before, seen = doc["b"], doc["s"]
-        if not isinstance(before, int) or not isinstance(seen, list) or not all(isinstance(s, str) for s in seen):
-            raise ValueError(token)
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidInput("nextToken", "is not a token this API gave") from None
+def decode_cursor(name: str, token: str) -> Cursor:
+    doc = unseal(name, token)
+    before, seen = doc.get("b"), doc.get("s")
+    if (not isinstance(before, int) or isinstance(before, bool) or not isinstance(seen, list)
+            or not all(isinstance(s, str) for s in seen)):
+        raise InvalidInput("nextToken", "is not a token this API gave")
     return Cursor(before, tuple(seen))
