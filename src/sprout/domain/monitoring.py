@@ -78,7 +78,7 @@ def iso_ms(epoch_ms: int) -> str:
 def parse_limit(value: str | None, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,9}", value) or not 1 <= int(value) <= maximum:
         raise InvalidInput("limit", f"must be a whole number from 1 to {maximum}")
     return int(value)
 
@@ -130,9 +130,9 @@ def status_filter(status: str | None) -> str:
     text = status.strip().lower()
     if re.fullmatch(r"[1-5]xx", text):
         return f"{{ $.status = {text[0]}* }}"
-    if re.fullmatch(r"[1-5]\d\d", text):
+    if re.fullmatch(r"[1-5][0-9][0-9]", text):
         return f'{{ $.status = "{text}" }}'
-    raise InvalidInput("status", f"{status!r} is not a status class (2xx, 4xx, 5xx ...) or a code such as 502")
+    raise InvalidInput("status", f"{shown(status)} is not a status class (2xx, 4xx, 5xx ...) or a code such as 502")
 
 
 def parse_access_entry(message: str) -> dict[str, Any] | None:
@@ -171,8 +171,8 @@ def parse_period(value: str | None, span: TimeRange) -> int:
     seconds = (span.until - span.since).total_seconds()
     if value is None:
         return max(60, math.ceil(seconds / MAX_POINTS / 60) * 60)
-    if not value.isdigit() or int(value) == 0:
-        raise InvalidInput("period", "must be a whole number of seconds")
+    if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) == 0:  # ASCII digits: "²" is a digit to isdigit
+        raise InvalidInput("period", f"must be a whole number of seconds, got {shown(value)}")
     period = int(value)
     if period not in HIGH_RESOLUTION_PERIODS and period % 60:
         raise InvalidInput("period", f"{period} is not a period CloudWatch allows: 1, 5, 10, 20, 30, 60 or a multiple of 60")
