@@ -144,3 +144,49 @@ def test_given_a_forged_alarm_event_for_the_victims_recorded_alarm_when_it_is_no
     # THEN ignored: DescribeAlarms says the alarm is not in ALARM; nothing moved
     assert_ignored(cloud, event, output, "is not in ALARM now")
     assert_untouched(victim, before)
+
+
+def test_given_a_hostile_apps_template_declaring_the_forged_alarm_when_pushed_then_the_victims_prod_does_not_move(
+    victim, cloud, api, tmp_path
+):
+    """Through the app author's only means, a push: their template declares the forged alarm. Which
+    layer stops it depends on the stack role: either the alarm is refused (the attacker's deploy
+    fails and no such alarm exists) or it is made, fires on missing data, and ResolveAlarm ignores it.
+    Either way the victim's prod does not move."""
+    # GIVEN the victim's prod on build 1, and a hostile app whose template declares
+    # sprout-ar-<victim>-prod-fromstack, tagged with the victim's app and stage, missing data breaching
+    before = stage(victim, "prod")["currentDeployment"]["id"]
+    attacker = registered_app(cloud, api, f"attacker-{uuid.uuid4().hex[:8]}", NOTES, tmp_path)
+    forged = f"sprout-ar-{victim.name}-prod-fromstack"
+    template = attacker.work / "template.yaml"
+    template.write_text(template.read_text().replace("\nResources:\n", f"""
+Resources:
+  ForgedAlarm:
+    Type: AWS::CloudWatch::Alarm
+    Properties:
+      AlarmName: {forged}
+      Namespace: Attacker
+      MetricName: Nothing
+      Statistic: Sum
+      Period: 10
+      EvaluationPeriods: 1
+      Threshold: 1
+      ComparisonOperator: GreaterThanOrEqualToThreshold
+      TreatMissingData: breaching
+      Tags:
+        - {{Key: "sprout:app", Value: {victim.name}}}
+        - {{Key: "sprout:stage", Value: prod}}
+        - {{Key: "sprout:signal", Value: fast}}
+""", 1))
+    # WHEN the attacker pushes and their dev stage settles
+    attacker.commit_and_push("Monitoring")
+    built = attacker.wait_build(1, timeout=180)
+    made = cloud.client("cloudwatch").describe_alarms(AlarmNames=[forged])["MetricAlarms"]
+    # THEN either the stack could not make the alarm, or its event was recorded as ignored
+    if made:
+        event, output = rollback_outcome(cloud, forged)
+        assert_ignored(cloud, event, output, "not an alarm Sprout created and recorded")
+    else:
+        assert built["status"] == "FAILED" or built["deployedTo"]["dev"]["status"] == "FAILED", built
+    # AND the victim's prod runs what it ran, its build not quarantined
+    assert_untouched(victim, before)
