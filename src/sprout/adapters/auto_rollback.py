@@ -198,6 +198,7 @@ class Watcher:
                 destination = _env("FAST_SIGNAL_FUNCTION_ARN")
                 for api in apis:
                     self.subscriptions.put(access_log_group(api.api_id, api.stage), filter_name(app, stage), destination)
+            self._refuse_foreign(app, stage, specs)
             existing = self.alarms.describe([s.name for s in specs])
             for spec in specs:
                 self.alarms.put(spec, existing.get(spec.name))
@@ -211,6 +212,14 @@ class Watcher:
                 self.subscriptions.delete(access_log_group(api.api_id, api.stage), filter_name(app, stage))
         self.settings.put(app, stage, wanted, names, by)
         logger.info("auto-rollback set", extra={"app": app, "stage": stage, "enabled": wanted.enabled, "alarms": names})
+
+    def _refuse_foreign(self, app: str, stage: str, specs: list[AlarmSpec]) -> None:
+        """409 before touching CloudWatch when an alarm name is recorded for another app's stage
+        (stack names are claimed per stage, so names cannot collide; this holds even if they did)."""
+        for spec in specs:
+            recorded = self.records.watched_alarm(spec.name)
+            if recorded is not None and (recorded.app, recorded.stage) != (app, stage):
+                raise Conflict(f"alarm {named(spec.name)} is recorded for another app's stage")
 
     def _record(self, app: str, stage: str, specs: list[AlarmSpec]) -> None:
         """Record each alarm as CloudWatch shows it once put: its ARN and its definition's digest."""

@@ -9,6 +9,7 @@ import pytest
 from sprout.adapters.apigateway import StageInventory
 from sprout.adapters.auto_rollback import Watcher
 from sprout.domain.auto_rollback import Settings, WatchedAlarm, definition_digest
+from sprout.domain.errors import Conflict
 
 ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
 
@@ -42,6 +43,9 @@ class FakeRecords:
     def record_watched_alarm(self, alarm: WatchedAlarm):
         self.records[alarm.name] = alarm
         self.journal.append(("record", alarm.name))
+
+    def watched_alarm(self, name):
+        return self.records.get(name)
 
     def forget_watched_alarm(self, name):
         self.records.pop(name, None)
@@ -108,3 +112,12 @@ def test_given_a_watched_stage_when_a_function_leaves_or_it_is_turned_off_then_a
     assert records.records == {} and alarms.alarms == {}
     last = "sprout-ar-notes-prod-errors-Create"
     assert journal.index(("forget", last)) < journal.index(("delete", last))
+
+
+def test_given_an_alarm_name_recorded_for_another_stage_when_watched_then_409_before_any_alarm_is_put(watch):
+    watcher, alarms, records, _, journal = watch
+    name = "sprout-ar-notes-prod-errors-Create"
+    records.records[name] = WatchedAlarm(name, "notes-prod", "errors-Create", "errors-Create", ARN + name, "d")
+    with pytest.raises(Conflict):
+        watcher.apply("notes", "prod", Settings(enabled=True), by="me")
+    assert alarms.alarms == {} and [j for j in journal if j[0] == "put"] == []
