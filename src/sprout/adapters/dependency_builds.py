@@ -1,9 +1,16 @@
 """The dependency cache in S3 and what the dependency build (CodeBuild) leaves behind.
 
-- ``dependencies/{key}.zip``: installed dependencies, by the key that defines them (see
-  sprout.domain.dependencies). Written by the CodeBuild project as its artifact, read by Package;
 - ``dependency-sources/{key}.zip``: what one dependency build is given: the installer script
-  (sprout/codebuild/install_dependencies.py), ``build.json`` and the manifest files.
+  (sprout/codebuild/install_dependencies.py), the manifest rules beside it
+  (sprout/domain/manifests.py), ``build.json`` and the manifest files;
+- ``dependency-builds/{nonce}/{key}.zip``: what one dependency build wrote, under a prefix of its own
+  that PlanDependencies chose at random (no other build can name it). The CodeBuild project's role
+  may write there and nowhere else;
+- ``dependencies/{key}/{sha256}.zip``: the cache: installed dependencies by the key that defines
+  them (see sprout.domain.dependencies), by content. CacheDependencies — a trusted step, not the
+  build — moves a build's output here, then records the object and its sha256 in the lineage;
+  Package uses an object only when its bytes still have that sha256. Concurrent builds of one key
+  each store their own object and the last record wins: every record names an object stored before it.
 
 ``why_failed`` turns a failed ``codebuild:startBuild.sync`` task's error into a sentence naming
 the manifest and the package: its ``Cause`` is the build (JSON) and names the build's log, where
@@ -15,42 +22,95 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
+import uuid
 import zipfile
 from pathlib import Path
+from typing import Protocol
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.codebuild import install_dependencies
-from sprout.domain.dependencies import Dependencies
+from sprout.domain import manifests
+from sprout.domain.dependencies import CachedDigest, Dependencies
+from sprout.domain.errors import ArtifactNotFound, InvalidInput
 
 INSTALLER = Path(install_dependencies.__file__)
+RULES = Path(manifests.__file__)
 MARKER = install_dependencies.MARKER
+OUTPUTS = "dependency-builds"
 
 
-def dependencies_key(key: str) -> str:
-    return f"dependencies/{key}.zip"
+def builder_digest() -> str:
+    """The sha256 of the dependency builder's source (the installer and the manifest rules beside it):
+    part of every cache key, so a change to either builds every dependency set anew."""
+    return hashlib.sha256(INSTALLER.read_bytes() + b"\0" + RULES.read_bytes()).hexdigest()
+
+
+def cache_key(key: str, sha256: str) -> str:
+    return f"dependencies/{key}/{sha256}.zip"
 
 
 def source_key(key: str) -> str:
     return f"dependency-sources/{key}.zip"
 
 
-class DependencyCache:
-    """Installed dependencies by key, in the artifact bucket (sprout.domain.packaging's
-    InstalledDependencies)."""
+class Digests(Protocol):
+    """The lineage's records of cached dependency sets (sprout.adapters.lineage.dependencies)."""
 
-    def __init__(self, store: ArtifactStore):
-        self.store = store
-        self.installer = INSTALLER.read_bytes()
-        self.builder_digest = hashlib.sha256(self.installer).hexdigest()
+    def dependencies_digest(self, key: str) -> CachedDigest | None: ...
+
+    def record_dependencies(self, key: str, object_key: str, sha256: str, app: str, build: int,
+                            codebuild: str | None = None) -> CachedDigest: ...
+
+
+class DependencyCache:
+    """Installed dependencies by key, in the artifact bucket, with their digests in the lineage
+    (sprout.domain.packaging's InstalledDependencies)."""
+
+    def __init__(self, store: ArtifactStore, digests: Digests):
+        self.store, self.digests = store, digests
+        self.installer, self.rules = INSTALLER.read_bytes(), RULES.read_bytes()
+        self.builder_digest = builder_digest()
 
     def has(self, key: str) -> bool:
-        return self.store.exists(dependencies_key(key))
+        """Cached: recorded in the lineage and the object there (whether it is intact, Package checks)."""
+        recorded = self.digests.dependencies_digest(key)
+        return recorded is not None and self.store.exists(recorded.object_key)
 
-    def zip_of(self, key: str) -> bytes:
-        return self.store.read(dependencies_key(key), f"dependencies {key} were not built (no {dependencies_key(key)})")
+    def digest_of(self, key: str) -> CachedDigest | None:
+        return self.digests.dependencies_digest(key)
+
+    def read_cached(self, object_key: str) -> bytes:
+        return self.store.read(object_key, f"cached dependencies {object_key} are missing from the artifact bucket")
+
+    @staticmethod
+    def output_of(key: str) -> tuple[str, str]:
+        """Where one dependency build writes (CodeBuild's artifact ``Path`` and ``Name``): a prefix no
+        other build can name."""
+        return f"{OUTPUTS}/{uuid.uuid4().hex}", f"{key}.zip"
+
+    def keep(self, key: str, output: str, app: str, build: int, codebuild: str | None = None) -> CachedDigest:
+        """Move a dependency build's output (its S3 key) into the cache and record its sha256."""
+        if not re.fullmatch(r"[0-9a-f]{64}", key):
+            raise InvalidInput("key", "is not a dependency key (a sha256)")
+        if not re.fullmatch(rf"{OUTPUTS}/[0-9a-f]{{32}}/{key}\.zip", output):
+            raise InvalidInput("outputPath", f"{output[:120]} is not a dependency build's output")
+        try:
+            data = self.store.read(output, f"the dependency build of {key} left no output ({output})")
+        except ArtifactNotFound:
+            recorded = self.digests.dependencies_digest(key)
+            if recorded is not None and self.store.exists(recorded.object_key):
+                return recorded  # kept already: this step ran before (a retry)
+            raise
+        sha = hashlib.sha256(data).hexdigest()
+        stored = cache_key(key, sha)  # by content: writing it again writes the same bytes
+        self.store.client.put_object(Bucket=self.store.bucket, Key=stored, Body=data, ContentType="application/zip")
+        recorded = self.digests.record_dependencies(key, stored, sha, app, build, codebuild)
+        self.store.client.delete_object(Bucket=self.store.bucket, Key=output)
+        return recorded
 
     def put_source(self, deps: Dependencies) -> str:
         """Write what the dependency build is given; the ``bucket/key`` CodeBuild's S3 source names."""
@@ -58,6 +118,7 @@ class DependencyCache:
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("install_dependencies.py", self.installer)
+            archive.writestr("manifests.py", self.rules)
             archive.writestr("build.json", json.dumps(spec, indent=2))
             for name, data in sorted(deps.files.items()):
                 archive.writestr(f"manifest/{name}", data)
@@ -78,8 +139,8 @@ def why_failed(error: dict | None, logs=None) -> str | None:
         return None
     said = _installer_line(build.get("Logs") or {}, logs)
     if said:
-        package = f" {said['package']}" if said.get("package") else ""
-        return f"{said['manifest']}: cannot install{package} ({said['method']}): {said['reason']}"
+        package = f" {str(said['package'])[:200]}" if said.get("package") else ""
+        return f"{str(said.get('manifest'))[:300]}: cannot install{package} ({said.get('method')}): {str(said.get('reason'))[:600]}"
     contexts = [
         f"{phase.get('PhaseType')}: {c.get('Message')}"
         for phase in build.get("Phases") or []
@@ -102,7 +163,10 @@ def _installer_line(where: dict, logs) -> dict | None:
     except (ClientError, BotoCoreError):
         return None
     for event in events:
-        _, _, detail = event.get("message", "").partition(MARKER)
+        message = event.get("message", "").lstrip()
+        if not message.startswith(MARKER):  # the installer's own line, never a line that quotes one
+            continue
+        detail = message[len(MARKER):]
         try:
             return json.loads(detail)
         except ValueError:

@@ -2,19 +2,29 @@
 dependency build (a CodeBuild project) runs. Standard library only: it runs on the build image's
 own Python, not in Sprout's Lambda environment.
 
-Its source folder (a zip Sprout's PlanDependencies step writes) holds this script, ``build.json``
-(``method``, ``runtime``, ``architecture``, ``manifest``) and the manifest files in ``manifest/``.
+Its source folder (a zip Sprout's PlanDependencies step writes) holds this script, ``manifests.py``
+(sprout.domain.manifests: what a manifest may say), ``build.json`` (``method``, ``runtime``,
+``architecture``, ``manifest``) and the manifest files in ``manifest/``.
+
+It installs and never executes: the manifest is checked again first (an option line, a URL, a path,
+a ``file:``/git dependency fails naming the file and the line, and nothing runs), then
 
 - ``pip``: ``pip install -r requirements.txt --target out`` for Lambda's platform: manylinux wheels
-  for the architecture and the runtime's Python version (``--only-binary=:all:``), no bytecode
-  (``--no-compile``: .pyc files would make the same dependencies differ byte for byte);
-- ``npm``: ``npm ci --omit=dev --ignore-scripts`` with the committed lockfile; ``out/`` gets
-  ``node_modules/``. Install scripts are not run: they would build native addons for the build
-  machine, not for Lambda.
+  for the architecture and the runtime's Python version (``--only-binary=:all:``: no sdist, so no
+  ``setup.py``, ever), no bytecode (``--no-compile``: .pyc files would make the same dependencies
+  differ byte for byte);
+- ``npm``: ``npm ci --omit=dev --ignore-scripts`` with the committed lockfile (only package.json and
+  the lockfile are copied into ``out/``: no ``.npmrc`` of the app's is ever read), no bin links,
+  every ``resolved`` tarball fetched from the registry the machine configures
+  (``--replace-registry-host=always``); ``out/`` gets ``node_modules/``. Install scripts are not run.
+
+Command-line options win over every configuration file and variable, and the manifest can set
+none of those: pip and npm read the machine's configuration (its index, its registry), no app's.
 
 When the installer fails, one line ``SPROUT-DEPENDENCY-ERROR {json}`` names the manifest, the
 package and the installer's reason; Sprout reads it from the build's log to say why the build
-failed. Exit status 1 then.
+failed. Exit status 1 then. The reason keeps the installer's error lines only, cut short, without
+a line that names a file outside the build's folder and without the build's credentials.
 """
 
 from __future__ import annotations
@@ -27,6 +37,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+if __package__:
+    from sprout.domain import manifests
+else:  # run as a script in the dependency build: manifests.py is beside it
+    import manifests  # type: ignore[no-redef]
+
 MARKER = "SPROUT-DEPENDENCY-ERROR"
 PLATFORMS = {
     "x86_64": ["manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64"],
@@ -38,6 +53,12 @@ PIP_MISSING = (
     re.compile(r"Invalid requirement: '?([^'\n]+)'?"),
     re.compile(r"Cannot install (\S+)"),
 )
+LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
+SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
+URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"()<>]+")
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~/-])/[^\s'\"()<>,;:]+")
+READ_FROM = re.compile(r"\(from line \d+ of ([^)]+)\)")
+REASON_LINE, REASON = 240, 600
 NPM_MISSING = (
     re.compile(r"404 Not Found - GET \S+/(@?[^/\s]+(?:%2[fF][^\s]+)?) - "),
     re.compile(r"No matching version found for (\S+)"),
@@ -55,6 +76,9 @@ def main() -> int:
     out.mkdir()
     manifest = here / "manifest"
     print(f"installing {spec['method']} dependencies of {spec['manifest']} for {spec['runtime']} on {spec['architecture']}")
+    refused = _refused(spec, manifest)
+    if refused:
+        return _fail(spec, None, refused)
     if spec["method"] == "pip":
         command, patterns = _pip(spec, manifest, out), PIP_MISSING
     elif spec["method"] == "npm":
@@ -68,8 +92,7 @@ def main() -> int:
     if done.returncode != 0:
         text = done.stdout + "\n" + done.stderr
         package = next((m.group(1).rstrip(".,;:'\"") for p in patterns if (m := p.search(text))), None)
-        reason = _reason(text)
-        return _fail(spec, package, reason)
+        return _fail(spec, package[:200] if package and _inside(package, here) else None, _reason(text, here))
     if spec["method"] == "npm":
         for name in os.listdir(out):
             if name != "node_modules":
@@ -79,6 +102,24 @@ def main() -> int:
         (out / ".installed-nothing").write_text("")  # the artifact is never empty
     print(f"installed into out/: {sorted(p.name for p in out.iterdir())[:20]}")
     return 0
+
+
+def _refused(spec: dict, manifest: Path) -> str | None:
+    """Why the manifest may not be installed (the file and the line), or None."""
+    try:
+        if spec["method"] == "pip":
+            manifests.check_requirements((manifest / "requirements.txt").read_bytes(), spec["manifest"])
+        elif spec["method"] == "npm":
+            manifests.check_package_json(json.loads((manifest / "package.json").read_text()), spec["manifest"])
+            for name in LOCKFILES:
+                if (manifest / name).is_file():
+                    folder = spec["manifest"].rpartition("/")[0]
+                    manifests.check_lockfile(json.loads((manifest / name).read_text()), f"{folder}/{name}".lstrip("/"))
+    except manifests.ManifestRefused as e:
+        return str(e)
+    except (ValueError, AttributeError) as e:
+        return f"{spec['manifest']}: cannot be read ({type(e).__name__})"
+    return None
 
 
 def _pip(spec: dict, manifest: Path, out: Path) -> list[str]:
@@ -91,22 +132,42 @@ def _pip(spec: dict, manifest: Path, out: Path) -> list[str]:
 
 
 def _npm(manifest: Path, out: Path) -> list[str]:
-    for item in manifest.iterdir():
-        shutil.copy(item, out / item.name)
-    return ["npm", "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+    for name in ("package.json", *LOCKFILES):  # these only: never an .npmrc of the app's
+        if (manifest / name).is_file():
+            shutil.copyfile(manifest / name, out / name)
+    return ["npm", "ci", "--omit=dev", "--ignore-scripts", "--no-bin-links", "--replace-registry-host=always",
+            "--no-audit", "--no-fund", "--loglevel=error"]
 
 
 def _prune(out: Path) -> None:
-    """What would make the same dependencies differ between two installs: bytecode caches."""
+    """What would make the same dependencies differ between two installs (bytecode caches), and
+    links, which the artifact would follow out of ``out/``."""
     for cache in list(out.rglob("__pycache__")):
         shutil.rmtree(cache, ignore_errors=True)
+    for path in list(out.rglob("*")):
+        if path.is_symlink():
+            path.unlink()
 
 
-def _reason(text: str) -> str:
+def _reason(text: str, here: Path) -> str:
+    """The installer's error lines, cut short: none naming a file outside the build's folder (a
+    line that does might repeat what the file holds), no credential of the build's."""
+    if not all(_inside(path, here) for path in READ_FROM.findall(text)):
+        return "the installer read a file outside the app's manifest: its output is left out (see the build's log)"
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith(("ERROR:", "npm ERR!", "npm error"))]
-    chosen = errors or lines[-3:]
-    return " ".join(chosen)[:600]
+    kept = [line[:REASON_LINE] for line in (errors or lines[-3:]) if _inside(line, here)]
+    reason = " ".join(kept)[:REASON] or "the installer failed (its output is in the build's log)"
+    for name in SECRETS:
+        if len(os.environ.get(name, "")) >= 8:
+            reason = reason.replace(os.environ[name], "***")
+    return reason
+
+
+def _inside(line: str, here: Path) -> bool:
+    root = str(here.resolve())
+    paths = ABSOLUTE_PATH.findall(URL.sub("", line))
+    return all(os.path.realpath(p).startswith(root + os.sep) for p in paths)
 
 
 def _fail(spec: dict, package: str | None, reason: str) -> int:

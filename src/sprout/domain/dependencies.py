@@ -9,6 +9,9 @@ layer is built only when its ``Metadata`` names a ``BuildMethod`` (as ``sam buil
 - ``nodejsN.x`` with a ``package.json`` declaring ``dependencies`` → ``npm``: ``npm ci`` of the
   production dependencies, which needs the lockfile (``package-lock.json`` or
   ``npm-shrinkwrap.json``) next to it;
+- a manifest that says more than which registry packages to install (pip option lines, URLs,
+  paths; npm ``file:``/git/URL dependencies, links) is refused naming the file and the line
+  (sprout.domain.manifests, which the dependency build's installer checks again);
 - any other ``BuildMethod`` (``makefile``, ``esbuild``, ``go1.x``, …) is refused, naming it; a
   runtime Sprout does not build for (``java21``, ``provided.al2023``, …) without a BuildMethod
   is zipped as it is.
@@ -16,6 +19,10 @@ layer is built only when its ``Metadata`` names a ``BuildMethod`` (as ``sam buil
 Where the result goes in the artifact follows ``sam build``: a function's dependencies sit at the
 root of its zip, next to its code; a built layer's content and dependencies go under ``python/``
 or ``nodejs/`` (what Lambda puts on the path from ``/opt``).
+
+What the dependency build leaves is moved into the cache by a trusted step, which records the
+object's sha256 in the lineage (``CachedDigest``); Package uses a cached object only when its bytes
+still have that digest (``verified``).
 
 The cache key is the sha256 of everything that defines the installed files: the builder's own
 source, the method, the runtime, the architecture and the manifest and lockfile bytes. The same
@@ -32,7 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sprout.domain.errors import PackagingError
+from sprout.domain.errors import CacheIntegrityError, PackagingError
+from sprout.domain.manifests import ManifestRefused, check_lockfile, check_package_json, check_requirements
 
 PIP, NPM = "pip", "npm"
 REQUIREMENTS = "requirements.txt"
@@ -64,6 +72,33 @@ class ResourceBuild:
     logical_id: str
     prefix: str = ""
     dependencies: Dependencies | None = None
+
+
+@dataclass(frozen=True)
+class CachedDigest:
+    """The lineage's record of one cached dependency set: the object and the sha256 it was stored with."""
+
+    key: str
+    object_key: str
+    sha256: str
+
+
+def verified(where: str, key: str, recorded: CachedDigest | None, read) -> bytes:
+    """The cached object of ``key`` (``read(object_key)`` gives its bytes), once its sha256 is the
+    recorded one; CacheIntegrityError naming the object otherwise, or when nothing was recorded."""
+    if recorded is None:
+        raise CacheIntegrityError(
+            f"{where}: cached dependencies {key} have no digest in the lineage: the cache entry was not made by "
+            "Sprout's build and is not used"
+        )
+    data = read(recorded.object_key)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != recorded.sha256:
+        raise CacheIntegrityError(
+            f"{where}: cached object {recorded.object_key} has sha256 {actual}, not the {recorded.sha256} recorded "
+            "when it was stored: it was changed since, and is not used"
+        )
+    return data
 
 
 def plan_resource(
@@ -98,7 +133,10 @@ def plan_resource(
         return ResourceBuild(logical_id)  # a runtime Sprout installs nothing for: the folder as it is
     prefix = LAYER_FOLDERS[method] if layer else ""
     architecture = _architecture(logical_id, props, layer)
-    manifest_files = _pip_files(files) if method == PIP else _npm_files(logical_id, folder, files)
+    try:
+        manifest_files = _pip_files(folder, files) if method == PIP else _npm_files(logical_id, folder, files)
+    except ManifestRefused as e:
+        raise PackagingError(f"{logical_id}: {e}") from None
     if not manifest_files:
         return ResourceBuild(logical_id, prefix)
     manifest = posixpath.join(folder, REQUIREMENTS if method == PIP else PACKAGE_JSON)
@@ -136,16 +174,11 @@ def _architecture(logical_id: str, props: Mapping[str, Any], layer: bool) -> str
     return architecture
 
 
-def _pip_files(files: Mapping[str, bytes | None]) -> dict[str, bytes]:
+def _pip_files(folder: str, files: Mapping[str, bytes | None]) -> dict[str, bytes]:
     requirements = files.get(REQUIREMENTS)
-    if requirements is None or not any(_requirement_lines(requirements)):
+    if requirements is None or not check_requirements(requirements, posixpath.join(folder, REQUIREMENTS)):
         return {}
     return {REQUIREMENTS: requirements}
-
-
-def _requirement_lines(data: bytes) -> list[str]:
-    lines = data.decode("utf-8", errors="replace").splitlines()
-    return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
 
 
 def _npm_files(logical_id: str, folder: str, files: Mapping[str, bytes | None]) -> dict[str, bytes]:
@@ -159,6 +192,7 @@ def _npm_files(logical_id: str, folder: str, files: Mapping[str, bytes | None]) 
         raise PackagingError(f"{logical_id}: {path} is not valid JSON ({e})") from None
     if not isinstance(declared, dict):
         raise PackagingError(f"{logical_id}: {path} must hold a JSON object")
+    check_package_json(declared, path)
     if not declared.get("dependencies"):
         return {}  # nothing to install for production
     lockfile = next((name for name in LOCKFILES if files.get(name) is not None), None)
@@ -167,4 +201,12 @@ def _npm_files(logical_id: str, folder: str, files: Mapping[str, bytes | None]) 
             f"{logical_id}: {path} declares dependencies but {folder or '/'} has no package-lock.json: Sprout "
             "installs them with npm ci, which needs the lockfile (run npm install and commit package-lock.json)"
         )
+    lock_path = posixpath.join(folder, lockfile)
+    try:
+        locked = json.loads(files[lockfile])  # type: ignore[arg-type]
+    except ValueError as e:
+        raise PackagingError(f"{logical_id}: {lock_path} is not valid JSON ({e})") from None
+    if not isinstance(locked, dict):
+        raise PackagingError(f"{logical_id}: {lock_path} must hold a JSON object")
+    check_lockfile(locked, lock_path)
     return {PACKAGE_JSON: package_json, lockfile: files[lockfile]}  # type: ignore[dict-item]

@@ -80,6 +80,11 @@ class PackagingError(SproutError):
     """The commit cannot be packaged: template missing or invalid, CodeUri missing, ..."""
 
 
+class CacheIntegrityError(PackagingError):
+    """A cached object (installed dependencies) is not what Sprout stored: its sha256 differs from
+    the one the lineage recorded, or no digest was recorded. The object is not used."""
+
+
 class SourceError(SproutError):
     """The source cannot be fetched from the repository."""
 

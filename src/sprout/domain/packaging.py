@@ -38,7 +38,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sprout.domain.dependencies import Dependencies, ResourceBuild, manifest_names, plan_resource
+from sprout.domain.dependencies import (
+    CachedDigest,
+    Dependencies,
+    ResourceBuild,
+    manifest_names,
+    plan_resource,
+    verified,
+)
 from sprout.domain.errors import PackagingError
 from sprout.domain.model import FunctionArtifact
 from sprout.domain.source_tree import SourceTree, normalize
@@ -85,11 +92,14 @@ class PackageResult:
 
 
 class InstalledDependencies(Protocol):
-    """Where built dependencies are read from: the cache the dependency build filled."""
+    """Where built dependencies are read from: the cache a trusted step filled from the dependency
+    builds, with the digest it recorded of each object."""
 
     builder_digest: str  # the sha256 of the dependency builder's source: part of every cache key
 
-    def zip_of(self, key: str) -> bytes: ...
+    def digest_of(self, key: str) -> CachedDigest | None: ...
+
+    def read_cached(self, object_key: str) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -381,7 +391,8 @@ class _Zipper:
             return None
         if self.installed is None:
             raise PackagingError(f"{resource.logical_id}: {deps.manifest} needs its dependencies built first")
-        return self.installed.zip_of(deps.key)
+        where = f"{resource.logical_id} ({deps.manifest})"
+        return verified(where, deps.key, self.installed.digest_of(deps.key), self.installed.read_cached)
 
     def _zip(
         self, folder: str, files: list[str], contents: Mapping[str, bytes], prefix: str, dependencies: bytes | None

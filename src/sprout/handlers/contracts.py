@@ -70,7 +70,8 @@ class DependencyBuild(TypedDict):
     architecture: str
     manifest: str  # the repository path of requirements.txt / package.json
     source: str  # "bucket/key" of the build's source zip (CodeBuild's S3 source location)
-    artifactName: str  # "{key}.zip": the build's artifact, under dependencies/ in the artifact bucket
+    outputPath: str  # "dependency-builds/{nonce}": the build's own prefix, which no other build can name
+    artifactName: str  # "{key}.zip": the build's artifact, under outputPath in the artifact bucket
 
 
 class DependencyPlan(TypedDict):
@@ -78,6 +79,15 @@ class DependencyPlan(TypedDict):
 
     builds: list[DependencyBuild]
     cached: int  # dependency sets found in the cache
+
+
+class CacheInput(TypedDict):
+    """CacheDependencies' input: the builds PlanDependencies planned and what each CodeBuild build was."""
+
+    app: str
+    number: int
+    builds: list[DependencyBuild]
+    built: NotRequired[list[dict]]  # [{"id", "status"}], in the order of builds
 
 
 class PackagedFunction(TypedDict):

@@ -22,8 +22,8 @@ from tests.integration.sprout.conftest import NOTES, AppRepo, registered_app
 
 ACCOUNT = "123456789012"
 MACHINE_TASKS = {
-    "BuildStateMachineArn": ("ResolveFunction", "RecordBuildFunction", "PlanDependenciesFunction", "PackageFunction",
-                             "RecordBuildOutcomeFunction"),
+    "BuildStateMachineArn": ("ResolveFunction", "RecordBuildFunction", "PlanDependenciesFunction",
+                             "CacheDependenciesFunction", "PackageFunction", "RecordBuildOutcomeFunction"),
     "DeployStateMachineArn": ("BeginDeployFunction", "StartChangeSetFunction", "CheckDeployFunction", "WatchStageFunction",
                               "AbandonDeployFunction"),
     "RollbackStateMachineArn": ("FlipAliasesFunction", "AbandonDeployFunction"),
@@ -191,6 +191,24 @@ def test_given_resolves_role_when_it_writes_to_the_artifact_bucket_then_access_d
         f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{resolve['name']} is not authorized to perform: "
         f's3:PutObject on resource: "arn:aws:s3:::{bucket}/artifacts/forged.zip" because no identity-based policy allows the s3:PutObject action'
     )
+
+
+@pytest.mark.parametrize(
+    "function, key",
+    [
+        ("CacheDependenciesFunction", "artifacts/forged.zip"),  # moves dependency builds' outputs into the cache only
+        ("PackageFunction", "dependencies/forged/forged.zip"),  # reads the cache, never writes it
+        ("PlanDependenciesFunction", "dependencies/forged/forged.zip"),
+    ],
+)
+def test_given_a_build_tasks_role_when_it_writes_outside_its_prefixes_then_access_is_denied(cloud, sprout, function, key):
+    task = sprout[function]
+    c = cloud.client("sts").assume_role(RoleArn=task["role"], RoleSessionName=task["name"])["Credentials"]
+    s3 = cloud.client("s3", aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"], aws_session_token=c["SessionToken"])
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=cloud.sprout["ArtifactBucketName"], Key=key, Body=b"x")
+    assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert f"s3:PutObject on resource: \"arn:aws:s3:::{cloud.sprout['ArtifactBucketName']}/{key}\"" in e.value.response["Error"]["Message"]
 
 
 PROBE = """

@@ -3,6 +3,7 @@ build`` decides), the key they are cached under, and how Package puts them in th
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -10,7 +11,8 @@ import zipfile
 import pytest
 
 from sprout.adapters.dependency_builds import why_failed
-from sprout.domain.errors import PackagingError
+from sprout.domain.dependencies import CachedDigest
+from sprout.domain.errors import CacheIntegrityError, PackagingError
 from sprout.domain.packaging import package, plan_dependencies
 from sprout.domain.source_tree import MemoryTree
 
@@ -71,18 +73,25 @@ def zip_of(names: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+INSTALLED = zip_of({"humanize/__init__.py": b"# installed\n", "app.py": b"# never wins over the code\n",
+                    "bin/tool": b"#!/bin/sh\n"})
+
+
 class Installed:
-    """The dependency cache, in memory: one zip per key, whatever the key."""
+    """The dependency cache, in memory: one zip per key, whatever the key, recorded with its sha256."""
 
     builder_digest = DIGEST
 
-    def __init__(self):
+    def __init__(self, data: bytes = INSTALLED, recorded: bool = True):
         self.asked: list[str] = []
+        self.data, self.recorded = data, recorded
 
-    def zip_of(self, key: str) -> bytes:
+    def digest_of(self, key: str) -> CachedDigest | None:
         self.asked.append(key)
-        return zip_of({"humanize/__init__.py": b"# installed\n", "app.py": b"# never wins over the code\n",
-                       "bin/tool": b"#!/bin/sh\n"})
+        return CachedDigest(key, f"dependencies/{key}/x.zip", hashlib.sha256(INSTALLED).hexdigest()) if self.recorded else None
+
+    def read_cached(self, object_key: str) -> bytes:
+        return self.data
 
 
 def test_given_functions_and_a_layer_when_planned_then_each_manifest_is_one_dependency_set_per_platform():
@@ -216,3 +225,53 @@ def test_given_functions_sharing_one_folder_when_packaged_then_the_folder_is_lis
     # Api and Arm share api/ (two artifacts: their dependencies differ): one listing, each file read once
     assert t.listed.count("api") == 1
     assert t.read_paths.count("api/requirements.txt") == t.read_paths.count("api/app.py") == 1
+
+
+def test_given_a_cached_object_changed_since_it_was_recorded_when_packaged_then_it_fails_naming_the_object():
+    # GIVEN the cache's object for api/ replaced by other bytes (someone wrote to the bucket)
+    tampered = Installed(zip_of({"humanize/__init__.py": b"import os; os.system('steal')\n"}))
+    # WHEN packaged THEN the build fails naming the function, the manifest and the object; nothing is zipped
+    with pytest.raises(CacheIntegrityError, match=r"Api \(api/requirements.txt\): cached object dependencies/\w+/x.zip has sha256"):
+        package(tree().read("template.yaml"), "template.yaml", tree(), "bucket", tampered)
+
+
+def test_given_a_cached_object_without_a_digest_record_when_packaged_then_it_is_not_used():
+    with pytest.raises(CacheIntegrityError, match=r"Api \(api/requirements.txt\): cached dependencies \w+ have no digest"):
+        package(tree().read("template.yaml"), "template.yaml", tree(), "bucket", Installed(recorded=False))
+
+
+@pytest.mark.parametrize(
+    "requirements, line, said",
+    [
+        (b"humanize==4.9.0\n--no-binary :all:\nsdist-only==1.0\n", 2, "option line"),
+        (b"-r /etc/passwd\n", 1, "option line"),
+        (b"humanize==4.9.0  # fine\n\n-e git+https://example.invalid/x.git#egg=x\n", 3, "option line"),
+        (b"x @ https://example.invalid/x.whl\n", 1, "not a URL, a path"),
+    ],
+)
+def test_given_a_requirements_file_with_an_option_line_when_planned_then_it_fails_naming_file_and_line(requirements, line, said):
+    with pytest.raises(PackagingError, match=rf"Api: api/requirements.txt line {line}: .*{said}"):
+        plan(tree(**{"api/requirements.txt": requirements}))
+
+
+@pytest.mark.parametrize(
+    "package_json, lock, said",
+    [
+        ({"name": "web", "dependencies": {"ms": "file:../../../etc"}}, None, "dependencies.ms"),
+        ({"name": "web", "dependencies": {"ms": "github:someone/ms"}}, None, "dependencies.ms"),
+        ({"name": "web", "dependencies": {"ms": "^2.1.3"}, "workspaces": ["../x"]}, None, "workspaces"),
+        (None, {"packages": {"node_modules/ms": {"version": "2.1.3", "resolved": "file:/etc/ms"}}}, "resolved"),
+        (None, {"packages": {"node_modules/ms": {"link": True, "resolved": "../x"}}}, "link"),
+        (None, {"packages": {"../outside": {"version": "1.0.0"}}}, "only node_modules"),
+    ],
+)
+def test_given_a_package_json_or_lockfile_naming_something_else_than_the_registry_when_planned_then_it_fails(
+    package_json, lock, said
+):
+    changes = {}
+    if package_json is not None:
+        changes["web/package.json"] = json.dumps(package_json).encode()
+    if lock is not None:
+        changes["web/package-lock.json"] = json.dumps({"name": "web", "lockfileVersion": 3, **lock}).encode()
+    with pytest.raises(PackagingError, match=rf"Web: web/package(-lock)?.json.*{said}"):
+        plan(tree(**changes))

@@ -43,6 +43,7 @@ TASKS: dict[str, tuple[str, Any]] = {
     "resolve-alarm": ("ResolveAlarmFunction", None),
     "record-build": ("RecordBuildFunction", contracts.BuildTarget),
     "plan-dependencies": ("PlanDependenciesFunction", contracts.PackageInput),
+    "cache-dependencies": ("CacheDependenciesFunction", contracts.CacheInput),
     "package": ("PackageFunction", contracts.PackageInput),
     "record-build-outcome": ("RecordBuildOutcomeFunction", contracts.BuildOutcome),
     "begin-deploy": ("BeginDeployFunction", contracts.DeployRequest),

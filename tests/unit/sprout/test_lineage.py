@@ -520,3 +520,13 @@ def test_given_eight_threads_registering_clashing_names_then_exactly_one_wins(li
     won = [r for r in results if not isinstance(r, Exception)]
     assert len(won) == 1, results
     assert all(isinstance(r, (StackNameTaken, Conflict)) for r in results if isinstance(r, Exception)), results
+
+
+def test_given_a_cached_dependency_set_when_recorded_then_its_object_and_digest_are_read_back_and_a_new_build_replaces_them(lineage):
+    key = "d" * 64
+    assert lineage.dependencies_digest(key) is None  # not cached: PlanDependencies builds it
+    first = lineage.record_dependencies(key, f"dependencies/{key}/{'1' * 64}.zip", "1" * 64, "greeter", 1, "p:1")
+    assert lineage.dependencies_digest(key) == first
+    # built again (its object was deleted): the newest record names the newest object
+    second = lineage.record_dependencies(key, f"dependencies/{key}/{'2' * 64}.zip", "2" * 64, "other", 4)
+    assert lineage.dependencies_digest(key) == second != first

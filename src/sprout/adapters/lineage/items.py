@@ -25,6 +25,7 @@ deployment          ``APP#{app}#STAGE#{stage}``       ``DEPLOY#{seq:06d}``      
 open work           ``EXEC#{executionArn}``           ``BUILD#{app}#{n}`` / ``DEPLOY#{app}#{stage}#{id}``  -
 watched alarm       ``ALARM#{alarmName}``             ``ALARM``                            -
 alarm event         ``ALARMEVENT#{eventId}``          ``EVENT``                            -
+cached dependencies ``DEPENDENCIES#{key}``            ``DIGEST``                           -
 ==================  ================================  ===================================  ==============================
 
 "Open work" items name what an execution opened and has not closed yet (a build BUILDING, a
@@ -220,7 +221,21 @@ class WatchedAlarmItem(Item):
     recorded_at = UnicodeAttribute(attr_name="recordedAt")
 
 
-MODELS = (AlarmEventItem, WatchedAlarmItem, AppItem, StageItem, StackClaimItem, BuildItem, CommitItem, DeployedItem, DeploymentItem, OpenItem)
+class DependenciesItem(Item):
+    """A set of installed dependencies in the cache: the object a trusted step stored, and its sha256,
+    which Package checks before it uses the object."""
+
+    key = UnicodeAttribute()
+    object_key = UnicodeAttribute()  # dependencies/{key}/{sha256}.zip in the artifact bucket
+    sha256 = UnicodeAttribute()
+    app = UnicodeAttribute()  # the build whose dependency build made it
+    build = NumberAttribute()
+    codebuild = UnicodeAttribute(null=True)  # the dependency build's id
+    at = UnicodeAttribute()
+
+
+MODELS = (AlarmEventItem, WatchedAlarmItem, DependenciesItem, AppItem, StageItem, StackClaimItem, BuildItem, CommitItem,
+          DeployedItem, DeploymentItem, OpenItem)
 
 
 # ---- keys --------------------------------------------------------------------------------------

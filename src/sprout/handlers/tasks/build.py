@@ -1,6 +1,8 @@
 """The build state machine's tasks (statemachines/build.asl.json): Resolve, RecordBuild,
-PlanDependencies, Package, RecordBuildOutcome (between PlanDependencies and Package, the dependency
-builds run in CodeBuild). Each app's build records its own failure: the others go on."""
+PlanDependencies, CacheDependencies, Package, RecordBuildOutcome (between PlanDependencies and
+CacheDependencies, the dependency builds run in CodeBuild, each writing under its own prefix;
+CacheDependencies moves their outputs into the cache and records their digests, which Package
+checks). Each app's build records its own failure: the others go on."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from sprout.domain.syntax import check_function
 from sprout.handlers.contracts import (
     BuildOutcome,
     BuildTarget,
+    CacheInput,
+    DependencyBuild,
     DependencyPlan,
     Packaged,
     PackageInput,
@@ -34,7 +38,7 @@ from sprout.handlers.tasks.common import failure, field, lineage, settings, task
 from sprout.observability import logger, metrics, tracer
 
 artifacts = ArtifactStore(settings.artifact_bucket)
-dependency_cache = DependencyCache(artifacts)
+dependency_cache = DependencyCache(artifacts, lineage)
 DEPENDENCY_STEP = "BuildDependencies"
 # Idempotency records share Sprout's table (pk "idempotency#<function>", sk the hashed key).
 idempotency_store = DynamoDBPersistenceLayer(table_name=settings.table_name, key_attr="pk", sort_key_attr="sk")
@@ -125,18 +129,19 @@ def plan_dependencies_step(event: PackageInput) -> DependencyPlan:
         tree.read(registered.template_path), registered.template_path, tree, dependency_cache.builder_digest
     )
     missing = [deps for deps in needed if not dependency_cache.has(deps.key)]
-    builds = [
-        {
+    builds: list[DependencyBuild] = []
+    for deps in missing:
+        path, name = dependency_cache.output_of(deps.key)
+        builds.append({
             "key": deps.key,
             "method": deps.method,
             "runtime": deps.runtime,
             "architecture": deps.architecture,
             "manifest": deps.manifest,
             "source": dependency_cache.put_source(deps),
-            "artifactName": f"{deps.key}.zip",
-        }
-        for deps in missing
-    ]
+            "outputPath": path,
+            "artifactName": name,
+        })
     metrics.add_metric(name="DependencyCacheHits", unit="Count", value=len(needed) - len(missing))
     metrics.add_metric(name="DependencyCacheMisses", unit="Count", value=len(missing))
     logger.info(
@@ -144,6 +149,24 @@ def plan_dependencies_step(event: PackageInput) -> DependencyPlan:
         extra={"app": app_name, "needed": [d.manifest for d in needed], "to_build": [d.manifest for d in missing]},
     )
     return {"builds": builds, "cached": len(needed) - len(missing)}
+
+
+@tracer.capture_method(capture_response=False)
+def cache_dependencies_step(event: CacheInput) -> dict:
+    """The trusted step after the dependency builds: move each build's output (its own prefix) into
+    the cache by content, and record the object and its sha256 in the lineage for Package to check."""
+    app_name, number = field(event, "app"), int(field(event, "number"))
+    builds, ran = field(event, "builds"), event.get("built") or []
+    if not isinstance(builds, list) or not isinstance(ran, list):
+        raise InvalidInput("builds", "must be a list")
+    kept = []
+    for index, build in enumerate(builds):
+        codebuild = ran[index].get("id") if index < len(ran) and isinstance(ran[index], dict) else None
+        output = f"{field(build, 'outputPath')}/{field(build, 'artifactName')}"
+        recorded = dependency_cache.keep(field(build, "key"), output, app_name, number, codebuild)
+        kept.append({"key": recorded.key, "object": recorded.object_key, "sha256": recorded.sha256})
+    logger.info("dependencies cached", extra={"app": app_name, "build": number, "kept": kept})
+    return {"kept": kept}
 
 
 @tracer.capture_method(capture_response=False)
@@ -202,5 +225,6 @@ def record_build_outcome_step(event: BuildOutcome) -> dict:
 resolve = task(resolve_step, on_context=idempotency_config.register_lambda_context)
 record_build = task(record_build_step)
 plan_dependencies = task(plan_dependencies_step)
+cache_dependencies = task(cache_dependencies_step)
 package = task(package_step)
 record_build_outcome = task(record_build_outcome_step)
