@@ -105,6 +105,11 @@ class StackNameTaken(Conflict):
     """A stage stack name is another app's, or a stack Sprout does not own (409)."""
 
 
+class StageMoved(Conflict):
+    """The stage no longer runs the deployment a request was judged against (409): a change set
+    confirmed against it is stale."""
+
+
 class StaleChangeSet(Conflict):
     """The change set a promote confirmed no longer matches what the stage runs (409)."""
 

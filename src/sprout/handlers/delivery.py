@@ -12,6 +12,7 @@ import yaml
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.executions import Executions, execution_arn
 from sprout.adapters.lineage import Lineage
+from sprout.adapters.lineage.deployments import ANY_CURRENT
 from sprout.adapters.source import commits_between
 from sprout.domain import changeset as changesets
 from sprout.domain.errors import (
@@ -19,6 +20,7 @@ from sprout.domain.errors import (
     DeployError,
     InvalidInput,
     NothingToRollBackTo,
+    StageMoved,
     StaleChangeSet,
     named,
 )
@@ -102,7 +104,13 @@ class Delivery:
                 f"the change set of build {number} to {named(stage)} has major changes: confirm it by sending its changesetId", fresh
             )
         trigger = {"type": "user", "by": who, "changesetId": fresh["changesetId"]}
-        return self._start(self.promote_machine, app, stage, number, DeploymentKind.PROMOTE, trigger, {})
+        judged_against = fresh["current"]["deployment"] if fresh["current"] else None
+        try:
+            return self._start(self.promote_machine, app, stage, number, DeploymentKind.PROMOTE, trigger, {},
+                               expect_current=judged_against)
+        except StageMoved as e:
+            # the stage moved on between the change set and the lock: what was reviewed is stale
+            raise StaleChangeSet(f"{e}: review the fresh change set", self.changeset(app, stage, number)) from e
 
     # -- rollback --
 
@@ -134,11 +142,12 @@ class Delivery:
     # -- both --
 
     def _start(self, machine: str, app: str, stage: str, number: int, kind: DeploymentKind, trigger: dict,
-               extra: dict) -> Started:
+               extra: dict, expect_current: str | None | object = ANY_CURRENT) -> Started:
         name = f"{app}-{stage}-{kind.value}-{uuid.uuid4().hex[:12]}"[-80:]
         arn = execution_arn(machine, name)
         deployment = self.lineage.begin_deployment(
-            app, stage, number, kind, trigger, execution=arn, holder_running=self.executions.is_running
+            app, stage, number, kind, trigger, execution=arn, holder_running=self.executions.is_running,
+            expect_current=expect_current,
         )
         payload = {"app": app, "stage": stage, "build": number, "kind": kind.value, "trigger": trigger,
                    "deploymentId": deployment.id, **extra}

@@ -371,7 +371,12 @@ def test_given_an_execution_role_that_may_not_read_the_queue_then_lambda_deliver
     try:
         # WHEN a message arrives THEN the poller, acting as the role, cannot receive it: it stays visible
         sqs.send_message(QueueUrl=url, MessageBody=f"denied-{uid}")
-        time.sleep(2.5)  # a negative: nothing may happen within a few poll intervals
+        # the sentinel: the poller tried, as the role, and logged its refusal (then nothing was received)
+        refused = f"event source mapping {mapping['UUID']} ({arn})"
+        deadline = time.monotonic() + 15
+        while not any(refused in line and "not authorized" in line for line in cloud.output):
+            assert time.monotonic() < deadline, "the poller never tried to receive as the role"
+            time.sleep(0.2)
         assert counts() == (1, 0)
         # WHEN the role may receive and delete THEN the message is delivered (the function succeeds) and deleted
         role = lam.get_function_configuration(FunctionName=function)["Role"].rsplit("/", 1)[1]

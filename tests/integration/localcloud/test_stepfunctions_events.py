@@ -172,7 +172,9 @@ def test_given_a_rule_on_failed_executions_when_an_execution_fails_then_its_lamb
     described = cloud.client("stepfunctions").describe_execution(executionArn=arn)
     assert detail["startDate"] == int(described["startDate"].timestamp() * 1000)
     assert detail["stopDate"] == int(described["stopDate"].timestamp() * 1000)
-    time.sleep(0.5)  # a duplicate would have been delivered with it
+    # AND no duplicate: a later failed execution (the sentinel) is delivered, and still there is one
+    sentinel = start(cloud, setup["watched"], {"fail": True, "why": f"sentinel-{time.monotonic_ns()}"})
+    assert recorded(setup["records"], sentinel), "the sentinel's event never arrived"
     assert len(recorded(setup["records"], arn, timeout=0)) == 1
     # AND the local cloud logged the failure (a 50 KB cause) as one short line
     [line] = [line for line in cloud.output if marker in line]

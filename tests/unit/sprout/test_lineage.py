@@ -26,6 +26,7 @@ from sprout.domain.errors import (
     InvalidInput,
     StackNameTaken,
     StageBusy,
+    StageMoved,
     StageNotFound,
 )
 from sprout.domain.model import (
@@ -307,6 +308,26 @@ def test_given_a_failed_deployment_then_the_lock_is_released_and_the_current_one
     assert failed.error == "UpdateFunctionCode failed"
     stage = lineage.get_stage(app.name, "dev")
     assert (stage.lock, stage.current_deployment) == (None, good.id)
+
+
+def test_given_a_promote_judged_against_a_deployment_when_the_stage_moved_on_then_it_is_refused_and_nothing_written(lineage):
+    # GIVEN prod ran deployment 1 when a change set was reviewed, and a second deployment finished since
+    app = new_app(lineage)
+    build = succeeded_build(lineage, app)
+    first = lineage.begin_deployment(app.name, "prod", build, "promote", {"type": "user"})
+    lineage.finish_deployment(app.name, "prod", first.id, DeploymentStatus.SUCCEEDED)
+    second = lineage.begin_deployment(app.name, "prod", build, "promote", {"type": "user"}, expect_current=first.id)
+    lineage.finish_deployment(app.name, "prod", second.id, DeploymentStatus.SUCCEEDED)
+
+    # WHEN a promote judged against deployment 1 takes the lock THEN it is refused: the stage moved on
+    with pytest.raises(StageMoved, match=f"now runs deployment {second.id}, not {first.id}"):
+        lineage.begin_deployment(app.name, "prod", build, "promote", {"type": "user"}, expect_current=first.id)
+    # AND nothing was written: the stage is free, still on deployment 2, and no third deployment exists
+    stage = lineage.get_stage(app.name, "prod")
+    assert (stage.lock, stage.current_deployment) == (None, second.id)
+    assert [d.id for d in lineage.list_deployments(app.name, "prod", limit=10)[0]] == [second.id, first.id]
+    # AND a stage that never ran anything is expected as None
+    assert lineage.begin_deployment(app.name, "dev", build, "deploy", {"type": "push"}, expect_current=None).id == "000001"
 
 
 def test_given_many_deployments_when_listed_then_newest_first_in_pages(lineage):

@@ -41,6 +41,7 @@ from sprout.domain.errors import (
     DeploymentNotFound,
     InvalidInput,
     StageBusy,
+    StageMoved,
     StageNotFound,
     named,
 )
@@ -50,6 +51,9 @@ from sprout.domain.tokens import listing
 
 # Says whether an execution is still running: True, False, or None when it cannot tell.
 HolderCheck = Callable[[str], "bool | None"]
+
+# begin_deployment's default: take the lock whatever deployment the stage runs.
+ANY_CURRENT = object()
 
 
 def _stage_item(app: str, stage: str) -> StageItem:
@@ -76,18 +80,27 @@ class DeploymentRepository:
         execution: str | None = None,
         holder_running: HolderCheck | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        expect_current: str | None | object = ANY_CURRENT,
     ) -> Deployment:
         """Take the stage's lock for ``execution`` and record an IN_PROGRESS deployment of ``build``
         (and the execution's open work), in one transaction. A lock whose lease ran out, or whose
         holder execution has ended (``holder_running``), is taken over: its deployment is closed
         FAILED saying so, and the new one records what it took over.
 
-        Raises StageBusy (with the holder), StageNotFound, BuildNotFound."""
+        With ``expect_current`` (a deployment id, or None for a stage that never ran one), the lock is
+        taken only while the stage still runs that deployment, in the same transaction: a promote
+        judged against a change set cannot start after the stage has moved on.
+
+        Raises StageBusy (with the holder), StageMoved, StageNotFound, BuildNotFound."""
         kind = DeploymentKind(kind)
         number = build.number if isinstance(build, Build) else int(build)
 
         def attempt() -> Deployment | None:
             st = _stage_item(app, stage)
+            if expect_current is not ANY_CURRENT and st.current_deployment != expect_current:
+                raise StageMoved(
+                    f"stage {stage} of app {app} now runs deployment {st.current_deployment}, not {expect_current}"
+                )
             taken_over = None
             if st.lock:
                 lock = to_stage(st).lock
