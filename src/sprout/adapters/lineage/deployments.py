@@ -99,7 +99,7 @@ class DeploymentRepository:
             st = _stage_item(app, stage)
             if expect_current is not ANY_CURRENT and st.current_deployment != expect_current:
                 raise StageMoved(
-                    f"stage {stage} of app {app} now runs deployment {st.current_deployment}, not {expect_current}"
+                    f"stage {named(stage)} of app {named(app)} now runs deployment {st.current_deployment}, not {expect_current}"
                 )
             taken_over = None
             if st.lock:
