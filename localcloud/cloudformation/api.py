@@ -77,6 +77,7 @@ def create_stack(engine: Engine, r: Any) -> dict[str, Any]:
         disable_rollback=_bool(r, "DisableRollback"),
         on_failure=on_failure,
         timeout_in_minutes=int(timeout) if timeout else None,
+        role_arn=r._get_param("RoleARN"),
     )
     return {"StackId": stack_id}
 
@@ -91,6 +92,7 @@ def update_stack(engine: Engine, r: Any) -> dict[str, Any]:
         r._get_param("Parameters", []),
         _tags(r),
         capabilities=r._get_param("Capabilities"),
+        role_arn=r._get_param("RoleARN"),
     )
     return {"StackId": stack_id}
 
@@ -279,6 +281,7 @@ def create_change_set(engine: Engine, r: Any) -> dict[str, Any]:
         _tags(r),
         r._get_param("Capabilities", []) or [],
         r._get_param("Description") or "",
+        role_arn=r._get_param("RoleARN"),
     )
     return {"Id": change_set_id, "StackId": stack_id}
 

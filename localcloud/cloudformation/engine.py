@@ -28,7 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..urls import localize_execute_api_urls
-from . import dynamic, sam
+from . import dynamic, sam, stack_role
 from .diff import diff
 from .intrinsics import Scope, resolve
 from .model import UPDATABLE, ApiError, ChangeSet, ResourceState, Stack, now, validation
@@ -216,6 +216,7 @@ class Engine:
         body, base_dir, source = self.template_source(body, url, tags)
         given = _parameter_values(parameters, None)
         self._check_new_name(name)
+        role_arn = stack_role.checked(options.get("role_arn"))
         stack = Stack(
             stack_id=self._new_stack_id(name),
             name=name,
@@ -229,6 +230,7 @@ class Engine:
             disable_rollback=bool(options.get("disable_rollback")),
             on_failure=options.get("on_failure") or "ROLLBACK",
             timeout_in_minutes=options.get("timeout_in_minutes"),
+            role_arn=role_arn,
         )
         plan, error = self._try_prepare(stack, body, given, base_dir, source)
         with self.lock:
@@ -255,6 +257,7 @@ class Engine:
     ) -> str:
         stack = self.find_stack(name)
         self._check_updatable(stack)
+        role_arn = stack_role.checked(options.get("role_arn")) or stack.role_arn
         effective_tags = tags if tags is not None else stack.tags
         if use_previous:
             if body or url:
@@ -279,6 +282,7 @@ class Engine:
             ):
                 raise validation("No updates are to be performed.")
             self._begin_update(stack, body, base_dir, effective_tags, options.get("capabilities"))
+            stack.role_arn = role_arn
         self._start(stack, self._run_update, stack, plan, error, None)
         return stack.stack_id
 
@@ -326,6 +330,7 @@ class Engine:
         tags: dict[str, str] | None,
         capabilities: list[str],
         description: str,
+        role_arn: str | None = None,
     ) -> tuple[str, str]:
         if not name or not _STACK_NAME.fullmatch(name):
             raise validation(f"ChangeSetName {name!r} must match [a-zA-Z][-a-zA-Z0-9]*")
@@ -358,6 +363,7 @@ class Engine:
             if base_dir is None and existing is not None and not url:
                 base_dir = existing.base_dir
         given = _parameter_values(parameters, existing.parameters if existing else None)
+        role = stack_role.checked(role_arn)
         stack = existing or Stack(
             stack_id=self._new_stack_id(stack_name),
             name=stack_name,
@@ -389,6 +395,7 @@ class Engine:
                 capabilities=capabilities,
                 description=description,
                 base_dir=base_dir,
+                role_arn=role or existing.role_arn,
             )
             self.change_sets.append(cs)
             cs.plan = plan
@@ -450,6 +457,7 @@ class Engine:
                 run = self._run_update
             cs.execution_status = "EXECUTE_IN_PROGRESS"
             stack.change_set_id = cs.change_set_id
+            stack.role_arn = cs.role_arn
             self.change_sets = [c for c in self.change_sets if c.stack is not stack or c is cs]
         self._start(stack, run, stack, cs.plan, None, cs)
 
@@ -485,7 +493,7 @@ class Engine:
 
     def _context(self, stack: Stack) -> Context:
         return Context(
-            self._client,
+            stack_role.client_factory(self._client, self._client_factory, stack.role_arn),
             stack.name,
             stack.stack_id,
             self.region,
@@ -605,7 +613,8 @@ class Engine:
         except (ResourceFailed, TemplateError) as e:
             raise _Failed(logical_id, f"Resource {logical_id} ({type_name}): {e}") from None
         except ClientError as e:
-            raise _Failed(logical_id, f"Resource {logical_id} ({type_name}): {error_text(e)}") from None
+            denied = stack_role.denied_reason(e)  # the stack's role may not: CloudFormation's words
+            raise _Failed(logical_id, denied or f"Resource {logical_id} ({type_name}): {error_text(e)}") from None
         except (BotoCoreError, KeyError, TypeError, ValueError) as e:
             raise _Failed(
                 logical_id, f"Resource {logical_id} ({type_name}): {type(e).__name__}: {e}"

@@ -77,6 +77,7 @@ class Stack:
     change_set_id: str | None = None
     # what an update in progress replaced: (body, base_dir, tags, capabilities, parameters)
     previous: tuple[Any, ...] | None = None
+    role_arn: str | None = None  # the service role CloudFormation acts with (stack_role.py)
 
     @property
     def live(self) -> bool:
@@ -142,6 +143,8 @@ class Stack:
         )
         if self.change_set_id:
             out["ChangeSetId"] = self.change_set_id
+        if self.role_arn:
+            out["RoleARN"] = self.role_arn
         if self.timeout_in_minutes:
             out["TimeoutInMinutes"] = self.timeout_in_minutes
         return out
@@ -206,6 +209,7 @@ class ChangeSet:
     plan: Prepared | None = None
     changes: list[dict[str, Any]] = field(default_factory=list)
     created: datetime = field(default_factory=now)
+    role_arn: str | None = None  # the role the stack is to be provisioned with (stack_role.py)
 
     def describe(self) -> dict[str, Any]:
         """DescribeChangeSet's shape: the summary's fields, then the change set's details."""

@@ -11,6 +11,7 @@ the one place where moto hands an event to a rule's targets (``Rule.send_to_targ
 - a ``Scheduler`` fires rules with ``rate(...)`` / ``cron(...)`` expressions, sending the
   ``Scheduled Event`` AWS sends (``source: aws.events``, ``resources: [ruleArn]``).
 
+PutEvents refuses ``aws.*`` sources per entry to callers other than the root (``sources``).
 It also fixes two deviations of moto's Step Functions interpreter (see ``stepfunctions_fixes``).
 """
 
@@ -25,7 +26,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from localcloud.events_router import schedule, stepfunctions_fixes
+from localcloud.events_router import schedule, sources, stepfunctions_fixes
 from localcloud.events_router.delivery import SERVICES, Deliverer, Delivery
 from localcloud.events_router.transform import target_input
 from localcloud.moto_hooks import HOOKS, hook, require
@@ -201,6 +202,7 @@ def install(cloud: Any) -> None:
     global _router
     _router = EventRouter(cloud)
     _install_hooks()
+    sources.install()
     # Step Functions has no component of its own; EventBridge is what starts its executions.
     stepfunctions_fixes.install()
     cloud.add_service(_router.deliverer)

@@ -23,7 +23,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from localcloud.iam import actions, policy
+from localcloud.iam import actions, moto_glue, policy
+from localcloud.iam.boundaries import Boundaries
 from localcloud.iam.enforce import Authorizer, Denied
 from localcloud.iam.principals import Directory, access_key_of
 from localcloud.iam.sessions import Credentials, RoleNotAssumable, Sessions
@@ -35,6 +36,7 @@ __all__ = [
     "RoleNotAssumable",
     "authorize_request",
     "caller_arn",
+    "caller_is_root",
     "credentials",
     "enforcing",
     "first_denied",
@@ -78,7 +80,6 @@ _state: _State | None = None
 def install(cloud: Any) -> None:
     global _state
     from localcloud.cloud import ROOT_ACCESS_KEY
-    from localcloud.iam import moto_glue
 
     iam_backends = require("moto.iam.models", "iam_backends", "a role's trust policy (get_role_by_arn)")
     not_found = require("moto.iam.exceptions", "NotFoundException", "get_role_by_arn of a role that is not there")
@@ -107,7 +108,10 @@ def install(cloud: Any) -> None:
         return stack
 
     sessions = Sessions(cloud.client("sts"), cloud.client("iam"))
-    authorizer = Authorizer(Directory(cloud.account_id), {ROOT_ACCESS_KEY}, cloud.region, trust_policy, stack_of_change_set)
+    authorizer = Authorizer(
+        Directory(cloud.account_id), {ROOT_ACCESS_KEY}, cloud.region, trust_policy, stack_of_change_set,
+        Boundaries(cloud.account_id),
+    )
     _state = _State(cloud, bool(getattr(cloud, "enforce_iam", False)), sessions, authorizer, cloud.client("lambda"))
     moto_glue.install(cloud, enforcing, authorizer, sessions)
 
@@ -148,6 +152,13 @@ def caller_arn(headers: Mapping[str, str], query: str = "") -> str | None:
     except Exception:  # an unknown or expired key: the request itself is refused elsewhere
         return None
     return None if principal is None else principal.arn
+
+
+def caller_is_root() -> bool:
+    """Whether the moto request being served on this thread was signed with the root key (which
+    also plays the AWS services of the local cloud), or runs without enforcement. Services that
+    decide per item (PutEvents' ``aws.*`` sources) ask this while serving the request."""
+    return not enforcing() or moto_glue.current_principal() is None
 
 
 def service_may_invoke(function_arn: str, service: str, source_arn: str, source_account: str | None = None) -> bool:

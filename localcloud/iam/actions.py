@@ -45,6 +45,8 @@ class Call:
     moto_resource: str = "*"  # the resource moto resolved (IAM: the role's ARN with its path)
     # a change set's ARN -> its stack's ARN (DescribeChangeSet by ARN names no stack)
     stack_of_change_set: Callable[[str], str | None] | None = None
+    # a role's ARN -> the ARN of its permissions boundary (the condition key iam:PermissionsBoundary)
+    boundary_of_role: Callable[[str], str | None] | None = None
 
 
 # The IAM action prefix of each signing name where they differ.
@@ -362,14 +364,29 @@ def _cloudformation(call: Call) -> list[Check] | None:
 
 
 # ---- IAM and STS -----------------------------------------------------------------------------------
+# The role actions that carry the condition key iam:PermissionsBoundary: the boundary the request
+# sets, or the one the role has (localcloud.iam.boundaries).
+_BOUNDARY_IN_REQUEST = {"CreateRole", "PutRolePermissionsBoundary"}
+_BOUNDARY_OF_ROLE = {"AttachRolePolicy", "DetachRolePolicy", "PutRolePolicy", "DeleteRolePolicy",
+                     "DeleteRolePermissionsBoundary"}
+
+
 def _iam(call: Call) -> list[Check] | None:
     op = call.operation
     action = f"iam:{op}"
     if param(call, "RoleName"):  # authorized on the role (its ARN has its path: moto resolved it)
         if call.moto_resource.startswith("arn:"):
-            return [Check(action, call.moto_resource)]
-        path = str(param(call, "Path") or "/") if op == "CreateRole" else "/"
-        return [Check(action, _arn(call, "iam", f"role{path}{param(call, 'RoleName')}", region=False))]
+            role = call.moto_resource
+        else:
+            path = str(param(call, "Path") or "/") if op == "CreateRole" else "/"
+            role = _arn(call, "iam", f"role{path}{param(call, 'RoleName')}", region=False)
+        boundary = None
+        if op in _BOUNDARY_IN_REQUEST:
+            boundary = param(call, "PermissionsBoundary")
+        elif op in _BOUNDARY_OF_ROLE and call.boundary_of_role is not None:
+            boundary = call.boundary_of_role(role)
+        context = (("iam:PermissionsBoundary", str(boundary)),) if boundary else ()
+        return [Check(action, role, context)]
     if param(call, "UserName"):
         return [Check(action, _arn(call, "iam", f"user/{param(call, 'UserName')}", region=False))]
     if param(call, "GroupName"):

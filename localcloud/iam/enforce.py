@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from localcloud.iam import actions, policy
+from localcloud.iam.boundaries import Boundaries
 from localcloud.iam.principals import Directory, Principal, UnknownKey
 
 
@@ -56,8 +57,10 @@ class Authorizer:
         region: str,
         trust_policy: Callable[[str], Any],
         stack_of_change_set: Callable[[str], str | None] | None = None,
+        boundaries: Boundaries | None = None,
     ):
         self.directory = directory
+        self.boundaries = boundaries
         self.root_keys = frozenset(root_keys)
         self.region = region
         self._trust_policy = trust_policy  # role ARN -> its trust policy document (None: no such role)
@@ -89,12 +92,19 @@ class Authorizer:
             documents = principal.policies()
         except Exception:  # the role or user is gone: no policy grants anything
             documents = []
+        boundary = self.boundaries.document(principal) if self.boundaries is not None else None
         context = {**principal.context(), **self._request_context()}
         for check in checks if checks is not None else actions.checks(call):
-            decision = policy.evaluate(documents, policy.Request(check.action, check.resource, {**context, **dict(check.context)}))
+            request = policy.Request(check.action, check.resource, {**context, **dict(check.context)})
+            decision = policy.evaluate(documents, request)
+            limit = "identity-based policy"
+            if decision is policy.Decision.ALLOW and boundary is not None:
+                # a permissions boundary: allowed only where the boundary allows it too
+                decision, limit = policy.evaluate([boundary], request), "permissions boundary"
             self.audit.record(principal.arn, check, decision)
             if decision is not policy.Decision.ALLOW:
-                raise Denied("AccessDenied", _message(principal.arn, check, decision, call.service), principal.arn, check)
+                message = _message(principal.arn, check, decision, call.service, limit)
+                raise Denied("AccessDenied", message, principal.arn, check)
         if call.service == "sts" and call.operation == "AssumeRole":
             self._check_trust(principal, call)
 
@@ -133,11 +143,14 @@ class Authorizer:
         }
 
 
-def _message(principal: str, check: actions.Check, decision: policy.Decision, service: str) -> str:
+def _message(
+    principal: str, check: actions.Check, decision: policy.Decision, service: str, limit: str = "identity-based policy"
+) -> str:
     resource = f'"{check.resource}"' if service == "s3" else check.resource
+    article = "a" if limit.startswith("p") else "an"
     why = (
-        "with an explicit deny in an identity-based policy"
+        f"with an explicit deny in {article} {limit}"
         if decision is policy.Decision.DENY
-        else f"because no identity-based policy allows the {check.action} action"
+        else f"because no {limit} allows the {check.action} action"
     )
     return f"User: {principal} is not authorized to perform: {check.action} on resource: {resource} {why}"

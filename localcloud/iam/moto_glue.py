@@ -70,6 +70,12 @@ BOTO_CLIENT_USERS = (
     f"{_PARSER}.component.state.exec.state_task.service.state_task_service_aws_sdk",
 )
 STATES_SESSION = "StepFunctions"  # the session name of a state machine role's credentials
+_request = threading.local()  # who signed the moto request this thread serves (None: the root key)
+
+
+def current_principal() -> Any:
+    """The principal of the request this thread is serving (None for the root key or none known)."""
+    return getattr(_request, "principal", None)
 
 
 class _AwsError(HTTPException):
@@ -119,8 +125,10 @@ def install(cloud: Any, enforcing: Callable[[], bool], authorizer: Authorizer, s
         is_s3 = iam_request_cls is s3_request_cls
         call = _call(response, is_s3, resource, get_action, authorizer)
         headers = response.headers
+        _request.principal = None
         try:
             principal = authorizer.identify(access_key_of(headers, urlparse(response.uri).query), headers)
+            _request.principal = principal
             if principal is None:
                 return
             if "Authorization" in headers:
@@ -178,6 +186,7 @@ def _call(response: Any, is_s3: bool, resource: str, get_action: Callable, autho
         headers=headers,
         moto_resource=resource,
         stack_of_change_set=authorizer.stack_of_change_set,
+        boundary_of_role=authorizer.boundaries.of_role if authorizer.boundaries is not None else None,
     )
     if is_s3:
         return call

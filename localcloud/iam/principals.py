@@ -33,7 +33,7 @@ class Principal:
 
     def policies(self) -> list[Any]:
         """Every policy document of the principal (inline and attached, its groups' for a user)."""
-        return [_document(p) for p in self.key.collect_policies()]
+        return [document_of(p) for p in self.key.collect_policies()]
 
     def context(self) -> dict[str, Any]:
         """The global condition keys AWS sets for this principal."""
@@ -106,7 +106,7 @@ def _expired(expiration: datetime) -> bool:
     return expiration <= now
 
 
-def _document(policy: Any) -> Any:
+def document_of(policy: Any) -> Any:
     """moto gives inline policies as JSON text and attached ones as Policy models."""
     if isinstance(policy, (str, bytes)):
         return policy

@@ -78,7 +78,8 @@ class StageStacks:
             return Progress("IN_PROGRESS")
         if execution in ("EXECUTE_IN_PROGRESS", "UNAVAILABLE"):
             return self._stack_progress(cs["StackId"])
-        if execution == "EXECUTE_COMPLETE":
+        if execution in ("EXECUTE_COMPLETE", "EXECUTE_FAILED"):
+            # a failed execution's why is the stack's (its reason, or its first failed resource)
             return self._stack_progress(cs["StackId"])
         return Progress("FAILED", f"change set execution {execution}: {cs.get('StatusReason', '')}".strip())
 

@@ -13,7 +13,8 @@ the dependency build) into a deterministic zip, and returns:
 - ``packaged_template``: the template (YAML, intrinsics in long form: ``!Ref X`` becomes
   ``{Ref: X}``, ``!Sub s`` becomes ``{Fn::Sub: s}``) with every local ``CodeUri``/``ContentUri``
   replaced by ``s3://{bucket}/artifacts/{sha256}.zip`` and every local state machine
-  ``DefinitionUri`` (and API ``DefinitionUri``) inlined as ``Definition`` (``DefinitionBody``).
+  ``DefinitionUri`` (and API ``DefinitionUri``) inlined as ``Definition`` (``DefinitionBody``),
+  and, given ``roles``, Sprout's permissions boundary and role path on every role-making resource.
 
 The source is read through a :class:`~sprout.domain.source_tree.SourceTree`.
 
@@ -38,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sprout.domain.app_roles import AppRoles, bound_roles
 from sprout.domain.dependencies import (
     CachedDigest,
     Dependencies,
@@ -155,12 +157,16 @@ def package(
     tree: SourceTree,
     bucket: str,
     installed: InstalledDependencies | None = None,
+    *,
+    roles: AppRoles | None = None,
 ) -> PackageResult:
     """Package the SAM template at ``template_path`` (repository-relative) of ``tree``.
 
     ``template_text`` is the template's content (``None`` when the file is missing: pass
     ``tree.read(template_path)`` as it is). ``installed`` gives the dependencies functions and
     layers need (see :func:`plan_dependencies`); without it, a resource that needs some fails.
+    ``roles``: Sprout's permissions boundary and path, put on every role the stack will create
+    (sprout.domain.app_roles; an app that sets its own is refused).
     """
     template_path = normalize(template_path)
     template = _load(template_text, template_path, tree)
@@ -171,6 +177,8 @@ def package(
     if "CodeUri" in ((template.get("Globals") or {}).get("Function") or {}):
         del packaged["Globals"]["Function"]["CodeUri"]  # every function now names its own artifact
     _publish_live_alias(packaged)
+    if roles is not None:
+        bound_roles(packaged, roles)
     functions: list[FunctionArtifact] = []
     layers: dict[str, str] = {}
     for logical_id, resource in template["Resources"].items():

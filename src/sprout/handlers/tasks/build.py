@@ -18,6 +18,7 @@ from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.dependency_builds import DependencyCache, why_failed
 from sprout.adapters.node_check import node_checker
 from sprout.adapters.source import CodeCommitSource, commit_info
+from sprout.domain.app_roles import AppRoles
 from sprout.domain.errors import InvalidInput, SourceError
 from sprout.domain.model import BuildStatus, FunctionArtifact
 from sprout.domain.packaging import package as package_commit
@@ -36,6 +37,7 @@ from sprout.handlers.contracts import (
 )
 from sprout.handlers.tasks.common import failure, field, lineage, settings, task, with_execution
 from sprout.observability import logger, metrics, tracer
+from sprout.settings import require_env
 
 artifacts = ArtifactStore(settings.artifact_bucket)
 dependency_cache = DependencyCache(artifacts, lineage)
@@ -178,7 +180,7 @@ def package_step(event: PackageInput) -> Packaged:
     tree = CodeCommitSource(field(event, "repository"), field(event, "commitId"))
     result = package_commit(
         tree.read(registered.template_path), registered.template_path, tree, settings.artifact_bucket,
-        dependency_cache,
+        dependency_cache, roles=_app_roles(),
     )
     js = node_checker()
     checked = sum(
@@ -200,6 +202,11 @@ def package_step(event: PackageInput) -> Packaged:
             for f in result.functions
         ],
     }
+
+
+def _app_roles() -> AppRoles:
+    """Sprout's boundary and path for the app's roles (PackageFunction's settings)."""
+    return AppRoles(boundary_arn=require_env("APP_ROLE_BOUNDARY_ARN"), path=require_env("APP_ROLE_PATH"))
 
 
 def record_build_outcome_step(event: BuildOutcome) -> dict:
