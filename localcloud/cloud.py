@@ -31,6 +31,7 @@ log = logging.getLogger("localcloud")
 
 # Components, in start order. Each is a module with install(cloud).
 COMPONENTS = (
+    "localcloud.faults",  # test hooks: inert unless a test arms a fault
     "localcloud.iam",
     "localcloud.dynamodb",
     "localcloud.lambda_runner",

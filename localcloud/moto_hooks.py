@@ -87,3 +87,19 @@ def require(module: str, qualname: str, why: str) -> Any:
     _, _, value = resolve(module, qualname)
     REQUIRED[(module, qualname)] = why
     return value
+
+
+PROVIDED: dict[tuple[str, str], str] = {}
+
+
+def provide(module: str, qualname: str, why: str, value: Any) -> None:
+    """Add ``value`` as ``module.qualname`` where the pinned moto has nothing (an API action moto
+    does not implement, served by localcloud). Fails at start, loudly, once moto has it (then hook it instead);
+    recorded in PROVIDED."""
+    *path, attr = qualname.split(".")
+    owner = resolve(module, ".".join(path))[2] if path else importlib.import_module(module)
+    key = (module, qualname)
+    if key not in PROVIDED and hasattr(owner, attr):
+        raise MotoContractBroken(f"{module}.{qualname} exists now: hook it instead of providing it (pinned moto {PINNED_MOTO})")
+    setattr(owner, attr, value)
+    PROVIDED[key] = why

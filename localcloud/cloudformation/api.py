@@ -10,13 +10,16 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..moto_hooks import hook, require
+from ..moto_hooks import hook, provide, require
+from . import recovery
 from .engine import Engine
 from .model import ApiError, validation
 from .template import TemplateError, parse_template, transforms
 
 MODULE = "moto.cloudformation.responses"
 ACTIONS: dict[str, Callable[[Engine, Any], Any]] = {}
+# actions the pinned moto does not implement at all: added to its CloudFormationResponse
+NEW_ACTIONS = {"continue_update_rollback"}
 
 
 def action(name: str) -> Callable[[Callable[[Engine, Any], Any]], Callable[[Engine, Any], Any]]:
@@ -44,6 +47,14 @@ def install_hooks(engine: Engine) -> None:
         return empty_result() if result is None else action_result(result)
 
     for name, fn in ACTIONS.items():
+        if name in NEW_ACTIONS:
+            provide(
+                MODULE,
+                f"CloudFormationResponse.{name}",
+                f"CloudFormation {name} (which moto lacks) is served by localcloud's provisioner",
+                lambda response, fn=fn: answer(fn, response),
+            )
+            continue
         hook(
             MODULE,
             f"CloudFormationResponse.{name}",
@@ -313,3 +324,9 @@ def list_change_sets(engine: Engine, r: Any) -> dict[str, Any]:
 @action("list_exports")
 def list_exports(engine: Engine, r: Any) -> dict[str, Any]:
     return {"Exports": engine.exports()}
+
+
+@action("continue_update_rollback")
+def continue_update_rollback(engine: Engine, r: Any) -> dict[str, Any]:
+    recovery.continue_update_rollback(engine, r._get_param("StackName"), r._get_param("ResourcesToSkip", []) or [])
+    return {}

@@ -27,11 +27,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import faults
 from ..urls import localize_execute_api_urls
-from . import dynamic, sam, stack_role
+from . import dynamic, recovery, sam, stack_role
 from .diff import diff
 from .intrinsics import Scope, resolve
-from .model import UPDATABLE, ApiError, ChangeSet, ResourceState, Stack, now, validation
+from .model import ApiError, ChangeSet, ResourceState, Stack, now, validation
 from .prepare import InvalidTemplate, Prepared, prepare, pseudo_parameters
 from .resources import REGISTRY, Context, Provisioned, ResourceFailed
 from .resources.base import error_text
@@ -302,8 +303,7 @@ class Engine:
         stack.set_status("UPDATE_IN_PROGRESS", "User Initiated")
 
     def _check_updatable(self, stack: Stack) -> None:
-        if stack.status not in UPDATABLE:
-            raise validation(f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated.")
+        recovery.check_updatable(stack)
 
     def delete_stack(self, name: str) -> None:
         try:
@@ -351,6 +351,8 @@ class Engine:
                     raise validation(f"Stack name {stack_name!r} must match [a-zA-Z][-a-zA-Z0-9]*")
             elif existing is None or existing.status == "REVIEW_IN_PROGRESS":
                 raise validation(f"Stack [{stack_name}] does not exist")
+            else:
+                self._check_updatable(existing)
             if existing is not None and any(cs.name == name for cs in self.change_sets_of(existing)):
                 raise ApiError("AlreadyExistsException", f"ChangeSet [{name}] already exists")
         effective_tags = tags if tags is not None else (existing.tags if existing else {})
@@ -608,6 +610,12 @@ class Engine:
 
     def _call(self, logical_id: str, type_name: str, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)``; any failure becomes ``_Failed`` with a reason naming the resource."""
+        if faults.FAULTS.armed("fail-resource"):
+            injected = faults.FAULTS.take(
+                "fail-resource", stack=args[0].stack_name, logicalId=logical_id, phase=fn.__name__
+            )
+            if injected is not None:
+                raise _Failed(logical_id, f"Resource {logical_id} ({type_name}): {injected.get('message') or 'refused'}")
         try:
             return fn(*args)
         except (ResourceFailed, TemplateError) as e:
@@ -766,6 +774,7 @@ class Engine:
         states: dict[str, ResourceState] = {}
         journal: list[tuple[str, str, ResourceState | None, ResourceState]] = []
         cleanup: dict[str, ResourceState] = {}
+        faults.FAULTS.hold(stack.name)  # a test's fault keeps the update in progress for a while
         try:
             if plan is None:
                 raise _Failed(None, error or "the template could not be prepared")
@@ -800,17 +809,14 @@ class Engine:
                     stack.resources[logical_id] = new
                 self._event(stack, new, "UPDATE_IN_PROGRESS", "", props)
                 try:
+                    before, after = self._values(logical_id, new.type, old.props), self._values(logical_id, new.type, props)
+                except _Failed as e:  # refused before anything was applied: its rollback has nothing to undo
+                    self._event(stack, new, "UPDATE_FAILED", e.reason)
+                    journal.append(("untouched", logical_id, old, new))
+                    raise
+                try:
                     current = Provisioned(old.physical_id, dict(old.attrs))
-                    done = self._call(
-                        logical_id,
-                        new.type,
-                        handler.update,
-                        ctx,
-                        logical_id,
-                        current,
-                        self._values(logical_id, new.type, old.props),
-                        self._values(logical_id, new.type, props),
-                    )
+                    done = self._call(logical_id, new.type, handler.update, ctx, logical_id, current, before, after)
                 except _Failed as e:
                     self._event(stack, new, "UPDATE_FAILED", e.reason)
                     journal.append(("update", logical_id, old, new))
@@ -821,8 +827,8 @@ class Engine:
                 journal.append(("update", logical_id, old, new))
             outputs = self._outputs(stack, plan, states)
         except _Failed as failure:
-            self._roll_back_update(
-                stack, ctx, _failure_reason("update", failure), journal, old_states, change_set
+            recovery.roll_back_update(
+                self, stack, ctx, _failure_reason("update", failure), journal, old_states, change_set
             )
             return
         with self.lock:
@@ -839,60 +845,6 @@ class Engine:
             stack.outputs = outputs
             stack.set_status("UPDATE_COMPLETE")
         self._finish_change_set(change_set, True)
-
-    def _roll_back_update(
-        self,
-        stack: Stack,
-        ctx: Context,
-        reason: str,
-        journal: list[tuple[str, str, ResourceState | None, ResourceState]],
-        old_states: dict[str, ResourceState],
-        change_set: ChangeSet | None,
-    ) -> None:
-        self._finish_change_set(change_set, False)
-        with self.lock:
-            stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS", reason)
-        problems = []
-        for kind, logical_id, old, new in reversed(journal):
-            if kind == "update" and old is not None:
-                handler = REGISTRY[new.type]
-                self._event(stack, new, "UPDATE_IN_PROGRESS")
-                try:
-                    current = Provisioned(new.physical_id, new.attrs)
-                    self._call(
-                        logical_id,
-                        new.type,
-                        handler.update,
-                        ctx,
-                        logical_id,
-                        current,
-                        self._values(logical_id, new.type, new.props),
-                        self._values(logical_id, new.type, old.props),
-                    )
-                    self._event(stack, old, "UPDATE_COMPLETE")
-                except _Failed as e:
-                    self._event(stack, new, "UPDATE_FAILED", e.reason)
-                    problems.append(e.reason)
-            else:
-                problem = self._delete_resource(stack, ctx, new)
-                if problem:
-                    problems.append(problem)
-        with self.lock:
-            stack.resources = dict(old_states)
-            assert stack.previous is not None
-            body, base_dir, tags, capabilities, parameters = stack.previous
-            stack.body, stack.base_dir, stack.tags, stack.capabilities, stack.parameters = (
-                body,
-                base_dir,
-                tags,
-                capabilities,
-                parameters,
-            )
-            if problems:
-                stack.set_status("UPDATE_ROLLBACK_FAILED", f"{reason} Rollback failed: {' '.join(problems)}")
-                return
-            stack.set_status("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", reason)
-            stack.set_status("UPDATE_ROLLBACK_COMPLETE", reason)
 
     def _run_delete(self, stack: Stack) -> None:
         ctx = self._context(stack)

@@ -78,6 +78,10 @@ class Stack:
     # what an update in progress replaced: (body, base_dir, tags, capabilities, parameters)
     previous: tuple[Any, ...] | None = None
     role_arn: str | None = None  # the service role CloudFormation acts with (stack_role.py)
+    # a failed update's rollback (recovery.py): why, and in UPDATE_ROLLBACK_FAILED what is left to undo
+    rollback_reason: str = ""
+    rollback_pending: list[Any] = field(default_factory=list)
+    rollback_old_states: dict[str, Any] = field(default_factory=dict)
 
     @property
     def live(self) -> bool:

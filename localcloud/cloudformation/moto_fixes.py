@@ -21,3 +21,19 @@ def install() -> None:
         if deployment_id in self.deployments and not in_use:
             return self.deployments.pop(deployment_id)
         return original(self, deployment_id)
+
+    @hook(
+        "moto.s3.responses",
+        "S3Response._encryption_config_from_body",
+        "PutBucketEncryption takes a rule without ApplyServerSideEncryptionByDefault (BucketKeyEnabled "
+        "only), as S3 does: the bucket keeps S3's default SSE-S3 (AES256); moto answered MalformedXML",
+    )
+    def encryption_config(original: Any, self: Any) -> Any:
+        import xmltodict
+
+        parsed = xmltodict.parse(self.body)
+        rule = (parsed.get("ServerSideEncryptionConfiguration") or {}).get("Rule")
+        if isinstance(rule, dict) and not rule.get("ApplyServerSideEncryptionByDefault"):
+            rule["ApplyServerSideEncryptionByDefault"] = {"SSEAlgorithm": "AES256"}
+            return parsed["ServerSideEncryptionConfiguration"]
+        return original(self)

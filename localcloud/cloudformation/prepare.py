@@ -33,6 +33,7 @@ RESOURCE_ATTRIBUTES = {
     "CreationPolicy",
     "UpdatePolicy",
 }
+MAX_RESOURCES = 500  # resources per stack (CloudFormation quotas)
 PARAMETER_TYPES_PLAIN = {"String", "Number", "List<Number>", "CommaDelimitedList"}
 
 
@@ -233,6 +234,13 @@ def _structure(
     scope = Scope(parameters=values, pseudo=pseudo, mappings=template.get("Mappings") or {})
     conditions = evaluate_conditions(template.get("Conditions"), scope)
     resources = template.get("Resources") or {}
+    if len(resources) > MAX_RESOURCES:
+        # CloudFormation's quota (hard): counted on the processed template, so a SAM template's
+        # functions count with the roles, versions and aliases the transform makes of them
+        raise TemplateError(
+            f"Template format error: Number of resources, {len(resources)}, is greater than maximum allowed, "
+            f"{MAX_RESOURCES}"
+        )
     active = {}
     for logical_id, definition in resources.items():
         condition = definition.get("Condition")

@@ -32,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from localcloud.codebuild import buildspec as spec
 from localcloud.codebuild.build import Build, Ended, PhaseFailed
+from localcloud.guard import guarded
 from localcloud.lambda_runner import interpreters
 
 log = logging.getLogger("localcloud.codebuild")
@@ -376,7 +377,8 @@ class Run:
             if build.ending:
                 raise Ended()
             process = subprocess.Popen(
-                ["bash", "-c", script],
+                # dies with the local cloud, however it dies; what it leaves running, with the build
+                guarded(["bash", "-c", script], linger_while=str(self.ctx.work_dir)),
                 cwd=str(self.src),
                 env=self.env,
                 stdin=subprocess.DEVNULL,

@@ -493,6 +493,10 @@ _RESOLVERS: dict[str, Callable[[Call], list[Check] | None]] = {
     "sqs": _sqs,
     "sns": _sns,
 }
+# Glue, Parameter Store, Secrets Manager, KMS, Kinesis (resources_more.py imports this module's Call)
+from localcloud.iam.resources_more import RESOLVERS as _MORE  # noqa: E402
+
+_RESOLVERS.update(_MORE)
 
 
 def json_params(body: Any) -> dict[str, Any]:

@@ -167,11 +167,23 @@ def _principal_matches(spec: Any, caller: Caller) -> bool:
         return False
     for kind, values in spec.items():
         for value in _as_list(values):
-            if kind == "Service" and caller.service and value == caller.service:
+            if kind == "Service" and caller.service and _service_matches(str(value), caller.service):
                 return True
             if kind == "AWS" and caller.arn and _aws_principal_matches(str(value), caller):
                 return True
     return False
+
+
+LOCAL_REGION = "us-east-1"  # the local cloud's one region (localcloud.cloud.REGION)
+
+
+def _service_matches(value: str, service: str) -> bool:
+    """A service principal, global (``states.amazonaws.com``) or regional in the local cloud's
+    region (``states.us-east-1.amazonaws.com``): AWS accepts both in a trust policy."""
+    if value == service:
+        return True
+    name, _, suffix = service.partition(".")
+    return value == f"{name}.{LOCAL_REGION}.{suffix}"
 
 
 def _aws_principal_matches(value: str, caller: Caller) -> bool:

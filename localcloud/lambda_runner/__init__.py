@@ -14,17 +14,19 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
+from localcloud.lambda_runner import limits
 from localcloud.lambda_runner.code import BadCode
 from localcloud.lambda_runner.runner import Outcome, Runner, Target, Throttled, UnsupportedFunction
 from localcloud.moto_hooks import MotoContractBroken, hook, require
 
 __all__ = ["install", "Runner", "Target", "Outcome"]
 
-MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+MAX_SYNC_PAYLOAD = limits.MAX_SYNC_PAYLOAD
 _FUNCTION_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]+:\d{12}:function:([^:]+)(?::([^:]+))?$")
 
 
 def install(cloud: Any) -> None:
+    limits.install(cloud)
     errors = _errors()
     layer_version_by_arn = require(
         "moto.awslambda.models",
@@ -117,6 +119,10 @@ def install(cloud: Any) -> None:
     def backend_invoke(original, backend, function_name, qualifier, body, headers, response_headers):  # noqa: ARG001
         fn = backend.get_function(function_name, qualifier)  # raises ResourceNotFound as moto does
         target = target_of(fn, _qualifier(function_name, qualifier))
+        invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
+        limit = limits.MAX_ASYNC_PAYLOAD if invocation_type == "Event" else limits.MAX_SYNC_PAYLOAD
+        if len(body.encode() if isinstance(body, str) else body or b"") > limit:
+            raise errors.too_large(limits.too_large_request("InvokeFunction", limit))
         return run(target, body, headers, response_headers, "RequestResponse")
 
     @hook(
@@ -261,6 +267,9 @@ class _Errors:
 
     def bad_content(self, message: str) -> Exception:
         return self._cls(400, "InvalidRequestContentException", message)
+
+    def too_large(self, message: str) -> Exception:
+        return self._cls(413, "RequestEntityTooLargeException", message)
 
 
 def _errors() -> _Errors:

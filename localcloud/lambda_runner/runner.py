@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from localcloud import iam
+from localcloud import faults, iam
 from localcloud.cloud import ROOT_ACCESS_KEY, ROOT_SECRET_KEY
 from localcloud.lambda_runner import code as codebase
 from localcloud.lambda_runner import interpreters
@@ -36,6 +36,11 @@ IDLE_TTL_S = 600.0  # a warm worker unused this long is stopped
 CREDENTIALS_MARGIN_S = 300.0  # with IAM enforced, a worker whose role credentials expire sooner is replaced
 ASYNC_THREADS = 16
 LOG_TAIL_BYTES = 4096
+# A worker dies (SIGKILL, as Lambda's out-of-memory kill) when its resident memory passes its
+# MemorySize plus what this machine's interpreter takes with nothing loaded (measured: Python
+# -I -S ~9 MB, Node.js ~40 MB; Lambda's own runtime counts in its Max Memory Used the same way, so
+# the allowance only absorbs the difference of a local interpreter). The guard polls every 50 ms.
+RUNTIME_BASELINE_KB = {"python": 16 * 1024, "nodejs": 64 * 1024}
 
 RUNTIMES_DIR = Path(__file__).resolve().parent / "runtimes"
 # The AWS SDK for JavaScript v3 that Lambda's nodejs18.x+ runtimes bundle (make setup: npm ci)
@@ -247,16 +252,25 @@ class Runner:
                 "invokedFunctionArn": target.invoked_arn,
                 "clientContext": client_context,
             }
+            fault = faults.FAULTS.take("kill-worker", function=target.name)
+            killer = threading.Timer(float(fault.get("afterSeconds", 0.5)), worker.kill) if fault else None
+            if killer is not None:  # a test's fault: the execution environment dies mid-invocation
+                killer.start()
             reply = worker.invoke(request, timeout_s)
+            if killer is not None:
+                killer.cancel()  # an invocation that ended first keeps its environment
         duration_ms = (time.perf_counter() - t0) * 1000
         events.extend(reply.lines)
 
         payload, function_error, status = self._result(reply, request_id, timeout_s, events)
         end_ms = _now_ms()
         events.append((end_ms, f"END RequestId: {request_id}"))
+        used_mb = max(1, math.ceil(reply.rss_kb / 1024))
+        if reply.status == "crash" and reply.exit_description == "signal: killed":
+            used_mb = memory  # killed at its memory limit (or by itself): Lambda reports it full
         report = (
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: {math.ceil(duration_ms)} ms\t"
-            f"Memory Size: {memory} MB\tMax Memory Used: {max(1, math.ceil(reply.rss_kb / 1024))} MB\t"
+            f"Memory Size: {memory} MB\tMax Memory Used: {used_mb} MB\t"
         )
         if cold:
             report += f"Init Duration: {worker.init_ms:.2f} ms\t"
@@ -478,7 +492,7 @@ class Runner:
             env.update(credentials.env())
         t0 = time.perf_counter()
         try:
-            worker = Worker(list(spec.head), list(spec.tail), env, spec.task_root, stream)
+            worker = Worker(list(spec.head), list(spec.tail), env, spec.task_root, stream, memory_limit_kb(target, spec))
         except OSError as e:
             raise UnsupportedFunction(
                 f"could not start a {spec.runtime} worker for {target.name}: {e}"
@@ -500,6 +514,13 @@ class Runner:
             return iam.credentials(target.config.get("Role"), target.name, "lambda.amazonaws.com")
         except iam.RoleNotAssumable as e:
             raise UnsupportedFunction(f"function {target.name} cannot run: {e}") from e
+
+
+def memory_limit_kb(target: Target, spec: Spec) -> int:
+    """Where the guard kills a worker of ``target``: its MemorySize plus the runtime's baseline."""
+    memory_mb = int(target.config.get("MemorySize") or 128)
+    baseline = RUNTIME_BASELINE_KB["nodejs" if spec.runtime.startswith("nodejs") else "python"]
+    return memory_mb * 1024 + baseline
 
 
 def _credentials_expiring(worker: Worker) -> bool:

@@ -22,6 +22,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from localcloud.guard import guarded
+
 LogLine = tuple[int, str]  # (epoch ms, text)
 
 
@@ -41,8 +43,18 @@ def _now_ms() -> int:
 
 
 class Worker:
-    def __init__(self, head: list[str], tail: list[str], env: dict[str, str], cwd: str, log_stream: str):
-        """Run ``head + [token, ctl_fd, res_fd] + tail`` (head: interpreter and bootstrap script)."""
+    def __init__(
+        self,
+        head: list[str],
+        tail: list[str],
+        env: dict[str, str],
+        cwd: str,
+        log_stream: str,
+        memory_kb: int | None = None,
+    ):
+        """Run ``head + [token, ctl_fd, res_fd] + tail`` (head: interpreter and bootstrap script)
+        under the guard (localcloud/guard.py): it dies with the local cloud, however that dies,
+        and with SIGKILL past ``memory_kb`` of resident memory."""
         self.log_stream = log_stream
         self.token = uuid.uuid4().hex
         self._marker = f"\x1f{self.token}\x1f\n".encode()
@@ -50,7 +62,7 @@ class Worker:
         res_r, res_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [*head, self.token, str(ctl_r), str(res_w), *tail],
+                guarded([*head, self.token, str(ctl_r), str(res_w), *tail], memory_kb),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,

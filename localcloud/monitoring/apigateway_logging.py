@@ -52,7 +52,7 @@ def trusts_apigateway(document: Any) -> bool:
             continue
         services = (s.get("Principal") or {}).get("Service") if isinstance(s.get("Principal"), dict) else None
         services = [services] if isinstance(services, str) else services or []
-        if APIGATEWAY in services:
+        if APIGATEWAY in services or "apigateway.us-east-1.amazonaws.com" in services:  # global or regional
             return True
     return False
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from localcloud.moto_hooks import hook, require
 
-from . import error_names, nested, status_events
+from . import dynamodb_results, error_names, nested, payload_limits, status_events
 
 log = logging.getLogger("localcloud.stepfunctions")
 
@@ -119,6 +119,8 @@ def install(cloud: Any) -> None:
     _install_failure_logging()
     nested.install()
     error_names.install()
+    dynamodb_results.install()
+    payload_limits.install()
 
 
 def _install_failure_logging() -> None:

@@ -188,6 +188,13 @@ class Table(ResourceType):
         unless_gone(ctx.client("dynamodb").delete_table, TableName=current.physical_id)
 
 
+def _s3_buckets(account_id: str) -> Any:
+    from localcloud.moto_hooks import require
+
+    backends = require("moto.s3.models", "s3_backends", "whether a bucket exists, whoever may see it")
+    return backends[account_id]["aws"].buckets
+
+
 @register
 class Bucket(ResourceType):
     type_name = "AWS::S3::Bucket"
@@ -214,7 +221,13 @@ class Bucket(ResourceType):
 
     def create(self, ctx: Context, logical_id: str, props: dict[str, Any]) -> Provisioned:
         name = props.get("BucketName") or ctx.physical_name(logical_id, 63, lowercase=True)
-        ctx.client("s3").create_bucket(Bucket=name)
+        s3 = ctx.client("s3")
+        # CreateBucket in us-east-1 answers 200 for a bucket the account owns already (S3's legacy
+        # behaviour); CloudFormation does not take it over: the resource fails, and a rollback leaves
+        # the bucket to whoever made it. (Asked of S3's state, not of the stack role's permissions.)
+        if name in _s3_buckets(ctx.account_id):
+            raise ResourceFailed(f"{name} already exists")
+        s3.create_bucket(Bucket=name)
         self._configure(ctx, name, {}, props)
         return Provisioned(name, self._attrs(ctx, name))
 

@@ -73,11 +73,16 @@ async function loadHandler(spec) {
   let mod;
   try {
     const file = ['.js', '.cjs', '.mjs'].map((ext) => base + ext).find((f) => fs.existsSync(f));
-    if (!file) throw Object.assign(new Error(`Cannot find module '${moduleName}'`), { code: 'MODULE_NOT_FOUND' });
+    if (!file) throw Object.assign(new Error(`Cannot find module '${moduleName}'`), { handlerMissing: true });
     mod = file.endsWith('.mjs') ? await import(pathToFileURL(file).href) : require(file);
   } catch (e) {
     if (e instanceof SyntaxError) throw new InitError('Runtime.UserCodeSyntaxError', `${e.name}: ${e.message}`, String(e.stack).split('\n'));
-    if (e && e.code === 'MODULE_NOT_FOUND') throw new InitError('Runtime.ImportModuleError', `Error: Cannot find module '${moduleName}'`);
+    // As Lambda's runtime: the handler's own file missing names the handler's module; a module it
+    // requires that is missing keeps Node's message, which names that module and the require stack.
+    if (e && e.handlerMissing) throw new InitError('Runtime.ImportModuleError', `Error: Cannot find module '${moduleName}'`);
+    if (e && (e.code === 'MODULE_NOT_FOUND' || e.code === 'ERR_MODULE_NOT_FOUND')) {
+      throw new InitError('Runtime.ImportModuleError', `Error: ${e.message}`, String(e.stack || '').split('\n'));
+    }
     throw new InitError(e && e.name ? e.name : 'Error', e && e.message ? e.message : String(e), String((e && e.stack) || '').split('\n'));
   }
   let handler = mod;

@@ -2,7 +2,10 @@
 
 - ``artifacts/{sha256}.zip``: a function's (or layer's) zip, written once: an unchanged function
   costs nothing (``head_object`` first, no upload when the key exists);
-- ``templates/{app}/{build:010d}/template.yaml``: the packaged template of one build.
+- ``templates/{app}/{build:010d}/template.yaml``: the packaged template of one build;
+- ``templates/{app}/{build:010d}/functions.json``: its function manifest (logical id, sha256, S3
+  key, configuration of each function), read by RecordBuildOutcome: a state machine's payloads
+  carry its key only, since Step Functions refuses a state's data over 256 KB.
 
 The bucket name is the caller's setting (``ARTIFACT_BUCKET``); the client is boto3's default.
 """
@@ -10,6 +13,7 @@ The bucket name is the caller's setting (``ARTIFACT_BUCKET``); the client is bot
 from __future__ import annotations
 
 import hashlib
+import json
 
 import boto3
 from botocore.exceptions import ClientError
@@ -22,6 +26,10 @@ MISSING = {"404", "NoSuchKey", "NotFound"}
 
 def template_key(app: str, build_number: int) -> str:
     return f"templates/{app}/{int(build_number):010d}/template.yaml"
+
+
+def manifest_key(app: str, build_number: int) -> str:
+    return f"templates/{app}/{int(build_number):010d}/functions.json"
 
 
 class ArtifactStore:
@@ -46,6 +54,15 @@ class ArtifactStore:
         key = template_key(app, build_number)
         self.client.put_object(Bucket=self.bucket, Key=key, Body=text.encode("utf-8"), ContentType="application/yaml")
         return key
+
+    def put_manifest(self, app: str, build_number: int, functions: list[dict]) -> str:
+        key = manifest_key(app, build_number)
+        body = json.dumps(functions, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
+        return key
+
+    def get_manifest(self, key: str) -> list[dict]:
+        return json.loads(self.read(key, f"function manifest {key} not found in bucket {self.bucket}"))
 
     def template_url(self, key: str) -> str:
         """The HTTPS URL CloudFormation takes as ``TemplateURL`` for a stored template."""

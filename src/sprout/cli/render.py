@@ -176,8 +176,34 @@ def deployment(d: dict) -> str:
         lines.append(f"  replaces  deployment {d['replaces']}")
     if d.get("execution"):
         lines.append(f"  execution {d['execution']}")
+    for note in d.get("notes") or []:
+        lines.append(f"  note      {note}")
+    if (d.get("cause") or {}).get("advice"):
+        lines.append(f"  to do     {d['cause']['advice']}")
+    if d.get("reconciled"):
+        lines.append(f"  repaired  {when(d['reconciled'].get('at'))}: {d['reconciled'].get('why')}")
     for logical_id, version in sorted((d.get("versions") or {}).items()):
         lines.append(f"  {logical_id:<28} version {version}")
+    return "\n".join(lines)
+
+
+def reconciled(r: dict) -> str:
+    """``sprout reconcile``: what the record said, what the stack and aliases say, what was repaired."""
+    stack = r.get("stack") or {}
+    record = r.get("record")
+    lines = [f"{r.get('app')}/{r.get('stage')}  stack {stack.get('name')} {stack.get('status') or '(none)'}"]
+    lines.append("  record    " + (f"deployment {record['deployment']} (build {record['build']}, {record['status']})"
+                                   if record else "nothing runs"))
+    aliases, said = r.get("aliases"), (record or {}).get("versions") or {}
+    if aliases is not None:
+        for logical_id in sorted(set(aliases) | set(said)):
+            mark = "" if aliases.get(logical_id) == said.get(logical_id) else "   <- differs"
+            lines.append(f"  {logical_id:<28} record {said.get(logical_id, '-')}  live {aliases.get(logical_id, '-')}{mark}")
+    for fix in r.get("repaired") or []:
+        lines.append(f"  repaired  deployment {fix['deployment']} (build {fix['build']}): {fix['was']} -> {fix['now']}, current")
+    if (stack.get("cause") or {}).get("advice"):
+        lines.append(f"  to do     {stack['cause']['advice']}")
+    lines.append(f"  {r.get('message') or ''}")
     return "\n".join(lines)
 
 

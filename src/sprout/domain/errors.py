@@ -126,3 +126,7 @@ class NotDeployed(Conflict):
 
 class AccessLogsOff(Conflict):
     """Access logs of the stage are off: there is nothing to read."""
+
+
+class StackNotReady(SproutError):
+    """The stage's stack is busy with another operation (or being deleted): try again shortly."""

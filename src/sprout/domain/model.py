@@ -107,6 +107,10 @@ class Deployment:
     step: str | None = None  # the step that failed, when it failed
     execution: str | None = None  # the execution holding the stage for it
     took_over: dict | None = None  # {"deployment", "execution", "reason"} when it took a stale lock over
+    change_set: str | None = None  # the CloudFormation change set it deployed through
+    notes: tuple[str, ...] = ()  # what Sprout did on its way, e.g. deleted a failed first deploy's stack
+    cause: dict | None = None  # a failure's cause: stackStatus, logicalId, type, reason, changeSetReason, advice
+    reconciled: dict | None = None  # {"at", "was", "why"}: a check repaired this record to match the stack
 
 
 @dataclass(frozen=True)

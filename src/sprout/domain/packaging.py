@@ -217,7 +217,33 @@ def _load(template_text: str | bytes | None, template_path: str, tree: SourceTre
             raise PackagingError(f"{template_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     template = load_template(template_text, template_path)
     _sam_resources(template, template_path)
+    _check_stack_size(template, template_path)
     return template
+
+
+MAX_STACK_RESOURCES = 500  # CloudFormation's resources per stack (a hard quota)
+
+
+def _check_stack_size(template: dict, path: str) -> None:
+    """Refuse, before anything is built, an app that CloudFormation would refuse at deploy: more
+    than 500 resources in the transformed template. Counted low: every resource, and for each
+    function the version and the ``live`` alias SAM adds for it (AutoPublishAlias) and the role it
+    makes when there is no Role — SAM adds more (permissions, event sources), never fewer."""
+    resources = template["Resources"]
+    globals_function = (template.get("Globals") or {}).get("Function") or {}
+    count = len(resources)
+    for resource in resources.values():
+        if resource.get("Type") == FUNCTION:
+            props = resource.get("Properties") if isinstance(resource.get("Properties"), dict) else {}
+            has_role = "Role" in props or (isinstance(globals_function, dict) and "Role" in globals_function)
+            count += 2 if has_role else 3
+    if count > MAX_STACK_RESOURCES:
+        raise PackagingError(
+            f"{path}: at least {count} resources once SAM transforms it ({len(resources)} declared; each function "
+            f"adds its version, its live alias and, without Role, its role): CloudFormation allows at most "
+            f"{MAX_STACK_RESOURCES} resources per stack (Template format error: Number of resources is greater than "
+            f"maximum allowed, {MAX_STACK_RESOURCES})"
+        )
 
 
 def _props(resource: Mapping[str, Any], logical_id: str, template_path: str) -> dict:

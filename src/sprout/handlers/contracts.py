@@ -91,6 +91,9 @@ class CacheInput(TypedDict):
 
 
 class PackagedFunction(TypedDict):
+    """One row of a build's function manifest (in S3 at Packaged.manifestKey, never in a state's
+    payload: an app's functions would outgrow Step Functions' 256 KB)."""
+
     logicalId: str
     sha256: str
     s3Key: str
@@ -99,7 +102,8 @@ class PackagedFunction(TypedDict):
 
 class Packaged(TypedDict):
     templateKey: str
-    functions: list[PackagedFunction]
+    manifestKey: str  # the JSON list of PackagedFunction, beside the template
+    functionCount: int
 
 
 class BuildOutcome(TypedDict):
@@ -142,10 +146,19 @@ class DeployState(TypedDict):
     versions: NotRequired[dict[str, str]]
     error: NotRequired[str | CatchError]
     by: NotRequired[int]
+    settlingSince: NotRequired[str]  # SettleDeploy: when it began waiting for the stack
+    taskFailure: NotRequired[str]  # SettleDeploy: the task failure that sent the machine there
 
 
 class FailedAt(TypedDict):
     step: str
+
+
+class SettleInput(DeployState):
+    """SettleDeploy's input: the state CheckDeploy had, with the Catch's error (``error``) and the
+    failed step (``failedAt``); on later rounds, its own output (``settlingSince``, ``taskFailure``)."""
+
+    failedAt: NotRequired[FailedAt]
 
 
 class AbandonInput(TypedDict):
@@ -187,6 +200,7 @@ class Finalized(TypedDict):
     execution: str
     status: str
     closed: list[str]
+    reconciled: list[dict]  # each stage closed, checked against its stack (reconcile.py)
 
 
 class AlarmResolved(TypedDict):

@@ -1,8 +1,10 @@
 """The finalizer: an EventBridge rule on ``Step Functions Execution Status Change`` (FAILED,
 TIMED_OUT, ABORTED) for Sprout's state machines invokes it with the event. Whatever that
 execution opened and did not close — a build BUILDING, a deployment IN_PROGRESS holding its
-stage — is closed FAILED with the execution's status and error as the reason. Running it twice
-for one event changes nothing the second time."""
+stage — is closed FAILED with the execution's status and error as the reason; then each stage
+it closed a deployment of is checked against its stack and ``live`` aliases (reconcile.py), and
+its record repaired when the stack says another deployment runs. Running it twice for one event
+changes nothing the second time."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sprout.adapters.lineage import Lineage
 from sprout.domain.errors import Conflict, NotFound
 from sprout.domain.model import BuildStatus, DeploymentStatus
 from sprout.handlers.contracts import Finalized
+from sprout.handlers.reconcile import reconcile
 from sprout.observability import logger, metrics, tracer
 
 lineage = Lineage()
@@ -27,11 +30,11 @@ def finalize(detail: dict) -> Finalized:
     execution, status = detail.get("executionArn") or "", detail.get("status") or ""
     if not execution or status not in ENDED:
         logger.info("nothing to finalize", extra={"execution": execution, "status": status})
-        return {"execution": execution, "status": status, "closed": []}
+        return {"execution": execution, "status": status, "closed": [], "reconciled": []}
     why = f"execution {status}" + (f": {detail['error']}" if detail.get("error") else "")
     if detail.get("cause"):
         why += f": {_cut(detail['cause'])}"
-    closed = []
+    closed, stages = [], set()
     for work in lineage.open_work(execution):
         try:
             if work.kind == "build":
@@ -45,12 +48,26 @@ def finalize(detail: dict) -> Finalized:
                     work.app, work.stage, work.deployment, DeploymentStatus.FAILED, error=why, step="Execution"
                 )
                 closed.append(f"deployment {work.app}/{work.stage}/{work.deployment}")
+                stages.add((work.app, work.stage))
         except (Conflict, NotFound) as e:  # closed meanwhile, or gone: nothing left to close
             logger.info("already closed", extra={"work": str(work), "reason": str(e)})
+    checked = [_check(app, stage) for app, stage in sorted(stages)]
     if closed:
         metrics.add_metric(name="ExecutionsFinalized", unit="Count", value=1)
     logger.info("finalized", extra={"execution": execution, "status": status, "closed": closed})
-    return {"execution": execution, "status": status, "closed": closed}
+    return {"execution": execution, "status": status, "closed": closed, "reconciled": checked}
+
+
+def _check(app: str, stage: str) -> dict:
+    """The stage's record against its stack, repaired where the stack says so; a failure to check
+    is reported, never raised (what was closed stays closed)."""
+    try:
+        found = reconcile(app, stage, lineage)
+    except Exception as e:  # noqa: BLE001 - the check is best effort: POST .../reconcile runs it again
+        logger.warning("reconcile failed", extra={"app": app, "stage": stage, "error": str(e)})
+        return {"app": app, "stage": stage, "error": str(e)}
+    return {"app": app, "stage": stage, "consistent": found.get("consistent"), "repaired": found.get("repaired"),
+            "message": found.get("message")}
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.executionArn")

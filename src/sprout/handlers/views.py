@@ -73,6 +73,10 @@ def deployment_view(d: Deployment) -> dict:
         "step": d.step,
         "execution": d.execution,
         "tookOver": d.took_over,
+        "changeSet": d.change_set,
+        "notes": list(d.notes),
+        "cause": d.cause,
+        "reconciled": d.reconciled,
     }
 
 

@@ -132,3 +132,12 @@ def test_given_a_rule_with_a_queue_target_when_an_event_is_put_then_moto_still_d
 
     [message] = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert json.loads(message["Body"])["detail"] == {"k": 1}
+
+
+def test_given_a_started_cloud_then_the_actions_moto_lacks_are_provided_by_localcloud(local):
+    key = ("moto.cloudformation.responses", "CloudFormationResponse.continue_update_rollback")
+    assert key in moto_hooks.PROVIDED
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.utils import method_names_from_class
+
+    assert "continue_update_rollback" in method_names_from_class(CloudFormationResponse)

@@ -24,8 +24,8 @@ ACCOUNT = "123456789012"
 MACHINE_TASKS = {
     "BuildStateMachineArn": ("ResolveFunction", "RecordBuildFunction", "PlanDependenciesFunction",
                              "CacheDependenciesFunction", "PackageFunction", "RecordBuildOutcomeFunction"),
-    "DeployStateMachineArn": ("BeginDeployFunction", "StartChangeSetFunction", "CheckDeployFunction", "WatchStageFunction",
-                              "AbandonDeployFunction"),
+    "DeployStateMachineArn": ("BeginDeployFunction", "StartChangeSetFunction", "CheckDeployFunction", "SettleDeployFunction",
+                              "WatchStageFunction", "AbandonDeployFunction"),
     "RollbackStateMachineArn": ("FlipAliasesFunction", "AbandonDeployFunction"),
 }
 
@@ -144,8 +144,11 @@ def test_given_a_build_when_plan_dependencies_runs_under_its_role_then_it_reads_
 def test_given_a_build_when_package_runs_under_its_role_then_it_reads_the_source_and_stores_the_artifacts(build, cloud):
     packaged = build.packaged()
     bucket = cloud.sprout["ArtifactBucketName"]
-    assert {f["logicalId"] for f in packaged["functions"]} >= {"CreateNoteFunction", "GetNoteFunction"}
-    for key in [packaged["templateKey"], *(f["s3Key"] for f in packaged["functions"])]:
+    # the function manifest stays in S3: a state's payload carries its key only
+    manifest = json.loads(cloud.client("s3").get_object(Bucket=bucket, Key=packaged["manifestKey"])["Body"].read())
+    assert {f["logicalId"] for f in manifest} >= {"CreateNoteFunction", "GetNoteFunction"}
+    assert packaged["functionCount"] == len(manifest)
+    for key in [packaged["templateKey"], *(f["s3Key"] for f in manifest)]:
         cloud.client("s3").head_object(Bucket=bucket, Key=key)
 
 
@@ -172,6 +175,29 @@ def test_given_a_change_set_when_check_deploy_runs_under_its_role_then_it_execut
     assert deployed["status"] == "SUCCEEDED", deployed
     assert set(deployed["versions"]) >= {"CreateNoteFunction", "GetNoteFunction"}
     assert build.app.build(1)["deployedTo"]["dev"]["status"] == "SUCCEEDED"
+
+
+def test_given_a_deploy_task_that_failed_when_settle_deploy_runs_under_its_role_then_it_reads_the_stack_and_records(build):
+    deployed = build.deployed()
+    failed_task = {"Error": "Runtime.ExitError", "Cause": '{"errorMessage": "signal: killed"}'}
+    settled = build.task("SettleDeployFunction", {**build.deploying(), "error": failed_task, "failedAt": {"step": "CheckDeploy"}})
+    assert (settled["status"], settled["versions"]) == ("SUCCEEDED", deployed["versions"]), settled
+
+
+def test_given_a_stage_when_the_finalizer_checks_it_under_its_role_then_it_reads_the_stack_and_the_aliases(build, cloud, sprout):
+    build.deployed()
+    dead = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:sprout-deploy:gone-{uuid.uuid4().hex[:8]}"
+    begin = {"execution": dead, "input": {"app": build.app.name, "stage": "dev", "build": build.recorded()["number"],
+                                          "trigger": {"type": "user"}}}
+    open_one = json.loads(cloud.client("lambda").invoke(FunctionName=sprout["BeginDeployFunction"]["name"],
+                                                        Payload=json.dumps(begin))["Payload"].read())
+    payload = {"detail": {"executionArn": dead, "status": "ABORTED"}}
+    answer = cloud.client("lambda").invoke(FunctionName=sprout["FinalizeFunction"]["name"], Payload=json.dumps(payload))
+    finalized = json.loads(answer["Payload"].read())
+    assert "FunctionError" not in answer, finalized
+    [checked] = finalized["reconciled"]
+    assert "error" not in checked and checked["consistent"] is True, checked
+    assert open_one["deploymentId"] and finalized["closed"]
 
 
 # ---- outside the policies ---------------------------------------------------------------------------------
@@ -236,6 +262,34 @@ def test_given_a_function_with_check_deploys_role_when_it_reads_sprouts_own_stac
         f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{name} is not authorized to perform: cloudformation:DescribeStacks "
         f"on resource: arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/sprout/* with an explicit deny in an identity-based policy"
     )
+
+
+DELETE_PROBE = """
+import boto3
+from botocore.exceptions import ClientError
+
+def handler(event, context):
+    try:
+        boto3.client("cloudformation").delete_stack(StackName="sprout")
+        return "allowed"
+    except ClientError as e:
+        return e.response["Error"]["Message"]
+"""
+
+
+def test_given_start_change_sets_role_when_it_deletes_sprouts_own_stack_then_the_explicit_deny_names_it(cloud, sprout):
+    start = sprout["StartChangeSetFunction"]
+    name = f"probe-{uuid.uuid4().hex[:8]}"
+    cloud.client("lambda").create_function(
+        FunctionName=name, Runtime="python3.11", Role=start["role"], Handler="app.handler", Code={"ZipFile": python_zip(DELETE_PROBE)},
+    )
+    answer = json.loads(cloud.client("lambda").invoke(FunctionName=name)["Payload"].read())
+    role_name = start["role"].rsplit("/", 1)[-1]
+    assert answer == (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{name} is not authorized to perform: cloudformation:DeleteStack "
+        f"on resource: arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/sprout/* with an explicit deny in an identity-based policy"
+    )
+    assert cloud.client("cloudformation").describe_stacks(StackName="sprout")["Stacks"][0]["StackStatus"].endswith("COMPLETE")
 
 
 def test_given_each_state_machines_role_then_it_may_invoke_its_tasks_and_not_the_api_function(cloud, sprout):

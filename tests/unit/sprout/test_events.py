@@ -49,6 +49,7 @@ TASKS: dict[str, tuple[str, Any]] = {
     "begin-deploy": ("BeginDeployFunction", contracts.DeployRequest),
     "start-change-set": ("StartChangeSetFunction", contracts.DeployState),
     "check-deploy": ("CheckDeployFunction", contracts.DeployState),
+    "settle-deploy": ("SettleDeployFunction", contracts.SettleInput),
     "watch-stage": ("WatchStageFunction", contracts.DeployState),
     "abandon-deploy": ("AbandonDeployFunction", contracts.AbandonInput),
     "flip-aliases": ("FlipAliasesFunction", contracts.FlipRequest),
@@ -264,10 +265,10 @@ def test_given_a_task_sample_when_checked_then_it_is_the_envelope_and_has_the_de
 def test_given_the_typed_dict_check_when_a_required_key_is_dropped_then_it_is_named():
     # GIVEN a valid RecordBuildOutcome input, WHEN a nested required key is removed
     event = load(EVENTS / "tasks" / "record-build-outcome.succeeded.json")["input"]
-    del event["package"]["functions"][1]["sha256"]
+    del event["package"]["manifestKey"]
     del event["number"]
     # THEN both are named, with where they are
-    assert missing(event, contracts.BuildOutcome) == ["input.number", "input.package.functions[1].sha256"]
+    assert missing(event, contracts.BuildOutcome) == ["input.number", "input.package.manifestKey"]
     # AND keys declared NotRequired are not asked for
     assert missing({"app": "notes", "stage": "dev", "build": 1}, contracts.DeployRequest) == []
     assert missing({"app": "notes"}, contracts.DeployRequest) == ["input.build", "input.stage"]

@@ -333,3 +333,31 @@ def test_given_a_template_that_chooses_its_alias_settings_then_packaging_keeps_i
     ).encode()
     fn_globals = load_template(run(tree(files)).packaged_template)["Globals"]["Function"]
     assert (fn_globals["AutoPublishAlias"], fn_globals["AutoPublishAliasAllProperties"]) == ("current", False)
+
+
+def _many_functions(count: int, role: bool) -> str:
+    lines = ["Transform: AWS::Serverless-2016-10-31", "Resources:"]
+    for i in range(count):
+        lines += [f"  Fn{i}:", "    Type: AWS::Serverless::Function", "    Properties:",
+                  "      CodeUri: src/", "      Handler: app.handler", "      Runtime: python3.13"]
+        if role:
+            lines.append("      Role: arn:aws:iam::123456789012:role/shared")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("count", "role", "counted"), [(1000, True, 3000), (126, False, 504), (167, True, 501)])
+def test_given_an_app_over_cloudformations_500_resources_then_packaging_names_the_limit(count, role, counted):
+    # GIVEN an app whose transformed template would pass CloudFormation's 500 resources per stack
+    tree = MemoryTree({"src/app.py": b"def handler(e, c):\n    return 1\n"})
+    # WHEN it is packaged THEN the build fails before any zip, naming the limit and the count
+    with pytest.raises(PackagingError) as refused:
+        package(_many_functions(count, role), "template.yaml", tree, BUCKET)
+    message = str(refused.value)
+    assert f"at least {counted} resources" in message
+    assert "CloudFormation allows at most 500 resources per stack" in message
+
+
+def test_given_an_app_just_within_500_resources_then_it_packages():
+    tree = MemoryTree({"src/app.py": b"def handler(e, c):\n    return 1\n"})
+    result = package(_many_functions(166, True), "template.yaml", tree, BUCKET)  # 166 x 3 = 498
+    assert len(result.functions) == 166

@@ -218,8 +218,9 @@ class DeploymentRepository:
         versions: dict[str, str] | None = None,
         error: str | None = None,
         step: str | None = None,
+        cause: dict | None = None,
     ) -> Deployment:
-        """Record how a deployment ended, close it as its execution's open work and release the
+        """Record how a deployment ended (a failure with its ``cause`` when CloudFormation told one), close it as its execution's open work and release the
         stage's lock (if it still holds it); SUCCEEDED also makes it the stage's current deployment.
         Finishing it again the same way is a no-op."""
         status = DeploymentStatus(status)
@@ -244,6 +245,7 @@ class DeploymentRepository:
                     DeploymentItem.versions.set(dict(versions or {})),
                     DeploymentItem.error.set(error) if error else DeploymentItem.error.remove(),
                     DeploymentItem.step.set(step) if step else DeploymentItem.step.remove(),
+                    DeploymentItem.cause.set(cause) if cause else DeploymentItem.cause.remove(),
                 ],
                 condition=DeploymentItem.status == DeploymentStatus.IN_PROGRESS.value,
             )
@@ -260,6 +262,52 @@ class DeploymentRepository:
             return None if txn.commit() else self.get_deployment(app, stage, deployment_id)
 
         return optimistically(f"finish deployment {deployment_id} of {app}/{stage}", attempt)
+
+    def annotate_deployment(
+        self, app: str, stage: str, deployment_id: str, change_set: str | None = None, note: str | None = None
+    ) -> None:
+        """Record on an open deployment the change set it deploys through, or a note of what Sprout
+        did on its way (kept in order)."""
+        if not change_set and not note:
+            return
+        item = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(deployment_id))
+        if item is None:
+            raise DeploymentNotFound(f"deployment {deployment_id} of stage {stage} of app {app} not found")
+        actions = [DeploymentItem.change_set.set(change_set)] if change_set else []
+        if note:  # one task at a time writes a deployment's notes: read, append, write
+            actions.append(DeploymentItem.notes.set([*(item.notes or []), note]))
+        item.update(actions=actions)
+
+    def repair_deployment(
+        self, app: str, stage: str, deployment_id: str, versions: dict[str, str], why: str
+    ) -> Deployment:
+        """A check found that the stack runs ``deployment_id`` (its aliases point at ``versions``):
+        record it so — SUCCEEDED with those versions, the stage's current deployment — keeping what
+        the record said before in ``reconciled``. Never while a deployment holds the stage."""
+
+        def attempt() -> Deployment | None:
+            st = _stage_item(app, stage)
+            if st.lock:
+                raise StageBusy(f"stage {stage} of app {app} is busy: deployment {st.lock} holds it", holder=_lock_view(st))
+            item = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(deployment_id))
+            if item is None:
+                raise DeploymentNotFound(f"deployment {deployment_id} of stage {stage} of app {app} not found")
+            was = {"status": item.status, "versions": item.versions or {}, "current": st.current_deployment}
+            txn = Txn()
+            txn.update(
+                "deployment", item,
+                [
+                    DeploymentItem.status.set(DeploymentStatus.SUCCEEDED.value),
+                    DeploymentItem.versions.set(dict(versions)),
+                    DeploymentItem.finished_at.set(item.finished_at or now_iso()),
+                    DeploymentItem.reconciled.set({"at": now_iso(), "was": was, "why": why}),
+                ],
+                condition=DeploymentItem.status == item.status,
+            )
+            txn.update("stage", st, [StageItem.current_deployment.set(deployment_id)], condition=StageItem.lock.does_not_exist())
+            return None if txn.commit() else self.get_deployment(app, stage, deployment_id)
+
+        return optimistically(f"repair the record of {app}/{stage}", attempt)
 
     def get_deployment(self, app: str, stage: str, deployment_id: str) -> Deployment:
         item = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(deployment_id))

@@ -184,6 +184,10 @@ class DeploymentItem(Item):
     step = UnicodeAttribute(null=True)
     execution = UnicodeAttribute(null=True)
     took_over = JSONAttribute(null=True)
+    change_set = UnicodeAttribute(null=True)  # the change set it deployed through
+    notes = JSONAttribute(null=True)  # what Sprout did on its way (e.g. deleted a failed first stack)
+    cause = JSONAttribute(null=True)  # a failure's cause as CloudFormation told it
+    reconciled = JSONAttribute(null=True)  # when a check found the record out of step with the stack
 
 
 class OpenItem(Item):

@@ -100,6 +100,10 @@ def to_deployment(item: DeploymentItem) -> Deployment:
         step=item.step,
         execution=item.execution,
         took_over=item.took_over,
+        change_set=item.change_set,
+        notes=tuple(item.notes or ()),
+        cause=item.cause,
+        reconciled=item.reconciled,
     )
 
 

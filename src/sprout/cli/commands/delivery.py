@@ -1,4 +1,5 @@
-"""``sprout stages show``, ``deployments list|show``, ``changeset``, ``promote`` and ``rollback``."""
+"""``sprout stages show``, ``deployments list|show``, ``changeset``, ``promote``, ``rollback`` and
+``reconcile``."""
 
 from __future__ import annotations
 
@@ -67,6 +68,18 @@ def add_parsers(sub: Any) -> None:
     )
     add_go_options(rollback)
     rollback.add_argument("--force", action="store_true", help="roll back to a quarantined build anyway")
+
+    reconcile = leaf(
+        sub,
+        "reconcile",
+        reconcile_run,
+        "check a stage's record against its stack and live aliases, and repair it",
+        "Compare what Sprout's record says the stage runs with what its stack and `live` aliases say; "
+        "where the stack says which deployment runs, record it so. Prints what the record said, what "
+        "the aliases say, and what was repaired. Exit 1 when they differ and nothing could be repaired.",
+    )
+    reconcile.add_argument("app", metavar="APP", help="the app's name")
+    reconcile.add_argument("stage", metavar="STAGE", help="the stage's name")
 
 
 def add_go_options(parser: Any) -> None:
@@ -170,6 +183,12 @@ def rollback_run(ctx: Context) -> int:
         body["force"] = True
     started = ctx.client.request("POST", stage_path(ctx, "rollback"), body)
     return finish(ctx, {"rollback": started}, started)
+
+
+def reconcile_run(ctx: Context) -> int:
+    found = ctx.client.request("POST", stage_path(ctx, "reconcile"), {})
+    ctx.emit(found, render.reconciled)
+    return 1 if found.get("consistent") is False and not found.get("repaired") else 0
 
 
 def finish(ctx: Context, result: dict, started: dict) -> int:

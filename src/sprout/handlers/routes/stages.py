@@ -1,5 +1,5 @@
-"""``/apps/{app}/stages/{stage}``: what a stage runs, its deployments, change sets, promote and
-rollback."""
+"""``/apps/{app}/stages/{stage}``: what a stage runs, its deployments, change sets, promote,
+rollback, and the check of its record against its stack (reconcile)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from sprout.adapters.stacks import StageStacks, stack_name
 from sprout.domain.errors import InvalidInput
 from sprout.handlers.http import body_of, caller, json_response, query_of, whole_number
+from sprout.handlers.reconcile import reconcile as reconcile_stage
 from sprout.handlers.views import deployment_view, stage_view
 from sprout.schemas import validate
 
@@ -21,8 +22,13 @@ def get_stage(name: str, stage: str) -> Response:
     st = lineage.get_stage(name, stage)
     current = lineage.current_deployment(name, stage)
     build = lineage.get_build(name, current.build) if current else None
-    names = StageStacks().function_names(stack_name(name, stage)) if current else {}
-    return json_response(200, stage_view(st, current, build, names))
+    stacks = StageStacks()
+    found = stacks.describe(stack_name(name, stage))
+    names = stacks.function_names(stack_name(name, stage)) if current and found else {}
+    view = stage_view(st, current, build, names)
+    # the stack's own state next to the record's (POST .../reconcile compares them in full)
+    view["stack"] = {"status": found["StackStatus"], "reason": found.get("StackStatusReason")} if found else None
+    return json_response(200, view)
 
 
 @router.get("/apps/<name>/stages/<stage>/deployments")
@@ -64,3 +70,10 @@ def rollback(name: str, stage: str) -> Response:
     validate("rollback_request", body)
     started = router.context["delivery"].rollback(name, stage, body.get("build"), caller(router), bool(body.get("force")))
     return json_response(202, started.view())
+
+
+@router.post("/apps/<name>/stages/<stage>/reconcile")
+def reconcile(name: str, stage: str) -> Response:
+    """Compare what the record says the stage runs with its stack and ``live`` aliases, and repair
+    the record where the stack says which deployment runs: what it said, what they say, what changed."""
+    return json_response(200, reconcile_stage(name, stage, router.context["lineage"]))

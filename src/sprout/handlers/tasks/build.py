@@ -189,19 +189,19 @@ def package_step(event: PackageInput) -> Packaged:
     )
     uploaded = sum(artifacts.put_if_absent(sha, data) for sha, data in result.artifacts.items())
     template_key = artifacts.put_template(app_name, number, result.packaged_template)
+    manifest_key = artifacts.put_manifest(
+        app_name,
+        number,
+        [{"logicalId": f.logical_id, "sha256": f.sha256, "s3Key": f.s3_key, "config": f.config} for f in result.functions],
+    )
     metrics.add_metric(name="ArtifactsUploaded", unit="Count", value=uploaded)
     logger.info(
         "packaged",
         extra={"app": app_name, "build": number, "functions": len(result.functions), "uploaded": uploaded,
                "sources_checked": checked, "javascript_checked": js is not None},
     )
-    return {
-        "templateKey": template_key,
-        "functions": [
-            {"logicalId": f.logical_id, "sha256": f.sha256, "s3Key": f.s3_key, "config": f.config}
-            for f in result.functions
-        ],
-    }
+    # the manifest stays in S3: an app's functions would outgrow a state's 256 KB
+    return {"templateKey": template_key, "manifestKey": manifest_key, "functionCount": len(result.functions)}
 
 
 def _app_roles() -> AppRoles:
@@ -216,7 +216,8 @@ def record_build_outcome_step(event: BuildOutcome) -> dict:
     if status is BuildStatus.SUCCEEDED:
         pkg = field(event, "package")
         functions = tuple(
-            FunctionArtifact(f["logicalId"], f["sha256"], f["s3Key"], f.get("config") or {}) for f in pkg["functions"]
+            FunctionArtifact(f["logicalId"], f["sha256"], f["s3Key"], f.get("config") or {})
+            for f in artifacts.get_manifest(field(pkg, "manifestKey"))
         )
         lineage.finish_build(app_name, number, status, functions=functions, template_key=pkg["templateKey"])
     else:

@@ -3,17 +3,20 @@ build, promote and rollback all start: BeginDeploy, StartChangeSet, CheckDeploy,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
 import yaml
 
 from sprout.adapters import auto_rollback
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.executions import Executions
 from sprout.adapters.source import descends_from
-from sprout.adapters.stacks import StageStacks
-from sprout.domain.errors import DeployError
+from sprout.adapters.stack_events import cut
+from sprout.adapters.stacks import Progress, StageStacks
 from sprout.domain.model import DeploymentKind, DeploymentStatus, DeployProgress
-from sprout.domain.pipeline import check_deployable, stack_name, superseded
-from sprout.handlers.contracts import AbandonInput, DeployRequest, DeployState
+from sprout.domain.pipeline import check_deployable, iso, parse_iso, stack_name, superseded
+from sprout.handlers.contracts import AbandonInput, DeployRequest, DeployState, SettleInput
 from sprout.handlers.tasks.common import field, lineage, reason, settings, task, with_execution
 from sprout.observability import logger, metrics
 from sprout.settings import require_env
@@ -21,6 +24,9 @@ from sprout.settings import require_env
 artifacts = ArtifactStore(settings.artifact_bucket)
 # How long one CheckDeploy follows the stack before handing back to the state machine's Wait loop.
 FOLLOW_BUDGET_S = 5.0
+# How long SettleDeploy waits for a stack to settle after a deploy task failed (the deploy machine
+# itself times out after an hour; the lease is renewed at every look).
+SETTLE_LIMIT = timedelta(minutes=30)
 
 
 def _running_descends_from(app_name: str, stage: str, build) -> int | None:
@@ -57,43 +63,80 @@ def begin_deploy_step(event: DeployRequest, execution: str | None) -> DeployStat
 
 
 def start_change_set_step(event: DeployState) -> DeployState:
-    """Start (not execute) a change set of the build's packaged template on the stage's stack."""
+    """Start (not execute) a change set of the build's packaged template on the stage's stack,
+    recording it on the deployment. A stack Sprout created whose first deploy failed is deleted
+    first (and the deployment says so); a stack CloudFormation would refuse is refused naming why."""
     app_name, stage, deployment_id = field(event, "app"), field(event, "stage"), field(event, "deploymentId")
     build = lineage.get_build(app_name, int(field(event, "build")))
     lineage.renew_lease(app_name, stage, deployment_id)
     stack = stack_name(app_name, stage)
     declared = (yaml.safe_load(artifacts.get_template(build.template_key)) or {}).get("Parameters") or {}
     parameters = {"Stage": stage} if "Stage" in declared else {}  # an app that declares Stage learns its name
-    change_set = StageStacks().start(
-        stack, artifacts.template_url(build.template_key), parameters, require_env("DEPLOY_ROLE_ARN")
-    )
+    stacks = StageStacks()
+
+    def deleting(note: str) -> None:
+        lineage.annotate_deployment(app_name, stage, deployment_id, note=note)
+        logger.warning("failed first deploy's stack deleted", extra={"app": app_name, "stage": stage, "note": note})
+
+    stacks.clear_failed_first_deploy(stack, deleting)
+    change_set = stacks.start(stack, artifacts.template_url(build.template_key), parameters, require_env("DEPLOY_ROLE_ARN"))
+    lineage.annotate_deployment(app_name, stage, deployment_id, change_set=change_set)
     logger.info("change set started", extra={"app": app_name, "stage": stage, "deployment": deployment_id})
     return {**event, "stackName": stack, "changeSetId": change_set, "status": DeployProgress.IN_PROGRESS.value}
 
 
+def _conclude(event: DeployState, progress: Progress, stacks: StageStacks, step: str, aside: str = "") -> DeployState:
+    """Record how the stack operation ended: SUCCEEDED with the versions behind every ``live`` alias,
+    or FAILED with CloudFormation's cause (``aside``: what else went wrong on the way)."""
+    app_name, stage, deployment_id = field(event, "app"), field(event, "stage"), field(event, "deploymentId")
+    if progress.status == DeployProgress.SUCCEEDED:
+        versions = stacks.live_versions(field(event, "stackName"))
+        lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.SUCCEEDED, versions=versions)
+        metrics.add_metric(name="Deployments", unit="Count", value=1)
+        return {**event, "status": DeployProgress.SUCCEEDED.value, "versions": versions}
+    why = (progress.reason or "the stack operation failed") + (f" ({aside})" if aside else "")
+    lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.FAILED, error=why, step=step,
+                              cause=progress.cause)
+    metrics.add_metric(name="DeploymentsFailed", unit="Count", value=1)
+    return {**event, "status": DeployProgress.FAILED.value, "error": why}
+
+
 def check_deploy_step(event: DeployState) -> DeployState:
-    """Follow the change set for a few seconds (renewing the lease); once the stack settles,
-    record the deployment with the Lambda versions behind every ``live`` alias."""
+    """Follow the change set for a few seconds (renewing the lease); once the stack settles, record
+    the deployment. When CloudFormation does not answer, this task fails: the state machine then
+    settles on what the stack did (SettleDeploy), never on this task's word."""
     app_name, stage, deployment_id = field(event, "app"), field(event, "stage"), field(event, "deploymentId")
     lineage.renew_lease(app_name, stage, deployment_id)
     stacks = StageStacks()
-    try:
-        progress = stacks.follow(field(event, "changeSetId"), FOLLOW_BUDGET_S)
-    except DeployError as e:
-        lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.FAILED, error=str(e), step="CheckDeploy")
-        return {**event, "status": DeployProgress.FAILED.value, "error": str(e)}
+    progress = stacks.follow(field(event, "changeSetId"), FOLLOW_BUDGET_S)
     if progress.status == DeployProgress.IN_PROGRESS:
         return {**event, "status": DeployProgress.IN_PROGRESS.value}
-    if progress.status == DeployProgress.FAILED:
-        lineage.finish_deployment(
-            app_name, stage, deployment_id, DeploymentStatus.FAILED, error=progress.reason, step="CheckDeploy"
-        )
-        metrics.add_metric(name="DeploymentsFailed", unit="Count", value=1)
-        return {**event, "status": DeployProgress.FAILED.value, "error": progress.reason or ""}
-    versions = stacks.live_versions(field(event, "stackName"))
-    lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.SUCCEEDED, versions=versions)
-    metrics.add_metric(name="Deployments", unit="Count", value=1)
-    return {**event, "status": DeployProgress.SUCCEEDED.value, "versions": versions}
+    return _conclude(event, progress, stacks, "CheckDeploy")
+
+
+def settle_deploy_step(event: SettleInput, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> DeployState:
+    """A deploy task failed while its change set may be running: wait for the stack to settle
+    (renewing the lease; the state machine loops while this says IN_PROGRESS), then record what the
+    stack did — the change set's outcome when the stack executed it, else FAILED unchanged. Gives up
+    after SETTLE_LIMIT, recording that the outcome is unknown (``POST .../reconcile`` repairs it)."""
+    app_name, stage, deployment_id = field(event, "app"), field(event, "stage"), field(event, "deploymentId")
+    lineage.renew_lease(app_name, stage, deployment_id)
+    since = event.get("settlingSince") or iso(now())
+    failed = (event.get("failedAt") or {}).get("step") or "CheckDeploy"
+    error = event.get("error") if isinstance(event.get("error"), dict) else None
+    aside = event.get("taskFailure") or cut(f"{failed} failed meanwhile: {reason(failed, error)}")
+    state: DeployState = {k: v for k, v in event.items() if k not in ("error", "failedAt")}  # type: ignore[assignment]
+    state["taskFailure"] = aside
+    stacks = StageStacks()
+    progress = stacks.settle(field(event, "stackName"), field(event, "changeSetId"))
+    if progress.status == DeployProgress.IN_PROGRESS:
+        if now() - parse_iso(since) < SETTLE_LIMIT:
+            return {**state, "status": DeployProgress.IN_PROGRESS.value, "settlingSince": since}
+        progress = Progress("FAILED", f"stack {field(event, 'stackName')} was still in progress after "
+                            f"{int(SETTLE_LIMIT.total_seconds())} s; its outcome is unknown: reconcile the stage "
+                            "(POST /apps/{app}/stages/{stage}/reconcile) once it settles")
+    logger.warning("settled after a failed task", extra={"app": app_name, "stage": stage, "status": progress.status})
+    return _conclude(state, progress, stacks, "SettleDeploy", aside)
 
 
 def abandon_deploy_step(event: AbandonInput) -> DeployState:
@@ -120,6 +163,7 @@ def abandon_deploy_step(event: AbandonInput) -> DeployState:
 begin_deploy = task(begin_deploy_step)
 start_change_set = task(start_change_set_step)
 check_deploy = task(check_deploy_step)
+settle_deploy = task(settle_deploy_step)
 abandon_deploy = task(abandon_deploy_step)
 
 

@@ -124,6 +124,7 @@ def test_given_the_parser_then_every_command_of_the_contract_exists():
         "changeset",
         "promote",
         "rollback",
+        "reconcile",
         "stages show",
         "deployments list",
         "access-logs enable",

@@ -285,3 +285,30 @@ def test_given_a_build_with_environment_values_when_shown_then_values_are_masked
     config = json.loads(raw)["functions"][0]["config"]
     assert config["Environment"]["Variables"] == {"TABLE_NAME": "(value masked)", "TOKEN": "(value masked)"}
     assert config["Handler"] == "create.main"
+
+
+RECONCILED = {
+    "app": "notes", "stage": "prod", "stack": {"name": "notes-prod", "status": "UPDATE_COMPLETE", "reason": None},
+    "record": {"deployment": "000004", "build": 6, "status": "SUCCEEDED", "versions": {"CreateNoteFunction": "3"}},
+    "aliases": {"CreateNoteFunction": "4"}, "consistent": False,
+    "repaired": [{"deployment": "000005", "build": 7, "was": "FAILED", "now": "SUCCEEDED",
+                  "versions": {"CreateNoteFunction": "4"}, "current": True}],
+    "message": "repaired: stack notes-prod (UPDATE_COMPLETE) runs deployment 000005 (build 7)",
+}
+
+
+def test_given_reconcile_then_it_posts_and_shows_what_the_record_said_what_runs_and_what_was_repaired(api, sprout):
+    api.on("POST", f"{PROD_PATH}/reconcile", (200, RECONCILED))
+    code, out, _ = sprout("reconcile", "notes", "prod")
+    assert code == 0 and api.paths("POST") == [f"{PROD_PATH}/reconcile"]
+    assert "record    deployment 000004 (build 6, SUCCEEDED)" in out
+    assert "CreateNoteFunction" in out and "record 3  live 4   <- differs" in out
+    assert "repaired  deployment 000005 (build 7): FAILED -> SUCCEEDED, current" in out
+    code, out, _ = sprout("--json", "reconcile", "notes", "prod")
+    assert (code, json.loads(out)) == (0, RECONCILED)
+
+
+def test_given_reconcile_finds_a_difference_it_cannot_repair_then_it_exits_1(api, sprout):
+    api.on("POST", f"{PROD_PATH}/reconcile", (200, {**RECONCILED, "repaired": [], "message": "no deployment recorded"}))
+    code, out, _ = sprout("reconcile", "notes", "prod")
+    assert code == 1 and "no deployment recorded" in out

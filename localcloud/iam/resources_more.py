@@ -1,0 +1,96 @@
+"""Resource-level checks for more of the services the local cloud serves (actions.py resolves the
+core ones): without these, an action was checked on ``*`` and a policy that grants it on the
+resource's ARN, as AWS's service authorization reference documents, was refused.
+
+- Glue: jobs (StartJobRun, GetJob, GetJobRun(s), BatchStopJobRun, UpdateJob, DeleteJob...) on
+  ``arn:aws:glue:<region>:<account>:job/<name>``; crawlers, triggers and workflows likewise;
+- Systems Manager Parameter Store: ``arn:aws:ssm:<region>:<account>:parameter/<name>`` (a name's
+  leading ``/`` is not doubled), one check per name of GetParameters and DeleteParameters,
+  GetParametersByPath on the path;
+- Secrets Manager: the secret's ARN; a secret named without its ARN is checked as
+  ``secret:<name>-??????`` (the six characters AWS appends), so ``secret:<name>-*`` grants match,
+  and a grant of one exact full ARN is refused (stricter, never looser);
+- KMS: a key's ARN (a key id becomes ``key/<id>``; an alias, ``alias/<name>``);
+- Kinesis: ``stream/<name>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localcloud.iam.actions import Call, Check, _arn
+
+_GLUE_KINDS = (("JobName", "job"), ("CrawlerName", "crawler"), ("WorkflowName", "workflow"), ("TriggerName", "trigger"))
+
+
+def _glue(call: Call) -> list[Check] | None:
+    params, action = call.params, f"glue:{call.operation}"
+    for key, kind in _GLUE_KINDS:
+        if params.get(key):
+            return [Check(action, _arn(call, "glue", f"{kind}/{params[key]}"))]
+    if call.operation in ("GetJob", "DeleteJob", "UpdateJob", "GetCrawler", "DeleteCrawler", "StartCrawler",
+                          "StopCrawler", "GetTrigger", "DeleteTrigger", "StartTrigger", "StopTrigger", "GetWorkflow",
+                          "DeleteWorkflow", "StartWorkflowRun", "CreateJob", "CreateCrawler", "CreateTrigger",
+                          "CreateWorkflow") and params.get("Name"):
+        kind = next(k for op, k in (("Job", "job"), ("Crawler", "crawler"), ("Trigger", "trigger"),
+                                    ("Workflow", "workflow")) if op in call.operation)
+        return [Check(action, _arn(call, "glue", f"{kind}/{params['Name']}"))]
+    if call.operation == "BatchGetJobs" and isinstance(params.get("JobNames"), list):
+        return [Check(action, _arn(call, "glue", f"job/{n}")) for n in params["JobNames"]] or None
+    return None
+
+
+def _parameter(call: Call, name: Any) -> str:
+    name = str(name)
+    if name.startswith("arn:"):
+        return name
+    return _arn(call, "ssm", f"parameter/{name.lstrip('/')}")
+
+
+def _ssm(call: Call) -> list[Check] | None:
+    params, action = call.params, f"ssm:{call.operation}"
+    if isinstance(params.get("Names"), list) and params["Names"]:
+        return [Check(action, _parameter(call, n)) for n in params["Names"]]
+    if params.get("Name") and "Parameter" in call.operation:
+        return [Check(action, _parameter(call, params["Name"]))]
+    if call.operation == "GetParametersByPath" and params.get("Path"):
+        return [Check(action, _parameter(call, params["Path"]))]
+    if call.operation in ("AddTagsToResource", "RemoveTagsFromResource", "ListTagsForResource") \
+            and params.get("ResourceType") == "Parameter" and params.get("ResourceId"):
+        return [Check(action, _parameter(call, params["ResourceId"]))]
+    return None
+
+
+def _secretsmanager(call: Call) -> list[Check] | None:
+    params, action = call.params, f"secretsmanager:{call.operation}"
+    secret = params.get("SecretId") or (params.get("Name") if call.operation == "CreateSecret" else None)
+    if not secret:
+        return None
+    secret = str(secret)
+    return [Check(action, secret if secret.startswith("arn:") else _arn(call, "secretsmanager", f"secret:{secret}-??????"))]
+
+
+def _kms(call: Call) -> list[Check] | None:
+    key = call.params.get("KeyId")
+    if not key:
+        return None
+    key = str(key)
+    if key.startswith("arn:"):
+        resource = key
+    elif key.startswith("alias/"):
+        resource = _arn(call, "kms", key)
+    else:
+        resource = _arn(call, "kms", f"key/{key}")
+    return [Check(f"kms:{call.operation}", resource)]
+
+
+def _kinesis(call: Call) -> list[Check] | None:
+    params = call.params
+    if params.get("StreamARN"):
+        return [Check(f"kinesis:{call.operation}", str(params["StreamARN"]))]
+    if params.get("StreamName"):
+        return [Check(f"kinesis:{call.operation}", _arn(call, "kinesis", f"stream/{params['StreamName']}"))]
+    return None
+
+
+RESOLVERS = {"glue": _glue, "ssm": _ssm, "secretsmanager": _secretsmanager, "kms": _kms, "kinesis": _kinesis}

@@ -1,0 +1,58 @@
+"""Resource-level IAM checks: each action on the resource AWS's service authorization reference
+names (not on ``*``), and a regional service principal in a trust policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from localcloud.iam import policy
+from localcloud.iam.actions import Call, checks
+
+ACCOUNT = "123456789012"
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "params", "resources"),
+    [
+        ("glue", "StartJobRun", {"JobName": "etl"}, [f"arn:aws:glue:us-east-1:{ACCOUNT}:job/etl"]),
+        ("glue", "GetJobRun", {"JobName": "etl", "RunId": "jr_1"}, [f"arn:aws:glue:us-east-1:{ACCOUNT}:job/etl"]),
+        ("glue", "StartCrawler", {"Name": "c"}, [f"arn:aws:glue:us-east-1:{ACCOUNT}:crawler/c"]),
+        ("ssm", "GetParameter", {"Name": "/sprout/notes/prod/key"},
+         [f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/sprout/notes/prod/key"]),
+        ("ssm", "GetParameters", {"Names": ["a", "/b/c"]},
+         [f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/a", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/b/c"]),
+        ("secretsmanager", "GetSecretValue", {"SecretId": "db"}, [f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:db-??????"]),
+        ("kms", "Decrypt", {"KeyId": "1234abcd"}, [f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd"]),
+        ("kinesis", "PutRecord", {"StreamName": "s"}, [f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/s"]),
+    ],
+)
+def test_given_an_operation_on_a_named_resource_then_it_is_checked_on_that_resources_arn(service, operation, params, resources):
+    found = checks(Call(service, operation, params))
+    assert [c.resource for c in found] == resources
+    assert {c.action for c in found} == {f"{service}:{operation}"}
+
+
+def test_given_a_policy_granting_start_job_run_on_the_job_then_that_job_is_allowed_and_another_is_not():
+    document = {"Statement": [{"Effect": "Allow", "Action": "glue:StartJobRun",
+                               "Resource": f"arn:aws:glue:us-east-1:{ACCOUNT}:job/etl"}]}
+    caller = policy.Caller(arn=f"arn:aws:iam::{ACCOUNT}:role/r")
+
+    def decide(job: str) -> policy.Decision:
+        [check] = checks(Call("glue", "StartJobRun", {"JobName": job}))
+        return policy.evaluate([document], policy.Request(check.action, check.resource, {}, caller))
+
+    assert decide("etl") is policy.Decision.ALLOW
+    assert decide("other") is not policy.Decision.ALLOW
+
+
+@pytest.mark.parametrize("principal", ["states.amazonaws.com", "states.us-east-1.amazonaws.com"])
+def test_given_a_trust_policy_with_a_global_or_regional_service_principal_then_the_service_may_assume_the_role(principal):
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": principal}, "Action": "sts:AssumeRole"}]}
+    request = policy.Request("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/r", {}, policy.Caller(service="states.amazonaws.com"))
+    assert policy.evaluate([trust], request) is policy.Decision.ALLOW
+
+
+def test_given_another_regions_service_principal_then_it_does_not_admit_the_service_here():
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "states.eu-west-1.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    request = policy.Request("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/r", {}, policy.Caller(service="states.amazonaws.com"))
+    assert policy.evaluate([trust], request) is not policy.Decision.ALLOW
