@@ -156,7 +156,7 @@ class Delivery:
         except Exception as e:
             self.lineage.finish_deployment(app, stage, deployment.id, DeploymentStatus.FAILED,
                                            error=f"the {kind.value} could not start: {e}", step="StartExecution")
-            raise DeployError(f"the {kind.value} of build {number} to {stage} could not start: {e}") from e
+            raise DeployError(f"the {kind.value} of build {number} to {named(stage)} could not start: {named(str(e), 200)}") from e
         return Started(arn, deployment)
 
 

@@ -108,7 +108,7 @@ class DeploymentRepository:
                 reason = takeover_reason(lock, now(), running)
                 if reason is None:
                     raise StageBusy(
-                        f"stage {stage} of app {app} is busy: deployment {st.lock} holds it"
+                        f"stage {named(stage)} of app {named(app)} is busy: deployment {st.lock} holds it"
                         + (f" for execution {st.lock_execution}" if st.lock_execution else "")
                         + f" until {st.lock_expires}",
                         holder=_lock_view(st),
@@ -272,7 +272,7 @@ class DeploymentRepository:
             return
         item = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(deployment_id))
         if item is None:
-            raise DeploymentNotFound(f"deployment {deployment_id} of stage {stage} of app {app} not found")
+            raise DeploymentNotFound(f"deployment {named(deployment_id)} of stage {named(stage)} of app {named(app)} not found")
         actions = [DeploymentItem.change_set.set(change_set)] if change_set else []
         if note:  # one task at a time writes a deployment's notes: read, append, write
             actions.append(DeploymentItem.notes.set([*(item.notes or []), note]))
@@ -288,10 +288,10 @@ class DeploymentRepository:
         def attempt() -> Deployment | None:
             st = _stage_item(app, stage)
             if st.lock:
-                raise StageBusy(f"stage {stage} of app {app} is busy: deployment {st.lock} holds it", holder=_lock_view(st))
+                raise StageBusy(f"stage {named(stage)} of app {named(app)} is busy: deployment {st.lock} holds it", holder=_lock_view(st))
             item = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(deployment_id))
             if item is None:
-                raise DeploymentNotFound(f"deployment {deployment_id} of stage {stage} of app {app} not found")
+                raise DeploymentNotFound(f"deployment {named(deployment_id)} of stage {named(stage)} of app {named(app)} not found")
             was = {"status": item.status, "versions": item.versions or {}, "current": st.current_deployment}
             txn = Txn()
             txn.update(
