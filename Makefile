@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo lint bench clean
+.PHONY: setup test demo lint bench bench-smoke clean
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 TEMPLATES := template.yaml examples/notes/template.yaml examples/greeter/template.yaml
@@ -50,8 +50,14 @@ lint: $(STAMP) $(SAM)
 	for t in $(TEMPLATES); do SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint -t $$t || exit 1; done
 	$(BIN)/statelint --ignore=URI statemachines/*.asl.json
 
-bench: $(STAMP)
-	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+# Every bench/bench_*.py, one after another, with the machine's cores and load named (bench/run.py).
+# `make bench` prints the figures; `make bench-smoke` (CI) runs each at its smallest size (--smoke), to
+# check that it works, never how fast. Both run every bench, and fail when any failed.
+bench: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python bench/run.py
+
+bench-smoke: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python bench/run.py --smoke --timeout 300
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .localcloud .pytest_cache

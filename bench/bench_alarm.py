@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from bench.smoke import parse  # noqa: E402
 from localcloud.cloud import LocalCloud  # noqa: E402
 
 PERIOD = 10
@@ -82,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--extra-alarms", type=int, default=100)
-    args = parser.parse_args()
+    args = parse(parser, rounds=1, extra_alarms=1)
 
     with tempfile.TemporaryDirectory() as data, LocalCloud(port=0, data_dir=data) as cloud:
         url = setup(cloud, args.extra_alarms)

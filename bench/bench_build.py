@@ -1,8 +1,9 @@
 """Push-to-live on dev: seconds from ``git push`` to the new version serving on dev.
 
-Starts ``sprout local up`` (sprout.cli.local.LocalSprout), creates a CodeCommit repository,
-registers the app (``--app notes``: examples/notes; ``--app greeter``: examples/greeter, whose
-functions and layer have dependencies) through Sprout's API, pushes it (cold: the first build starts
+For each app of ``--app`` (default both, one after the other), starts ``sprout local up``
+(sprout.cli.local.LocalSprout), creates a CodeCommit repository, registers the app (``notes``:
+examples/notes; ``greeter``: examples/greeter, whose functions and layer have dependencies) through
+Sprout's API, pushes it (cold: the first build starts
 Sprout's task functions and creates the <app>-dev stack; for greeter, the dependency cache is empty:
 every dependency set is built by the CodeBuild project), then pushes a one-function change
 ``--pushes`` times (warm: for greeter, the dependencies come from the cache) and prints, for each
@@ -20,7 +21,9 @@ emptying the dependency cache measures a cold cache with Sprout's functions warm
 - the dependency builds (greeter): how many ran, and their CodeBuild phases summed by phase,
 - the <app>-dev stack: from its change set's creation to UPDATE_COMPLETE (CloudFormation events).
 
-    .venv/bin/python bench/bench_build.py [--app notes|greeter] [--pushes 5]
+``--smoke`` pushes greeter (cold, one warm push, a cold cache): every path of the bench.
+
+    .venv/bin/python bench/bench_build.py [--app notes,greeter] [--pushes 5] [--smoke]
 """
 
 from __future__ import annotations
@@ -41,7 +44,10 @@ import boto3
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
+from bench.cloud import stop_cloud  # noqa: E402
+from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
 
@@ -138,7 +144,8 @@ def dependency_builds(project: str, since: float) -> dict[str, float]:
     their phases' durations, summed by phase."""
     codebuild = boto3.client("codebuild")
     ids = codebuild.list_builds_for_project(projectName=project).get("ids", [])
-    builds = [b for b in codebuild.batch_get_builds(ids=ids[:100])["builds"] if ids and b["startTime"].timestamp() >= since]
+    found_builds = codebuild.batch_get_builds(ids=ids[:100])["builds"] if ids else []  # ids: 1 to 100
+    builds = [b for b in found_builds if b["startTime"].timestamp() >= since]
     found: dict[str, float] = {"dependency builds (count)": len(builds)}
     for build in builds:
         for phase in build.get("phases") or []:
@@ -160,10 +167,20 @@ def empty_dependency_cache(bucket: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--app", choices=sorted(APPS), default="notes", help="the example app to push")
+    parser.add_argument("--app", default="notes,greeter",
+                        help=f"the example apps to push, one after another, each on a cloud of its own ({', '.join(APPS)})")
     parser.add_argument("--pushes", type=int, default=5, help="warm pushes of a one-function change")
-    args = parser.parse_args()
-    app, (source_dir, changed) = args.app, APPS[args.app]
+    args = parse(parser, app="greeter", pushes=1)
+    apps = args.app.split(",")
+    if not apps or any(app not in APPS for app in apps):
+        parser.error(f"--app: one or more of {', '.join(APPS)}, separated by commas")
+    for app in apps:
+        print(f"--- {app}", flush=True)
+        bench(app, args.pushes)
+
+
+def bench(app: str, pushes: int) -> None:
+    source_dir, changed = APPS[app]
     data_dir = Path(tempfile.mkdtemp(prefix="bench-build-"))
     work = data_dir / app
     t0 = time.monotonic()
@@ -186,7 +203,7 @@ def main() -> None:
         git(work, "commit", "-q", "-m", f"The {app} app")
 
         results: list[tuple[str, float, dict[str, float]]] = []
-        plan = ["cold"] + ["warm"] * args.pushes + (["cold cache"] if app == "greeter" else [])
+        plan = ["cold"] + ["warm"] * pushes + (["cold cache"] if app == "greeter" else [])
         for n, label in enumerate(plan, 1):
             if n > 1:
                 source = work / changed
@@ -223,9 +240,8 @@ def main() -> None:
             extra = f" {cache_cold[0].get(name, 0.0):11.2f}" if cache_cold else ""
             print(f"{name:44s} {cold:7.2f} {warm_p50:9.2f}{extra}")
     finally:
-        t = time.monotonic()
-        cloud.stop()
-        print(f"\nlocal cloud stopped {time.monotonic() - t:.1f} s after SIGTERM")
+        print()
+        stop_cloud(cloud)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

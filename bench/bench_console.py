@@ -25,10 +25,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
 
-from bench_monitoring import measure, seeded_stage  # noqa: E402
-
+from bench.bench_monitoring import measure, seeded_stage  # noqa: E402
+from bench.cloud import stop_cloud  # noqa: E402
+from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
 from sprout.console.server import serve  # noqa: E402
@@ -57,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--lines", type=int, default=100_000)
-    args = parser.parse_args()
+    args = parse(parser, runs=1, lines=200)
     from playwright.sync_api import sync_playwright
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-console-"))
@@ -100,7 +101,7 @@ def main() -> None:
                       f"{TARGET_MS:7d}  {verdict}", flush=True)
             browser.close()
     finally:
-        cloud.stop()
+        stop_cloud(cloud)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -30,9 +31,13 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from sprout.cli.local import LocalSprout
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.cloud import stop_cloud  # noqa: E402
+from bench.smoke import parse  # noqa: E402
+from sprout.cli.local import LocalSprout  # noqa: E402
+
 HANDLER = "def main(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
 
 
@@ -159,7 +164,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--endpoint", help="an already running local cloud (default: start one)")
-    args = parser.parse_args()
+    args = parse(parser, clients=2, seconds=0.5)
     proc = None
     tmp = tempfile.mkdtemp(prefix="bench-gateway-")
     endpoint = args.endpoint
@@ -170,7 +175,7 @@ def main() -> None:
     try:
         requests_ = setup(endpoint)
         for name, req in requests_.items():
-            run(endpoint, req, 1, 1.0)  # warm: the function's environment, connections, route cache
+            run(endpoint, req, 1, min(1.0, args.seconds))  # warm: the function's environment, connections, route cache
             single = run(endpoint, req, 1, args.seconds / 2)
             cpu_before = cpu_seconds(proc.pid if proc else None)
             multi = run(endpoint, req, args.clients, args.seconds)
@@ -184,7 +189,7 @@ def main() -> None:
             )
     finally:
         if cloud is not None:
-            cloud.stop()
+            stop_cloud(cloud)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

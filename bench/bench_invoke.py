@@ -24,6 +24,7 @@ import re
 import shutil
 import socket
 import statistics
+import sys
 import tempfile
 import time
 import zipfile
@@ -33,9 +34,12 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from sprout.cli.local import LocalSprout
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.cloud import stop_cloud  # noqa: E402
+from bench.smoke import parse  # noqa: E402
+from sprout.cli.local import LocalSprout  # noqa: E402
 
 PY_CODE = """
 import time
@@ -104,15 +108,15 @@ def report_durations(logs, name: str) -> tuple[list[float], list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
-    args = parser.parse_args()
+    args = parse(parser, calls=5)
     with tempfile.TemporaryDirectory() as data_dir:
         cloud = LocalSprout.start(Path(data_dir), with_sprout=False, cwd=ROOT)  # the bare cloud: no Sprout stack needed
         try:
             run(cloud.endpoint, args.calls)
         finally:
-            cloud.stop()
+            stop_cloud(cloud)
 
 
 def run(endpoint: str, calls: int) -> None:

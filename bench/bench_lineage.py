@@ -1,19 +1,25 @@
-"""Lineage reads with a long history: 10 000 builds of one app in the local cloud's DynamoDB.
+"""Lineage reads as the history grows: the newest page and the by-commit read of an app with 10 000
+and of an app with 100 000 builds, in the local cloud's DynamoDB, and the ratio between them.
 
-Starts ``sprout local up --port 0`` (a real moto server over HTTP), creates the table from
-template.yaml's SproutTable, batch-writes 10 000 builds with their commit markers (setup), then
-prints p50/p95 of the newest page of ``list_builds`` and of ``get_build_by_commit`` (target: p50
-<= 20 ms), and of the transactional writes (``record_build``, ``begin``/``finish_deployment``).
+Starts ``sprout local up --no-sprout`` (a real moto server over HTTP; or uses ``--endpoint``),
+creates a table from template.yaml's SproutTable, batch-writes each app's builds with their commit
+markers straight into it (setup), then measures the reads of all the apps in turn, sample by sample
+(so that the machine's load, which changes, weighs on each alike), and prints p50/p95 of each read
+for each history (target: p50 <= 20 ms) and the p50 ratio between the longest and the shortest.
 
-Where the time goes on the local cloud (profiled): a page of builds is one GetItem (the counter)
-plus one BatchGetItem of 25 known keys, independent of the history's length. moto's generic
-response serializer took ~80% of it (~1 ms per returned item) until localcloud.dynamodb.wire
-converted attribute values directly (page p50 34 -> ~12 ms). Transactions used to be slow because
-moto deep-copies the whole table before every TransactWriteItems (localcloud.dynamodb checks the
-conditions first instead). The bench also prints how long the cloud takes to exit after SIGTERM
-(the rule: within 5 s).
+A page of builds is one GetItem (the app's build counter) plus one BatchGetItem of 25 known keys
+(``table.numbered_page``), and a by-commit read is two GetItems (the commit marker, then the
+build): neither should grow with the history, so both ratios should be close to 1. The
+transactional writes (``record_build``, ``begin``/``finish_deployment``) are measured last, on the
+longest history.
 
-    .venv/bin/python bench/bench_lineage.py [--builds 10000] [--samples 200]
+Where the time goes on the local cloud (profiled): moto's generic response serializer took ~80% of
+a page (~1 ms per returned item) until localcloud.dynamodb.wire converted attribute values directly.
+Transactions used to be slow because moto deep-copies the whole table before every
+TransactWriteItems (localcloud.dynamodb checks the conditions first instead). The bench also prints
+how long the cloud takes to exit after SIGTERM (the rule: within 5 s).
+
+    .venv/bin/python bench/bench_lineage.py [--builds 10000,100000] [--samples 200] [--smoke]
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -32,22 +38,15 @@ from pathlib import Path
 
 import boto3
 
-from sprout.cli.local import LocalSprout
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.cloud import stop_cloud  # noqa: E402
+from bench.smoke import parse  # noqa: E402
+from sprout.cli.local import LocalSprout  # noqa: E402
+
 TARGET_P50_MS = 20.0
-
-
-def stop_cloud(cloud: LocalSprout) -> None:
-    start = time.perf_counter()
-    try:
-        cloud.stop(timeout=10)
-    except subprocess.TimeoutExpired:
-        print("warning: the local cloud did not exit within 10 s of SIGTERM (killed); its last output:")
-        print("".join(cloud.printed[-20:]))
-    else:
-        print(f"local cloud stopped {time.perf_counter() - start:.1f} s after SIGTERM "
-              f"({len(cloud.printed)} lines of output during the run)")
+NOW = "2026-01-01T00:00:00.000Z"
 
 
 def create_table(endpoint: str, name: str) -> None:
@@ -58,83 +57,144 @@ def create_table(endpoint: str, name: str) -> None:
     boto3.client("dynamodb", endpoint_url=endpoint).create_table(TableName=name, **{k: props[k] for k in keys})
 
 
-def seed(lineage_mod, app: str, builds: int) -> None:
-    """Write the history directly (batch writes): the transactional path is measured separately."""
-    m = lineage_mod
-    now = "2026-01-01T00:00:00.000Z"
-    with m.BuildItem.batch_write() as builds_batch, m.CommitItem.batch_write() as markers:
+def seed(app: str, builds: int) -> None:
+    """Builds 1..``builds`` of ``app`` and their commit markers, batch-written straight into the table
+    (the transactional path is measured separately), and the app's build counter set to ``builds``."""
+    from sprout.adapters.lineage.items import AppItem, BuildItem, CommitItem, app_pk, build_sk, commit_sk
+
+    pk = app_pk(app)
+    with BuildItem.batch_write() as items, CommitItem.batch_write() as markers:
         for n in range(1, builds + 1):
             commit = f"{n:040x}"
-            builds_batch.save(m.BuildItem(
-                m.app_pk(app), m.build_sk(n), app=app, number=n, commit_id=commit, branch="main",
-                status="SUCCEEDED", message=f"change {n}", author="bench", created_at=now, finished_at=now,
+            items.save(BuildItem(
+                pk, build_sk(n), app=app, number=n, commit_id=commit, branch="main",
+                status="SUCCEEDED", message=f"change {n}", author="bench", created_at=NOW, finished_at=NOW,
                 functions=[{"logical_id": "Create", "sha256": "ab" * 32, "s3_key": f"artifacts/{'ab' * 32}.zip",
                             "config": {"Handler": "create.main", "Runtime": "python3.13", "MemorySize": 128}}],
-                gsi2pk=f"COMMIT#{commit}", gsi2sk=m.app_pk(app),
+                gsi2pk=f"COMMIT#{commit}", gsi2sk=pk,
             ))
-            markers.save(m.CommitItem(m.app_pk(app), m.commit_sk(commit), app=app, commit_id=commit, build=n))
-    m.AppItem(m.app_pk(app), "APP").update(actions=[m.AppItem.builds.set(builds)])
+            markers.save(CommitItem(pk, commit_sk(commit), app=app, commit_id=commit, build=n))
+    AppItem(pk, "APP").update(actions=[AppItem.builds.set(builds)])
 
 
-def measure(name: str, samples: int, call: Callable[[int], object], target: float | None = None) -> None:
-    call(0)  # warm: connection and first-use costs are not what we measure
-    times = []
+def timed(samples: int, calls: dict[int, Callable[[int], object]]) -> dict[int, list[float]]:
+    """Milliseconds of ``samples`` calls of each of ``calls``, taken in turn (after one each to warm up)."""
+    for call in calls.values():
+        call(0)  # warm: connection and first-use costs are not what we measure
+    times: dict[int, list[float]] = {key: [] for key in calls}
     for i in range(samples):
-        start = time.perf_counter()
-        call(i)
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    p50, p95 = statistics.median(times), times[int(len(times) * 0.95) - 1]
+        for key, call in calls.items():
+            start = time.perf_counter()
+            call(i)
+            times[key].append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def report(name: str, times: list[float], target: float | None = None) -> float:
+    """Print p50/p95 of ``times``; return the p50 in ms."""
+    times = sorted(times)
+    p50, p95 = statistics.median(times), times[max(0, int(len(times) * 0.95) - 1)]
     verdict = "" if target is None else f"  (target p50 <= {target:.0f} ms: {'met' if p50 <= target else 'MISSED'})"
-    print(f"{name:<42} n={samples:<5} p50={p50:7.2f} ms  p95={p95:7.2f} ms{verdict}")
+    print(f"{name:<54} n={len(times):<5} p50={p50:7.2f} ms  p95={p95:7.2f} ms{verdict}", flush=True)
+    return p50
+
+
+def spaced(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
+
+
+def first_page(lineage, app: str, builds: int) -> str | None:
+    """The token of the second page, after checking that the newest page is the newest builds."""
+    newest, token = lineage.list_builds(app)
+    if [b.number for b in newest] != list(range(builds, max(builds - 25, 0), -1)) or (builds > 25) != bool(token):
+        raise SystemExit(f"the newest page of {builds} builds is builds {[b.number for b in newest]}")
+    return token
+
+
+def reads(lineage, apps: dict[int, str], samples: int) -> dict[str, dict[int, float]]:
+    """Each read of each app (by its number of builds), in turn: p50 (ms) by read and history."""
+    tokens = {size: first_page(lineage, app, size) for size, app in apps.items()}
+    picks = {size: [random.randint(1, size) for _ in range(samples + 1)] for size in apps}
+
+    def by_commit(size: int) -> Callable[[int], object]:
+        def call(i: int) -> None:
+            n = picks[size][i]
+            if lineage.get_build_by_commit(apps[size], f"{n:040x}").number != n:
+                raise SystemExit(f"get_build_by_commit of build {n}'s commit answered another build")
+        return call
+
+    cases = {
+        "list_builds, newest page of 25": ({s: (lambda i, a=a: lineage.list_builds(a)) for s, a in apps.items()},
+                                           TARGET_P50_MS),
+        "list_builds, second page of 25": (
+            {s: (lambda i, a=a, s=s: lineage.list_builds(a, next_token=tokens[s])) for s, a in apps.items()}, None),
+        "get_build_by_commit": ({s: by_commit(s) for s in apps}, TARGET_P50_MS),
+        "get_build": ({s: (lambda i, a=a, s=s: lineage.get_build(a, picks[s][i])) for s, a in apps.items()}, None),
+    }
+    found: dict[str, dict[int, float]] = {}
+    for name, (calls, target) in cases.items():
+        times = timed(samples, calls)
+        found[name] = {size: report(f"{name} ({spaced(size)} builds)", times[size], target) for size in apps}
+    return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--builds", type=int, default=10_000)
+    parser.add_argument("--builds", default="10000,100000", help="history lengths, ascending: an app with each many builds")
     parser.add_argument("--samples", type=int, default=200)
-    args = parser.parse_args()
+    parser.add_argument("--endpoint", help="an already running local cloud (default: start one)")
+    args = parse(parser, builds="30,300", samples=5)
+    sizes = [int(s) for s in args.builds.split(",") if s.strip().isdigit()]
+    if len(sizes) != len(args.builds.split(",")) or sizes != sorted(set(sizes)) or sizes[0] < 1:
+        parser.error("--builds: whole numbers of builds, ascending, separated by commas, each at least 1")
 
     data_dir = tempfile.mkdtemp(prefix="bench-lineage-")
-    cloud = LocalSprout.start(Path(data_dir), with_sprout=False, cwd=ROOT)  # a table of its own: no Sprout stack
-    endpoint = cloud.endpoint
+    cloud = None
+    if args.endpoint is None:  # a table of its own: no Sprout stack
+        cloud = LocalSprout.start(Path(data_dir), with_sprout=False, cwd=ROOT)
+    endpoint = args.endpoint or cloud.endpoint
     try:
         table = f"sprout-bench-{uuid.uuid4().hex[:8]}"
         os.environ.update(
             AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="localcloud",
             AWS_SECRET_ACCESS_KEY="localcloud", TABLE_NAME=table,
         )
-        from sprout.adapters import lineage as lineage_mod
+        from sprout.adapters.lineage import Lineage
         from sprout.domain.model import App, StageSpec
 
         create_table(endpoint, table)
-        lineage = lineage_mod.Lineage()
-        app = lineage.create_app(App("notes", "notes", stages=(StageSpec("dev", "main", True), StageSpec("prod"))))
-        start = time.perf_counter()
-        seed(lineage_mod, app.name, args.builds)
-        print(f"local cloud {endpoint}; seeded {args.builds} builds (+ commit markers) in {time.perf_counter() - start:.1f} s")
+        lineage = Lineage()
+        print(f"local cloud {endpoint}; table {table}", flush=True)
+        apps = {}
+        for size in sizes:  # an app of its own for each history
+            app = lineage.create_app(App(f"notes{size}", f"notes{size}",
+                                         stages=(StageSpec("dev", "main", True), StageSpec("prod"))))
+            start = time.perf_counter()
+            seed(app.name, size)
+            print(f"seeded app {app.name}: {spaced(size)} builds (+ commit markers) in "
+                  f"{time.perf_counter() - start:.1f} s", flush=True)
+            apps[size] = app.name
+        found = reads(lineage, apps, args.samples)
+        if len(sizes) > 1:
+            small, large = sizes[0], sizes[-1]
+            print(f"p50 with {spaced(large)} builds / p50 with {spaced(small)} builds (close to 1: the read does "
+                  "not grow with the history):")
+            for name in ("list_builds, newest page of 25", "get_build_by_commit"):
+                print(f"  {name:<32} {found[name][large] / found[name][small]:.2f}")
 
-        newest, token = lineage.list_builds(app.name)
-        assert newest[0].number == args.builds and token, "the newest page must start at the newest build"
-        measure("list_builds (newest page of 25)", args.samples, lambda i: lineage.list_builds(app.name), TARGET_P50_MS)
-        measure("list_builds (second page of 25)", args.samples,
-                lambda i: lineage.list_builds(app.name, next_token=token))
-        commits = [f"{random.randint(1, args.builds):040x}" for _ in range(args.samples + 1)]
-        measure("get_build_by_commit", args.samples, lambda i: lineage.get_build_by_commit(app.name, commits[i]),
-                TARGET_P50_MS)
-        measure("get_build", args.samples, lambda i: lineage.get_build(app.name, random.randint(1, args.builds)))
-
+        app, seeded = apps[sizes[-1]], sizes[-1]
         writes = max(5, args.samples // 20)
-        measure("record_build (transaction)", writes,
-                lambda i: lineage.record_build(app.name, uuid.uuid4().hex, "main", "bench", "bench"))
+        record = timed(writes, {0: lambda i: lineage.record_build(app, uuid.uuid4().hex, "main", "bench", "bench")})
+        report(f"record_build (transaction, {spaced(seeded)} builds)", record[0])
 
         def deploy(i: int) -> None:
-            d = lineage.begin_deployment(app.name, "dev", args.builds, "deploy", {"type": "bench"})
-            lineage.finish_deployment(app.name, "dev", d.id, "SUCCEEDED", versions={"Create": "1"})
+            d = lineage.begin_deployment(app, "dev", seeded, "deploy", {"type": "bench"})
+            lineage.finish_deployment(app, "dev", d.id, "SUCCEEDED", versions={"Create": "1"})
 
-        measure("begin + finish_deployment (2 transactions)", writes, deploy)
+        report("begin + finish_deployment (2 transactions)", timed(writes, {0: deploy})[0])
     finally:
-        stop_cloud(cloud)
+        if cloud is not None:
+            stop_cloud(cloud)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

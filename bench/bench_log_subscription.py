@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from bench.smoke import parse  # noqa: E402
 from localcloud.cloud import LocalCloud  # noqa: E402
 
 GROUP = "API-Gateway-Access-Logs_bench/prod"
@@ -84,16 +85,16 @@ def one_round(cloud: LocalCloud, n: int, timeout: float = 30) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
-    args = parser.parse_args()
+    args = parse(parser, rounds=1)
     with tempfile.TemporaryDirectory() as data, LocalCloud(port=0, data_dir=data) as cloud:
         setup(cloud)
         cold = one_round(cloud, 0)
         lags = [one_round(cloud, n) for n in range(1, args.rounds + 1)]
     print(f"log line -> subscribed function -> metric datapoint, {args.rounds} rounds (after one cold start: {cold:.3f} s)")
     print("  " + ", ".join(f"{v:.3f}" for v in lags) + " s")
-    print(f"  median {statistics.median(lags):.3f} s, max {max(lags):.3f} s (target: median <= 0.5 s, max <= 1.5 s)")
-    if statistics.median(lags) > 0.5 or max(lags) > 1.5:
-        sys.exit(1)
+    met = statistics.median(lags) <= 0.5 and max(lags) <= 1.5
+    print(f"  median {statistics.median(lags):.3f} s, max {max(lags):.3f} s "
+          f"(target: median <= 0.5 s, max <= 1.5 s: {'met' if met else 'MISSED'})")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,10 @@ import boto3
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
+from bench.cloud import stop_cloud  # noqa: E402
+from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
 
@@ -168,7 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--lines", type=int, default=100_000)
-    args = parser.parse_args()
+    args = parse(parser, runs=1, lines=200)
     data_dir = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
     t0 = time.monotonic()
     cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT)
@@ -201,7 +204,7 @@ def main() -> None:
             direct.append((time.perf_counter() - t) * 1000)
         print(f"{'(GetMetricData directly, boto3)':32s} {statistics.median(direct):7.1f}")
     finally:
-        cloud.stop()
+        stop_cloud(cloud)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

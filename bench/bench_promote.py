@@ -23,7 +23,10 @@ import boto3
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
 
+from bench.cloud import stop_cloud  # noqa: E402
+from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
 
@@ -183,7 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="1,5,25")
-    args = parser.parse_args()
+    args = parse(parser, runs=1, sizes="1")
     base = Path(tempfile.mkdtemp(prefix="sprout-bench-promote-"))
     cloud = LocalSprout.start(base / "cloud", cwd=ROOT, extra_args=("--enforce-iam",))
     os.environ.update(AWS_ENDPOINT_URL=cloud.endpoint, AWS_DEFAULT_REGION="us-east-1",
@@ -194,7 +197,7 @@ def main() -> None:
         for size in (int(s) for s in args.sizes.split(",")):
             generated(sprout, base, size)
     finally:
-        cloud.stop()
+        stop_cloud(cloud)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_promote import App, good_on_prod_broken_built  # noqa: E402
+from bench.cloud import stop_cloud  # noqa: E402
+from bench.smoke import parse  # noqa: E402
 from demo.traffic import Traffic  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
@@ -81,7 +83,7 @@ def started_at(started: dict, app: App) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    args = parse(parser, runs=1)
     base = Path(tempfile.mkdtemp(prefix="sprout-bench-restore-"))
     cloud = LocalSprout.start(base / "cloud", cwd=ROOT, extra_args=("--enforce-iam",))
     os.environ.update(AWS_ENDPOINT_URL=cloud.endpoint, AWS_DEFAULT_REGION="us-east-1",
@@ -93,7 +95,8 @@ def main() -> None:
         runs = []
         try:
             for n in range(args.runs):
-                time.sleep(12)  # a clean period before each run: the alarm back to OK
+                if n:
+                    time.sleep(12)  # a clean period between runs: the alarm back to OK
                 run = one_run(app, traffic)
                 runs.append(run)
                 print(f"run {n + 1}: first 5xx → first 200 {run['restore']:.1f} s = detection {run['detection']:.1f} s + "
@@ -105,7 +108,7 @@ def main() -> None:
         print(f"time to restore: median {statistics.median(restore):.1f} s, max {max(restore):.1f} s "
               f"(targets: median ≤ 12 s, every run ≤ 20 s); rollback part median {statistics.median(rollback):.2f} s (≤ 1 s)")
     finally:
-        cloud.stop()
+        stop_cloud(cloud)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
+from bench.smoke import parse  # noqa: E402
 from localcloud.cloud import LocalCloud  # noqa: E402
 
 STEP = """
@@ -101,7 +102,7 @@ def breakdown(sfn, execution_arn: str) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
-    args = parser.parse_args()
+    args = parse(parser, runs=2)
     with tempfile.TemporaryDirectory() as data_dir, LocalCloud(port=0, data_dir=data_dir) as cloud:
         machine = setup(cloud)
         sfn = cloud.client("stepfunctions")
