@@ -1,4 +1,5 @@
-"""Alarm events as Sprout reads them: whose alarm it is (its tags), and since when it breached."""
+"""Alarm events as Sprout reads them (which alarm, since when it breached), and the alarm as
+DescribeAlarms shows it now. Whose stage an alarm watches is the lineage's record, never its tags."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
 from sprout.domain.pipeline import parse_iso
 
@@ -20,7 +20,6 @@ class AlarmEvent:
     reason: str
     breaching_since: datetime  # the end of the first period whose data breached
     datapoints: list
-    tags: dict[str, str]
 
 
 class Alarms:
@@ -28,8 +27,8 @@ class Alarms:
         self._cw = client or boto3.client("cloudwatch")
 
     def read(self, event: dict) -> AlarmEvent:
-        """The alarm of a ``CloudWatch Alarm State Change`` event, with its tags (ValueError when
-        the event is not one)."""
+        """The alarm of a ``CloudWatch Alarm State Change`` event (ValueError when the event is not
+        one). What the event says is a claim: ``describe`` tells what the alarm is now."""
         detail = event.get("detail") or {}
         name, state = detail.get("alarmName"), (detail.get("state") or {})
         if not isinstance(name, str) or not isinstance(state, dict) or not state.get("value"):
@@ -47,16 +46,12 @@ class Alarms:
         if since and isinstance(period, int | float) and period > 0:
             breaching += timedelta(seconds=period)  # the end of the first breaching period
         return AlarmEvent(name, arn, state["value"], str(state.get("reason") or "")[:500], breaching,
-                          recent if isinstance(recent, list) else [], self._tags(arn))
+                          recent if isinstance(recent, list) else [])
 
-    def _tags(self, arn: str) -> dict[str, str]:
-        if not arn:
-            return {}
-        try:
-            tags = self._cw.list_tags_for_resource(ResourceARN=arn)["Tags"]
-        except (ClientError, BotoCoreError):
-            return {}
-        return {t["Key"]: t["Value"] for t in tags}
+    def describe(self, name: str) -> dict | None:
+        """The metric alarm ``name`` as DescribeAlarms shows it now, or None when there is none."""
+        answer = self._cw.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"], MaxRecords=1)
+        return next((a for a in answer.get("MetricAlarms", []) if a.get("AlarmName") == name), None)
 
 
 def _json(text) -> dict:

@@ -6,6 +6,10 @@ The settings item (pk ``APP#{app}``, sk ``AUTOROLLBACK#{stage}``) holds ``enable
 ``updatedBy`` and ``alarms`` (the names of the alarms it created, so that turning off or a changed
 stage removes exactly those). The rollback path reads it with ``AutoRollbackSettings().get``.
 
+Each alarm is also recorded in the lineage (``WatchedAlarmRepository``: name, ARN, stage, signal,
+the digest of its definition) once it is put, and forgotten before it is deleted: the rollback
+path acts only on alarms recorded there, never on an alarm's name prefix or tags.
+
 Turning a stage on (``Watcher.watch``) needs, in the calling function's environment,
 ``ACCESS_LOG_ROLE_ARN`` (API Gateway's CloudWatch role), ``FAST_SIGNAL_FUNCTION_ARN`` (the
 subscription filters' destination) and ``SPROUT_STACK_NAME`` (the ``sprout:stack`` tag), and the
@@ -22,6 +26,7 @@ from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute
 from pynamodb.exceptions import DoesNotExist
 
 from sprout.adapters.apigateway import AccessLogging, StageInventory, StageResources
+from sprout.adapters.lineage.alarms import WatchedAlarmRepository
 from sprout.adapters.lineage.items import Item, app_pk
 from sprout.adapters.lineage.table import now_iso
 from sprout.adapters.logs import LogReader
@@ -31,10 +36,12 @@ from sprout.domain.auto_rollback import (
     AlarmSpec,
     ApiRef,
     Settings,
+    WatchedAlarm,
     alarm_specs,
+    definition_digest,
     filter_name,
 )
-from sprout.domain.errors import Conflict, NotDeployed
+from sprout.domain.errors import Conflict, NotDeployed, named
 from sprout.domain.monitoring import access_log_group
 from sprout.observability import logger
 
@@ -155,8 +162,10 @@ class Watcher:
 
     def __init__(self, settings: AutoRollbackSettings | None = None, alarms: Alarms | None = None,
                  subscriptions: Subscriptions | None = None, resources: StageResources | None = None,
-                 access_logs: AccessLogging | None = None, reader: LogReader | None = None):
+                 access_logs: AccessLogging | None = None, reader: LogReader | None = None,
+                 records: WatchedAlarmRepository | None = None):
         self.settings = settings or AutoRollbackSettings()
+        self.records = records or WatchedAlarmRepository()
         self.alarms = alarms or Alarms()
         self.subscriptions = subscriptions or Subscriptions()
         self.resources = resources or StageResources()
@@ -173,7 +182,7 @@ class Watcher:
         """Make the stage's alarms and filters what ``wanted`` says, then record it (recorded last:
         a failure half-way leaves the previous record, and applying again completes the work)."""
         _, previous = self.current(app, stage)
-        where = f"stage {stage} of app {app}"
+        where = f"stage {named(stage)} of app {named(app)}"
         try:
             inventory = self.resources.inventory(stack_name(app, stage), where)
         except NotDeployed:
@@ -189,18 +198,44 @@ class Watcher:
                 destination = _env("FAST_SIGNAL_FUNCTION_ARN")
                 for api in apis:
                     self.subscriptions.put(access_log_group(api.api_id, api.stage), filter_name(app, stage), destination)
+            self._refuse_foreign(app, stage, specs)
             existing = self.alarms.describe([s.name for s in specs])
             for spec in specs:
                 self.alarms.put(spec, existing.get(spec.name))
+            self._record(app, stage, specs)
             names = [s.name for s in specs]
-            self.alarms.delete([n for n in previous if n not in names])
+            self._remove([n for n in previous if n not in names])
         else:
             names = []
-            self.alarms.delete(previous)
+            self._remove(previous)
             for api in apis:
                 self.subscriptions.delete(access_log_group(api.api_id, api.stage), filter_name(app, stage))
         self.settings.put(app, stage, wanted, names, by)
         logger.info("auto-rollback set", extra={"app": app, "stage": stage, "enabled": wanted.enabled, "alarms": names})
+
+    def _refuse_foreign(self, app: str, stage: str, specs: list[AlarmSpec]) -> None:
+        """409 before touching CloudWatch when an alarm name is recorded for another app's stage
+        (stack names are claimed per stage, so names cannot collide; this holds even if they did)."""
+        for spec in specs:
+            recorded = self.records.watched_alarm(spec.name)
+            if recorded is not None and (recorded.app, recorded.stage) != (app, stage):
+                raise Conflict(f"alarm {named(spec.name)} is recorded for another app's stage")
+
+    def _record(self, app: str, stage: str, specs: list[AlarmSpec]) -> None:
+        """Record each alarm as CloudWatch shows it once put: its ARN and its definition's digest."""
+        shown = self.alarms.describe([s.name for s in specs])
+        for spec in specs:
+            described = shown.get(spec.name)
+            if described is None:
+                raise RuntimeError(f"alarm {spec.name} is not there right after Sprout put it")
+            self.records.record_watched_alarm(WatchedAlarm(spec.name, app, stage, spec.signal, described["AlarmArn"],
+                                                           definition_digest(described)))
+
+    def _remove(self, names: list[str]) -> None:
+        """Forget the alarms, then delete them: the record never names an alarm that is not Sprout's."""
+        for name in names:
+            self.records.forget_watched_alarm(name)
+        self.alarms.delete(names)
 
     def report(self, app: str, stage: str) -> dict:
         """The contract's answer: settings, and each alarm with its signal, state and metric."""
@@ -214,7 +249,7 @@ class Watcher:
             return body
         found = self.alarms.describe(names)
         try:
-            inventory = self.resources.inventory(stack_name(app, stage), f"stage {stage} of app {app}")
+            inventory = self.resources.inventory(stack_name(app, stage), f"stage {named(stage)} of app {named(app)}")
         except NotDeployed:  # the stage's stack is gone: its alarms are still Sprout's to show and remove
             inventory = StageInventory()
         specs = {s.name: s for s in alarm_specs(app, stage, settings, "", [ApiRef(a.logical_id, a.api_name, a.stage)

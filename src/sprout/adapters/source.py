@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sprout.domain.errors import SourceError
+from sprout.domain.errors import SourceError, named
 from sprout.domain.source_tree import SourceTree, normalize
 
 READ_WORKERS = 8
@@ -28,7 +28,7 @@ def _code(e: ClientError) -> str:
 
 def _fail(what: str, e: Exception) -> SourceError:
     reason = f"{_code(e)}: {e.response.get('Error', {}).get('Message', '')}" if isinstance(e, ClientError) else str(e)
-    return SourceError(f"{what}: {reason}")
+    return SourceError(f"{what}: {named(reason, 160)}")
 
 
 class CodeCommitSource(SourceTree):
@@ -135,7 +135,7 @@ def descends_from(repository: str, commit_id: str, ancestor_id: str, client=None
         try:
             parents = client.get_commit(repositoryName=repository, commitId=current)["commit"].get("parents") or []
         except (ClientError, BotoCoreError) as e:
-            raise _fail(f"cannot read commit {current} of repository {repository}", e) from None
+            raise _fail(f"cannot read commit {named(current)} of repository {named(repository)}", e) from None
         for parent in parents:
             if parent == ancestor_id:
                 return True
@@ -151,9 +151,9 @@ def resolve_branch(repository: str, branch: str, client=None) -> str:
     try:
         return client.get_branch(repositoryName=repository, branchName=branch)["branch"]["commitId"]
     except (ClientError, BotoCoreError) as e:
-        raise _fail(f"cannot resolve branch {branch} of repository {repository}", e) from None
+        raise _fail(f"cannot resolve branch {named(branch)} of repository {named(repository)}", e) from None
     except KeyError:
-        raise SourceError(f"branch {branch} of repository {repository} has no commit") from None
+        raise SourceError(f"branch {named(branch)} of repository {named(repository)} has no commit") from None
 
 
 def _git_date(value: str) -> str:
@@ -173,7 +173,7 @@ def commits_between(repository: str, newest: str, oldest: str | None, limit: int
         try:
             commit = client.get_commit(repositoryName=repository, commitId=current)["commit"]
         except (ClientError, BotoCoreError) as e:
-            raise _fail(f"cannot read commit {current} of repository {repository}", e) from None
+            raise _fail(f"cannot read commit {named(current)} of repository {named(repository)}", e) from None
         message = (commit.get("message") or "").strip().splitlines()
         found.append({"id": current, "author": (commit.get("author") or {}).get("name", ""),
                       "message": message[0] if message else ""})
@@ -188,7 +188,7 @@ def check_repository(repository: str, client=None) -> None:
     try:
         client.get_repository(repositoryName=repository)
     except (ClientError, BotoCoreError) as e:
-        raise _fail(f"repository {repository} cannot be read", e) from None
+        raise _fail(f"repository {named(repository)} cannot be read", e) from None
 
 
 def check_commit(repository: str, commit_id: str, client=None) -> None:
@@ -197,4 +197,4 @@ def check_commit(repository: str, commit_id: str, client=None) -> None:
     try:
         client.get_commit(repositoryName=repository, commitId=commit_id)
     except (ClientError, BotoCoreError) as e:
-        raise _fail(f"commit {commit_id} of repository {repository} cannot be read", e) from None
+        raise _fail(f"commit {named(commit_id)} of repository {named(repository)} cannot be read", e) from None

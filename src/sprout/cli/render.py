@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from sprout.domain.changeset import masked_config
+
 Column = tuple[str, Callable[[dict], Any]]
 
 
@@ -93,6 +95,9 @@ def build(b: dict) -> str:
         lines.append(f"  author   {b['author']}")
     for f in b.get("functions", []):
         lines.append(f"  function {f['logicalId']:<28} sha256 {f['sha256'][:16]}…")
+        variables = ((masked_config(f.get("config")) or {}).get("Environment") or {}).get("Variables") or {}
+        if variables:
+            lines.append("           environment " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items())))
     if b.get("failure"):
         f = b["failure"]
         lines.append(f"  FAILED at {f.get('step')}: {f.get('error')}: {f.get('cause')}")

@@ -63,9 +63,9 @@ def promote(console: Console, request: Request) -> Response:
                          changeset=fresh if isinstance(fresh, dict) else None)
 
 
-def _previous_good(deployments: list[dict], current: dict | None) -> dict | None:
+def _previous_good(deployments: list[dict], current: dict | None, quarantined: set[int]) -> dict | None:
     """What the API rolls back to by default: the newest SUCCEEDED deployment before the current one
-    whose build differs from the current build."""
+    whose build differs from the current build and is not quarantined."""
     if not current:
         return None
     seen_current = False
@@ -73,7 +73,7 @@ def _previous_good(deployments: list[dict], current: dict | None) -> dict | None
         if d["id"] == current["id"]:
             seen_current = True
             continue
-        if seen_current and d["status"] == "SUCCEEDED" and d["build"] != current["build"]:
+        if seen_current and d["status"] == "SUCCEEDED" and d["build"] != current["build"] and d["build"] not in quarantined:
             return d
     return None
 
@@ -90,8 +90,9 @@ def _rollback_form(console: Console, request: Request, error: Got | None = None,
     current = got["stage"].value.get("currentDeployment")
     deployments = (got["deployments"].value or {}).get("deployments", [])
     builds = [b for b in (got["builds"].value or {}).get("builds", []) if b["status"] == "SUCCEEDED"]
+    quarantined = {b["number"] for b in builds if b.get("quarantined")}
     return console.render("rollback.html", request, status=status, app=app, stage=stage,
-                          view=got["stage"].value, default=_previous_good(deployments, current),
+                          view=got["stage"].value, default=_previous_good(deployments, current, quarantined),
                           builds=builds, error=error, load_errors=[g for g in got.values() if not g.ok])
 
 
@@ -107,7 +108,9 @@ def rollback(console: Console, request: Request) -> Response:
         return _rollback_form(console, request, Got(error="a rollback needs a confirm: tick “Roll back "
                                                     f"{stage}” and press Rollback again", status=400), 400)
     build = request.form.get("build", "")
-    body = {"build": int(build)} if build.isdigit() else {}
+    body: dict = {"build": int(build)} if build.isdigit() else {}
+    if request.form.get("force") == "yes":
+        body["force"] = True
     got = call(console.client, "POST", ("apps", app, "stages", stage, "rollback"), body=body)
     if got.ok:
         return redirect(link("apps", app, "stages", stage, "deployments", got.value["deployment"]))

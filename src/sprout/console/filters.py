@@ -10,6 +10,7 @@ from typing import Any
 from jinja2 import Environment
 
 from sprout.cli.client import api_path
+from sprout.domain.changeset import masked_config
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -66,5 +67,5 @@ def pretty(value: Any) -> str:
 
 
 def install(env: Environment) -> None:
-    env.filters.update(when=when, duration=duration, short=short, who=who, pretty=pretty)
+    env.filters.update(when=when, duration=duration, short=short, who=who, pretty=pretty, masked=masked_config)
     env.globals.update(link=link)

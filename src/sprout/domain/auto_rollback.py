@@ -16,11 +16,15 @@ Alarms (names and tags are the contract the rollback path relies on):
 * ``sprout-ar-{app}-{stage}-errors-{LogicalId}``: ``AWS/Lambda`` ``Errors`` of the function's ``live``
   alias (``FunctionName``, ``Resource`` = ``name:live``), Sum >= errorThreshold per minute.
 
-Each is tagged ``sprout:app``, ``sprout:stage``, ``sprout:signal`` and ``sprout:stack``.
+Each is tagged ``sprout:app``, ``sprout:stage``, ``sprout:signal`` and ``sprout:stack`` — for people:
+tags prove nothing, since anyone who may create an alarm may tag it. What the rollback path trusts
+is the lineage's record of each alarm Sprout put (``WatchedAlarm``: name, ARN, stage, and a digest
+of the definition DescribeAlarms showed once it was put), checked by ``untrusted_reason``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import defaultdict
@@ -243,6 +247,56 @@ def alarm_specs(app: str, stage: str, s: Settings, stack: str, apis: Iterable[Ap
             f"Lambda Errors of {logical_id} (alias {LIVE_ALIAS})",
         ))
     return specs
+
+
+# ---- which alarms the rollback path trusts --------------------------------------------------------
+# What makes an alarm fire, as DescribeAlarms shows it: anything else (state, timestamps, actions,
+# description, tags) may change without changing what it watches.
+DEFINITION_KEYS = (
+    "AlarmName", "AlarmArn", "Namespace", "MetricName", "Dimensions", "Statistic", "ExtendedStatistic", "Period",
+    "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
+    "EvaluateLowSampleCountPercentile", "Metrics", "ThresholdMetricId",
+)
+
+
+@dataclass(frozen=True)
+class WatchedAlarm:
+    """An alarm Sprout put for a watched stage, as the lineage recorded it."""
+
+    name: str
+    app: str
+    stage: str
+    signal: str
+    arn: str
+    definition: str  # definition_digest of the alarm once Sprout had put it
+
+
+def definition_digest(described: Mapping[str, Any]) -> str:
+    """The sha256 of an alarm's definition (``DEFINITION_KEYS`` of a DescribeAlarms MetricAlarm)."""
+    doc = {k: described[k] for k in DEFINITION_KEYS if described.get(k) is not None}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def untrusted_reason(name: str, arn: str, recorded: WatchedAlarm | None, described: Mapping[str, Any] | None) -> str | None:
+    """Why the rollback path must not act on alarm ``name`` (``arn`` from the event), or None.
+
+    Only an alarm the lineage recorded (``recorded``), with the event's ARN, whose definition is
+    still the one Sprout put, and which DescribeAlarms shows in ALARM now (``described``; None when
+    it is gone) is acted on. Its tags are never asked: anyone who may create an alarm may tag it."""
+    if recorded is None:
+        return "not an alarm Sprout created and recorded for a watched stage (its name, tags and prefix prove nothing)"
+    if arn and arn != recorded.arn:
+        return f"the event's alarm ARN is not the one Sprout recorded for {recorded.name}"
+    if described is None:
+        return f"alarm {recorded.name} is gone (DescribeAlarms does not show it)"
+    if described.get("AlarmArn") != recorded.arn:
+        return f"alarm {recorded.name} is not the one Sprout recorded (another ARN)"
+    if definition_digest(described) != recorded.definition:
+        return (f"alarm {recorded.name} was changed after Sprout put it (its definition is not the one recorded): "
+                "turn auto-rollback on again to put it back")
+    if described.get("StateValue") != "ALARM":
+        return f"alarm {recorded.name} is not in ALARM now ({described.get('StateValue')})"
+    return None
 
 
 # ---- the fast signal --------------------------------------------------------------------------------

@@ -3,7 +3,9 @@ explicit confirm, ``minor`` ones (code only, memory, timeout) do not.
 
 Functions are compared by their recorded sha256 and configuration; other resources by their
 properties in the two packaged templates (function code locations aside: the hashes say that).
-Environment values are never shown, only which keys changed.
+Environment values are never shown, only which keys changed — here and wherever a function's
+configuration is shown (``masked_config``: the build view of the API, hence the CLI and the
+console).
 """
 
 from __future__ import annotations
@@ -19,6 +21,17 @@ MAJOR, MINOR = "major", "minor"
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 MAJOR_CONFIG = ("Handler", "Runtime", "Environment", "Role", "Policies", "Layers", "Architectures")
 CODE_PROPERTIES = ("CodeUri", "Code", "AutoPublishCodeSha256")
+MASKED = "(value masked)"
+
+
+def masked_config(config: Any) -> Any:
+    """A function's configuration as people see it: every environment variable's value replaced by
+    ``MASKED`` (keys kept), as change sets show them."""
+    env = config.get("Environment") if isinstance(config, dict) else None
+    variables = env.get("Variables") if isinstance(env, dict) else None
+    if not isinstance(variables, dict):
+        return config
+    return {**config, "Environment": {**env, "Variables": dict.fromkeys(variables, MASKED)}}
 
 
 @dataclass(frozen=True)
@@ -119,7 +132,7 @@ def _config_changes(lid: str, old: dict, new: dict) -> list[Change]:
             vb = (b or {}).get("Variables") or {}
             keys = sorted(k for k in set(va) | set(vb) if va.get(k) != vb.get(k))
             detail = "environment " + ", ".join(
-                f"{k} {'added' if k not in va else 'removed' if k not in vb else 'changed'} (value masked)" for k in keys
+                f"{k} {'added' if k not in va else 'removed' if k not in vb else 'changed'} {MASKED}" for k in keys
             )
             changes.append(Change(cls, "config-changed", lid, "AWS::Serverless::Function", detail, None, keys))
         else:

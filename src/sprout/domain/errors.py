@@ -6,16 +6,28 @@ class SproutError(Exception):
     """Base of Sprout's named errors."""
 
 
-def shown(value: object, limit: int = 40) -> str:
-    """A value as an error message may echo it: its repr, cut to a short prefix."""
-    text = repr(value)
+PREFIX = 40  # the most of any value an error message echoes
+
+
+def named(name: object, limit: int = PREFIX) -> str:
+    """A name (an app's, a stage's, a function's...) as an error message may echo it: itself when
+    short, else a short prefix and how much was left out. Every message that echoes a name or value
+    a caller sent goes through here (or ``shown``), so a 3000-character name comes back as 40."""
+    text = str(name)
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def shown(value: object, limit: int = PREFIX) -> str:
+    """A value as an error message may echo it: its repr (a string quoted, so its type shows), cut
+    to a short prefix."""
+    return named(repr(value), limit)
 
 
 class InvalidInput(SproutError):
     """A request or payload field is missing or malformed (HTTP 400)."""
 
     def __init__(self, field: str, message: str):
+        field = named(field)  # an unknown field's name is the caller's, and may be long
         super().__init__(f"{field}: {message}")
         self.field = field
 

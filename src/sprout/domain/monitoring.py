@@ -4,7 +4,6 @@ No boto3 here: the adapters (sprout.adapters.logs, .metrics, .apigateway) do the
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
@@ -12,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sprout.domain.errors import FunctionNotFound, InvalidInput
+from sprout.domain.errors import FunctionNotFound, InvalidInput, shown
+from sprout.domain.tokens import seal, unseal
 
 DEFAULT_SINCE = timedelta(hours=1)
 MAX_LIMIT = 1000
@@ -39,9 +39,9 @@ def parse_time(field: str, value: str, now: datetime) -> datetime:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
             parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):
-        raise InvalidInput(field, f"{value!r} is neither an ISO 8601 time nor a duration such as 15m, 2h, 1d") from None
+        raise InvalidInput(field, f"{shown(value)} is neither an ISO 8601 time nor a duration such as 15m, 2h, 1d") from None
     if parsed < EPOCH:
-        raise InvalidInput(field, f"{value!r} is before 1970")
+        raise InvalidInput(field, f"{shown(value)} is before 1970")
     return parsed
 
 
@@ -78,7 +78,7 @@ def iso_ms(epoch_ms: int) -> str:
 def parse_limit(value: str | None, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
     if value is None:
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    if not re.fullmatch(r"[0-9]{1,9}", value) or not 1 <= int(value) <= maximum:
         raise InvalidInput("limit", f"must be a whole number from 1 to {maximum}")
     return int(value)
 
@@ -130,9 +130,9 @@ def status_filter(status: str | None) -> str:
     text = status.strip().lower()
     if re.fullmatch(r"[1-5]xx", text):
         return f"{{ $.status = {text[0]}* }}"
-    if re.fullmatch(r"[1-5]\d\d", text):
+    if re.fullmatch(r"[1-5][0-9][0-9]", text):
         return f'{{ $.status = "{text}" }}'
-    raise InvalidInput("status", f"{status!r} is not a status class (2xx, 4xx, 5xx ...) or a code such as 502")
+    raise InvalidInput("status", f"{shown(status)} is not a status class (2xx, 4xx, 5xx ...) or a code such as 502")
 
 
 def parse_access_entry(message: str) -> dict[str, Any] | None:
@@ -171,8 +171,8 @@ def parse_period(value: str | None, span: TimeRange) -> int:
     seconds = (span.until - span.since).total_seconds()
     if value is None:
         return max(60, math.ceil(seconds / MAX_POINTS / 60) * 60)
-    if not value.isdigit() or int(value) == 0:
-        raise InvalidInput("period", "must be a whole number of seconds")
+    if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) == 0:  # ASCII digits: "²" is a digit to isdigit
+        raise InvalidInput("period", f"must be a whole number of seconds, got {shown(value)}")
     period = int(value)
     if period not in HIGH_RESOLUTION_PERIODS and period % 60:
         raise InvalidInput("period", f"{period} is not a period CloudWatch allows: 1, 5, 10, 20, 30, 60 or a multiple of 60")
@@ -221,8 +221,8 @@ def resolve_function(fn: str, logical_ids: list[str], where: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise InvalidInput("fn", f"{fn!r} matches several functions of {where}: {', '.join(sorted(matches))}")
-    raise FunctionNotFound(f"{where} has no function {fn!r} (functions: {', '.join(sorted(logical_ids)) or 'none'})")
+        raise InvalidInput("fn", f"{shown(fn)} matches several functions of {where}: {', '.join(sorted(matches))}")
+    raise FunctionNotFound(f"{where} has no function {shown(fn)} (functions: {', '.join(sorted(logical_ids)) or 'none'})")
 
 
 # ---- page tokens --------------------------------------------------------------------------------------
@@ -235,18 +235,15 @@ class Cursor:
     seen: tuple[str, ...] = ()
 
 
-def encode_cursor(cursor: Cursor) -> str:
-    raw = json.dumps({"b": cursor.before_ms, "s": list(cursor.seen)}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(name: str, cursor: Cursor) -> str:
+    """The ``nextToken`` of log listing ``name`` (``sprout.domain.tokens.listing``) at ``cursor``."""
+    return seal(name, {"b": cursor.before_ms, "s": list(cursor.seen)})
 
 
-def decode_cursor(token: str) -> Cursor:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        doc = json.loads(raw)
-        before, seen = doc["b"], doc["s"]
-        if not isinstance(before, int) or not isinstance(seen, list) or not all(isinstance(s, str) for s in seen):
-            raise ValueError(token)
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidInput("nextToken", "is not a token this API gave") from None
+def decode_cursor(name: str, token: str) -> Cursor:
+    doc = unseal(name, token)
+    before, seen = doc.get("b"), doc.get("s")
+    if (not isinstance(before, int) or isinstance(before, bool) or not isinstance(seen, list)
+            or not all(isinstance(s, str) for s in seen)):
+        raise InvalidInput("nextToken", "is not a token this API gave")
     return Cursor(before, tuple(seen))

@@ -6,10 +6,10 @@ stage's lock may be taken over. Handlers and tasks ask; adapters store; nothing 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sprout.domain.errors import BuildNotDeployable, InvalidInput, NothingToRollBackTo
+from sprout.domain.errors import BuildNotDeployable, InvalidInput, NothingToRollBackTo, named, shown
 from sprout.domain.model import (
     App,
     Build,
@@ -40,10 +40,10 @@ def check_stages(stages: Sequence[StageSpec]) -> tuple[StageSpec, ...]:
     """The app's stages in pipeline order, checked: unique names, auto-deploy only with a branch."""
     names = [s.name for s in stages]
     if len(set(names)) != len(names):
-        raise InvalidInput("stages", f"stage names must be unique, got {names}")
+        raise InvalidInput("stages", f"stage names must be unique, got {named(', '.join(names), 120)}")
     for s in stages:
         if s.auto_deploy and not s.branch:
-            raise InvalidInput("stages", f"stage {s.name} auto-deploys but follows no branch")
+            raise InvalidInput("stages", f"stage {named(s.name)} auto-deploys but follows no branch")
     return tuple(stages) or DEFAULT_STAGES
 
 
@@ -53,21 +53,22 @@ def stage_stacks(app: App) -> dict[str, str]:
     for s in app.stages:
         name = stack_name(app.name, s.name)
         if not _STACK_NAME.fullmatch(name):
-            raise InvalidInput("stages", f"stack name {name!r} is not one CloudFormation allows")
+            raise InvalidInput("stages", f"stack name {shown(name)} is not one CloudFormation allows")
         stacks[s.name] = name
     return stacks
 
 
 def check_deployable(build: Build, stage: str, force: bool = False) -> None:
-    """Only a succeeded build with a packaged template deploys; a quarantined one needs ``force``."""
+    """Only a succeeded build with a packaged template deploys — by a promote or a rollback to it;
+    a quarantined one needs ``force``."""
     if build.status is not BuildStatus.SUCCEEDED or not build.template_key:
-        raise BuildNotDeployable("build", f"build {build.number} of {build.app} is {build.status}: only a succeeded build deploys")
+        raise BuildNotDeployable("build", f"build {build.number} of {named(build.app)} is {build.status}: only a succeeded build deploys")
     if build.quarantined and not force:
         q = build.quarantined
         raise BuildNotDeployable(
             "force",
-            f"build {build.number} of {build.app} is quarantined (rolled back from {q.get('stage')}: "
-            f"{q.get('reason', 'an alarm fired')}); deploy it again with force",
+            f"build {build.number} of {named(build.app)} is quarantined (rolled back from {named(q.get('stage'))}: "
+            f"{named(q.get('reason', 'an alarm fired'), 120)}); send force to deploy it all the same",
         )
 
 
@@ -81,27 +82,31 @@ def promote_source_stage(app: App, target: str) -> StageSpec:
     """The stage a promote to ``target`` takes its build from: the one before it in the pipeline."""
     names = [s.name for s in app.stages]
     if target not in names:
-        raise InvalidInput("stage", f"app {app.name} has no stage {target}")
+        raise InvalidInput("stage", f"app {named(app.name)} has no stage {named(target)}")
     index = names.index(target)
     if index == 0:
         raise InvalidInput(
-            "build", f"stage {target} is the first of app {app.name}'s pipeline: name the build to promote"
+            "build", f"stage {named(target)} is the first of app {named(app.name)}'s pipeline: name the build to promote"
         )
     return app.stages[index - 1]
 
 
-def rollback_target(history: Iterable[Deployment], current: Deployment | None) -> Deployment:
+def rollback_target(history: Iterable[Deployment], current: Deployment | None,
+                    quarantined: Callable[[int], bool] = lambda build: False) -> Deployment:
     """The previous good deployment: the newest SUCCEEDED one before ``current`` whose build
-    differs from the current build. ``history`` is the stage's deployments, newest first."""
+    differs from the current build and is not quarantined (``quarantined(build)``: going back to a
+    quarantined build is asked for by name, with ``force``). ``history`` is the stage's
+    deployments, newest first."""
     if current is None:
         raise NothingToRollBackTo("the stage has never been deployed")
     for d in history:
         if d.id >= current.id or d.status is not DeploymentStatus.SUCCEEDED:
             continue
-        if d.build != current.build and d.versions:
+        if d.build != current.build and d.versions and not quarantined(d.build):
             return d
     raise NothingToRollBackTo(
-        f"stage {current.stage} of {current.app} has no earlier good deployment of another build than {current.build}"
+        f"stage {named(current.stage)} of {named(current.app)} has no earlier good deployment of another build than "
+        f"{current.build} that is not quarantined"
     )
 
 
@@ -130,7 +135,6 @@ def parse_iso(text: str) -> datetime:
 # ---- hands-off rollback ----------------------------------------------------------------------------
 
 DEFAULT_COOLDOWN = timedelta(minutes=5)
-ALARM_PREFIX = "sprout-ar-"
 WATCHED_KINDS = (DeploymentKind.DEPLOY, DeploymentKind.PROMOTE)
 
 

@@ -22,6 +22,7 @@ from sprout.domain.errors import (
     NothingToRollBackTo,
     StageMoved,
     StaleChangeSet,
+    named,
 )
 from sprout.domain.model import App, Build, Deployment, DeploymentKind, DeploymentStatus
 from sprout.domain.pipeline import check_deployable, promote_source_stage, rollback_target
@@ -98,23 +99,24 @@ class Delivery:
             source = promote_source_stage(registered, stage)
             running = self.lineage.current_deployment(app, source.name)
             if running is None:
-                raise InvalidInput("build", f"stage {source.name} runs no build yet: name the build to promote")
+                raise InvalidInput("build", f"stage {named(source.name)} runs no build yet: name the build to promote")
             number = running.build
         build = self.lineage.get_build(app, number)
         check_deployable(build, stage, force=force)
         if _comes_from(registered, stage, build):
-            raise InvalidInput("stage", f"build {number} comes from stage {stage} (it follows {build.branch}): promote it to another stage")
+            raise InvalidInput("stage", f"build {number} comes from stage {named(stage)} (it follows {named(build.branch)}): "
+                                        "promote it to another stage")
         fresh = self.changeset(app, stage, number)
         if changeset_id is not None and changeset_id != fresh["changesetId"]:
             raise StaleChangeSet(
-                f"change set {changeset_id} no longer matches what stage {stage} runs: review the fresh one", fresh
+                f"change set {named(changeset_id)} no longer matches what stage {named(stage)} runs: review the fresh one", fresh
             )
         if changeset_id is None and fresh["confirmRequired"]:
             what = "major changes" if any(c["class"] == "major" for c in fresh["changes"]) else "names another stage holds"
             if fresh["collisions"] and what == "major changes":
                 what += " and names another stage holds"
             raise StaleChangeSet(
-                f"the change set of build {number} to {stage} has {what}: confirm it by sending its changesetId", fresh
+                f"the change set of build {number} to {named(stage)} has {what}: confirm it by sending its changesetId", fresh
             )
         trigger = {"type": "user", "by": who, "changesetId": fresh["changesetId"]}
         judged_against = fresh["current"]["deployment"] if fresh["current"] else None
@@ -127,18 +129,18 @@ class Delivery:
 
     # -- rollback --
 
-    def rollback(self, app: str, stage: str, number: int | None, who: str, kind: DeploymentKind = DeploymentKind.ROLLBACK,
-                 trigger: dict | None = None) -> Started:
+    def rollback(self, app: str, stage: str, number: int | None, who: str, force: bool = False,
+                 kind: DeploymentKind = DeploymentKind.ROLLBACK, trigger: dict | None = None) -> Started:
         self.lineage.get_app(app)
         current = self.lineage.current_deployment(app, stage)
         history = self._history(app, stage)
         if number is None:
-            target = rollback_target(history, current)
+            target = rollback_target(history, current, quarantined=lambda n: bool(self.lineage.get_build(app, n).quarantined))
         else:
-            self.lineage.get_build(app, number)
+            check_deployable(self.lineage.get_build(app, number), stage, force=force)
             target = next((d for d in history if d.build == number and d.status is DeploymentStatus.SUCCEEDED and d.versions), None)
             if target is None:
-                raise NothingToRollBackTo(f"build {number} never ran on stage {stage} of {app}: nothing to roll back to")
+                raise NothingToRollBackTo(f"build {number} never ran on stage {named(stage)} of {named(app)}: nothing to roll back to")
         trigger = trigger or {"type": "user", "by": who}
         trigger = {**trigger, "target": target.id}
         return self._start(self.rollback_machine, app, stage, target.build, kind, trigger, {"versions": target.versions})
@@ -169,7 +171,7 @@ class Delivery:
         except Exception as e:
             self.lineage.finish_deployment(app, stage, deployment.id, DeploymentStatus.FAILED,
                                            error=f"the {kind.value} could not start: {e}", step="StartExecution")
-            raise DeployError(f"the {kind.value} of build {number} to {stage} could not start: {e}") from e
+            raise DeployError(f"the {kind.value} of build {number} to {named(stage)} could not start: {named(str(e), 200)}") from e
         return Started(arn, deployment)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sprout.domain.changeset import ChangeSet
+from sprout.domain.changeset import ChangeSet, masked_config
 from sprout.domain.model import App, Build, Deployment, FunctionArtifact, Stage, StageLock
 from sprout.domain.pipeline import parse_iso, stack_name
 
@@ -18,7 +18,8 @@ def app_view(app: App) -> dict:
 
 
 def function_view(f: FunctionArtifact) -> dict:
-    return {"logicalId": f.logical_id, "sha256": f.sha256, "s3Key": f.s3_key, "config": f.config}
+    """A build's function: environment values masked, as change sets show them."""
+    return {"logicalId": f.logical_id, "sha256": f.sha256, "s3Key": f.s3_key, "config": masked_config(f.config)}
 
 
 def build_summary(build: Build) -> dict:

@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from sprout.domain.errors import InvalidInput
+from sprout.domain.errors import InvalidInput, named, shown
 
 
 @cache
@@ -43,6 +43,8 @@ def validate(name: str, body: Any) -> None:
     if error.validator == "required":
         raise InvalidInput(_field(error), "is required")
     description = error.schema.get("description") if isinstance(error.schema, dict) else None
-    text = error.message if len(error.message) <= 160 else error.message[:160] + "…"
-    message = text + (f" ({description})" if description else "")
+    # jsonschema's messages begin with the offending value's repr: echo a short prefix of it only
+    echoed = repr(error.instance)
+    text = shown(error.instance) + error.message[len(echoed):] if error.message.startswith(echoed) else error.message
+    message = named(text, 160) + (f" ({description})" if description else "")
     raise InvalidInput(_field(error), message)

@@ -154,3 +154,21 @@ def codecommit_event(repository: str, branch: str, commit: str, event_id: str) -
             }
         ),
     }
+
+
+def watched_alarm_record(cloud, name: str) -> dict | None:
+    """The lineage's record of alarm ``name`` (``{"app", "stage", "signal", "arn", ...}``), read with
+    the test's root credentials, or None when Sprout recorded no such alarm."""
+    item = cloud.client("dynamodb").get_item(
+        TableName=cloud.sprout["TableName"], Key={"pk": {"S": f"ALARM#{name}"}, "sk": {"S": "ALARM"}}, ConsistentRead=True
+    ).get("Item")
+    return {k: v["S"] for k, v in item.items() if "S" in v} if item else None
+
+
+def alarm_event_record(cloud, event_id: str) -> dict | None:
+    """What Sprout recorded about the alarm event ``event_id`` (``outcome``, ``reason``, ...)."""
+    item = cloud.client("dynamodb").get_item(
+        TableName=cloud.sprout["TableName"], Key={"pk": {"S": f"ALARMEVENT#{event_id}"}, "sk": {"S": "EVENT"}},
+        ConsistentRead=True,
+    ).get("Item")
+    return {k: v["S"] for k, v in item.items() if "S" in v} if item else None

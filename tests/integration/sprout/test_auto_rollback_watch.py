@@ -1,5 +1,5 @@
 """Watching a stage for automatic rollback through Sprout's API, on the local cloud (IAM enforced)
-with the notes app deployed on dev: turning it on creates Sprout's tagged alarms, turns access logs
+with the notes app deployed on dev: turning it on creates Sprout's tagged alarms (recorded in the lineage), turns access logs
 on and subscribes the fast signal; a burst of 502s sends the 10-second alarm to ALARM and its
 ``CloudWatch Alarm State Change`` event onto the default bus; turning it off removes the alarms
 and the subscription; bad input is refused naming the field. The tests of this module run in
@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sprout.cli.client import ApiError, SproutClient
-from tests.integration.sprout.conftest import NOTES, AppRepo, registered_app, wait_for
+from tests.integration.sprout.conftest import NOTES, AppRepo, registered_app, wait_for, watched_alarm_record
 
 BROKEN = "gibberish.what\n"
 FUNCTIONS = ["CreateNoteFunction", "DeleteNoteFunction", "GetNoteFunction", "ListNotesFunction", "UpdateNoteFunction"]
@@ -101,6 +101,13 @@ def test_given_a_deployed_stage_when_watched_then_tagged_alarms_access_logs_and_
     for a in answer["alarms"]:
         tags = {t["Key"]: t["Value"] for t in cw.list_tags_for_resource(ResourceARN=found[a["name"]]["AlarmArn"])["Tags"]}
         assert tags == {"sprout:app": notes.name, "sprout:stage": "dev", "sprout:signal": a["signal"], "sprout:stack": "sprout"}
+    # AND the lineage records each alarm Sprout put, by name, with its ARN and stage (what the
+    # rollback path trusts; the tags are for people)
+    for a in answer["alarms"]:
+        record = watched_alarm_record(cloud, a["name"])
+        assert record is not None, a["name"]
+        assert (record["app"], record["stage"], record["signal"], record["arn"]) == (
+            notes.name, "dev", a["signal"], found[a["name"]]["AlarmArn"])
     fast = found[expected[0]]
     assert [m["MetricStat"]["Period"] for m in fast["Metrics"] if "MetricStat" in m] == [10, 10]
     assert fast["TreatMissingData"] == "notBreaching" and fast["EvaluationPeriods"] == 1
@@ -185,6 +192,8 @@ def test_given_a_watched_stage_when_turned_off_then_its_alarms_and_subscription_
     # THEN no alarm is left, the subscription filter is gone, thresholds are remembered
     assert (answer["enabled"], answer["alarms"], answer["errorThreshold"]) == (False, [], 3)
     assert cloud.client("cloudwatch").describe_alarms(AlarmNames=watched)["MetricAlarms"] == []
+    # AND the lineage no longer records them (forgotten before they were deleted)
+    assert [n for n in watched if watched_alarm_record(cloud, n) is not None] == []
     group = api.request("GET", f"/apps/{notes.name}/stages/dev/access-logs/settings")["apis"][0]["logGroup"]
     assert cloud.client("logs").describe_subscription_filters(logGroupName=group)["subscriptionFilters"] == []
     assert api.request("GET", path(notes)) == answer

@@ -1,5 +1,6 @@
 """The pure rules of watching a stage: settings (defaults, validation naming the field), the alarms
-as data (names, tags, metrics, math), the fast signal's per-second counts and the decoding of a
+as data (names, tags, metrics, math), which alarms the rollback path trusts (recorded, same ARN and
+definition, in ALARM now: never tags), the fast signal's per-second counts and the decoding of a
 CloudWatch Logs subscription payload."""
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from sprout.domain.auto_rollback import (
     DEFAULTS,
     ApiRef,
     Settings,
+    WatchedAlarm,
     alarm_specs,
     count_per_second,
+    definition_digest,
     filter_name,
     metric_data,
     parse_filter_name,
     parse_request,
+    untrusted_reason,
 )
 from sprout.domain.errors import InvalidInput
 from sprout.domain.monitoring import ACCESS_LOG_FORMAT
@@ -256,3 +260,49 @@ def test_given_a_malformed_or_foreign_event_when_handled_then_nothing_is_put_and
     for event in ({"not": "logs"}, foreign, control):
         assert fast_signal.lambda_handler(event, Context())["published"] == 0
     assert recorder.calls == []
+
+
+# ---- which alarms the rollback path trusts -----------------------------------------------------------
+ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:sprout-ar-notes-prod-fast"
+
+
+def described(**changes) -> dict:
+    """An alarm as DescribeAlarms shows it (the fast alarm Sprout put for notes/prod), changed."""
+    request = alarm_specs("notes", "prod", Settings(enabled=True), "sprout", [API], {})[0].request
+    shown = {k: v for k, v in request.items() if k != "Tags"}
+    return {**shown, "AlarmArn": ARN, "StateValue": "ALARM", "StateReason": "Threshold Crossed",
+            "StateUpdatedTimestamp": "2026-12-02T12:00:00Z", **changes}
+
+
+def recorded() -> WatchedAlarm:
+    return WatchedAlarm("sprout-ar-notes-prod-fast", "notes", "prod", "fast", ARN, definition_digest(described()))
+
+
+def test_given_a_recorded_alarm_in_alarm_now_with_the_definition_sprout_put_then_it_is_trusted():
+    assert untrusted_reason("sprout-ar-notes-prod-fast", ARN, recorded(), described()) is None
+    # its state, reason, timestamps and tags are not its definition
+    assert untrusted_reason("sprout-ar-notes-prod-fast", ARN, recorded(),
+                            described(StateReason="other", StateUpdatedTimestamp="2026-12-02T12:01:00Z",
+                                      Tags=[{"Key": "sprout:app", "Value": "victim"}])) is None
+
+
+@pytest.mark.parametrize(
+    ("record", "event_arn", "now", "reason"),
+    [
+        # named and tagged like Sprout's, but never recorded: a forgery
+        (None, ARN, described(), "not an alarm Sprout created and recorded"),
+        # the event names another alarm ARN than the recorded one
+        ("recorded", ARN.replace("123456789012", "999999999999"), described(), "ARN is not the one Sprout recorded"),
+        # gone, or replaced by another one under the same name
+        ("recorded", ARN, None, "is gone"),
+        ("recorded", ARN, described(AlarmArn=ARN + "x"), "another ARN"),
+        # overwritten: missing data as breaching, or another metric
+        ("recorded", ARN, described(TreatMissingData="breaching"), "changed after Sprout put it"),
+        ("recorded", ARN, described(Threshold=0), "changed after Sprout put it"),
+        # an event claiming ALARM for an alarm that is not in ALARM now
+        ("recorded", ARN, described(StateValue="OK"), "not in ALARM now (OK)"),
+    ],
+)
+def test_given_an_alarm_sprout_cannot_vouch_for_then_the_reason_is_named(record, event_arn, now, reason):
+    found = untrusted_reason("sprout-ar-notes-prod-fast", event_arn, recorded() if record else None, now)
+    assert found is not None and reason in found

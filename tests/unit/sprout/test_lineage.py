@@ -235,6 +235,26 @@ def test_given_a_bad_token_or_limit_when_listing_then_invalid_input_names_the_fi
         lineage.list_builds(app.name, limit=0)
 
 
+def test_given_a_token_of_one_listing_when_given_to_another_then_400_next_token_and_its_own_still_works(lineage):
+    # GIVEN two apps with builds, and a token of the first app's builds
+    one, two = new_app(lineage), new_app(lineage)
+    for app in (one, two):
+        for i in range(3):
+            lineage.record_build(app.name, f"c{i}", "main", "m", "a")
+    d = lineage.begin_deployment(one.name, "dev", succeeded_build(lineage, one), "deploy", {"type": "push"})
+    lineage.finish_deployment(one.name, "dev", d.id, "SUCCEEDED")
+    _, token = lineage.list_builds(one.name, limit=1)
+    # WHEN the other app's builds, or the first app's deployments, are asked with it THEN 400 nextToken
+    for call in (lambda: lineage.list_builds(two.name, limit=1, next_token=token),
+                 lambda: lineage.list_deployments(one.name, "dev", limit=1, next_token=token)):
+        with pytest.raises(InvalidInput) as refused:
+            call()
+        assert refused.value.field == "nextToken" and "another listing" in str(refused.value)
+    # AND it still works for its own listing
+    second, _ = lineage.list_builds(one.name, limit=1, next_token=token)
+    assert [b.number for b in second] == [3]
+
+
 def test_given_builds_of_one_commit_in_two_apps_then_the_commit_index_finds_both(lineage):
     one, two = new_app(lineage), new_app(lineage)
     lineage.record_build(one.name, "shared", "main", "m", "a")

@@ -24,6 +24,7 @@ from sprout.domain.monitoring import (
     status_filter,
     time_range,
 )
+from sprout.domain.tokens import listing
 
 NOW = datetime(2026, 12, 2, 10, 30, tzinfo=UTC)
 FUNCTIONS = ["CreateNoteFunction", "GetNoteFunction", "ListNotesFunction", "UpdateNoteFunction", "DeleteNoteFunction"]
@@ -79,11 +80,11 @@ def test_given_a_period_when_checked_then_cloudwatchs_periods_pass(value, expect
     assert parse_period(value, time_range("20m", None, NOW)) == expected
 
 
-@pytest.mark.parametrize("value", ["45", "0", "-60", "abc", "90"])
+@pytest.mark.parametrize("value", ["45", "0", "-60", "abc", "90", "²", "6" * 5000])
 def test_given_a_period_cloudwatch_does_not_allow_when_checked_then_it_is_refused(value):
     with pytest.raises(InvalidInput) as e:
         parse_period(value, time_range("1h", None, NOW))
-    assert e.value.field == "period"
+    assert e.value.field == "period" and len(str(e.value)) < 200
 
 
 def test_given_a_day_when_no_period_is_given_then_the_points_stay_within_the_limit():
@@ -107,15 +108,27 @@ def test_given_an_ambiguous_or_unknown_short_form_when_resolved_then_400_lists_t
 
 
 def test_given_a_cursor_when_encoded_then_it_decodes_to_itself_and_garbage_is_refused():
+    logs = listing("access-logs", "notes", "prod")
     cursor = Cursor(1796200000000, ("g|1", "g|2"))
-    assert decode_cursor(encode_cursor(cursor)) == cursor
-    for garbage in ("garbage", "e30", encode_cursor(cursor)[:-3] + "!!!"):
+    assert decode_cursor(logs, encode_cursor(logs, cursor)) == cursor
+    for garbage in ("garbage", "e30", encode_cursor(logs, cursor)[:-3] + "!!!", "x" * 5000):
         with pytest.raises(InvalidInput) as e:
-            decode_cursor(garbage)
+            decode_cursor(logs, garbage)
         assert e.value.field == "nextToken"
 
 
-@pytest.mark.parametrize("value", ["0", "1001", "x", "-1"])
+@pytest.mark.parametrize("other", [listing("access-logs", "billing", "prod"), listing("access-logs", "notes", "dev"),
+                                   listing("function-logs", "notes", "prod", "CreateNoteFunction")])
+def test_given_a_cursor_of_one_listing_when_given_to_another_then_400_next_token(other):
+    # GIVEN a token of notes/prod's access logs
+    token = encode_cursor(listing("access-logs", "notes", "prod"), Cursor(1796200000000, ()))
+    # WHEN another app's, another stage's or another kind of listing is asked with it THEN it is refused
+    with pytest.raises(InvalidInput) as e:
+        decode_cursor(other, token)
+    assert e.value.field == "nextToken" and "another listing" in str(e.value)
+
+
+@pytest.mark.parametrize("value", ["0", "1001", "x", "-1", "²", "9" * 5000])
 def test_given_a_limit_out_of_range_when_parsed_then_it_is_refused(value):
     with pytest.raises(InvalidInput):
         parse_limit(value)

@@ -107,6 +107,27 @@ def test_given_a_history_then_the_rollback_target_is_the_newest_good_deployment_
     assert rollback_target(history, history[0]).id == "000002"
 
 
+def test_given_a_quarantined_build_in_the_history_then_the_default_rollback_target_skips_it():
+    # GIVEN prod on build 4; before it build 3 (quarantined by an alarm), build 2, build 1
+    history = [deployment("000004", 4), deployment("000003", 3), deployment("000002", 2), deployment("000001", 1)]
+    # WHEN the default target is chosen THEN build 3 is passed over for build 2
+    assert rollback_target(history, history[0], quarantined=lambda n: n == 3).id == "000002"
+    # AND when every earlier build is quarantined there is nothing to go back to by default
+    with pytest.raises(NothingToRollBackTo, match="not quarantined"):
+        rollback_target(history, history[0], quarantined=lambda n: n < 4)
+
+
+def test_given_a_quarantined_build_when_rolled_back_to_by_name_then_force_is_needed():
+    # GIVEN build 3, quarantined after an alarm on prod
+    quarantined = build(3, quarantined={"stage": "prod", "reason": "5xx alarm"})
+    # WHEN a rollback (or promote) names it without force THEN 400 naming force
+    with pytest.raises(InvalidInput) as refused:
+        check_deployable(quarantined, "prod")
+    assert refused.value.field == "force" and "quarantined" in str(refused.value)
+    # AND with force it may go
+    check_deployable(quarantined, "prod", force=True)
+
+
 def test_given_nothing_earlier_then_rolling_back_is_refused_with_the_reason():
     only = deployment("000001", 1)
     with pytest.raises(NothingToRollBackTo):

@@ -42,3 +42,19 @@ def test_given_a_short_commit_when_validated_then_commit_is_named():
     with pytest.raises(InvalidInput) as caught:
         validate("build_request", {"commit": "abc123"})
     assert caught.value.field == "commit"
+
+
+@pytest.mark.parametrize(
+    ("schema", "body", "field"),
+    [
+        ("promote_request", {"changesetId": "x" * 3000}, "changesetId"),
+        ("promote_request", {"x" * 3000: 1}, None),
+        ("build_request", {"branch": ["x" * 3000]}, "branch"),
+    ],
+)
+def test_given_a_3000_character_value_or_field_when_refused_then_the_message_echoes_a_short_prefix(schema, body, field):
+    with pytest.raises(InvalidInput) as refused:
+        validate(schema, body)
+    # THEN the field is named (an unknown one cut like any value) and no more than 40 characters of it come back
+    assert refused.value.field == field or refused.value.field.startswith("x" * 40)
+    assert "x" * 41 not in str(refused.value) and len(str(refused.value)) < 300, str(refused.value)

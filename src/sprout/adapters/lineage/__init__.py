@@ -1,14 +1,14 @@
 """Build lineage in DynamoDB: one table (``table``), a repository per aggregate — apps and their
-stages (``apps``), builds (``builds``), deployments and stage locks (``deployments``), cached dependency sets and their
-digests (``dependencies``) — and the
-open work of executions, which the finalizer closes.
+stages (``apps``), builds (``builds``), deployments and stage locks (``deployments``), watched
+alarms and alarm events (``alarms``), cached dependency sets and their digests (``dependencies``) —
+and the open work of executions, which the finalizer closes.
 
 ``Lineage`` is all of them at once, for callers that need several (the API, the tasks).
 """
 
 from __future__ import annotations
 
-from sprout.adapters.lineage.alarms import AlarmEventRepository
+from sprout.adapters.lineage.alarms import AlarmEventRepository, WatchedAlarmRepository
 from sprout.adapters.lineage.apps import AppRepository
 from sprout.adapters.lineage.builds import BuildRepository
 from sprout.adapters.lineage.dependencies import DependencyRepository
@@ -18,7 +18,8 @@ from sprout.adapters.lineage.table import reset_connections
 from sprout.domain.model import Deployment, OpenWork
 
 
-class Lineage(AppRepository, BuildRepository, DeploymentRepository, AlarmEventRepository, DependencyRepository):
+class Lineage(AppRepository, BuildRepository, DeploymentRepository, AlarmEventRepository, WatchedAlarmRepository,
+              DependencyRepository):
     """Apps, stages, builds and deployments, as domain types."""
 
     def deployments_of_build(self, app: str, number: int) -> dict[str, Deployment]:

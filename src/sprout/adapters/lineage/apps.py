@@ -16,7 +16,14 @@ from sprout.adapters.lineage.items import (
     stage_sk,
 )
 from sprout.adapters.lineage.table import Txn, batch_get, get, now_iso, to_app, to_stage
-from sprout.domain.errors import AppAlreadyExists, AppNotFound, InvalidInput, StackNameTaken, StageNotFound
+from sprout.domain.errors import (
+    AppAlreadyExists,
+    AppNotFound,
+    InvalidInput,
+    StackNameTaken,
+    StageNotFound,
+    named,
+)
 from sprout.domain.model import App, Stage, StageSpec
 from sprout.domain.pipeline import check_stages, stage_stacks
 
@@ -74,14 +81,14 @@ class AppRepository:
         if not failed:
             return created
         if "app" in failed:
-            raise AppAlreadyExists(f"app {app.name} already exists")
+            raise AppAlreadyExists(f"app {named(app.name)} already exists")
         for label in failed:
             if label.startswith("stack "):
                 stack = label.removeprefix("stack ")
                 owner = self.stack_owner(stack)
-                whose = f"app {owner[0]}'s stage {owner[1]}" if owner else "another app's stage"
-                raise StackNameTaken(f"stack name {stack} is already {whose}: choose another app or stage name")
-        raise AppAlreadyExists(f"app {app.name} already exists")
+                whose = f"app {named(owner[0])}'s stage {named(owner[1])}" if owner else "another app's stage"
+                raise StackNameTaken(f"stack name {named(stack)} is already {whose}: choose another app or stage name")
+        raise AppAlreadyExists(f"app {named(app.name)} already exists")
 
     def stack_owner(self, stack: str) -> tuple[str, str] | None:
         """(app, stage) of the stage that claimed ``stack``, if any."""
@@ -115,12 +122,12 @@ class AppRepository:
     def _app_item(self, name: str) -> AppItem:
         item = get(AppItem, app_pk(name), "APP")
         if item is None:
-            raise AppNotFound(f"app {name} not found", field="app")
+            raise AppNotFound(f"app {named(name)} not found", field="app")
         return item
 
     def _stage_item(self, app: str, stage: str) -> StageItem:
         item = get(StageItem, app_pk(app), stage_sk(stage))
         if item is None:
             self._app_item(app)  # AppNotFound first, when it is the app that is missing
-            raise StageNotFound(f"app {app} has no stage {stage}", field="stage")
+            raise StageNotFound(f"app {named(app)} has no stage {named(stage)}", field="stage")
         return item

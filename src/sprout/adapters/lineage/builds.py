@@ -18,8 +18,9 @@ from sprout.adapters.lineage.items import (
     open_pk,
 )
 from sprout.adapters.lineage.table import Txn, get, now_iso, numbered_page, optimistically, to_build
-from sprout.domain.errors import AppNotFound, BuildNotFound, Conflict, InvalidInput
+from sprout.domain.errors import AppNotFound, BuildNotFound, Conflict, InvalidInput, named
 from sprout.domain.model import Build, BuildStatus, FunctionArtifact
+from sprout.domain.tokens import listing
 
 
 class BuildRepository:
@@ -46,7 +47,7 @@ class BuildRepository:
                 return to_build(existing), False
             app_item = get(AppItem, app_pk(app), "APP")
             if app_item is None:
-                raise AppNotFound(f"app {app} not found", field="app")
+                raise AppNotFound(f"app {named(app)} not found", field="app")
             counter = int(app_item.builds or 0)
             number = counter + 1
             build = BuildItem(
@@ -85,11 +86,11 @@ class BuildRepository:
             raise InvalidInput("status", "a build finishes as SUCCEEDED or FAILED")
         item = get(BuildItem, app_pk(app), build_sk(number))
         if item is None:
-            raise BuildNotFound(f"build {number} of app {app} not found", field="build")
+            raise BuildNotFound(f"build {number} of app {named(app)} not found", field="build")
         if item.status != BuildStatus.BUILDING.value:
             if item.status == status.value:
                 return to_build(item)
-            raise Conflict(f"build {number} of app {app} already finished as {item.status}")
+            raise Conflict(f"build {number} of app {named(app)} already finished as {item.status}")
         txn = Txn()
         txn.update(
             "build", item,
@@ -121,13 +122,13 @@ class BuildRepository:
     def get_build(self, app: str, number: int) -> Build:
         item = get(BuildItem, app_pk(app), build_sk(int(number)))
         if item is None:
-            raise BuildNotFound(f"build {number} of app {app} not found", field="build")
+            raise BuildNotFound(f"build {number} of app {named(app)} not found", field="build")
         return to_build(item)
 
     def get_build_by_commit(self, app: str, commit_id: str) -> Build:
         item = self._build_by_commit(app, commit_id)
         if item is None:
-            raise BuildNotFound(f"app {app} has no build of commit {commit_id}", field="commit")
+            raise BuildNotFound(f"app {named(app)} has no build of commit {named(commit_id)}", field="commit")
         return to_build(item)
 
     def builds_of_commit(self, commit_id: str) -> list[Build]:
@@ -144,8 +145,9 @@ class BuildRepository:
         """Builds newest first, and a token for the next page (None on the last page)."""
         app_item = get(AppItem, app_pk(app), "APP")
         if app_item is None:
-            raise AppNotFound(f"app {app} not found", field="app")
-        items, token = numbered_page(BuildItem, app_pk(app), build_sk, int(app_item.builds or 0), limit, next_token)
+            raise AppNotFound(f"app {named(app)} not found", field="app")
+        items, token = numbered_page(BuildItem, app_pk(app), build_sk, int(app_item.builds or 0), limit, next_token,
+                                     listing("builds", app))
         return [to_build(i) for i in items], token
 
     def stages_of_build(self, app: str, number: int) -> list[tuple[str, str]]:

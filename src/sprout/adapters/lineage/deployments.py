@@ -43,9 +43,11 @@ from sprout.domain.errors import (
     StageBusy,
     StageMoved,
     StageNotFound,
+    named,
 )
 from sprout.domain.model import Build, Deployment, DeploymentKind, DeploymentStatus
 from sprout.domain.pipeline import DEFAULT_LEASE, lease_until, takeover_reason
+from sprout.domain.tokens import listing
 
 # Says whether an execution is still running: True, False, or None when it cannot tell.
 HolderCheck = Callable[[str], "bool | None"]
@@ -57,7 +59,7 @@ ANY_CURRENT = object()
 def _stage_item(app: str, stage: str) -> StageItem:
     item = get(StageItem, app_pk(app), stage_sk(stage))
     if item is None:
-        raise StageNotFound(f"app {app} has no stage {stage}", field="stage")
+        raise StageNotFound(f"app {named(app)} has no stage {named(stage)}", field="stage")
     return item
 
 
@@ -97,7 +99,7 @@ class DeploymentRepository:
             st = _stage_item(app, stage)
             if expect_current is not ANY_CURRENT and st.current_deployment != expect_current:
                 raise StageMoved(
-                    f"stage {stage} of app {app} now runs deployment {st.current_deployment}, not {expect_current}"
+                    f"stage {named(stage)} of app {named(app)} now runs deployment {st.current_deployment}, not {expect_current}"
                 )
             taken_over = None
             if st.lock:
@@ -106,7 +108,7 @@ class DeploymentRepository:
                 reason = takeover_reason(lock, now(), running)
                 if reason is None:
                     raise StageBusy(
-                        f"stage {stage} of app {app} is busy: deployment {st.lock} holds it"
+                        f"stage {named(stage)} of app {named(app)} is busy: deployment {st.lock} holds it"
                         + (f" for execution {st.lock_execution}" if st.lock_execution else "")
                         + f" until {st.lock_expires}",
                         holder=_lock_view(st),
@@ -147,7 +149,7 @@ class DeploymentRepository:
             if not failed:
                 return to_deployment(deployment)
             if failed.get("build"):
-                raise BuildNotFound(f"build {number} of app {app} not found", field="build")
+                raise BuildNotFound(f"build {number} of app {named(app)} not found", field="build")
             return None  # the stage changed since it was read: look again
 
         return optimistically(f"lock stage {stage} of app {app}", attempt)
@@ -229,11 +231,11 @@ class DeploymentRepository:
             st = _stage_item(app, stage)
             item = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(deployment_id))
             if item is None:
-                raise DeploymentNotFound(f"deployment {deployment_id} of stage {stage} of app {app} not found")
+                raise DeploymentNotFound(f"deployment {named(deployment_id)} of stage {named(stage)} of app {named(app)} not found")
             if item.status != DeploymentStatus.IN_PROGRESS.value:
                 if item.status == status.value:
                     return to_deployment(item)
-                raise Conflict(f"deployment {deployment_id} of {app}/{stage} already finished as {item.status}")
+                raise Conflict(f"deployment {named(deployment_id)} of {named(app)}/{named(stage)} already finished as {item.status}")
             txn = Txn()
             txn.update(
                 "deployment", item,
@@ -270,7 +272,7 @@ class DeploymentRepository:
             return
         item = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(deployment_id))
         if item is None:
-            raise DeploymentNotFound(f"deployment {deployment_id} of stage {stage} of app {app} not found")
+            raise DeploymentNotFound(f"deployment {named(deployment_id)} of stage {named(stage)} of app {named(app)} not found")
         actions = [DeploymentItem.change_set.set(change_set)] if change_set else []
         if note:  # one task at a time writes a deployment's notes: read, append, write
             actions.append(DeploymentItem.notes.set([*(item.notes or []), note]))
@@ -286,10 +288,10 @@ class DeploymentRepository:
         def attempt() -> Deployment | None:
             st = _stage_item(app, stage)
             if st.lock:
-                raise StageBusy(f"stage {stage} of app {app} is busy: deployment {st.lock} holds it", holder=_lock_view(st))
+                raise StageBusy(f"stage {named(stage)} of app {named(app)} is busy: deployment {st.lock} holds it", holder=_lock_view(st))
             item = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(deployment_id))
             if item is None:
-                raise DeploymentNotFound(f"deployment {deployment_id} of stage {stage} of app {app} not found")
+                raise DeploymentNotFound(f"deployment {named(deployment_id)} of stage {named(stage)} of app {named(app)} not found")
             was = {"status": item.status, "versions": item.versions or {}, "current": st.current_deployment}
             txn = Txn()
             txn.update(
@@ -310,7 +312,7 @@ class DeploymentRepository:
     def get_deployment(self, app: str, stage: str, deployment_id: str) -> Deployment:
         item = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(deployment_id))
         if item is None:
-            raise DeploymentNotFound(f"deployment {deployment_id} of stage {stage} of app {app} not found", field="id")
+            raise DeploymentNotFound(f"deployment {named(deployment_id)} of stage {named(stage)} of app {named(app)} not found", field="id")
         return to_deployment(item)
 
     def current_deployment(self, app: str, stage: str) -> Deployment | None:
@@ -323,7 +325,8 @@ class DeploymentRepository:
         """Deployments of a stage newest first, and a token for the next page (None on the last)."""
         newest = int(_stage_item(app, stage).deployments or 0)
         items, token = numbered_page(
-            DeploymentItem, deployments_pk(app, stage), lambda n: deployment_sk(f"{n:06d}"), newest, limit, next_token
+            DeploymentItem, deployments_pk(app, stage), lambda n: deployment_sk(f"{n:06d}"), newest, limit, next_token,
+            listing("deployments", app, stage),
         )
         return [to_deployment(i) for i in items], token
 

@@ -23,6 +23,8 @@ commit marker       ``APP#{app}``                     ``COMMIT#{commit}``       
 build→stage link    ``APP#{app}``                     ``DEPLOYED#{number:010d}#{stage}``   -
 deployment          ``APP#{app}#STAGE#{stage}``       ``DEPLOY#{seq:06d}``                 -
 open work           ``EXEC#{executionArn}``           ``BUILD#{app}#{n}`` / ``DEPLOY#{app}#{stage}#{id}``  -
+watched alarm       ``ALARM#{alarmName}``             ``ALARM``                            -
+alarm event         ``ALARMEVENT#{eventId}``          ``EVENT``                            -
 cached dependencies ``DEPENDENCIES#{key}``            ``DIGEST``                           -
 ==================  ================================  ===================================  ==============================
 
@@ -212,6 +214,18 @@ class AlarmEventItem(Item):
     at = UnicodeAttribute()
 
 
+class WatchedAlarmItem(Item):
+    """An alarm Sprout created for a watched stage, recorded after Sprout put it and deleted before
+    Sprout deletes it: the only alarms the rollback path acts on (tags on an alarm prove nothing)."""
+
+    app = UnicodeAttribute()
+    stage = UnicodeAttribute()
+    signal = UnicodeAttribute()
+    arn = UnicodeAttribute()
+    definition = UnicodeAttribute()  # sha256 of the definition DescribeAlarms showed once Sprout had put it
+    recorded_at = UnicodeAttribute(attr_name="recordedAt")
+
+
 class DependenciesItem(Item):
     """A set of installed dependencies in the cache: the object a trusted step stored, and its sha256,
     which Package checks before it uses the object."""
@@ -225,7 +239,8 @@ class DependenciesItem(Item):
     at = UnicodeAttribute()
 
 
-MODELS = (AlarmEventItem, DependenciesItem, AppItem, StageItem, StackClaimItem, BuildItem, CommitItem, DeployedItem, DeploymentItem, OpenItem)
+MODELS = (AlarmEventItem, WatchedAlarmItem, DependenciesItem, AppItem, StageItem, StackClaimItem, BuildItem, CommitItem,
+          DeployedItem, DeploymentItem, OpenItem)
 
 
 # ---- keys --------------------------------------------------------------------------------------

@@ -4,9 +4,6 @@ transactions whose failures come back by label, and the optimistic-retry loop.""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +37,7 @@ from sprout.domain.model import (
     StageLock,
     StageSpec,
 )
+from sprout.domain.tokens import seal, unseal
 
 MAX_ATTEMPTS = 30  # optimistic retries on a counter or version race
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -150,34 +148,35 @@ def batch_get(model: type[Model], keys: list[tuple[str, str]]) -> Iterator[Any]:
 #
 # Builds and deployments are numbered by gapless counters (the app's and the stage's), so a page is
 # known before it is read: numbers top..top-limit+1, fetched with one BatchGetItem. A page costs the
-# same with ten builds or a million. The token is the number the next page starts at.
+# same with ten builds or a million. The token is the number the next page starts at, sealed for
+# its listing (sprout.domain.tokens).
 
 
-def encode_token(number: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"n": number}).encode()).decode().rstrip("=")
+def encode_token(name: str, number: int) -> str:
+    """The ``nextToken`` of listing ``name`` (``sprout.domain.tokens.listing``) starting at ``number``."""
+    return seal(name, {"n": number})
 
 
-def decode_token(token: str) -> int:
-    try:
-        number = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["n"]
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
-        raise InvalidInput("nextToken", "is not a token this list returned") from None
+def decode_token(name: str, token: str) -> int:
+    number = unseal(name, token).get("n")
     if not isinstance(number, int) or isinstance(number, bool) or number < 1:
         raise InvalidInput("nextToken", "is not a token this list returned")
     return number
 
 
 def numbered_page(
-    model: type[Model], pk: str, sk_of: Callable[[int], str], newest: int, limit: int, next_token: str | None
+    model: type[Model], pk: str, sk_of: Callable[[int], str], newest: int, limit: int, next_token: str | None,
+    name: str,
 ) -> tuple[list, str | None]:
-    """Items numbered ``newest`` down to 1, ``limit`` at a time, newest first."""
+    """Items numbered ``newest`` down to 1, ``limit`` at a time, newest first; the tokens are
+    listing ``name``'s (a token of another listing is refused)."""
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
         raise InvalidInput("limit", "must be a whole number from 1 to 100")
-    top = min(decode_token(next_token), newest) if next_token else newest
+    top = min(decode_token(name, next_token), newest) if next_token else newest
     numbers = range(top, max(top - limit, 0), -1)
     items = sorted(batch_get(model, [(pk, sk_of(n)) for n in numbers]), key=lambda item: item.sk, reverse=True)
     rest = top - limit
-    return items, (encode_token(rest) if rest >= 1 else None)
+    return items, (encode_token(name, rest) if rest >= 1 else None)
 
 
 # ---- transactions ------------------------------------------------------------------------------

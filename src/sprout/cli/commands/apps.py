@@ -8,6 +8,7 @@ from typing import Any
 from sprout.cli import render
 from sprout.cli.client import SproutError, api_path
 from sprout.cli.commands.common import Context, group, leaf, positive_float, positive_int
+from sprout.domain.changeset import masked_config
 
 
 def stage_flag(text: str) -> dict:
@@ -113,9 +114,10 @@ def builds_list(ctx: Context) -> int:
 
 
 def builds_show(ctx: Context) -> int:
-    ctx.emit(
-        ctx.client.request("GET", api_path("apps", ctx.args.app, "builds", ctx.args.number)), render.build
-    )
+    build = ctx.client.request("GET", api_path("apps", ctx.args.app, "builds", ctx.args.number))
+    # environment values masked as the API masks them, also with --json (and an older API)
+    build["functions"] = [{**f, "config": masked_config(f.get("config"))} for f in build.get("functions") or []]
+    ctx.emit(build, render.build)
     return 0
 
 

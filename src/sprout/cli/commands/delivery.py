@@ -67,6 +67,7 @@ def add_parsers(sub: Any) -> None:
         "--build", type=positive_int, default=None, help="the build (default: the previous good deployment's)"
     )
     add_go_options(rollback)
+    rollback.add_argument("--force", action="store_true", help="roll back to a quarantined build anyway")
 
     reconcile = leaf(
         sub,
@@ -178,6 +179,8 @@ def rollback_run(ctx: Context) -> int:
         )
     confirm(f"Roll {args.app}/{args.stage} back to {target}?", required=True, yes=args.yes)
     body = {"build": args.build} if args.build else {}
+    if args.force:
+        body["force"] = True
     started = ctx.client.request("POST", stage_path(ctx, "rollback"), body)
     return finish(ctx, {"rollback": started}, started)
 

@@ -21,6 +21,7 @@ from sprout.domain.monitoring import (
     status_filter,
     time_range,
 )
+from sprout.domain.tokens import listing
 from sprout.handlers.http import json_response
 from sprout.handlers.monitoring.common import DeployedStage, deployed, now, query, stage_of
 from sprout.observability import logger
@@ -96,7 +97,8 @@ def get_access_logs(app: str, stage: str) -> Response:
     span = time_range(q.get("since"), q.get("until"), now())
     pattern = status_filter(q.get("status"))
     limit = parse_limit(q.get("limit"))
-    cursor = decode_cursor(q["nextToken"]) if q.get("nextToken") else None
+    logs_of = listing("access-logs", app, stage)
+    cursor = decode_cursor(logs_of, q["nextToken"]) if q.get("nextToken") else None
     target = deployed(app, stage, checked=True)
     _require_api(target)
     groups = []
@@ -111,4 +113,4 @@ def get_access_logs(app: str, stage: str) -> Response:
         )
     events, next_cursor = reader.newest(groups, pattern, span.since_ms, span.until_ms, limit, cursor)
     entries = [e for e in (parse_access_entry(ev.message) for ev in events) if e is not None]
-    return json_response(200, {"entries": entries, "nextToken": encode_cursor(next_cursor) if next_cursor else None})
+    return json_response(200, {"entries": entries, "nextToken": encode_cursor(logs_of, next_cursor) if next_cursor else None})

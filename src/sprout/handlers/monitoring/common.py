@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from sprout.adapters.apigateway import StageInventory, StageResources
 from sprout.adapters.lineage import Lineage
 from sprout.adapters.stacks import stack_name
-from sprout.domain.errors import NotDeployed, StageNotFound
+from sprout.domain.errors import NotDeployed, StageNotFound, named
 from sprout.domain.model import Deployment
 
 lineage = Lineage()
@@ -42,7 +42,7 @@ def stage_of(app: str, stage: str) -> tuple[str, str]:
     """404 unless the app exists and declares the stage."""
     registered = lineage.get_app(app)
     if registered.stage(stage) is None:
-        raise StageNotFound(f"app {app} has no stage {stage}")
+        raise StageNotFound(f"app {named(app)} has no stage {named(stage)}")
     return app, stage
 
 
@@ -57,7 +57,7 @@ def deployed(app: str, stage: str, checked: bool = False) -> DeployedStage:
     caller already asked), 409 when it was never deployed."""
     if not checked:
         stage_of(app, stage)
-    where = f"stage {stage} of app {app}"
+    where = f"stage {named(stage)} of app {named(app)}"
     try:
         deployment = lineage.current_deployment(app, stage)
     except StageNotFound:

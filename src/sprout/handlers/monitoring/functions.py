@@ -22,6 +22,7 @@ from sprout.domain.monitoring import (
     resolve_function,
     time_range,
 )
+from sprout.domain.tokens import listing
 from sprout.handlers.http import json_response
 from sprout.handlers.monitoring.common import DeployedStage, deployed, now, query, stage_of
 
@@ -68,9 +69,10 @@ def function_logs(app: str, stage: str, fn: str) -> Response:
     span = time_range(q.get("since"), q.get("until"), now())
     errors = parse_bool("errors", q.get("errors"))
     limit = parse_limit(q.get("limit"))
-    cursor = decode_cursor(q["nextToken"]) if q.get("nextToken") else None
     target = deployed(app, stage, checked=True)
     logical_id, name = _function(target, fn)
+    logs_of = listing("function-logs", app, stage, logical_id)
+    cursor = decode_cursor(logs_of, q["nextToken"]) if q.get("nextToken") else None
     events, next_cursor = logs.newest(
         [f"/aws/lambda/{name}"], ERRORS_FILTER if errors else "", span.since_ms, span.until_ms, limit, cursor
     )
@@ -79,7 +81,7 @@ def function_logs(app: str, stage: str, fn: str) -> Response:
         {
             "function": logical_id,
             "events": [{"timestamp": iso_ms(e.timestamp), "logStream": e.stream, "message": e.message} for e in events],
-            "nextToken": encode_cursor(next_cursor) if next_cursor else None,
+            "nextToken": encode_cursor(logs_of, next_cursor) if next_cursor else None,
         },
     )
 

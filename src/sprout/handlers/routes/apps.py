@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sprout.adapters.source import check_repository, resolve_branch
 from sprout.adapters.stacks import StageStacks
-from sprout.domain.errors import InvalidInput, NotFound, SourceError, StackNameTaken
+from sprout.domain.errors import InvalidInput, NotFound, SourceError, StackNameTaken, named
 from sprout.domain.model import App, StageSpec
 from sprout.domain.pipeline import check_stages, stage_stacks
 from sprout.handlers.build_starts import build_branch_heads
@@ -48,10 +48,10 @@ def _refuse_foreign_stacks(app: App) -> None:
     lineage = router.context["lineage"]
     for stage, stack in stage_stacks(app).items():
         if stack == own:
-            raise StackNameTaken(f"stack name {stack} (stage {stage}) is Sprout's own stack: choose another app or stage name")
+            raise StackNameTaken(f"stack name {named(stack)} (stage {named(stage)}) is Sprout's own stack: choose another app or stage name")
         if lineage.stack_owner(stack) is None and stacks.exists(stack):
             raise StackNameTaken(
-                f"stack name {stack} (stage {stage}) is a stack Sprout does not own: choose another app or stage name"
+                f"stack name {named(stack)} (stage {named(stage)}) is a stack Sprout does not own: choose another app or stage name"
             )
 
 

@@ -68,7 +68,7 @@ def promote(name: str, stage: str) -> Response:
 def rollback(name: str, stage: str) -> Response:
     body = body_of(router, required=False)
     validate("rollback_request", body)
-    started = router.context["delivery"].rollback(name, stage, body.get("build"), caller(router))
+    started = router.context["delivery"].rollback(name, stage, body.get("build"), caller(router), bool(body.get("force")))
     return json_response(202, started.view())
 
 

@@ -11,10 +11,10 @@ from sprout.adapters.aliases import Aliases, Flip
 from sprout.adapters.auto_rollback import AutoRollbackSettings
 from sprout.adapters.executions import Executions
 from sprout.adapters.stacks import StageStacks, stack_name
+from sprout.domain.auto_rollback import untrusted_reason
 from sprout.domain.errors import NotFound, NothingToRollBackTo
 from sprout.domain.model import DeploymentKind, DeploymentStatus
 from sprout.domain.pipeline import (
-    ALARM_PREFIX,
     DEFAULT_COOLDOWN,
     alarm_decision,
     parse_iso,
@@ -36,22 +36,28 @@ def _ignored(event_id: str, alarm: str, reason: str, app: str | None = None, sta
 
 
 @with_execution
-def resolve_alarm_step(event: dict, execution: str | None) -> AlarmResolved:
-    """An alarm went to ALARM: whose stage it watches, whether to act (no loops, no undoing a
-    person's later action, no acting during the cool-down, once per event), and if so the stage
-    taken for this execution, the failing build quarantined, the previous good deployment to go
-    back to. Anything else is recorded with the reason, and the execution ends there."""
+def resolve_alarm_step(event: dict, execution: str | None, alarms: Alarms | None = None) -> AlarmResolved:
+    """An alarm went to ALARM: whether it is one Sprout put and recorded for a stage (and is in
+    ALARM now, as DescribeAlarms shows it, with the definition Sprout put), whether to act (no
+    loops, no undoing a person's later action, no acting during the cool-down, once per event), and
+    if so the stage taken for this execution, the failing build quarantined, the previous good
+    deployment to go back to. Anything else is recorded with the reason, and the execution ends there."""
     event_id = str(event.get("id") or execution or "unknown")
+    alarms = alarms or Alarms()
     try:
-        alarm = Alarms().read(event)
+        alarm = alarms.read(event)
     except ValueError as e:
         return _ignored(event_id, "?", f"malformed alarm event: {e}")
-    app, stage = alarm.tags.get("sprout:app"), alarm.tags.get("sprout:stage")
-    if not alarm.name.startswith(ALARM_PREFIX) or not app or not stage:
-        return _ignored(event_id, alarm.name, "not an alarm Sprout owns (no sprout:app and sprout:stage tags)")
+    recorded = lineage.watched_alarm(alarm.name)  # whose stage it watches: the record, never the alarm's tags
+    if recorded is None:
+        return _ignored(event_id, alarm.name, untrusted_reason(alarm.name, alarm.arn, None, None))
+    app, stage = recorded.app, recorded.stage
     if not lineage.claim_alarm_event(event_id, alarm.name, app, stage):
         logger.info("duplicate alarm event", extra={"alarm": alarm.name, "event": event_id})
         return {"status": "IGNORED", "reason": "a duplicate of an alarm event already handled", "app": app, "stage": stage}
+    distrust = untrusted_reason(alarm.name, alarm.arn, recorded, alarms.describe(alarm.name))
+    if distrust is not None:
+        return _ignored(event_id, alarm.name, distrust, app, stage)
     try:
         st = lineage.get_stage(app, stage)
         current = lineage.current_deployment(app, stage)
@@ -72,7 +78,7 @@ def resolve_alarm_step(event: dict, execution: str | None) -> AlarmResolved:
     if why_not is not None:
         return _ignored(event_id, alarm.name, why_not, app, stage)
     try:
-        target = rollback_target(history, current)
+        target = rollback_target(history, current, quarantined=lambda n: bool(lineage.get_build(app, n).quarantined))
     except NothingToRollBackTo as e:
         return _ignored(event_id, alarm.name, str(e), app, stage)
     preempt = None

@@ -271,6 +271,22 @@ def test_given_a_build_that_does_not_settle_when_waiting_then_one_line_says_so_a
     )
 
 
+def test_given_a_build_with_environment_values_when_shown_then_values_are_masked_as_in_change_sets(api, sprout):
+    # GIVEN an API answering a function's configuration with an environment value in clear
+    secret = {"Handler": "create.main", "Environment": {"Variables": {"TABLE_NAME": "notes-table", "TOKEN": "s3cr3t"}}}
+    api.on("GET", "/apps/notes/builds/7", (200, {**BUILD7, "functions": [
+        {"logicalId": "CreateNoteFunction", "sha256": "a" * 64, "s3Key": "k", "config": secret}]}))
+    # WHEN `sprout builds show` prints it, for people and as JSON
+    code, out, _ = sprout("builds", "show", "notes", "7")
+    _, raw, _ = sprout("--json", "builds", "show", "notes", "7")
+    # THEN the keys are shown, never the values
+    assert code == 0 and "TABLE_NAME=(value masked), TOKEN=(value masked)" in out
+    assert "s3cr3t" not in out + raw and "notes-table" not in out + raw
+    config = json.loads(raw)["functions"][0]["config"]
+    assert config["Environment"]["Variables"] == {"TABLE_NAME": "(value masked)", "TOKEN": "(value masked)"}
+    assert config["Handler"] == "create.main"
+
+
 RECONCILED = {
     "app": "notes", "stage": "prod", "stack": {"name": "notes-prod", "status": "UPDATE_COMPLETE", "reason": None},
     "record": {"deployment": "000004", "build": 6, "status": "SUCCEEDED", "versions": {"CreateNoteFunction": "3"}},

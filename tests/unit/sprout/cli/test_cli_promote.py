@@ -125,7 +125,8 @@ def test_given_rollback_without_yes_and_without_a_terminal_then_it_is_refused(ap
     assert "re-run with --yes" in err and api.paths("POST") == []
 
 
-@pytest.mark.parametrize(("flags", "body"), [([], {}), (["--build", "3"], {"build": 3})])
+@pytest.mark.parametrize(("flags", "body"), [([], {}), (["--build", "3"], {"build": 3}),
+                                           (["--build", "3", "--force"], {"build": 3, "force": True})])
 def test_given_rollback_with_yes_then_it_starts_and_follows_the_rollback(api, sprout, flags, body):
     api.on("GET", PROD_PATH, (200, PROD))
     api.on("POST", f"{PROD_PATH}/rollback", (202, {"execution": "arn:x", "deployment": "000010", "build": 3}))

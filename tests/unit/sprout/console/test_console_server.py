@@ -11,6 +11,7 @@ import urllib.parse
 import pytest
 
 from sprout.cli.client import ApiError
+from sprout.console.actions import _previous_good
 from sprout.console.server import serve
 
 APP = {"name": "notes", "repository": "notes", "stages": [{"name": "dev", "branch": "main", "autoDeploy": True},
@@ -48,6 +49,11 @@ class StubApi:
             raise ApiError(409, {"message": "the change set is stale: prod changed", "changeset": fresh}, method, path)
         if path.endswith("/rollback") and method == "POST":
             raise ApiError(409, {"message": "nothing to roll back to on prod"}, method, path)
+        if path == "/apps/notes/builds/3":
+            return {"number": 3, "status": "SUCCEEDED", "commitId": "c3", "branch": "main", "quarantined": False,
+                    "liveOn": [], "deployedTo": {}, "functions": [
+                        {"logicalId": "CreateNoteFunction", "sha256": "a" * 64, "s3Key": "k",
+                         "config": {"Handler": "create.main", "Environment": {"Variables": {"TOKEN": "s3cr3t"}}}}]}
         if path.endswith("/builds"):
             return {"builds": [{"number": 2, "status": "FAILED", "commitId": "c2", "branch": "main",
                                 "quarantined": False, "liveOn": []}]}
@@ -222,3 +228,28 @@ def test_given_a_change_set_with_names_another_stage_holds_then_each_is_shown_an
     assert status == 200
     assert "Names another stage holds (1)" in page and "<code>orders</code>" in page
     assert "I have read the change set: it has names another stage holds" in page
+
+
+def test_given_a_build_with_environment_values_when_its_page_is_opened_then_values_are_masked(console):
+    # GIVEN an API answering a function's environment value in clear (an older Sprout)
+    _, port = console
+    # WHEN the build's page is rendered
+    status, _, page = send(port, "GET", "/apps/notes/builds/3")
+    # THEN the key shows, the value never does: masked as change sets mask it
+    assert status == 200 and "TOKEN" in page and "(value masked)" in page
+    assert "s3cr3t" not in page
+
+
+def test_given_a_quarantined_build_when_rolling_back_then_the_default_skips_it_and_force_is_passed_on(console):
+    # GIVEN prod on build 4, before it build 3 (quarantined) and build 2
+    deployments = [{"id": "d4", "build": 4, "status": "SUCCEEDED"}, {"id": "d3", "build": 3, "status": "SUCCEEDED"},
+                   {"id": "d2", "build": 2, "status": "SUCCEEDED"}]
+    # THEN the page's default target is what the API goes back to: build 2
+    assert _previous_good(deployments, deployments[0], quarantined={3})["build"] == 2
+    # AND a rollback to build 3 with "roll back to it anyway" ticked sends force
+    api, port = console
+    cookie, token = session(port)
+    origin = f"http://127.0.0.1:{port}"
+    send(port, "POST", "/apps/notes/stages/prod/rollback", {"Cookie": cookie, "Origin": origin},
+         f"csrf={token}&confirm=yes&build=3&force=yes")
+    assert ("POST", "/apps/notes/stages/prod/rollback", {"build": 3, "force": True}) in api.calls
