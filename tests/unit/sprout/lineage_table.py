@@ -29,3 +29,28 @@ def lineage_module():
     finally:
         if saved is None:
             os.environ.pop("TABLE_NAME", None)
+
+
+def notes_lineage_on_moto(monkeypatch, table: str, bucket: str):
+    """A generator for a fixture: moto in-process with the lineage table (as template.yaml declares it)
+    and the notes app registered (dev follows main, prod promote-only), the settings a task function
+    gets from template.yaml in the environment. Yields the Lineage."""
+    import boto3
+    from moto import mock_aws
+
+    from sprout.domain.model import App, StageSpec
+
+    lineage_mod = importlib.import_module("sprout.adapters.lineage")
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("TABLE_NAME", table)
+    monkeypatch.setenv("ARTIFACT_BUCKET", bucket)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SproutUnit")
+    lineage_mod.reset_connections()
+    with mock_aws():
+        boto3.client("dynamodb").create_table(TableName=table, **table_properties())
+        lineage = lineage_mod.Lineage()
+        lineage.create_app(App("notes", "notes", stages=(StageSpec("dev", "main", True), StageSpec("prod"))))
+        yield lineage
+    lineage_mod.reset_connections()

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import importlib
 
-import boto3
 import pytest
-from moto import mock_aws
 
-import sprout.adapters.lineage as lineage_mod
 from sprout.domain.errors import BuildNotDeployable, SourceError
-from sprout.domain.model import App, BuildStatus, DeploymentStatus, StageSpec
-from tests.unit.sprout.lineage_table import table_properties
+from sprout.domain.model import BuildStatus, DeploymentStatus
+from tests.unit.sprout.lineage_table import notes_lineage_on_moto
 
 TABLE, BUCKET = "sprout-unit-tasks", "sprout-unit-artifacts"
 EXEC = "arn:aws:states:us-east-1:123456789012:execution:sprout-deploy:abc"
@@ -21,19 +18,7 @@ EXEC = "arn:aws:states:us-east-1:123456789012:execution:sprout-deploy:abc"
 
 @pytest.fixture
 def cloud(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.setenv("ARTIFACT_BUCKET", BUCKET)
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SproutUnit")
-    lineage_mod.reset_connections()
-    with mock_aws():
-        boto3.client("dynamodb").create_table(TableName=TABLE, **table_properties())
-        lineage = lineage_mod.Lineage()
-        lineage.create_app(App("notes", "notes", stages=(StageSpec("dev", "main", True), StageSpec("prod"))))
-        yield lineage
-    lineage_mod.reset_connections()
+    yield from notes_lineage_on_moto(monkeypatch, TABLE, BUCKET)
 
 
 @pytest.fixture
