@@ -14,6 +14,7 @@ from sprout.adapters.executions import Executions
 from sprout.adapters.source import descends_from
 from sprout.adapters.stack_events import cut
 from sprout.adapters.stacks import Progress, StageStacks
+from sprout.domain.errors import StageMoved
 from sprout.domain.model import DeploymentKind, DeploymentStatus, DeployProgress
 from sprout.domain.pipeline import check_deployable, iso, parse_iso, stack_name, superseded
 from sprout.handlers.contracts import AbandonInput, DeployRequest, DeployState, SettleInput
@@ -29,9 +30,9 @@ FOLLOW_BUDGET_S = 5.0
 SETTLE_LIMIT = timedelta(minutes=30)
 
 
-def _running_descends_from(app_name: str, stage: str, build) -> int | None:
-    """The number of the build the stage runs, when its commit descends from ``build``'s."""
-    current = lineage.current_deployment(app_name, stage)
+def _running_descends_from(app_name: str, stage: str, build, current) -> int | None:
+    """The number of the build the stage runs (``current``, its deployment), when its commit descends
+    from ``build``'s."""
     if current is None or current.build == build.number:
         return None
     running = lineage.get_build(app_name, current.build)
@@ -48,14 +49,24 @@ def begin_deploy_step(event: DeployRequest, execution: str | None) -> DeployStat
     check_deployable(build, stage, force=bool(event.get("force")))
     kind = DeploymentKind(event.get("kind", DeploymentKind.DEPLOY))
     trigger = dict(event.get("trigger") or {"type": "user"})
-    newer = _running_descends_from(app_name, stage, build) if kind is DeploymentKind.DEPLOY else None
-    if superseded(kind, trigger, newer is not None):
-        logger.info("superseded", extra={"app": app_name, "stage": stage, "build": number, "current": newer})
-        return {"app": app_name, "stage": stage, "build": number, "deploymentId": "",
-                "status": DeployProgress.SUPERSEDED.value, "by": newer}
-    deployment = lineage.begin_deployment(
-        app_name, stage, number, kind, trigger, execution=execution, holder_running=Executions().is_running
-    )
+    for attempt in range(1, 6):
+        # judged against the deployment the stage runs now, and the lock taken only while it still does:
+        # a newer push that finished in between would otherwise be overwritten by this older one
+        current = lineage.current_deployment(app_name, stage)
+        newer = _running_descends_from(app_name, stage, build, current) if kind is DeploymentKind.DEPLOY else None
+        if superseded(kind, trigger, newer is not None):
+            logger.info("superseded", extra={"app": app_name, "stage": stage, "build": number, "current": newer})
+            return {"app": app_name, "stage": stage, "build": number, "deploymentId": "",
+                    "status": DeployProgress.SUPERSEDED.value, "by": newer}
+        try:
+            deployment = lineage.begin_deployment(
+                app_name, stage, number, kind, trigger, execution=execution, holder_running=Executions().is_running,
+                expect_current=current.id if current else None,
+            )
+            break
+        except StageMoved:
+            if attempt == 5:
+                raise
     if deployment.took_over:
         logger.warning("stage lock taken over", extra={"app": app_name, "stage": stage, **deployment.took_over})
     return {"app": app_name, "stage": stage, "build": number, "deploymentId": deployment.id,
