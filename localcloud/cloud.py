@@ -1,6 +1,7 @@
 """LocalCloud: one moto server in this process, plus the components that make it run code.
 
-A component is a module with ``install(cloud)``; it may hook moto (see localcloud/moto_hooks.py),
+A component is a module with ``install(cloud)``; it may hook moto (see localcloud/moto_hooks.py;
+its fixes to moto's own behaviour live in its ``moto_patches.py``),
 mount a WSGI app under a path prefix, and register background services with ``start``/``stop``.
 Only one LocalCloud may run per process, because moto's backends are process-global.
 """

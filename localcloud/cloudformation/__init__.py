@@ -83,7 +83,7 @@ def install(cloud) -> None:
     global _ENGINE, _DATA_DIR
     from moto.core.config import default_user_config
 
-    from . import moto_fixes, sam
+    from . import moto_patches, sam
     from .api import install_hooks
     from .engine import Engine
 
@@ -100,7 +100,7 @@ def install(cloud) -> None:
         data_dir=cloud.data_dir,
     )
     install_hooks(_ENGINE)
-    moto_fixes.install()
+    moto_patches.install()
     cloud.add_service(_Service(_ENGINE))
 
 

@@ -7,6 +7,7 @@ checks every recorded name against the installed moto, plus the moto behaviours 
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import time
@@ -71,6 +72,8 @@ def test_given_a_started_cloud_then_the_step_functions_hooks_are_among_them(loca
         (sfn_task, "StateTaskServiceSfn._normalise_parameters"),
         (sfn_task, "StateTaskServiceSfn._normalise_response"),
         ("moto.stepfunctions.parser.asl.component.eval_component", "EvalComponent._log_failure_event_exception"),
+        ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend.start_execution"),  # stepfunctions/moto_patches.py
+        ("moto.stepfunctions.parser.asl.utils.json_path", "extract_json"),
     ):
         assert key in moto_hooks.HOOKS, key
 
@@ -141,3 +144,40 @@ def test_given_a_started_cloud_then_the_actions_moto_lacks_are_provided_by_local
     from moto.core.utils import method_names_from_class
 
     assert "continue_update_rollback" in method_names_from_class(CloudFormationResponse)
+
+
+# What localcloud may import from moto directly: the configuration moto documents (the switches its
+# decorator and server take) and the WSGI app its own server runs. Everything else is private.
+PUBLIC_MOTO = {"moto.core.config", "moto.moto_server.werkzeug_app"}
+
+
+def test_given_localcloud_then_it_imports_no_private_moto_name_but_through_moto_hooks():
+    """GIVEN localcloud's source WHEN its imports are read THEN none names a private moto module
+    (those are reached through moto_hooks, so that this contract checks them)."""
+    offenders = []
+    for path in sorted((ROOT / "localcloud").rglob("*.py")):
+        if path.name == "moto_hooks.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+                for name in names
+                if (name == "moto" or name.startswith("moto.")) and name not in PUBLIC_MOTO
+            ]
+    assert offenders == [], "read private moto names with moto_hooks.require, patch them with moto_hooks.hook"
+
+
+def test_given_localcloud_then_its_moto_patches_are_named_one_way():
+    """GIVEN localcloud's modules WHEN one patches moto THEN it is its component's moto_patches.py."""
+    odd = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "localcloud").rglob("*.py")
+        if ("moto" in path.stem or path.stem.endswith("_fixes")) and path.name not in ("moto_hooks.py", "moto_patches.py")
+    ]
+    assert odd == [], "a component's patches of moto live in its moto_patches.py"
