@@ -46,6 +46,7 @@ def run_create(
     ctx = steps.context(stack)
     created: list[ResourceState] = []
     states: dict[str, ResourceState] = {}
+    faults.FAULTS.hold(stack.name)  # a test's fault keeps the create in progress for a while
     try:
         if plan is None:
             raise Failed(None, error or "the template could not be prepared")
