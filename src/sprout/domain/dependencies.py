@@ -45,7 +45,7 @@ import json
 import posixpath
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,7 +97,7 @@ class CachedDigest:
     sha256: str
 
 
-def verified(where: str, key: str, recorded: CachedDigest | None, read) -> bytes:
+def verified(where: str, key: str, recorded: CachedDigest | None, read: Callable[[str], bytes]) -> bytes:
     """The cached object of ``key`` (``read(object_key)`` gives its bytes), once its sha256 is the
     recorded one; CacheIntegrityError naming the object otherwise, or when nothing was recorded."""
     if recorded is None:
@@ -201,7 +201,7 @@ def manifest_names() -> tuple[str, ...]:
 def _architecture(logical_id: str, props: Mapping[str, Any], layer: bool) -> str:
     values = props.get("CompatibleArchitectures" if layer else "Architectures") or ["x86_64"]
     architecture = values[0] if isinstance(values, list) and values else values
-    if architecture not in ARCHITECTURES:
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
         name = "CompatibleArchitectures" if layer else "Architectures"
         raise PackagingError(f"{logical_id}: {name} must be x86_64 or arm64, not {json.dumps(architecture)}")
     return architecture
@@ -251,7 +251,7 @@ def resolved_lockfile(installed: bytes) -> bytes | None:
             return None
 
 
-def resolved_note(deps: Dependencies, installed: bytes, builder_digest: str) -> dict | None:
+def resolved_note(deps: Dependencies, installed: bytes, builder_digest: str) -> dict[str, Any] | None:
     """What a build records of a set it resolved without a lockfile: the manifest, where its
     lockfile goes, the lockfile's sha256 and the key it is cached under (None: nothing resolved)."""
     lockfile = resolved_lockfile(installed) if deps.resolve else None

@@ -119,11 +119,11 @@ class Zipper:
 
     def code(self, resource: CodeResource) -> str:
         path = self.folder(resource)
-        zipped = (path, "", "")  # a .zip of the repository, stored as it is
-        if path.endswith(".zip") and zipped not in self._made and (data := self.tree.read(path)) is not None:
-            self._made[zipped] = self._keep(data)
-        if path.endswith(".zip") and zipped in self._made:
-            return self._made[zipped]
+        committed = (path, "", "")  # a .zip of the repository, stored as it is
+        if path.endswith(".zip") and committed not in self._made and (data := self.tree.read(path)) is not None:
+            self._made[committed] = self._keep(data)
+        if path.endswith(".zip") and committed in self._made:
+            return self._made[committed]
         files = self._files_of(path)
         if not files:
             shown = path or "/"
