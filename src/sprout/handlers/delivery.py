@@ -85,6 +85,8 @@ class Delivery:
         return found
 
     def _template(self, build: Build) -> dict:
+        if build.template_key is None:  # a build that never packaged: no template to compare with
+            return {}
         try:
             return yaml.safe_load(self.artifacts.get_template(build.template_key)) or {}
         except ArtifactNotFound:
@@ -134,6 +136,7 @@ class Delivery:
         self.lineage.get_app(app)
         current = self.lineage.current_deployment(app, stage)
         history = self._history(app, stage)
+        target: Deployment | None
         if number is None:
             target = rollback_target(history, current, quarantined=lambda n: bool(self.lineage.get_build(app, n).quarantined))
         else:
