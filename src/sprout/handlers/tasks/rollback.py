@@ -20,7 +20,7 @@ from sprout.domain.pipeline import (
     parse_iso,
     rollback_target,
 )
-from sprout.handlers.contracts import AlarmResolved, Flipped, FlipRequest
+from sprout.handlers.contracts import AlarmIgnored, AlarmResolved, Flipped, FlipRequest, Trigger
 from sprout.handlers.tasks.common import field, lineage, settings, task, with_execution
 from sprout.observability import logger, metrics
 
@@ -28,11 +28,14 @@ ROLLBACK_KINDS = (DeploymentKind.ROLLBACK, DeploymentKind.AUTO_ROLLBACK)
 HISTORY = 100
 
 
-def _ignored(event_id: str, alarm: str, reason: str, app: str | None = None, stage: str | None = None) -> AlarmResolved:
+def _ignored(event_id: str, alarm: str, reason: str, app: str | None = None, stage: str | None = None) -> AlarmIgnored:
     lineage.record_alarm_outcome(event_id, alarm, "IGNORED", reason, app=app, stage=stage)
     logger.info("alarm recorded and ignored", extra={"alarm": alarm, "app": app, "stage": stage, "reason": reason})
     metrics.add_metric(name="AlarmsIgnored", unit="Count", value=1)
-    return {"status": "IGNORED", "reason": reason, **({"app": app, "stage": stage} if app else {})}
+    resolved: AlarmIgnored = {"status": "IGNORED", "reason": reason}
+    if app and stage:
+        resolved["app"], resolved["stage"] = app, stage
+    return resolved
 
 
 @with_execution
@@ -50,7 +53,7 @@ def resolve_alarm_step(event: dict, execution: str | None, alarms: Alarms | None
         return _ignored(event_id, "?", f"malformed alarm event: {e}")
     recorded = lineage.watched_alarm(alarm.name)  # whose stage it watches: the record, never the alarm's tags
     if recorded is None:
-        return _ignored(event_id, alarm.name, untrusted_reason(alarm.name, alarm.arn, None, None))
+        return _ignored(event_id, alarm.name, untrusted_reason(alarm.name, alarm.arn, None, None) or "not recorded")
     app, stage = recorded.app, recorded.stage
     if not lineage.claim_alarm_event(event_id, alarm.name, app, stage):
         logger.info("duplicate alarm event", extra={"alarm": alarm.name, "event": event_id})
@@ -70,13 +73,15 @@ def resolve_alarm_step(event: dict, execution: str | None, alarms: Alarms | None
     configured = (AutoRollbackSettings().get(app, stage) or {}).get("cooldownSeconds")
     cooldown = timedelta(seconds=int(configured)) if configured is not None else DEFAULT_COOLDOWN
     why_not = alarm_decision(current, alarm.breaching_since,
-                             parse_iso(last_rollback.finished_at) if last_rollback else None, datetime.now(UTC), cooldown)
+                             parse_iso(last_rollback.finished_at) if last_rollback and last_rollback.finished_at else None,
+                             datetime.now(UTC), cooldown)
     if why_not is None and st.lock is not None:
         holder = lineage.get_deployment(app, stage, st.lock.deployment)
         if holder.kind in ROLLBACK_KINDS:
             why_not = f"rollback {holder.id} is already in progress"
     if why_not is not None:
         return _ignored(event_id, alarm.name, why_not, app, stage)
+    assert current is not None  # alarm_decision refuses a stage that runs nothing
     try:
         target = rollback_target(history, current, quarantined=lambda n: bool(lineage.get_build(app, n).quarantined))
     except NothingToRollBackTo as e:
@@ -87,7 +92,7 @@ def resolve_alarm_step(event: dict, execution: str | None, alarms: Alarms | None
         if holder.build == current.build and holder.execution:
             preempt = holder.execution
             Executions().stop(holder.execution, "Sprout.AutoRollback", f"pre-empted by alarm {alarm.name}")
-    trigger = {"type": "alarm", "alarm": alarm.name, "reason": alarm.reason, "datapoints": alarm.datapoints[:20],
+    trigger: Trigger = {"type": "alarm", "alarm": alarm.name, "reason": alarm.reason, "datapoints": alarm.datapoints[:20],
                "eventId": event_id, "breachingSince": alarm.breaching_since.isoformat(), "target": target.id}
     deployment = lineage.begin_deployment(
         app, stage, target.build, DeploymentKind.AUTO_ROLLBACK, trigger, execution=execution,
