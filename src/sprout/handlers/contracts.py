@@ -181,27 +181,39 @@ class HeldDeploy(TypedDict):
 
 
 class DeployState(TypedDict):
-    """What the deploy steps pass along: the deployment and, once started, its change set (and the
-    request's ``kind``, ``trigger`` and ``force`` when the caller held the stage)."""
+    """What BeginDeploy and AbandonDeploy answer: the deployment (``by``: the build that supersedes
+    a push's; ``error``: why it failed)."""
 
     app: str
     stage: str
     build: int
     deploymentId: str
     status: str  # DeployProgress
+    error: NotRequired[str]
+    by: NotRequired[int]
+
+
+class ChangeSetState(TypedDict):
+    """What the deploy steps pass along once the change set is started (and the request's ``kind``,
+    ``trigger`` and ``force`` when the caller held the stage)."""
+
+    app: str
+    stage: str
+    build: int
+    deploymentId: str
+    status: str  # DeployProgress
+    stackName: str
+    changeSetId: str
     kind: NotRequired[str]
     trigger: NotRequired[Trigger]
     force: NotRequired[bool]
-    stackName: NotRequired[str]
-    changeSetId: NotRequired[str]
-    versions: NotRequired[dict[str, str]]
+    versions: NotRequired[dict[str, str]]  # once SUCCEEDED: logical id -> the version behind `live`
     error: NotRequired[str | CatchError]
-    by: NotRequired[int]
     settlingSince: NotRequired[str]  # SettleDeploy: when it began waiting for the stack
     taskFailure: NotRequired[str]  # SettleDeploy: the task failure that sent the machine there
 
 
-class Watched(DeployState):
+class Watched(ChangeSetState):
     """WatchStage's output: whether auto-rollback watches the stage now."""
 
     watched: bool
@@ -211,7 +223,7 @@ class FailedAt(TypedDict):
     step: str
 
 
-class SettleInput(DeployState):
+class SettleInput(ChangeSetState):
     """SettleDeploy's input: the state CheckDeploy had, with the Catch's error (``error``) and the
     failed step (``failedAt``); on later rounds, its own output (``settlingSince``, ``taskFailure``)."""
 

@@ -20,12 +20,13 @@ from sprout.domain.pipeline import check_deployable, iso, parse_iso, stack_name,
 from sprout.handlers.contracts import (
     AbandonInput,
     BeginRequest,
+    ChangeSetState,
     DeployState,
     HeldDeploy,
     SettleInput,
     Watched,
 )
-from sprout.handlers.tasks.common import field, lineage, reason, settings, task, with_execution
+from sprout.handlers.tasks.common import lineage, reason, settings, task, with_execution
 from sprout.observability import logger, metrics
 from sprout.settings import require_env
 
@@ -47,7 +48,7 @@ def _running_descends_from(app_name: str, stage: str, build, current) -> int | N
     return running.number if descends_from(repository, running.commit_id, build.commit_id) else None
 
 
-def _deploy_state(event: SettleInput) -> DeployState:
+def _deploy_state(event: SettleInput) -> ChangeSetState:
     """SettleDeploy's input without what the Catch and its Pass state put there (error, failedAt)."""
     state = event.copy()
     state.pop("error", None)
@@ -88,7 +89,7 @@ def begin_deploy_step(event: BeginRequest, execution: str | None) -> DeployState
             "status": DeployProgress.IN_PROGRESS.value}
 
 
-def start_change_set_step(event: HeldDeploy) -> DeployState:
+def start_change_set_step(event: HeldDeploy) -> ChangeSetState:
     """Start (not execute) a change set of the build's packaged template on the stage's stack,
     recording it on the deployment. A stack Sprout created whose first deploy failed is deleted
     first (and the deployment says so); a stack CloudFormation would refuse is refused naming why."""
@@ -113,12 +114,12 @@ def start_change_set_step(event: HeldDeploy) -> DeployState:
     return {**event, "stackName": stack, "changeSetId": change_set, "status": DeployProgress.IN_PROGRESS.value}
 
 
-def _conclude(event: DeployState, progress: Progress, stacks: StageStacks, step: str, aside: str = "") -> DeployState:
+def _conclude(event: ChangeSetState, progress: Progress, stacks: StageStacks, step: str, aside: str = "") -> ChangeSetState:
     """Record how the stack operation ended: SUCCEEDED with the versions behind every ``live`` alias,
     or FAILED with CloudFormation's cause (``aside``: what else went wrong on the way)."""
     app_name, stage, deployment_id = event["app"], event["stage"], event["deploymentId"]
     if progress.status == DeployProgress.SUCCEEDED:
-        versions = stacks.live_versions(field(event, "stackName"))
+        versions = stacks.live_versions(event["stackName"])
         lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.SUCCEEDED, versions=versions)
         metrics.add_metric(name="Deployments", unit="Count", value=1)
         return {**event, "status": DeployProgress.SUCCEEDED.value, "versions": versions}
@@ -129,20 +130,20 @@ def _conclude(event: DeployState, progress: Progress, stacks: StageStacks, step:
     return {**event, "status": DeployProgress.FAILED.value, "error": why}
 
 
-def check_deploy_step(event: DeployState) -> DeployState:
+def check_deploy_step(event: ChangeSetState) -> ChangeSetState:
     """Follow the change set for a few seconds (renewing the lease); once the stack settles, record
     the deployment. When CloudFormation does not answer, this task fails: the state machine then
     settles on what the stack did (SettleDeploy), never on this task's word."""
     app_name, stage, deployment_id = event["app"], event["stage"], event["deploymentId"]
     lineage.renew_lease(app_name, stage, deployment_id)
     stacks = StageStacks()
-    progress = stacks.follow(field(event, "changeSetId"), FOLLOW_BUDGET_S)
+    progress = stacks.follow(event["changeSetId"], FOLLOW_BUDGET_S)
     if progress.status == DeployProgress.IN_PROGRESS:
         return {**event, "status": DeployProgress.IN_PROGRESS.value}
     return _conclude(event, progress, stacks, "CheckDeploy")
 
 
-def settle_deploy_step(event: SettleInput, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> DeployState:
+def settle_deploy_step(event: SettleInput, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> ChangeSetState:
     """A deploy task failed while its change set may be running: wait for the stack to settle
     (renewing the lease; the state machine loops while this says IN_PROGRESS), then record what the
     stack did — the change set's outcome when the stack executed it, else FAILED unchanged. Gives up
@@ -158,11 +159,11 @@ def settle_deploy_step(event: SettleInput, now: Callable[[], datetime] = lambda:
     state = _deploy_state(event)
     state["taskFailure"] = aside
     stacks = StageStacks()
-    progress = stacks.settle(field(event, "stackName"), field(event, "changeSetId"))
+    progress = stacks.settle(event["stackName"], event["changeSetId"])
     if progress.status == DeployProgress.IN_PROGRESS:
         if now() - parse_iso(since) < SETTLE_LIMIT:
             return {**state, "status": DeployProgress.IN_PROGRESS.value, "settlingSince": since}
-        progress = Progress("FAILED", f"stack {field(event, 'stackName')} was still in progress after "
+        progress = Progress("FAILED", f"stack {event['stackName']} was still in progress after "
                             f"{int(SETTLE_LIMIT.total_seconds())} s; its outcome is unknown: reconcile the stage "
                             "(POST /apps/{app}/stages/{stage}/reconcile) once it settles")
     logger.warning("settled after a failed task", extra={"app": app_name, "stage": stage, "status": progress.status})
@@ -195,7 +196,7 @@ settle_deploy = task(settle_deploy_step)
 abandon_deploy = task(abandon_deploy_step)
 
 
-def watch_stage_step(event: DeployState) -> Watched:
+def watch_stage_step(event: ChangeSetState) -> Watched:
     """After a deployment succeeded: a stage named prod is watched by auto-rollback from its first
     deploy (unless a person chose otherwise), and a watched stage's alarms follow its functions."""
     app_name, stage = event["app"], event["stage"]
