@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
@@ -47,7 +48,8 @@ def _failed(cause: dict, changed: bool = True) -> Progress:
 
 
 class StageStacks:
-    def __init__(self, cloudformation=None, lambda_client=None, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, cloudformation: Any = None, lambda_client: Any = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._cfn = cloudformation or boto3.client("cloudformation")
         self._lambda = lambda_client or boto3.client("lambda")
         self._clock = clock

@@ -30,6 +30,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sprout.domain.errors import InvalidInput, shown
@@ -257,6 +258,18 @@ DEFINITION_KEYS = (
     "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
     "EvaluateLowSampleCountPercentile", "Metrics", "ThresholdMetricId",
 )
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    """An alarm's state change as the event tells it (a claim: DescribeAlarms tells what it is now)."""
+
+    name: str
+    arn: str
+    state: str
+    reason: str
+    breaching_since: datetime  # the end of the first period whose data breached
+    datapoints: list[Any]
 
 
 @dataclass(frozen=True)

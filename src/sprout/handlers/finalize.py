@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sprout.adapters.lineage import Lineage
+from sprout import wiring
 from sprout.domain.errors import Conflict, NotFound
 from sprout.domain.model import BuildStatus, DeploymentStatus
 from sprout.handlers.contracts import Finalized
 from sprout.handlers.reconcile import reconcile
 from sprout.observability import logger, metrics, tracer
 
-lineage = Lineage()
+lineage = wiring.lineage()
 ENDED = ("FAILED", "TIMED_OUT", "ABORTED")
 
 

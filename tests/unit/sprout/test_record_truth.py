@@ -5,6 +5,7 @@ DynamoDB on the table template.yaml declares, with the stage's stack played by a
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from datetime import UTC, datetime, timedelta
 
@@ -131,7 +132,8 @@ def test_given_a_stack_still_in_progress_past_the_limit_when_settling_then_it_gi
 
 def test_given_a_failed_first_deploy_when_the_next_change_set_starts_then_the_deployment_notes_the_deletion(
         cloud, deploy, monkeypatch):
-    monkeypatch.setenv("DEPLOY_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy")
+    monkeypatch.setattr(deploy, "settings", dataclasses.replace(deploy.settings,
+                                                                deploy_role_arn="arn:aws:iam::123456789012:role/deploy"))
     monkeypatch.setattr(deploy.artifacts, "get_template", lambda key: "Resources: {}")
     monkeypatch.setattr(deploy.artifacts, "template_url", lambda key: "s3://b/t")
 
