@@ -7,9 +7,9 @@ execution, and a repeated request does not converge on the first one — the sta
 refuses the second (StageBusy naming the holder). A rollback by hand and a rollback by alarm open
 their deployment through one function, ``rollbacks.begin_rollback``.
 
-One promote reads each thing once (``Reads``): the app and the stage, the build, the stage's
-current deployment and the build it runs, and each packaged template, and checks deployability
-once; the change set it checks is computed from those reads and handed on.
+One promote reads each thing once (``Reads``): the app and the stage, the build, what each stage
+runs and the build it runs, and each packaged template, and checks deployability once; the change
+set it checks is computed from those reads and handed on.
 """
 
 from __future__ import annotations
@@ -66,6 +66,13 @@ class Reads:
         self._lineage, self._templates = lineage, templates
         self._builds: dict[tuple[str, int], Build] = {}
         self._parsed: dict[str, dict[str, Any]] = {}
+        self._currents: dict[tuple[str, str], Deployment | None] = {}
+
+    def current(self, app: str, stage: str) -> Deployment | None:
+        """What another stage runs (the promote's source, the names other stages hold)."""
+        if (app, stage) not in self._currents:
+            self._currents[(app, stage)] = self._lineage.current_deployment(app, stage)
+        return self._currents[(app, stage)]
 
     def build(self, app: str, number: int) -> Build:
         if (app, number) not in self._builds:
@@ -121,7 +128,7 @@ class Delivery:
         for other in registered.stages:
             if other.name == stage:
                 continue
-            deployment = self.lineage.current_deployment(registered.name, other.name)
+            deployment = reads.current(registered.name, other.name)
             if deployment is not None:
                 found[other.name] = reads.template(reads.build(registered.name, deployment.build))
         return found
@@ -131,13 +138,13 @@ class Delivery:
     def promote(self, app: str, stage: str, number: int | None, changeset_id: str | None, force: bool, who: str) -> Started:
         registered = self.lineage.get_app(app)
         self.lineage.get_stage(app, stage)
+        reads = Reads(self.lineage, self.artifacts)
         if number is None:
             source = promote_source_stage(registered, stage)
-            running = self.lineage.current_deployment(app, source.name)
+            running = reads.current(app, source.name)
             if running is None:
                 raise InvalidInput("build", f"stage {named(source.name)} runs no build yet: name the build to promote")
             number = running.build
-        reads = Reads(self.lineage, self.artifacts)
         build = reads.build(app, number)
         check_deployable(build, stage, force=force)
         if comes_from(registered, stage, build):
