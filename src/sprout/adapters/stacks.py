@@ -23,11 +23,11 @@ from sprout.adapters.stack_events import (
     rollback_failed_advice,
 )
 from sprout.domain.errors import DeployError, StackNotReady
+from sprout.domain.model import LIVE_ALIAS
 from sprout.domain.pipeline import stack_name
 
 __all__ = ["LIVE_ALIAS", "OWNER_TAG", "Progress", "StageStacks", "stack_name"]
 
-LIVE_ALIAS = "live"
 OWNER_TAG = "sprout:stack"  # set by Sprout on every stage stack it creates
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 
