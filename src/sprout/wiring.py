@@ -85,7 +85,8 @@ def alarm_rollback() -> AlarmRollback:
 
 def api() -> dict[str, object]:
     """What the API's routes use (Powertools' router context), all built at its cold start."""
-    return {"lineage": lineage(), "delivery": delivery(), "builds": builds(), "apps": apps(), "stages": stages()}
+    return {"lineage": lineage(), "delivery": delivery(), "builds": builds(), "apps": apps(), "stages": stages(),
+            "stacks": stacks()}
 
 
 def reset() -> None:

@@ -14,7 +14,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from sprout.adapters.stack_events import (
+from sprout.domain.errors import DeployError, StackNotReady
+from sprout.domain.model import LIVE_ALIAS
+from sprout.domain.pipeline import stack_name
+from sprout.domain.stack_events import (
     SUCCEEDED,
     UPDATABLE,
     cut,
@@ -22,9 +25,6 @@ from sprout.adapters.stack_events import (
     first_failure,
     rollback_failed_advice,
 )
-from sprout.domain.errors import DeployError, StackNotReady
-from sprout.domain.model import LIVE_ALIAS
-from sprout.domain.pipeline import stack_name
 
 __all__ = ["LIVE_ALIAS", "OWNER_TAG", "Progress", "StageStacks", "stack_name"]
 

@@ -9,8 +9,8 @@ import pytest
 from sprout.adapters.apigateway import StageInventory
 from sprout.adapters.auto_rollback import Watcher
 from sprout.domain.auto_rollback import Settings, WatchedAlarm, definition_digest
-from sprout.settings import Settings as SproutSettings
 from sprout.domain.errors import Conflict
+from sprout.settings import Settings as SproutSettings
 
 ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
 

@@ -7,9 +7,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sprout.handlers.http import body_of, caller, json_response, query_of, whole_number
-from sprout.handlers.reconcile import reconcile as reconcile_stage
 from sprout.handlers.views import deployment_view, stage_view
 from sprout.schemas import validate
+from sprout.services.reconcile import reconcile as reconcile_stage
 
 router = Router()
 
@@ -63,4 +63,4 @@ def rollback(name: str, stage: str) -> Response:
 def reconcile(name: str, stage: str) -> Response:
     """Compare what the record says the stage runs with its stack and ``live`` aliases, and repair
     the record where the stack says which deployment runs: what it said, what they say, what changed."""
-    return json_response(200, reconcile_stage(name, stage, router.context["lineage"]))
+    return json_response(200, reconcile_stage(name, stage, router.context["lineage"], router.context["stacks"]))

@@ -12,11 +12,11 @@ from sprout import wiring
 from sprout.adapters import auto_rollback
 from sprout.adapters.executions import Executions
 from sprout.adapters.source import descends_from
-from sprout.adapters.stack_events import cut
 from sprout.adapters.stacks import Progress, StageStacks
 from sprout.domain.errors import StageMoved
 from sprout.domain.model import DeploymentKind, DeploymentStatus, DeployProgress
 from sprout.domain.pipeline import check_deployable, iso, parse_iso, stack_name, superseded
+from sprout.domain.stack_events import cut
 from sprout.handlers.contracts import AbandonInput, DeployRequest, DeployState, SettleInput
 from sprout.handlers.tasks.common import field, lineage, reason, settings, task, with_execution
 from sprout.observability import logger, metrics
