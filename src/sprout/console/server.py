@@ -230,9 +230,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 def serve(client: SproutClient, port: int = 8080, ready: Callable[[str], None] | None = None) -> None:
     """Serve the console on 127.0.0.1:``port`` (0: any free port) until interrupted."""
-    server = make_server("127.0.0.1", port, Console(client, port), _ThreadingServer, _QuietHandler)
+    console = Console(client, port)
+    server = make_server("127.0.0.1", port, console, _ThreadingServer, _QuietHandler)
     actual = server.server_address[1]
-    server.get_app().port = actual  # type: ignore[attr-defined]
+    console.port = int(actual)
     if ready:
         ready(f"http://127.0.0.1:{actual}/")
     try:
