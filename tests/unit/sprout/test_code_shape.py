@@ -191,21 +191,10 @@ def test_given_sample_imports_then_relative_lazy_and_submodule_imports_are_edges
     assert import_graph(known) == {"p": {"p.b"}, "p.a": {"p.b"}, "p.b": {"p.c"}, "p.c": {"p.a"}}
 
 
-# The console registers its routes by importing pages.py, which imports server.py (issue 20, item 5).
-CONSOLE = {"sprout.console.server", "sprout.console.pages", "sprout.console.actions", "sprout.console.monitoring"}
-
-
 def test_given_src_sprout_then_no_module_imports_itself_through_others():
     """GIVEN every module of src/sprout WHEN its imports are followed (in functions too) THEN no
     circle comes back to it: each layer only imports the ones below (domain ← services ← handlers)."""
-    assert [c for c in circles(import_graph(modules())) if not set(c) <= CONSOLE] == []
-
-
-@pytest.mark.xfail(strict=True, reason="the console's routes are registered by import side effects: "
-                   "server.py imports pages.py, which imports server.py (issue 20, item 5)")
-def test_given_the_console_then_its_modules_import_no_circle():
-    """GIVEN the console's modules WHEN their imports are followed THEN no circle comes back."""
-    assert [c for c in circles(import_graph(modules())) if set(c) <= CONSOLE] == []
+    assert circles(import_graph(modules())) == []
 
 
 # ---- module size -----------------------------------------------------------------------------------
