@@ -179,12 +179,15 @@ class Engine:
 
     def _ssm(self, name: str) -> str:
         try:
-            return self._client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+            found = self._client("ssm").get_parameter(Name=name)["Parameter"]
         except ClientError as e:
             # CloudFormation's words for a parameter of type AWS::SSM::Parameter::Value<...>
             raise TemplateError(
                 f"Unable to fetch parameters [{name}] from parameter store for this account. ({error_text(e)})"
             ) from None
+        if found["Type"] == "SecureString":  # CloudFormation's parameter types never take a SecureString
+            raise TemplateError(f"Parameters [{name}] referenced by template have types not supported by CloudFormation.")
+        return found["Value"]
 
     def pseudo(self, stack: Stack) -> dict[str, Any]:
         return pseudo_parameters(stack.name, stack.stack_id, self.region, self.account_id)
@@ -502,6 +505,7 @@ class Engine:
             self.account_id,
             self._endpoint(),
             str(self.data_dir) if self.data_dir else None,
+            stack_tags=stack.tags,
         )
 
     def _scope(self, stack: Stack, plan: Prepared, states: dict[str, ResourceState]) -> Scope:

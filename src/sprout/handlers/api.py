@@ -12,7 +12,7 @@ from sprout.adapters.lineage import Lineage
 from sprout.handlers.delivery import Delivery
 from sprout.handlers.errors import install_error_handlers
 from sprout.handlers.http import resolver_handler
-from sprout.handlers.routes import apps, builds, stages
+from sprout.handlers.routes import apps, builds, stage_settings, stages
 from sprout.settings import Settings, require_env
 
 settings = Settings.from_env()
@@ -23,6 +23,8 @@ app = APIGatewayRestResolver()
 app.include_router(apps.router)
 app.include_router(builds.router)
 app.include_router(stages.router)
+app.include_router(stage_settings.router)
+settings_service = stage_settings.build_stage_settings(lineage)
 # What the routes use, built once at cold start; Powertools clears the context after every request.
 DEPENDENCIES = dict(
     lineage=lineage,
@@ -34,7 +36,9 @@ DEPENDENCIES = dict(
         Executions(sfn),
         promote_machine=require_env("PROMOTE_STATE_MACHINE_ARN"),
         rollback_machine=require_env("ROLLBACK_STATE_MACHINE_ARN"),
+        configuration=stage_settings.build_configuration(settings_service),
     ),
+    stage_settings=settings_service,
 )
 
 

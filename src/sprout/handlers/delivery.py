@@ -5,6 +5,7 @@ execution started under a name that makes the same request converge."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import yaml
@@ -29,6 +30,8 @@ from sprout.domain.pipeline import check_deployable, promote_source_stage, rollb
 from sprout.handlers.views import changeset_view
 from sprout.observability import tracer
 
+# (app, stage, the target's packaged template) -> the change set's "configuration" (settings)
+Configuration = Callable[[str, str, dict], dict]
 HISTORY_PAGES = 5  # how far back a rollback looks: 5 pages of 100 deployments
 
 
@@ -43,12 +46,13 @@ class Started:
 
 class Delivery:
     def __init__(self, lineage: Lineage, artifacts: ArtifactStore, executions: Executions,
-                 promote_machine: str, rollback_machine: str):
+                 promote_machine: str, rollback_machine: str, configuration: Configuration | None = None):
         self.lineage = lineage
         self.artifacts = artifacts
         self.executions = executions
         self.promote_machine = promote_machine
         self.rollback_machine = rollback_machine
+        self.configuration = configuration  # settings: the change set's configuration part (issue 22)
 
     # -- change sets --
 
@@ -71,7 +75,10 @@ class Delivery:
             if running and running.commit_id != target.commit_id else [],
             self._other_stages(registered, stage),
         )
-        return changeset_view(cs, app, stage, number, current)
+        view = changeset_view(cs, app, stage, number, current)
+        if self.configuration is not None:
+            view["configuration"] = self.configuration(app, stage, self._template(target))
+        return view
 
     def _other_stages(self, registered: App, stage: str) -> dict[str, dict]:
         """The packaged template every other stage of the app runs: the names they hold."""
@@ -126,6 +133,21 @@ class Delivery:
         except StageMoved as e:
             # the stage moved on between the change set and the lock: what was reviewed is stale
             raise StaleChangeSet(f"{e}: review the fresh change set", self.changeset(app, stage, number)) from e
+
+    # -- redeploy (settings changed: issue 22) --
+
+    def redeploy(self, app: str, stage: str, who: str) -> Started:
+        """The build the stage runs, deployed again through the promote machine as kind ``config``
+        (its settings as they are now; a rollback undoes it like any other deployment)."""
+        self.lineage.get_app(app)
+        self.lineage.get_stage(app, stage)
+        current = self.lineage.current_deployment(app, stage)
+        if current is None:
+            raise InvalidInput("stage", f"stage {named(stage)} runs no build yet: deploy or promote one first")
+        check_deployable(self.lineage.get_build(app, current.build), stage, force=False)
+        trigger = {"type": "user", "by": who}
+        return self._start(self.promote_machine, app, stage, current.build, DeploymentKind.CONFIG, trigger, {},
+                           expect_current=current.id)
 
     # -- rollback --
 

@@ -11,15 +11,17 @@ import yaml
 from sprout.adapters import auto_rollback
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.executions import Executions
+from sprout.adapters.lineage.stage_settings import SettingsRepository
 from sprout.adapters.source import descends_from
 from sprout.adapters.stack_events import cut
 from sprout.adapters.stacks import Progress, StageStacks
-from sprout.domain.errors import StageMoved
+from sprout.domain.errors import DeployError, StageMoved
 from sprout.domain.model import DeploymentKind, DeploymentStatus, DeployProgress
 from sprout.domain.pipeline import check_deployable, iso, parse_iso, stack_name, superseded
 from sprout.handlers.contracts import AbandonInput, DeployRequest, DeployState, SettleInput
 from sprout.handlers.tasks.common import field, lineage, reason, settings, task, with_execution
 from sprout.observability import logger, metrics
+from sprout.services.stage_settings import deploy_parameters
 from sprout.settings import require_env
 
 artifacts = ArtifactStore(settings.artifact_bucket)
@@ -82,7 +84,7 @@ def start_change_set_step(event: DeployState) -> DeployState:
     lineage.renew_lease(app_name, stage, deployment_id)
     stack = stack_name(app_name, stage)
     declared = (yaml.safe_load(artifacts.get_template(build.template_key)) or {}).get("Parameters") or {}
-    parameters = {"Stage": stage} if "Stage" in declared else {}  # an app that declares Stage learns its name
+    parameters = _stage_parameters(app_name, stage, deployment_id, declared)
     stacks = StageStacks()
 
     def deleting(note: str) -> None:
@@ -90,10 +92,24 @@ def start_change_set_step(event: DeployState) -> DeployState:
         logger.warning("failed first deploy's stack deleted", extra={"app": app_name, "stage": stage, "note": note})
 
     stacks.clear_failed_first_deploy(stack, deleting)
-    change_set = stacks.start(stack, artifacts.template_url(build.template_key), parameters, require_env("DEPLOY_ROLE_ARN"))
+    change_set = stacks.start(stack, artifacts.template_url(build.template_key), parameters, require_env("DEPLOY_ROLE_ARN"),
+                              tags={"sprout:app": app_name, "sprout:stage": stage})
     lineage.annotate_deployment(app_name, stage, deployment_id, change_set=change_set)
     logger.info("change set started", extra={"app": app_name, "stage": stage, "deployment": deployment_id})
     return {**event, "stackName": stack, "changeSetId": change_set, "status": DeployProgress.IN_PROGRESS.value}
+
+
+def _stage_parameters(app_name: str, stage: str, deployment_id: str, declared: dict) -> dict[str, str]:
+    """Settings and secrets (issue 22): every declared Parameter's value — ``Stage`` the stage's name,
+    a setting its value, a secret its Parameter Store path. A parameter with neither a default nor a
+    value fails the deploy naming it; settings the template does not declare are noted (a warning)."""
+    resolved = deploy_parameters(SettingsRepository(), app_name, stage, declared)
+    if resolved.failure():
+        raise DeployError(resolved.failure())
+    if resolved.unused:
+        lineage.annotate_deployment(app_name, stage, deployment_id,
+                                    note="unused settings (the template declares no such Parameter): " + ", ".join(resolved.unused))
+    return resolved.parameters
 
 
 def _conclude(event: DeployState, progress: Progress, stacks: StageStacks, step: str, aside: str = "") -> DeployState:
