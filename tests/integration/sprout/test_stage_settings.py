@@ -1,0 +1,147 @@
+"""Settings and secrets per stage (issue 22), on the local cloud with IAM enforced, with the
+greeter example: its GreetFunction answers in the stage's Language (a setting) to callers that send
+the stage's ApiKey (a secret read at run time with Powertools' parameters, cached 2 s).
+
+Shown: a value per stage; a rotation seen without a deploy; a settings change shown in the change
+set (old → new) and applied by a redeploy of kind config, rolled back like any other; and the
+secrets' values absent from the stacks' templates and parameters, the functions' configuration,
+every log group, the lineage table, the Step Functions histories and every API answer."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+from sprout.cli.client import ApiError
+from tests.integration.sprout.conftest import wait_for
+
+
+def greet(url: str, key: str | None) -> tuple[int, dict]:
+    request = urllib.request.Request(url + "/greet", headers={"x-api-key": key} if key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+class Recorder:
+    """Every API answer the test saw, to scan them all."""
+
+    def __init__(self, api: Any):
+        self.api = api
+        self.answers: list[Any] = []
+
+    def __call__(self, method: str, path: str, body: Any = None, query: dict | None = None) -> Any:
+        try:
+            answer = self.api.request(method, path, body, query)
+        except ApiError as e:
+            self.answers.append(e.body)
+            raise
+        self.answers.append(answer)
+        return answer
+
+
+def deployment_settled(call, app: str, stage: str, deployment: str) -> dict:
+    def ended():
+        d = call("GET", f"/apps/{app}/stages/{stage}/deployments/{deployment}")
+        return d if d["status"] in ("SUCCEEDED", "FAILED") and not call("GET", f"/apps/{app}/stages/{stage}").get("lock") else None
+    return wait_for(f"deployment {deployment} of {stage}", ended, timeout=180)
+
+
+def everything_text(cloud, app: str) -> dict[str, str]:
+    """Where a secret's value must never be: each place's whole text."""
+    cfn, lam, logs = cloud.client("cloudformation"), cloud.client("lambda"), cloud.client("logs")
+    places: dict[str, str] = {}
+    for stage in ("dev", "prod"):
+        stack = f"{app}-{stage}"
+        places[f"{stack} template"] = json.dumps(cfn.get_template(StackName=stack)["TemplateBody"], default=str)
+        places[f"{stack} stack"] = json.dumps(cfn.describe_stacks(StackName=stack)["Stacks"], default=str)
+        for r in cfn.describe_stack_resources(StackName=stack)["StackResources"]:
+            if r["ResourceType"] == "AWS::Lambda::Function":
+                for v in lam.list_versions_by_function(FunctionName=r["PhysicalResourceId"])["Versions"]:
+                    places[f"{v['FunctionArn']} configuration"] = json.dumps(v, default=str)
+    for page in logs.get_paginator("describe_log_groups").paginate():
+        for group in page["logGroups"]:
+            texts = []
+            for events in logs.get_paginator("filter_log_events").paginate(logGroupName=group["logGroupName"]):
+                texts += [e["message"] for e in events["events"]]
+            places[f"log group {group['logGroupName']}"] = "\n".join(texts)
+    ddb = cloud.client("dynamodb")
+    items = [i for page in ddb.get_paginator("scan").paginate(TableName=cloud.sprout["TableName"]) for i in page["Items"]]
+    places["lineage table"] = json.dumps(items, default=str)
+    sfn = cloud.client("stepfunctions")
+    for machine in ("BuildStateMachineArn", "DeployStateMachineArn", "PromoteStateMachineArn", "RollbackStateMachineArn"):
+        for e in sfn.list_executions(stateMachineArn=cloud.sprout[machine])["executions"]:
+            history = sfn.get_execution_history(executionArn=e["executionArn"], maxResults=1000)["events"]
+            places[f"history {e['executionArn']}"] = json.dumps(history, default=str)
+    return places
+
+
+def test_given_settings_and_secrets_per_stage_then_each_stage_sees_its_own_and_no_value_leaks(cloud, api, greeter_app):
+    app = greeter_app.name
+    call = Recorder(api)
+    keys = {"dev": f"dev-key-{uuid.uuid4().hex}", "prod": f"prod-key-{uuid.uuid4().hex}",
+            "rotated": f"rotated-key-{uuid.uuid4().hex}"}
+    # GIVEN a setting and a secret per stage (Colour: a setting the template does not declare)
+    call("PUT", f"/apps/{app}/stages/dev/settings", {"values": {"Language": "fr"}})
+    call("PUT", f"/apps/{app}/stages/prod/settings", {"values": {"Language": "ko", "Colour": "red"}})
+    for stage in ("dev", "prod"):
+        stored = call("PUT", f"/apps/{app}/stages/{stage}/secrets/ApiKey", {"value": keys[stage]})
+        assert stored["version"] == 1 and stored["path"] == f"/sprout/{app}/{stage}/ApiKey"
+    listed = call("GET", f"/apps/{app}/stages/prod/secrets")["secrets"]
+    assert [(s["name"], s["version"], bool(s["by"]), bool(s["at"])) for s in listed] == [("ApiKey", 1, True, True)]
+
+    # WHEN the app is pushed (dev deploys) and promoted to prod after its change set
+    greeter_app.commit_and_push("greeter with a setting and a secret")
+    assert greeter_app.wait_build(1, "dev", timeout=300)["deployedTo"]["dev"]["status"] == "SUCCEEDED"
+    changes = call("GET", f"/apps/{app}/stages/prod/changeset", query={"build": "1"})
+    config = changes["configuration"]
+    assert {"key": "Language", "source": "setting", "before": None, "after": "ko"} in config["changes"]
+    assert {"key": "ApiKey", "source": "secret", "before": None, "after": f"/sprout/{app}/prod/ApiKey"} in config["changes"]
+    assert config["unused"] == ["Colour"] and config["missing"] == []
+    started = call("POST", f"/apps/{app}/stages/prod/promote", {"build": 1, "changesetId": changes["changesetId"]})
+    assert deployment_settled(call, app, "prod", started["deployment"])["status"] == "SUCCEEDED"
+
+    # THEN each stage answers in its language to its own key only
+    dev, prod = greeter_app.stage_url("dev"), greeter_app.stage_url("prod")
+    assert greet(dev, keys["dev"]) == (200, {"greeting": "Bonjour", "language": "fr"})
+    assert greet(prod, keys["prod"]) == (200, {"greeting": "안녕하세요", "language": "ko"})
+    assert greet(dev, keys["prod"])[0] == 403 and greet(prod, keys["dev"])[0] == 403 and greet(prod, None)[0] == 403
+
+    # WHEN dev's key is rotated THEN dev takes the new key within its cache age, without a deploy
+    deployments = call("GET", f"/apps/{app}/stages/dev/deployments")["deployments"]
+    assert call("PUT", f"/apps/{app}/stages/dev/secrets/ApiKey", {"value": keys["rotated"]})["version"] == 2
+    wait_for("dev to take the rotated key", lambda: greet(dev, keys["rotated"])[0] == 200, timeout=30)
+    assert greet(dev, keys["dev"])[0] == 403
+    assert call("GET", f"/apps/{app}/stages/dev/deployments")["deployments"] == deployments
+
+    # WHEN dev's language changes THEN dev's change set of the build it runs shows fr → de
+    call("PUT", f"/apps/{app}/stages/dev/settings", {"values": {"Language": "de"}})
+    again = call("GET", f"/apps/{app}/stages/dev/changeset", query={"build": "1"})
+    assert again["configuration"]["changes"] == [{"key": "Language", "source": "setting", "before": "fr", "after": "de"}]
+    assert greet(dev, keys["rotated"])[1]["language"] == "fr"  # not applied until a redeploy
+    # AND a redeploy applies it as a deployment of kind config
+    redeploy = call("POST", f"/apps/{app}/stages/dev/redeploy", {})
+    done = deployment_settled(call, app, "dev", redeploy["deployment"])
+    assert (done["kind"], done["status"]) == ("config", "SUCCEEDED"), done
+    assert greet(dev, keys["rotated"]) == (200, {"greeting": "Hallo", "language": "de"})
+    # AND a rollback undoes it like any other deployment
+    back = call("POST", f"/apps/{app}/stages/dev/rollback", {})
+    assert deployment_settled(call, app, "dev", back["deployment"])["status"] == "SUCCEEDED"
+    assert greet(dev, keys["rotated"])[1]["language"] == "fr"
+
+    # AND no secret's value is anywhere but Parameter Store
+    call("GET", f"/apps/{app}/stages/dev/settings")
+    call("GET", f"/apps/{app}/stages/dev/secrets")
+    call("GET", f"/apps/{app}/builds/1")
+    call("GET", f"/apps/{app}/stages/prod")
+    places = everything_text(cloud, app)
+    places["API answers"] = json.dumps(call.answers, default=str, ensure_ascii=False)
+    assert any("ApiKey" in text for text in places.values())  # the scan reads real text
+    for value in keys.values():
+        leaks = [where for where, text in places.items() if value in text]
+        assert not leaks, leaks
