@@ -135,16 +135,21 @@ class Resolved:
                 f"{'them' if len(self.missing) > 1 else 'it'} (PUT .../settings or .../secrets/NAME)")
 
 
-def resolve(declared: Any, app: str, stage: str, values: Mapping[str, str], secrets: Iterable[str],
+def resolve(template: Any, app: str, stage: str, values: Mapping[str, str], secrets: Iterable[str],
             missing_secrets: Iterable[str] = ()) -> Resolved:
-    """The value of every Parameter the template ``declared``, from the stage's settings and
-    secrets. ``missing_secrets``: secrets the stage must have but does not (a preview's)."""
+    """The value of every Parameter the (packaged) ``template`` declares, from the stage's settings
+    and secrets, and its functions' version keys. ``missing_secrets``: secrets the stage must have
+    but does not (a preview's)."""
+    template = template if isinstance(template, dict) else None
+    declared = (template or {}).get("Parameters")
     declared = declared if isinstance(declared, dict) else {}
     secret_names = set(secrets)
     parameters: dict[str, str] = {}
     sources: dict[str, str] = {}
     missing = set(missing_secrets) & set(declared)
     for name, spec in declared.items():
+        if name.startswith(VERSION_PARAMETER) and isinstance(spec, dict) and "Default" in spec:
+            continue  # set below, from the template
         if name in RESERVED:
             parameters[name], sources[name] = stage, "stage"
         elif name in secret_names:
@@ -153,6 +158,9 @@ def resolve(declared: Any, app: str, stage: str, values: Mapping[str, str], secr
             parameters[name], sources[name] = values[name], "setting"
         elif not (isinstance(spec, dict) and "Default" in spec):
             missing.add(name)
+    if template is not None:
+        for name, key in version_keys(template, parameters).items():
+            parameters[name], sources[name] = key, "version"
     no_echo = frozenset(n for n, spec in declared.items() if isinstance(spec, dict) and _truthy(spec.get("NoEcho")))
     unused = sorted((set(values) | secret_names) - set(declared))
     return Resolved(parameters, sources, unused, sorted(missing), no_echo)
@@ -166,7 +174,7 @@ def configuration_changes(resolved: Resolved, running: Mapping[str, str] | None)
     changes = []
     for key in sorted(set(resolved.parameters) | set(running)):
         before, after = running.get(key), resolved.parameters.get(key)
-        if before == after:
+        if before == after or resolved.sources.get(key) == "version" or key.startswith(VERSION_PARAMETER):
             continue
         if key in resolved.no_echo:
             before = MASKED if before is not None else None
@@ -177,3 +185,84 @@ def configuration_changes(resolved: Resolved, running: Mapping[str, str] | None)
 
 def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+# ---- a new version when a function's parameter values change ------------------------------------
+# SAM's version of a function (AutoPublishAlias) is named from a hash of its properties *before*
+# parameter values are known, so a settings change alone would publish nothing and ``live`` would
+# keep the old configuration. Package gives each function ``AutoPublishCodeSha256: !Ref
+# SproutVersion<LogicalId>`` (a parameter with Default "": SAM then hashes as before), and each deploy
+# passes a key made of the function's properties, those of what it references, and the values of the
+# parameters it uses: a function whose values did not change keeps its version.
+VERSION_PARAMETER = "SproutVersion"
+MAX_PARAMETERS = 200  # CloudFormation's parameters per template
+
+
+def version_parameter(logical_id: str) -> str:
+    return f"{VERSION_PARAMETER}{logical_id}"
+
+
+def referenced(value: Any) -> set[str]:
+    """The names a piece of template refers to: ``Ref``, ``Fn::GetAtt``, ``Fn::Sub`` variables."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key == "Ref" and isinstance(inner, str):
+                found.add(inner)
+            elif key == "Fn::GetAtt":
+                target = inner[0] if isinstance(inner, list) and inner else inner
+                if isinstance(target, str):
+                    found.add(target.split(".", 1)[0])
+            elif key == "Fn::Sub":
+                text = inner[0] if isinstance(inner, list) and inner else inner
+                if isinstance(text, str):
+                    found |= {m.split(".", 1)[0] for m in re.findall(r"\$\{(?!!)([^}]+)\}", text)}
+            found |= referenced(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            found |= referenced(inner)
+    return found
+
+
+def version_keys(template: Any, parameters: Mapping[str, str]) -> dict[str, str]:
+    """``SproutVersion<LogicalId>`` -> the key of that function's version, for every function whose
+    parameter the (packaged) template declares."""
+    import hashlib
+    import json
+
+    if not isinstance(template, dict):
+        return {}
+    declared = template.get("Parameters") or {}
+    resources = template.get("Resources") or {}
+    fn_globals = (template.get("Globals") or {}).get("Function") or {}
+    keys = {}
+    for logical_id, resource in resources.items():
+        name = version_parameter(logical_id)
+        if name not in declared or not isinstance(resource, dict):
+            continue
+        own = [fn_globals, resource.get("Properties") or {}]
+        refs = referenced(own)
+        values = {p: parameters[p] for p in sorted(refs & set(parameters)) if not p.startswith(VERSION_PARAMETER)}
+        others = {r: resources[r].get("Properties") for r in sorted(refs & set(resources)) if isinstance(resources[r], dict)}
+        text = json.dumps({"function": own, "references": others, "values": values}, sort_keys=True, default=str)
+        keys[name] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+    return keys
+
+
+def add_version_parameters(template: dict[str, Any], function_type: str) -> None:
+    """Package: each function's ``AutoPublishCodeSha256`` from its ``SproutVersion<LogicalId>``
+    parameter (Default "") — for a template that declares parameters, unless it sets its own."""
+    declared = template.get("Parameters")
+    fn_globals = (template.get("Globals") or {}).get("Function") or {}
+    if not isinstance(declared, dict) or not declared or "AutoPublishCodeSha256" in fn_globals:
+        return
+    functions = {lid: r for lid, r in (template.get("Resources") or {}).items()
+                 if isinstance(r, dict) and r.get("Type") == function_type and isinstance(r.get("Properties"), dict)
+                 and "AutoPublishCodeSha256" not in r["Properties"]}
+    if len(declared) + len(functions) > MAX_PARAMETERS:
+        return  # SAM's own hashing then: a settings change alone publishes no new version
+    for logical_id, resource in functions.items():
+        name = version_parameter(logical_id)
+        declared[name] = {"Type": "String", "Default": "",
+                          "Description": "Sprout: the key of this function's version (set at each deploy)"}
+        resource["Properties"]["AutoPublishCodeSha256"] = {"Ref": name}

@@ -147,13 +147,13 @@ class StageSettingsService:
 
     # -- deploys --
 
-    def parameters(self, app: str, stage: str, declared: Any) -> rules.Resolved:
-        return deploy_parameters(self.store, app, stage, declared)
+    def parameters(self, app: str, stage: str, template: Any) -> rules.Resolved:
+        return deploy_parameters(self.store, app, stage, template)
 
-    def configuration(self, app: str, stage: str, declared: Any, running: Mapping[str, str] | None) -> dict[str, Any]:
+    def configuration(self, app: str, stage: str, template: Any, running: Mapping[str, str] | None) -> dict[str, Any]:
         """The configuration part of a change set: parameter changes (settings old → new), the keys
         the template does not declare (a warning) and the parameters left without a value."""
-        resolved = self.parameters(app, stage, declared)
+        resolved = self.parameters(app, stage, template)
         return {
             "changes": rules.configuration_changes(resolved, running),
             "unused": resolved.unused,
@@ -162,11 +162,11 @@ class StageSettingsService:
         }
 
 
-def deploy_parameters(store: SettingsStore, app: str, stage: str, declared: Any) -> rules.Resolved:
-    """Every template Parameter's value for a deploy of ``stage``: its name, its settings, its
-    secrets' paths (never their values)."""
+def deploy_parameters(store: SettingsStore, app: str, stage: str, template: Any) -> rules.Resolved:
+    """Every Parameter's value for a deploy of the (packaged) ``template`` to ``stage``: its name,
+    its settings, its secrets' paths (never their values), its functions' version keys."""
     current = store.read_settings(app, stage)
-    return rules.resolve(declared, app, stage, current.values, current.secrets)
+    return rules.resolve(template, app, stage, current.values, current.secrets)
 
 
 def _meta_view(meta: SecretMeta) -> dict[str, Any]:

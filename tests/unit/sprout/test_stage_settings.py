@@ -182,7 +182,7 @@ def test_deploy_parameters_pass_settings_and_secret_paths(world):
     store, _, service = world
     service.put_settings("greeter", "prod", {"values": {"Language": "ko", "Colour": "red"}})
     service.put_secret("greeter", "prod", "ApiKey", {"value": SECRET}, "me")
-    resolved = deploy_parameters(store, "greeter", "prod", DECLARED)
+    resolved = deploy_parameters(store, "greeter", "prod", {"Parameters": DECLARED})
     assert resolved.parameters == {"Stage": "prod", "Language": "ko", "ApiKey": "/sprout/greeter/prod/ApiKey"}
     assert resolved.unused == ["Colour"] and resolved.missing == [] and resolved.failure() is None
 
@@ -190,7 +190,7 @@ def test_deploy_parameters_pass_settings_and_secret_paths(world):
 def test_a_declared_parameter_without_default_or_value_fails_naming_it(world):
     """GIVEN no secret ApiKey WHEN a deploy resolves THEN it fails naming ApiKey."""
     store, _, _ = world
-    resolved = deploy_parameters(store, "greeter", "dev", DECLARED)
+    resolved = deploy_parameters(store, "greeter", "dev", {"Parameters": DECLARED})
     assert resolved.missing == ["ApiKey"]
     assert "ApiKey" in (resolved.failure() or "")
 
@@ -203,7 +203,7 @@ def test_the_configuration_shows_settings_old_to_new_and_masks_no_echo(world):
     service.put_settings("greeter", "dev", {"values": {"Language": "fr", "Token": "new-token", "Colour": "red"}})
     service.put_secret("greeter", "dev", "ApiKey", {"value": SECRET}, "me")
     running = {"Stage": "dev", "Language": "en", "Token": "****", "ApiKey": "/sprout/greeter/dev/ApiKey"}
-    shown = service.configuration("greeter", "dev", DECLARED, running)
+    shown = service.configuration("greeter", "dev", {"Parameters": DECLARED}, running)
     assert shown["changes"] == [
         {"key": "Language", "source": "setting", "before": "en", "after": "fr"},
         {"key": "Token", "source": "setting", "before": "****", "after": "****"},
@@ -228,3 +228,51 @@ def test_package_refuses_sprout_tags():
 def test_secret_paths():
     """GIVEN an app and stage THEN the path is /sprout/<app>/<stage>/<name>."""
     assert rules.secret_path("notes", "prod", "DbUrl") == "/sprout/notes/prod/DbUrl"
+
+
+GREETER = {
+    "Parameters": {"Stage": {"Type": "String", "Default": "dev"}, "Language": {"Type": "String", "Default": "en"}},
+    "Globals": {"Function": {"Timeout": 10}},
+    "Resources": {
+        "Greet": {"Type": "AWS::Serverless::Function", "Properties": {
+            "CodeUri": "s3://b/greet.zip", "Environment": {"Variables": {"LANG": {"Ref": "Language"}}}}},
+        "When": {"Type": "AWS::Serverless::Function", "Properties": {
+            "CodeUri": "s3://b/when.zip", "Layers": [{"Ref": "Formats"}]}},
+        "Formats": {"Type": "AWS::Serverless::LayerVersion", "Properties": {"ContentUri": "s3://b/f1.zip"}},
+    },
+}
+
+
+def test_a_settings_change_changes_the_version_key_of_the_functions_that_use_it_only():
+    """GIVEN a packaged template (each function's AutoPublishCodeSha256 from its SproutVersion
+    parameter) WHEN Language changes, then the layer's content THEN Greet's key changes with
+    Language and When's with its layer, each keeping its key otherwise; the keys are not shown as
+    configuration changes."""
+    import copy
+
+    packaged = copy.deepcopy(GREETER)
+    rules.add_version_parameters(packaged, "AWS::Serverless::Function")
+    assert packaged["Resources"]["Greet"]["Properties"]["AutoPublishCodeSha256"] == {"Ref": "SproutVersionGreet"}
+    assert packaged["Parameters"]["SproutVersionWhen"]["Default"] == ""
+    en = rules.resolve(packaged, "greeter", "dev", {}, [])
+    fr = rules.resolve(packaged, "greeter", "dev", {"Language": "fr"}, [])
+    assert en.parameters["SproutVersionGreet"] != fr.parameters["SproutVersionGreet"]
+    assert en.parameters["SproutVersionWhen"] == fr.parameters["SproutVersionWhen"]
+    assert en.missing == [] and en.unused == []
+    layered = copy.deepcopy(packaged)
+    layered["Resources"]["Formats"]["Properties"]["ContentUri"] = "s3://b/f2.zip"
+    assert rules.resolve(layered, "greeter", "dev", {}, []).parameters["SproutVersionWhen"] != en.parameters["SproutVersionWhen"]
+    shown = rules.configuration_changes(fr, en.parameters)
+    assert shown == [{"key": "Language", "source": "setting", "before": None, "after": "fr"}]
+
+
+def test_a_template_without_parameters_or_with_its_own_sha_is_left_alone():
+    """GIVEN a template without Parameters, or whose function sets AutoPublishCodeSha256 THEN
+    Package adds no version parameter to it."""
+    bare = {"Resources": {"F": {"Type": "AWS::Serverless::Function", "Properties": {"CodeUri": "s3://b/f.zip"}}}}
+    rules.add_version_parameters(bare, "AWS::Serverless::Function")
+    assert "Parameters" not in bare and "AutoPublishCodeSha256" not in bare["Resources"]["F"]["Properties"]
+    own = {"Parameters": {"A": {"Type": "String"}}, "Resources": {"F": {"Type": "AWS::Serverless::Function",
+           "Properties": {"AutoPublishCodeSha256": "abc"}}}}
+    rules.add_version_parameters(own, "AWS::Serverless::Function")
+    assert list(own["Parameters"]) == ["A"]

@@ -72,6 +72,6 @@ def build_configuration(service: StageSettingsService, stacks: StageStacks | Non
     def configuration(app: str, stage: str, template: dict) -> dict:
         found = stacks.describe(stack_name(app, stage))
         running = {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters") or []} if found else None
-        return service.configuration(app, stage, template.get("Parameters"), running)
+        return service.configuration(app, stage, template, running)
 
     return configuration

@@ -83,8 +83,7 @@ def start_change_set_step(event: DeployState) -> DeployState:
     build = lineage.get_build(app_name, int(field(event, "build")))
     lineage.renew_lease(app_name, stage, deployment_id)
     stack = stack_name(app_name, stage)
-    declared = (yaml.safe_load(artifacts.get_template(build.template_key)) or {}).get("Parameters") or {}
-    parameters = _stage_parameters(app_name, stage, deployment_id, declared)
+    parameters = _stage_parameters(app_name, stage, deployment_id, yaml.safe_load(artifacts.get_template(build.template_key)) or {})
     stacks = StageStacks()
 
     def deleting(note: str) -> None:
@@ -99,11 +98,11 @@ def start_change_set_step(event: DeployState) -> DeployState:
     return {**event, "stackName": stack, "changeSetId": change_set, "status": DeployProgress.IN_PROGRESS.value}
 
 
-def _stage_parameters(app_name: str, stage: str, deployment_id: str, declared: dict) -> dict[str, str]:
+def _stage_parameters(app_name: str, stage: str, deployment_id: str, template: dict) -> dict[str, str]:
     """Settings and secrets (issue 22): every declared Parameter's value — ``Stage`` the stage's name,
     a setting its value, a secret its Parameter Store path. A parameter with neither a default nor a
     value fails the deploy naming it; settings the template does not declare are noted (a warning)."""
-    resolved = deploy_parameters(SettingsRepository(), app_name, stage, declared)
+    resolved = deploy_parameters(SettingsRepository(), app_name, stage, template)
     if resolved.failure():
         raise DeployError(resolved.failure())
     if resolved.unused:
