@@ -48,7 +48,7 @@ def test_given_a_boundary_scoped_by_the_roles_tags_then_a_session_reads_only_its
     iam = cloud.client("iam")
     iam.tag_role(RoleName=f"tagged-{uid}", Tags=[{"Key": "team", "Value": "a"}])
     iam.put_role_permissions_boundary(RoleName=f"tagged-{uid}", PermissionsBoundary=boundary)
-    mine = cloud.client("ssm", **session(cloud, role, "s"))
+    mine = cloud.client("ssm", **session(cloud, role, "tester"))
     assert mine.get_parameter(Name=f"/{uid}/a/key", WithDecryption=True)["Parameter"]["Value"] == f"a-{uid}"
     error = error_of(lambda: mine.get_parameter(Name=f"/{uid}/b/key", WithDecryption=True))
     assert error["Code"] == "AccessDeniedException" or error["Code"] == "AccessDenied", error

@@ -276,3 +276,21 @@ def test_a_template_without_parameters_or_with_its_own_sha_is_left_alone():
            "Properties": {"AutoPublishCodeSha256": "abc"}}}}
     rules.add_version_parameters(own, "AWS::Serverless::Function")
     assert list(own["Parameters"]) == ["A"]
+
+
+def test_a_config_deployment_is_rolled_back_to_the_deployment_before_it():
+    """GIVEN build 1 deployed, then redeployed with new settings (kind config, new versions)
+    WHEN the rollback target is chosen THEN it is build 1's first deployment; after a plain deploy
+    of the same build (same versions) nothing earlier of build 1 is a target"""
+    from sprout.domain.errors import NothingToRollBackTo
+    from sprout.domain.model import Deployment, DeploymentKind, DeploymentStatus
+    from sprout.domain.pipeline import rollback_target
+
+    def d(id_: str, kind: DeploymentKind, versions: dict) -> Deployment:
+        return Deployment("greeter", "dev", id_, 1, kind, DeploymentStatus.SUCCEEDED, {}, versions=versions)
+
+    first, config = d("000001", DeploymentKind.DEPLOY, {"Greet": "1"}), d("000002", DeploymentKind.CONFIG, {"Greet": "2"})
+    assert rollback_target([config, first], config) == first
+    again = d("000002", DeploymentKind.DEPLOY, {"Greet": "1"})
+    with pytest.raises(NothingToRollBackTo):
+        rollback_target([again, first], again)
