@@ -86,3 +86,24 @@ def test_given_an_ssm_parameter_type_naming_a_secure_string_then_the_stack_fails
     assert found["StackStatus"] in ("ROLLBACK_COMPLETE", "CREATE_FAILED"), found
     assert "not supported by CloudFormation" in found.get("StackStatusReason", "") + json.dumps(
         cf.describe_stack_events(StackName=f"ssmtype-{uid}")["StackEvents"], default=str)
+
+
+def test_given_a_customer_managed_key_then_a_decrypting_read_also_needs_kms_decrypt(cloud, uid):
+    """GIVEN a SecureString under the AWS managed key and one under a customer managed key, and a
+    role allowed ssm:GetParameter on both
+    WHEN its session reads both with decryption, then again once it is granted kms:Decrypt on the key
+    THEN the managed key's is answered at once; the customer key's is refused naming kms:Decrypt and
+    the key, then answered"""
+    ssm = cloud.client("ssm")
+    key = cloud.client("kms").create_key(Description=f"stage key {uid}")["KeyMetadata"]
+    ssm.put_parameter(Name=f"/{uid}/managed", Value="m", Type="SecureString")
+    ssm.put_parameter(Name=f"/{uid}/customer", Value="c", Type="SecureString", KeyId=key["KeyId"])
+    read = {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/{uid}/*"}
+    role = service_role(cloud, f"cmk-{uid}", "lambda.amazonaws.com", [read])
+    reader = cloud.client("ssm", **session(cloud, role, "tester"))
+    assert reader.get_parameter(Name=f"/{uid}/managed", WithDecryption=True)["Parameter"]["Value"] == "m"
+    error = error_of(lambda: reader.get_parameter(Name=f"/{uid}/customer", WithDecryption=True))
+    assert f"kms:Decrypt on resource: {key['Arn']}" in error["Message"], error
+    service_role(cloud, f"cmk-{uid}", "lambda.amazonaws.com", [read, {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key["Arn"]}])
+    again = cloud.client("ssm", **session(cloud, role, "tester2"))
+    assert again.get_parameter(Name=f"/{uid}/customer", WithDecryption=True)["Parameter"]["Value"] == "c"
