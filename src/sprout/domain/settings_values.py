@@ -135,18 +135,16 @@ class Resolved:
                 f"{'them' if len(self.missing) > 1 else 'it'} (PUT .../settings or .../secrets/NAME)")
 
 
-def resolve(template: Any, app: str, stage: str, values: Mapping[str, str], secrets: Iterable[str],
-            missing_secrets: Iterable[str] = ()) -> Resolved:
+def resolve(template: Any, app: str, stage: str, values: Mapping[str, str], secrets: Iterable[str]) -> Resolved:
     """The value of every Parameter the (packaged) ``template`` declares, from the stage's settings
-    and secrets, and its functions' version keys. ``missing_secrets``: secrets the stage must have
-    but does not (a preview's)."""
+    and secrets, and its functions' version keys."""
     template = template if isinstance(template, dict) else None
     declared = (template or {}).get("Parameters")
     declared = declared if isinstance(declared, dict) else {}
     secret_names = set(secrets)
     parameters: dict[str, str] = {}
     sources: dict[str, str] = {}
-    missing = set(missing_secrets) & set(declared)
+    missing: set[str] = set()
     for name, spec in declared.items():
         if name.startswith(VERSION_PARAMETER) and isinstance(spec, dict) and "Default" in spec:
             continue  # set below, from the template

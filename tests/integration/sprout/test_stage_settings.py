@@ -15,6 +15,8 @@ import urllib.request
 import uuid
 from typing import Any
 
+import pytest
+
 from sprout.cli.client import ApiError
 from tests.integration.sprout.conftest import wait_for
 
@@ -50,6 +52,30 @@ def deployment_settled(call, app: str, stage: str, deployment: str) -> dict:
         d = call("GET", f"/apps/{app}/stages/{stage}/deployments/{deployment}")
         return d if d["status"] in ("SUCCEEDED", "FAILED") and not call("GET", f"/apps/{app}/stages/{stage}").get("lock") else None
     return wait_for(f"deployment {deployment} of {stage}", ended, timeout=180)
+
+
+def console_pages(api: Any, app: str) -> dict[str, str]:
+    """Every page of the console (``sprout console``, a client of the API) about the app: rendered
+    in process through its WSGI handler, as a browser would get them."""
+    from sprout.console import pages  # noqa: F401 - registers the routes
+    from sprout.console.server import Console
+
+    console = Console(api, port=1)
+    paths = ["/", f"/apps/{app}", f"/apps/{app}/builds/1"]
+    for stage in ("dev", "prod"):
+        paths += [f"/apps/{app}/stages/{stage}", f"/apps/{app}/stages/{stage}/deployments",
+                  f"/apps/{app}/stages/{stage}/promote?build=1", f"/apps/{app}/stages/{stage}/rollback",
+                  f"/apps/{app}/stages/{stage}/functions/GreetFunction"]
+        for d in api.request("GET", f"/apps/{app}/stages/{stage}/deployments")["deployments"]:
+            paths.append(f"/apps/{app}/stages/{stage}/deployments/{d['id']}")
+    found = {}
+    for path in paths:
+        route, _, query = path.partition("?")
+        response = console.handle({"REQUEST_METHOD": "GET", "PATH_INFO": route, "QUERY_STRING": query,
+                                   "HTTP_HOST": "127.0.0.1:1"})
+        assert response.status < 500, (path, response.body[:300])
+        found[f"console {path}"] = response.body.decode("utf-8", "replace")
+    return found
 
 
 def everything_text(cloud, app: str) -> dict[str, str]:
@@ -139,9 +165,44 @@ def test_given_settings_and_secrets_per_stage_then_each_stage_sees_its_own_and_n
     call("GET", f"/apps/{app}/stages/dev/secrets")
     call("GET", f"/apps/{app}/builds/1")
     call("GET", f"/apps/{app}/stages/prod")
-    places = everything_text(cloud, app)
+    places = everything_text(cloud, app) | console_pages(api, app)
     places["API answers"] = json.dumps(call.answers, default=str, ensure_ascii=False)
     assert any("ApiKey" in text for text in places.values())  # the scan reads real text
     for value in keys.values():
         leaks = [where for where, text in places.items() if value in text]
         assert not leaks, leaks
+
+
+def test_given_bad_settings_and_secrets_then_400_naming_the_field_and_nothing_written(cloud, api, notes_app):
+    """GIVEN a registered app WHEN settings and secrets are sent with a bad name, a 5 KB value, an
+    empty one, one with a newline, a secret named like a setting, for a stage that does not exist
+    THEN each is refused naming the field (404 for the stage), no answer echoes the value, and no
+    secret was written"""
+    app = notes_app.name
+    api.request("PUT", f"/apps/{app}/stages/dev/settings", {"values": {"LogLevel": "INFO"}})
+    value = f"never-echoed-{uuid.uuid4().hex}"
+    cases = [
+        ("PUT", "dev/secrets/Bad-Name", {"value": value}, 400, "name"),
+        ("PUT", "dev/secrets/ApiKey", {"value": value + "x" * 5000}, 400, "value"),
+        ("PUT", "dev/secrets/ApiKey", {"value": ""}, 400, "value"),
+        ("PUT", "dev/secrets/ApiKey", {"value": value + "\nsecond line"}, 400, "value"),
+        ("PUT", "dev/secrets/LogLevel", {"value": value}, 400, "name"),
+        ("PUT", "dev/secrets/ApiKey", {"valeu": value}, 400, "valeu"),
+        ("PUT", "qa/secrets/ApiKey", {"value": value}, 404, None),
+        ("PUT", "dev/settings", {"values": {"Level": value, "bad-key": "x"}}, 400, "values.bad-key"),
+        ("PUT", "dev/settings", {"values": {"Level": value + "\n"}}, 400, "values.Level"),
+        ("PUT", "qa/settings", {"values": {"Level": "x"}}, 404, None),
+        ("DELETE", "dev/secrets/Nothing", None, 404, "name"),
+    ]
+    for method, path, body, status, field in cases:
+        with pytest.raises(ApiError) as e:
+            api.request(method, f"/apps/{app}/stages/{path}", body)
+        assert e.value.status == status, (path, e.value.body)
+        if field:
+            assert e.value.body.get("field") == field, (path, e.value.body)
+        assert value not in json.dumps(e.value.body), (path, e.value.body)
+    assert api.request("GET", f"/apps/{app}/stages/dev/secrets")["secrets"] == []
+    assert api.request("GET", f"/apps/{app}/stages/dev/settings")["values"] == {"LogLevel": "INFO"}
+    names = cloud.client("ssm").describe_parameters(
+        ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": [f"/sprout/{app}"]}])["Parameters"]
+    assert names == []
