@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from sprout.cli.client import ApiError
+from sprout.domain.template import dump_template, load_template
 from tests.integration.sprout.conftest import wait_for
 
 
@@ -121,6 +122,14 @@ def test_given_settings_and_secrets_per_stage_then_each_stage_sees_its_own_and_n
     listed = call("GET", f"/apps/{app}/stages/prod/secrets")["secrets"]
     assert [(s["name"], s["version"], bool(s["by"]), bool(s["at"])) for s in listed] == [("ApiKey", 1, True, True)]
 
+    # (the greeter's GreetFunction alone, with its own dependency set: the other functions' sets are
+    # test_dependency_builds' to build first)
+    template = load_template((greeter_app.work / "template.yaml").read_text())
+    for other in ("HelloFunction", "WhenFunction", "FormatsLayer"):
+        del template["Resources"][other]
+    (greeter_app.work / "template.yaml").write_text(dump_template(template))
+    with (greeter_app.work / "greet" / "requirements.txt").open("a") as f:
+        f.write("# the settings story's own dependency set\n")
     # WHEN the app is pushed (dev deploys) and promoted to prod after its change set
     greeter_app.commit_and_push("greeter with a setting and a secret")
     assert greeter_app.wait_build(1, "dev", timeout=300)["deployedTo"]["dev"]["status"] == "SUCCEEDED"
