@@ -19,7 +19,7 @@ import pytest
 
 from sprout.cli.client import ApiError
 from sprout.domain.template import dump_template, load_template
-from tests.integration.sprout.conftest import wait_for
+from tests.integration.sprout.conftest import registered_app, wait_for
 
 
 def greet(url: str, key: str | None) -> tuple[int, dict]:
@@ -215,3 +215,47 @@ def test_given_bad_settings_and_secrets_then_400_naming_the_field_and_nothing_wr
     names = cloud.client("ssm").describe_parameters(
         ParameterFilters=[{"Key": "Path", "Option": "Recursive", "Values": [f"/sprout/{app}"]}])["Parameters"]
     assert names == []
+
+
+PLAIN = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  DatabaseUrl: {Type: String}
+Resources:
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: echo/
+      Handler: app.handler
+      Runtime: python3.13
+      Environment: {Variables: {DATABASE_URL: !Ref DatabaseUrl}}
+"""
+
+
+def test_given_a_parameter_without_default_or_value_then_the_deploy_fails_naming_it(cloud, api, uid, tmp_path):
+    """GIVEN an app whose template declares DatabaseUrl without a Default, and dev with only an
+    undeclared setting WHEN it is pushed THEN dev's deployment fails naming DatabaseUrl;
+    WHEN DatabaseUrl is set and it is pushed again THEN it deploys, the function holds the value,
+    and the deployment notes the unused setting"""
+    source = tmp_path / "plain-source"
+    (source / "echo").mkdir(parents=True)
+    (source / "echo" / "app.py").write_text("import os\n\ndef handler(event, context):\n    return os.environ['DATABASE_URL']\n")
+    (source / "template.yaml").write_text(PLAIN)
+    app = registered_app(cloud, api, f"plain-{uid}", source, tmp_path)
+    api.request("PUT", f"/apps/{app.name}/stages/dev/settings", {"values": {"Colour": "red"}})
+    app.commit_and_push("a required parameter")
+    failed = app.wait_build(1, "dev", timeout=180)["deployedTo"]["dev"]
+    assert failed["status"] == "FAILED" and "DatabaseUrl" in failed["error"], failed
+
+    api.request("PUT", f"/apps/{app.name}/stages/dev/settings", {"values": {"DatabaseUrl": "postgres://dev"}})
+    (app.work / "README.md").write_text("set\n")
+    app.commit_and_push("again")
+    deployed = app.wait_build(2, "dev", timeout=180)["deployedTo"]["dev"]
+    assert deployed["status"] == "SUCCEEDED", deployed
+    shown = api.request("GET", f"/apps/{app.name}/stages/dev/deployments/{deployed['id']}")
+    assert any("Colour" in note for note in shown["notes"]), shown
+    fn = next(r["PhysicalResourceId"] for r in cloud.client("cloudformation").describe_stack_resources(
+        StackName=f"{app.name}-dev")["StackResources"] if r["ResourceType"] == "AWS::Lambda::Function")
+    answer = cloud.client("lambda").invoke(FunctionName=f"{fn}:live")
+    assert json.loads(answer["Payload"].read()) == "postgres://dev"
