@@ -48,3 +48,23 @@ def test_settings_set_sends_one_merge(monkeypatch):
     monkeypatch.setattr(type(ctx), "client", property(lambda self: Client()))
     assert stage_settings.settings_set(ctx) == 0
     assert sent == [("PUT", "/apps/greeter/stages/prod/settings", {"values": {"Language": "ko", "Url": "a=b", "Old": None}})]
+
+
+def test_redeploy_shows_the_configuration_change_and_follows_the_config_deployment(api, sprout):
+    """GIVEN prod runs build 5 and its Language setting changed WHEN `sprout redeploy notes prod
+    --yes` THEN it shows en → ko, posts the redeploy and follows the config deployment to success"""
+    from tests.unit.sprout.cli.samples import PROD, PROD_PATH, changeset, deployment
+
+    config = {"changes": [{"key": "Language", "source": "setting", "before": "en", "after": "ko"}],
+              "unused": ["Colour"], "missing": [], "error": None}
+    api.on("GET", PROD_PATH, (200, PROD))
+    api.on("GET", f"{PROD_PATH}/changeset", (200, {**changeset(confirm=False), "build": 5, "configuration": config}))
+    api.on("POST", f"{PROD_PATH}/redeploy", (202, {"execution": "arn:x", "deployment": "000009", "build": 5}))
+    api.on("GET", f"{PROD_PATH}/deployments/000009",
+           (200, deployment("SUCCEEDED", build=5, kind="config", durationMs=1200, step=None)))
+    code, out, err = sprout("redeploy", "notes", "prod", "--yes")
+    assert code == 0, err
+    assert "parameter Language (setting): en → ko" in out
+    assert "unused): Colour" in out
+    assert [a.body for a in api.asked if a.method == "POST"] == [{}]
+    assert next(a for a in api.asked if a.path.endswith("/changeset")).query == {"build": "5"}
