@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from sprout.domain import settings_values as rules
 from sprout.domain.errors import InvalidInput, NotFound, named
+from sprout.domain.pipeline import stack_name
 from sprout.domain.settings_values import SecretMeta, StageSettings
 
 
@@ -51,6 +52,12 @@ class Clock(Protocol):
     def __call__(self) -> str: ...
 
 
+class StackReads(Protocol):
+    def describe(self, stack: str) -> dict[str, Any] | None:
+        """The stack as DescribeStacks tells it (its ``Parameters``), None when there is none."""
+        ...
+
+
 class SecretNotFound(NotFound):
     pass
 
@@ -59,11 +66,13 @@ ATTEMPTS = 20
 
 
 class StageSettingsService:
-    def __init__(self, store: SettingsStore, secrets: SecretStore, stages: StageExists, now: Clock):
+    def __init__(self, store: SettingsStore, secrets: SecretStore, stages: StageExists, now: Clock,
+                 stacks: StackReads | None = None):
         self.store = store
         self.secrets = secrets
         self.stages = stages
         self.now = now
+        self.stacks = stacks
 
     # -- settings --
 
@@ -160,6 +169,14 @@ class StageSettingsService:
             "missing": resolved.missing,
             "error": resolved.failure(),
         }
+
+    def change_set_configuration(self, app: str, stage: str, template: dict[str, Any]) -> dict[str, Any]:
+        """Delivery's hook: the configuration part of the change set of ``template`` (a build's packaged
+        template) on ``stage``, against the parameters its stack runs with (DescribeStacks: reality,
+        not a record)."""
+        found = self.stacks.describe(stack_name(app, stage)) if self.stacks is not None else None
+        running = {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters") or []} if found else None
+        return self.configuration(app, stage, template, running)
 
 
 def deploy_parameters(store: SettingsStore, app: str, stage: str, template: Any) -> rules.Resolved:

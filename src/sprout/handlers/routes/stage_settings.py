@@ -4,27 +4,13 @@ versions, who and when — never a value) and the redeploy that applies changed 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from sprout.adapters.lineage.stage_settings import SettingsRepository
-from sprout.adapters.secrets import ParameterStoreSecrets
-from sprout.adapters.stacks import StageStacks, stack_name
 from sprout.handlers.http import body_of, caller, json_response
-from sprout.services.stage_settings import StageExists, StageSettingsService
+from sprout.services.stage_settings import StageSettingsService
 
 router = Router()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def build_stage_settings(stages: StageExists) -> StageSettingsService:
-    """Built once per cold start (the lead moves this into wiring.py)."""
-    return StageSettingsService(SettingsRepository(), ParameterStoreSecrets(), stages, _now)
 
 
 def _service() -> StageSettingsService:
@@ -63,15 +49,3 @@ def redeploy(name: str, stage: str) -> Response:
     started = router.context["delivery"].redeploy(name, stage, caller(router))
     return json_response(202, started.view())
 
-
-def build_configuration(service: StageSettingsService, stacks: StageStacks | None = None):
-    """The change set's ``configuration`` (Delivery's hook): the parameters the stage's stack runs
-    with (DescribeStacks: reality, not a record) against those a deploy would pass now."""
-    stacks = stacks or StageStacks()
-
-    def configuration(app: str, stage: str, template: dict) -> dict:
-        found = stacks.describe(stack_name(app, stage))
-        running = {p["ParameterKey"]: p.get("ParameterValue", "") for p in found.get("Parameters") or []} if found else None
-        return service.configuration(app, stage, template, running)
-
-    return configuration
