@@ -25,8 +25,9 @@ import json
 import re
 import uuid
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,7 +35,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.codebuild import install_dependencies
 from sprout.domain import manifests
-from sprout.domain.dependencies import CachedDigest, Dependencies, resolved_lockfile, resolved_note
+from sprout.domain.dependencies import (
+    CachedDigest,
+    Dependencies,
+    lockfile_key,
+    resolved_lockfile,
+    resolved_note,
+)
 from sprout.domain.errors import ArtifactNotFound, InvalidInput
 
 INSTALLER = Path(install_dependencies.__file__)
@@ -139,10 +146,6 @@ def dependencies_from_source(key: str, source: bytes) -> Dependencies:
                         bool(spec.get("resolve")), spec.get("options") or {})
 
 
-def lockfile_key(sha256: str) -> str:
-    return f"lockfiles/{sha256}.json"
-
-
 class ResolvedLockfiles:
     """What builds resolved without a lockfile: each kept under the key it defines (so the same
     lockfile, once committed, is a cache hit), and the lockfile itself kept for the build's record."""
@@ -171,7 +174,7 @@ class ResolvedLockfiles:
         return note
 
 
-def why_failed(error: dict | None, logs=None) -> str | None:
+def why_failed(error: Mapping[str, Any] | None, logs=None) -> str | None:
     """What the installer said when a dependency build failed (manifest, package, reason), or the
     build's own failure context; None when ``error`` is not a failed build."""
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sprout.domain.errors import BuildNotDeployable, InvalidInput, NothingToRollBackTo, named, shown
 from sprout.domain.model import (
@@ -34,6 +35,12 @@ DEFAULT_LEASE = timedelta(minutes=15)
 def stack_name(app: str, stage: str) -> str:
     """The stage's CloudFormation stack: ``<app>-<stage>``."""
     return f"{app}-{stage}"
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN an execution named ``name`` of the machine gets (known before it starts)."""
+    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"
 
 
 def check_stages(stages: Sequence[StageSpec]) -> tuple[StageSpec, ...]:
@@ -72,10 +79,17 @@ def check_deployable(build: Build, stage: str, force: bool = False) -> None:
         )
 
 
-def superseded(kind: DeploymentKind, trigger: dict, running_descends_from_build: bool) -> bool:
+def superseded(kind: DeploymentKind, trigger: dict[str, Any], running_descends_from_build: bool) -> bool:
     """A push's deploy is superseded when the stage already runs a commit descending from it:
     pushes deploy in the order of their history, whatever order their builds finished in."""
     return kind is DeploymentKind.DEPLOY and trigger.get("type") == "push" and running_descends_from_build
+
+
+def comes_from(app: App, stage: str, build: Build) -> bool:
+    """Whether ``build`` is one ``stage`` builds itself (it auto-deploys the branch the build
+    follows): such a build reaches the stage by its push, never by a promote."""
+    spec = app.stage(stage)
+    return bool(spec and spec.auto_deploy and build.branch and spec.branch == build.branch)
 
 
 def promote_source_stage(app: App, target: str) -> StageSpec:
@@ -94,20 +108,40 @@ def promote_source_stage(app: App, target: str) -> StageSpec:
 def rollback_target(history: Iterable[Deployment], current: Deployment | None,
                     quarantined: Callable[[int], bool] = lambda build: False) -> Deployment:
     """The previous good deployment: the newest SUCCEEDED one before ``current`` whose build
-    differs from the current build and is not quarantined (``quarantined(build)``: going back to a
-    quarantined build is asked for by name, with ``force``). ``history`` is the stage's
+    differs from the current build (or, when the current one is a ``config`` deployment, whose
+    versions differ: the settings before) and is not quarantined (``quarantined(build)``: going back
+    to a quarantined build is asked for by name, with ``force``). ``history`` is the stage's
     deployments, newest first."""
     if current is None:
         raise NothingToRollBackTo("the stage has never been deployed")
     for d in history:
         if d.id >= current.id or d.status is not DeploymentStatus.SUCCEEDED:
             continue
-        if d.build != current.build and d.versions and not quarantined(d.build):
+        # a config deployment (settings changed, same build) is undone by the deployment before it
+        undoes_config = current.kind is DeploymentKind.CONFIG and d.versions != current.versions
+        if (d.build != current.build or undoes_config) and d.versions and not quarantined(d.build):
             return d
     raise NothingToRollBackTo(
         f"stage {named(current.stage)} of {named(current.app)} has no earlier good deployment of another build than "
         f"{current.build} that is not quarantined"
     )
+
+
+def named_rollback_target(history: Iterable[Deployment], number: int, app: str, stage: str) -> Deployment:
+    """The newest good deployment of build ``number`` in the stage's ``history`` (newest first):
+    a rollback to a build asked for by name goes back to what it ran there."""
+    for d in history:
+        if d.build == number and d.status is DeploymentStatus.SUCCEEDED and d.versions:
+            return d
+    raise NothingToRollBackTo(f"build {number} never ran on stage {named(stage)} of {named(app)}: nothing to roll back to")
+
+
+ROLLBACK_KINDS = (DeploymentKind.ROLLBACK, DeploymentKind.AUTO_ROLLBACK)
+
+
+def rolled_back(deployment: Deployment, later: Iterable[Deployment]) -> bool:
+    """Whether a rollback (by hand or by alarm) among ``later`` replaced ``deployment``."""
+    return any(d.replaces == deployment.id and d.kind in ROLLBACK_KINDS for d in later)
 
 
 def lease_until(now: datetime, lease: timedelta = DEFAULT_LEASE) -> str:
@@ -160,4 +194,33 @@ def alarm_decision(
     if last_rollback_finished is not None and now - last_rollback_finished < cooldown:
         return (f"the stage is cooling down after a rollback at {iso(last_rollback_finished)} "
                 f"(for {int(cooldown.total_seconds())} s)")
+    return None
+
+
+def cooldown_of(configured_seconds: int | None) -> timedelta:
+    """The cool-down a stage's auto-rollback settings ask for (the default when they name none)."""
+    return timedelta(seconds=int(configured_seconds)) if configured_seconds is not None else DEFAULT_COOLDOWN
+
+
+def last_auto_rollback_finished(history: Iterable[Deployment]) -> datetime | None:
+    """When Sprout's own newest rollback of the stage finished: the cool-down follows Sprout's own
+    rollbacks (a person's rollback then promote is watched at once). ``history``: newest first."""
+    last = next((d for d in history if d.kind is DeploymentKind.AUTO_ROLLBACK
+                 and d.status is DeploymentStatus.SUCCEEDED and d.finished_at), None)
+    return parse_iso(last.finished_at) if last is not None and last.finished_at else None
+
+
+def rollback_in_progress(holder: Deployment | None) -> str | None:
+    """Why an alarm does not act while ``holder`` (the deployment holding the stage) runs: it is a
+    rollback already. None: no holder, or one that is not a rollback."""
+    if holder is not None and holder.kind in ROLLBACK_KINDS:
+        return f"rollback {holder.id} is already in progress"
+    return None
+
+
+def preempted_by_alarm(holder: Deployment | None, current: Deployment) -> str | None:
+    """The execution an alarm's rollback stops before taking the stage: a deploy or promote still
+    going of the failing build (the one the stage runs). None: nothing to pre-empt."""
+    if holder is not None and holder.build == current.build and holder.execution:
+        return holder.execution
     return None
