@@ -19,7 +19,8 @@ from typing import Any, Protocol
 import boto3
 from botocore.config import Config
 
-from localcloud import restarts
+from localcloud import persistence
+from localcloud.persistence import inflight
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -77,6 +78,7 @@ class LocalCloud:
         data_dir: str | os.PathLike = ".localcloud",
         host: str = "127.0.0.1",
         enforce_iam: bool = False,
+        persist: bool = True,
     ):
         self.host = host
         # IAM as AWS enforces it (localcloud.iam): every caller but the root key is held to its policies.
@@ -92,6 +94,12 @@ class LocalCloud:
         self._server = None
         self._moto_app: WSGIApp | None = None
         self._thread: threading.Thread | None = None
+        # what is kept across restarts (localcloud.persistence); without ``persist`` a start ignores
+        # the data dir's snapshot and writes none
+        self.persist = persist
+        self.persistence = persistence.Persistence(self.data_dir)
+        self.restored = persistence.Restored()
+        self._lock = persistence.DataDirLock(self.data_dir)
 
     # ---- what components use -------------------------------------------------------------
     @property
@@ -136,14 +144,20 @@ class LocalCloud:
             sock = self._bind()
             _running = self
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            restarts.mark(self.data_dir, self.endpoint)
+            self._lock.acquire()  # one cloud per data dir (DataDirBusy)
             self._configure_moto()
             for name in COMPONENTS:
                 importlib.import_module(name).install(self)
+            if self.persist:
+                self.restored = self.persistence.restore()  # before the first request is served
+                self._services.insert(0, self.persistence)  # started first, stopped last: the last snapshot
             self._serve(sock)
             for service in self._services:
                 service.start()
+            if self.persist:
+                self.restored.ended = inflight.end_all(self)
+                self.persistence.save()  # the data dir takes a snapshot now, or the start fails (a full disk)
+                self.restored.counts = persistence.counts(self)
         except BaseException:
             self.stop()
             raise
@@ -164,6 +178,7 @@ class LocalCloud:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self._lock.release()
         with _running_lock:
             if _running is self:
                 _running = None
@@ -199,6 +214,8 @@ class LocalCloud:
     def wsgi_app(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """The local endpoint as a WSGI app: what the server serves, and what a component may call
         in-process for a request to the endpoint (the same routing, hooks and checks, no socket)."""
+        if self.persist:
+            self.persistence.note_request(environ)
         path = environ.get("PATH_INFO", "")
         for prefix, mounted in self._mounts:
             if path.startswith(prefix):

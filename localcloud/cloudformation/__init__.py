@@ -96,6 +96,18 @@ def install(cloud) -> None:
     install_hooks(_ENGINE)
     moto_fixes.install()
     cloud.add_service(_Service(_ENGINE))
+    cloud.persistence.register("cloudformation", _engine_state, _load_engine_state)
+
+
+def _engine_state() -> tuple[Any, Any]:
+    """The stacks (with their resources, events, outputs) and change sets, kept across restarts."""
+    with _ENGINE.lock:
+        return list(_ENGINE.stacks), list(_ENGINE.change_sets)
+
+
+def _load_engine_state(state: tuple[Any, Any]) -> None:
+    with _ENGINE.lock:
+        _ENGINE.stacks, _ENGINE.change_sets = list(state[0]), list(state[1])
 
 
 def engine() -> Any:
