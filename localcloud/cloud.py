@@ -141,14 +141,21 @@ class LocalCloud:
         with _running_lock:
             if _running is not None:
                 raise RuntimeError("a LocalCloud is already running in this process")
-            sock = self._bind()
+            self._lock.acquire()  # one cloud per data dir (DataDirBusy)
+            try:
+                sock = self._bind()
+            except BaseException:
+                self._lock.release()
+                raise
             _running = self
         try:
-            self._lock.acquire()  # one cloud per data dir (DataDirBusy)
+            if self.persist:
+                self.persistence.remember_port(self.port)
             self._configure_moto()
             for name in COMPONENTS:
                 importlib.import_module(name).install(self)
             if self.persist:
+                self.mount(persistence.STATUS_PATH, self.persistence.status_app)
                 self.restored = self.persistence.restore()  # before the first request is served
                 self._services.insert(0, self.persistence)  # started first, stopped last: the last snapshot
             self._serve(sock)
@@ -191,13 +198,28 @@ class LocalCloud:
 
     # ---- internals -----------------------------------------------------------------------
     def _bind(self) -> socket.socket:
+        # A restart takes the port its data dir's earlier run had (its stack outputs and URLs name
+        # it) when asked for any port (0), if it is free.
+        previous = self.persistence.previous_port() if self.persist else None
+        if previous and self.requested_port == 0:
+            try:
+                return self._listen(previous, reuse=True)
+            except PortInUse:
+                log.warning("port %s of the earlier run is in use: URLs it recorded name it", previous)
+        return self._listen(self.requested_port, reuse=bool(previous) and previous == self.requested_port)
+
+    def _listen(self, port: int, reuse: bool) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        # No SO_REUSEADDR: a second `up` on a port in use must fail at once.
+        # No SO_REUSEADDR for a new port: a second `up` on a port in use must fail at once. The port
+        # of the data dir's earlier run (killed: its connections linger in TIME_WAIT) is taken again
+        # with it; Linux still refuses it while another socket listens there.
+        if reuse:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.host, self.requested_port))
+            sock.bind((self.host, port))
         except OSError as e:
             sock.close()
-            raise PortInUse(f"port {self.requested_port} on {self.host} is already in use ({e.strerror})") from e
+            raise PortInUse(f"port {port} on {self.host} is already in use ({e.strerror})") from e
         sock.listen(128)
         self.port = sock.getsockname()[1]
         return sock

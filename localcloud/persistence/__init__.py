@@ -15,6 +15,10 @@ one took (so saving takes at most a fifth of one core). A clean stop writes a la
 ``kill -9`` the next start loads the last snapshot written whole: what was acknowledged in the last
 ``DEBOUNCE`` + one snapshot's time may be lost (measured by bench/bench_persistence.py).
 
+``GET {endpoint}/_localcloud/persistence`` says whether a change is still to be written
+(``pending``), how many snapshots were written and what the last one cost (tests and benches wait
+on it before a ``kill -9``).
+
 One ``up`` per data dir: ``DataDirLock`` (an ``flock`` the kernel releases however the process ends).
 """
 
@@ -41,6 +45,7 @@ log = logging.getLogger("localcloud.persistence")
 DEBOUNCE = 0.05  # seconds after a changing request before the snapshot is written
 SPACING = 4.0  # a snapshot that took T waits SPACING * T before the next one
 LOCK_FILE = "lock"
+STATUS_PATH = "/_localcloud/persistence"
 READ_PREFIXES = (
     "Describe", "Get", "List", "Query", "Scan", "BatchGet", "Head", "Lookup", "Filter", "Search", "Test",
     "Validate", "Select", "Estimate", "Simulate", "Preview", "Check",
@@ -136,6 +141,7 @@ class Persistence:
         self.last_bytes = 0
         self.saves = 0
         self.failure: str | None = None
+        self._saving = False
 
     # ---- what components use ------------------------------------------------------------------
     def register(self, name: str, dump: Callable[[], Any], load: Callable[[Any], None]) -> None:
@@ -149,6 +155,19 @@ class Persistence:
     def note_request(self, environ: dict[str, Any]) -> None:
         if changes_state(environ):
             self._dirty.set()
+
+    def previous_port(self) -> int | None:
+        """The port the data dir's earlier run listened on, if known."""
+        try:
+            return int((self.folder / "port").read_text().strip()) or None
+        except (OSError, ValueError):
+            return None
+
+    def remember_port(self, port: int) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / ".port.tmp"
+        tmp.write_text(f"{port}\n")
+        os.replace(tmp, self.folder / "port")
 
     # ---- restore ------------------------------------------------------------------------------
     def restore(self) -> Restored:
@@ -172,20 +191,44 @@ class Persistence:
     def save(self) -> None:
         """Write a snapshot now (raises OSError when the data dir cannot take it)."""
         with self._save_lock:
-            started = time.monotonic()
-            refs = moto_state.References()
-            for attempt in range(5):
-                try:
-                    state = {"moto": moto_state.collect(), "parts": {n: dump() for n, (dump, _) in self._parts.items()}}
-                    body = snapshot.dumps(state, refs.reduce)
-                    break
-                except RuntimeError:  # a dict changed size while it was pickled: a request was changing it
-                    if attempt == 4:
-                        raise
-                    time.sleep(0.01)
-            self.last_bytes = snapshot.write(self.folder, body, self._moto_version)
-            self.last_seconds = time.monotonic() - started
-            self.saves += 1
+            self._saving = True
+            try:
+                started = time.monotonic()
+                body = self._pickled()
+                self.last_bytes = snapshot.write(self.folder, body, self._moto_version)
+                self.last_seconds = time.monotonic() - started
+                self.saves += 1
+            finally:
+                self._saving = False
+
+    def _pickled(self) -> bytes:
+        refs = moto_state.References()
+        for attempt in range(5):
+            try:
+                state = {"moto": moto_state.collect(), "parts": {n: dump() for n, (dump, _) in self._parts.items()}}
+                return snapshot.dumps(state, refs.reduce)
+            except RuntimeError:  # a dict changed size while it was pickled: a request was changing it
+                if attempt == 4:
+                    raise
+                time.sleep(0.01)
+        raise AssertionError("unreachable")
+
+    def status(self) -> dict[str, Any]:
+        """What ``GET /_localcloud/persistence`` answers: whether a change is still to be written."""
+        return {
+            "saves": self.saves,
+            "pending": self._dirty.is_set() or self._saving,
+            "lastSeconds": round(self.last_seconds, 4),
+            "lastBytes": self.last_bytes,
+            "failure": self.failure,
+        }
+
+    def status_app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        import json
+
+        body = json.dumps(self.status()).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
 
     def start(self) -> None:
         self._stopping.clear()
@@ -209,6 +252,7 @@ class Persistence:
             if self._stopping.is_set():
                 return
             time.sleep(DEBOUNCE)
+            self._saving = True  # pending until written, with no gap between the two flags
             self._dirty.clear()
             try:
                 self.save()
