@@ -203,18 +203,17 @@ class LocalCloud:
         previous = self.persistence.previous_port() if self.persist else None
         if previous and self.requested_port == 0:
             try:
-                return self._listen(previous, reuse=True)
+                return self._listen(previous)
             except PortInUse:
                 log.warning("port %s of the earlier run is in use: URLs it recorded name it", previous)
-        return self._listen(self.requested_port, reuse=bool(previous) and previous == self.requested_port)
+        return self._listen(self.requested_port)
 
-    def _listen(self, port: int, reuse: bool) -> socket.socket:
+    def _listen(self, port: int) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        # No SO_REUSEADDR for a new port: a second `up` on a port in use must fail at once. The port
-        # of the data dir's earlier run (killed: its connections linger in TIME_WAIT) is taken again
-        # with it; Linux still refuses it while another socket listens there.
-        if reuse:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # SO_REUSEADDR: a port whose earlier run was killed (its connections linger in FIN_WAIT or
+        # TIME_WAIT) is taken again at once. Linux still refuses a port another socket listens on, so
+        # a second `up` on a port in use fails at once.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, port))
         except OSError as e:
