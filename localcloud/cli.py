@@ -84,6 +84,34 @@ def up(
     return 0
 
 
+def _archive(args: argparse.Namespace) -> int:
+    from localcloud.persistence import archive
+
+    data_dir = Path(args.data_dir).resolve()
+    try:
+        if args.command == "export":
+            print(archive.export(data_dir, args.file.resolve()))
+        elif args.command == "import":
+            print(archive.import_(args.file.resolve(), data_dir))
+        else:
+            if not data_dir.is_dir():
+                print(f"localcloud: {data_dir} does not exist: nothing to reset")
+                return 0
+            if not args.yes:
+                answer = input(f"Delete every stack, function, table, bucket, repository... kept in {data_dir}? [y/N] ")
+                if answer.strip().lower() not in ("y", "yes"):
+                    print("localcloud: nothing deleted")
+                    return 1
+            print(archive.reset(data_dir))
+    except (archive.ArchiveRefused, DataDirBusy, DataDirUnusable) as e:
+        print(f"localcloud: {args.command}: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"localcloud: {args.command}: {e.strerror or e}: {e.filename or ''}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="localcloud", description="The offline AWS that Sprout runs on.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,7 +136,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="enforce IAM as AWS does: functions, state machines and rules act with their roles' policies"
         " (the root key localcloud/localcloud stays allowed everything)",
     )
+    for verb, help_text in (
+        ("export", "write the data dir's whole local cloud (stopped) to FILE (a .tar.gz)"),
+        ("import", "bring a whole local cloud from FILE (an export) into an empty data dir"),
+        ("reset", "empty the data dir (asks first; --yes does not): the next up starts a new local cloud"),
+    ):
+        p_verb = sub.add_parser(verb, help=help_text, description=help_text)
+        if verb != "reset":
+            p_verb.add_argument("file", type=Path)
+        else:
+            p_verb.add_argument("--yes", action="store_true", help="do not ask")
+        p_verb.add_argument("--data-dir", default=".localcloud", help="the local cloud's data dir")
     args = parser.parse_args(argv)
+    if args.command != "up":
+        sys.exit(_archive(args))
     logs.configure(logging.WARNING)
     code = up(args.port, args.data_dir, args.stacks, dict(args.parameters), args.enforce_iam, not args.in_memory)
     # Leave without the interpreter's teardown: up() has stopped every service and flushed what they
