@@ -81,19 +81,23 @@ def setup(endpoint: str) -> None:
                                                Handler="app.handler", Code={"ZipFile": zip_of(CODE)}, Timeout=30)
 
 
-def per_request(endpoint: str, calls: int) -> dict[str, list[float]]:
-    ddb, lam = client(endpoint, "dynamodb"), client(endpoint, "lambda")
-    lam.invoke(FunctionName="bench", Payload=b"{}")["Payload"].read()  # cold start out of the figures
-    out: dict[str, list[float]] = {"PutItem": [], "Invoke (warm)": []}
+def per_request(endpoints: dict[str, str], calls: int) -> dict[str, dict[str, list[float]]]:
+    """Each call timed on both clouds in turn (off, on, off, on ...): a load that drifts on a
+    shared machine weighs on both alike."""
+    clients = {mode: (client(e, "dynamodb"), client(e, "lambda")) for mode, e in endpoints.items()}
+    for _, lam in clients.values():
+        lam.invoke(FunctionName="bench", Payload=b"{}")["Payload"].read()  # cold start out of the figures
+    out: dict[str, dict[str, list[float]]] = {m: {"PutItem": [], "Invoke (warm)": []} for m in endpoints}
     for i in range(calls):
-        t0 = time.perf_counter()
-        ddb.put_item(TableName="bench", Item={"pk": {"S": f"item-{i}"}, "v": {"S": "x" * 100}})
-        out["PutItem"].append((time.perf_counter() - t0) * 1000)
-        t0 = time.perf_counter()
-        answer = lam.invoke(FunctionName="bench", Payload=b"{}")
-        answer["Payload"].read()
-        out["Invoke (warm)"].append((time.perf_counter() - t0) * 1000)
-        assert "FunctionError" not in answer, answer
+        for mode, (ddb, lam) in clients.items():
+            t0 = time.perf_counter()
+            ddb.put_item(TableName="bench", Item={"pk": {"S": f"item-{i}"}, "v": {"S": "x" * 100}})
+            out[mode]["PutItem"].append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            answer = lam.invoke(FunctionName="bench", Payload=b"{}")
+            answer["Payload"].read()
+            out[mode]["Invoke (warm)"].append((time.perf_counter() - t0) * 1000)
+            assert "FunctionError" not in answer, answer
     return out
 
 
@@ -124,25 +128,27 @@ def main() -> None:
     args = parse(parser, calls=5, items=50, log_events=200, functions=2)
     print(f"bench_persistence: {args.calls} calls per figure; restart with {args.items} items, "
           f"{args.log_events} log events, {args.functions} more functions", flush=True)
-    figures: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode, extra in (("off", ("--in-memory",)), ("on", ())):
-            cloud = LocalSprout.start(Path(tmp) / mode, with_sprout=False, cwd=ROOT, extra_args=extra)
-            try:
-                setup(cloud.endpoint)
-                figures[mode] = per_request(cloud.endpoint, args.calls)
-                if mode == "on":
-                    window = settle(cloud.endpoint)
-                    seen = status(cloud.endpoint)
-                    print(f"one snapshot (small state): {seen['lastBytes'] / 1e6:.2f} MB written in "
-                          f"{seen['lastSeconds'] * 1000:.1f} ms; {seen['saves']} written during the run; "
-                          f"the last write was in the snapshot {window * 1000:.0f} ms after it was acknowledged",
-                          flush=True)
-                    restart(cloud, Path(tmp) / mode, args)
-                    cloud = None
-            finally:
-                if cloud is not None:
-                    stop_cloud(cloud)
+        clouds: dict[str, LocalSprout] = {}
+        try:
+            for mode, extra in (("off", ("--in-memory",)), ("on", ())):
+                t0 = time.monotonic()
+                clouds[mode] = LocalSprout.start(Path(tmp) / mode, with_sprout=False, cwd=ROOT, extra_args=extra)
+                print(f"persistence {mode}: a new cloud ready in {time.monotonic() - t0:.1f} s", flush=True)
+                setup(clouds[mode].endpoint)
+            figures = per_request({m: c.endpoint for m, c in clouds.items()}, args.calls)
+            stop_cloud(clouds.pop("off"))
+            on = clouds["on"].endpoint
+            window = settle(on)
+            seen = status(on)
+            print(f"one snapshot (small state): {seen['lastBytes'] / 1e6:.2f} MB written in "
+                  f"{seen['lastSeconds'] * 1000:.1f} ms; {seen['saves']} written during the run; "
+                  f"the last write was in the snapshot {window * 1000:.0f} ms after it was acknowledged",
+                  flush=True)
+            restart(clouds.pop("on"), Path(tmp) / "on", args)
+        finally:
+            for cloud in clouds.values():
+                stop_cloud(cloud)
     print("per request, p50 / p95 (ms), persistence off -> on:")
     for what in figures["off"]:
         off, on = figures["off"][what], figures["on"][what]
