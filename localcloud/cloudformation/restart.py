@@ -16,12 +16,10 @@ CloudFormation would after a failure, so that nothing stays in progress:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from . import provision, recovery
 from .model import Stack
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from .steps import Steps
+from .store import StackStore
 
 REASON = "The local cloud stopped during this operation (it was taken on when the local cloud started again)"
 UPDATES = (
@@ -32,41 +30,39 @@ UPDATES = (
 )
 
 
-def take_on(engine: Engine) -> int:
+def take_on(store: StackStore, steps: Steps) -> int:
     """Settle every stack caught in progress (in the background); how many."""
-    with engine.lock:
-        caught = [s for s in engine.stacks if s.in_progress]
-        for cs in engine.change_sets:
+    with store.lock:
+        caught = [s for s in store.stacks if s.in_progress]
+        for cs in store.change_sets:
             if cs.execution_status == "EXECUTE_IN_PROGRESS":
                 cs.execution_status = "EXECUTE_FAILED"
                 cs.reason = REASON
     for stack in caught:
         if stack.status in ("CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS"):
             if stack.status == "CREATE_IN_PROGRESS" and (stack.disable_rollback or stack.on_failure == "DO_NOTHING"):
-                with engine.lock:
+                with store.lock:
                     stack.set_status("CREATE_FAILED", REASON)
                 continue
-            with engine.lock:
+            with store.lock:
                 stack.set_status("ROLLBACK_IN_PROGRESS", REASON)
-            engine._start(stack, _roll_back_create, engine, stack)
+            steps.start(stack, _roll_back_create, steps, stack)
         elif stack.status in UPDATES:
-            from . import recovery
-
-            with engine.lock:
+            with store.lock:
                 stack.rollback_reason = REASON
                 if stack.status != "UPDATE_ROLLBACK_IN_PROGRESS":
                     stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS", REASON)
-            engine._start(stack, recovery._undo, engine, stack, engine._context(stack), [], dict(stack.resources), set())
+            steps.start(stack, recovery._undo, steps, stack, steps.context(stack), [], dict(stack.resources), set())
         elif stack.status == "DELETE_IN_PROGRESS":
-            engine._start(stack, engine._run_delete, stack)
+            steps.start(stack, provision.run_delete, steps, stack)
     return len(caught)
 
 
-def _roll_back_create(engine: Engine, stack: Stack) -> None:
-    ctx = engine._context(stack)
+def _roll_back_create(steps: Steps, stack: Stack) -> None:
+    ctx = steps.context(stack)
     made = [s for s in stack.resources.values() if s.physical_id and s.status != "DELETE_COMPLETE"]
-    problems = [p for p in (engine._delete_resource(stack, ctx, s) for s in reversed(made)) if p]
-    with engine.lock:
+    problems = [p for p in (steps.delete_resource(stack, ctx, s) for s in reversed(made)) if p]
+    with steps.store.lock:
         if problems:
             stack.set_status("ROLLBACK_FAILED", f"{REASON} Rollback failed: {' '.join(problems)}")
             return

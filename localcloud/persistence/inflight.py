@@ -93,11 +93,9 @@ def _builds(cloud: Any) -> int:
 
 
 def _stacks(cloud: Any) -> int:
-    from localcloud import cloudformation
-    from localcloud.cloudformation import restart
+    from localcloud.cloudformation import take_on_interrupted
 
-    engine = cloudformation._ENGINE  # (the package's engine() is shadowed by its engine module)
-    return restart.take_on(engine) if engine is not None else 0
+    return take_on_interrupted()
 
 
 def _sqs_in_flight(cloud: Any) -> int:
