@@ -11,9 +11,11 @@ import sys
 import requests
 
 from tests.conftest import start_cloud, stop_cloud
+from tests.integration.faults import arm
 from tests.integration.sprout.conftest import wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/any"
+SLEEPS = "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 600\n"
 
 
 def written(cloud) -> bool:
@@ -41,7 +43,7 @@ def test_given_a_cloud_killed_when_started_again_then_its_state_is_back_and_what
     cloud = start_cloud(data)
     try:
         # GIVEN a repository with a commit, a table with items, an object, a queue with a message in
-        # flight, and an execution running, whose status changes a rule sends to a queue
+        # flight, an execution running (whose status changes a rule sends to a queue), a build running
         url = cloud.client("codecommit").create_repository(repositoryName="kept")["repositoryMetadata"]["cloneUrlHttp"]
         git.run(tmp_path, "clone", "-q", url, "work")
         write(tmp_path / "work", {"README.md": "hello\n"})
@@ -68,6 +70,19 @@ def test_given_a_cloud_killed_when_started_again_then_its_state_is_back_and_what
         machine = sfn.create_state_machine(name="waits", roleArn=ROLE, definition=json.dumps(
             {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}))["stateMachineArn"]
         execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        codebuild = cloud.client("codebuild")
+        codebuild.create_project(
+            name="sleeps", source={"type": "NO_SOURCE", "buildspec": SLEEPS}, artifacts={"type": "NO_ARTIFACTS"},
+            environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                         "computeType": "BUILD_GENERAL1_SMALL"},
+            serviceRole=ROLE,
+        )
+        build = codebuild.start_build(projectName="sleeps")["build"]["id"]
+        wait_for("the build to run", lambda: codebuild.batch_get_builds(ids=[build])["builds"][0]["currentPhase"]
+                 == "BUILD", timeout=60)
+        arm(cloud, kind="hold-stack", stack="held")  # and a stack held in the middle of its create
+        cloud.client("cloudformation").create_stack(StackName="held", TemplateBody=json.dumps(
+            {"Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "held-logs"}}}}))
         # WHEN the cloud is killed and started again on the same data dir
         kill(cloud)
     except BaseException:
@@ -80,6 +95,8 @@ def test_given_a_cloud_killed_when_started_again_then_its_state_is_back_and_what
         assert "localcloud: restored the state written" in said and "20 items" in said, said
         assert "localcloud: 1 Step Functions executions ended ABORTED" in said, said
         assert "localcloud: 1 SQS messages in flight made visible again" in said, said
+        assert "localcloud: 1 CodeBuild builds ended STOPPED" in said, said
+        assert "localcloud: 1 CloudFormation stack operations taken on" in said, said
         # AND the state is back: items, object, repository served again with its commit
         assert cloud.client("dynamodb").scan(TableName="kept")["Count"] == 20
         assert cloud.client("s3").get_object(Bucket="kept-bucket", Key="k")["Body"].read() == b"kept"
@@ -97,6 +114,14 @@ def test_given_a_cloud_killed_when_started_again_then_its_state_is_back_and_what
         got = wait_for("the ABORTED event", lambda: sqs.receive_message(QueueUrl=events_queue, WaitTimeSeconds=1)
                        .get("Messages"), timeout=30)
         assert json.loads(got[0]["Body"])["detail"]["executionArn"] == execution
+        # AND the stack caught mid-create is rolled back
+        cf = cloud.client("cloudformation")
+        wait_for("the held stack to settle", lambda: not cf.describe_stacks(StackName="held")["Stacks"][0]
+                 ["StackStatus"].endswith("_IN_PROGRESS"), timeout=60)
+        assert cf.describe_stacks(StackName="held")["Stacks"][0]["StackStatus"] == "ROLLBACK_COMPLETE"
+        # AND the build ended STOPPED
+        ended = cloud.client("codebuild").batch_get_builds(ids=[build])["builds"][0]
+        assert (ended["buildStatus"], ended["buildComplete"]) == ("STOPPED", True)
         # AND the message that was in flight is visible again
         work_queue = sqs.get_queue_url(QueueName="work")["QueueUrl"]
         assert [m["Body"] for m in sqs.receive_message(QueueUrl=work_queue)["Messages"]] == ["in flight"]
