@@ -125,7 +125,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=10000)
     parser.add_argument("--log-events", type=int, default=100000)
     parser.add_argument("--functions", type=int, default=30)
-    args = parse(parser, calls=5, items=50, log_events=200, functions=2)
+    parser.add_argument("--sprout", action="store_true",
+                        help="also: Sprout's stack answering after a fresh up, and after kill -9 and up again")
+    args = parse(parser, calls=5, items=50, log_events=200, functions=2, sprout=False)
     print(f"bench_persistence: {args.calls} calls per figure; restart with {args.items} items, "
           f"{args.log_events} log events, {args.functions} more functions", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,6 +151,8 @@ def main() -> None:
         finally:
             for cloud in clouds.values():
                 stop_cloud(cloud)
+        if args.sprout:
+            with_sprout(Path(tmp) / "sprout")
     print("per request, p50 / p95 (ms), persistence off -> on:")
     for what in figures["off"]:
         off, on = figures["off"][what], figures["on"][what]
@@ -156,6 +160,26 @@ def main() -> None:
         verdict = "" if args.smoke else (" (target <= 1.2x: met)" if ratio <= 1.2 else " (target <= 1.2x: MISSED)")
         print(f"  {what:15} {p(off, 50):7.2f} / {p(off, 95):7.2f}  ->  {p(on, 50):7.2f} / {p(on, 95):7.2f}"
               f"   p50 x{ratio:.2f}{verdict}")
+
+
+def with_sprout(data: Path) -> None:
+    """Seconds until Sprout's API answers: a fresh up (deploys Sprout) vs up again after kill -9."""
+    from sprout.cli.client import SproutClient
+
+    for when in ("fresh up (deploys Sprout)", "up again after kill -9"):
+        t0 = time.monotonic()
+        cloud = LocalSprout.start(data, with_sprout=True, cwd=ROOT)
+        apps = SproutClient(cloud.api_url).request("GET", "/apps")["apps"]
+        took = time.monotonic() - t0
+        restored = next((line.strip() for line in cloud.printed if "restored" in line), "")
+        print(f"Sprout answering, {when}: {took:.1f} s ({len(apps)} apps)" + (f"\n  {restored}" if restored else ""),
+              flush=True)
+        if when.startswith("fresh"):
+            settle(cloud.endpoint)
+            cloud.process.kill()
+            cloud.process.wait(timeout=30)
+        else:
+            stop_cloud(cloud)
 
 
 def restart(cloud: LocalSprout, data: Path, args: argparse.Namespace) -> None:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import moto_state, snapshot
+from . import blobs, moto_state, snapshot
 from .counts import counts
 from .snapshot import SnapshotRefused
 
@@ -137,6 +137,7 @@ class Persistence:
         self._thread: threading.Thread | None = None
         self._save_lock = threading.Lock()
         self._moto_version = moto_version()
+        self.blobs = blobs.Blobs(self.folder)
         self.last_seconds = 0.0
         self.last_bytes = 0
         self.saves = 0
@@ -178,7 +179,10 @@ class Persistence:
             return Restored()
         meta, body = found
         try:
-            state = snapshot.loads(body)
+            with blobs.loading(self.blobs):
+                state = snapshot.loads(body)
+        except SnapshotRefused:
+            raise
         except Exception as e:  # a checksum that matches but a pickle that does not load: a bug, said so
             raise SnapshotRefused(f"{self.folder / snapshot.NAME} could not be loaded ({type(e).__name__}: {e})") from None
         moto_state.restore(state["moto"])
@@ -195,15 +199,18 @@ class Persistence:
             try:
                 started = time.monotonic()
                 body = self._pickled()
+                self.blobs.durable()  # the blobs it names are on disk before it is
                 self.last_bytes = snapshot.write(self.folder, body, self._moto_version)
+                self.blobs.collect_garbage()
                 self.last_seconds = time.monotonic() - started
                 self.saves += 1
             finally:
                 self._saving = False
 
     def _pickled(self) -> bytes:
-        refs = moto_state.References()
+        refs = moto_state.References(self.blobs)
         for attempt in range(5):
+            self.blobs.begin()
             try:
                 state = {"moto": moto_state.collect(), "parts": {n: dump() for n, (dump, _) in self._parts.items()}}
                 return snapshot.dumps(state, refs.reduce)

@@ -5,7 +5,8 @@ the ones in use are listed in ``BackendDict._instances``. A snapshot holds, for 
 module, its name there and its accounts; loading puts the accounts back into the same
 ``BackendDict`` objects (components hold references to them), so nothing else is rebound.
 
-What is not state is left out: AWS managed IAM policies (about 20 MB, loaded by moto when the IAM
+Function code, layer content and S3 object bodies are kept once by content beside the snapshot
+(``blobs``). What is not state is left out: AWS managed IAM policies (about 20 MB, loaded by moto when the IAM
 backend is made) are written as a reference (``aws_managed_policy``) and taken from the new IAM backend on load, with the
 number of attachments they had; the worker of a Step Functions execution (its interpreter's
 thread and environment) is written as its history only: an ``EndedWorker`` that
@@ -19,6 +20,9 @@ import sys
 from typing import Any
 
 from localcloud.moto_hooks import require
+
+from . import blobs
+from .blobs import Blobs
 
 _IAM_MODELS = "moto.iam.models"
 _PARTITION = "aws"  # the local cloud's partition (us-east-1)
@@ -86,12 +90,20 @@ def restore(state: dict[tuple[str, str], dict[str, Any]]) -> None:
 class References:
     """How what is not written whole is written (``reduce`` for ``snapshot.dumps``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Blobs | None = None) -> None:
         self._aws_policy = require(_IAM_MODELS, "AWSManagedPolicy", "AWS managed policies are written as references")
         self._worker = require(*_WORKER, "an execution's worker (its thread) is not state")
+        self._store = store
+        self._large = {
+            require("moto.awslambda.models", "LambdaFunction", "a function's code is kept as a blob"),
+            require("moto.awslambda.models", "LayerVersion", "a layer's content is kept as a blob"),
+            require("moto.s3.models", "FakeKey", "an object's body is kept as a blob"),
+        }
 
     def reduce(self, obj: Any) -> Any:
         t = type(obj)
+        if self._store is not None and t in self._large:
+            return blobs.reduce_with_blobs(obj, self._store)
         if t is self._aws_policy:
             return (aws_managed_policy, (obj.account_id, obj.partition, obj.arn, obj.attachment_count))
         if t is self._worker:

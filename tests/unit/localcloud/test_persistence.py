@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from localcloud.persistence import DataDirBusy, DataDirLock, changes_state, snapshot
+from localcloud.persistence import DataDirBusy, DataDirLock, blobs, changes_state, snapshot
 from localcloud.persistence.snapshot import SnapshotRefused
 
 MOTO = "5.2.5"
@@ -160,3 +160,43 @@ def test_given_a_form_request_when_its_action_is_peeked_then_moto_still_reads_th
     environ = _environ(form="Action=PutMetricAlarm&AlarmName=a")
     changes_state(environ)
     assert environ["wsgi.input"].read() == b"Action=PutMetricAlarm&AlarmName=a"
+
+
+class _Code:
+    def __init__(self, code: bytes, name: str):
+        self.code, self.name, self.spec = code, name, {"ZipFile": "z" * blobs.THRESHOLD, "Handler": "app.handler"}
+
+
+def test_given_large_values_when_pickled_with_blobs_then_they_are_kept_once_by_content_and_come_back(tmp_path):
+    # GIVEN two objects holding the same large code, and a small one
+    store = blobs.Blobs(tmp_path)
+    big = b"c" * blobs.THRESHOLD
+    objects = [_Code(big, "a"), _Code(bytes(big), "b"), _Code(b"small", "c")]
+    # WHEN pickled with the blob store
+    store.begin()
+    body = snapshot.dumps(objects, reduce=lambda o: blobs.reduce_with_blobs(o, store) if isinstance(o, _Code) else NotImplemented)
+    store.durable()
+    # THEN the large values are files of their own (one per content), not in the pickle
+    assert len(list((tmp_path / "blobs").iterdir())) == 2 and len(body) < blobs.THRESHOLD
+    # AND they come back whole
+    with blobs.loading(store):
+        loaded = snapshot.loads(body)
+    assert [o.code for o in loaded] == [big, big, b"small"] and loaded[0].spec["ZipFile"] == "z" * blobs.THRESHOLD
+    assert loaded[2].name == "c"
+    # AND once a snapshot names only the small one (with its spec), the code's blob is deleted
+    store.begin()
+    snapshot.dumps([objects[2]], reduce=lambda o: blobs.reduce_with_blobs(o, store) if isinstance(o, _Code) else NotImplemented)
+    store.durable()
+    store.collect_garbage()
+    assert len(list((tmp_path / "blobs").iterdir())) == 1
+
+
+def test_given_a_blob_missing_when_loaded_then_the_snapshot_is_refused(tmp_path):
+    store = blobs.Blobs(tmp_path)
+    store.begin()
+    body = snapshot.dumps([_Code(b"c" * blobs.THRESHOLD, "a")], reduce=lambda o: blobs.reduce_with_blobs(o, store) if isinstance(o, _Code) else NotImplemented)
+    for path in (tmp_path / "blobs").iterdir():
+        path.unlink()
+    with pytest.raises(SnapshotRefused) as refused, blobs.loading(store):
+        snapshot.loads(body)
+    assert "missing" in str(refused.value)
