@@ -164,8 +164,11 @@ def main() -> None:
 
 def with_sprout(data: Path) -> None:
     """Seconds until Sprout's API answers: a fresh up (deploys Sprout) vs up again after kill -9."""
+    import os
+
     from sprout.cli.client import SproutClient
 
+    os.environ.update(AWS_ACCESS_KEY_ID="localcloud", AWS_SECRET_ACCESS_KEY="localcloud", AWS_DEFAULT_REGION="us-east-1")
     for when in ("fresh up (deploys Sprout)", "up again after kill -9"):
         t0 = time.monotonic()
         cloud = LocalSprout.start(data, with_sprout=True, cwd=ROOT)

@@ -213,7 +213,7 @@ class Persistence:
             self.blobs.begin()
             try:
                 state = {"moto": moto_state.collect(), "parts": {n: dump() for n, (dump, _) in self._parts.items()}}
-                return snapshot.dumps(state, refs.reduce)
+                return snapshot.dumps(state, refs.reducers())
             except RuntimeError:  # a dict changed size while it was pickled: a request was changing it
                 if attempt == 4:
                     raise

@@ -100,16 +100,23 @@ class References:
             require("moto.s3.models", "FakeKey", "an object's body is kept as a blob"),
         }
 
-    def reduce(self, obj: Any) -> Any:
-        t = type(obj)
-        if self._store is not None and t in self._large:
-            return blobs.reduce_with_blobs(obj, self._store)
-        if t is self._aws_policy:
-            return (aws_managed_policy, (obj.account_id, obj.partition, obj.arn, obj.attachment_count))
-        if t is self._worker:
-            env = getattr(obj, "env", None)
-            return (EndedWorker, (list(env.event_manager.get_event_history()) if env is not None else [],))
-        return NotImplemented
+    def reducers(self) -> dict[type, Any]:
+        """For ``snapshot.dumps``: how each of these exact types is written."""
+        out: dict[type, Any] = {self._aws_policy: _policy_reference, self._worker: _ended_worker}
+        if self._store is not None:
+            store = self._store
+            for cls in self._large:
+                out[cls] = lambda obj: blobs.reduce_with_blobs(obj, store)
+        return out
+
+
+def _policy_reference(obj: Any) -> Any:
+    return (aws_managed_policy, (obj.account_id, obj.partition, obj.arn, obj.attachment_count))
+
+
+def _ended_worker(obj: Any) -> Any:
+    env = getattr(obj, "env", None)
+    return (EndedWorker, (list(env.event_manager.get_event_history()) if env is not None else [],))
 
 
 def aws_managed_policy(account_id: str, partition: str, arn: str, attachments: int) -> Any:

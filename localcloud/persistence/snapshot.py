@@ -18,6 +18,7 @@ a ``defaultdict`` whose factory is a lambda as one whose factory is the type the
 
 from __future__ import annotations
 
+import copyreg
 import hashlib
 import io
 import json
@@ -52,34 +53,43 @@ def _nothing() -> None:
     return None
 
 
-class _Pickler(pickle.Pickler):
-    def __init__(self, file: io.BytesIO, reduce: Callable[[Any], Any] | None):
-        super().__init__(file, protocol=5)
-        self._reduce = reduce
-
-    def reducer_override(self, obj: Any) -> Any:
-        t = type(obj)
-        if self._reduce is not None:
-            reduced = self._reduce(obj)
-            if reduced is not NotImplemented:
-                return reduced
-        if t in _LOCK_TYPES:
-            return (_new_lock, ("rlock" if t is _LOCK_TYPES[1] else "lock",))
-        if isinstance(obj, threading.Thread | subprocess.Popen):
-            return (_nothing, ())
-        if t is defaultdict and "<" in getattr(obj.default_factory, "__qualname__", ""):
-            # a defaultdict(lambda: {}) is written as a defaultdict(dict): what its factory makes
-            return (defaultdict, (type(obj.default_factory()),), None, None, iter(obj.items()))
-        if t is weakref.WeakValueDictionary:
-            return (weakref.WeakValueDictionary, (dict(obj.items()),))
-        return NotImplemented
+def _subclasses(cls: type) -> list[type]:
+    out, todo = [], [cls]
+    while todo:
+        c = todo.pop()
+        out.append(c)
+        todo.extend(c.__subclasses__())
+    return out
 
 
-def dumps(state: Any, reduce: Callable[[Any], Any] | None = None) -> bytes:
-    """``state`` pickled; ``reduce(obj)`` may write an object its own way (a pickle reduce value), or
-    return NotImplemented."""
+def _defaultdict(obj: defaultdict) -> Any:
+    if "<" in getattr(obj.default_factory, "__qualname__", ""):
+        # a defaultdict(lambda: {}) is written as a defaultdict(dict): what its factory makes
+        return (defaultdict, (type(obj.default_factory()),), None, None, iter(obj.items()))
+    return obj.__reduce_ex__(5)
+
+
+def _table(reducers: dict[type, Callable[[Any], Any]] | None) -> dict[type, Callable[[Any], Any]]:
+    """How each type that is not plain state is written: looked up by exact type, in C, so the
+    objects that are plain state (nearly all) cost no Python call."""
+    table: dict[type, Callable[[Any], Any]] = dict(copyreg.dispatch_table)
+    table[_LOCK_TYPES[0]] = lambda obj: (_new_lock, ("lock",))
+    table[_LOCK_TYPES[1]] = lambda obj: (_new_lock, ("rlock",))
+    for cls in (*_subclasses(threading.Thread), *_subclasses(subprocess.Popen)):
+        table[cls] = lambda obj: (_nothing, ())
+    table[weakref.WeakValueDictionary] = lambda obj: (weakref.WeakValueDictionary, (dict(obj.items()),))
+    table[defaultdict] = _defaultdict
+    table.update(reducers or {})
+    return table
+
+
+def dumps(state: Any, reducers: dict[type, Callable[[Any], Any]] | None = None) -> bytes:
+    """``state`` pickled; ``reducers`` write objects of those exact types their own way (a pickle
+    reduce value each)."""
     buf = io.BytesIO()
-    _Pickler(buf, reduce).dump(state)
+    pickler = pickle.Pickler(buf, protocol=5)
+    pickler.dispatch_table = _table(reducers)
+    pickler.dump(state)
     return buf.getvalue()
 
 

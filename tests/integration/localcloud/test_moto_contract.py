@@ -165,7 +165,7 @@ def test_given_moto_state_when_snapshotted_and_put_back_then_moto_answers_from_i
     queue = sqs.create_queue(QueueName="contract-kept")["QueueUrl"]
     sqs.send_message(QueueUrl=queue, MessageBody="m")
     assert sqs.receive_message(QueueUrl=queue, VisibilityTimeout=3600)["Messages"]
-    body = snapshot.dumps({"moto": moto_state.collect()}, moto_state.References().reduce)
+    body = snapshot.dumps({"moto": moto_state.collect()}, moto_state.References().reducers())
     s3.delete_object(Bucket="contract-kept", Key="k")
     s3.delete_bucket(Bucket="contract-kept")
     moto_state.restore(snapshot.loads(body)["moto"])

@@ -99,11 +99,12 @@ def test_given_state_holding_locks_threads_and_lambdas_when_pickled_then_it_load
     assert h.weak["k"] is loaded["k"]
 
 
-def test_given_a_reduce_when_pickled_then_it_writes_objects_its_own_way():
-    class Big:
-        pass
+class _Big:
+    pass
 
-    body = snapshot.dumps([Big(), 1], reduce=lambda obj: (str, ("small",)) if isinstance(obj, Big) else NotImplemented)
+
+def test_given_a_reducer_when_pickled_then_it_writes_objects_of_that_type_its_own_way():
+    body = snapshot.dumps([_Big(), 1], reducers={_Big: lambda obj: (str, ("small",))})
     assert snapshot.loads(body) == ["small", 1]
 
 
@@ -174,7 +175,7 @@ def test_given_large_values_when_pickled_with_blobs_then_they_are_kept_once_by_c
     objects = [_Code(big, "a"), _Code(bytes(big), "b"), _Code(b"small", "c")]
     # WHEN pickled with the blob store
     store.begin()
-    body = snapshot.dumps(objects, reduce=lambda o: blobs.reduce_with_blobs(o, store) if isinstance(o, _Code) else NotImplemented)
+    body = snapshot.dumps(objects, reducers={_Code: lambda o: blobs.reduce_with_blobs(o, store)})
     store.durable()
     # THEN the large values are files of their own (one per content), not in the pickle
     assert len(list((tmp_path / "blobs").iterdir())) == 2 and len(body) < blobs.THRESHOLD
@@ -185,7 +186,7 @@ def test_given_large_values_when_pickled_with_blobs_then_they_are_kept_once_by_c
     assert loaded[2].name == "c"
     # AND once a snapshot names only the small one (with its spec), the code's blob is deleted
     store.begin()
-    snapshot.dumps([objects[2]], reduce=lambda o: blobs.reduce_with_blobs(o, store) if isinstance(o, _Code) else NotImplemented)
+    snapshot.dumps([objects[2]], reducers={_Code: lambda o: blobs.reduce_with_blobs(o, store)})
     store.durable()
     store.collect_garbage()
     assert len(list((tmp_path / "blobs").iterdir())) == 1
@@ -194,7 +195,7 @@ def test_given_large_values_when_pickled_with_blobs_then_they_are_kept_once_by_c
 def test_given_a_blob_missing_when_loaded_then_the_snapshot_is_refused(tmp_path):
     store = blobs.Blobs(tmp_path)
     store.begin()
-    body = snapshot.dumps([_Code(b"c" * blobs.THRESHOLD, "a")], reduce=lambda o: blobs.reduce_with_blobs(o, store) if isinstance(o, _Code) else NotImplemented)
+    body = snapshot.dumps([_Code(b"c" * blobs.THRESHOLD, "a")], reducers={_Code: lambda o: blobs.reduce_with_blobs(o, store)})
     for path in (tmp_path / "blobs").iterdir():
         path.unlink()
     with pytest.raises(SnapshotRefused) as refused, blobs.loading(store):
