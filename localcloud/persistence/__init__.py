@@ -11,7 +11,7 @@ stacks, change sets and events), pickled together into one snapshot (``snapshot`
 When: a saver thread writes a new snapshot shortly (``DEBOUNCE``) after a request that may have
 changed something (any request but reads: GET/HEAD, and JSON/query actions named Describe*, Get*,
 List*, Query, Scan, ...), and never more often than every ``SPACING`` times as long as the last
-one took (so saving takes at most a fifth of one core). A clean stop writes a last one. After
+one took (so saving takes at most a ninth of the time). A clean stop writes a last one. After
 ``kill -9`` the next start loads the last snapshot written whole: what was acknowledged in the last
 ``DEBOUNCE`` + one snapshot's time may be lost (measured by bench/bench_persistence.py).
 
@@ -43,7 +43,7 @@ from .snapshot import SnapshotRefused
 log = logging.getLogger("localcloud.persistence")
 
 DEBOUNCE = 0.05  # seconds after a changing request before the snapshot is written
-SPACING = 4.0  # a snapshot that took T waits SPACING * T before the next one
+SPACING = 8.0  # a snapshot that took T waits SPACING * T before the next one (saving: at most 1/9 of the time)
 LOCK_FILE = "lock"
 STATUS_PATH = "/_localcloud/persistence"
 READ_PREFIXES = (
