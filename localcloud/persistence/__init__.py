@@ -13,7 +13,7 @@ changed something (any request but reads: GET/HEAD, and JSON/query actions named
 List*, Query, Scan, ...), and never more often than every ``SPACING`` times as long as the last
 one took (so saving takes at most a ninth of the time). A clean stop writes a last one. After
 ``kill -9`` the next start loads the last snapshot written whole: what was acknowledged in the last
-``DEBOUNCE`` + one snapshot's time may be lost (measured by bench/bench_persistence.py).
+``DEBOUNCE`` + (``SPACING`` + 1) x one snapshot's time may be lost (measured by bench/bench_persistence.py).
 
 ``GET {endpoint}/_localcloud/persistence`` says whether a change is still to be written
 (``pending``), how many snapshots were written and what the last one cost (tests and benches wait
