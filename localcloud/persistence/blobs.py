@@ -4,8 +4,8 @@ so writing one costs what changed, not every zip the cloud holds.
 
 Order of writes: a blob is written whole (temporary file, ``fsync``, rename) and the folder
 ``fsync``-ed before the snapshot that names it is renamed into place; blobs no snapshot names any
-more are deleted only after the new snapshot is. A blob a snapshot names that is missing refuses
-the load (``SnapshotRefused``).
+more are deleted only after the new snapshot is. A blob a snapshot names that is missing, or whose content is not what
+its name says, refuses the load (``SnapshotRefused``).
 """
 
 from __future__ import annotations
@@ -97,6 +97,11 @@ class Blobs:
                 f"the snapshot names {self.folder / ref.sha}, which is missing: nothing was loaded; "
                 "restore the data dir from an export or `sprout local reset`"
             ) from None
+        if hashlib.sha256(data).hexdigest() != ref.sha:
+            raise SnapshotRefused(
+                f"{self.folder / ref.sha} is corrupted (its content is not what its name says): nothing was "
+                "loaded; restore the data dir from an export or `sprout local reset`"
+            )
         return data.decode() if ref.text else data
 
 

@@ -192,12 +192,16 @@ def test_given_large_values_when_pickled_with_blobs_then_they_are_kept_once_by_c
     assert len(list((tmp_path / "blobs").iterdir())) == 1
 
 
-def test_given_a_blob_missing_when_loaded_then_the_snapshot_is_refused(tmp_path):
+@pytest.mark.parametrize("damage", ["missing", "corrupted"])
+def test_given_a_blob_missing_or_corrupted_when_loaded_then_the_snapshot_is_refused(tmp_path, damage):
     store = blobs.Blobs(tmp_path)
     store.begin()
     body = snapshot.dumps([_Code(b"c" * blobs.THRESHOLD, "a")], reducers={_Code: lambda o: blobs.reduce_with_blobs(o, store)})
     for path in (tmp_path / "blobs").iterdir():
-        path.unlink()
+        if damage == "missing":
+            path.unlink()
+        else:
+            path.write_bytes(b"d" * blobs.THRESHOLD)
     with pytest.raises(SnapshotRefused) as refused, blobs.loading(store):
         snapshot.loads(body)
-    assert "missing" in str(refused.value)
+    assert damage in str(refused.value)
