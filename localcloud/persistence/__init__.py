@@ -79,7 +79,7 @@ class DataDirLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
-            raise DataDirUnusable(f"data dir {self.path.parent} is not writable: {e.strerror}") from None
+            raise DataDirUnusable(f"data dir {self.path.parent} cannot be used: {e.strerror} ({e.filename})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
