@@ -35,6 +35,7 @@ COMPONENTS = (
     "localcloud.faults",  # test hooks: inert unless a test arms a fault
     "localcloud.iam",
     "localcloud.dynamodb",
+    "localcloud.parameter_store",
     "localcloud.lambda_runner",
     "localcloud.events_router",
     "localcloud.stepfunctions",

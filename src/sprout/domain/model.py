@@ -41,6 +41,7 @@ class DeploymentKind(StrEnum):
     PROMOTE = "promote"
     ROLLBACK = "rollback"
     AUTO_ROLLBACK = "auto-rollback"
+    CONFIG = "config"  # the build the stage runs, deployed again with the stage's settings as they are now
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from sprout.domain.dependencies import (
 )
 from sprout.domain.errors import PackagingError
 from sprout.domain.model import LIVE_ALIAS, FunctionArtifact
+from sprout.domain.settings_values import add_version_parameters
 from sprout.domain.source_tree import SourceTree, normalize
 from sprout.domain.template import dump_template, is_intrinsic, load_template
 from sprout.domain.zipper import CodeResource, InstalledDependencies, Zipper
@@ -236,6 +237,7 @@ def _publish_live_alias(packaged: dict[str, Any]) -> None:
     if "AutoPublishAliasAllProperties" not in fn_globals:
         for props in functions:
             props.setdefault("AutoPublishAliasAllProperties", True)
+    add_version_parameters(packaged, FUNCTION)  # a settings change publishes a version too (settings_values)
 
 
 def _mapping(template: Any, path: str) -> dict[str, Any]:

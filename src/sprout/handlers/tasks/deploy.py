@@ -11,9 +11,10 @@ import yaml
 from sprout import wiring
 from sprout.adapters import auto_rollback
 from sprout.adapters.executions import Executions
+from sprout.adapters.lineage.stage_settings import SettingsRepository
 from sprout.adapters.source import descends_from
 from sprout.adapters.stacks import Progress, StageStacks
-from sprout.domain.errors import InvalidInput, StageMoved
+from sprout.domain.errors import DeployError, InvalidInput, StageMoved
 from sprout.domain.model import DeploymentKind, DeploymentStatus, DeployProgress
 from sprout.domain.pipeline import check_deployable, iso, parse_iso, stack_name, superseded
 from sprout.domain.stack_events import cut
@@ -28,6 +29,7 @@ from sprout.handlers.contracts import (
 )
 from sprout.handlers.tasks.common import lineage, reason, settings, task, with_execution
 from sprout.observability import logger, metrics
+from sprout.services.stage_settings import deploy_parameters
 
 artifacts = wiring.artifacts()
 # How long one CheckDeploy follows the stack before handing back to the state machine's Wait loop.
@@ -98,8 +100,7 @@ def start_change_set_step(event: HeldDeploy) -> ChangeSetState:
         raise InvalidInput("build", f"build {build.number} of {app_name} has no packaged template")
     lineage.renew_lease(app_name, stage, deployment_id)
     stack = stack_name(app_name, stage)
-    declared = (yaml.safe_load(artifacts.get_template(build.template_key)) or {}).get("Parameters") or {}
-    parameters = {"Stage": stage} if "Stage" in declared else {}  # an app that declares Stage learns its name
+    parameters = _stage_parameters(app_name, stage, deployment_id, yaml.safe_load(artifacts.get_template(build.template_key)) or {})
     stacks = StageStacks()
 
     def deleting(note: str) -> None:
@@ -107,10 +108,24 @@ def start_change_set_step(event: HeldDeploy) -> ChangeSetState:
         logger.warning("failed first deploy's stack deleted", extra={"app": app_name, "stage": stage, "note": note})
 
     stacks.clear_failed_first_deploy(stack, deleting)
-    change_set = stacks.start(stack, artifacts.template_url(build.template_key), parameters, settings.need("deploy_role_arn"))
+    change_set = stacks.start(stack, artifacts.template_url(build.template_key), parameters, settings.need("deploy_role_arn"),
+                              tags={"sprout:app": app_name, "sprout:stage": stage})
     lineage.annotate_deployment(app_name, stage, deployment_id, change_set=change_set)
     logger.info("change set started", extra={"app": app_name, "stage": stage, "deployment": deployment_id})
     return {**event, "stackName": stack, "changeSetId": change_set, "status": DeployProgress.IN_PROGRESS.value}
+
+
+def _stage_parameters(app_name: str, stage: str, deployment_id: str, template: dict) -> dict[str, str]:
+    """Settings and secrets (issue 22): every declared Parameter's value — ``Stage`` the stage's name,
+    a setting its value, a secret its Parameter Store path. A parameter with neither a default nor a
+    value fails the deploy naming it; settings the template does not declare are noted (a warning)."""
+    resolved = deploy_parameters(SettingsRepository(), app_name, stage, template)
+    if resolved.failure():
+        raise DeployError(resolved.failure())
+    if resolved.unused:
+        lineage.annotate_deployment(app_name, stage, deployment_id,
+                                    note="unused settings (the template declares no such Parameter): " + ", ".join(resolved.unused))
+    return resolved.parameters
 
 
 def _conclude(event: ChangeSetState, progress: Progress, stacks: StageStacks, step: str, aside: str = "") -> ChangeSetState:
