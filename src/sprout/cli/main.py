@@ -51,6 +51,8 @@ def run(argv: list[str]) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(monitoring.default_access_logs_verb(argv))
     if args.command == "local":
+        if args.action != "up":
+            local.local_verb(args.action, extra)  # does not return
         local.local_up(extra)  # does not return
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -147,8 +147,9 @@ def test_given_a_started_cloud_then_the_actions_moto_lacks_are_provided_by_local
 
 
 # What localcloud may import from moto directly: the configuration moto documents (the switches its
-# decorator and server take) and the WSGI app its own server runs. Everything else is private.
-PUBLIC_MOTO = {"moto.core.config", "moto.moto_server.werkzeug_app"}
+# decorator and server take), the WSGI app its own server runs, and the package's version. Everything else
+# is private.
+PUBLIC_MOTO = {"moto", "moto.core.config", "moto.moto_server.werkzeug_app"}
 
 
 def test_given_localcloud_then_it_imports_no_private_moto_name_but_through_moto_hooks():
@@ -181,3 +182,37 @@ def test_given_localcloud_then_its_moto_patches_are_named_one_way():
         if ("moto" in path.stem or path.stem.endswith("_fixes")) and path.name not in ("moto_hooks.py", "moto_patches.py")
     ]
     assert odd == [], "a component's patches of moto live in its moto_patches.py"
+
+
+def test_given_a_started_cloud_then_the_names_persistence_reads_are_among_the_required(local):
+    for key in (
+        ("moto.core.base_backend", "BackendDict._instances"),
+        ("moto.iam.models", "AWSManagedPolicy"),
+        ("moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker"),
+        ("moto.stepfunctions.parser.models", "stepfunctions_parser_backends"),
+        ("moto.sqs.models", "sqs_backends"),
+    ):
+        assert key in moto_hooks.REQUIRED, key
+
+
+def test_given_moto_state_when_snapshotted_and_put_back_then_moto_answers_from_it(local):
+    """What persistence relies on: moto's backends pickle (with localcloud.persistence's rules),
+    go back into the same BackendDicts, and the attributes in-flight work is ended through exist."""
+    from localcloud.persistence import backends, inflight, snapshot
+
+    s3, sqs = local.client("s3"), local.client("sqs")
+    s3.create_bucket(Bucket="contract-kept")
+    s3.put_object(Bucket="contract-kept", Key="k", Body=b"v")
+    queue = sqs.create_queue(QueueName="contract-kept")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="m")
+    assert sqs.receive_message(QueueUrl=queue, VisibilityTimeout=3600)["Messages"]
+    body = snapshot.dumps({"moto": backends.collect()}, backends.References().reducers())
+    s3.delete_object(Bucket="contract-kept", Key="k")
+    s3.delete_bucket(Bucket="contract-kept")
+    backends.restore(snapshot.loads(body)["moto"])
+    assert s3.get_object(Bucket="contract-kept", Key="k")["Body"].read() == b"v"
+    assert inflight._sqs_in_flight(local) >= 1
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=queue)["Messages"]] == ["m"]
+    # an AWS managed policy is a reference to the new IAM backend's, with its attachments
+    local.client("iam").list_policies(Scope="AWS", MaxItems=1)
+    assert local.client("iam").get_policy(PolicyArn="arn:aws:iam::aws:policy/AWSLambdaExecute")["Policy"]["Arn"]
