@@ -12,7 +12,7 @@ from sprout.adapters.lineage import Lineage
 from sprout.handlers.delivery import Delivery
 from sprout.handlers.errors import install_error_handlers
 from sprout.handlers.http import resolver_handler
-from sprout.handlers.routes import apps, builds, stages
+from sprout.handlers.routes import apps, builds, issues, stages
 from sprout.settings import Settings, require_env
 
 settings = Settings.from_env()
@@ -23,6 +23,7 @@ app = APIGatewayRestResolver()
 app.include_router(apps.router)
 app.include_router(builds.router)
 app.include_router(stages.router)
+app.include_router(issues.router)
 # What the routes use, built once at cold start; Powertools clears the context after every request.
 DEPENDENCIES = dict(
     lineage=lineage,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import yaml
 
 from sprout.adapters import auto_rollback
+from sprout.adapters.apigateway import StageResources
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.executions import Executions
 from sprout.adapters.source import descends_from
@@ -20,6 +21,7 @@ from sprout.domain.pipeline import check_deployable, iso, parse_iso, stack_name,
 from sprout.handlers.contracts import AbandonInput, DeployRequest, DeployState, SettleInput
 from sprout.handlers.tasks.common import field, lineage, reason, settings, task, with_execution
 from sprout.observability import logger, metrics
+from sprout.services.issues import subscribe_stage
 from sprout.settings import require_env
 
 artifacts = ArtifactStore(settings.artifact_bucket)
@@ -182,9 +184,22 @@ def watch_stage_step(event: DeployState) -> DeployState:
     """After a deployment succeeded: a stage named prod is watched by auto-rollback from its first
     deploy (unless a person chose otherwise), and a watched stage's alarms follow its functions."""
     app_name, stage = field(event, "app"), field(event, "stage")
+    grouped = subscribe_issues(app_name, stage, event.get("deploymentId"))
     applied = auto_rollback.ensure_default(app_name, stage) or auto_rollback.refresh(app_name, stage)
     logger.info("stage watch", extra={"app": app_name, "stage": stage, "watched": bool(applied and applied.get("enabled"))})
-    return {**event, "watched": bool(applied and applied.get("enabled"))}
+    return {**event, "watched": bool(applied and applied.get("enabled")), "issues": grouped}
+
+
+def subscribe_issues(app_name: str, stage: str, deployment: str | None) -> dict:
+    """Every function log group of the stage feeds the issues function (sprout.services.issues).
+    A failure here is logged and said in the step's output: the deployment is done either way."""
+    try:
+        functions = StageResources().inventory(stack_name(app_name, stage), f"stage {stage} of app {app_name}").functions
+        return subscribe_stage(lineage, auto_rollback.Subscriptions(), app_name, stage, functions,
+                               require_env("ISSUES_FUNCTION_ARN"), deployment)
+    except Exception as e:  # noqa: BLE001 - the deployment succeeded; grouping its errors is extra
+        logger.exception("issues not subscribed", extra={"app": app_name, "stage": stage})
+        return {"error": f"{type(e).__name__}: {cut(str(e), 300)}"}
 
 
 watch_stage = task(watch_stage_step)
