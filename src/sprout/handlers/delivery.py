@@ -28,6 +28,7 @@ from sprout.domain.model import App, Build, Deployment, DeploymentKind, Deployme
 from sprout.domain.pipeline import check_deployable, promote_source_stage, rollback_target
 from sprout.handlers.views import changeset_view
 from sprout.observability import tracer
+from sprout.services.issues import open_issues_of_build
 
 HISTORY_PAGES = 5  # how far back a rollback looks: 5 pages of 100 deployments
 
@@ -71,7 +72,12 @@ class Delivery:
             if running and running.commit_id != target.commit_id else [],
             self._other_stages(registered, stage),
         )
-        return changeset_view(cs, app, stage, number, current)
+        view = changeset_view(cs, app, stage, number, current)
+        first = registered.stages[0].name if registered.stages else stage
+        before = promote_source_stage(registered, stage).name if stage != first else None
+        # what the build does on the stage before (the promote's source): its open issues there
+        view["openIssues"] = open_issues_of_build(self.lineage, app, before, number) if before else None
+        return view
 
     def _other_stages(self, registered: App, stage: str) -> dict[str, dict]:
         """The packaged template every other stage of the app runs: the names they hold."""

@@ -221,10 +221,17 @@ class Issues:
                  "firstSeenHere": d.id == deployment} for d in recent[max(at - 1, 0):at + 2]]
 
 
-def open_issue_titles(store: IssueStore, app: str, stage: str, build: int) -> list[str]:
-    """The open (or regressed) issues first seen in ``build`` on ``stage``, as change sets name them."""
-    return [i.title for i in store.issues(app, stage)
-            if i.status in ("open", "regressed") and i.first_seen.get("build") == build]
+def open_issues_of_build(store: IssueStore, app: str, stage: str, build: int) -> dict[str, Any]:
+    """What a promote's change set says of the build on the stage before: its open (or regressed)
+    issues there that build ``build`` raised (``build #2 has 1 open issue on dev: NameError in …``)."""
+    found = [i for i in store.issues(app, stage) if i.status in ("open", "regressed") and str(build) in i.counts]
+    found.sort(key=lambda i: -i.counts.get(str(build), 0))
+    titles = "; ".join(i.title for i in found[:3]) + ("; …" if len(found) > 3 else "")
+    summary = (f"build #{build} has {len(found)} open issue{'s' if len(found) != 1 else ''} on {stage}: {titles}"
+               if found else f"build #{build} has no open issue on {stage}")
+    return {"stage": stage, "build": build, "summary": summary,
+            "issues": [{"id": i.id, "title": i.title, "status": i.status, "count": i.counts.get(str(build), 0)}
+                       for i in found[:25]]}
 
 
 # ---- subscribing a stage -------------------------------------------------------------------------
@@ -255,4 +262,4 @@ def subscribe_stage(store: IssueStore, subscriber: Subscriber, app: str, stage: 
     return {"subscribed": sorted(kept), "notSubscribed": refused}
 
 
-__all__ = ["Batch", "Grouping", "Issues", "Recognised", "open_issue_titles", "subscribe_stage"]
+__all__ = ["Batch", "Grouping", "Issues", "Recognised", "open_issues_of_build", "subscribe_stage"]

@@ -1,0 +1,134 @@
+"""Issues on the local cloud, with the notes app: build 1 deployed on dev (its function log groups
+subscribed), build 2 breaks `create`, the NameError becomes one issue "new in build #2"; resolved,
+it regresses when it happens again; a filter named like Sprout's on a group that is not the stage's
+forges nothing. The tests of this module run in order, on one app."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from sprout.cli.client import ApiError, SproutClient
+from tests.integration.sprout.conftest import NOTES, AppRepo, registered_app, wait_for
+
+BROKEN = "gibberish.what\n"
+
+
+@pytest.fixture(scope="module")
+def notes(cloud, api, tmp_path_factory) -> AppRepo:
+    """The notes app registered, pushed and deployed on dev (build 1)."""
+    repo = registered_app(cloud, api, f"notes-iss-{uuid.uuid4().hex[:8]}", NOTES, tmp_path_factory.mktemp("iss"))
+    repo.commit_and_push("The notes app")
+    assert repo.wait_build(1)["status"] == "SUCCEEDED"
+    return repo
+
+
+def issues_path(notes: AppRepo, rest: str = "") -> str:
+    return f"/apps/{notes.name}/stages/dev/issues{rest}"
+
+
+def create_log_group(notes: AppRepo) -> str:
+    functions = notes.api.request("GET", f"/apps/{notes.name}/stages/dev/functions")["functions"]
+    [create] = [f for f in functions if f["logicalId"] == "CreateNote" or "create" in f["logicalId"].lower()]
+    return f"/aws/lambda/{create['functionName']}"
+
+
+def error_of(call) -> ApiError:
+    with pytest.raises(ApiError) as e:
+        call()
+    return e.value
+
+
+def test_given_a_deployed_stage_then_its_function_log_groups_are_subscribed_and_it_has_no_issue(notes, api, cloud):
+    """GIVEN build 1 deployed on dev
+    WHEN its issues are read and its create function's log group is looked at
+    THEN there are none, nothing is unsubscribed, and Sprout's filter sprout-is#{app}#dev feeds IssuesFunction"""
+    answer = api.request("GET", issues_path(notes))
+    assert answer == {"issues": [], "nextToken": None, "notSubscribed": []}
+    filters = cloud.client("logs").describe_subscription_filters(logGroupName=create_log_group(notes))["subscriptionFilters"]
+    assert [(f["filterName"], f["destinationArn"]) for f in filters] == [
+        (f"sprout-is#{notes.name}#dev", cloud.sprout["IssuesFunctionArn"])]
+
+
+def test_given_a_build_that_raises_when_create_is_called_then_one_issue_new_in_build_2_with_its_count(notes, api):
+    """GIVEN build 2, whose create raises NameError (gibberish), deployed on dev
+    WHEN POST /notes is called three times (502 each)
+    THEN one open issue: NameError in create.py, new in build 2, counted for build 2, samples and deployments shown"""
+    create = notes.work / "functions" / "create" / "create.py"
+    create.write_text(BROKEN + create.read_text())
+    notes.commit_and_push("Break create")
+    assert notes.wait_build(2)["status"] == "SUCCEEDED"
+    app = SproutClient(notes.stage_url("dev"))
+    for _ in range(3):
+        assert error_of(lambda: app.request("POST", "/notes", {"content": "boom"})).status == 502
+    [issue] = wait_for(
+        "the NameError's issue with its three occurrences",
+        lambda: (found := api.request("GET", issues_path(notes))["issues"]) and found[0]["count"] >= 3 and found,
+        timeout=60, show=lambda: api.request("GET", issues_path(notes)),
+    )
+    assert issue["type"] == "NameError" and issue["status"] == "open" and issue["newInBuild"] == 2
+    assert issue["where"]["file"] == "create.py" and issue["title"].startswith("NameError in create.py")
+    assert issue["firstSeen"]["build"] == 2 and issue["firstSeen"]["deployment"]
+    detail = api.request("GET", issues_path(notes, f"/{issue['id']}"))
+    assert detail["countsByBuild"] == [{"build": 2, "count": issue["count"]}]
+    assert detail["samples"] and all("gibberish" in s["message"] for s in detail["samples"])
+    assert any(d["firstSeenHere"] and d["build"] == 2 for d in detail["deployments"])
+    # AND filtering by the build that brought it finds it, by another build nothing
+    assert [i["id"] for i in api.request("GET", issues_path(notes), query={"build": "2"})["issues"]] == [issue["id"]]
+    assert api.request("GET", issues_path(notes), query={"build": "1"})["issues"] == []
+
+
+def test_given_the_issue_when_resolved_and_the_error_happens_again_then_it_is_regressed(notes, api):
+    """GIVEN the open NameError issue
+    WHEN it is resolved (PATCH) and create fails again
+    THEN it reads resolved, then regressed, with its count grown"""
+    [issue] = api.request("GET", issues_path(notes))["issues"]
+    resolved = api.request("PATCH", issues_path(notes, f"/{issue['id']}"), {"status": "resolved"})
+    assert resolved["status"] == "resolved" and resolved["statusChangedBy"]
+    assert api.request("GET", issues_path(notes), query={"status": "open"})["issues"] == []
+    app = SproutClient(notes.stage_url("dev"))
+    assert error_of(lambda: app.request("POST", "/notes", {"content": "again"})).status == 502
+    regressed = wait_for(
+        "the issue regressed",
+        lambda: (i := api.request("GET", issues_path(notes, f"/{issue['id']}")))["status"] == "regressed" and i,
+        timeout=60,
+    )
+    assert regressed["count"] > issue["count"] and regressed["regressedAt"]
+
+
+def test_given_bad_input_then_clear_answers_name_the_field(notes, api):
+    """GIVEN an unknown issue id, a malformed one, a status PATCH may not set, a bad filter
+    WHEN called
+    THEN 404 / 400 naming id, status, build"""
+    unknown = error_of(lambda: api.request("GET", issues_path(notes, "/0123456789abcdef0123")))
+    assert unknown.status == 404
+    bad = error_of(lambda: api.request("PATCH", issues_path(notes, "/0123456789abcdef0123"), {"status": "regressed"}))
+    assert bad.status == 400 and "status" in str(bad)
+    assert error_of(lambda: api.request("GET", issues_path(notes), query={"status": "closed"})).status == 400
+    assert error_of(lambda: api.request("GET", issues_path(notes), query={"build": "x"})).status == 400
+    assert error_of(lambda: api.request("GET", f"/apps/{notes.name}/stages/nope/issues")).status == 404
+
+
+def test_given_a_filter_named_like_sprouts_on_another_group_then_it_forges_no_issue(notes, api, cloud):
+    """GIVEN a log group that is not the stage's, subscribed to IssuesFunction under the stage's own
+    filter name (what a hostile app's stack could declare)
+    WHEN it receives a forged error, and then the real create fails with a new sentinel error
+    THEN the sentinel's issue appears and the forged one never does"""
+    logs = cloud.client("logs")
+    forged_group = f"/aws/lambda/forger-{uuid.uuid4().hex[:8]}"
+    logs.create_log_group(logGroupName=forged_group)
+    logs.put_subscription_filter(logGroupName=forged_group, filterName=f"sprout-is#{notes.name}#dev", filterPattern="",
+                                 destinationArn=cloud.sprout["IssuesFunctionArn"])
+    logs.create_log_stream(logGroupName=forged_group, logStreamName="2026/12/07/[1]forged")
+    logs.put_log_events(logGroupName=forged_group, logStreamName="2026/12/07/[1]forged", logEvents=[
+        {"timestamp": int(time.time() * 1000), "message": "[ERROR] ForgedError: click http://evil.example"}])
+    real = create_log_group(notes)
+    stream = "2026/12/07/[2]sentinel"
+    logs.create_log_stream(logGroupName=real, logStreamName=stream)
+    logs.put_log_events(logGroupName=real, logStreamName=stream, logEvents=[
+        {"timestamp": int(time.time() * 1000), "message": "[ERROR] SentinelError: the real group's line"}])
+    wait_for("the sentinel's issue", lambda: any(i["type"] == "SentinelError"
+                                                 for i in api.request("GET", issues_path(notes))["issues"]), timeout=60)
+    assert not any(i["type"] == "ForgedError" for i in api.request("GET", issues_path(notes))["issues"])
