@@ -11,13 +11,14 @@ stage's issues, and every field it reaches is bounded and masked (``sprout.domai
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from sprout.domain.auto_rollback import ISSUES_FILTER, parse_filter_name
 from sprout.domain.errors import Conflict, InvalidInput, NotFound, named
 from sprout.domain.issues import (
     MAX_FINGERPRINTS_PER_BATCH,
+    MAX_SAMPLES,
     STATUSES,
     Issue,
     Occurrence,
@@ -109,10 +110,11 @@ class Grouping:
             at = event.get("timestamp")
             at_ms = at if isinstance(at, int) and not isinstance(at, bool) and at > 0 else 0
             grouped.setdefault(error.fingerprint, []).append(Occurrence(
-                error, at_ms, function, build, deployment.id if deployment else None, mask(message or "", secrets)))
+                error, at_ms, function, build, deployment.id if deployment else None, message or ""))
         announced: list[dict[str, Any]] = []
         for occurrences in grouped.values():
             occurrences.sort(key=lambda o: o.at_ms)
+            _mask_samples(occurrences, secrets)
             issue, event_name = self._absorb(app, stage, occurrences)
             if event_name:
                 announced.append({"event": event_name, "app": app, "stage": stage, "build": build,
@@ -156,6 +158,14 @@ class Grouping:
             return self._history.get_build(app, number)
         except NotFound:
             return None
+
+
+def _mask_samples(occurrences: list[Occurrence], secrets: list[str]) -> None:
+    """Mask the lines ``absorb`` may keep as samples (the first and the newest), blank the others:
+    masking every line of a 10 000-line batch would cost more than recognising them."""
+    keep = {0, *range(max(len(occurrences) - MAX_SAMPLES, 0), len(occurrences))}
+    for n, o in enumerate(occurrences):
+        occurrences[n] = replace(o, sample=mask(o.sample, secrets) if n in keep else "")
 
 
 def _overflowed(o: Occurrence) -> Occurrence:

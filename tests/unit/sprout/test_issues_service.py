@@ -11,7 +11,14 @@ import pytest
 from sprout.domain import issues as domain
 from sprout.domain.errors import Conflict, InvalidInput, NotFound
 from sprout.domain.issues import Issue
-from sprout.domain.model import Build, BuildStatus, Deployment, DeploymentKind, DeploymentStatus, FunctionArtifact
+from sprout.domain.model import (
+    Build,
+    BuildStatus,
+    Deployment,
+    DeploymentKind,
+    DeploymentStatus,
+    FunctionArtifact,
+)
 from sprout.services.issues import Batch, Grouping, Issues, subscribe_stage
 
 GROUP = "/aws/lambda/notes-dev-CreateNote-abc"
