@@ -16,6 +16,7 @@ batch, and writes it back only if nobody wrote in between, else reads again.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
@@ -86,7 +87,8 @@ def _to_item(issue: Issue) -> IssueItem:
         counts=issue.counts, samples=issue.samples, status_changed_at=issue.status_changed_at,
         status_changed_by=issue.status_changed_by, regressed_at=issue.regressed_at,
     )
-    item.version = issue.version
+    if issue.version is not None:
+        item.version = issue.version
     return item
 
 
@@ -103,8 +105,7 @@ class IssueRepository:
     def create_issue(self, issue: Issue) -> str:
         """``created``; ``exists`` when another writer created it first; ``full`` when the stage
         holds ``MAX_ISSUES_PER_STAGE`` issues already (the overflow issue is always let in)."""
-        item = _to_item(issue)
-        item.version = None
+        item = _to_item(replace(issue, version=None))
         if issue.type == OVERFLOW_TYPE:
             try:
                 item.save(condition=IssueItem.pk.does_not_exist())
