@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
 from sprout.cli.client import ApiError, SproutClient
 from tests.integration.sprout.conftest import NOTES, AppRepo, registered_app, wait_for
@@ -132,3 +133,39 @@ def test_given_a_filter_named_like_sprouts_on_another_group_then_it_forges_no_is
     wait_for("the sentinel's issue", lambda: any(i["type"] == "SentinelError"
                                                  for i in api.request("GET", issues_path(notes))["issues"]), timeout=60)
     assert not any(i["type"] == "ForgedError" for i in api.request("GET", issues_path(notes))["issues"])
+
+
+def _as_role_of(cloud, logical_id: str, service: str):
+    """A client acting with the execution role of one of Sprout's functions (as its workers do)."""
+    resources = cloud.client("cloudformation").describe_stack_resources(StackName="sprout", LogicalResourceId=logical_id)
+    name = resources["StackResources"][0]["PhysicalResourceId"]
+    role = cloud.client("lambda").get_function_configuration(FunctionName=name)["Role"]
+    c = cloud.client("sts").assume_role(RoleArn=role, RoleSessionName=name)["Credentials"]
+    return cloud.client(service, aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                        aws_session_token=c["SessionToken"])
+
+
+def test_given_the_issues_roles_then_they_may_do_their_part_only(cloud):
+    """GIVEN IssuesFunction's and WatchStageFunction's roles
+    WHEN the first reads logs, subscribes a group or starts a rollback, and the second subscribes Sprout's own log group
+    THEN each is refused naming the action (the issues function only reads and writes the lineage and puts events)"""
+    logs = _as_role_of(cloud, "IssuesFunction", "logs")
+    for call, action in ((lambda: logs.filter_log_events(logGroupName="/aws/lambda/anything"), "logs:FilterLogEvents"),
+                         (lambda: logs.put_subscription_filter(logGroupName="/aws/lambda/x", filterName="f",
+                                                               filterPattern="", destinationArn="arn:aws:lambda:x"),
+                          "logs:PutSubscriptionFilter")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert action in str(e.value)
+    sfn = _as_role_of(cloud, "IssuesFunction", "stepfunctions")
+    with pytest.raises(ClientError) as e:
+        sfn.start_execution(stateMachineArn=cloud.sprout["RollbackStateMachineArn"], input="{}")
+    assert "states:StartExecution" in str(e.value)
+    watch = _as_role_of(cloud, "WatchStageFunction", "logs")
+    own = cloud.client("lambda").get_function_configuration(
+        FunctionName=cloud.client("cloudformation").describe_stack_resources(
+            StackName="sprout", LogicalResourceId="ApiFunction")["StackResources"][0]["PhysicalResourceId"])["FunctionName"]
+    with pytest.raises(ClientError) as e:
+        watch.put_subscription_filter(logGroupName=f"/aws/lambda/{own}", filterName="sprout-is#x#y", filterPattern="",
+                                      destinationArn=cloud.sprout["IssuesFunctionArn"])
+    assert "logs:PutSubscriptionFilter" in str(e.value) and "explicit deny" in str(e.value)
