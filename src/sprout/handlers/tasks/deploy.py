@@ -181,8 +181,9 @@ abandon_deploy = task(abandon_deploy_step)
 
 
 def watch_stage_step(event: DeployState) -> DeployState:
-    """After a deployment succeeded: a stage named prod is watched by auto-rollback from its first
-    deploy (unless a person chose otherwise), and a watched stage's alarms follow its functions."""
+    """After a deployment succeeded: the stage's function log groups feed the issues function; a
+    stage named prod is watched by auto-rollback from its first deploy (unless a person chose
+    otherwise), and a watched stage's alarms follow its functions."""
     app_name, stage = field(event, "app"), field(event, "stage")
     grouped = subscribe_issues(app_name, stage, event.get("deploymentId"))
     applied = auto_rollback.ensure_default(app_name, stage) or auto_rollback.refresh(app_name, stage)
