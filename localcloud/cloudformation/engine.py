@@ -730,6 +730,7 @@ class Engine:
         ctx = self._context(stack)
         created: list[ResourceState] = []
         states: dict[str, ResourceState] = {}
+        faults.FAULTS.hold(stack.name)  # a test's fault keeps the create in progress for a while
         try:
             if plan is None:
                 raise _Failed(None, error or "the template could not be prepared")
