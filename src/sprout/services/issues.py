@@ -179,7 +179,7 @@ class Issues:
     def __init__(self, store: IssueStore, history: StageHistory, now: Callable[[], str]):
         self._store, self._history, self._now = store, history, now
 
-    def list(self, app: str, stage: str, status: str | None, build: int | None, limit: int,
+    def page(self, app: str, stage: str, status: str | None, build: int | None, limit: int,
              next_token: str | None) -> dict[str, Any]:
         if status is not None and status not in STATUSES:
             raise InvalidInput("status", f"must be one of {', '.join(STATUSES)}")

@@ -163,9 +163,9 @@ def test_given_an_issue_when_resolved_and_seen_again_then_it_regresses_and_the_a
     assert shown["status"] == "regressed" and announcer.sent[-1]["event"] == "issue.regressed"
     assert shown["countsByBuild"] == [{"build": 2, "count": 1}, {"build": 1, "count": 1}]
     assert [d["id"] for d in shown["deployments"]] == ["000002", "000001"]
-    listed = issues.list("notes", "dev", "regressed", None, 25, None)
+    listed = issues.page("notes", "dev", "regressed", None, 25, None)
     assert [i["id"] for i in listed["issues"]] == [issue.id]
-    assert issues.list("notes", "dev", None, 2, 25, None)["issues"] == []  # not new in build 2
+    assert issues.page("notes", "dev", None, 2, 25, None)["issues"] == []  # not new in build 2
 
 
 def test_given_bad_reads_and_changes_then_they_name_the_field(world):
@@ -179,9 +179,9 @@ def test_given_bad_reads_and_changes_then_they_name_the_field(world):
         with pytest.raises(InvalidInput, match="id"):
             issues.show("notes", "dev", bad_id)
     with pytest.raises(InvalidInput, match="status"):
-        issues.list("notes", "dev", "closed", None, 25, None)
+        issues.page("notes", "dev", "closed", None, 25, None)
     with pytest.raises(InvalidInput, match="nextToken"):
-        issues.list("notes", "dev", None, None, 25, "bm90IGEgdG9rZW4")
+        issues.page("notes", "dev", None, None, 25, "bm90IGEgdG9rZW4")
 
 
 def test_given_pages_then_each_issue_shows_once(world):
@@ -192,7 +192,7 @@ def test_given_pages_then_each_issue_shows_once(world):
     grouping.ingest(_batch([f"[ERROR] Error{i}: boom" for i in range(7)]))
     seen, token = [], None
     while True:
-        page = issues.list("notes", "dev", None, None, 3, token)
+        page = issues.page("notes", "dev", None, None, 3, token)
         seen += [i["id"] for i in page["issues"]]
         token = page["nextToken"]
         if not token:

@@ -28,7 +28,7 @@ def list_issues(app: str, stage: str) -> Response:
     issues = _issues(app, stage)
     build = whole_number("build", query["build"], maximum=10**9) if query.get("build") else None
     limit = whole_number("limit", query.get("limit"), default=25)
-    return json_response(200, issues.list(app, stage, query.get("status"), build, limit, query.get("nextToken")))
+    return json_response(200, issues.page(app, stage, query.get("status"), build, limit, query.get("nextToken")))
 
 
 @router.get("/apps/<app>/stages/<stage>/issues/<issue>")
