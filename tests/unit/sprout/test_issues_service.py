@@ -228,3 +228,20 @@ def test_given_a_group_whose_two_filter_slots_are_taken_then_the_others_are_subs
     assert store.issue_watch("notes", "dev")["groups"] == {"/aws/lambda/n-Create": "Create"}
     subscribe_stage(store, subscriber, "notes", "dev", {"Full": "n-Full"}, "arn:fn", "000002")
     assert subscriber.deleted == ["/aws/lambda/n-Create"]
+
+
+def test_given_issues_on_dev_then_a_promotes_change_set_names_the_builds_open_ones(world):
+    """GIVEN on dev an open NameError raised by build 1, and an ignored error of build 1
+    WHEN the change set of promoting build 1 (or build 2) asks what it does on dev
+    THEN build 1 has 1 open issue, named; build 2 none"""
+    from sprout.services.issues import open_issues_of_build
+
+    store, grouping, _, issues = world
+    grouping.ingest(_batch([LINE, "[ERROR] Quiet: shh"]))
+    quiet = next(i for i in store.issues("notes", "dev") if i.type == "Quiet")
+    issues.set_status("notes", "dev", quiet.id, "ignored", "bob")
+    said = open_issues_of_build(store, "notes", "dev", 1)
+    assert said["summary"] == "build #1 has 1 open issue on dev: NameError in create.py:handler"
+    assert [i["count"] for i in said["issues"]] == [1]
+    assert open_issues_of_build(store, "notes", "dev", 2) == {"stage": "dev", "build": 2, "issues": [],
+                                                              "summary": "build #2 has no open issue on dev"}
