@@ -46,9 +46,12 @@ def test_given_a_deployed_stage_then_its_function_log_groups_are_subscribed_and_
     """GIVEN build 1 deployed on dev
     WHEN its issues are read and its create function's log group is looked at
     THEN there are none, nothing is unsubscribed, and Sprout's filter sprout-is#{app}#dev feeds IssuesFunction"""
+    group = create_log_group(notes)
+    filters = wait_for("Sprout's filter on create's log group (WatchStage runs after the deployment is recorded)",
+                       lambda: cloud.client("logs").describe_subscription_filters(logGroupName=group)["subscriptionFilters"],
+                       timeout=60)
     answer = api.request("GET", issues_path(notes))
     assert answer == {"issues": [], "nextToken": None, "notSubscribed": []}
-    filters = cloud.client("logs").describe_subscription_filters(logGroupName=create_log_group(notes))["subscriptionFilters"]
     assert [(f["filterName"], f["destinationArn"]) for f in filters] == [
         (f"sprout-is#{notes.name}#dev", cloud.sprout["IssuesFunctionArn"])]
 
@@ -133,6 +136,34 @@ def test_given_a_filter_named_like_sprouts_on_another_group_then_it_forges_no_is
     wait_for("the sentinel's issue", lambda: any(i["type"] == "SentinelError"
                                                  for i in api.request("GET", issues_path(notes))["issues"]), timeout=60)
     assert not any(i["type"] == "ForgedError" for i in api.request("GET", issues_path(notes))["issues"])
+
+
+def test_given_a_log_group_whose_two_filter_slots_are_the_apps_then_the_deploy_goes_on_and_says_it(notes, api, cloud):
+    """GIVEN the get function's log group holding two subscription filters of the app's own (Sprout's removed)
+    WHEN build 3 is pushed and deployed
+    THEN the deploy succeeds, that function is listed as not subscribed with CloudWatch Logs' limit as the reason,
+    and the other functions stay subscribed"""
+    logs = cloud.client("logs")
+    functions = api.request("GET", f"/apps/{notes.name}/stages/dev/functions")["functions"]
+    [get] = [f for f in functions if "get" in f["logicalId"].lower()]
+    group = f"/aws/lambda/{get['functionName']}"
+    logs.delete_subscription_filter(logGroupName=group, filterName=f"sprout-is#{notes.name}#dev")
+    for name in ("team-a", "team-b"):
+        logs.put_subscription_filter(logGroupName=group, filterName=name, filterPattern="",
+                                     destinationArn=cloud.sprout["IssuesFunctionArn"])
+    readme = notes.work / "README.md"
+    readme.write_text(readme.read_text() + "\nbuild 3\n")
+    create = notes.work / "functions" / "create" / "create.py"
+    create.write_text(create.read_text() + "\n# build 3\n")
+    notes.commit_and_push("Build 3")
+    assert notes.wait_build(3)["status"] == "SUCCEEDED"
+    [gap] = wait_for("the get function listed as not subscribed (WatchStage runs after the deployment is recorded)",
+                     lambda: api.request("GET", issues_path(notes))["notSubscribed"], timeout=60)
+    assert gap["function"] == get["logicalId"] and gap["logGroup"] == group
+    assert "team-a" in gap["reason"] and "team-b" in gap["reason"] and "2 subscription filters" in gap["reason"]
+    names = [f["filterName"] for f in logs.describe_subscription_filters(logGroupName=create_log_group(notes))[
+        "subscriptionFilters"]]
+    assert names == [f"sprout-is#{notes.name}#dev"]
 
 
 def _as_role_of(cloud, logical_id: str, service: str):
