@@ -134,10 +134,10 @@ def _python_traceback(text: str, kind: str) -> Recognised | None:
             if m and not line.startswith("Traceback"):
                 exc = m
     head = re.match(r"^\[ERROR\] (?P<type>[A-Za-z_][\w.]*): (?P<msg>[^\n]*)", text)
-    if exc is None and head is None:
-        return None
-    type_, msg = (exc["type"], exc["msg"] or "") if exc else (head["type"], head["msg"])  # type: ignore[index]
     frames = _python_frames(text[start:])
+    if exc is None and head is None:  # cut before its exception line (a line past MAX_LINE_CHARS)
+        return Recognised("PythonError", "a traceback without its exception line", frames[-1] if frames else None, kind)
+    type_, msg = (exc["type"], exc["msg"] or "") if exc else (head["type"], head["msg"])  # type: ignore[index]
     return Recognised(_cut(type_, MAX_TYPE), _cut(msg, MAX_MESSAGE), frames[-1] if frames else None, kind)
 
 
@@ -191,8 +191,11 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 def _node(text: str, kind: str) -> Recognised | None:
     head = _NODE_HEAD.search(text)
-    if head is None or not _NODE_FRAME.search(text, head.end()):
+    if head is None:
         return None
+    if not _NODE_FRAME.search(text, head.end()):  # "TypeError: ..." alone, at the start: an error without a stack
+        return Recognised(_cut(head["type"], MAX_TYPE), _cut(head["msg"], MAX_MESSAGE), None, kind) \
+            if head.start() == 0 else None
     frames = _node_frames(text[head.end():])
     return Recognised(_cut(head["type"], MAX_TYPE), _cut(head["msg"], MAX_MESSAGE), frames[0] if frames else None, kind)
 

@@ -223,3 +223,29 @@ def test_given_log_streams_then_the_version_is_read_from_them():
     assert issues.version_of_stream("2026/12/07/[3]0123abcd") == "3"
     assert issues.version_of_stream("2026/12/07/[$LATEST]0123abcd") == "$LATEST"
     assert issues.version_of_stream("forged") is None
+
+
+def test_given_errors_cut_or_without_a_stack_then_they_are_still_errors():
+    """GIVEN a Python traceback cut before its exception line (a line past the bound) and a bare Node.js
+    "TypeError: ..." line without a stack
+    WHEN recognised
+    THEN the first is a PythonError at its innermost app frame, the second a TypeError without a frame"""
+    cut = recognise("Traceback (most recent call last):\n" + '  File "/var/task/big.py", line 1, in handler\n' * 3)
+    assert cut and (cut.type, cut.frame) == ("PythonError", Frame("big.py", "handler"))
+    bare = recognise("TypeError: Cannot read properties of undefined (reading 'id')")
+    assert bare and (bare.type, bare.frame, bare.kind) == ("TypeError", None, "node")
+
+
+def test_given_pathological_lines_then_recognising_them_stays_bounded():
+    """GIVEN lines built to make the frame patterns backtrack (long 'at' lines without positions,
+    900-character file names, 60 000 quotes)
+    WHEN recognised
+    THEN each is answered (an error or None) with its fields bounded"""
+    lines = [
+        "TypeError: x\n" + ("    at " + "f" * 290 + " (" + "/x" * 400 + "\n") * 100,
+        "Traceback (most recent call last):\n" + ('  File "' + "a" * 900 + '", line 1, in ' + "f" * 290 + "\n") * 60,
+        "[ERROR] X: " + "'" * 60000,
+    ]
+    for line in lines:
+        found = recognise(line)
+        assert found is None or (len(found.type) <= issues.MAX_TYPE and len(found.message) <= issues.MAX_MESSAGE)
