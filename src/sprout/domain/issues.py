@@ -41,6 +41,7 @@ MAX_SAMPLES = 5  # per issue: the first one and the newest four
 MAX_BUILDS_COUNTED = 50  # counts per build kept for the newest builds; ``count`` keeps the total
 MAX_ISSUES_PER_STAGE = 200  # past it, new fingerprints are counted in one overflow issue
 MAX_FINGERPRINTS_PER_BATCH = 50  # distinct fingerprints written per delivered batch; the rest overflow
+MAX_RECENT_BATCHES = 32  # batch keys an issue remembers: a batch delivered or retried again counts once
 OVERFLOW_TYPE = "Sprout.TooManyIssues"
 STATUSES = ("open", "resolved", "ignored", "regressed")
 SETTABLE = ("open", "resolved", "ignored")
@@ -311,6 +312,7 @@ class Issue:
     status_changed_at: str | None = None
     status_changed_by: str | None = None
     regressed_at: str | None = None
+    batches: list[str] = field(default_factory=list)  # the newest batches absorbed (at-least-once delivery)
     version: int | None = None  # the store's optimistic lock
 
     def view(self) -> dict[str, Any]:
@@ -336,10 +338,12 @@ def iso_of(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def absorb(issue: Issue | None, app: str, stage: str, occurrences: list[Occurrence]) -> tuple[Issue, str | None]:
-    """The issue after ``occurrences`` (all of one fingerprint, oldest first), and what happened
-    to it: ``issue.new``, ``issue.regressed`` (a resolved issue seen again after it was resolved),
-    or None. An ignored issue counts on, silently."""
+def absorb(issue: Issue | None, app: str, stage: str, occurrences: list[Occurrence],
+           batch: str | None = None) -> tuple[Issue, str | None]:
+    """The issue after ``occurrences`` (all of one fingerprint, oldest first) of delivery ``batch``,
+    and what happened to it: ``issue.new``, ``issue.regressed`` (a resolved issue seen again after
+    it was resolved), or None. An ignored issue counts on, silently. A batch it absorbed already
+    (CloudWatch Logs and Lambda deliver at least once) changes nothing: check ``absorbed`` first."""
     if not occurrences:
         raise ValueError("no occurrences to absorb")
     first = occurrences[0]
@@ -365,7 +369,14 @@ def absorb(issue: Issue | None, app: str, stage: str, occurrences: list[Occurren
     fresh = [{"at": iso_of(o.at_ms), "function": o.function, "build": o.build, "message": o.sample} for o in chosen]
     samples = issue.samples + fresh
     issue.samples = samples[:1] + samples[1:][-(MAX_SAMPLES - 1):] if samples else []
+    if batch is not None:
+        issue.batches = [*issue.batches, batch][-MAX_RECENT_BATCHES:]
     return issue, event
+
+
+def absorbed(issue: Issue | None, batch: str | None) -> bool:
+    """Whether ``issue`` counted delivery ``batch`` already."""
+    return issue is not None and batch is not None and batch in issue.batches
 
 
 def overflow(error: Recognised) -> Recognised:

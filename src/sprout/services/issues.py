@@ -10,6 +10,7 @@ stage's issues, and every field it reaches is bounded and masked (``sprout.domai
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -24,6 +25,7 @@ from sprout.domain.issues import (
     Occurrence,
     Recognised,
     absorb,
+    absorbed,
     mask,
     overflow,
     parse_status,
@@ -112,10 +114,12 @@ class Grouping:
             grouped.setdefault(error.fingerprint, []).append(Occurrence(
                 error, at_ms, function, build, deployment.id if deployment else None, message or ""))
         announced: list[dict[str, Any]] = []
-        for occurrences in grouped.values():
+        key = _batch_key(batch)
+        for fingerprint, occurrences in grouped.items():
             occurrences.sort(key=lambda o: o.at_ms)
             _mask_samples(occurrences, secrets)
-            issue, event_name = self._absorb(app, stage, occurrences)
+            # per batch and fingerprint: several fingerprints of one batch may land in the overflow issue
+            issue, event_name = self._absorb(app, stage, occurrences, f"{key}.{fingerprint[:8]}")
             if event_name:
                 announced.append({"event": event_name, "app": app, "stage": stage, "build": build,
                                   "issue": issue.view()})
@@ -124,11 +128,13 @@ class Grouping:
         return {"app": app, "stage": stage, "errors": sum(len(o) for o in grouped.values()), "issues": len(grouped),
                 "events": [a["event"] for a in announced]}
 
-    def _absorb(self, app: str, stage: str, occurrences: list[Occurrence]) -> tuple[Issue, str | None]:
+    def _absorb(self, app: str, stage: str, occurrences: list[Occurrence], key: str) -> tuple[Issue, str | None]:
         for _ in range(MAX_ATTEMPTS):
             fingerprint = occurrences[0].error.fingerprint
             current = self._store.issue(app, stage, fingerprint)
-            issue, event_name = absorb(current, app, stage, occurrences)
+            if current is not None and absorbed(current, key):  # a retried or repeated delivery
+                return current, None
+            issue, event_name = absorb(current, app, stage, occurrences, key)
             if current is not None:
                 if self._store.update_issue(issue):
                     return issue, event_name
@@ -158,6 +164,12 @@ class Grouping:
             return self._history.get_build(app, number)
         except NotFound:
             return None
+
+
+def _batch_key(batch: Batch) -> str:
+    """A delivery's identity: its group, stream and the ids of its first and last events."""
+    ids = [str(e.get("id", "")) for e in batch.events[:1] + batch.events[-1:]]
+    return hashlib.sha256("\n".join([batch.group, batch.stream, *ids]).encode()).hexdigest()[:16]
 
 
 def _mask_samples(occurrences: list[Occurrence], secrets: list[str]) -> None:

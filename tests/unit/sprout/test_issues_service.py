@@ -98,7 +98,8 @@ def world():
 
 
 def _batch(lines, stream="2026/12/07/[1]abc", group=GROUP, filters=("sprout-is#notes#dev",), t0=1_800_000_000_000):
-    return Batch(filters, group, stream, tuple({"id": str(i), "timestamp": t0 + i, "message": m} for i, m in enumerate(lines)))
+    return Batch(filters, group, stream,
+                 tuple({"id": f"{t0}-{i}", "timestamp": t0 + i, "message": m} for i, m in enumerate(lines)))
 
 
 def test_given_a_batch_of_one_error_when_ingested_then_one_issue_new_in_the_build_that_ran_it_masked_and_told_once(world):
@@ -245,3 +246,17 @@ def test_given_issues_on_dev_then_a_promotes_change_set_names_the_builds_open_on
     assert [i["count"] for i in said["issues"]] == [1]
     assert open_issues_of_build(store, "notes", "dev", 2) == {"stage": "dev", "build": 2, "issues": [],
                                                               "summary": "build #2 has no open issue on dev"}
+
+
+def test_given_a_batch_delivered_twice_then_it_counts_once(world):
+    """GIVEN a batch of 10 NameErrors and 3 other errors
+    WHEN it is delivered twice (a retried asynchronous invocation), then a new batch comes
+    THEN the second delivery changes nothing and the new batch counts"""
+    store, grouping, announcer, _ = world
+    batch = _batch([LINE] * 10 + ["[ERROR] Other: x"] * 3)
+    grouping.ingest(batch)
+    grouping.ingest(batch)
+    counts = sorted(i.count for i in store.issues("notes", "dev"))
+    assert counts == [3, 10] and len(announcer.sent) == 2
+    grouping.ingest(_batch([LINE], t0=1_900_000_000_000))
+    assert sorted(i.count for i in store.issues("notes", "dev")) == [3, 11]

@@ -52,6 +52,7 @@ class IssueItem(Item):
     status_changed_at = UnicodeAttribute(attr_name="statusChangedAt", null=True)
     status_changed_by = UnicodeAttribute(attr_name="statusChangedBy", null=True)
     regressed_at = UnicodeAttribute(attr_name="regressedAt", null=True)
+    batches = JSONAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -74,7 +75,7 @@ def _to_issue(item: IssueItem) -> Issue:
         first_seen=dict(item.first_seen or {}), last_seen=item.last_seen, count=int(item.count),
         counts={str(k): int(v) for k, v in (item.counts or {}).items()}, samples=list(item.samples or []),
         status_changed_at=item.status_changed_at, status_changed_by=item.status_changed_by,
-        regressed_at=item.regressed_at, version=int(item.version) if item.version is not None else None,
+        regressed_at=item.regressed_at, batches=list(item.batches or []), version=int(item.version) if item.version is not None else None,
     )
 
 
@@ -85,7 +86,7 @@ def _to_item(issue: Issue) -> IssueItem:
         frame={"file": issue.frame.file, "function": issue.frame.function} if issue.frame else None,
         status=issue.status, first_seen=issue.first_seen, last_seen=issue.last_seen, count=issue.count,
         counts=issue.counts, samples=issue.samples, status_changed_at=issue.status_changed_at,
-        status_changed_by=issue.status_changed_by, regressed_at=issue.regressed_at,
+        status_changed_by=issue.status_changed_by, regressed_at=issue.regressed_at, batches=issue.batches,
     )
     if issue.version is not None:
         item.version = issue.version
