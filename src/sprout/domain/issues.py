@@ -266,17 +266,21 @@ MIN_MASKED_VALUE = 4  # shorter environment values ("1", "dev") would mask half 
 
 
 def mask(text: str, values: Iterable[str] = ()) -> str:
-    """A sample as Sprout stores and shows it: the stage's environment values (as change sets mask
-    them) and secret-looking values (``password=...``, access keys, bearer tokens, JWTs, private
-    keys) replaced by ``(value masked)``, then cut to ``MAX_SAMPLE`` characters."""
-    text = text[: MAX_SAMPLE * 4]
+    """A sample as Sprout stores and shows it: masked (``mask_values``), then cut to ``MAX_SAMPLE``
+    characters."""
+    return _cut(mask_values(text[: MAX_SAMPLE * 4], values), MAX_SAMPLE)
+
+
+def mask_values(text: str, values: Iterable[str] = ()) -> str:
+    """A log line as Sprout shows it (an issue's samples, ``GET .../functions/{fn}/logs``): the
+    build's environment values (as change sets mask them) and secret-looking values
+    (``password=...``, access keys, bearer tokens, JWTs, private keys) replaced by ``(value masked)``."""
     for value in sorted({v for v in values if isinstance(v, str) and len(v) >= MIN_MASKED_VALUE}, key=len,
                         reverse=True):
         text = text.replace(value, MASKED)
     for shape in _SECRET_SHAPES:
         text = shape.sub(MASKED, text)
-    text = _SECRET_PAIR.sub(lambda m: m[1] + MASKED, text)
-    return _cut(text, MAX_SAMPLE)
+    return _SECRET_PAIR.sub(lambda m: m[1] + MASKED, text)
 
 
 # ---- issues --------------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ class Batch:
     events: tuple[dict[str, Any], ...]
 
 
-def _env_values(build: Build | None) -> list[str]:
+def env_values(build: Build | None) -> list[str]:
     """The values of every function's environment in a build: masked wherever a sample shows them."""
     values: list[str] = []
     for f in build.functions if build else ():
@@ -100,7 +100,7 @@ class Grouping:
             return {"ignored": f"log group {named(batch.group)} is not one Sprout subscribed for {app}/{stage}"}
         deployment = self._deployment_of(app, stage, function, version_of_stream(batch.stream))
         build = deployment.build if deployment else None
-        secrets = _env_values(self._build(app, build))
+        secrets = env_values(self._build(app, build))
         grouped: dict[str, list[Occurrence]] = {}
         for event in batch.events:
             message = event.get("message")

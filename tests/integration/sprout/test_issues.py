@@ -138,6 +138,26 @@ def test_given_a_filter_named_like_sprouts_on_another_group_then_it_forges_no_is
     assert not any(i["type"] == "ForgedError" for i in api.request("GET", issues_path(notes))["issues"])
 
 
+def test_given_a_line_with_secrets_then_the_issues_samples_and_the_logs_endpoint_mask_them(notes, api, cloud):
+    """GIVEN create logging an error that carries a password pair and an access key id
+    WHEN its issue and create's error logs are read
+    THEN neither shows the secrets, both say (value masked)"""
+    logs = cloud.client("logs")
+    group, stream = create_log_group(notes), "2026/12/07/[2]leak"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[{
+        "timestamp": int(time.time() * 1000), "message": "[ERROR] LeakError: login password=hunter2 key AKIAABCDEFGHIJKLMNOP"}])
+    [issue] = wait_for("the LeakError's issue", lambda: [i for i in api.request("GET", issues_path(notes))["issues"]
+                                                       if i["type"] == "LeakError"], timeout=60)
+    samples = api.request("GET", issues_path(notes, f"/{issue['id']}"))["samples"]
+    events = api.request("GET", f"/apps/{notes.name}/stages/dev/functions/create/logs",
+                         query={"errors": "true", "since": "15m", "limit": "100"})["events"]
+    leaks = [e["message"] for e in events if "LeakError" in e["message"]]
+    assert samples and leaks
+    for text in [s["message"] for s in samples] + leaks:
+        assert "hunter2" not in text and "AKIAABCDEFGHIJKLMNOP" not in text and "(value masked)" in text
+
+
 def test_given_a_log_group_whose_two_filter_slots_are_the_apps_then_the_deploy_goes_on_and_says_it(notes, api, cloud):
     """GIVEN the get function's log group holding two subscription filters of the app's own (Sprout's removed)
     WHEN build 3 is pushed and deployed
