@@ -11,22 +11,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sprout.adapters.issue_events import IssueEvents
-from sprout.adapters.lineage import Lineage
+from sprout import wiring
 from sprout.handlers.fast_signal import BadPayload, decode
 from sprout.observability import logger
-from sprout.services.issues import Batch, Grouping
-
-_grouping: Grouping | None = None
-
-
-def build_grouping() -> Grouping:
-    """The use case with its ports, built once per cold start (wiring.py's, once it exists)."""
-    global _grouping
-    if _grouping is None:
-        lineage = Lineage()
-        _grouping = Grouping(lineage, lineage, IssueEvents())
-    return _grouping
+from sprout.services.issues import Batch
 
 
 @logger.inject_lambda_context
@@ -45,7 +33,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         stream=str(payload.get("logStream") or ""),
         events=tuple(e for e in payload["logEvents"] if isinstance(e, dict)),
     )
-    result = build_grouping().ingest(batch)
+    result = wiring.grouping().ingest(batch)
     if "ignored" in result:
         logger.error("ignored a batch", extra={"logGroup": batch.group, "filters": batch.filters, **result})
     else:

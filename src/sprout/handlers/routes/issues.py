@@ -6,7 +6,6 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from sprout.adapters.lineage.table import now_iso
 from sprout.domain.errors import StageNotFound, named
 from sprout.handlers.http import body_of, caller, json_response, query_of, whole_number
 from sprout.services.issues import Issues
@@ -15,11 +14,11 @@ router = Router()
 
 
 def _issues(app: str, stage: str) -> Issues:
-    """The use case, after a 404 for an unknown app or stage."""
-    lineage = router.context["lineage"]
-    if lineage.get_app(app).stage(stage) is None:
+    """The use case (sprout.wiring.issues), after a 404 for an unknown app or stage."""
+    if router.context["lineage"].get_app(app).stage(stage) is None:
         raise StageNotFound(f"app {named(app)} has no stage {named(stage)}")
-    return Issues(lineage, lineage, now_iso)
+    issues: Issues = router.context["issues"]
+    return issues
 
 
 @router.get("/apps/<app>/stages/<stage>/issues")

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from sprout.adapters.artifacts import ArtifactStore
+from sprout import wiring
 from sprout.adapters.dependency_builds import DependencyCache, ResolvedLockfiles, why_failed
 from sprout.adapters.node_check import node_checker
 from sprout.adapters.source import CodeCommitSource, commit_info
@@ -40,9 +40,8 @@ from sprout.handlers.contracts import (
 )
 from sprout.handlers.tasks.common import failure, field, lineage, settings, task, with_execution
 from sprout.observability import logger, metrics, tracer
-from sprout.settings import require_env
 
-artifacts = ArtifactStore(settings.artifact_bucket)
+artifacts = wiring.artifacts()
 dependency_cache = DependencyCache(artifacts, lineage)
 resolved_lockfiles = ResolvedLockfiles(dependency_cache)
 DEPENDENCY_STEP = "BuildDependencies"
@@ -114,7 +113,7 @@ def record_build_step(event: BuildTarget, execution: str | None) -> RecordedBuil
         app_name, commit, event.get("branch"), info.get("message", ""), info.get("author", ""), execution=execution
     )
     if not created and execution and build.execution == execution and build.status is BuildStatus.BUILDING:
-        created = True  # numbered by the API for this execution before it started (sprout.handlers.build_starts)
+        created = True  # numbered by the API for this execution before it started (sprout.services.builds)
     if created:
         metrics.add_metric(name="BuildsStarted", unit="Count", value=1)
     if created and problem:
@@ -239,7 +238,7 @@ def build_notes(result) -> dict:
     return notes
 def _app_roles() -> AppRoles:
     """Sprout's boundary and path for the app's roles (PackageFunction's settings)."""
-    return AppRoles(boundary_arn=require_env("APP_ROLE_BOUNDARY_ARN"), path=require_env("APP_ROLE_PATH"))
+    return AppRoles(boundary_arn=settings.need("app_role_boundary_arn"), path=settings.need("app_role_path"))
 
 
 def record_build_outcome_step(event: BuildOutcome) -> dict:

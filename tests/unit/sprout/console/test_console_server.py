@@ -276,3 +276,19 @@ def test_given_open_issues_when_a_stage_and_a_deployment_are_opened_then_they_sh
     assert "Not grouped: Full" in page
     status, _, page = send(port, "GET", "/apps/notes/stages/dev/deployments/000002")
     assert status == 200 and "Issues it introduced" in page and "&lt;b&gt;handler&lt;/b&gt;" in page
+
+
+def test_given_a_console_built_without_serve_when_the_apps_page_is_asked_then_it_is_served():
+    """GIVEN a Console built directly (no ``serve``: its routes come with it, not from an import)
+    WHEN its WSGI app is asked for ``/`` by its own host
+    THEN the apps page is rendered from the API."""
+    import io
+
+    from sprout.console.server import Console
+
+    api = StubApi()
+    app = Console(api, 8080)
+    status: list[str] = []
+    body = b"".join(app({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "HTTP_HOST": "127.0.0.1:8080",
+                         "wsgi.input": io.BytesIO(b"")}, lambda s, headers: status.append(s)))
+    assert status == ["200 OK"] and b"notes" in body and ("GET", "/apps", None) in api.calls

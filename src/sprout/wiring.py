@@ -1,0 +1,108 @@
+"""The composition root: the settings read once, the AWS clients and adapters built once per cold
+start, and the services handed the adapters as their ports. Handlers ask here for what they use
+(``wiring.delivery()``…); nothing else in Sprout builds an adapter for a service.
+
+Each builder is cached: the first call (at a function's cold start, or its first request) builds
+it, later calls reuse it for as long as the execution environment lives. ``reset()`` forgets them
+(tests that change the environment between cases).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sprout.adapters.alarms import Alarms
+from sprout.adapters.artifacts import ArtifactStore
+from sprout.adapters.auto_rollback import AutoRollbackSettings
+from sprout.adapters.executions import Executions
+from sprout.adapters.issue_events import IssueEvents
+from sprout.adapters.lineage import Lineage
+from sprout.adapters.lineage.table import now_iso
+from sprout.adapters.source import Repositories
+from sprout.adapters.stacks import StageStacks
+from sprout.services.apps import Apps
+from sprout.services.builds import Builds
+from sprout.services.delivery import Delivery
+from sprout.services.issues import Grouping, Issues
+from sprout.services.rollbacks import AlarmRollback
+from sprout.services.stages import Stages
+from sprout.settings import Settings
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def lineage() -> Lineage:
+    return Lineage()
+
+
+@cache
+def artifacts() -> ArtifactStore:
+    return ArtifactStore(settings().artifact_bucket)
+
+
+@cache
+def executions() -> Executions:
+    return Executions()
+
+
+@cache
+def repositories() -> Repositories:
+    return Repositories()
+
+
+@cache
+def stacks() -> StageStacks:
+    return StageStacks()
+
+
+@cache
+def delivery() -> Delivery:
+    return Delivery(lineage(), artifacts(), executions(), repositories(),
+                    promote_machine=settings().need("promote_machine"),
+                    rollback_machine=settings().need("rollback_machine"), issues=lineage())
+
+
+@cache
+def builds() -> Builds:
+    return Builds(lineage(), repositories(), executions(), artifacts(), build_machine=settings().need("build_machine"))
+
+
+@cache
+def apps() -> Apps:
+    return Apps(lineage(), repositories(), stacks(), builds(), own_stack=settings().need("sprout_stack_name"))
+
+
+@cache
+def stages() -> Stages:
+    return Stages(lineage(), stacks())
+
+
+@cache
+def issues() -> Issues:
+    return Issues(lineage(), lineage(), now_iso)
+
+
+@cache
+def grouping() -> Grouping:
+    return Grouping(lineage(), lineage(), IssueEvents())
+
+
+@cache
+def alarm_rollback() -> AlarmRollback:
+    return AlarmRollback(lineage(), Alarms(), executions(), AutoRollbackSettings())
+
+
+def api() -> dict[str, object]:
+    """What the API's routes use (Powertools' router context), all built at its cold start."""
+    return {"lineage": lineage(), "delivery": delivery(), "builds": builds(), "apps": apps(), "stages": stages(),
+            "stacks": stacks(), "issues": issues()}
+
+
+def reset() -> None:
+    for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
+                  alarm_rollback, issues, grouping):
+        built.cache_clear()
