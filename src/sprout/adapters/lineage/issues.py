@@ -46,7 +46,7 @@ class IssueItem(Item):
     status = UnicodeAttribute()
     first_seen = JSONAttribute(attr_name="firstSeen")
     last_seen = UnicodeAttribute(attr_name="lastSeen")
-    count = NumberAttribute()
+    occurrences = NumberAttribute(attr_name="count")  # not `count`: Model.count is PynamoDB's
     counts = JSONAttribute()
     samples = JSONAttribute()
     status_changed_at = UnicodeAttribute(attr_name="statusChangedAt", null=True)
@@ -72,7 +72,7 @@ def _to_issue(item: IssueItem) -> Issue:
     return Issue(
         app=item.app, stage=item.stage, id=item.id, type=item.type, title=item.title, kind=item.kind,
         frame=Frame(frame["file"], frame["function"]) if frame else None, status=item.status,
-        first_seen=dict(item.first_seen or {}), last_seen=item.last_seen, count=int(item.count),
+        first_seen=dict(item.first_seen or {}), last_seen=item.last_seen, count=int(item.occurrences),
         counts={str(k): int(v) for k, v in (item.counts or {}).items()}, samples=list(item.samples or []),
         status_changed_at=item.status_changed_at, status_changed_by=item.status_changed_by,
         regressed_at=item.regressed_at, batches=list(item.batches or []), version=int(item.version) if item.version is not None else None,
@@ -84,7 +84,7 @@ def _to_item(issue: Issue) -> IssueItem:
         issues_pk(issue.app, issue.stage), issue_sk(issue.id), app=issue.app, stage=issue.stage, id=issue.id,
         type=issue.type, title=issue.title, kind=issue.kind,
         frame={"file": issue.frame.file, "function": issue.frame.function} if issue.frame else None,
-        status=issue.status, first_seen=issue.first_seen, last_seen=issue.last_seen, count=issue.count,
+        status=issue.status, first_seen=issue.first_seen, last_seen=issue.last_seen, occurrences=issue.count,
         counts=issue.counts, samples=issue.samples, status_changed_at=issue.status_changed_at,
         status_changed_by=issue.status_changed_by, regressed_at=issue.regressed_at, batches=issue.batches,
     )
