@@ -17,7 +17,9 @@ from sprout.adapters.auto_rollback import AutoRollbackSettings
 from sprout.adapters.executions import Executions
 from sprout.adapters.issue_events import IssueEvents
 from sprout.adapters.lineage import Lineage
+from sprout.adapters.lineage.stage_settings import SettingsRepository
 from sprout.adapters.lineage.table import now_iso
+from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
 from sprout.adapters.stacks import StageStacks
 from sprout.services.apps import Apps
@@ -25,6 +27,7 @@ from sprout.services.builds import Builds
 from sprout.services.delivery import Delivery
 from sprout.services.issues import Grouping, Issues
 from sprout.services.rollbacks import AlarmRollback
+from sprout.services.stage_settings import StageSettingsService
 from sprout.services.stages import Stages
 from sprout.settings import Settings
 
@@ -63,7 +66,21 @@ def stacks() -> StageStacks:
 def delivery() -> Delivery:
     return Delivery(lineage(), artifacts(), executions(), repositories(),
                     promote_machine=settings().need("promote_machine"),
-                    rollback_machine=settings().need("rollback_machine"), issues=lineage())
+                    rollback_machine=settings().need("rollback_machine"),
+                    configuration=stage_settings().change_set_configuration, issues=lineage())
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@cache
+def stage_settings() -> StageSettingsService:
+    """A stage's settings and secrets (the lineage's record, Parameter Store), and the parameters
+    the stage's stack runs with (for the change set's configuration)."""
+    return StageSettingsService(SettingsRepository(), ParameterStoreSecrets(), lineage(), _now, stacks())
 
 
 @cache
@@ -99,10 +116,10 @@ def alarm_rollback() -> AlarmRollback:
 def api() -> dict[str, object]:
     """What the API's routes use (Powertools' router context), all built at its cold start."""
     return {"lineage": lineage(), "delivery": delivery(), "builds": builds(), "apps": apps(), "stages": stages(),
-            "stacks": stacks(), "issues": issues()}
+            "stacks": stacks(), "stage_settings": stage_settings(), "issues": issues()}
 
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  alarm_rollback, issues, grouping):
+                  alarm_rollback, stage_settings, issues, grouping):
         built.cache_clear()
