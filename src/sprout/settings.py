@@ -41,6 +41,7 @@ ENV_NAMES = {
     "app_role_path": "APP_ROLE_PATH",
     "access_log_role_arn": "ACCESS_LOG_ROLE_ARN",
     "fast_signal_function_arn": "FAST_SIGNAL_FUNCTION_ARN",
+    "issues_function_arn": "ISSUES_FUNCTION_ARN",
 }
 
 
@@ -57,6 +58,7 @@ class Settings:
     app_role_path: str | None = None
     access_log_role_arn: str | None = None
     fast_signal_function_arn: str | None = None
+    issues_function_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -15,14 +15,17 @@ from sprout.adapters.alarms import Alarms
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.auto_rollback import AutoRollbackSettings
 from sprout.adapters.executions import Executions
+from sprout.adapters.issue_events import IssueEvents
 from sprout.adapters.lineage import Lineage
 from sprout.adapters.lineage.stage_settings import SettingsRepository
+from sprout.adapters.lineage.table import now_iso
 from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
 from sprout.adapters.stacks import StageStacks
 from sprout.services.apps import Apps
 from sprout.services.builds import Builds
 from sprout.services.delivery import Delivery
+from sprout.services.issues import Grouping, Issues
 from sprout.services.rollbacks import AlarmRollback
 from sprout.services.stage_settings import StageSettingsService
 from sprout.services.stages import Stages
@@ -64,7 +67,7 @@ def delivery() -> Delivery:
     return Delivery(lineage(), artifacts(), executions(), repositories(),
                     promote_machine=settings().need("promote_machine"),
                     rollback_machine=settings().need("rollback_machine"),
-                    configuration=stage_settings().change_set_configuration)
+                    configuration=stage_settings().change_set_configuration, issues=lineage())
 
 
 def _now() -> str:
@@ -96,6 +99,16 @@ def stages() -> Stages:
 
 
 @cache
+def issues() -> Issues:
+    return Issues(lineage(), lineage(), now_iso)
+
+
+@cache
+def grouping() -> Grouping:
+    return Grouping(lineage(), lineage(), IssueEvents())
+
+
+@cache
 def alarm_rollback() -> AlarmRollback:
     return AlarmRollback(lineage(), Alarms(), executions(), AutoRollbackSettings())
 
@@ -103,10 +116,10 @@ def alarm_rollback() -> AlarmRollback:
 def api() -> dict[str, object]:
     """What the API's routes use (Powertools' router context), all built at its cold start."""
     return {"lineage": lineage(), "delivery": delivery(), "builds": builds(), "apps": apps(), "stages": stages(),
-            "stacks": stacks(), "stage_settings": stage_settings()}
+            "stacks": stacks(), "stage_settings": stage_settings(), "issues": issues()}
 
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  alarm_rollback, stage_settings):
+                  alarm_rollback, stage_settings, issues, grouping):
         built.cache_clear()

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sprout.adapters.logs import LogReader
 from sprout.adapters.metrics import MetricQuery, MetricReader
+from sprout.domain.issues import mask_values
 from sprout.domain.model import LIVE_ALIAS
 from sprout.domain.monitoring import (
     ERRORS_FILTER,
@@ -24,7 +25,8 @@ from sprout.domain.monitoring import (
 )
 from sprout.domain.tokens import listing
 from sprout.handlers.http import json_response
-from sprout.handlers.monitoring.common import DeployedStage, deployed, now, query, stage_of
+from sprout.handlers.monitoring.common import DeployedStage, deployed, lineage, now, query, stage_of
+from sprout.services.issues import env_values
 
 router = Router()
 logs = LogReader()
@@ -76,11 +78,14 @@ def function_logs(app: str, stage: str, fn: str) -> Response:
     events, next_cursor = logs.newest(
         [f"/aws/lambda/{name}"], ERRORS_FILTER if errors else "", span.since_ms, span.until_ms, limit, cursor
     )
+    # masked as an issue's samples are: the running build's environment values, secret-looking values
+    secrets = env_values(lineage.get_build(app, target.deployment.build)) if events else []
     return json_response(
         200,
         {
             "function": logical_id,
-            "events": [{"timestamp": iso_ms(e.timestamp), "logStream": e.stream, "message": e.message} for e in events],
+            "events": [{"timestamp": iso_ms(e.timestamp), "logStream": e.stream, "message": mask_values(e.message, secrets)}
+                       for e in events],
             "nextToken": encode_cursor(logs_of, next_cursor) if next_cursor else None,
         },
     )
