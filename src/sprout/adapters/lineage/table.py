@@ -257,5 +257,6 @@ def reset_connections() -> None:
     and tools that change AWS_ENDPOINT_URL within one process)."""
     global _connection
     _connection = None
-    for model in (Item, *MODELS, *_subclasses(Item)):
+    models: list[type[Model]] = [Item, *MODELS, *_subclasses(Item)]
+    for model in models:
         model._connection = None
