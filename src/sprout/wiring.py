@@ -12,15 +12,19 @@ from __future__ import annotations
 from functools import cache
 
 from sprout.adapters.alarms import Alarms
+from sprout.adapters.apigateway import StageResources
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.auto_rollback import AutoRollbackSettings
 from sprout.adapters.executions import Executions
 from sprout.adapters.lineage import Lineage
+from sprout.adapters.logs import LogReader
+from sprout.adapters.metrics import MetricReader
 from sprout.adapters.source import Repositories
 from sprout.adapters.stacks import StageStacks
 from sprout.services.apps import Apps
 from sprout.services.builds import Builds
 from sprout.services.delivery import Delivery
+from sprout.services.monitoring import Monitoring
 from sprout.services.rollbacks import AlarmRollback
 from sprout.services.stages import Stages
 from sprout.settings import Settings
@@ -79,6 +83,11 @@ def stages() -> Stages:
 
 
 @cache
+def monitoring() -> Monitoring:
+    return Monitoring(lineage(), StageResources(), MetricReader(), LogReader())
+
+
+@cache
 def alarm_rollback() -> AlarmRollback:
     return AlarmRollback(lineage(), Alarms(), executions(), AutoRollbackSettings())
 
@@ -91,5 +100,5 @@ def api() -> dict[str, object]:
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  alarm_rollback):
+                  monitoring, alarm_rollback):
         built.cache_clear()
