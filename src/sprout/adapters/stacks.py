@@ -90,7 +90,7 @@ class StageStacks:
         status = found["StackStatus"] if found else None
         if status and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
             raise StackNotReady(f"stack {stack} is {status}: another operation is running on it")
-        if status not in (None, "REVIEW_IN_PROGRESS") and status not in UPDATABLE:
+        if found and status != "REVIEW_IN_PROGRESS" and status not in UPDATABLE:
             raise DeployError(f"stack {stack} can not be updated: {describe_cause(self.cause(found))}")
         change_set_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
         kwargs = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sprout.domain.errors import BuildNotDeployable, InvalidInput, NothingToRollBackTo, named, shown
 from sprout.domain.model import (
@@ -78,7 +79,7 @@ def check_deployable(build: Build, stage: str, force: bool = False) -> None:
         )
 
 
-def superseded(kind: DeploymentKind, trigger: dict, running_descends_from_build: bool) -> bool:
+def superseded(kind: DeploymentKind, trigger: dict[str, Any], running_descends_from_build: bool) -> bool:
     """A push's deploy is superseded when the stage already runs a commit descending from it:
     pushes deploy in the order of their history, whatever order their builds finished in."""
     return kind is DeploymentKind.DEPLOY and trigger.get("type") == "push" and running_descends_from_build
