@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 from sprout.adapters.alarms import Alarms
+from sprout.adapters.apigateway import StageResources
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.auto_rollback import AutoRollbackSettings
 from sprout.adapters.executions import Executions
@@ -19,6 +20,8 @@ from sprout.adapters.issue_events import IssueEvents
 from sprout.adapters.lineage import Lineage
 from sprout.adapters.lineage.stage_settings import SettingsRepository
 from sprout.adapters.lineage.table import now_iso
+from sprout.adapters.logs import LogReader
+from sprout.adapters.metrics import MetricReader
 from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
 from sprout.adapters.stacks import StageStacks
@@ -26,6 +29,7 @@ from sprout.services.apps import Apps
 from sprout.services.builds import Builds
 from sprout.services.delivery import Delivery
 from sprout.services.issues import Grouping, Issues
+from sprout.services.monitoring import Monitoring
 from sprout.services.rollbacks import AlarmRollback
 from sprout.services.stage_settings import StageSettingsService
 from sprout.services.stages import Stages
@@ -109,6 +113,11 @@ def grouping() -> Grouping:
 
 
 @cache
+def monitoring() -> Monitoring:
+    return Monitoring(lineage(), StageResources(), MetricReader(), LogReader())
+
+
+@cache
 def alarm_rollback() -> AlarmRollback:
     return AlarmRollback(lineage(), Alarms(), executions(), AutoRollbackSettings())
 
@@ -121,5 +130,5 @@ def api() -> dict[str, object]:
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  alarm_rollback, stage_settings, issues, grouping):
+                  monitoring, alarm_rollback, stage_settings, issues, grouping):
         built.cache_clear()
