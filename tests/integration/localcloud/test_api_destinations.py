@@ -36,6 +36,8 @@ class Receiver:
                     statuses = receiver.script.get(path) or [200]
                     status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
                     receiver.cv.notify_all()
+                if path.startswith("/hang"):
+                    time.sleep(6)  # longer than EventBridge waits for an answer (5 s)
                 payload = b'{"access_token":"tok-1","expires_in":3600}' if path == "/token" else b"{}"
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(payload)))
@@ -192,3 +194,20 @@ def test_oauth_client_credentials(cloud, receiver, role, uid):
     assert token_calls and token_calls[-1]["headers"]["Authorization"] == "Basic " + base64.b64encode(b"id:sec").decode()
     shown = cloud.client("events").describe_connection(Name=name)["AuthParameters"]["OAuthParameters"]
     assert shown["ClientParameters"] == {"ClientID": "id"}
+
+
+def test_a_hanging_endpoint_times_out_and_is_dead_lettered_when_retries_run_out(cloud, receiver, role, uid):
+    """GIVEN an endpoint that answers after 6 s and a target allowing no retry, with a DLQ
+    WHEN an event is put
+    THEN the call times out (5 s), and the event is in the DLQ as a client error, called once."""
+    name = f"hang-{uid}"
+    url, dlq = queue(cloud, f"dlq-{name}")
+    arn = destination(cloud, name, f"{receiver.url}/hang-{uid}", "API_KEY",
+                      {"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}})
+    rule(cloud, name, {"Id": "web", "Arn": arn, "RoleArn": role, "DeadLetterConfig": {"Arn": dlq},
+                       "RetryPolicy": {"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}})
+    put(cloud, name, {"n": 6})
+    [letter] = dead_letters(cloud, url, 1)
+    assert letter["attributes"]["ERROR_CODE"] == "SDK_CLIENT_ERROR"
+    assert letter["attributes"]["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    assert len(receiver.on(f"/hang-{uid}")) == 1

@@ -134,6 +134,18 @@ def test_given_one_issue_twice_then_it_is_told_once(cloud, app, hook):
     assert ids.count(issue["issue"]["id"]) == 1 and ids.count(sentinel["issue"]["id"]) == 1
 
 
+def test_given_an_event_near_256_kb_then_a_small_notification_is_sent(cloud, app, hook):
+    """GIVEN an issue.new whose title is ~250 KB (an app's log line chooses it)
+    WHEN it is put
+    THEN the webhook gets the notification with the title cut, the body a few KB."""
+    huge = {"event": "issue.new", "app": app["name"], "stage": "prod", "build": 2,
+            "issue": {"id": f"h-{uuid.uuid4().hex[:6]}", "title": "E" * 250_000}}
+    put_sprout_event(cloud, "Sprout Issue State Change", huge)
+    [got] = wait_for("the huge issue's notification",
+                     lambda: [g for g in hook.on("/hook", "issue.new") if huge["issue"]["id"] in g["body"]] or None)
+    assert len(got["body"]) < 4096 and verify(app["secret"], got["body"], got["query"]["signature"][0])
+
+
 def test_given_a_test_asked_then_each_target_gets_one(api, app, hook):
     """GIVEN the app's two webhooks
     WHEN a test notification is asked through the API
