@@ -211,3 +211,20 @@ def test_a_hanging_endpoint_times_out_and_is_dead_lettered_when_retries_run_out(
     assert letter["attributes"]["ERROR_CODE"] == "SDK_CLIENT_ERROR"
     assert letter["attributes"]["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
     assert len(receiver.on(f"/hang-{uid}")) == 1
+
+
+def test_a_target_role_without_invoke_api_destination_sends_nothing(cloud, receiver, uid):
+    """GIVEN a target whose role EventBridge may assume but which lacks events:InvokeApiDestination
+    WHEN an event is put
+    THEN the endpoint is never called and the event is in the DLQ saying why (IAM is enforced)."""
+    name = f"norole-{uid}"
+    weak = service_role(cloud, f"events-weak-{uid}", "events.amazonaws.com",
+                        [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}])
+    url, dlq = queue(cloud, f"dlq-{name}")
+    arn = destination(cloud, name, f"{receiver.url}/never-{uid}", "API_KEY",
+                      {"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}})
+    rule(cloud, name, {"Id": "web", "Arn": arn, "RoleArn": weak, "DeadLetterConfig": {"Arn": dlq}})
+    put(cloud, name, {"n": 7})
+    [letter] = dead_letters(cloud, url, 1)
+    assert "events:InvokeApiDestination" in letter["attributes"]["ERROR_MESSAGE"]
+    assert receiver.on(f"/never-{uid}") == []
