@@ -60,13 +60,14 @@ def hook() -> Iterator[Webhook]:
 
 @pytest.fixture(scope="module")
 def app(cloud, api, tmp_path_factory, hook) -> dict:
-    """App notes-<id> with a webhook on /hook for rollbacks and new issues (secret generated), and one
-    on /down (answering 500) for failed deployments."""
+    """App notes-<id> with a webhook on /hook for rollbacks and new issues (secret generated), one
+    on /down (answering 500) for failed deployments, and a Slack target on /slack for rollbacks."""
     name = f"notes-{uuid.uuid4().hex[:8]}"
     registered_app(cloud, api, name, NOTES, tmp_path_factory.mktemp("notify"))
     answer = api.request("PUT", f"/apps/{name}/notifications", {"targets": [
         {"type": "webhook", "url": f"{hook.url}/hook", "events": ["deployment.rolledBack", "issue.new"]},
         {"type": "webhook", "url": f"{hook.url}/down", "events": ["deployment.failed"], "secret": "d" * 24},
+        {"type": "slack", "url": f"{hook.url}/slack", "events": ["deployment.rolledBack"]},
     ]})
     return {"name": name, "secret": answer["targets"][0]["secret"], "answer": answer}
 
@@ -92,7 +93,8 @@ def test_given_targets_set_then_the_secret_shows_once_and_bad_targets_are_refuse
     and the targets did not change."""
     assert len(app["secret"]) >= 32
     shown = api.request("GET", f"/apps/{app['name']}/notifications")["targets"]
-    assert [t["secret"] for t in shown] == ["set (never shown again)"] * 2
+    assert [t.get("secret") for t in shown] == ["set (never shown again)"] * 2 + [None]
+    assert shown[2]["url"].endswith("/…")  # a Slack URL's path is its secret
     for body, field in (
         ({"targets": [{"type": "webhook", "url": "http://hooks.example.com/x", "events": ["issue.new"]}]}, "targets[0].url"),
         ({"targets": [{"type": "slack", "url": "https://hooks.slack.com/services/T/B/X",
@@ -116,6 +118,10 @@ def test_given_a_rollback_then_the_webhook_gets_it_signed(cloud, app, hook):
     body = json.loads(got["body"])
     assert (body["app"], body["stage"], body["build"]) == (app["name"], "prod", 1) and "by itself" in body["what"]
     assert verify(app["secret"], got["body"], got["query"]["signature"][0])
+    [slack] = wait_for("the Slack message", lambda: hook.on("/slack") or None)
+    message = json.loads(slack["body"])
+    assert "deployment.rolledBack" in message["text"] and message["blocks"][0]["type"] == "section"
+    assert "signature" not in slack["query"]
 
 
 def test_given_one_issue_twice_then_it_is_told_once(cloud, app, hook):
