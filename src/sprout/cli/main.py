@@ -13,7 +13,16 @@ import sys
 from collections.abc import Sequence
 
 from sprout.cli.client import ApiError, SproutError, one_line
-from sprout.cli.commands import apps, console, delivery, issues, local, monitoring, notifications, stage_settings
+from sprout.cli.commands import (
+    apps,
+    console,
+    delivery,
+    issues,
+    local,
+    monitoring,
+    notifications,
+    stage_settings,
+)
 from sprout.cli.commands.apps import stage_flag
 from sprout.cli.commands.common import Context
 
