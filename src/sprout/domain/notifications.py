@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -195,7 +196,23 @@ def notification(name: str, detail: dict[str, Any], at: str, console_url: str | 
     link = console_link(console_url, app, stage, detail)
     if link:
         body["link"] = link
-    return body
+    cleaned: dict[str, Any] = plain(body)
+    return cleaned
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every string valid UTF-8 and without control characters but tab and newline:
+    the characters JSON serialisers escape alike, so the bytes a pipe sends are the bytes signed."""
+    if isinstance(value, str):
+        return _CONTROL.sub(" ", value.encode("utf-8", "replace").decode("utf-8"))
+    if isinstance(value, dict):
+        return {plain(str(k)): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
 
 
 def console_link(console_url: str | None, app: Any, stage: Any, detail: dict[str, Any]) -> str | None:

@@ -158,6 +158,19 @@ def test_given_a_notification_then_slack_gets_text_and_blocks_with_the_link():
     assert slack["blocks"][-1]["elements"][0]["url"] == body["link"]
 
 
+def test_given_hostile_text_then_the_notification_is_plain_and_its_signature_verifies():
+    """GIVEN an issue whose title holds control characters and a lone surrogate (an app's log line
+    chooses it)
+    WHEN the notification is made and queued for a webhook
+    THEN the body has neither (tab and newline stay), and the signature verifies over the bytes sent."""
+    title = "Boom\x00\x1b[31m\ud800 tab\there\nline"
+    body = rules.notification("issue.new", {**ISSUE, "issue": {"id": "a1", "title": title}}, "2026-12-02T11:00:00.000Z", None)
+    shown = body["issue"]["title"]
+    assert "\x00" not in shown and "\x1b" not in shown and "\ud800" not in shown and "\t" in shown and "\n" in shown
+    message = json.loads(rules.webhook_message("k" * 32, body))
+    assert rules.verify("k" * 32, rules.sent_body(message["notification"]), message["signature"])
+
+
 # ---- the notifier, with fakes ---------------------------------------------------------------------------
 
 class Store:
