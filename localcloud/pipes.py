@@ -22,9 +22,13 @@ Pipes", "Amazon SQS as a source", "input transformation", "dynamic path paramete
   ``PathParameterValues`` each take a static value or a JSON path into the event (``$.body.x``:
   the whole value is the path) — unlike a rule's target, headers are dynamic too;
 - the request goes through the API-destination sender of the event router (connection
-  authorization, 5 s time-out); 2xx deletes the message; any failure leaves it in the queue, to be
-  received again after its visibility timeout, and the queue's redrive policy moves it to its
-  dead-letter queue after ``maxReceiveCount`` receives;
+  authorization, 5 s time-out); 2xx deletes the message. Errors ("Pipes error handling"): a
+  *customer invocation error* (an HTTP answer other than 2xx, a role that may not invoke the
+  destination) leaves the message in the queue, received again after its visibility timeout, and
+  the queue's redrive policy moves it to its dead-letter queue after ``maxReceiveCount`` receives;
+  a *pipe internal error* (no HTTP answer: connection refused, time-out) is retried by the pipe
+  itself, with back-off, without counting against ``maxReceiveCount``, until the message expires
+  from the queue (its ``MessageRetentionPeriod``);
 - a pipe whose ``DesiredState`` is ``STOPPED`` reads nothing. Events are sent one at a time.
 
 Not modelled: enrichment, filters (``SourceParameters.FilterCriteria``), other sources and targets
@@ -51,6 +55,7 @@ from localcloud.events_router.transform import _MISSING, iso_time, json_path, re
 log = logging.getLogger("localcloud.pipes")
 
 SCAN_INTERVAL_S = 0.5
+BACKOFF_S = (0.5, 30.0)  # a pipe internal error's first retry delay, and the cap (doubling)
 PRINCIPAL = "pipes.amazonaws.com"
 PLACEHOLDER = re.compile(r"<(\$(?:\.[\w/\-]+|\[(?:\d+|\*)\])*|aws\.pipes\.[a-z.\-]+)>")
 
@@ -159,11 +164,13 @@ class _PipeRunner(threading.Thread):
             if self.stopping.is_set():
                 return True  # left in flight: it comes back after its visibility timeout
             record = records.sqs_record(message, pipe["Source"], self.service.region)
-            if self.deliver(record):
+            if self.deliver(record, message):
                 sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
         return bool(messages)
 
-    def deliver(self, record: dict[str, Any]) -> bool:
+    def deliver(self, record: dict[str, Any], message: dict[str, Any] | None = None) -> bool:
+        """Send one record; True once delivered. A pipe internal error (no HTTP answer) is retried
+        here, the message kept in flight, until it is delivered, expires, or the pipe stops."""
         pipe = self.pipe
         try:
             payload = target_input(pipe, record)
@@ -172,12 +179,27 @@ class _PipeRunner(threading.Thread):
             self._problem(f"cannot build the request: {e}")
             return False
         target = {"Arn": pipe["Target"], "RoleArn": pipe.get("RoleArn"), "HttpParameters": params}
-        outcome = router().http.send_once(target, payload, PRINCIPAL)
-        if outcome.status is not None and 200 <= outcome.status < 300:
-            return True
-        log.info("pipe %s: %s answered %s; message %s stays in the queue", pipe["Name"], pipe["Target"],
-                 outcome.status or outcome.error, record.get("messageId"))
-        return False
+        delay = BACKOFF_S[0]
+        while True:
+            outcome = router().http.send_once(target, payload, PRINCIPAL)
+            if outcome.status is not None and 200 <= outcome.status < 300:
+                return True
+            internal = outcome.status is None and outcome.retry
+            if not internal or message is None or self.stopping.is_set() or self._expired(message):
+                log.info("pipe %s: %s answered %s; message %s stays in the queue", pipe["Name"], pipe["Target"],
+                         outcome.status or outcome.error, record.get("messageId"))
+                return False
+            log.info("pipe %s: %s (internal error), retried in %.1fs", pipe["Name"], outcome.error, delay)
+            self.service.sqs.change_message_visibility(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"],
+                                                       VisibilityTimeout=int(delay + 10))
+            self.stopping.wait(delay)
+            delay = min(BACKOFF_S[1], delay * 2)
+
+    def _expired(self, message: dict[str, Any]) -> bool:
+        sent = int((message.get("Attributes") or {}).get("SentTimestamp") or 0) / 1000
+        retention = int(self.service.sqs.get_queue_attributes(
+            QueueUrl=self._url, AttributeNames=["MessageRetentionPeriod"])["Attributes"]["MessageRetentionPeriod"])
+        return time.time() - sent > retention
 
 
 class Pipes:

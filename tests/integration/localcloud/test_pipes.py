@@ -6,6 +6,7 @@ whose redrive policy moves it to the dead-letter queue (IAM enforced: the pipe's
 from __future__ import annotations
 
 import json
+import time
 
 from tests.integration.localcloud.lambda_helpers import service_role
 from tests.integration.localcloud.test_api_destinations import Receiver, dead_letters, destination, queue
@@ -115,3 +116,41 @@ def test_failed_deliveries_go_to_the_dead_letter_queue_after_max_receives(cloud,
         assert [json.loads(r["body"]) for r in got] == [{"notification": {"from": "ok"}}]
     finally:
         receiver.server.shutdown()
+
+
+def test_a_refused_connection_is_retried_by_the_pipe_without_counting_receives(cloud, uid):
+    """GIVEN a pipe to an endpoint nobody listens on yet, its queue's maxReceiveCount 1
+    WHEN a message is sent, and a receiver starts listening on that port a few seconds later
+    THEN the receiver gets the message (a connection failure is a pipe internal error: retried by
+    the pipe, not counted against maxReceiveCount) and the dead-letter queue stays empty."""
+    first = Receiver()
+    port = first.server.server_address[1]
+    first.server.shutdown()
+    first.server.server_close()  # nobody listens on the port now
+    name = f"pipe-down-{uid}"
+    dlq_url, dlq_arn = queue(cloud, f"{name}-dlq")
+    url, arn = source_queue(cloud, f"{name}-src", dlq_arn, 1)
+    target = destination(cloud, name, f"http://127.0.0.1:{port}/late", "API_KEY",
+                         {"ApiKeyAuthParameters": {"ApiKeyName": "X-Key", "ApiKeyValue": "k4"}})
+    make_pipe(cloud, name, arn, target, pipe_role(cloud, name,
+                                                  ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]))
+    sqs = cloud.client("sqs")
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"notification": {"late": True}, "signature": "s"}))
+
+    def in_flight() -> bool:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+        return attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
+
+    deadline = time.monotonic() + 30
+    while not in_flight() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert in_flight()
+    time.sleep(3)  # a few refused attempts (the pipe backs off from 0.5 s)
+    late = Receiver(port)
+    try:
+        got = late.wait("/late", 1, timeout=60)
+        assert [json.loads(r["body"]) for r in got] == [{"notification": {"late": True}}]
+        assert sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"]["ApproximateNumberOfMessages"] == "0"
+    finally:
+        late.server.shutdown()
