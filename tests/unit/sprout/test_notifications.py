@@ -280,6 +280,16 @@ def test_given_a_webhook_whose_secret_is_gone_then_nothing_unsigned_is_sent():
     assert bus.events == []
 
 
+def test_given_a_target_made_before_pipes_then_it_is_skipped_and_the_others_are_told():
+    """GIVEN a webhook recorded without a queue (made when rules delivered) and a Slack target
+    WHEN an issue.new comes
+    THEN only the Slack target's queue gets a message."""
+    bus = Outbox()
+    legacy = {**WEBHOOK, "routes": {"rule": "sprout-n-notes-t1"}}
+    Notifier(Store([legacy, SLACK]), Secrets(), bus, Clock()).handle("Sprout Issue State Change", ISSUE)
+    assert [e["target"] for e in bus.events] == ["t2"]
+
+
 # ---- the targets' settings, with fakes ---------------------------------------------------------------------
 
 class Routes:
@@ -390,3 +400,40 @@ def test_given_the_lineage_when_records_close_then_each_close_is_told_once(linea
     lineage.record_failed_start("notes", "dev", good.number, "deploy", {"type": "user"}, "stage busy", "Begin")
     assert [(b.number, b.status) for b in heard.builds] == [(build.number, BuildStatus.FAILED), (good.number, BuildStatus.SUCCEEDED)]
     assert [(x.id, x.status) for x in heard.deployments] == [(d.id, DeploymentStatus.SUCCEEDED), ("000002", DeploymentStatus.FAILED)]
+
+
+# ---- the routes, on moto in-process ---------------------------------------------------------------------
+
+def test_given_a_webhook_target_then_its_queue_redrives_and_its_pipe_sends_the_signature_header(monkeypatch):
+    """GIVEN moto in-process and the notification routes of stack `sprout`
+    WHEN a webhook target's routes are made, then deleted
+    THEN its queue redrives to the DLQ after RECEIVES receives, its pipe goes from that queue to the
+    API destination with the signature header from $.body.signature and the wrapping template; after
+    delete nothing of it is left."""
+    import boto3
+    from moto import mock_aws
+
+    from sprout.adapters.notification_routes import RECEIVES, NotificationRoutes
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    with mock_aws():
+        sqs = boto3.client("sqs")
+        dlq = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="dlq")["QueueUrl"],
+                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        routes = NotificationRoutes("sprout", "arn:aws:iam::123456789012:role/delivery", dlq)
+        made = routes.create("notes", "t1", "webhook", HOOK)
+        assert made["pipe"] == made["connection"] == "sprout-n-notes-t1"
+        redrive = json.loads(sqs.get_queue_attributes(QueueUrl=made["queue"], AttributeNames=["RedrivePolicy"])
+                             ["Attributes"]["RedrivePolicy"])
+        assert redrive == {"deadLetterTargetArn": dlq, "maxReceiveCount": RECEIVES}
+        pipe = boto3.client("pipes").describe_pipe(Name=made["pipe"])
+        assert pipe["Source"].endswith(":sprout-n-notes-t1") and ":api-destination/sprout-n-notes-t1/" in pipe["Target"]
+        assert pipe["TargetParameters"] == {"InputTemplate": rules.WEBHOOK_TEMPLATE, "HttpParameters": {
+            "HeaderParameters": {"X-Sprout-Signature": "$.body.signature"}}}
+        assert pipe["SourceParameters"] == {"SqsQueueParameters": {"BatchSize": 1}}
+        routes.delete(made)
+        assert boto3.client("pipes").list_pipes()["Pipes"] == []
+        assert sqs.list_queues().get("QueueUrls") == [sqs.get_queue_url(QueueName="dlq")["QueueUrl"]]
+        assert boto3.client("events").list_api_destinations()["ApiDestinations"] == []
