@@ -15,7 +15,7 @@ import uuid
 from functools import cache
 
 from sprout.adapters.alarms import Alarms
-from sprout.adapters.apigateway import StageResources
+from sprout.adapters.apigateway import AccessLogging, StageResources
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.auto_rollback import AutoRollbackSettings
 from sprout.adapters.delivery_events import DeliveryEvents
@@ -31,6 +31,7 @@ from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
 from sprout.adapters.sprout_events import SproutEvents
 from sprout.adapters.stacks import StageStacks
+from sprout.services.access_logs import AccessLogs
 from sprout.services.apps import Apps
 from sprout.services.builds import Builds
 from sprout.services.delivery import Delivery
@@ -128,6 +129,11 @@ def monitoring() -> Monitoring:
 
 
 @cache
+def access_logs() -> AccessLogs:
+    return AccessLogs(monitoring(), AccessLogging(), LogReader(), lambda: settings().need("access_log_role_arn"))
+
+
+@cache
 def alarm_rollback() -> AlarmRollback:
     return AlarmRollback(lineage(), Alarms(), executions(), AutoRollbackSettings())
 
@@ -156,5 +162,5 @@ def api() -> dict[str, object]:
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  monitoring, alarm_rollback, stage_settings, issues, grouping, notification_settings, notifier):
+                  monitoring, access_logs, alarm_rollback, stage_settings, issues, grouping, notification_settings, notifier):
         built.cache_clear()
