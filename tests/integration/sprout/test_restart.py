@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from sprout.cli.client import SproutClient
-from tests.conftest import RunningCloud, start_cloud, stop_cloud
+from tests.conftest import RunningCloud, start_cloud
 from tests.integration.faults import arm
 from tests.integration.sprout.conftest import AppRepo, registered_app, wait_for
 from tests.integration.sprout.test_record_truth import (
@@ -47,7 +47,7 @@ class Restartable:
     def kill_and_start_again(self) -> str:
         """Wait until the snapshot holds everything acknowledged, SIGKILL the cloud, start it again on
         the same data dir; what the new one printed."""
-        wait_for("the snapshot", lambda: written(self.cloud), timeout=30)
+        wait_for("the snapshot", lambda: written(self.cloud), timeout=120)
         self.cloud.process.kill()
         self.cloud.process.wait(timeout=30)
         self.cloud = start_cloud(self.data, extra_args=ARGS, with_sprout=True)
@@ -90,7 +90,7 @@ def restartable(tmp_path_factory, request) -> Iterator[Restartable]:
             holder = Restartable(tmp / "cloud", cloud, api, app)
             yield holder
         finally:
-            stop_cloud(holder.cloud if holder is not None else cloud)
+            (holder.cloud if holder is not None else cloud).stop(timeout=60)  # its last snapshot may be large
 
 
 def test_given_a_deploy_in_progress_when_the_cloud_is_killed_and_started_again_then_sprout_carries_on(restartable):

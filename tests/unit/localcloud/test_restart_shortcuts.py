@@ -111,3 +111,35 @@ def test_given_compiled_files_beside_the_code_then_the_fingerprint_ignores_them_
     (project / "src" / "__pycache__").mkdir()
     (project / "src" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
     assert sam.fingerprint(TEMPLATE, project, {}) == before
+
+
+def test_given_a_restart_that_ended_nothing_on_a_full_disk_when_settled_then_it_raises_without_leaving_a_file(
+    tmp_path, monkeypatch
+):
+    # GIVEN a restored snapshot (counts known, nothing ended) and a disk that has no room left
+    import errno
+    import os
+
+    from localcloud.persistence import Persistence, Restored
+
+    persistence = Persistence(tmp_path)
+    restored = Restored(written="2026-01-01T00:00:00Z", bytes=1000, counts={"stacks": 1})
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    # WHEN the start is settled
+    with pytest.raises(OSError) as raised:
+        persistence.settle_start(restored)
+    # THEN it says the disk is full (up prints it in one line and exits 1), and leaves no probe behind
+    assert raised.value.errno == errno.ENOSPC
+    assert list((tmp_path / "state").iterdir()) == []
+
+
+def test_given_a_restart_that_ended_nothing_when_settled_then_no_snapshot_is_written(tmp_path):
+    from localcloud.persistence import Persistence, Restored
+
+    persistence = Persistence(tmp_path)
+    persistence.settle_start(Restored(written="2026-01-01T00:00:00Z", bytes=1000, counts={"stacks": 1}))
+    assert persistence.saves == 0 and list((tmp_path / "state").iterdir()) == []
