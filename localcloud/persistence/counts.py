@@ -15,7 +15,8 @@ from typing import Any
 from localcloud.moto_hooks import require
 
 # (what, module, class, what one object counts as: a key, or None): in the order ``up`` prints them;
-# objects with the same key count once (moto keeps two objects for a function's $LATEST)
+# objects with the same key count once (moto keeps two objects for a function's $LATEST, a state
+# machine's versions and revisions and what executions hold of it are StateMachines too)
 KINDS: tuple[tuple[str, str, str, Callable[[Any], Any]], ...] = (
     ("stacks", "localcloud.cloudformation.model", "Stack",
      lambda s: None if getattr(s, "status", "") == "DELETE_COMPLETE" else id(s)),
@@ -23,8 +24,9 @@ KINDS: tuple[tuple[str, str, str, Callable[[Any], Any]], ...] = (
     ("tables", "moto.dynamodb.models.table", "Table", id),
     ("items", "moto.dynamodb.models.dynamo_type", "Item", id),
     ("buckets", "moto.s3.models", "FakeBucket", id),
-    ("object versions", "moto.s3.models", "FakeKey", id),
-    ("state machines", "moto.stepfunctions.models", "StateMachine", id),
+    ("object versions", "moto.s3.models", "FakeKey",
+     lambda k: (getattr(k, "bucket_name", None), getattr(k, "name", None), getattr(k, "version_id", None))),
+    ("state machines", "moto.stepfunctions.models", "StateMachine", lambda m: _unversioned(getattr(m, "arn", ""))),
     ("executions", "moto.stepfunctions.parser.backend.execution", "Execution", id),
     ("rules", "moto.events.models", "Rule", id),
     ("alarms", "moto.cloudwatch.models", "Alarm", id),
@@ -41,6 +43,11 @@ def _unqualified_latest(function: Any) -> str | None:
     if getattr(function, "version", None) != "$LATEST":
         return None
     return str(getattr(function, "function_arn", "")).removesuffix(":$LATEST")
+
+
+def _unversioned(arn: str) -> str | None:
+    """A state machine's ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME); None for a version's."""
+    return arn if arn.count(":") == 6 else None
 
 
 def _subclasses(cls: type) -> list[type]:
