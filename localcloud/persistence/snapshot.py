@@ -97,8 +97,9 @@ def loads(data: bytes) -> Any:
     return pickle.loads(data)
 
 
-def header(body: bytes, moto_version: str) -> bytes:
+def header(body: bytes, moto_version: str, extra: dict[str, Any] | None = None) -> bytes:
     meta = {
+        **(extra or {}),
         "format": FORMAT,
         "moto": moto_version,
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
@@ -109,12 +110,12 @@ def header(body: bytes, moto_version: str) -> bytes:
     return (json.dumps(meta, sort_keys=True) + "\n").encode()
 
 
-def write(folder: Path, body: bytes, moto_version: str) -> int:
-    """Replace ``folder/NAME`` atomically and durably; the bytes written."""
+def write(folder: Path, body: bytes, moto_version: str, extra: dict[str, Any] | None = None) -> int:
+    """Replace ``folder/NAME`` atomically and durably (``extra``: more header fields); the bytes written."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / NAME
     tmp = folder / f".{NAME}.{os.getpid()}.{threading.get_ident()}.tmp"
-    head = header(body, moto_version)
+    head = header(body, moto_version, extra)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
