@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from localcloud.moto_hooks import require
+from localcloud.persistence.snapshot import subclasses as _subclasses
 
 # (what, module, class, what one object counts as: a key, or None): in the order ``up`` prints them;
 # objects with the same key count once (moto keeps two objects for a function's $LATEST, a state
@@ -48,15 +49,6 @@ def _unqualified_latest(function: Any) -> str | None:
 def _unversioned(arn: str) -> str | None:
     """A state machine's ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME); None for a version's."""
     return arn if arn.count(":") == 6 else None
-
-
-def _subclasses(cls: type) -> list[type]:
-    out, todo = [], [cls]
-    while todo:
-        c = todo.pop()
-        out.append(c)
-        todo.extend(c.__subclasses__())
-    return out
 
 
 def _class(module: str, name: str) -> type:

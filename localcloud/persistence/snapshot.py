@@ -53,7 +53,8 @@ def _nothing() -> None:
     return None
 
 
-def _subclasses(cls: type) -> list[type]:
+def subclasses(cls: type) -> list[type]:
+    """``cls`` and every class below it."""
     out, todo = [], [cls]
     while todo:
         c = todo.pop()
@@ -75,7 +76,7 @@ def _table(reducers: dict[type, Callable[[Any], Any]] | None) -> dict[type, Call
     table: dict[type, Callable[[Any], Any]] = dict(copyreg.dispatch_table)
     table[_LOCK_TYPES[0]] = lambda obj: (_new_lock, ("lock",))
     table[_LOCK_TYPES[1]] = lambda obj: (_new_lock, ("rlock",))
-    for cls in (*_subclasses(threading.Thread), *_subclasses(subprocess.Popen)):
+    for cls in (*subclasses(threading.Thread), *subclasses(subprocess.Popen)):
         table[cls] = lambda obj: (_nothing, ())
     table[weakref.WeakValueDictionary] = lambda obj: (weakref.WeakValueDictionary, (dict(obj.items()),))
     table[defaultdict] = _defaultdict
