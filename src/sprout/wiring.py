@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 from sprout.adapters.alarms import Alarms
+from sprout.adapters.aliases import Aliases
 from sprout.adapters.apigateway import StageResources
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.auto_rollback import AutoRollbackSettings
@@ -21,12 +22,13 @@ from sprout.adapters.lineage import Lineage
 from sprout.adapters.lineage.stage_settings import SettingsRepository
 from sprout.adapters.lineage.table import now_iso
 from sprout.adapters.logs import LogReader
-from sprout.adapters.metrics import MetricReader
+from sprout.adapters.metrics import MetricReader, VersionCounts
 from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
 from sprout.adapters.stacks import StageStacks
 from sprout.services.apps import Apps
 from sprout.services.builds import Builds
+from sprout.services.canary import Canary
 from sprout.services.delivery import Delivery
 from sprout.services.issues import Grouping, Issues
 from sprout.services.monitoring import Monitoring
@@ -122,6 +124,12 @@ def alarm_rollback() -> AlarmRollback:
     return AlarmRollback(lineage(), Alarms(), executions(), AutoRollbackSettings())
 
 
+@cache
+def canary() -> Canary:
+    """Canary and linear promotes: the stage's aliases, the new versions' own metrics."""
+    return Canary(lineage(), Aliases(settings().artifact_bucket), VersionCounts(), stacks())
+
+
 def api() -> dict[str, object]:
     """What the API's routes use (Powertools' router context), all built at its cold start."""
     return {"lineage": lineage(), "delivery": delivery(), "builds": builds(), "apps": apps(), "stages": stages(),
@@ -130,5 +138,5 @@ def api() -> dict[str, object]:
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  monitoring, alarm_rollback, stage_settings, issues, grouping):
+                  monitoring, alarm_rollback, stage_settings, issues, grouping, canary):
         built.cache_clear()

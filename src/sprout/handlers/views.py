@@ -80,6 +80,10 @@ def deployment_view(d: Deployment) -> dict:
         "notes": list(d.notes),
         "cause": d.cause,
         "reconciled": d.reconciled,
+        "strategy": d.strategy,
+        "canary": d.canary,
+        "steps": list(d.steps),
+        "control": d.control,
     }
 
 

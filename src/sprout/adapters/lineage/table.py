@@ -105,6 +105,10 @@ def to_deployment(item: DeploymentItem) -> Deployment:
         notes=tuple(item.notes or ()),
         cause=item.cause,
         reconciled=item.reconciled,
+        strategy=item.strategy,
+        canary=item.canary,
+        steps=tuple(item.steps or ()),
+        control=item.control,
     )
 
 
