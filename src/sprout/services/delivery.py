@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import yaml
 
 from sprout.domain import changeset as changesets
+from sprout.domain.canary import ALL_AT_ONCE, Strategy
 from sprout.domain.errors import (
     ArtifactNotFound,
     DeployError,
@@ -149,7 +150,8 @@ class Delivery:
 
     # -- promote --
 
-    def promote(self, app: str, stage: str, number: int | None, changeset_id: str | None, force: bool, who: str) -> Started:
+    def promote(self, app: str, stage: str, number: int | None, changeset_id: str | None, force: bool, who: str,
+                strategy: Strategy = ALL_AT_ONCE) -> Started:
         registered = self.lineage.get_app(app)
         self.lineage.get_stage(app, stage)
         reads = Reads(self.lineage, self.artifacts)
@@ -181,13 +183,16 @@ class Delivery:
         promoted = number
 
         def begin(arn: str) -> Deployment:
-            return self.lineage.begin_deployment(
+            deployment = self.lineage.begin_deployment(
                 app, stage, promoted, DeploymentKind.PROMOTE, trigger, execution=arn,
                 holder_running=self.executions.is_running, expect_current=judged_against,
             )
+            # the strategy on the record before the execution that acts on it starts
+            return self.lineage.record_strategy(app, stage, deployment.id, strategy.view())
 
+        extra = {"strategy": strategy.view()} if strategy.gradual else {}
         try:
-            return self._start(self.promote_machine, app, stage, number, DeploymentKind.PROMOTE, begin, {})
+            return self._start(self.promote_machine, app, stage, number, DeploymentKind.PROMOTE, begin, extra)
         except StageMoved as e:
             # the stage moved on between the change set and the lock: what was reviewed is stale
             raise StaleChangeSet(f"{e}: review the fresh change set", self._changeset(registered, stage, build, reads)) from e
