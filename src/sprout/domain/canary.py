@@ -62,6 +62,18 @@ class Verdict(StrEnum):
     INCONCLUSIVE = "INCONCLUSIVE"
 
 
+class CanaryProgress(StrEnum):
+    """Where the promote machine's canary loop is (its CanaryRoute Choice compares against these)."""
+
+    BEGIN = "BEGIN"
+    SHIFT = "SHIFT"
+    BAKING = "BAKING"
+    PAUSED = "PAUSED"
+    PROMOTE = "PROMOTE"
+    DEPLOY = "DEPLOY"
+    ABORTED = "ABORTED"
+
+
 class Control(StrEnum):
     """What a person may ask of a canary in progress."""
 
@@ -220,4 +232,14 @@ def control_refusal(action: Control, canary_state: str | None, status: str) -> s
         return f"the deployment is not a canary or linear promote in progress: there is nothing to {action.value}"
     if action is Control.RESUME and canary_state != Verdict.INCONCLUSIVE.value:
         return "only an INCONCLUSIVE canary can be resumed"
+    return None
+
+
+def canary_holds(holder: Any) -> str | None:
+    """Why an alarm on the stage does not act while ``holder`` (the deployment holding it, a
+    ``Deployment``) is a canary in progress: the canary is judged by its new version's own errors,
+    and an alarm about the stage (the old version's traffic) neither blocks nor fails it."""
+    if holder is not None and getattr(holder, "canary", None) and str(getattr(holder, "status", "")) == "IN_PROGRESS":
+        return (f"canary {holder.id} of build {holder.build} holds the stage: it is judged by its new version's own "
+                "errors; an alarm on the stage neither blocks nor fails it")
     return None

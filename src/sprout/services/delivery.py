@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import yaml
 
 from sprout.domain import changeset as changesets
-from sprout.domain.canary import ALL_AT_ONCE, Strategy
+from sprout.domain.canary import ALL_AT_ONCE, Control, Strategy, canary_holds
 from sprout.domain.errors import (
     ArtifactNotFound,
     DeployError,
@@ -41,6 +41,7 @@ from sprout.domain.pipeline import (
     rollback_target,
 )
 from sprout.observability import tracer
+from sprout.services.canary import request_control
 from sprout.services.issues import IssueStore, open_issues_of_build
 from sprout.services.ports import DeliveryLineage, Executions, Templates
 from sprout.services.rollbacks import begin_rollback
@@ -58,9 +59,11 @@ class Commits(Protocol):
 class Started:
     execution: str
     deployment: Deployment
+    aborting: bool = False  # a rollback by hand during a canary: the canary is aborted instead
 
     def view(self) -> dict[str, Any]:
-        return {"execution": self.execution, "deployment": self.deployment.id, "build": self.deployment.build}
+        view = {"execution": self.execution, "deployment": self.deployment.id, "build": self.deployment.build}
+        return {**view, "aborting": True} if self.aborting else view
 
 
 class Reads:
@@ -222,6 +225,12 @@ class Delivery:
 
     def rollback(self, app: str, stage: str, number: int | None, who: str, force: bool = False) -> Started:
         self.lineage.get_app(app)
+        held = self.lineage.get_stage(app, stage).lock
+        holder = self.lineage.get_deployment(app, stage, held.deployment) if held else None
+        if holder is not None and canary_holds(holder):
+            # a person's rollback during a canary aborts it: every weight back to 0, the deployment FAILED
+            aborted = request_control(self.lineage, app, stage, holder.id, Control.ABORT, who)
+            return Started(holder.execution or "", aborted, aborting=True)
         current = self.lineage.current_deployment(app, stage)
         history = self._history(app, stage)
         if number is None:
