@@ -225,3 +225,69 @@ def test_a_build_changing_no_function_code_goes_straight_to_the_deploy(world):
     lineage.record_strategy("notes", "prod", d.id, parse_strategy("linear25-30s").view())
     assert run(canary, d.id) == {"status": "DEPLOY", "index": 0}
     assert traffic.published == 0
+
+
+def test_a_rollback_by_hand_during_a_canary_aborts_it(world):
+    """GIVEN a canary of build 2 baking on prod
+    WHEN a person rolls prod back
+    THEN no rollback deployment is opened: the canary is asked to abort (its execution acts on it),
+    and its next look closes it FAILED with every weight back to 0."""
+    from sprout.services.delivery import Delivery
+    from tests.unit.sprout.services.fakes import MACHINE, FakeExecutions, FakeRepositories, FakeTemplates
+
+    lineage, canary, traffic, _, _, did = world
+    run(canary, did)
+    run(canary, did, "SHIFT", 0)
+    delivery = Delivery(lineage, FakeTemplates(), FakeExecutions(), FakeRepositories(),
+                        promote_machine=MACHINE.format("promote"), rollback_machine=MACHINE.format("rollback"))
+    started = delivery.rollback("notes", "prod", None, "ana")
+    assert started.aborting and started.deployment.id == did and started.view()["aborting"] is True
+    assert lineage.get_deployment("notes", "prod", did).control["action"] == "abort"
+    assert run(canary, did, "BAKING", 0)["status"] == "ABORTED"
+    assert traffic.aliases["notes-prod-Create"] == ("1", None, 0)
+    assert [d.kind for d in lineage.deployments[("notes", "prod")]].count(DeploymentKind.ROLLBACK) == 0
+
+
+def test_an_alarm_on_the_stage_neither_blocks_nor_fails_a_canary_holding_it(world):
+    """GIVEN a canary of build 2 baking on prod, and Sprout's fast alarm on prod firing (the old
+    version's traffic)
+    WHEN the alarm's event is resolved
+    THEN it is recorded and ignored naming the canary; the canary goes on."""
+    from sprout.domain.auto_rollback import AlarmEvent, WatchedAlarm, definition_digest
+    from sprout.services.rollbacks import AlarmRollback
+    from tests.unit.sprout.services.fakes import FakeAlarms, FakeExecutions, FakeWatch
+
+    lineage, canary, _, _, _, did = world
+    run(canary, did)
+    run(canary, did, "SHIFT", 0)
+    name = "sprout-ar-notes-prod-fast"
+    arn = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"
+    described = {"AlarmName": name, "AlarmArn": arn, "StateValue": "ALARM", "MetricName": "Errors5xx", "Threshold": 5.0}
+    lineage.alarms[name] = WatchedAlarm(name, "notes", "prod", "fast", arn, definition_digest(described))
+    event = AlarmEvent(name, arn, "ALARM", "5 errors in 10 s", NOW, [5.0])
+    out = AlarmRollback(lineage, FakeAlarms(event, described), FakeExecutions(), FakeWatch(None)).resolve(
+        {"id": "ev-canary"}, "arn:aws:states:us-east-1:123456789012:execution:sprout-rollback:x")
+    assert out["status"] == "IGNORED" and "canary" in out["reason"]
+    assert lineage.get_deployment("notes", "prod", did).status is DeploymentStatus.IN_PROGRESS
+    assert run(canary, did, "BAKING", 0)["status"] == "BAKING"
+
+
+def test_a_linear_promote_walks_its_weights_then_flips(world):
+    """GIVEN a linear promote of 40 % every 5 s (steps 40, 80)
+    WHEN each step's new version answers cleanly
+    THEN the first PASS shifts to 80 % (a second step, recorded), the second flips to the new version."""
+    lineage, canary, traffic, signal, clock, did = world
+    lineage.record_strategy("notes", "prod", did, parse_strategy({"type": "linear", "percent": 40, "intervalSeconds": 5}).view())
+    run(canary, did)
+    run(canary, did, "SHIFT", 0)
+    signal.counted[("notes-prod-Create", "2")] = (20, 0)
+    clock.advance(5)
+    assert run(canary, did, "BAKING", 0) == {"status": "SHIFT", "index": 1}
+    assert run(canary, did, "SHIFT", 1) == {"status": "BAKING", "index": 1}
+    assert traffic.aliases["notes-prod-Create"] == ("1", "2", 80)
+    assert lineage.get_deployment("notes", "prod", did).steps[1]["baseline"] == [20, 0]
+    signal.counted[("notes-prod-Create", "2")] = (45, 0)
+    clock.advance(5)
+    assert run(canary, did, "BAKING", 1)["status"] == "PROMOTE"
+    steps = lineage.get_deployment("notes", "prod", did).steps
+    assert [(s["weight"], s["verdict"], s["requests"]) for s in steps] == [(40, "PASS", 20), (80, "PASS", 25)]
