@@ -106,11 +106,18 @@ def test_given_a_broken_build_when_promoted_with_a_canary_then_it_is_aborted_wit
 
 
 def test_given_a_canary_baking_when_a_person_aborts_it_then_the_weights_are_removed_and_nothing_more_is_accepted(canary_app, cloud):
-    """GIVEN build 3 promoted with a 10 % canary baking 10 minutes, no traffic
+    """GIVEN build 3 promoted with a 10 % canary baking 10 minutes, no traffic (a bad strategy, or a
+    4400-character preset name, refused first with 400 naming the field)
     WHEN a person aborts it through the API
     THEN it closes FAILED naming them, the weight is removed, build 3 stays deployable, and finishing
     it afterwards is refused 409; an action with no route is refused by API Gateway."""
     app = canary_app
+    for bad, field in (({"type": "canary", "percent": 150, "intervalSeconds": 10}, "strategy.percent"),
+                       ("canary99-1y" * 400, "strategy")):
+        with pytest.raises(ApiError) as refused:
+            app.api.request("POST", f"/apps/{app.name}/stages/prod/promote", {"build": 3, "strategy": bad})
+        assert (refused.value.status, refused.value.body.get("field")) == (400, field)
+        assert len(refused.value.body["message"]) < 400
     started = app.api.request("POST", f"/apps/{app.name}/stages/prod/promote",
                               {"build": 3, "strategy": {"type": "canary", "percent": 10, "intervalSeconds": 600}})
     path = f"/apps/{app.name}/stages/prod/deployments/{started['deployment']}"
