@@ -137,6 +137,24 @@ def test_given_a_canary_baking_when_a_person_aborts_it_then_the_weights_are_remo
     assert late.value.status == 409
 
 
+def test_given_a_canary_baking_when_its_execution_is_stopped_then_the_finalizer_removes_the_weights_and_closes_it(canary_app, cloud):
+    """GIVEN build 3 promoted with a 10 % canary baking 10 minutes
+    WHEN its execution is stopped mid-step
+    THEN the finalizer removes the weight (the alias as the record says) and closes the deployment
+    FAILED at step canary; prod is free again."""
+    app = canary_app
+    started = app.api.request("POST", f"/apps/{app.name}/stages/prod/promote",
+                              {"build": 3, "strategy": "canary10-5m"})
+    wait_for("the weight on create's alias", lambda: (create_alias(app, cloud).get("RoutingConfig") or {}).get(
+        "AdditionalVersionWeights"), timeout=60)
+    cloud.client("stepfunctions").stop_execution(executionArn=started["execution"], error="Test", cause="stopped mid-step")
+    done = ended(app, started["deployment"], timeout=60)
+    assert (done["status"], done["step"]) == ("FAILED", "canary") and "ABORTED" in done["error"], done
+    wait_for("the weight removed", lambda: not (create_alias(app, cloud).get("RoutingConfig") or {}).get(
+        "AdditionalVersionWeights"), timeout=30)
+    wait_for("prod free", lambda: app.api.request("GET", f"/apps/{app.name}/stages/prod")["lock"] is None, timeout=30)
+
+
 def test_given_a_good_build_when_promoted_with_a_canary_then_every_alias_ends_on_the_new_version(canary_app, cloud):
     """GIVEN build 3 (create changed harmlessly)
     WHEN promoted with a 50 % canary of 5 s under traffic
