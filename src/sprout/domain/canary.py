@@ -137,7 +137,7 @@ FIELDS = ("type", "percent", "intervalSeconds", "steps")
 
 def _whole(value: Any, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(f"strategy.{name}", f"must be a whole number from {low} to {high}, not {shown(value)}")
+        raise InvalidInput(name, f"must be a whole number from {low} to {high}, not {shown(value)}")
     return value
 
 
@@ -166,22 +166,28 @@ def parse_strategy(value: Any, field: str = "strategy") -> Strategy:
         if extra:
             raise InvalidInput(f"{field}.{extra[0]}", "allAtOnce takes no percent, interval or steps")
         return ALL_AT_ONCE
-    interval = _whole(value.get("intervalSeconds"), "intervalSeconds", MIN_INTERVAL, MAX_INTERVAL)
+    interval = _whole(value.get("intervalSeconds"), f"{field}.intervalSeconds", MIN_INTERVAL, MAX_INTERVAL)
     steps: tuple[int, ...] = ()
     if "steps" in value:
         raw = value["steps"]
         if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_STEPS:
             raise InvalidInput(f"{field}.steps", f"must be a list of 1 to {MAX_STEPS} percents")
-        steps = tuple(_whole(s, "steps", 1, 99) for s in raw)
+        steps = tuple(_whole(s, f"{field}.steps", 1, 99) for s in raw)
         if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
             raise InvalidInput(f"{field}.steps", "must rise: each percent above the one before")
     if "percent" in value or not steps:
-        percent = _whole(value.get("percent"), "percent", 1, 99)
+        percent = _whole(value.get("percent"), f"{field}.percent", 1, 99)
     else:
         percent = steps[0]
     if kind is StrategyType.LINEAR and not steps and len(range(percent, 100, percent)) > MAX_STEPS:
         raise InvalidInput(f"{field}.percent", f"linear {percent} % takes more than {MAX_STEPS} steps")
     return Strategy(kind, percent, interval, steps)
+
+
+def default_strategy(value: Any, field: str) -> dict[str, Any] | None:
+    """A stage's default promote strategy from an API body, as recorded (None: all at once)."""
+    parsed = parse_strategy(value, field)
+    return parsed.view() if parsed.gradual else None
 
 
 def strategy_of(view: dict[str, Any] | None) -> Strategy:

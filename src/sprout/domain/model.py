@@ -51,6 +51,7 @@ class StageSpec:
     name: str
     branch: str | None = None
     auto_deploy: bool = False
+    strategy: dict[str, Any] | None = None  # a promote's default strategy (sprout.domain.canary), as recorded
 
 
 @dataclass(frozen=True)

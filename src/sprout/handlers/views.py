@@ -12,7 +12,8 @@ def app_view(app: App) -> dict:
         "name": app.name,
         "repository": app.repository,
         "templatePath": app.template_path,
-        "stages": [{"name": s.name, "branch": s.branch, "autoDeploy": s.auto_deploy} for s in app.stages],
+        "stages": [{"name": s.name, "branch": s.branch, "autoDeploy": s.auto_deploy,
+                    "strategy": s.strategy or {"type": "allAtOnce"}} for s in app.stages],
         "createdAt": app.created_at,
     }
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import yaml
 
 from sprout.domain import changeset as changesets
-from sprout.domain.canary import ALL_AT_ONCE, Control, Strategy, canary_holds
+from sprout.domain.canary import Control, Strategy, canary_holds, strategy_of
 from sprout.domain.errors import (
     ArtifactNotFound,
     DeployError,
@@ -154,8 +154,13 @@ class Delivery:
     # -- promote --
 
     def promote(self, app: str, stage: str, number: int | None, changeset_id: str | None, force: bool, who: str,
-                strategy: Strategy = ALL_AT_ONCE) -> Started:
+                strategy: Strategy | None = None) -> Started:
+        """``strategy`` None: the stage's default (all at once unless the app's registration gave one)."""
         registered = self.lineage.get_app(app)
+        if strategy is None:
+            spec = registered.stage(stage)
+            strategy = strategy_of(spec.strategy if spec else None)
+        chosen = strategy
         self.lineage.get_stage(app, stage)
         reads = Reads(self.lineage, self.artifacts)
         if number is None:
@@ -191,9 +196,9 @@ class Delivery:
                 holder_running=self.executions.is_running, expect_current=judged_against,
             )
             # the strategy on the record before the execution that acts on it starts
-            return self.lineage.record_strategy(app, stage, deployment.id, strategy.view())
+            return self.lineage.record_strategy(app, stage, deployment.id, chosen.view())
 
-        extra = {"strategy": strategy.view()} if strategy.gradual else {}
+        extra = {"strategy": chosen.view()} if chosen.gradual else {}
         try:
             return self._start(self.promote_machine, app, stage, number, DeploymentKind.PROMOTE, begin, extra)
         except StageMoved as e:

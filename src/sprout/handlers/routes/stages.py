@@ -48,11 +48,11 @@ def get_changeset(name: str, stage: str) -> Response:
 def promote(name: str, stage: str) -> Response:
     body = body_of(router, required=False)
     validate("promote_request", body)
-    strategy = parse_strategy(body.get("strategy"))
+    strategy = parse_strategy(body["strategy"]) if "strategy" in body else None  # None: the stage's default
     started = router.context["delivery"].promote(
         name, stage, body.get("build"), body.get("changesetId"), bool(body.get("force")), caller(router), strategy
     )
-    return json_response(202, {**started.view(), "strategy": strategy.view()})
+    return json_response(202, {**started.view(), "strategy": started.deployment.strategy})
 
 
 @router.post("/apps/<name>/stages/<stage>/deployments/<deployment>/<action>")

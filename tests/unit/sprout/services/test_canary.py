@@ -291,3 +291,31 @@ def test_a_linear_promote_walks_its_weights_then_flips(world):
     assert run(canary, did, "BAKING", 1)["status"] == "PROMOTE"
     steps = lineage.get_deployment("notes", "prod", did).steps
     assert [(s["weight"], s["verdict"], s["requests"]) for s in steps] == [(40, "PASS", 20), (80, "PASS", 25)]
+
+
+def test_a_promote_without_a_strategy_takes_the_stages_default_and_records_it():
+    """GIVEN an app whose prod's default strategy is canary10-30s
+    WHEN build 1 is promoted to prod without a strategy, then with allAtOnce named
+    THEN the first execution gets the canary strategy and the deployment records it; the second none."""
+    import dataclasses
+
+    from sprout.domain.canary import default_strategy
+    from sprout.domain.model import StageSpec
+    from sprout.services.delivery import Delivery
+    from tests.unit.sprout.services.fakes import MACHINE, FakeExecutions, FakeRepositories, FakeTemplates
+
+    app = dataclasses.replace(NOTES, stages=(StageSpec("dev", "main", True),
+                                             StageSpec("prod", strategy=default_strategy("canary10-30s", "s"))))
+    lineage = FakeLineage(app)
+    b1 = lineage.add_build("notes", "c1")
+    lineage.deploy("notes", "dev", b1)
+    templates = FakeTemplates({b1.template_key: "Resources: {}\n"})
+    executions = FakeExecutions()
+    delivery = Delivery(lineage, templates, executions, FakeRepositories(),
+                        promote_machine=MACHINE.format("promote"), rollback_machine=MACHINE.format("rollback"))
+    started = delivery.promote("notes", "prod", 1, "prod.none.build-1", False, "ana")
+    assert started.deployment.strategy["preset"] == "canary10-30s"
+    assert executions.started[-1][2]["strategy"]["intervalSeconds"] == 30
+    lineage.finish_deployment("notes", "prod", started.deployment.id, DeploymentStatus.FAILED, error="x")
+    again = delivery.promote("notes", "prod", 1, "prod.none.build-1", False, "ana", parse_strategy("allAtOnce"))
+    assert again.deployment.strategy["type"] == "allAtOnce" and "strategy" not in executions.started[-1][2]
