@@ -13,7 +13,7 @@ def app_view(app: App) -> dict:
         "repository": app.repository,
         "templatePath": app.template_path,
         "stages": [{"name": s.name, "branch": s.branch, "autoDeploy": s.auto_deploy,
-                    "strategy": s.strategy or {"type": "allAtOnce"}} for s in app.stages],
+                    **({"strategy": s.strategy} if s.strategy else {})} for s in app.stages],
         "createdAt": app.created_at,
     }
 
