@@ -46,6 +46,9 @@ MIN_WAIT, MAX_WAIT = 30, 600  # how long a step with too few requests waits for 
 MAX_STEPS = 20
 CHECK_SECONDS = 2  # how often the state machine looks at a step (and at a person's finish/abort)
 PAUSE_LIMIT_SECONDS = 3600  # an INCONCLUSIVE canary nobody resumes is aborted after this
+# the longest a strategy's steps may take (with their waits for requests): the promote machine's
+# TimeoutSeconds (8 h) covers it and a pause; past it the finalizer removes the weights
+MAX_TOTAL_SECONDS = 6 * 3600
 
 
 class StrategyType(StrEnum):
@@ -181,7 +184,13 @@ def parse_strategy(value: Any, field: str = "strategy") -> Strategy:
         percent = steps[0]
     if kind is StrategyType.LINEAR and not steps and len(range(percent, 100, percent)) > MAX_STEPS:
         raise InvalidInput(f"{field}.percent", f"linear {percent} % takes more than {MAX_STEPS} steps")
-    return Strategy(kind, percent, interval, steps)
+    strategy = Strategy(kind, percent, interval, steps)
+    longest = len(strategy.weights()) * (interval + wait_limit(interval))
+    if longest > MAX_TOTAL_SECONDS:
+        raise InvalidInput(f"{field}.intervalSeconds", f"{len(strategy.weights())} steps of {interval} s (and up to "
+                                                      f"{wait_limit(interval)} s each waiting for requests) may take "
+                                                      f"{longest} s: more than {MAX_TOTAL_SECONDS} s")
+    return strategy
 
 
 def default_strategy(value: Any, field: str) -> dict[str, Any] | None:

@@ -53,6 +53,7 @@ def test_presets_and_objects_give_the_plan_of_weights():
     ({"type": "linear", "intervalSeconds": 10, "steps": [5, 100]}, "strategy.steps"),
     ({"type": "allAtOnce", "percent": 10}, "strategy.percent"),
     ({"type": "canary", "percent": 10, "intervalSeconds": 10, "bake": 1}, "strategy.bake"),
+    ({"type": "linear", "percent": 5, "intervalSeconds": 3600}, "strategy.intervalSeconds"),
 ])
 def test_a_bad_strategy_is_refused_naming_the_field(body, field):
     """GIVEN a strategy that is not one (unknown preset, type, out-of-range or mistyped values,
