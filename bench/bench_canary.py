@@ -32,6 +32,7 @@ from bench.cloud import start_cloud, stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 from sprout.domain.canary import parse_strategy  # noqa: E402
+from sprout.domain.pipeline import parse_iso  # noqa: E402
 
 
 class Traffic:
@@ -72,6 +73,24 @@ class Traffic:
         return [t for t, s in self.answers if s >= 500 and t >= since]
 
 
+def looks(execution: str) -> str:
+    """How the canary loop spent its time: CanaryStep's calls (count, mean seconds) from the history."""
+    import boto3
+
+    events = boto3.client("stepfunctions").get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    entered: dict[str, object] = {}
+    spent: dict[str, list[float]] = {}
+    for e in events:
+        if e["type"].endswith("StateEntered"):
+            entered[e["stateEnteredEventDetails"]["name"]] = e["timestamp"]
+        elif e["type"].endswith("StateExited"):
+            name = e["stateExitedEventDetails"]["name"]
+            if name in entered:
+                spent.setdefault(name, []).append((e["timestamp"] - entered[name]).total_seconds())  # type: ignore[operator]
+    return ", ".join(f"{name} x{len(v)} mean {sum(v) / len(v):.2f} s" for name, v in spent.items()
+                     if name in ("CanaryStep", "Bake"))
+
+
 def promote(app: App, number: int, strategy: object) -> tuple[dict, float]:
     cs = app.sprout.request("GET", f"/apps/{app.name}/stages/prod/changeset", query={"build": str(number)})
     asked = time.monotonic()
@@ -106,10 +125,17 @@ def notes_canaries(sprout: SproutClient, base: Path, rate: float, interval: int)
     failed = traffic.failed(asked)
     after = [t for t in failed if t > back]
     codedeploy = rate * 0.10 * 60
+    step = done["steps"][0]
+    began, judged = parse_iso(step["startedAt"]), parse_iso(step["judgedAt"])
+    shifted = (began - parse_iso(done["startedAt"])).total_seconds()
     print(f"bad canary 10 % at {rate:.0f} req/s: {len(failed)} failed requests before the abort (target <= 25; "
-          f"{len(after)} after it), promote call -> all traffic back on the old version {back - asked:.2f} s "
-          f"(target <= 12 s); judged on {done['cause'].get('requests')} requests / {done['cause'].get('errors')} errors "
-          f"of the new version; abort flip {done['cause'].get('flipSeconds')} s")
+          f"{len(after)} after it); canary start (first weight set) -> all traffic back on the old version "
+          f"{(judged - began).total_seconds() + float(done['cause'].get('flipSeconds') or 0):.2f} s (target <= 12 s); "
+          f"judged on {done['cause'].get('requests')} requests / {done['cause'].get('errors')} errors of the new version; "
+          f"abort flip {done['cause'].get('flipSeconds')} s")
+    print(f"   before the canary starts: deployment opened -> first weight set {shifted:.2f} s (the execution starting, "
+          f"the new versions published); promote call -> FAILED seen {back - asked:.2f} s")
+    print(f"   the canary loop: {looks(started['execution'])}")
     print(f"   CodeDeploy Canary10Percent5Minutes with a one-minute alarm, same traffic: at least {codedeploy:.0f} "
           f"failed requests (one minute at 10 % of {rate:.0f} req/s, before the alarm can even fire)")
 
@@ -120,8 +146,6 @@ def notes_canaries(sprout: SproutClient, base: Path, rate: float, interval: int)
     if done["status"] != "SUCCEEDED":
         raise SystemExit(f"the good canary did not succeed: {done['status']} {done.get('error')}")
     step = done["steps"][-1]
-    from sprout.domain.pipeline import parse_iso
-
     shifted = (parse_iso(step["judgedAt"]) - parse_iso(done["steps"][0]["startedAt"])).total_seconds()
     print(f"good canary 10 % with a {interval} s step: step start -> final flip {shifted:.2f} s (target <= "
           f"{interval + 2} s), judged on {step['requests']} requests; promote call -> SUCCEEDED {whole:.2f} s "

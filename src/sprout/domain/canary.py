@@ -44,7 +44,7 @@ MAX_ERROR_RATE = 0.05  # the new version's errors / requests above which a step 
 MIN_INTERVAL, MAX_INTERVAL = 5, 3600
 MIN_WAIT, MAX_WAIT = 30, 600  # how long a step with too few requests waits for more
 MAX_STEPS = 20
-CHECK_SECONDS = 2  # how often the state machine looks at a step (and at a person's finish/abort)
+CHECK_SECONDS = 1  # how often the state machine looks at a step (and at a person's finish/abort)
 PAUSE_LIMIT_SECONDS = 3600  # an INCONCLUSIVE canary nobody resumes is aborted after this
 # the longest a strategy's steps may take (with their waits for requests): the promote machine's
 # TimeoutSeconds (8 h) covers it and a pause; past it the finalizer removes the weights
