@@ -77,6 +77,10 @@ class CanaryProgress(StrEnum):
     ABORTED = "ABORTED"
 
 
+# a canary past these has made (or is making) its last flip: the stack converging, or the abort
+LAST_STATES = ("PROMOTING", "ABORTING")
+
+
 class Control(StrEnum):
     """What a person may ask of a canary in progress."""
 
@@ -245,6 +249,8 @@ def control_refusal(action: Control, canary_state: str | None, status: str) -> s
         return f"the deployment is {status}: there is nothing to {action.value}"
     if canary_state is None:
         return f"the deployment is not a canary or linear promote in progress: there is nothing to {action.value}"
+    if canary_state in LAST_STATES:
+        return f"the canary is {canary_state}: its last flip is done or under way; there is nothing to {action.value}"
     if action is Control.RESUME and canary_state != Verdict.INCONCLUSIVE.value:
         return "only an INCONCLUSIVE canary can be resumed"
     return None
@@ -254,7 +260,8 @@ def canary_holds(holder: Any) -> str | None:
     """Why an alarm on the stage does not act while ``holder`` (the deployment holding it, a
     ``Deployment``) is a canary in progress: the canary is judged by its new version's own errors,
     and an alarm about the stage (the old version's traffic) neither blocks nor fails it."""
-    if holder is not None and getattr(holder, "canary", None) and str(getattr(holder, "status", "")) == "IN_PROGRESS":
+    canary = getattr(holder, "canary", None) if holder is not None else None
+    if canary and canary.get("state") not in LAST_STATES and str(getattr(holder, "status", "")) == "IN_PROGRESS":
         return (f"canary {holder.id} of build {holder.build} holds the stage: it is judged by its new version's own "
                 "errors; an alarm on the stage neither blocks nor fails it")
     return None

@@ -101,4 +101,5 @@ def test_a_person_may_resume_only_an_inconclusive_canary_and_nothing_of_a_finish
     assert "INCONCLUSIVE" in (control_refusal(Control.RESUME, "SHIFTING", "IN_PROGRESS") or "")
     assert "FAILED" in (control_refusal(Control.ABORT, "SHIFTING", "FAILED") or "")
     assert "not a canary" in (control_refusal(Control.FINISH, None, "IN_PROGRESS") or "")
+    assert "last flip" in (control_refusal(Control.ABORT, "PROMOTING", "IN_PROGRESS") or "")
     assert StrategyType("linear") is StrategyType.LINEAR
