@@ -4,9 +4,7 @@ requests; the canary is judged by the new version's own errors and aborted withi
 timeline shows how many requests failed against what a canary judged by a one-minute alarm
 (CodeDeploy's Canary10Percent5Minutes) would have let fail for the same traffic.
 
-Meant to run after step 8 (prod on build #1, build #2 quarantined: hence ``--force``). Not wired
-into demo/__main__.py's STEPS yet: add ``("8b", "Promote build #2 as a canary: aborted by its own
-errors within seconds", canary.broken_build_as_canary)`` after step 8.
+Runs after step 8 (prod on build #1 by an auto-rollback, build #2 quarantined: hence ``--force``).
 """
 
 from __future__ import annotations
