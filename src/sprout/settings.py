@@ -42,6 +42,9 @@ ENV_NAMES = {
     "access_log_role_arn": "ACCESS_LOG_ROLE_ARN",
     "fast_signal_function_arn": "FAST_SIGNAL_FUNCTION_ARN",
     "issues_function_arn": "ISSUES_FUNCTION_ARN",
+    "notification_role_arn": "NOTIFICATION_ROLE_ARN",
+    "notification_dlq_arn": "NOTIFICATION_DLQ_ARN",
+    "console_url": "CONSOLE_URL",
 }
 
 
@@ -59,6 +62,9 @@ class Settings:
     access_log_role_arn: str | None = None
     fast_signal_function_arn: str | None = None
     issues_function_arn: str | None = None
+    notification_role_arn: str | None = None
+    notification_dlq_arn: str | None = None
+    console_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -19,8 +19,7 @@ MACHINES = {p.stem.removesuffix(".asl"): json.loads(p.read_text()) for p in (ROO
 TEMPLATE = load_template((ROOT / "template.yaml").read_text())
 VOCABULARY = {s.value for s in (*BuildStatus, *DeploymentStatus, *DeployProgress, *CanaryProgress)} | {"ACT", "user"}
 # Tasks whose failure ends the execution on purpose: nothing is open yet, or the finalizer closes it.
-MAY_FAIL = {"Resolve", "ResolveAlarm", "RecordFailure", "AbandonDeploy", "AbandonRollback",
-            "NotifyRolledBack", "NotifyFailed", "CanaryAbandon"}
+MAY_FAIL = {"Resolve", "ResolveAlarm", "RecordFailure", "AbandonDeploy", "AbandonRollback", "CanaryAbandon"}
 
 
 def states(machine: dict):
