@@ -5,6 +5,7 @@ finishes with every alias on the new version."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections import Counter
@@ -35,6 +36,22 @@ def canary_app(cloud, api, tmp_path_factory) -> AppRepo:
     started = api.request("POST", f"/apps/{app.name}/stages/prod/promote", {"build": 1, "changesetId": cs["changesetId"]})
     assert ended(app, started["deployment"])["status"] == "SUCCEEDED"
     return app
+
+
+@pytest.fixture(scope="module")
+def deployment_events(cloud, canary_app):
+    """An SQS queue receiving, through a rule on the default bus, Sprout's deployment state changes
+    of this app."""
+    sqs, events = cloud.client("sqs"), cloud.client("events")
+    url = sqs.create_queue(QueueName=f"deployments-{canary_app.name}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule = f"deployments-{canary_app.name}"
+    events.put_rule(Name=rule, EventPattern=json.dumps({
+        "source": ["sprout"], "detail-type": ["Sprout Deployment State Change"], "detail": {"app": [canary_app.name]}}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": arn}])
+    yield url
+    events.remove_targets(Rule=rule, Ids=["queue"])
+    events.delete_rule(Name=rule)
 
 
 def deployment(app: AppRepo, deployment_id: str) -> dict:
@@ -79,7 +96,9 @@ class Traffic:
         self.thread.join(timeout=30)
 
 
-def test_given_a_broken_build_when_promoted_with_a_canary_then_it_is_aborted_with_every_weight_back_to_0(canary_app, cloud):
+def test_given_a_broken_build_when_promoted_with_a_canary_then_it_is_aborted_with_every_weight_back_to_0(
+    canary_app, cloud, deployment_events
+):
     """GIVEN prod on build 1 answering POST /notes
     WHEN build 2 (create broken) is promoted with a 50 % canary baking 60 s, under traffic
     THEN the canary is judged bad on the new version's errors and aborted within seconds: FAILED at
@@ -103,6 +122,18 @@ def test_given_a_broken_build_when_promoted_with_a_canary_then_it_is_aborted_wit
     assert traffic.seen[502] >= 3 and traffic.seen[200] > 0
     wait_for("prod to let the canary go", lambda: app.api.request("GET", f"/apps/{app.name}/stages/prod")["lock"] is None)
     print(f"bad canary: {traffic.seen[502]} failed requests of {sum(traffic.seen.values())}")
+    sqs = cloud.client("sqs")
+
+    def closed_event() -> dict | None:
+        for m in sqs.receive_message(QueueUrl=deployment_events, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            detail = json.loads(m["Body"])["detail"]
+            if detail["deploymentId"] == started["deployment"]:
+                return detail
+        return None
+
+    detail = wait_for("the aborted canary's Sprout Deployment State Change", closed_event, timeout=30)
+    assert (detail["status"], detail["failure"]["error"], detail["failure"]["step"]) == ("FAILED", "CanaryAborted", "canary")
+    assert detail["failure"]["cause"]["errors"] >= 3
 
 
 def test_given_a_canary_baking_when_a_person_aborts_it_then_the_weights_are_removed_and_nothing_more_is_accepted(canary_app, cloud):
