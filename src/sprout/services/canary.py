@@ -29,6 +29,7 @@ ended mid-canary: the aliases as the record says.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -45,6 +46,8 @@ from sprout.domain.errors import Conflict, named
 from sprout.domain.model import Build, Deployment, DeploymentStatus
 from sprout.domain.pipeline import iso, parse_iso, stack_name
 from sprout.observability import logger, metrics
+
+PARALLEL = 16  # functions published at once
 
 
 class Traffic(Protocol):
@@ -119,7 +122,9 @@ class Canary:
                   "previous": {f.logical_id: current.versions[f.logical_id] for f in changed},
                   "restore": {f.logical_id: old[f.logical_id].s3_key for f in changed}, "versions": {}}
         self.lineage.record_canary(d.app, d.stage, d.id, canary)  # recorded before $LATEST changes
-        versions = {f.logical_id: self.traffic.publish_artifact(names[f.logical_id], f.s3_key) for f in changed}
+        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(changed))) as pool:  # the functions in parallel
+            published = list(pool.map(lambda f: self.traffic.publish_artifact(names[f.logical_id], f.s3_key), changed))
+        versions = {f.logical_id: v for f, v in zip(changed, published, strict=True)}
         self.lineage.record_canary(d.app, d.stage, d.id, {**canary, "state": "SHIFTING", "versions": versions})
         logger.info("canary versions published", extra={"app": d.app, "stage": d.stage, "versions": versions})
         return {"status": "SHIFT", "index": 0}
@@ -246,11 +251,12 @@ class Canary:
         """An execution ended mid-canary (the finalizer): the weights removed, the deployment closed
         FAILED saying so. False when ``d`` had no canary on the aliases (nothing to withdraw)."""
         canary = d.canary or {}
-        if d.status is not DeploymentStatus.IN_PROGRESS or not canary.get("versions"):
+        if d.status is not DeploymentStatus.IN_PROGRESS or not canary.get("functions"):
             return False
         if canary.get("state") == "PROMOTING":
             return False  # the aliases run the new versions: the stack's check decides what runs
-        seconds = self.traffic.weigh(self._weights(canary, 0))
+        # no versions yet: it stopped while publishing them (no weight was set; $LATEST is put back)
+        seconds = self.traffic.weigh(self._weights(canary, 0)) if canary.get("versions") else 0.0
         self._close(d, canary, f"CanaryAborted: {why}", {"reason": why, "flipSeconds": seconds})
         return True
 

@@ -319,3 +319,24 @@ def test_a_promote_without_a_strategy_takes_the_stages_default_and_records_it():
     lineage.finish_deployment("notes", "prod", started.deployment.id, DeploymentStatus.FAILED, error="x")
     again = delivery.promote("notes", "prod", 1, "prod.none.build-1", False, "ana", parse_strategy("allAtOnce"))
     assert again.deployment.strategy["type"] == "allAtOnce" and "strategy" not in executions.started[-1][2]
+
+
+def test_a_canary_stopped_while_publishing_puts_latest_back_and_closes(world):
+    """GIVEN a canary whose publishing failed after the record named the functions (no version yet)
+    WHEN the finalizer withdraws it
+    THEN no alias is touched, each function's $LATEST goes back to the running build's code, and the
+    deployment is closed FAILED."""
+    lineage, canary, traffic, _, _, did = world
+
+    def broken(function_name, s3_key):
+        raise RuntimeError("publish failed")
+
+    traffic.publish_artifact = broken
+    with pytest.raises(RuntimeError):
+        run(canary, did)
+    d = lineage.get_deployment("notes", "prod", did)
+    assert d.canary["state"] == "PUBLISHING" and d.canary["versions"] == {}
+    assert canary.withdraw(d, "execution FAILED") is True
+    assert [entry for entry in traffic.log if entry[0] == "weigh"] == []
+    assert traffic.restored == [("notes-prod-Create", "artifacts/sha-1.zip")]
+    assert lineage.get_deployment("notes", "prod", did).status is DeploymentStatus.FAILED
