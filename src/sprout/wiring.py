@@ -18,7 +18,8 @@ from sprout.adapters.alarms import Alarms
 from sprout.adapters.aliases import Aliases
 from sprout.adapters.apigateway import AccessLogging, StageResources
 from sprout.adapters.artifacts import ArtifactStore
-from sprout.adapters.auto_rollback import AutoRollbackSettings
+from sprout.adapters.auto_rollback import Alarms as WatchAlarms
+from sprout.adapters.auto_rollback import AutoRollbackSettings, Subscriptions
 from sprout.adapters.delivery_events import DeliveryEvents
 from sprout.adapters.executions import Executions
 from sprout.adapters.issue_events import IssueEvents
@@ -43,6 +44,7 @@ from sprout.services.notifications import NotificationSettings, Notifier
 from sprout.services.rollbacks import AlarmRollback
 from sprout.services.stage_settings import StageSettingsService
 from sprout.services.stages import Stages
+from sprout.services.watch import Watcher
 from sprout.settings import Settings
 
 
@@ -136,6 +138,18 @@ def access_logs() -> AccessLogs:
 
 
 @cache
+def subscriptions() -> Subscriptions:
+    return Subscriptions()
+
+
+@cache
+def watcher() -> Watcher:
+    """Watching a stage for auto-rollback (its API function, and the deploy path's WatchStage)."""
+    return Watcher(AutoRollbackSettings(), WatchAlarms(), subscriptions(), StageResources(), AccessLogging(),
+                   LogReader(), lineage(), settings().need)
+
+
+@cache
 def alarm_rollback() -> AlarmRollback:
     return AlarmRollback(lineage(), Alarms(), executions(), AutoRollbackSettings())
 
@@ -170,6 +184,6 @@ def api() -> dict[str, object]:
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  monitoring, access_logs, alarm_rollback, stage_settings, issues, grouping, notification_settings, notifier,
+                  monitoring, access_logs, subscriptions, watcher, alarm_rollback, stage_settings, issues, grouping, notification_settings, notifier,
                   canary):
         built.cache_clear()
