@@ -65,6 +65,15 @@ class StubApi:
         if path == "/apps/notes/stages/dev/deployments/000002":
             return {"id": "000002", "build": 2, "kind": "deploy", "status": "SUCCEEDED", "trigger": {"type": "push"},
                     "durationMs": 1000, "startedAt": "2026-12-07T15:58:00.000Z"}
+        if path == "/apps/notes/stages/prod/deployments/000007":
+            return {"id": "000007", "build": 2, "kind": "promote", "status": "FAILED", "trigger": {"type": "user"},
+                    "durationMs": 9000, "startedAt": "2026-12-07T16:00:00.000Z", "step": "canary",
+                    "error": "CanaryAborted: 5 errors in 6 requests of the new version: above 5%",
+                    "strategy": {"type": "canary", "percent": 10, "intervalSeconds": 60, "steps": [10],
+                                 "preset": "canary10-1m"},
+                    "canary": {"state": "ABORTING", "versions": {"Create": "2"}, "previous": {"Create": "1"}},
+                    "steps": [{"index": 0, "weight": 10, "startedAt": "2026-12-07T16:00:01.000Z",
+                               "judgedAt": "2026-12-07T16:00:04.000Z", "requests": 6, "errors": 5, "verdict": "FAIL"}]}
         if path.endswith("/issues"):
             status = (query or {}).get("status")
             issue = {"id": "0a4d", "title": "NameError in create.py:<b>handler</b>", "status": "open", "count": 3,
@@ -276,6 +285,16 @@ def test_given_open_issues_when_a_stage_and_a_deployment_are_opened_then_they_sh
     assert "Not grouped: Full" in page
     status, _, page = send(port, "GET", "/apps/notes/stages/dev/deployments/000002")
     assert status == 200 and "Issues it introduced" in page and "&lt;b&gt;handler&lt;/b&gt;" in page
+
+
+def test_given_an_aborted_canary_when_its_deployment_is_opened_then_each_step_shows_the_new_versions_counts(console):
+    """GIVEN a canary10-1m promote aborted at its first step (5 errors in 6 requests of the new version)
+    WHEN its deployment's page is opened
+    THEN the strategy and the step (weight, requests, errors, verdict) are shown."""
+    _, port = console
+    status, _, page = send(port, "GET", "/apps/notes/stages/prod/deployments/000007")
+    assert status == 200 and "<h2>Canary</h2>" in page and "canary10-1m" in page
+    assert "<td>10 %</td>" in page and "<td>6</td><td>5</td><td>FAIL</td>" in page and "CanaryAborted" in page
 
 
 def test_given_a_console_built_without_serve_when_the_apps_page_is_asked_then_it_is_served():
