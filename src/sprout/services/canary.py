@@ -129,9 +129,11 @@ class Canary:
         logger.info("canary versions published", extra={"app": d.app, "stage": d.stage, "versions": versions})
         return {"status": "SHIFT", "index": 0}
 
-    def _counts(self, canary: dict[str, Any]) -> tuple[int, int, dict[str, list[int]]]:
+    def _counts(self, canary: dict[str, Any], side: str = "versions") -> tuple[int, int, dict[str, list[int]]]:
+        """Requests and errors since the canary began of its new versions (``side`` "versions": what
+        the judge reads), or of the versions they replace ("previous": shown beside, never judged)."""
         started = parse_iso(canary["startedAt"]).replace(second=0, microsecond=0)
-        versions = {canary["functions"][lid]: v for lid, v in canary["versions"].items()}
+        versions = {canary["functions"][lid]: canary[side][lid] for lid in canary["versions"]}
         per = self.signal.counts(versions, started, self.now() + timedelta(seconds=60))
         requests = sum(r for r, _ in per.values())
         errors = sum(e for _, e in per.values())
@@ -141,12 +143,22 @@ class Canary:
         canary = d.canary or {}
         plan = strategy_of(d.strategy).weights()
         requests, errors, _ = self._counts(canary)
+        replaced, replaced_errors, _ = self._counts(canary, "previous")
         step = {"index": index, "weight": plan[index], "startedAt": iso(self.now()), "judgedAt": None,
-                "requests": 0, "errors": 0, "verdict": None, "baseline": [requests, errors]}
+                "requests": 0, "errors": 0, "verdict": None, "baseline": [requests, errors],
+                "replaced": {"requests": 0, "errors": 0, "baseline": [replaced, replaced_errors]}}
         self.lineage.record_step(d.app, d.stage, d.id, index, step)  # recorded before it is acted on
         seconds = self.traffic.weigh(self._weights(canary, plan[index]))
         logger.info("canary step", extra={"app": d.app, "stage": d.stage, "weight": plan[index], "seconds": seconds})
         return {"status": "BAKING", "index": index}
+
+    def _replaced(self, canary: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
+        """The replaced versions' requests and errors in the step so far: for the console's chart
+        beside the new version's (the judge never reads them)."""
+        known = step.get("replaced") or {}
+        base = known.get("baseline") or [0, 0]
+        requests, errors, _ = self._counts(canary, "previous")
+        return {"requests": requests - base[0], "errors": errors - base[1], "baseline": base}
 
     @staticmethod
     def _weights(canary: dict[str, Any], percent: int) -> list[Weight]:
@@ -169,7 +181,8 @@ class Canary:
         strategy = strategy_of(d.strategy)
         requests, errors, per = self._counts(canary)
         base = step.get("baseline") or [0, 0]
-        step |= {"requests": requests - base[0], "errors": errors - base[1], "perFunction": per}
+        step |= {"requests": requests - base[0], "errors": errors - base[1], "perFunction": per,
+                 "replaced": self._replaced(canary, step)}
         elapsed = (self.now() - parse_iso(step["startedAt"])).total_seconds()
         verdict = judge(step["requests"], step["errors"], elapsed, strategy.interval_seconds)
         step["reason"] = verdict.reason
@@ -201,8 +214,10 @@ class Canary:
             return self._promote(d, canary, index)
         # resume: the step starts over from now, with the counts so far as its baseline
         requests, errors, _ = self._counts(canary)
+        replaced, replaced_errors, _ = self._counts(canary, "previous")
         step |= {"startedAt": iso(self.now()), "judgedAt": None, "verdict": f"RESUMED by {by}",
-                 "baseline": [requests, errors], "requests": 0, "errors": 0}
+                 "baseline": [requests, errors], "requests": 0, "errors": 0,
+                 "replaced": {"requests": 0, "errors": 0, "baseline": [replaced, replaced_errors]}}
         self.lineage.record_step(d.app, d.stage, d.id, index, step)
         self.lineage.record_canary(d.app, d.stage, d.id, {**canary, "state": "SHIFTING"})
         return {"status": "BAKING", "index": index}

@@ -137,8 +137,9 @@ def test_a_bad_new_version_is_aborted_mid_step_quarantined_and_closed_failed_wit
 def test_old_version_faults_are_not_read_and_a_clean_new_version_is_promoted(world):
     """GIVEN the old version failing every request, the new one answering 50 requests cleanly
     WHEN the step's interval passes
-    THEN the judge asked only for the new version, the step PASSes and every alias flips to the
-    new version with no weight (PROMOTE: the deploy machine converges the stack)."""
+    THEN the judge reads only the new version: the step PASSes (the old version's faults are recorded
+    beside it for the console, never judged) and every alias flips to the new version with no weight
+    (PROMOTE: the deploy machine converges the stack)."""
     lineage, canary, traffic, signal, clock, did = world
     run(canary, did)
     run(canary, did, "SHIFT", 0)
@@ -148,7 +149,10 @@ def test_old_version_faults_are_not_read_and_a_clean_new_version_is_promoted(wor
     assert run(canary, did, "BAKING", 0)["status"] == "BAKING"
     clock.advance(6)
     assert run(canary, did, "BAKING", 0) == {"status": "PROMOTE", "index": 0}
-    assert all(asked == {"notes-prod-Create": "2"} for asked in signal.asked)
+    assert {"notes-prod-Create": "2"} in signal.asked and {"notes-prod-Create": "1"} in signal.asked
+    judged = lineage.get_deployment("notes", "prod", did).steps[0]
+    assert (judged["requests"], judged["errors"], judged["verdict"]) == (50, 0, "PASS")
+    assert (judged["replaced"]["requests"], judged["replaced"]["errors"]) == (500, 500)
     assert traffic.aliases["notes-prod-Create"] == ("2", None, 0)
     d = lineage.get_deployment("notes", "prod", did)
     assert d.steps[0]["verdict"] == "PASS" and d.steps[0]["requests"] == 50
