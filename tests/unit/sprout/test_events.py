@@ -53,6 +53,8 @@ TASKS: dict[str, tuple[str, Any]] = {
     "watch-stage": ("WatchStageFunction", contracts.ChangeSetState),
     "abandon-deploy": ("AbandonDeployFunction", contracts.AbandonInput),
     "flip-aliases": ("FlipAliasesFunction", contracts.FlipRequest),
+    "canary-step": ("CanaryStepFunction", contracts.CanaryInput),
+    "canary-abandon": ("CanaryAbandonFunction", contracts.CanaryAbandonInput),
 }
 # The rules whose events reach a task as they came (its state machine's input is the event)
 STARTED_BY = {"resolve": "BuildStateMachine.Push", "resolve-alarm": "RollbackStateMachine.AlarmFired"}

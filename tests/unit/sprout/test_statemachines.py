@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from sprout.domain.canary import CanaryProgress
 from sprout.domain.model import BuildStatus, DeploymentStatus, DeployProgress
 from sprout.domain.template import load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 MACHINES = {p.stem.removesuffix(".asl"): json.loads(p.read_text()) for p in (ROOT / "statemachines").glob("*.asl.json")}
 TEMPLATE = load_template((ROOT / "template.yaml").read_text())
-VOCABULARY = {s.value for s in (*BuildStatus, *DeploymentStatus, *DeployProgress)} | {"ACT", "user"}
+VOCABULARY = {s.value for s in (*BuildStatus, *DeploymentStatus, *DeployProgress, *CanaryProgress)} | {"ACT", "user"}
 # Tasks whose failure ends the execution on purpose: nothing is open yet, or the finalizer closes it.
-MAY_FAIL = {"Resolve", "ResolveAlarm", "RecordFailure", "AbandonDeploy", "AbandonRollback"}
+MAY_FAIL = {"Resolve", "ResolveAlarm", "RecordFailure", "AbandonDeploy", "AbandonRollback", "CanaryAbandon"}
 
 
 def states(machine: dict):

@@ -59,7 +59,7 @@ def to_app(item: AppItem) -> App:
         name=item.name,
         repository=item.repository,
         template_path=item.template_path,
-        stages=tuple(StageSpec(s["name"], s.get("branch"), bool(s.get("auto_deploy"))) for s in item.stages or ()),
+        stages=tuple(StageSpec(s["name"], s.get("branch"), bool(s.get("auto_deploy")), s.get("strategy")) for s in item.stages or ()),
         created_at=item.created_at,
     )
 
@@ -105,6 +105,10 @@ def to_deployment(item: DeploymentItem) -> Deployment:
         notes=tuple(item.notes or ()),
         cause=item.cause,
         reconciled=item.reconciled,
+        strategy=item.strategy,
+        canary=item.canary,
+        steps=tuple(item.steps or ()),
+        control=item.control,
     )
 
 
