@@ -12,7 +12,6 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 from demo.console import check, poll
 from demo.story import APP, Demo
@@ -30,11 +29,11 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 text = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                signature = (parse_qs(urlparse(self.path).query).get("signature") or [""])[0]
+                signature = self.headers.get("X-Sprout-Signature") or ""
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                body = json.loads(text)
+                body = json.loads(text).get("notification") or {}
                 receiver.got.append({"at": time.time(), "body": body, "signed": verify(receiver.secret, text, signature)})
 
             def log_message(self, *args) -> None:

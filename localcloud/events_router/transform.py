@@ -102,7 +102,7 @@ def _as_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def render_template(template: str, variables: dict[str, Any]) -> str:
+def render_template(template: str, variables: dict[str, Any], placeholder: re.Pattern[str] = _PLACEHOLDER) -> str:
     """Fill ``<name>`` placeholders; see the module docstring for string vs JSON placement."""
     json_mode = template.lstrip()[:1] in ("{", "[", '"')
     out: list[str] = []
@@ -111,7 +111,7 @@ def render_template(template: str, variables: dict[str, Any]) -> str:
     while i < len(template):
         c = template[i]
         if c == "<":
-            m = _PLACEHOLDER.match(template, i)
+            m = placeholder.match(template, i)
             if m and m.group(1) in variables:
                 value = variables[m.group(1)]
                 out.append(_as_json(value) if json_mode and not in_string else _as_text(value))
