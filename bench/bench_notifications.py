@@ -50,7 +50,7 @@ class Receiver:
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                deployment = ((json.loads(body).get("notification") or {}).get("deployment") or {}).get("id")
+                deployment = (json.loads(body).get("deployment") or {}).get("id")
                 with receiver.cv:
                     receiver.seen[str(deployment)] = (got, body, signature)
                     receiver.cv.notify_all()

@@ -33,7 +33,7 @@ class Receiver:
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
-                body = json.loads(text).get("notification") or {}
+                body = json.loads(text)
                 receiver.got.append({"at": time.time(), "body": body, "signed": verify(receiver.secret, text, signature)})
 
             def log_message(self, *args) -> None:

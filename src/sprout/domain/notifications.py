@@ -34,7 +34,11 @@ SIGNATURE_HEADER = "X-Sprout-Signature"
 # What each target's EventBridge pipe makes of a queued message (its SQS body is JSON, so Pipes
 # parse it: "implicit body data parsing"). A template of one object variable alone would lose its
 # quotes, so a webhook's notification is sent wrapped: {"notification": {...}} (see README).
-WEBHOOK_TEMPLATE = '{"notification":<$.body.notification>}'
+# A webhook's body, key by key at its top level (``"event": "issue.new"``, app, stage, build...): a
+# pipe's template inserts each value as JSON, null where the notification has none. (A template made
+# of one object variable alone would lose its quotes, as the Pipes guide warns.)
+WEBHOOK_FIELDS = ("event", "app", "stage", "build", "what", "at", "deployment", "issue", "link")
+WEBHOOK_TEMPLATE = "{" + ",".join(f'"{k}":<$.body.notification.{k}>' for k in WEBHOOK_FIELDS) + "}"
 SLACK_TEMPLATE = '{"text":<$.body.text>,"blocks":<$.body.blocks>}'
 SIGNATURE_PATH = "$.body.signature"  # the header's value, taken from the message by the pipe
 
@@ -184,8 +188,8 @@ def notification(name: str, detail: dict[str, Any], at: str, console_url: str | 
     """The webhook body: the event's name, app, stage, build and what happened (and a link)."""
     app, stage = detail.get("app"), detail.get("stage")
     build = detail.get("build") if detail.get("build") is not None else detail.get("buildNumber")
-    body: dict[str, Any] = {"event": name, "app": app, "stage": stage, "build": build,
-                            "what": what_happened(name, detail), "at": at}
+    body: dict[str, Any] = {**dict.fromkeys(WEBHOOK_FIELDS), "event": name, "app": app, "stage": stage, "build": build,
+                            "what": what_happened(name, detail), "at": at}  # every field there: null where none
     if detail.get("deploymentId"):
         body["deployment"] = {"id": detail["deploymentId"], "kind": detail.get("kind"), "status": detail.get("status"),
                               "auto": bool(detail.get("auto"))}
@@ -252,8 +256,9 @@ def canonical(body: Any) -> str:
 
 
 def sent_body(body: dict[str, Any]) -> str:
-    """The bytes a webhook receives for ``body``: ``WEBHOOK_TEMPLATE`` filled in."""
-    return canonical({"notification": body})
+    """The bytes a webhook receives for ``body``: ``WEBHOOK_TEMPLATE`` filled in (every field, in
+    its order, null where the notification has none)."""
+    return canonical({k: body.get(k) for k in WEBHOOK_FIELDS})
 
 
 def webhook_message(secret: str, body: dict[str, Any]) -> str:

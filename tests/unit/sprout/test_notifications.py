@@ -137,14 +137,17 @@ def test_given_a_webhook_message_then_it_signs_exactly_what_the_pipe_template_se
     """GIVEN a notification with quotes, non-ASCII text and a newline, and a secret
     WHEN queued for a webhook's pipe
     THEN the message holds the notification and the signature of the bytes WEBHOOK_TEMPLATE makes of
-    it (`{"notification":` + the minified notification + `}`); the header comes from $.body.signature."""
+    it (the notification's fields at the top level, in order, null where it has none: `"event"`
+    first); the header comes from $.body.signature."""
     body = rules.notification("issue.new", {**ISSUE, "issue": {"id": "a1", "title": 'KeyError: "é"\nnext'}},
                               "2026-12-02T11:00:00.000Z", None)
     message = json.loads(rules.webhook_message("k" * 32, body))
-    sent = '{"notification":' + json.dumps(body, separators=(",", ":"), ensure_ascii=False) + "}"
+    fields = {k: body.get(k) for k in rules.WEBHOOK_FIELDS}
+    sent = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
     assert rules.sent_body(body) == sent and message["notification"] == body
+    assert sent.startswith('{"event":"issue.new","app":') and json.loads(sent)["deployment"] is None
     assert rules.verify("k" * 32, sent, message["signature"])
-    assert rules.WEBHOOK_TEMPLATE == '{"notification":<$.body.notification>}'
+    assert rules.WEBHOOK_TEMPLATE.startswith('{"event":<$.body.notification.event>,"app":<$.body.notification.app>,')
     assert rules.SIGNATURE_PATH == "$.body.signature" and rules.SIGNATURE_HEADER == "X-Sprout-Signature"
 
 
