@@ -50,7 +50,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from localcloud import iam
 from localcloud.event_sources import records
 from localcloud.events_router import router
-from localcloud.events_router.transform import _MISSING, iso_time, json_path, render_template
+from localcloud.events_router.transform import iso_time, json_path, render_template, value_of
 
 log = logging.getLogger("localcloud.pipes")
 
@@ -75,17 +75,6 @@ def event_of(record: dict[str, Any]) -> dict[str, Any]:
         except ValueError:
             pass
     return event
-
-
-def value_of(value: Any, event: dict[str, Any]) -> str:
-    """A static value, or the value at a JSON path (a string as is, anything else as JSON)."""
-    text = str(value)
-    if not text.startswith("$."):
-        return text
-    found = json_path(event, text)
-    if found is _MISSING:
-        return ""
-    return found if isinstance(found, str) else json.dumps(found, separators=(",", ":"), ensure_ascii=False)
 
 
 def http_parameters(params: dict[str, Any] | None, event: dict[str, Any]) -> dict[str, Any]:

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localcloud import iam
-from localcloud.events_router.transform import _MISSING, json_path
+from localcloud.events_router.transform import value_of
 
 log = logging.getLogger("localcloud.events_router")
 
@@ -223,11 +223,11 @@ class HttpDeliverer:
         params = attempt.target.get("HttpParameters") or {}
         endpoint = str(destination["InvocationEndpoint"])
         for value in params.get("PathParameterValues") or []:
-            value = str(value) if attempt.resolved else self._dynamic(value, attempt.event)
+            value = str(value) if attempt.resolved else value_of(value, attempt.event)
             endpoint = endpoint.replace("*", urllib.parse.quote(value, safe=""), 1)
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
         headers.update({str(k): str(v) for k, v in (params.get("HeaderParameters") or {}).items()})
-        query = {str(k): str(v) if attempt.resolved else self._dynamic(v, attempt.event)
+        query = {str(k): str(v) if attempt.resolved else value_of(v, attempt.event)
                  for k, v in (params.get("QueryStringParameters") or {}).items()}
         auth = connection.get("AuthParameters") or {}
         invocation = auth.get("InvocationHttpParameters") or {}
@@ -249,16 +249,6 @@ class HttpDeliverer:
         method = str(destination.get("HttpMethod") or "POST").upper()
         data = None if method in ("GET", "HEAD") else body.encode("utf-8")
         return urllib.request.Request(endpoint, data=data, headers=headers, method=method)
-
-    @staticmethod
-    def _dynamic(value: Any, event: dict[str, Any]) -> str:
-        text = str(value)
-        if not text.startswith("$."):
-            return text
-        found = json_path(event, text)
-        if found is _MISSING:
-            return ""
-        return found if isinstance(found, str) else json.dumps(found, separators=(",", ":"))
 
     def _authorization(self, connection: dict[str, Any]) -> dict[str, str]:
         kind = connection.get("AuthorizationType")

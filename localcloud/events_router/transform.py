@@ -162,3 +162,14 @@ def target_input(target: dict[str, Any], moto_event: dict[str, Any], rule_arn: s
         )
         return _minified(render_template(transformer["InputTemplate"], variables))
     return _as_json(event)
+
+
+def value_of(value: Any, event: dict[str, Any]) -> str:
+    """A static value, or the value at a JSON path (a string as is, anything else as JSON)."""
+    text = str(value)
+    if not text.startswith("$."):
+        return text
+    found = json_path(event, text)
+    if found is _MISSING:
+        return ""
+    return found if isinstance(found, str) else json.dumps(found, separators=(",", ":"), ensure_ascii=False)
