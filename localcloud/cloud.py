@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -175,10 +176,13 @@ class LocalCloud:
     def stop(self) -> None:
         global _running
         for service in reversed(self._services):
+            began = time.monotonic()
             try:
                 service.stop()
             except Exception:  # a component failing to stop must not keep the others running
                 log.exception("stopping %r failed", service)
+            if (took := time.monotonic() - began) > 1:  # SIGTERM allows 5 s for all of them: say who is slow
+                log.warning("stopping %s took %.1f s", type(service).__name__, took)
         self._services.clear()
         if self._server is not None:
             self._server.shutdown()

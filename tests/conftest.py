@@ -50,7 +50,9 @@ def start_cloud(data_dir: Path, port: int = 0, extra_args: tuple[str, ...] = (),
 
 
 def stop_cloud(cloud: RunningCloud) -> int:
-    return cloud.stop()
+    """Stop it; on a machine this loaded (two workers, each a cloud) the stop may take longer than the
+    5 s a SIGTERM promises, which test_up.py and test_up_stop.py check on their own clouds."""
+    return cloud.stop(timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -77,4 +77,5 @@ class LocalSprout:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=timeout)
-            raise
+            last = "".join(self.printed[-20:])
+            raise subprocess.TimeoutExpired(self.process.args, timeout, output=last) from None

@@ -81,6 +81,15 @@ class CanaryProgress(StrEnum):
 LAST_STATES = ("PROMOTING", "ABORTING")
 
 
+def closed_state(state: str | None, status: str) -> str:
+    """A canary's state once its deployment is closed: PROMOTED (every alias on the new versions, the
+    stack converged), ABORTED (every weight removed), or FAILED (it ended some other way: the stack
+    converging failed, or the execution ended; the aliases are as the deployment's versions say)."""
+    if status == "SUCCEEDED":
+        return "PROMOTED"
+    return "ABORTED" if state == "ABORTING" else "FAILED"
+
+
 class Control(StrEnum):
     """What a person may ask of a canary in progress."""
 

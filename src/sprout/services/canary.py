@@ -270,6 +270,8 @@ class Canary:
             return False
         if canary.get("state") == "PROMOTING":
             return False  # the aliases run the new versions: the stack's check decides what runs
+        canary = {**canary, "state": "ABORTING"}
+        self.lineage.record_canary(d.app, d.stage, d.id, canary)  # recorded before the weights go
         # no versions yet: it stopped while publishing them (no weight was set; $LATEST is put back)
         seconds = self.traffic.weigh(self._weights(canary, 0)) if canary.get("versions") else 0.0
         self._close(d, canary, f"CanaryAborted: {why}", {"reason": why, "flipSeconds": seconds})

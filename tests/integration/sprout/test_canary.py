@@ -181,6 +181,7 @@ def test_given_a_canary_baking_when_its_execution_is_stopped_then_the_finalizer_
     cloud.client("stepfunctions").stop_execution(executionArn=started["execution"], error="Test", cause="stopped mid-step")
     done = ended(app, started["deployment"], timeout=60)
     assert (done["status"], done["step"]) == ("FAILED", "canary") and "ABORTED" in done["error"], done
+    assert done["canary"]["state"] == "ABORTED"  # the record says the weights are gone
     wait_for("the weight removed", lambda: not (create_alias(app, cloud).get("RoutingConfig") or {}).get(
         "AdditionalVersionWeights"), timeout=30)
     wait_for("prod free", lambda: app.api.request("GET", f"/apps/{app.name}/stages/prod")["lock"] is None, timeout=30)
@@ -197,6 +198,7 @@ def test_given_a_good_build_when_promoted_with_a_canary_then_every_alias_ends_on
                                   {"build": 3, "strategy": {"type": "canary", "percent": 50, "intervalSeconds": 5}})
         done = ended(app, started["deployment"], timeout=120)
     assert done["status"] == "SUCCEEDED", done
+    assert done["canary"]["state"] == "PROMOTED"  # closed: no longer "PROMOTING"
     assert done["steps"][0]["verdict"] == "PASS" and done["steps"][0]["requests"] >= 10
     alias = create_alias(app, cloud)
     assert not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")

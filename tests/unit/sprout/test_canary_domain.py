@@ -103,3 +103,15 @@ def test_a_person_may_resume_only_an_inconclusive_canary_and_nothing_of_a_finish
     assert "not a canary" in (control_refusal(Control.FINISH, None, "IN_PROGRESS") or "")
     assert "last flip" in (control_refusal(Control.ABORT, "PROMOTING", "IN_PROGRESS") or "")
     assert StrategyType("linear") is StrategyType.LINEAR
+
+
+def test_a_closed_canary_says_how_it_ended():
+    """GIVEN a canary's state when its deployment is closed
+    WHEN closed SUCCEEDED, FAILED after the abort began, or FAILED otherwise
+    THEN the record says PROMOTED, ABORTED or FAILED (never a state of one in progress)."""
+    from sprout.domain.canary import closed_state
+
+    assert closed_state("PROMOTING", "SUCCEEDED") == "PROMOTED"
+    assert closed_state("ABORTING", "FAILED") == "ABORTED"
+    assert closed_state("PROMOTING", "FAILED") == "FAILED"
+    assert closed_state("SHIFTING", "FAILED") == "FAILED"

@@ -38,6 +38,7 @@ from sprout.adapters.lineage.table import (
     to_deployment,
     to_stage,
 )
+from sprout.domain.canary import closed_state
 from sprout.domain.errors import (
     BuildNotFound,
     Conflict,
@@ -260,6 +261,9 @@ class DeploymentRepository(Closing):
                     DeploymentItem.error.set(error) if error else DeploymentItem.error.remove(),
                     DeploymentItem.step.set(step) if step else DeploymentItem.step.remove(),
                     DeploymentItem.cause.set(cause) if cause else DeploymentItem.cause.remove(),
+                    *([DeploymentItem.canary.set({**item.canary, "state": closed_state(item.canary.get("state"),
+                                                                                       status.value)})]
+                      if isinstance(item.canary, dict) else []),
                 ],
                 condition=DeploymentItem.status == DeploymentStatus.IN_PROGRESS.value,
             )

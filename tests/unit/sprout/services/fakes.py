@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sprout.domain.auto_rollback import AlarmEvent, WatchedAlarm
+from sprout.domain.canary import closed_state
 from sprout.domain.errors import (
     AppNotFound,
     ArtifactNotFound,
@@ -194,7 +195,9 @@ class FakeLineage:
             if found.status is DeploymentStatus(status):
                 return found
             raise Conflict(f"deployment {deployment_id} already finished as {found.status}")
-        d = dataclasses.replace(found, status=DeploymentStatus(status),
+        canary = ({**found.canary, "state": closed_state(found.canary.get("state"), DeploymentStatus(status).value)}
+                  if found.canary else found.canary)  # as the lineage closes a canary's record
+        d = dataclasses.replace(found, status=DeploymentStatus(status), canary=canary,
                                 versions=versions or {}, error=error, step=step, finished_at=iso(NOW), cause=cause)
         self._put(d)
         st = self.stages[(app, stage)]
