@@ -39,12 +39,27 @@ class DeploymentKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class Preview:
+    """What made a preview stage: a branch, or a pull request (sprout.domain.previews)."""
+
+    kind: str  # "branch" | "pullRequest"
+    branch: str
+    created_at: str = ""
+    pull_request_id: str | None = None
+
+    def view(self) -> dict:
+        shown = {"kind": self.kind, "branch": self.branch, "createdAt": self.created_at}
+        return {**shown, "pullRequestId": self.pull_request_id} if self.pull_request_id else shown
+
+
+@dataclass(frozen=True)
 class StageSpec:
-    """A stage as an app declares it: pipeline order is the order in App.stages."""
+    """A stage as an app declares it: pipeline order is the order in App.stages (previews last)."""
 
     name: str
     branch: str | None = None
     auto_deploy: bool = False
+    preview: Preview | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,9 @@ class Stage:
     current_deployment: str | None = None
     lock: StageLock | None = None
     version: int = 0
+    preview: Preview | None = None
+    removing: dict | None = None  # the recorded removal intent, while the teardown runs
+    removed_at: str | None = None  # set once the stage was torn down: its history stays readable
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class Resolved(TypedDict):
     repository: str
     branch: str | None
     commitId: str
+    previews: NotRequired[list[dict]]  # preview stages the push made (or why not)
 
 
 class RecordedBuild(TypedDict):

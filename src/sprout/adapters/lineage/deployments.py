@@ -47,6 +47,7 @@ from sprout.domain.errors import (
 )
 from sprout.domain.model import Build, Deployment, DeploymentKind, DeploymentStatus
 from sprout.domain.pipeline import DEFAULT_LEASE, lease_until, takeover_reason
+from sprout.domain.stages import StageRemoved
 from sprout.domain.tokens import listing
 
 # Says whether an execution is still running: True, False, or None when it cannot tell.
@@ -97,6 +98,10 @@ class DeploymentRepository:
 
         def attempt() -> Deployment | None:
             st = _stage_item(app, stage)
+            if st.removing or st.removed_at:
+                raise StageRemoved(f"stage {named(stage)} of app {named(app)} is "
+                                   + (f"removed (at {st.removed_at})" if st.removed_at else "being removed")
+                                   + ": nothing deploys to it")
             if expect_current is not ANY_CURRENT and st.current_deployment != expect_current:
                 raise StageMoved(
                     f"stage {named(stage)} of app {named(app)} now runs deployment {st.current_deployment}, not {expect_current}"

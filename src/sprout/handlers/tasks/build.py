@@ -7,6 +7,7 @@ checks). Each app's build records its own failure: the others go on."""
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cache
 
 import yaml
 from aws_lambda_powertools.utilities.idempotency import (
@@ -17,8 +18,10 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.dependency_builds import DependencyCache, ResolvedLockfiles, why_failed
+from sprout.adapters.executions import Executions
 from sprout.adapters.node_check import node_checker
 from sprout.adapters.source import CodeCommitSource, commit_info
+from sprout.adapters.stacks import StageStacks
 from sprout.domain.app_roles import AppRoles
 from sprout.domain.dependencies import resolved_note
 from sprout.domain.errors import InvalidInput, SourceError
@@ -40,6 +43,8 @@ from sprout.handlers.contracts import (
 )
 from sprout.handlers.tasks.common import failure, field, lineage, settings, task, with_execution
 from sprout.observability import logger, metrics, tracer
+from sprout.services.previews import Previews
+from sprout.services.stages import StageChanges
 from sprout.settings import require_env
 
 artifacts = ArtifactStore(settings.artifact_bucket)
@@ -69,6 +74,7 @@ def _resolve(event: dict) -> Resolved:
         repository, branch = field(detail, "repositoryName"), field(detail, "referenceName")
         commit = field(detail, "commitId")
         trigger = {"type": "push", "by": detail.get("callerUserArn"), "eventId": event.get("id")}
+        previews_made = preview_stages().ensure_branch(repository, branch)  # before who follows it is read
         followers = defaultdict(list)
         for registered, stage in lineage.stages_following(repository, branch):
             followers[registered.name].append(stage)
@@ -86,7 +92,16 @@ def _resolve(event: dict) -> Resolved:
         targets = [_target(registered.name, repository, commit, branch, stages, trigger)]
     else:
         raise InvalidInput("source", "unknown build trigger")
-    return {"targets": targets, "repository": repository, "branch": branch, "commitId": commit}
+    resolved: Resolved = {"targets": targets, "repository": repository, "branch": branch, "commitId": commit}
+    if event.get("source") == "aws.codecommit" and previews_made:
+        resolved["previews"] = previews_made
+    return resolved
+
+
+@cache
+def preview_stages() -> Previews:
+    """(moves into wiring.py when the lead merges)"""
+    return Previews(lineage, StageChanges(lineage, Executions(), StageStacks(), own_stack=require_env("SPROUT_STACK_NAME")))
 
 
 def _target(app_name: str, repository: str, commit: str, branch: str | None, stages, trigger: dict) -> BuildTarget:
