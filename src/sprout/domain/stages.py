@@ -25,6 +25,10 @@ BACKOFF_BASE_S = 2
 BACKOFF_CAP_S = 60
 
 
+# what the teardown's Choice states compare a stack deletion's status against
+DELETION_STATUSES = ("GONE", "IN_PROGRESS", "FAILED")
+
+
 class StageRemoved(Conflict):
     """The stage was removed (or is being removed): nothing more may start on it."""
 
