@@ -86,7 +86,7 @@ def test_given_an_app_when_a_stage_is_added_deployed_watched_and_removed_then_no
     assert (after.status, after.body.get("field")) == (400, "after")
     cloud.client("cloudformation").create_stack(
         StackName=f"{notes.name}-rogue",
-        TemplateBody='{"Resources": {"H": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}')
+        TemplateBody='{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}')
     assert error_of(lambda: api.request("POST", f"/apps/{notes.name}/stages", {"name": "rogue"})).status == 409
 
     # WHEN main is built again: qa gets it, and is watched (alarms, access logs, subscription filters)
@@ -130,8 +130,10 @@ def test_given_an_app_when_a_stage_is_added_deployed_watched_and_removed_then_no
     assert stack_status(cloud, f"{notes.name}-dev") in (None, "DELETE_COMPLETE")
     again = error_of(lambda: api.request("POST", "/apps", {"name": notes.name, "repository": notes.name}))
     assert again.status == 409 and "deleted" in again.body["message"]
-    # AND the repository is kept
+    # AND the repository is kept; the stack Sprout does not own is untouched
     assert cloud.client("codecommit").get_repository(repositoryName=notes.name)["repositoryMetadata"]
+    assert stack_status(cloud, f"{notes.name}-rogue") == "CREATE_COMPLETE"
+    cloud.client("cloudformation").delete_stack(StackName=f"{notes.name}-rogue")
 
 
 def test_given_branch_previews_when_a_branch_is_pushed_and_deleted_then_its_stage_comes_and_goes_leaving_nothing(

@@ -59,7 +59,7 @@ class StageChangeRepository:
             stages = insert_stage(app.stages, spec, after)
             stack = stack_name(app_name, spec.name)
             old = get(StageItem, app_pk(app_name), stage_sk(spec.name))
-            if old is not None and old.removing:
+            if old is not None and old.removing and not old.removed_at:
                 raise StageRemoved(f"stage {named(spec.name)} of app {named(app_name)} is still being removed")
             txn = Txn()
             txn.update("app", item, [AppItem.stages.set([spec_doc(s) for s in stages])], condition=_same_stages(item))
@@ -75,6 +75,7 @@ class StageChangeRepository:
             else:  # a stage of that name was removed before: its deployments' numbering goes on
                 actions = [StageItem.branch.set(spec.branch) if spec.branch else StageItem.branch.remove(),
                            StageItem.auto_deploy.set(spec.auto_deploy), StageItem.removed_at.remove(),
+                           StageItem.removing.remove(),
                            StageItem.current_deployment.remove(),
                            StageItem.preview.set(preview) if preview else StageItem.preview.remove()]
                 for attr in ("gsi1pk", "gsi1sk"):
