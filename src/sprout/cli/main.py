@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from sprout.cli.client import ApiError, SproutError, one_line
-from sprout.cli.commands import apps, console, delivery, local, monitoring
+from sprout.cli.commands import apps, console, delivery, local, monitoring, pipeline
 from sprout.cli.commands.apps import stage_flag
 from sprout.cli.commands.common import Context
 
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     apps.add_parsers(sub)
     delivery.add_parsers(sub)
     monitoring.add_parsers(sub)
+    pipeline.add_parsers(sub)
     console.add_parsers(sub)
     return parser
 
