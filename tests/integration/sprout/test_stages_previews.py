@@ -180,3 +180,30 @@ def test_given_branch_previews_when_a_branch_is_pushed_and_deleted_then_its_stag
     assert [r["name"] for r in api.request("GET", f"/apps/{notes.name}/stages")["stages"]] == ["dev", "prod"]
     # AND dev still serves
     assert SproutClient(notes.stage_url("dev")).request("GET", "/notes") is not None
+
+
+def test_given_a_stack_whose_bucket_is_not_empty_when_its_stage_is_removed_then_the_blocker_is_recorded_and_retried(
+        notes_app: AppRepo, api, cloud):
+    notes = notes_app
+    template = notes.work / "template.yaml"
+    template.write_text(template.read_text().replace("Resources:\n", "Resources:\n  Uploads:\n    Type: AWS::S3::Bucket\n", 1))
+    notes.commit_and_push("With a bucket")
+    assert notes.wait_build(1)["status"] == "SUCCEEDED"
+    resources = cloud.client("cloudformation").describe_stack_resources(StackName=f"{notes.name}-dev")["StackResources"]
+    bucket = next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "Uploads")
+    s3 = cloud.client("s3")
+    s3.put_object(Bucket=bucket, Key="kept.txt", Body=b"data")
+    # WHEN dev is removed while its bucket holds an object
+    api.request("DELETE", f"/apps/{notes.name}/stages/dev")
+
+    def blocked():
+        removing = api.request("GET", f"/apps/{notes.name}/stages/dev").get("removing") or {}
+        return removing.get("blockers")
+
+    # THEN the stack fails DELETE_FAILED and the removal records the bucket as what blocked it
+    blockers = wait_for("the removal's blockers", blocked, timeout=90)
+    assert [b["logicalId"] for b in blockers] == ["Uploads"] and blockers[0]["type"] == "AWS::S3::Bucket"
+    # WHEN the bucket is emptied THEN the next retry deletes the stack, and the stage is removed
+    s3.delete_object(Bucket=bucket, Key="kept.txt")
+    wait_for("dev removed", lambda: removed(api, notes.name, "dev"), timeout=90)
+    assert stack_status(cloud, f"{notes.name}-dev") in (None, "DELETE_COMPLETE")
