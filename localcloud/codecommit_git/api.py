@@ -43,7 +43,9 @@ class CodeCommitApi:
         store: GitStore,
         lookup: Callable[[str], RepositoryInfo | None],
         list_repositories: Callable[[], list[dict[str, Any]]],
+        on_ref_change: Callable[[RepositoryInfo, list], None] | None = None,
     ):
+        self.on_ref_change = on_ref_change or (lambda info, changes: None)  # a merge moved a branch
         self.store = store
         self.lookup = lookup
         self.list_repositories_metadata = list_repositories

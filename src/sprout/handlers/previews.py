@@ -1,14 +1,20 @@
 """Preview events and the teardown sweep (template.yaml: PreviewEventsFunction on CodeCommit's
-``referenceDeleted``; TeardownSweepFunction on a schedule)."""
+``referenceDeleted`` and ``CodeCommit Pull Request State Change``; TeardownSweepFunction on a
+schedule)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+import boto3
 
 from sprout.adapters.executions import Executions
 from sprout.adapters.lineage import Lineage
+from sprout.adapters.pull_requests import PullRequestPreviews
 from sprout.adapters.source import resolve_branch
 from sprout.adapters.stacks import StageStacks
+from sprout.handlers.build_starts import start_build
 from sprout.observability import logger
 from sprout.services.previews import Previews
 from sprout.services.stages import StageChanges
@@ -20,7 +26,11 @@ def build_previews() -> Previews:
     lineage = Lineage()
     stages = StageChanges(lineage, Executions(), StageStacks(), require_env("TEARDOWN_STATE_MACHINE_ARN"),
                           require_env("SPROUT_STACK_NAME"))
-    return Previews(lineage, stages, resolve_branch)
+    machine = os.environ.get("BUILD_STATE_MACHINE_ARN", "")  # the events function only: pull requests build
+    context = {"lineage": lineage, "sfn": boto3.client("stepfunctions"), "build_machine": machine}
+    pull_requests = PullRequestPreviews(lambda app, commit, branch, trigger: start_build(context, app, commit, branch,
+                                                                                         trigger))
+    return Previews(lineage, stages, resolve_branch, pull_requests)
 
 
 previews = build_previews()
@@ -29,6 +39,10 @@ previews = build_previews()
 @logger.inject_lambda_context
 def on_event(event: dict, context: Any) -> dict:
     detail = event.get("detail") or {}
+    if event.get("source") == "aws.codecommit" and event.get("detail-type") == "CodeCommit Pull Request State Change":
+        outcomes = previews.pull_request_event(detail)
+        logger.info("pull request event", extra={"event": detail.get("event"), "outcomes": outcomes})
+        return {"pullRequest": outcomes}
     if event.get("source") != "aws.codecommit" or detail.get("event") != "referenceDeleted":
         return {"ignored": True}
     repository, branch = str(detail.get("repositoryName") or ""), str(detail.get("referenceName") or "")

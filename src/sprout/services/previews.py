@@ -16,6 +16,8 @@ from sprout.domain.previews import (
     branch_slug,
     branch_wants_preview,
     over_limit,
+    pull_request_stage,
+    pull_request_wants_preview,
     settings_from_api,
 )
 from sprout.observability import logger
@@ -31,6 +33,12 @@ class PreviewLineage(Protocol):
     def live_previews(self) -> list[Stage]: ...
 
 
+class PullRequestPort(Protocol):
+    def comment(self, repository: str, pull_request_id: str, before: str, after: str, content: str) -> None: ...
+    def stage_urls(self, app: str, stage: str) -> list[str]: ...  # its stack's http(s) outputs
+    def start_build(self, app: App, commit: str, branch: str, trigger: dict) -> dict: ...  # {"build", "execution"}
+
+
 class BranchLookup(Protocol):
     def __call__(self, repository: str, branch: str) -> str: ...  # the head commit; SourceError when gone
 
@@ -40,10 +48,12 @@ def _now() -> str:
 
 
 class Previews:
-    def __init__(self, lineage: PreviewLineage, stages: StageChanges, resolve_branch: BranchLookup | None = None):
+    def __init__(self, lineage: PreviewLineage, stages: StageChanges, resolve_branch: BranchLookup | None = None,
+                 pull_requests: PullRequestPort | None = None):
         self.lineage = lineage
         self.stages = stages
         self.resolve_branch = resolve_branch
+        self.pull_requests = pull_requests
 
     def put(self, app_name: str, body: dict, by: str | None) -> PreviewSettings:
         app = self.lineage.get_app(app_name)
@@ -109,3 +119,67 @@ class Previews:
                 gone.append(self.stages.remove(st.app, st.name, "sprout:sweep", reason="branch gone",
                                                wait_for_lock=True))
         return {"previewsRemoved": gone, "removalsRestarted": self.stages.sweep()}
+
+    # ---- pull requests ---------------------------------------------------------------------------
+
+    def pull_request_event(self, detail: dict) -> list[dict]:
+        """``CodeCommit Pull Request State Change``: opened (or reopened) into a target → stage
+        ``pr-<id>`` following the source branch, its source commit built and deployed, the pull
+        request told where it answers; a new commit → told again (the push itself deploys it);
+        closed or merged → the stage removed."""
+        assert self.pull_requests is not None
+        event = str(detail.get("event") or "")
+        try:
+            stage = pull_request_stage(str(detail.get("pullRequestId") or ""))
+        except InvalidInput:
+            return [{"ignored": "not a pull request id"}]
+        pr_id = stage.removeprefix("pr-")
+        repository = str((detail.get("repositoryNames") or [""])[0])
+        source = str(detail.get("sourceReference") or "").removeprefix("refs/heads/")
+        target = str(detail.get("destinationReference") or "").removeprefix("refs/heads/")
+        commit, base = str(detail.get("sourceCommit") or ""), str(detail.get("destinationCommit") or "")
+        closed = detail.get("pullRequestStatus") == "Closed" or detail.get("isMerged") == "True"
+        outcomes = []
+        for app, settings in self.lineage.apps_with_previews(repository):
+            existing = app.stage(stage)
+            say = lambda text: self.pull_requests.comment(repository, pr_id, base, commit, text)  # noqa: E731
+            if closed:
+                if existing is not None and existing.preview and existing.preview.kind == "pullRequest":
+                    outcomes.append(self.stages.remove(app.name, stage, "sprout:pull-request-closed",
+                                                       reason="pull request closed or merged", wait_for_lock=True))
+                    say(f"Sprout: preview stage {stage} of app {app.name} is being removed (the pull request is closed).")
+                continue
+            first_branch = next((s.branch for s in app.stages if not s.preview and s.branch), None)
+            if existing is None:
+                if not pull_request_wants_preview(settings, target, first_branch) or not source:
+                    continue
+                refused = over_limit(settings, sum(1 for s in app.stages if s.preview))
+                if refused:
+                    say(f"Sprout: no preview stage for this pull request in app {app.name}: {refused}.")
+                    outcomes.append({"app": app.name, "stage": stage, "created": False, "reason": refused})
+                    continue
+                try:
+                    self.stages.add(app.name, StageSpec(stage, source, True, Preview("pullRequest", source, _now(), pr_id)),
+                                    None)
+                except (Conflict, InvalidInput) as e:
+                    outcomes.append({"app": app.name, "stage": stage, "created": False, "reason": str(e)[:300]})
+                    continue
+            elif existing.preview is None or existing.preview.kind != "pullRequest":
+                continue  # a stage of the app's own happens to be called pr-N: never touched
+            if event in ("pullRequestCreated", "pullRequestStatusChanged") and commit:
+                started = self.pull_requests.start_build(app, commit, source, {"type": "pullRequest",
+                                                                               "pullRequestId": pr_id})
+                say(f"Sprout: preview stage {stage} of app {app.name} deploys build {started.get('build')} of "
+                    f"{commit[:12]}. " + self._where(app.name, stage))
+                outcomes.append({"app": app.name, "stage": stage, "build": started.get("build")})
+            elif event == "pullRequestSourceBranchUpdated":
+                say(f"Sprout: preview stage {stage} of app {app.name} deploys {commit[:12]} (the push builds it). "
+                    + self._where(app.name, stage))
+                outcomes.append({"app": app.name, "stage": stage, "commit": commit})
+        return outcomes
+
+    def _where(self, app: str, stage: str) -> str:
+        assert self.pull_requests is not None
+        urls = self.pull_requests.stage_urls(app, stage)
+        return ("It answers at " + ", ".join(urls) + ".") if urls else \
+            f"Its URLs are the outputs of stack {app}-{stage} once its first deploy is done."

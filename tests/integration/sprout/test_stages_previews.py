@@ -207,3 +207,52 @@ def test_given_a_stack_whose_bucket_is_not_empty_when_its_stage_is_removed_then_
     s3.delete_object(Bucket=bucket, Key="kept.txt")
     wait_for("dev removed", lambda: removed(api, notes.name, "dev"), timeout=90)
     assert stack_status(cloud, f"{notes.name}-dev") in (None, "DELETE_COMPLETE")
+
+
+def comments(cloud, repository: str, pr_id: str) -> list[str]:
+    data = cloud.client("codecommit").get_comments_for_pull_request(pullRequestId=pr_id, repositoryName=repository)
+    return [c["content"] for d in data["commentsForPullRequestData"] for c in d["comments"]]
+
+
+def test_given_pull_request_previews_when_one_is_opened_updated_and_closed_then_its_stage_answers_and_goes(
+        notes_app: AppRepo, api, cloud):
+    notes = notes_app
+    notes.commit_and_push("First")
+    assert notes.wait_build(1)["status"] == "SUCCEEDED"
+    api.request("PUT", f"/apps/{notes.name}/previews", {"pullRequests": {"enabled": True}})
+    notes.git("checkout", "-q", "-b", "fix")
+    (notes.work / "FIX.md").write_text("a fix\n")
+    notes.commit_and_push("A fix", branch="fix")
+    codecommit = cloud.client("codecommit")
+    # WHEN a pull request from fix into main is opened (its title written by an attacker)
+    pr = codecommit.create_pull_request(
+        title="prod; $(curl evil) `rm -rf /` <script>", description="hostile",
+        targets=[{"repositoryName": notes.name, "sourceReference": "fix", "destinationReference": "main"}],
+    )["pullRequest"]
+    stage = f"pr-{pr['pullRequestId']}"
+    # THEN stage pr-<id> is made for it, after the pipeline, and deploys the source commit
+    wait_for("the pull request's stage deployed", lambda: (api.request("GET", f"/apps/{notes.name}/stages/{stage}")
+             .get("currentDeployment") or {}).get("status") == "SUCCEEDED" if stage in
+             [s["name"] for s in api.request("GET", f"/apps/{notes.name}/stages")["stages"]] else None, timeout=180)
+    view = api.request("GET", f"/apps/{notes.name}/stages/{stage}")
+    assert view["preview"] == {"kind": "pullRequest", "branch": "fix", "pullRequestId": pr["pullRequestId"],
+                               "createdAt": view["preview"]["createdAt"]}
+    assert [s["name"] for s in api.request("GET", f"/apps/{notes.name}/stages")["stages"]] == ["dev", "prod", stage]
+    # AND the pull request is told which stage and build
+    said = wait_for("a comment", lambda: comments(cloud, notes.name, pr["pullRequestId"]), timeout=30)
+    assert stage in said[0] and "build" in said[0]
+    functions = stage_functions(cloud, f"{notes.name}-{stage}")
+    # WHEN a new commit reaches the source branch THEN the pull request is told where the stage answers
+    (notes.work / "FIX.md").write_text("a better fix\n")
+    notes.commit_and_push("A better fix", branch="fix")
+    url = notes.stage_url(stage)
+    wait_for("a comment with the URL", lambda: any(url in c for c in comments(cloud, notes.name, pr["pullRequestId"])),
+             timeout=60, show=lambda: comments(cloud, notes.name, pr["pullRequestId"]))
+    assert SproutClient(url).request("GET", "/notes") is not None
+    # WHEN the pull request is closed THEN its stage is removed and nothing of it is left
+    codecommit.update_pull_request_status(pullRequestId=pr["pullRequestId"], pullRequestStatus="CLOSED")
+    wait_for("the pull request's stage removed", lambda: removed(api, notes.name, stage), timeout=120)
+    assert leftovers(cloud, notes.name, stage, functions) == {"stack": None, "alarms": [], "logGroups": [],
+                                                              "subscriptionFilters": []}
+    # AND dev was never touched by it
+    assert [d["build"] for d in api.request("GET", f"/apps/{notes.name}/stages/dev/deployments")["deployments"]] == [1]
