@@ -165,11 +165,11 @@ class PullRequests:
         target = pr["pullRequestTargets"][0]
         return {"repositoryName": target["repositoryName"], "pullRequestId": pr["pullRequestId"],
                 "beforeCommitId": params.get("beforeCommitId"), "afterCommitId": params.get("afterCommitId"),
-                "comment": dict(comment)}
+                "comment": _shown(comment)}
 
     def get_comments(self, params: dict) -> dict:
         pr = self._find(params)
-        comments = [dict(c) for c in self.comments[pr["pullRequestId"]]]
+        comments = [_shown(c) for c in self.comments[pr["pullRequestId"]]]
         target = pr["pullRequestTargets"][0]
         return {"commentsForPullRequestData": [{
             "pullRequestId": pr["pullRequestId"], "repositoryName": target["repositoryName"],
@@ -187,7 +187,7 @@ class PullRequests:
                 for comment in comments:
                     if comment["commentId"] == params.get("commentId"):
                         comment.update(content=content, lastModifiedDate=datetime.now(UTC))
-                        return {"comment": dict(comment)}
+                        return {"comment": _shown(comment)}
         raise ApiError("CommentDoesNotExistException", "No comment exists with the provided ID.")
 
     # ---- pushes -----------------------------------------------------------------------------
