@@ -69,6 +69,7 @@ def set_lock(cloud, app: str, stage: str, holder: str | None) -> None:
 
 def test_given_an_app_when_a_stage_is_added_deployed_watched_and_removed_then_nothing_of_it_is_left(
         notes_app: AppRepo, api, cloud):
+    """GIVEN a registered app WHEN qa is added, deployed, watched, held, removed, re-added and the app deleted THEN each answers as the API says and nothing of qa or the app is left."""
     notes = notes_app
     notes.commit_and_push("First")
     assert notes.wait_build(1)["status"] == "SUCCEEDED"
@@ -138,6 +139,7 @@ def test_given_an_app_when_a_stage_is_added_deployed_watched_and_removed_then_no
 
 def test_given_branch_previews_when_a_branch_is_pushed_and_deleted_then_its_stage_comes_and_goes_leaving_nothing(
         notes_app: AppRepo, api, cloud):
+    """GIVEN branch previews on feature/* WHEN feature/Login is pushed and then deleted THEN its preview stage deploys, serves, and goes leaving nothing."""
     notes = notes_app
     notes.commit_and_push("First")
     assert notes.wait_build(1)["status"] == "SUCCEEDED"
@@ -184,6 +186,7 @@ def test_given_branch_previews_when_a_branch_is_pushed_and_deleted_then_its_stag
 
 def test_given_a_stack_whose_bucket_is_not_empty_when_its_stage_is_removed_then_the_blocker_is_recorded_and_retried(
         notes_app: AppRepo, api, cloud):
+    """GIVEN dev's stack holds a non-empty bucket WHEN dev is removed THEN DELETE_FAILED names the bucket in the removal, and once emptied a retry removes the stage."""
     notes = notes_app
     template = notes.work / "template.yaml"
     template.write_text(template.read_text().replace("Resources:\n", "Resources:\n  Uploads:\n    Type: AWS::S3::Bucket\n", 1))
@@ -216,6 +219,7 @@ def comments(cloud, repository: str, pr_id: str) -> list[str]:
 
 def test_given_pull_request_previews_when_one_is_opened_updated_and_closed_then_its_stage_answers_and_goes(
         notes_app: AppRepo, api, cloud):
+    """GIVEN pull request previews WHEN a pull request is opened, updated and closed THEN stage pr-<id> deploys, the pull request is told where it answers, and it goes leaving nothing."""
     notes = notes_app
     notes.commit_and_push("First")
     assert notes.wait_build(1)["status"] == "SUCCEEDED"
