@@ -260,3 +260,26 @@ def test_given_pull_request_previews_when_one_is_opened_updated_and_closed_then_
                                                               "subscriptionFilters": []}
     # AND dev was never touched by it
     assert [d["build"] for d in api.request("GET", f"/apps/{notes.name}/stages/dev/deployments")["deployments"]] == [1]
+
+
+def test_given_a_removal_recorded_whose_teardown_never_ran_when_the_sweep_runs_then_it_finishes_the_removal(
+        notes_app: AppRepo, api, cloud):
+    """GIVEN dev's removal recorded but its teardown execution never started (a crash between the two)
+    WHEN the scheduled sweep runs THEN it starts the teardown again and dev is removed, its stack gone."""
+    notes = notes_app
+    notes.commit_and_push("First")
+    assert notes.wait_build(1)["status"] == "SUCCEEDED"
+    machine = cloud.sprout["TeardownStateMachineArn"]
+    lost = machine.replace(":stateMachine:", ":execution:") + ":never-started"
+    cloud.client("dynamodb").update_item(
+        TableName=cloud.sprout["TableName"], Key={"pk": {"S": f"APP#{notes.name}"}, "sk": {"S": "STAGE#dev"}},
+        UpdateExpression="SET removing = :r, gsi1pk = :p, gsi1sk = :s",
+        ExpressionAttributeValues={":r": {"S": '{"execution": "%s", "by": "test"}' % lost},
+                                   ":p": {"S": "REMOVING"}, ":s": {"S": f"APP#{notes.name}#STAGE#dev"}})
+    resources = cloud.client("cloudformation").describe_stack_resources(StackName="sprout")["StackResources"]
+    sweep = next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "TeardownSweepFunction")
+    answer = cloud.client("lambda").invoke(FunctionName=sweep, Payload=b"{}")
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    wait_for("dev removed by the sweep", lambda: removed(api, notes.name, "dev"), timeout=120)
+    assert stack_status(cloud, f"{notes.name}-dev") in (None, "DELETE_COMPLETE")
+    assert api.request("GET", f"/apps/{notes.name}/stages/dev")["removing"] is None
