@@ -26,8 +26,8 @@ kind             matches                                    does
 ``kill-worker``  ``function`` (a function name, or a part)  kills the invocation's worker process after
                                                             ``afterSeconds`` (default 0.5): the invocation
                                                             ends in ``Runtime.ExitError``
-``hold-stack``   ``stack`` (a stack name)                   an update of the stack stays
-                                                            ``UPDATE_IN_PROGRESS`` until the fault is cleared
+``hold-stack``   ``stack`` (a stack name)                   a create or update of the stack stays
+                                                            ``*_IN_PROGRESS`` until the fault is cleared
                                                             (at most ``maxSeconds``, default 300)
 ``fail-resource`` ``stack``, ``logicalId``, ``phase``       that resource's provisioning call fails with
                  (``create``/``update``/``rollback``)       ``message`` (as an API refusing it would)

@@ -11,9 +11,15 @@ local artifacts and translate with SAM's own translator (sam.py) -> conditions -
 resource against the explicit per-type table of supported properties (resources/) -> dependency
 order. What CloudFormation refuses in the call itself is refused there too, as a ``ValidationError``
 (prepare.InvalidTemplate: malformed templates, parameter values, and for templates without a
-transform unknown types and dangling references). Then on a background thread (engine.py):
+transform unknown types and dangling references). Then on a background thread (provision.py):
 create / update / delete resource by resource, with stack events, rollbacks, outputs (execute-api URLs localized to the local gateway) and
-exports. Change sets (diff.py) compare the processed templates by logical id.
+exports. Change sets (changesets.py, diff.py) compare the processed templates by logical id.
+
+Modules by job: engine.py puts the provisioner together and answers the stack operations;
+store.py keeps stacks and change sets; sources.py reads templates and uploads local code;
+dynamic.py resolves dynamic references; changesets.py makes and executes change sets;
+steps.py (one resource at a time) and provision.py (a whole operation) provision; recovery.py
+rolls a failed update back; api.py maps CloudFormation's actions onto them.
 
 Where local code comes from (``sam package`` done here). A template arrives as a body, so local
 paths in ``CodeUri`` / ``ContentUri`` / ``DefinitionUri`` (and ``Code``/``Content``/``Body

@@ -117,28 +117,28 @@ def delete_stack(engine: Engine, r: Any) -> None:
 def describe_stacks(engine: Engine, r: Any) -> dict[str, Any]:
     name = r._get_param("StackName")
     if name:
-        stack = engine.find_stack(name)
-        with engine.lock:
+        stack = engine.store.find_stack(name)
+        with engine.store.lock:
             return {"Stacks": [stack.describe()]}
-    with engine.lock:
-        return {"Stacks": [s.describe() for s in reversed(engine.live_stacks())]}
+    with engine.store.lock:
+        return {"Stacks": [s.describe() for s in reversed(engine.store.live_stacks())]}
 
 
 @action("list_stacks")
 def list_stacks(engine: Engine, r: Any) -> dict[str, Any]:
     wanted = set(r._get_param("StackStatusFilter", []) or [])
-    with engine.lock:
+    with engine.store.lock:
         return {
             "StackSummaries": [
-                s.summary() for s in reversed(engine.all_stacks()) if not wanted or s.status in wanted
+                s.summary() for s in reversed(engine.store.all_stacks()) if not wanted or s.status in wanted
             ]
         }
 
 
 @action("describe_stack_events")
 def describe_stack_events(engine: Engine, r: Any) -> dict[str, Any]:
-    stack = engine.find_stack(r._get_param("StackName"))
-    with engine.lock:
+    stack = engine.store.find_stack(r._get_param("StackName"))
+    with engine.store.lock:
         return {"StackEvents": list(reversed(stack.events))}
 
 
@@ -149,18 +149,18 @@ def describe_stack_resources(engine: Engine, r: Any) -> dict[str, Any]:
         raise validation(
             "StackName must be specified (PhysicalResourceId lookups are not supported by localcloud)"
         )
-    stack = engine.find_stack(name)
+    stack = engine.store.find_stack(name)
     wanted = r._get_param("LogicalResourceId")
-    with engine.lock:
+    with engine.store.lock:
         states = [s for s in stack.resources.values() if not wanted or s.logical_id == wanted]
         return {"StackResources": [stack.resource(s) for s in states]}
 
 
 @action("describe_stack_resource")
 def describe_stack_resource(engine: Engine, r: Any) -> dict[str, Any]:
-    stack = engine.find_stack(r._get_param("StackName"))
+    stack = engine.store.find_stack(r._get_param("StackName"))
     logical_id = r._get_param("LogicalResourceId")
-    with engine.lock:
+    with engine.store.lock:
         state = stack.resources.get(logical_id)
         if state is None:
             raise validation(f"Resource {logical_id} does not exist for stack {stack.name}")
@@ -169,8 +169,8 @@ def describe_stack_resource(engine: Engine, r: Any) -> dict[str, Any]:
 
 @action("list_stack_resources")
 def list_stack_resources(engine: Engine, r: Any) -> dict[str, Any]:
-    stack = engine.find_stack(r._get_param("StackName"))
-    with engine.lock:
+    stack = engine.store.find_stack(r._get_param("StackName"))
+    with engine.store.lock:
         return {"StackResourceSummaries": [stack.resource_summary(s) for s in stack.resources.values()]}
 
 
@@ -179,10 +179,10 @@ def get_template(engine: Engine, r: Any) -> dict[str, Any]:
     stage = r._get_param("TemplateStage") or "Original"
     change_set_name = r._get_param("ChangeSetName")
     if change_set_name:
-        cs = engine.find_change_set(change_set_name, r._get_param("StackName"))
+        cs = engine.store.find_change_set(change_set_name, r._get_param("StackName"))
         body, plan = cs.body, cs.plan
     else:
-        stack = engine.find_stack(r._get_param("StackName"))
+        stack = engine.store.find_stack(r._get_param("StackName"))
         body, plan = stack.body, stack.plan
     if stage == "Processed":
         if plan is None:
@@ -192,7 +192,7 @@ def get_template(engine: Engine, r: Any) -> dict[str, Any]:
 
 
 def _template_info(engine: Engine, r: Any) -> tuple[dict[str, Any], str]:
-    body, _, source = engine.template_source(r._get_param("TemplateBody"), r._get_param("TemplateURL"), {})
+    body, _, source = engine.sources.template_source(r._get_param("TemplateBody"), r._get_param("TemplateURL"), {})
     try:
         return parse_template(body, source), body
     except TemplateError as e:
@@ -252,7 +252,7 @@ def validate_template(engine: Engine, r: Any) -> dict[str, Any]:
 @action("get_template_summary")
 def get_template_summary(engine: Engine, r: Any) -> dict[str, Any]:
     if r._get_param("StackName"):
-        stack = engine.find_stack(r._get_param("StackName"))
+        stack = engine.store.find_stack(r._get_param("StackName"))
         template = parse_template(stack.body)
     else:
         template, _ = _template_info(engine, r)
@@ -281,7 +281,7 @@ def get_template_summary(engine: Engine, r: Any) -> dict[str, Any]:
 
 @action("create_change_set")
 def create_change_set(engine: Engine, r: Any) -> dict[str, Any]:
-    change_set_id, stack_id = engine.create_change_set(
+    change_set_id, stack_id = engine.change_sets.create(
         r._get_param("StackName"),
         r._get_param("ChangeSetName"),
         r._get_param("ChangeSetType") or "UPDATE",
@@ -299,34 +299,34 @@ def create_change_set(engine: Engine, r: Any) -> dict[str, Any]:
 
 @action("describe_change_set")
 def describe_change_set(engine: Engine, r: Any) -> dict[str, Any]:
-    cs = engine.find_change_set(r._get_param("ChangeSetName"), r._get_param("StackName"))
-    with engine.lock:
+    cs = engine.store.find_change_set(r._get_param("ChangeSetName"), r._get_param("StackName"))
+    with engine.store.lock:
         return cs.describe()
 
 
 @action("execute_change_set")
 def execute_change_set(engine: Engine, r: Any) -> None:
-    engine.execute_change_set(r._get_param("ChangeSetName"), r._get_param("StackName"))
+    engine.change_sets.execute(r._get_param("ChangeSetName"), r._get_param("StackName"))
 
 
 @action("delete_change_set")
 def delete_change_set(engine: Engine, r: Any) -> None:
-    engine.delete_change_set(r._get_param("ChangeSetName"), r._get_param("StackName"))
+    engine.change_sets.delete(r._get_param("ChangeSetName"), r._get_param("StackName"))
 
 
 @action("list_change_sets")
 def list_change_sets(engine: Engine, r: Any) -> dict[str, Any]:
-    stack = engine.find_stack(r._get_param("StackName"))
-    with engine.lock:
-        return {"Summaries": [cs.summary() for cs in engine.change_sets_of(stack)]}
+    stack = engine.store.find_stack(r._get_param("StackName"))
+    with engine.store.lock:
+        return {"Summaries": [cs.summary() for cs in engine.store.change_sets_of(stack)]}
 
 
 @action("list_exports")
 def list_exports(engine: Engine, r: Any) -> dict[str, Any]:
-    return {"Exports": engine.exports()}
+    return {"Exports": engine.store.exports()}
 
 
 @action("continue_update_rollback")
 def continue_update_rollback(engine: Engine, r: Any) -> dict[str, Any]:
-    recovery.continue_update_rollback(engine, r._get_param("StackName"), r._get_param("ResourcesToSkip", []) or [])
+    recovery.continue_update_rollback(engine.steps, r._get_param("StackName"), r._get_param("ResourcesToSkip", []) or [])
     return {}

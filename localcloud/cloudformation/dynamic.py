@@ -29,6 +29,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from .resources.base import error_text
 from .template import TemplateError
 
 PATTERN = re.compile(r"\{\{resolve:(?P<service>[a-z-]+):(?P<key>[^{}]*)\}\}")
@@ -189,3 +192,32 @@ def _secret(ref: Reference, lookup: Lookup) -> str:
         raise TemplateError(f"Dynamic reference {ref.text}: the secret's JSON has no key {json_key!r}")
     found = document[json_key]
     return found if isinstance(found, str) else json.dumps(found)
+
+
+def client_lookup(client: Callable[[str], Any]) -> Lookup:
+    """A ``Lookup`` reading the local Parameter Store and Secrets Manager through ``client(service)``."""
+
+    def ssm_value(name: str, decrypt: bool) -> tuple[str, str]:
+        try:
+            found = client("ssm").get_parameter(Name=name, WithDecryption=decrypt)["Parameter"]
+        except ClientError as e:
+            raise LookupFailed(error_text(e)) from None
+        return found["Type"], found["Value"]
+
+    def secret_value(secret_id: str, stage: str | None, version_id: str | None) -> str:
+        args = {"SecretId": secret_id, **({"VersionStage": stage} if stage else {})}
+        if version_id:
+            args["VersionId"] = version_id
+        try:
+            found = client("secretsmanager").get_secret_value(**args)
+        except ClientError as e:
+            error, meta = e.response.get("Error", {}), e.response.get("ResponseMetadata", {})
+            raise LookupFailed(
+                f"{error.get('Message')} (Service: AWSSecretsManager; Status Code: {meta.get('HTTPStatusCode')}; "
+                f"Error Code: {error.get('Code')}; Request ID: {meta.get('RequestId')})"
+            ) from None
+        if "SecretString" not in found:
+            raise LookupFailed(f"Secret {secret_id} has no SecretString (only SecretBinary)")
+        return found["SecretString"]
+
+    return Lookup(ssm=ssm_value, secret=secret_value)

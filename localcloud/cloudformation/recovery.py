@@ -18,14 +18,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .. import faults
 from .model import UPDATABLE, ApiError, ChangeSet, ResourceState, Stack, validation
 from .resources import REGISTRY, Context, Provisioned
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from .steps import Failed, Steps
 
 # What a failed update did, in order: (kind, logical id, resource before, resource after), kind
 # being "create", "replace", "update", or "untouched" (its update failed before anything applied).
@@ -38,7 +34,7 @@ def check_updatable(stack: Stack) -> None:
 
 
 def roll_back_update(
-    engine: Engine,
+    steps: Steps,
     stack: Stack,
     ctx: Context,
     reason: str,
@@ -46,16 +42,16 @@ def roll_back_update(
     old_states: dict[str, ResourceState],
     change_set: ChangeSet | None,
 ) -> None:
-    engine._finish_change_set(change_set, False)
-    with engine.lock:
+    steps.finish_change_set(change_set, False)
+    with steps.store.lock:
         stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS", reason)
         stack.rollback_reason = reason
-    _undo(engine, stack, ctx, list(reversed(journal)), old_states, skip=set())
+    _undo(steps, stack, ctx, list(reversed(journal)), old_states, skip=set())
 
 
-def continue_update_rollback(engine: Engine, name: str, skip: list[str]) -> None:
-    stack = engine.find_stack(name)
-    with engine.lock:
+def continue_update_rollback(steps: Steps, name: str, skip: list[str]) -> None:
+    stack = steps.store.find_stack(name)
+    with steps.store.lock:
         if stack.status != "UPDATE_ROLLBACK_FAILED":
             raise validation(
                 f"Stack:{stack.stack_id} is in {stack.status} state and can not continue its update rollback; "
@@ -71,38 +67,38 @@ def continue_update_rollback(engine: Engine, name: str, skip: list[str]) -> None
         pending = list(stack.rollback_pending)
         stack.rollback_pending = []
         stack.set_status("UPDATE_ROLLBACK_IN_PROGRESS", stack.rollback_reason)
-    ctx = engine._context(stack)
+    ctx = steps.context(stack)
     old_states = dict(stack.rollback_old_states)
-    engine._start(stack, _undo, engine, stack, ctx, pending, old_states, set(skip))
+    steps.start(stack, _undo, steps, stack, ctx, pending, old_states, set(skip))
 
 
 def _undo(
-    engine: Engine,
+    steps: Steps,
     stack: Stack,
     ctx: Context,
-    steps: Journal,
+    todo: Journal,
     old_states: dict[str, ResourceState],
     skip: set[str],
 ) -> None:
-    """Undo ``steps`` (newest first); settle the stack as UPDATE_ROLLBACK_COMPLETE or _FAILED."""
+    """Undo ``todo`` (newest first); settle the stack as UPDATE_ROLLBACK_COMPLETE or _FAILED."""
     failed: Journal = []
     problems: list[str] = []
-    for step in steps:
+    for step in todo:
         kind, logical_id, old, new = step
         if logical_id in skip:
-            engine._event(stack, old or new, "UPDATE_COMPLETE", "Resource skipped during the rollback")
+            steps.event(stack, old or new, "UPDATE_COMPLETE", "Resource skipped during the rollback")
             continue
         if kind == "untouched" and old is not None:
-            engine._event(stack, old, "UPDATE_COMPLETE")
+            steps.event(stack, old, "UPDATE_COMPLETE")
             continue
         if kind == "update" and old is not None:
-            problem = _update_back(engine, stack, ctx, old, new)
+            problem = _update_back(steps, stack, ctx, old, new)
         else:
-            problem = engine._delete_resource(stack, ctx, new)
+            problem = steps.delete_resource(stack, ctx, new)
         if problem:
             failed.append(step)
             problems.append(problem)
-    with engine.lock:
+    with steps.store.lock:
         resources = dict(old_states)
         for _, logical_id, _, new in failed:
             if new.logical_id in old_states or new.physical_id:
@@ -124,32 +120,30 @@ def _undo(
         stack.set_status("UPDATE_ROLLBACK_COMPLETE", reason)
 
 
-def _update_back(engine: Engine, stack: Stack, ctx: Context, old: ResourceState, new: ResourceState) -> str | None:
+def _update_back(steps: Steps, stack: Stack, ctx: Context, old: ResourceState, new: ResourceState) -> str | None:
     """Update ``new`` back to ``old``'s properties; the failure's reason, if any."""
-    from .engine import _Failed  # the engine imports this module
-
-    engine._event(stack, new, "UPDATE_IN_PROGRESS")
+    steps.event(stack, new, "UPDATE_IN_PROGRESS")
     injected = faults.FAULTS.take("fail-resource", stack=stack.name, logicalId=old.logical_id, phase="rollback")
     try:
         if injected is not None:
             raise ApiError("InjectedFault", injected.get("message") or "the rollback of this resource failed")
         current = Provisioned(new.physical_id, new.attrs)
-        engine._call(
+        steps.call(
             old.logical_id,
             new.type,
             REGISTRY[new.type].update,
             ctx,
             old.logical_id,
             current,
-            engine._values_if_any(new),  # what the failed update left: its values as far as they resolve
-            engine._values(old.logical_id, new.type, old.props),
+            steps.values_if_any(new),  # what the failed update left: its values as far as they resolve
+            steps.values(old.logical_id, new.type, old.props),
         )
     except ApiError as e:
         reason = f"Resource {old.logical_id} ({new.type}): {e.message}"
-        engine._event(stack, new, "UPDATE_FAILED", reason)
+        steps.event(stack, new, "UPDATE_FAILED", reason)
         return reason
-    except _Failed as e:
-        engine._event(stack, new, "UPDATE_FAILED", e.reason)
+    except Failed as e:
+        steps.event(stack, new, "UPDATE_FAILED", e.reason)
         return e.reason
-    engine._event(stack, old, "UPDATE_COMPLETE")
+    steps.event(stack, old, "UPDATE_COMPLETE")
     return None

@@ -14,11 +14,14 @@ class Executions:
         self._sfn = client or boto3.client("stepfunctions")
 
     def is_running(self, execution_arn: str) -> bool | None:
-        """True while it runs, False once it has ended (or never existed), None when unknown."""
+        """True while it runs, False once it has ended, None when unknown — and an execution that
+        does not exist (yet) is unknown: a stage's lock is taken before its StartExecution is called,
+        so a holder caught in between is starting, not ended (a starter that died in between leaves
+        the lock to its lease)."""
         try:
             status = self._sfn.describe_execution(executionArn=execution_arn)["status"]
         except ClientError as e:
-            if e.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
+            if e.response.get("Error", {}).get("Code") == "InvalidArn":
                 return False
             return None
         except BotoCoreError:

@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from sprout.cli.client import ApiError, SproutClient
+from tests.integration.faults import arm, clear, state
 from tests.integration.sprout.conftest import AppRepo, wait_for
 
 
@@ -42,26 +43,31 @@ def test_given_two_apps_on_one_repository_one_broken_when_pushed_then_the_good_o
 def test_given_a_deploy_in_progress_when_its_execution_is_stopped_then_the_deployment_is_closed_and_the_stage_unlocked(
     notes_app, api, cloud
 ):
-    notes_app.commit_and_push("The notes app")
-    # GIVEN build 1's deployment to dev in progress
-    deployment = wait_for(
-        "the deployment to start",
-        lambda: (lambda b: (b or {}).get("deployedTo", {}).get("dev"))(notes_app.build(1)),
-        every=0.05,
-    )
-    if deployment["status"] != "IN_PROGRESS":
-        pytest.skip("the deploy finished before it could be stopped")  # never seen; keeps the test honest
-    # WHEN its execution is aborted
-    cloud.client("stepfunctions").stop_execution(executionArn=deployment["execution"], error="Test", cause="stopped by a test")
-    # THEN the finalizer closes the deployment FAILED with the execution's status, and the stage is free
-    closed = wait_for(
-        "the deployment to be closed",
-        lambda: (lambda d: d if d["status"] != "IN_PROGRESS" else None)(
-            api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments/{deployment['id']}")
-        ),
-        timeout=30,
-    )
-    assert (closed["status"], closed["step"]) == ("FAILED", "Execution")
+    # GIVEN build 1's deployment to dev in progress: its stack's creation held CREATE_IN_PROGRESS
+    hold = arm(cloud, kind="hold-stack", stack=f"{notes_app.name}-dev", maxSeconds=120)
+    try:
+        notes_app.commit_and_push("The notes app")
+        deployment = wait_for(
+            "the deployment to start",
+            lambda: (lambda b: (b or {}).get("deployedTo", {}).get("dev"))(notes_app.build(1)),
+            every=0.05,
+        )
+        wait_for("the stack's creation to be held", lambda: (state(cloud, hold) or {}).get("done") == 1, timeout=90)
+        assert deployment["status"] == "IN_PROGRESS"
+        # WHEN its execution is aborted
+        cloud.client("stepfunctions").stop_execution(executionArn=deployment["execution"], error="Test",
+                                                     cause="stopped by a test")
+        # THEN the finalizer closes the deployment FAILED with the execution's status, and the stage is free
+        closed = wait_for(
+            "the deployment to be closed",
+            lambda: (lambda d: d if d["status"] != "IN_PROGRESS" else None)(
+                api.request("GET", f"/apps/{notes_app.name}/stages/dev/deployments/{deployment['id']}")
+            ),
+            timeout=30,
+        )
+        assert (closed["status"], closed["step"]) == ("FAILED", "Execution")
+    finally:
+        clear(cloud, hold)  # the stack's creation goes on, after the record was closed
     assert "ABORTED" in closed["error"]
     assert api.request("GET", f"/apps/{notes_app.name}/stages/dev")["lock"] is None
     # AND the next deploy to dev goes through
@@ -156,6 +162,30 @@ def test_given_unknown_things_when_asked_for_then_404_names_them(notes_app, api)
     assert (build.status, build.body["field"]) == (404, "build")
 
 
+def ended_execution(cloud) -> str:
+    """An execution of Sprout's deploy machine that has ended (stopped at once, for an app that does not exist),
+    once Sprout's finalizer has handled its end. One that never existed is not taken for ended: its start may be
+    on its way (a lock is taken before StartExecution)."""
+    sfn, tag = cloud.client("stepfunctions"), uuid.uuid4().hex[:8]
+    [machine] = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "sprout-deploy"]
+    arn = sfn.start_execution(stateMachineArn=machine, name=f"killed-{tag}", input=json.dumps(
+        {"app": f"gone-{tag}", "stage": "dev", "build": 1, "trigger": {"type": "user"}}))["executionArn"]
+    sfn.stop_execution(executionArn=arn, error="Test", cause="ended by a test")
+    [finalizer] = [r["PhysicalResourceId"] for r in cloud.client("cloudformation").describe_stack_resources(
+        StackName="sprout")["StackResources"] if r["LogicalResourceId"] == "FinalizeFunction"]
+    logs = cloud.client("logs")
+
+    def finalized() -> bool:
+        try:
+            pages = logs.get_paginator("filter_log_events").paginate(logGroupName=f"/aws/lambda/{finalizer}")
+            return any(arn in e["message"] for page in pages for e in page["events"])
+        except logs.exceptions.ResourceNotFoundException:
+            return False
+
+    wait_for("the finalizer to handle the execution's end", finalized, timeout=60)
+    return arn
+
+
 def test_given_a_lock_left_by_a_task_whose_execution_is_gone_when_the_next_deploy_comes_then_it_takes_over(
     notes_app, api, cloud
 ):
@@ -165,7 +195,7 @@ def test_given_a_lock_left_by_a_task_whose_execution_is_gone_when_the_next_deplo
     lam = cloud.client("lambda")
     [begin] = [r["PhysicalResourceId"] for r in cloud.client("cloudformation").describe_stack_resources(
         StackName="sprout")["StackResources"] if r["LogicalResourceId"] == "BeginDeployFunction"]
-    dead = f"arn:aws:states:us-east-1:123456789012:execution:sprout-deploy:killed-{uuid.uuid4().hex[:8]}"
+    dead = ended_execution(cloud)
     answer = lam.invoke(FunctionName=begin, Payload=json.dumps(
         {"execution": dead, "input": {"app": notes_app.name, "stage": "dev", "build": 1, "trigger": {"type": "user"}}}))
     stale = json.loads(answer["Payload"].read())["deploymentId"]
