@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sprout.domain.errors import Conflict, InvalidInput, named
 from sprout.domain.model import StageSpec
@@ -91,6 +92,24 @@ def stack_state(status: str | None, attempt: int, blockers: Sequence[dict] = ())
         backoff = min(BACKOFF_BASE_S * 2 ** max(attempt - 1, 0), BACKOFF_CAP_S)
         return StackState("FAILED", attempt, backoff, tuple(blockers))
     return StackState("IN_PROGRESS", attempt)
+
+
+# A removal's execution that does not exist (yet) is unknown, not ended: the intent is recorded
+# before StartExecution. The sweep starts it again only once the intent is this old.
+START_GRACE = timedelta(minutes=2)
+
+
+def sweep_restarts(removing: dict, running: bool | None, now: datetime) -> bool:
+    """Whether the sweep starts a recorded removal again: its execution has ended, or nobody can
+    tell and it was recorded (or last restarted) longer than START_GRACE ago."""
+    if running is True:
+        return False
+    if running is False:
+        return True
+    since = removing.get("restartedAt") or removing.get("requestedAt")
+    if not since:
+        return True
+    return now - datetime.fromisoformat(str(since).replace("Z", "+00:00")) > START_GRACE
 
 
 def function_log_groups(function_names: Sequence[str]) -> list[str]:

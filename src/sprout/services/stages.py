@@ -12,7 +12,7 @@ from typing import Protocol
 from sprout.domain.errors import StackNameTaken, StageBusy, named
 from sprout.domain.model import App, Stage, StageSpec
 from sprout.domain.pipeline import stack_name, takeover_reason
-from sprout.domain.stages import pipeline_order
+from sprout.domain.stages import pipeline_order, sweep_restarts
 
 
 class StageLineage(Protocol):
@@ -35,6 +35,10 @@ class ExecutionPort(Protocol):
 
 class StackLookup(Protocol):
     def exists(self, stack: str) -> bool: ...
+
+
+def _iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def arn_of(machine: str, name: str) -> str:
@@ -121,11 +125,12 @@ class StageChanges:
         restarted = []
         for st in self.lineage.removals_pending():
             execution = (st.removing or {}).get("execution") or ""
-            if execution and self.executions.is_running(execution) is not False:
+            running = self.executions.is_running(execution) if execution else False
+            if not sweep_restarts(st.removing or {}, running, datetime.now(UTC)):
                 continue
             name = self._execution_name(st.app, st.name)
             arn = arn_of(self.teardown_machine, name)
-            self.lineage.note_removal(st.app, st.name, execution=arn,
+            self.lineage.note_removal(st.app, st.name, execution=arn, restartedAt=_iso_now(),
                                       restarts=int((st.removing or {}).get("restarts", 0)) + 1)
             delete_app = (st.removing or {}).get("reason") == "app deleted"
             self.executions.start(self.teardown_machine, name, {"app": st.app, "stages": [st.name], "deleteApp": delete_app})

@@ -5,6 +5,8 @@ branch is deleted — with everything listed afterwards to show that nothing of 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -274,7 +276,7 @@ def test_given_a_removal_recorded_whose_teardown_never_ran_when_the_sweep_runs_t
     cloud.client("dynamodb").update_item(
         TableName=cloud.sprout["TableName"], Key={"pk": {"S": f"APP#{notes.name}"}, "sk": {"S": "STAGE#dev"}},
         UpdateExpression="SET removing = :r, gsi1pk = :p, gsi1sk = :s",
-        ExpressionAttributeValues={":r": {"S": '{"execution": "%s", "by": "test"}' % lost},
+        ExpressionAttributeValues={":r": {"S": json.dumps({"execution": lost, "by": "test"})},
                                    ":p": {"S": "REMOVING"}, ":s": {"S": f"APP#{notes.name}#STAGE#dev"}})
     resources = cloud.client("cloudformation").describe_stack_resources(StackName="sprout")["StackResources"]
     sweep = next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "TeardownSweepFunction")

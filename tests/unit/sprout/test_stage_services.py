@@ -5,6 +5,7 @@ what it must delete before deleting, and previews keep to their limit."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from sprout.domain.model import App, Preview, Stage, StageSpec
 from sprout.domain.previews import PreviewSettings
@@ -97,7 +98,7 @@ class FakeExecutions:
         return f"{machine}:{name}"
 
     def is_running(self, arn):
-        return arn in self.running
+        return True if arn in self.running else (None if arn == "arn:starting" else False)
 
 
 class NoStacks:
@@ -126,10 +127,13 @@ def test_given_removals_when_the_sweep_runs_then_only_the_ones_whose_execution_e
     lineage = FakeLineage(notes())
     lineage.stages["dev"] = replace(lineage.stages["dev"], removing={"execution": "arn:running"})
     lineage.stages["prod"] = replace(lineage.stages["prod"], removing={"execution": "arn:killed"})
+    # a removal recorded just now whose execution does not exist yet is starting, not lost
+    lineage.stages["qa"] = Stage("notes", "qa", removing={"execution": "arn:starting",
+                                                         "requestedAt": datetime.now(UTC).isoformat()})
     changes = StageChanges(lineage, FakeExecutions(lineage, running={"arn:running"}), NoStacks(), MACHINE, "sprout")
     restarted = changes.sweep()
     assert [r["stage"] for r in restarted] == ["prod"] and restarted[0]["was"] == "arn:killed"
-    assert lineage.log == ["note prod ['execution', 'restarts']", "start ['prod']"]
+    assert lineage.log == ["note prod ['execution', 'restartedAt', 'restarts']", "start ['prod']"]
     assert lineage.stages["prod"].removing["execution"] == restarted[0]["execution"]
 
 

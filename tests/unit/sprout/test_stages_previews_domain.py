@@ -113,3 +113,16 @@ def test_a_stack_stuck_in_delete_failed_backs_off_then_gives_up():
     assert stack_state("DELETE_FAILED", MAX_DELETE_ATTEMPTS).view()["giveUp"]
     assert stack_state(None, 1).status == "GONE" and stack_state("DELETE_COMPLETE", 1).status == "GONE"
     assert stack_state("DELETE_IN_PROGRESS", 1).status == "IN_PROGRESS"
+
+
+def test_the_sweep_restarts_a_removal_whose_execution_ended_or_is_lost_after_the_grace():
+    """GIVEN removals running, ended, unknown-and-recent, unknown-and-old WHEN judged THEN only ended and old restart."""
+    from datetime import UTC, datetime, timedelta
+
+    from sprout.domain.stages import START_GRACE, sweep_restarts
+
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    recent = {"requestedAt": (now - START_GRACE / 2).isoformat()}
+    old = {"requestedAt": (now - START_GRACE - timedelta(seconds=1)).isoformat().replace("+00:00", "Z")}
+    assert not sweep_restarts(recent, True, now) and sweep_restarts(recent, False, now)
+    assert not sweep_restarts(recent, None, now) and sweep_restarts(old, None, now) and sweep_restarts({}, None, now)
