@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from botocore.exceptions import ClientError
 
 from sprout.adapters.stacks import StageStacks, stack_name
 from sprout.domain.errors import InvalidInput
@@ -24,7 +25,10 @@ def get_stage(name: str, stage: str) -> Response:
     build = lineage.get_build(name, current.build) if current else None
     stacks = StageStacks()
     found = stacks.describe(stack_name(name, stage))
-    names = stacks.function_names(stack_name(name, stage)) if current and found else {}
+    try:
+        names = stacks.function_names(stack_name(name, stage)) if current and found else {}
+    except ClientError:  # the stack went between the two reads (a removal deleting it)
+        names, found = {}, stacks.describe(stack_name(name, stage))
     view = stage_view(st, current, build, names)
     # the stack's own state next to the record's (POST .../reconcile compares them in full)
     view["stack"] = {"status": found["StackStatus"], "reason": found.get("StackStatusReason")} if found else None
