@@ -4,26 +4,19 @@ DescribeAlarms shows it now. Whose stage an alarm watches is the lineage's recor
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
 import boto3
 
+from sprout.domain.auto_rollback import AlarmEvent
 from sprout.domain.pipeline import parse_iso
 
-
-@dataclass(frozen=True)
-class AlarmEvent:
-    name: str
-    arn: str
-    state: str
-    reason: str
-    breaching_since: datetime  # the end of the first period whose data breached
-    datapoints: list
+__all__ = ["AlarmEvent", "Alarms"]
 
 
 class Alarms:
-    def __init__(self, client=None):
+    def __init__(self, client: Any = None) -> None:
         self._cw = client or boto3.client("cloudwatch")
 
     def read(self, event: dict) -> AlarmEvent:

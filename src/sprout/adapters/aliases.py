@@ -11,14 +11,12 @@ from dataclasses import dataclass
 import boto3
 from botocore.exceptions import ClientError
 
-from sprout.domain.errors import SproutError
+from sprout.domain.errors import RollbackFailed
+from sprout.domain.model import LIVE_ALIAS
 
-LIVE_ALIAS = "live"
 MAX_PARALLEL = 16
 
-
-class RollbackFailed(SproutError):
-    """An alias could not be flipped; the ones already flipped were put back."""
+__all__ = ["Aliases", "Flip", "RollbackFailed"]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ Each alarm is also recorded in the lineage (``WatchedAlarmRepository``: name, AR
 the digest of its definition) once it is put, and forgotten before it is deleted: the rollback
 path acts only on alarms recorded there, never on an alarm's name prefix or tags.
 
-Turning a stage on (``Watcher.watch``) needs, in the calling function's environment,
+Turning a stage on (``Watcher.apply``) needs, in the function's settings (``sprout.settings``),
 ``ACCESS_LOG_ROLE_ARN`` (API Gateway's CloudWatch role), ``FAST_SIGNAL_FUNCTION_ARN`` (the
 subscription filters' destination) and ``SPROUT_STACK_NAME`` (the ``sprout:stack`` tag), and the
 rights of ``AutoRollbackManagePolicy`` in template.yaml.
@@ -18,7 +18,6 @@ rights of ``AutoRollbackManagePolicy`` in template.yaml.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import boto3
@@ -44,6 +43,8 @@ from sprout.domain.auto_rollback import (
 from sprout.domain.errors import Conflict, NotDeployed, named
 from sprout.domain.monitoring import access_log_group
 from sprout.observability import logger
+from sprout.settings import ENV_NAMES, MissingSetting
+from sprout.settings import Settings as SproutSettings
 
 
 def settings_sk(stage: str) -> str:
@@ -150,20 +151,14 @@ class Subscriptions:
             pass  # the group or the filter is gone already: nothing to remove
 
 
-def _env(name: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise RuntimeError(f"{name} is not set: watching a stage needs it (template.yaml passes it to the function)")
-    return value
-
-
 class Watcher:
     """Turns a stage's watch on and off and reports its alarms."""
 
     def __init__(self, settings: AutoRollbackSettings | None = None, alarms: Alarms | None = None,
                  subscriptions: Subscriptions | None = None, resources: StageResources | None = None,
                  access_logs: AccessLogging | None = None, reader: LogReader | None = None,
-                 records: WatchedAlarmRepository | None = None):
+                 records: WatchedAlarmRepository | None = None, config: SproutSettings | None = None):
+        self.config = config  # the function's settings: the alarms' tag, the access log role, the fast signal
         self.settings = settings or AutoRollbackSettings()
         self.records = records or WatchedAlarmRepository()
         self.alarms = alarms or Alarms()
@@ -171,6 +166,12 @@ class Watcher:
         self.resources = resources or StageResources()
         self.access_logs = access_logs or AccessLogging()
         self.reader = reader or LogReader()
+
+    def _need(self, name: str) -> str:
+        if self.config is None:
+            raise MissingSetting(f"{ENV_NAMES[name]} is not set: watching a stage needs it "
+                                 "(template.yaml passes it to the function)")
+        return self.config.need(name)
 
     def current(self, app: str, stage: str) -> tuple[Settings | None, list[str]]:
         doc = self.settings.get(app, stage)
@@ -191,11 +192,11 @@ class Watcher:
             inventory = StageInventory()  # never deployed: nothing to unsubscribe
         apis = inventory.apis
         if wanted.enabled:
-            specs = alarm_specs(app, stage, wanted, _env("SPROUT_STACK_NAME"),
+            specs = alarm_specs(app, stage, wanted, self._need("sprout_stack_name"),
                                 [ApiRef(a.logical_id, a.api_name, a.stage) for a in apis], inventory.functions)
             if apis:
-                self.access_logs.turn_on(apis, _env("ACCESS_LOG_ROLE_ARN"), self.reader.ensure_group)
-                destination = _env("FAST_SIGNAL_FUNCTION_ARN")
+                self.access_logs.turn_on(apis, self._need("access_log_role_arn"), self.reader.ensure_group)
+                destination = self._need("fast_signal_function_arn")
                 for api in apis:
                     self.subscriptions.put(access_log_group(api.api_id, api.stage), filter_name(app, stage), destination)
             self._refuse_foreign(app, stage, specs)
@@ -281,23 +282,23 @@ def _iso(value: Any) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def ensure_default(app: str, stage: str) -> dict | None:
+def ensure_default(app: str, stage: str, config: SproutSettings | None = None) -> dict | None:
     """Watch a stage named ``prod`` with the default settings the first time it is deployed:
     idempotent, does nothing (returns None) for another stage or when a settings item exists (a
     person's choice, on or off, is kept). Returns the settings it applied."""
     if stage != DEFAULT_STAGE:
         return None
-    watcher = Watcher()
+    watcher = Watcher(config=config)
     if watcher.settings.get(app, stage) is not None:
         return None
     watcher.apply(app, stage, Settings(enabled=True), by="sprout:default")
     return watcher.settings.get(app, stage)
 
 
-def refresh(app: str, stage: str) -> dict | None:
+def refresh(app: str, stage: str, config: SproutSettings | None = None) -> dict | None:
     """After a deployment changed a watched stage (a function added or removed, an API renamed):
     its alarms made what the settings say again. Does nothing (None) for a stage not watched."""
-    watcher = Watcher()
+    watcher = Watcher(config=config)
     current, _ = watcher.current(app, stage)
     if current is None or not current.enabled:
         return None

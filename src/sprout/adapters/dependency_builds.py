@@ -34,7 +34,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.codebuild import install_dependencies
 from sprout.domain import manifests
-from sprout.domain.dependencies import CachedDigest, Dependencies, resolved_lockfile, resolved_note
+from sprout.domain.dependencies import (
+    CachedDigest,
+    Dependencies,
+    lockfile_key,
+    resolved_lockfile,
+    resolved_note,
+)
 from sprout.domain.errors import ArtifactNotFound, InvalidInput
 
 INSTALLER = Path(install_dependencies.__file__)
@@ -137,10 +143,6 @@ def dependencies_from_source(key: str, source: bytes) -> Dependencies:
                  if info.filename.startswith("manifest/") and not info.is_dir()}
     return Dependencies(key, spec["method"], spec["runtime"], spec["architecture"], spec["manifest"], files,
                         bool(spec.get("resolve")), spec.get("options") or {})
-
-
-def lockfile_key(sha256: str) -> str:
-    return f"lockfiles/{sha256}.json"
 
 
 class ResolvedLockfiles:

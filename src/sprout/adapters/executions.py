@@ -1,16 +1,21 @@
 """Step Functions executions: whether one is still running (the stage lock's holder check), and
-starting one under a name that makes a repeated start of the same request converge."""
+starting one (StartExecution with the same name and input is idempotent on AWS)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sprout.domain.pipeline import execution_arn
+
+__all__ = ["Executions", "execution_arn"]
+
 
 class Executions:
-    def __init__(self, client=None):
+    def __init__(self, client: Any = None) -> None:
         self._sfn = client or boto3.client("stepfunctions")
 
     def is_running(self, execution_arn: str) -> bool | None:
@@ -41,9 +46,3 @@ class Executions:
         return self._sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload))[
             "executionArn"
         ]
-
-
-def execution_arn(state_machine_arn: str, name: str) -> str:
-    """The ARN an execution named ``name`` of the machine gets (known before it starts)."""
-    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
-    return f"{prefix}:execution:{machine}:{name}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -198,3 +199,35 @@ def check_commit(repository: str, commit_id: str, client=None) -> None:
         client.get_commit(repositoryName=repository, commitId=commit_id)
     except (ClientError, BotoCoreError) as e:
         raise _fail(f"commit {named(commit_id)} of repository {named(repository)} cannot be read", e) from None
+
+
+class Repositories:
+    """The questions above as one object with one CodeCommit client (built on first use, kept for
+    the life of the execution environment): the services' source port."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._given = client
+
+    @property
+    def _client(self):
+        if self._given is None:
+            self._given = boto3.client("codecommit")
+        return self._given
+
+    def check_repository(self, repository: str) -> None:
+        check_repository(repository, self._client)
+
+    def check_commit(self, repository: str, commit_id: str) -> None:
+        check_commit(repository, commit_id, self._client)
+
+    def resolve_branch(self, repository: str, branch: str) -> str:
+        return resolve_branch(repository, branch, self._client)
+
+    def commit_info(self, repository: str, commit_id: str) -> dict:
+        return commit_info(repository, commit_id, self._client)
+
+    def commits_between(self, repository: str, newest: str, oldest: str | None, limit: int = 50) -> list[dict]:
+        return commits_between(repository, newest, oldest, limit, self._client)
+
+    def descends_from(self, repository: str, commit_id: str, ancestor_id: str) -> bool:
+        return descends_from(repository, commit_id, ancestor_id, self._client)

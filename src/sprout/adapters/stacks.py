@@ -9,11 +9,15 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from sprout.adapters.stack_events import (
+from sprout.domain.errors import DeployError, StackNotReady
+from sprout.domain.model import LIVE_ALIAS
+from sprout.domain.pipeline import stack_name
+from sprout.domain.stack_events import (
     SUCCEEDED,
     UPDATABLE,
     cut,
@@ -21,12 +25,9 @@ from sprout.adapters.stack_events import (
     first_failure,
     rollback_failed_advice,
 )
-from sprout.domain.errors import DeployError, StackNotReady
-from sprout.domain.pipeline import stack_name
 
 __all__ = ["LIVE_ALIAS", "OWNER_TAG", "Progress", "StageStacks", "stack_name"]
 
-LIVE_ALIAS = "live"
 OWNER_TAG = "sprout:stack"  # set by Sprout on every stage stack it creates
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 
@@ -47,7 +48,8 @@ def _failed(cause: dict, changed: bool = True) -> Progress:
 
 
 class StageStacks:
-    def __init__(self, cloudformation=None, lambda_client=None, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, cloudformation: Any = None, lambda_client: Any = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._cfn = cloudformation or boto3.client("cloudformation")
         self._lambda = lambda_client or boto3.client("lambda")
         self._clock = clock
@@ -186,7 +188,12 @@ class StageStacks:
 
     def function_names(self, stack: str) -> dict[str, str]:
         """Function logical id -> its physical name, for the stack's Lambda functions."""
-        resources = self._cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        try:
+            resources = self._cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        except ClientError as e:
+            if "does not exist" in e.response["Error"]["Message"]:
+                return {}  # deleted since it was described (a stage's removal under way)
+            raise
         return {
             r["LogicalResourceId"]: r["PhysicalResourceId"]
             for r in resources

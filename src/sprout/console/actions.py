@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from sprout.console.api import Got, call, get_all
 from sprout.console.filters import link
-from sprout.console.server import Console, Request, Response, redirect, route
+from sprout.console.web import Page, Request, Response, Routes, redirect
+
+routes = Routes()
 
 
 def _grouped(changeset: dict) -> list[tuple[str, list[dict]]]:
@@ -19,7 +21,7 @@ def _grouped(changeset: dict) -> list[tuple[str, list[dict]]]:
     return [(cls, items) for cls, items in groups if items]
 
 
-def _promote_form(console: Console, request: Request, build: str, error: Got | None = None,
+def _promote_form(console: Page, request: Request, build: str, error: Got | None = None,
                   status: int = 200, changeset: dict | None = None) -> Response:
     app, stage = request.params["app"], request.params["stage"]
     got = None
@@ -35,13 +37,13 @@ def _promote_form(console: Console, request: Request, build: str, error: Got | N
                           got.ok else None, error=error, built=built)
 
 
-@route("GET", "/apps/{app}/stages/{stage}/promote")
-def promote_page(console: Console, request: Request) -> Response:
+@routes.route("GET", "/apps/{app}/stages/{stage}/promote")
+def promote_page(console: Page, request: Request) -> Response:
     return _promote_form(console, request, request.arg("build"))
 
 
-@route("POST", "/apps/{app}/stages/{stage}/promote")
-def promote(console: Console, request: Request) -> Response:
+@routes.route("POST", "/apps/{app}/stages/{stage}/promote")
+def promote(console: Page, request: Request) -> Response:
     app, stage = request.params["app"], request.params["stage"]
     form = request.form
     build = form.get("build", "")
@@ -78,7 +80,7 @@ def _previous_good(deployments: list[dict], current: dict | None, quarantined: s
     return None
 
 
-def _rollback_form(console: Console, request: Request, error: Got | None = None, status: int = 200) -> Response:
+def _rollback_form(console: Page, request: Request, error: Got | None = None, status: int = 200) -> Response:
     app, stage = request.params["app"], request.params["stage"]
     got = get_all(console.client, {
         "stage": (("apps", app, "stages", stage), None),
@@ -96,13 +98,13 @@ def _rollback_form(console: Console, request: Request, error: Got | None = None,
                           builds=builds, error=error, load_errors=[g for g in got.values() if not g.ok])
 
 
-@route("GET", "/apps/{app}/stages/{stage}/rollback")
-def rollback_page(console: Console, request: Request) -> Response:
+@routes.route("GET", "/apps/{app}/stages/{stage}/rollback")
+def rollback_page(console: Page, request: Request) -> Response:
     return _rollback_form(console, request)
 
 
-@route("POST", "/apps/{app}/stages/{stage}/rollback")
-def rollback(console: Console, request: Request) -> Response:
+@routes.route("POST", "/apps/{app}/stages/{stage}/rollback")
+def rollback(console: Page, request: Request) -> Response:
     app, stage = request.params["app"], request.params["stage"]
     if request.form.get("confirm") != "yes":
         return _rollback_form(console, request, Got(error="a rollback needs a confirm: tick “Roll back "

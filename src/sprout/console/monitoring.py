@@ -12,7 +12,9 @@ from typing import Any
 
 from sprout.console.api import get_all
 from sprout.console.filters import epoch
-from sprout.console.server import Console, Request, Response, route
+from sprout.console.web import Page, Request, Response, Routes
+
+routes = Routes()
 
 WINDOWS = [("15m", "15 minutes"), ("1h", "1 hour"), ("3h", "3 hours"), ("12h", "12 hours"), ("1d", "1 day")]
 # a period per window keeping a chart near 300 points at most (a day at one minute is 1440)
@@ -78,8 +80,8 @@ def _span(since: str, answer: dict | None) -> dict:
     return {"since": int(start * 1000), "until": int(now * 1000)}
 
 
-@route("GET", "/apps/{app}/stages/{stage}")
-def stage_page(console: Console, request: Request) -> Response:
+@routes.route("GET", "/apps/{app}/stages/{stage}")
+def stage_page(console: Page, request: Request) -> Response:
     app, stage = request.params["app"], request.params["stage"]
     since, status = _window(request), request.arg("status")
     base = ("apps", app, "stages", stage)
@@ -105,8 +107,8 @@ def stage_page(console: Console, request: Request) -> Response:
     )
 
 
-@route("GET", "/apps/{app}/stages/{stage}/functions/{fn}")
-def function_page(console: Console, request: Request) -> Response:
+@routes.route("GET", "/apps/{app}/stages/{stage}/functions/{fn}")
+def function_page(console: Page, request: Request) -> Response:
     app, stage, fn = request.params["app"], request.params["stage"], request.params["fn"]
     since, errors = _window(request), request.arg("errors") == "1"
     base = ("apps", app, "stages", stage)

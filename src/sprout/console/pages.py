@@ -6,17 +6,18 @@ call is shown where its data would be, in the API's own words.
 
 from __future__ import annotations
 
-from sprout.console import actions, monitoring, previews  # noqa: F401 - register their routes
 from sprout.console.api import get_all
-from sprout.console.server import Console, Request, Response, route
+from sprout.console.web import Page, Request, Response, Routes
+
+routes = Routes()
 
 
-def _fail_page(console: Console, request: Request, got) -> Response:
+def _fail_page(console: Page, request: Request, got) -> Response:
     return console.error_page(request, got.status or 502, got.error or "no answer")
 
 
-@route("GET", "/")
-def apps_page(console: Console, request: Request) -> Response:
+@routes.route("GET", "/")
+def apps_page(console: Page, request: Request) -> Response:
     listed = get_all(console.client, {"apps": (("apps",), None)})["apps"]
     if not listed.ok:
         return _fail_page(console, request, listed)
@@ -39,8 +40,8 @@ def apps_page(console: Console, request: Request) -> Response:
     return console.render("apps.html", request, rows=rows)
 
 
-@route("GET", "/apps/{app}")
-def pipeline_page(console: Console, request: Request) -> Response:
+@routes.route("GET", "/apps/{app}")
+def pipeline_page(console: Page, request: Request) -> Response:
     app_name = request.params["app"]
     first = get_all(console.client, {"app": (("apps", app_name), None)})["app"]
     if not first.ok:
@@ -70,8 +71,8 @@ def pipeline_page(console: Console, request: Request) -> Response:
                           message=request.arg("message"))
 
 
-@route("GET", "/apps/{app}/builds/{number}")
-def build_page(console: Console, request: Request) -> Response:
+@routes.route("GET", "/apps/{app}/builds/{number}")
+def build_page(console: Page, request: Request) -> Response:
     app, number = request.params["app"], request.params["number"]
     got = get_all(console.client, {"build": (("apps", app, "builds", number), None)})["build"]
     if not got.ok:
@@ -79,8 +80,8 @@ def build_page(console: Console, request: Request) -> Response:
     return console.render("build.html", request, app=app, build=got.value)
 
 
-@route("GET", "/apps/{app}/stages/{stage}/deployments")
-def deployments_page(console: Console, request: Request) -> Response:
+@routes.route("GET", "/apps/{app}/stages/{stage}/deployments")
+def deployments_page(console: Page, request: Request) -> Response:
     app, stage = request.params["app"], request.params["stage"]
     query = {"limit": "50", "nextToken": request.arg("nextToken") or None}
     got = get_all(console.client, {"d": (("apps", app, "stages", stage, "deployments"), query)})["d"]
@@ -90,8 +91,8 @@ def deployments_page(console: Console, request: Request) -> Response:
                           deployments=got.value.get("deployments", []), next_token=got.value.get("nextToken"))
 
 
-@route("GET", "/apps/{app}/stages/{stage}/deployments/{id}")
-def deployment_page(console: Console, request: Request) -> Response:
+@routes.route("GET", "/apps/{app}/stages/{stage}/deployments/{id}")
+def deployment_page(console: Page, request: Request) -> Response:
     app, stage, ident = request.params["app"], request.params["stage"], request.params["id"]
     got = get_all(console.client, {"d": (("apps", app, "stages", stage, "deployments", ident), None)})["d"]
     if not got.ok:

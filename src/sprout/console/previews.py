@@ -7,11 +7,13 @@ from urllib.parse import quote
 
 from sprout.console.api import call
 from sprout.console.filters import link
-from sprout.console.server import Console, Request, Response, redirect, route
+from sprout.console.web import Page, Request, Response, Routes, redirect
+
+routes = Routes()
 
 
-@route("POST", "/apps/{app}/stages/{stage}/remove")
-def remove_stage(console: Console, request: Request) -> Response:
+@routes.route("POST", "/apps/{app}/stages/{stage}/remove")
+def remove_stage(console: Page, request: Request) -> Response:
     app, stage = request.params["app"], request.params["stage"]
     if request.form.get("confirm") != "yes":
         return redirect(link("apps", app) + "?message=" + quote(f"removing {stage} needs a confirm: tick it and press Remove"))

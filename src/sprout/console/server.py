@@ -24,7 +24,6 @@ import socketserver
 import traceback
 import urllib.parse
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sprout.cli.client import SproutClient
+from sprout.console import actions, monitoring, pages, previews
+from sprout.console.web import Request, Response, Route, redirect
+
+__all__ = ["Console", "Request", "Response", "redirect", "serve"]
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -52,51 +55,18 @@ SECURITY_HEADERS = [
 ]
 
 
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    form: dict[str, str]
-    session: str
-    params: dict[str, str] = field(default_factory=dict)
-
-    def arg(self, name: str, default: str = "") -> str:
-        return self.query.get(name, default)
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes
-    content_type: str = "text/html; charset=utf-8"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-
-
-def redirect(location: str) -> Response:
-    return Response(303, b"", headers=[("Location", location)])
-
-
-Handler = Callable[["Console", Request], Response]
-ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
-
-
-def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
-    """Register a page: ``{name}`` in ``pattern`` matches one percent-decoded path segment."""
-    regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
-
-    def register(handler: Handler) -> Handler:
-        ROUTES.append((method, regex, handler))
-        return handler
-
-    return register
+def _routes() -> list[Route]:
+    """Every page's route, joined from the page modules (no import registers anything)."""
+    return [*actions.routes.routes, *monitoring.routes.routes, *pages.routes.routes, *previews.routes.routes]
 
 
 class Console:
     """The WSGI application: security checks, routing, templates."""
 
-    def __init__(self, client: SproutClient, port: int, secret: bytes | None = None):
+    def __init__(self, client: SproutClient, port: int, secret: bytes | None = None,
+                 routes: list[Route] | None = None):
         self.client = client
+        self.routes = _routes() if routes is None else routes
         self.port = port
         self.secret = secret or secrets.token_bytes(32)
         self.templates = Environment(
@@ -191,7 +161,7 @@ class Console:
 
     def dispatch(self, environ: dict[str, Any], request: Request) -> Response:
         allowed = []
-        for method, regex, handler in ROUTES:
+        for method, regex, handler in self.routes:
             match = regex.match(request.path)
             if not match:
                 continue
@@ -260,11 +230,10 @@ class _QuietHandler(WSGIRequestHandler):
 
 def serve(client: SproutClient, port: int = 8080, ready: Callable[[str], None] | None = None) -> None:
     """Serve the console on 127.0.0.1:``port`` (0: any free port) until interrupted."""
-    from sprout.console import pages  # noqa: F401 - registers the routes
-
-    server = make_server("127.0.0.1", port, Console(client, port), _ThreadingServer, _QuietHandler)
+    console = Console(client, port)
+    server = make_server("127.0.0.1", port, console, _ThreadingServer, _QuietHandler)
     actual = server.server_address[1]
-    server.get_app().port = actual  # type: ignore[attr-defined]
+    console.port = int(actual)
     if ready:
         ready(f"http://127.0.0.1:{actual}/")
     try:

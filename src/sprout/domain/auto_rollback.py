@@ -30,13 +30,15 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sprout.domain.errors import InvalidInput, shown
+from sprout.domain.model import LIVE_ALIAS
 
 NAMESPACE = "Sprout"
-ALARM_PREFIX = "sprout-ar-"
-LIVE_ALIAS = "live"
+OWN = "sprout-ar"  # what every name Sprout gives a stage's watch starts with
+ALARM_PREFIX = f"{OWN}-"  # its alarms (template.yaml's alarm rule and policies match it: sprout-ar-*)
 DEFAULTS: dict[str, Any] = {"errorThreshold": 5, "errorRate": 0.2, "periodSeconds": 10, "cooldownSeconds": 300}
 # CloudWatch alarms take 10, 20 or 30 s (high resolution) or a multiple of 60 s
 PERIODS = (10, 20, 30, 60, 120, 180, 240, 300)
@@ -124,12 +126,12 @@ def alarm_name(app: str, stage: str, signal: str) -> str:
 def filter_name(app: str, stage: str) -> str:
     """The subscription filter's name carries app and stage to the fast-signal function ('#' is in
     no app or stage name: it is refused at registration)."""
-    return f"sprout-ar#{app}#{stage}"
+    return f"{OWN}#{app}#{stage}"
 
 
 def parse_filter_name(name: str) -> tuple[str, str] | None:
     parts = name.split("#")
-    if len(parts) != 3 or parts[0] != "sprout-ar" or not parts[1] or not parts[2]:
+    if len(parts) != 3 or parts[0] != OWN or not parts[1] or not parts[2]:
         return None
     return parts[1], parts[2]
 
@@ -257,6 +259,18 @@ DEFINITION_KEYS = (
     "Unit", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
     "EvaluateLowSampleCountPercentile", "Metrics", "ThresholdMetricId",
 )
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    """An alarm's state change as the event tells it (a claim: DescribeAlarms tells what it is now)."""
+
+    name: str
+    arn: str
+    state: str
+    reason: str
+    breaching_since: datetime  # the end of the first period whose data breached
+    datapoints: list[Any]
 
 
 @dataclass(frozen=True)

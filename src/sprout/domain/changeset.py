@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sprout.domain.model import Build
+from sprout.domain.model import Build, Deployment
 from sprout.domain.physical_names import collisions, fixed_names
 
 MAJOR, MINOR = "major", "minor"
@@ -199,3 +199,19 @@ def _canonical(value: Any) -> str:
 def _short(value: Any, limit: int = 40) -> str:
     text = json.dumps(value, default=str)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def changeset_view(cs: ChangeSet, app: str, stage: str, build: int, current: Deployment | None) -> dict[str, Any]:
+    """The change set as the API shows it (and a 409 StaleChangeSet carries it)."""
+    return {
+        "changesetId": cs.id,
+        "app": app,
+        "stage": stage,
+        "build": build,
+        "current": {"deployment": current.id, "build": current.build} if current else None,
+        "confirmRequired": cs.confirm_required,
+        "summary": cs.summary(),
+        "changes": [c.view() for c in cs.changes],
+        "commits": cs.commits,
+        "collisions": cs.collisions,
+    }

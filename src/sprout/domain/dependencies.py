@@ -265,3 +265,8 @@ def resolved_key(deps: Dependencies, lockfile: bytes, builder_digest: str) -> st
     that lockfile committed next to the same package.json has."""
     files = {**deps.files, LOCKFILES[0]: lockfile}
     return dependency_key(deps.method, deps.runtime, deps.architecture, files, builder_digest, options=deps.options)
+
+
+def lockfile_key(sha256: str) -> str:
+    """Where a lockfile a build resolved is kept in the artifact bucket (by its content)."""
+    return f"lockfiles/{sha256}.json"

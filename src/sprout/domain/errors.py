@@ -130,3 +130,8 @@ class AccessLogsOff(Conflict):
 
 class StackNotReady(SproutError):
     """The stage's stack is busy with another operation (or being deleted): try again shortly."""
+
+
+class RollbackFailed(SproutError):
+    """A ``live`` alias could not be flipped; the ones already flipped were put back (the rollback
+    machine's Catch names this error)."""

@@ -31,6 +31,10 @@ class DeployProgress(StrEnum):
     SUPERSEDED = "SUPERSEDED"  # a push whose history the stage already runs past: nothing to do
 
 
+# The alias AutoPublishAlias gives every function of a stage: what a deployment records and a rollback flips.
+LIVE_ALIAS = "live"
+
+
 class DeploymentKind(StrEnum):
     DEPLOY = "deploy"
     PROMOTE = "promote"

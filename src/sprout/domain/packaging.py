@@ -37,7 +37,7 @@ from sprout.domain.dependencies import (
     Dependencies,
 )
 from sprout.domain.errors import PackagingError
-from sprout.domain.model import FunctionArtifact
+from sprout.domain.model import LIVE_ALIAS, FunctionArtifact
 from sprout.domain.source_tree import SourceTree, normalize
 from sprout.domain.template import dump_template, is_intrinsic, load_template
 from sprout.domain.zipper import CodeResource, InstalledDependencies, Zipper
@@ -220,8 +220,6 @@ def _props(resource: Mapping[str, Any], logical_id: str, template_path: str) -> 
         raise PackagingError(f"{template_path}: {logical_id}.Properties must be a mapping")
     return props
 
-
-LIVE_ALIAS = "live"
 
 
 def _publish_live_alias(packaged: dict) -> None:

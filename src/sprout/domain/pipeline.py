@@ -36,6 +36,12 @@ def stack_name(app: str, stage: str) -> str:
     return f"{app}-{stage}"
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN an execution named ``name`` of the machine gets (known before it starts)."""
+    prefix, _, machine = state_machine_arn.rpartition(":stateMachine:")
+    return f"{prefix}:execution:{machine}:{name}"
+
+
 def check_stages(stages: Sequence[StageSpec]) -> tuple[StageSpec, ...]:
     """The app's stages in pipeline order, checked: unique names, auto-deploy only with a branch."""
     names = [s.name for s in stages]
@@ -78,6 +84,13 @@ def superseded(kind: DeploymentKind, trigger: dict, running_descends_from_build:
     return kind is DeploymentKind.DEPLOY and trigger.get("type") == "push" and running_descends_from_build
 
 
+def comes_from(app: App, stage: str, build: Build) -> bool:
+    """Whether ``build`` is one ``stage`` builds itself (it auto-deploys the branch the build
+    follows): such a build reaches the stage by its push, never by a promote."""
+    spec = app.stage(stage)
+    return bool(spec and spec.auto_deploy and build.branch and spec.branch == build.branch)
+
+
 def promote_source_stage(app: App, target: str) -> StageSpec:
     """The stage a promote to ``target`` takes its build from: the one before it in the pipeline."""
     names = [s.name for s in app.stages]
@@ -108,6 +121,23 @@ def rollback_target(history: Iterable[Deployment], current: Deployment | None,
         f"stage {named(current.stage)} of {named(current.app)} has no earlier good deployment of another build than "
         f"{current.build} that is not quarantined"
     )
+
+
+def named_rollback_target(history: Iterable[Deployment], number: int, app: str, stage: str) -> Deployment:
+    """The newest good deployment of build ``number`` in the stage's ``history`` (newest first):
+    a rollback to a build asked for by name goes back to what it ran there."""
+    for d in history:
+        if d.build == number and d.status is DeploymentStatus.SUCCEEDED and d.versions:
+            return d
+    raise NothingToRollBackTo(f"build {number} never ran on stage {named(stage)} of {named(app)}: nothing to roll back to")
+
+
+ROLLBACK_KINDS = (DeploymentKind.ROLLBACK, DeploymentKind.AUTO_ROLLBACK)
+
+
+def rolled_back(deployment: Deployment, later: Iterable[Deployment]) -> bool:
+    """Whether a rollback (by hand or by alarm) among ``later`` replaced ``deployment``."""
+    return any(d.replaces == deployment.id and d.kind in ROLLBACK_KINDS for d in later)
 
 
 def lease_until(now: datetime, lease: timedelta = DEFAULT_LEASE) -> str:
@@ -160,4 +190,33 @@ def alarm_decision(
     if last_rollback_finished is not None and now - last_rollback_finished < cooldown:
         return (f"the stage is cooling down after a rollback at {iso(last_rollback_finished)} "
                 f"(for {int(cooldown.total_seconds())} s)")
+    return None
+
+
+def cooldown_of(configured_seconds: int | None) -> timedelta:
+    """The cool-down a stage's auto-rollback settings ask for (the default when they name none)."""
+    return timedelta(seconds=int(configured_seconds)) if configured_seconds is not None else DEFAULT_COOLDOWN
+
+
+def last_auto_rollback_finished(history: Iterable[Deployment]) -> datetime | None:
+    """When Sprout's own newest rollback of the stage finished: the cool-down follows Sprout's own
+    rollbacks (a person's rollback then promote is watched at once). ``history``: newest first."""
+    last = next((d for d in history if d.kind is DeploymentKind.AUTO_ROLLBACK
+                 and d.status is DeploymentStatus.SUCCEEDED and d.finished_at), None)
+    return parse_iso(last.finished_at) if last is not None and last.finished_at else None
+
+
+def rollback_in_progress(holder: Deployment | None) -> str | None:
+    """Why an alarm does not act while ``holder`` (the deployment holding the stage) runs: it is a
+    rollback already. None: no holder, or one that is not a rollback."""
+    if holder is not None and holder.kind in ROLLBACK_KINDS:
+        return f"rollback {holder.id} is already in progress"
+    return None
+
+
+def preempted_by_alarm(holder: Deployment | None, current: Deployment) -> str | None:
+    """The execution an alarm's rollback stops before taking the stage: a deploy or promote still
+    going of the failing build (the one the stage runs). None: nothing to pre-empt."""
+    if holder is not None and holder.build == current.build and holder.execution:
+        return holder.execution
     return None

@@ -2,7 +2,7 @@
 TIMED_OUT, ABORTED) for Sprout's state machines invokes it with the event. Whatever that
 execution opened and did not close — a build BUILDING, a deployment IN_PROGRESS holding its
 stage — is closed FAILED with the execution's status and error as the reason; then each stage
-it closed a deployment of is checked against its stack and ``live`` aliases (reconcile.py), and
+it closed a deployment of is checked against its stack and ``live`` aliases (sprout.services.reconcile), and
 its record repaired when the stack says another deployment runs. Running it twice for one event
 changes nothing the second time."""
 
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sprout.adapters.lineage import Lineage
+from sprout import wiring
 from sprout.domain.errors import Conflict, NotFound
 from sprout.domain.model import BuildStatus, DeploymentStatus
 from sprout.handlers.contracts import Finalized
-from sprout.handlers.reconcile import reconcile
 from sprout.observability import logger, metrics, tracer
+from sprout.services.reconcile import reconcile
 
-lineage = Lineage()
+lineage = wiring.lineage()
 ENDED = ("FAILED", "TIMED_OUT", "ABORTED")
 
 
@@ -62,7 +62,7 @@ def _check(app: str, stage: str) -> dict:
     """The stage's record against its stack, repaired where the stack says so; a failure to check
     is reported, never raised (what was closed stays closed)."""
     try:
-        found = reconcile(app, stage, lineage)
+        found = reconcile(app, stage, lineage, wiring.stacks())
     except Exception as e:  # noqa: BLE001 - the check is best effort: POST .../reconcile runs it again
         logger.warning("reconcile failed", extra={"app": app, "stage": stage, "error": str(e)})
         return {"app": app, "stage": stage, "error": str(e)}

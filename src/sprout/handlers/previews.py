@@ -4,36 +4,12 @@ schedule)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import boto3
-
-from sprout.adapters.executions import Executions
-from sprout.adapters.lineage import Lineage
-from sprout.adapters.pull_requests import PullRequestPreviews
-from sprout.adapters.source import resolve_branch
-from sprout.adapters.stacks import StageStacks
-from sprout.handlers.build_starts import start_build
+from sprout import wiring
 from sprout.observability import logger
-from sprout.services.previews import Previews
-from sprout.services.stages import StageChanges
-from sprout.settings import require_env
 
-
-def build_previews() -> Previews:
-    """(moves into wiring.py when the lead merges)"""
-    lineage = Lineage()
-    stages = StageChanges(lineage, Executions(), StageStacks(), require_env("TEARDOWN_STATE_MACHINE_ARN"),
-                          require_env("SPROUT_STACK_NAME"))
-    machine = os.environ.get("BUILD_STATE_MACHINE_ARN", "")  # the events function only: pull requests build
-    context = {"lineage": lineage, "sfn": boto3.client("stepfunctions"), "build_machine": machine}
-    pull_requests = PullRequestPreviews(lambda app, commit, branch, trigger: start_build(context, app, commit, branch,
-                                                                                         trigger))
-    return Previews(lineage, stages, resolve_branch, pull_requests)
-
-
-previews = build_previews()
+previews = wiring.previews()
 
 
 @logger.inject_lambda_context

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sprout.domain.changeset import ChangeSet, masked_config
+from sprout.domain.changeset import changeset_view, masked_config
 from sprout.domain.model import App, Build, Deployment, FunctionArtifact, Stage, StageLock
 from sprout.domain.pipeline import parse_iso, stack_name
 
@@ -114,16 +114,5 @@ def stage_view(
     }
 
 
-def changeset_view(cs: ChangeSet, app: str, stage: str, build: int, current: Deployment | None) -> dict:
-    return {
-        "changesetId": cs.id,
-        "app": app,
-        "stage": stage,
-        "build": build,
-        "current": {"deployment": current.id, "build": current.build} if current else None,
-        "confirmRequired": cs.confirm_required,
-        "summary": cs.summary(),
-        "changes": [c.view() for c in cs.changes],
-        "commits": cs.commits,
-        "collisions": cs.collisions,
-    }
+__all__ = ["app_view", "build_summary", "build_view", "changeset_view", "deployment_view", "function_view", "lock_view",
+           "stage_view"]

@@ -21,7 +21,7 @@ from sprout.domain.previews import (
     settings_from_api,
 )
 from sprout.observability import logger
-from sprout.services.stages import StageChanges
+from sprout.services.stage_changes import StageChanges
 
 
 class PreviewLineage(Protocol):

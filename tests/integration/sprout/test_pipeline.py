@@ -93,11 +93,13 @@ def test_given_a_handler_with_a_syntax_error_when_pushed_then_the_build_fails_at
 
 
 def test_given_an_unknown_commit_or_branch_when_a_build_is_asked_for_then_404_names_it_and_nothing_starts(notes_app, api):
-    notes_app.commit_and_push("The notes app")
+    # the HTTP answer only (nothing pushed: no build to wait out); the branches of starting a build
+    # are tests/unit/sprout/services/test_builds_and_apps.py's
     commit = error_of(api, "POST", f"/apps/{notes_app.name}/builds", {"commit": "0" * 40})
     branch = error_of(api, "POST", f"/apps/{notes_app.name}/builds", {"branch": "no-such-branch"})
     assert (commit.status, commit.body["field"]) == (404, "commit")
     assert (branch.status, branch.body["field"]) == (404, "branch")
+    assert api.request("GET", f"/apps/{notes_app.name}/builds")["builds"] == []
 
 
 def test_given_a_repository_that_does_not_exist_when_an_app_is_registered_then_400_names_repository(api, uid):

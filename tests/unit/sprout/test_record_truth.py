@@ -5,6 +5,7 @@ DynamoDB on the table template.yaml declares, with the stage's stack played by a
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from datetime import UTC, datetime, timedelta
 
@@ -131,7 +132,8 @@ def test_given_a_stack_still_in_progress_past_the_limit_when_settling_then_it_gi
 
 def test_given_a_failed_first_deploy_when_the_next_change_set_starts_then_the_deployment_notes_the_deletion(
         cloud, deploy, monkeypatch):
-    monkeypatch.setenv("DEPLOY_ROLE_ARN", "arn:aws:iam::123456789012:role/deploy")
+    monkeypatch.setattr(deploy, "settings", dataclasses.replace(deploy.settings,
+                                                                deploy_role_arn="arn:aws:iam::123456789012:role/deploy"))
     monkeypatch.setattr(deploy.artifacts, "get_template", lambda key: "Resources: {}")
     monkeypatch.setattr(deploy.artifacts, "template_url", lambda key: "s3://b/t")
 
@@ -158,7 +160,7 @@ def test_given_a_failed_first_deploy_when_the_next_change_set_starts_then_the_de
 
 
 def test_given_a_deployment_recorded_failed_whose_change_set_the_stack_ran_when_reconciled_then_it_is_repaired(cloud):
-    from sprout.handlers.reconcile import reconcile
+    from sprout.services.reconcile import reconcile
 
     deployed(cloud, "c1", {"Fn": "1"}, CS1)
     state = settle_input(cloud, built(cloud, "c2"))  # its change set, CS2, is what the stack ran
@@ -176,7 +178,7 @@ def test_given_a_deployment_recorded_failed_whose_change_set_the_stack_ran_when_
 
 
 def test_given_aliases_moved_back_to_an_earlier_deployment_when_reconciled_then_that_one_is_current(cloud):
-    from sprout.handlers.reconcile import reconcile
+    from sprout.services.reconcile import reconcile
 
     first = deployed(cloud, "c1", {"Fn": "1"}, CS1)
     deployed(cloud, "c2", {"Fn": "2"}, CS2)
@@ -188,7 +190,7 @@ def test_given_aliases_moved_back_to_an_earlier_deployment_when_reconciled_then_
 
 
 def test_given_a_deployment_holding_the_stage_when_reconciled_then_it_only_reports(cloud):
-    from sprout.handlers.reconcile import reconcile
+    from sprout.services.reconcile import reconcile
 
     deployed(cloud, "c1", {"Fn": "1"}, CS1)
     state = settle_input(cloud, built(cloud, "c2"))  # holds the stage
@@ -202,7 +204,7 @@ def test_given_a_deployment_holding_the_stage_when_reconciled_then_it_only_repor
 
 
 def test_given_aliases_no_deployment_recorded_when_reconciled_then_it_says_so_and_changes_nothing(cloud):
-    from sprout.handlers.reconcile import reconcile
+    from sprout.services.reconcile import reconcile
 
     deployed(cloud, "c1", {"Fn": "1"}, CS1)
     answer = reconcile("notes", "dev", cloud, FakeStacks(change_set=CS1, aliases={"Fn": "9"}))
@@ -210,7 +212,7 @@ def test_given_aliases_no_deployment_recorded_when_reconciled_then_it_says_so_an
 
 
 def test_given_a_stack_whose_rollback_failed_when_reconciled_then_the_answer_says_what_to_do(cloud):
-    from sprout.handlers.reconcile import reconcile
+    from sprout.services.reconcile import reconcile
 
     deployed(cloud, "c1", {"Fn": "1"}, CS1)
     answer = reconcile("notes", "dev", cloud, FakeStacks(status="UPDATE_ROLLBACK_FAILED", change_set=CS2, aliases={"Fn": "1"}))
@@ -220,10 +222,9 @@ def test_given_a_stack_whose_rollback_failed_when_reconciled_then_the_answer_say
 def test_given_an_execution_that_ended_mid_deploy_when_finalized_then_the_stage_is_checked_against_its_stack(
         cloud, monkeypatch):
     finalize = importlib.import_module("sprout.handlers.finalize")
-    reconcile_mod = importlib.import_module("sprout.handlers.reconcile")
     deployed(cloud, "c1", {"Fn": "1"}, CS1)
     state = settle_input(cloud, built(cloud, "c2"))
-    monkeypatch.setattr(reconcile_mod, "StageStacks", lambda: FakeStacks(change_set=CS2, aliases={"Fn": "2"}))
+    monkeypatch.setattr(finalize.wiring, "stacks", lambda: FakeStacks(change_set=CS2, aliases={"Fn": "2"}))
 
     out = finalize.finalize({"executionArn": EXEC, "status": "TIMED_OUT", "error": "States.Timeout"})
 

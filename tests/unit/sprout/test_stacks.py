@@ -293,7 +293,7 @@ def test_given_a_slow_stack_when_followed_then_it_hands_back_in_progress_within_
 
 
 def test_given_a_hostile_apps_endless_failure_reason_when_read_then_the_cause_keeps_a_bounded_prefix():
-    from sprout.adapters.stack_events import first_failure
+    from sprout.domain.stack_events import first_failure
 
     found = first_failure([stack_event("Fn", "CREATE_FAILED", "x" * 100_000), stack_level("CREATE_IN_PROGRESS")])
     assert len(found["reason"]) < 1100 and found["reason"].endswith("(99000 more characters)")

@@ -11,7 +11,7 @@ from sprout.domain.model import App, Preview, Stage, StageSpec
 from sprout.domain.previews import PreviewSettings
 from sprout.domain.stages import MAX_DELETE_ATTEMPTS
 from sprout.services.previews import Previews
-from sprout.services.stages import StageChanges
+from sprout.services.stage_changes import StageChanges
 from sprout.services.teardown import Teardown
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:sprout-teardown"

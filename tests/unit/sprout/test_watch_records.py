@@ -10,6 +10,7 @@ from sprout.adapters.apigateway import StageInventory
 from sprout.adapters.auto_rollback import Watcher
 from sprout.domain.auto_rollback import Settings, WatchedAlarm, definition_digest
 from sprout.domain.errors import Conflict
+from sprout.settings import Settings as SproutSettings
 
 ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
 
@@ -72,13 +73,13 @@ class FakeResources:
 
 
 @pytest.fixture
-def watch(monkeypatch):
-    monkeypatch.setenv("SPROUT_STACK_NAME", "sprout")
+def watch():
     journal = Journal()
     alarms, records = FakeAlarms(journal), FakeRecords(journal)
     resources = FakeResources({"Create": "notes-prod-Create", "Get": "notes-prod-Get"})
     watcher = Watcher(settings=FakeSettings(), alarms=alarms, subscriptions=object(), resources=resources,
-                      access_logs=object(), reader=object(), records=records)
+                      access_logs=object(), reader=object(), records=records,
+                      config=SproutSettings("sprout-table", "sprout-artifacts", sprout_stack_name="sprout"))
     return watcher, alarms, records, resources, journal
 
 

@@ -1,7 +1,7 @@
 """Sprout's one DynamoDB table (``SproutTable`` in template.yaml): its items as PynamoDB models, and
 their key builders. (What the repositories share to read and write them is in ``table``.)
 
-The table's name comes from ``TABLE_NAME``, read when the first model is used (not at import);
+The table's name comes from ``sprout.settings`` (``TABLE_NAME``), read when the first model is used (not at import);
 the endpoint is botocore's default (``AWS_ENDPOINT_URL`` is honoured: PynamoDB 6 hands
 ``host=None`` to botocore's ``create_client``).
 
@@ -37,8 +37,6 @@ closes exactly what it left open.
 
 from __future__ import annotations
 
-import os
-
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -49,23 +47,19 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from sprout.settings import lineage_region, lineage_table
+
 
 class TableMeta:
-    """Model settings read from the environment the first time a model talks to DynamoDB."""
+    """Model settings from ``sprout.settings``, read the first time a model talks to DynamoDB."""
 
     @property
     def table_name(self) -> str:
-        name = os.environ.get("TABLE_NAME", "").strip()
-        if not name:
-            raise RuntimeError(
-                "TABLE_NAME is not set: Sprout's lineage needs the name of its table "
-                "(template.yaml passes SproutTable to every function as TABLE_NAME)"
-            )
-        return name
+        return lineage_table()
 
     @property
     def region(self) -> str | None:
-        return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+        return lineage_region()
 
 
 # ---- models ------------------------------------------------------------------------------------

@@ -4,11 +4,11 @@ entries newest first (filtered on the server side with a CloudWatch Logs filter 
 from __future__ import annotations
 
 import json
-import os
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from sprout import wiring
 from sprout.adapters.apigateway import AccessLogging
 from sprout.adapters.logs import LogReader
 from sprout.domain.errors import AccessLogsOff, InvalidInput
@@ -32,7 +32,7 @@ reader = LogReader()
 
 
 def _role() -> str:
-    return os.environ["ACCESS_LOG_ROLE_ARN"]
+    return wiring.settings().need("access_log_role_arn")
 
 
 def _group_of(destination: str | None) -> str | None:

@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from sprout import wiring
 from sprout.adapters.apigateway import StageInventory, StageResources
-from sprout.adapters.lineage import Lineage
 from sprout.adapters.stacks import stack_name
 from sprout.domain.errors import NotDeployed, StageNotFound, named
 from sprout.domain.model import Deployment
 
-lineage = Lineage()
+lineage = wiring.lineage()
 resources = StageResources()
 
 

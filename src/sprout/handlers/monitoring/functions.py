@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from sprout.adapters.logs import LogReader
 from sprout.adapters.metrics import MetricQuery, MetricReader
-from sprout.adapters.stacks import LIVE_ALIAS
+from sprout.domain.model import LIVE_ALIAS
 from sprout.domain.monitoring import (
     ERRORS_FILTER,
     decode_cursor,

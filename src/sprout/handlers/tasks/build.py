@@ -7,7 +7,6 @@ checks). Each app's build records its own failure: the others go on."""
 from __future__ import annotations
 
 from collections import defaultdict
-from functools import cache
 
 import yaml
 from aws_lambda_powertools.utilities.idempotency import (
@@ -16,12 +15,10 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from sprout.adapters.artifacts import ArtifactStore
+from sprout import wiring
 from sprout.adapters.dependency_builds import DependencyCache, ResolvedLockfiles, why_failed
-from sprout.adapters.executions import Executions
 from sprout.adapters.node_check import node_checker
 from sprout.adapters.source import CodeCommitSource, commit_info
-from sprout.adapters.stacks import StageStacks
 from sprout.domain.app_roles import AppRoles
 from sprout.domain.dependencies import resolved_note
 from sprout.domain.errors import InvalidInput, SourceError
@@ -43,11 +40,8 @@ from sprout.handlers.contracts import (
 )
 from sprout.handlers.tasks.common import failure, field, lineage, settings, task, with_execution
 from sprout.observability import logger, metrics, tracer
-from sprout.services.previews import Previews
-from sprout.services.stages import StageChanges
-from sprout.settings import require_env
 
-artifacts = ArtifactStore(settings.artifact_bucket)
+artifacts = wiring.artifacts()
 dependency_cache = DependencyCache(artifacts, lineage)
 resolved_lockfiles = ResolvedLockfiles(dependency_cache)
 DEPENDENCY_STEP = "BuildDependencies"
@@ -74,7 +68,7 @@ def _resolve(event: dict) -> Resolved:
         repository, branch = field(detail, "repositoryName"), field(detail, "referenceName")
         commit = field(detail, "commitId")
         trigger = {"type": "push", "by": detail.get("callerUserArn"), "eventId": event.get("id")}
-        previews_made = preview_stages().ensure_branch(repository, branch)  # before who follows it is read
+        previews_made = wiring.previews().ensure_branch(repository, branch)  # before who follows it is read
         followers = defaultdict(list)
         for registered, stage in lineage.stages_following(repository, branch):
             followers[registered.name].append(stage)
@@ -96,12 +90,6 @@ def _resolve(event: dict) -> Resolved:
     if event.get("source") == "aws.codecommit" and previews_made:
         resolved["previews"] = previews_made
     return resolved
-
-
-@cache
-def preview_stages() -> Previews:
-    """(moves into wiring.py when the lead merges)"""
-    return Previews(lineage, StageChanges(lineage, Executions(), StageStacks(), own_stack=require_env("SPROUT_STACK_NAME")))
 
 
 def _target(app_name: str, repository: str, commit: str, branch: str | None, stages, trigger: dict) -> BuildTarget:
@@ -129,7 +117,7 @@ def record_build_step(event: BuildTarget, execution: str | None) -> RecordedBuil
         app_name, commit, event.get("branch"), info.get("message", ""), info.get("author", ""), execution=execution
     )
     if not created and execution and build.execution == execution and build.status is BuildStatus.BUILDING:
-        created = True  # numbered by the API for this execution before it started (sprout.handlers.build_starts)
+        created = True  # numbered by the API for this execution before it started (sprout.services.builds)
     if created:
         metrics.add_metric(name="BuildsStarted", unit="Count", value=1)
     if created and problem:
@@ -254,7 +242,7 @@ def build_notes(result) -> dict:
     return notes
 def _app_roles() -> AppRoles:
     """Sprout's boundary and path for the app's roles (PackageFunction's settings)."""
-    return AppRoles(boundary_arn=require_env("APP_ROLE_BOUNDARY_ARN"), path=require_env("APP_ROLE_PATH"))
+    return AppRoles(boundary_arn=settings.need("app_role_boundary_arn"), path=settings.need("app_role_path"))
 
 
 def record_build_outcome_step(event: BuildOutcome) -> dict:

@@ -1,5 +1,5 @@
-"""What every task shares: settings read once at cold start, the lineage, the Powertools
-envelope, and reading a Catch's error."""
+"""What every task shares: settings read once at cold start and the lineage (both from the
+composition root, sprout.wiring), the Powertools envelope, and reading a Catch's error."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sprout.adapters.lineage import Lineage
+from sprout import wiring
 from sprout.domain.errors import InvalidInput
 from sprout.observability import logger, metrics, tracer
-from sprout.settings import Settings
 
-settings = Settings.from_env()
-lineage = Lineage()
+settings = wiring.settings()
+lineage = wiring.lineage()
 
 ContextHook = Callable[[LambdaContext], None]
 

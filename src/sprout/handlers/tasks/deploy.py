@@ -8,21 +8,20 @@ from datetime import UTC, datetime, timedelta
 
 import yaml
 
+from sprout import wiring
 from sprout.adapters import auto_rollback
-from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.executions import Executions
 from sprout.adapters.source import descends_from
-from sprout.adapters.stack_events import cut
 from sprout.adapters.stacks import Progress, StageStacks
 from sprout.domain.errors import StageMoved
 from sprout.domain.model import DeploymentKind, DeploymentStatus, DeployProgress
 from sprout.domain.pipeline import check_deployable, iso, parse_iso, stack_name, superseded
+from sprout.domain.stack_events import cut
 from sprout.handlers.contracts import AbandonInput, DeployRequest, DeployState, SettleInput
 from sprout.handlers.tasks.common import field, lineage, reason, settings, task, with_execution
 from sprout.observability import logger, metrics
-from sprout.settings import require_env
 
-artifacts = ArtifactStore(settings.artifact_bucket)
+artifacts = wiring.artifacts()
 # How long one CheckDeploy follows the stack before handing back to the state machine's Wait loop.
 FOLLOW_BUDGET_S = 5.0
 # How long SettleDeploy waits for a stack to settle after a deploy task failed (the deploy machine
@@ -90,7 +89,7 @@ def start_change_set_step(event: DeployState) -> DeployState:
         logger.warning("failed first deploy's stack deleted", extra={"app": app_name, "stage": stage, "note": note})
 
     stacks.clear_failed_first_deploy(stack, deleting)
-    change_set = stacks.start(stack, artifacts.template_url(build.template_key), parameters, require_env("DEPLOY_ROLE_ARN"))
+    change_set = stacks.start(stack, artifacts.template_url(build.template_key), parameters, settings.need("deploy_role_arn"))
     lineage.annotate_deployment(app_name, stage, deployment_id, change_set=change_set)
     logger.info("change set started", extra={"app": app_name, "stage": stage, "deployment": deployment_id})
     return {**event, "stackName": stack, "changeSetId": change_set, "status": DeployProgress.IN_PROGRESS.value}
@@ -182,7 +181,7 @@ def watch_stage_step(event: DeployState) -> DeployState:
     """After a deployment succeeded: a stage named prod is watched by auto-rollback from its first
     deploy (unless a person chose otherwise), and a watched stage's alarms follow its functions."""
     app_name, stage = field(event, "app"), field(event, "stage")
-    applied = auto_rollback.ensure_default(app_name, stage) or auto_rollback.refresh(app_name, stage)
+    applied = auto_rollback.ensure_default(app_name, stage, settings) or auto_rollback.refresh(app_name, stage, settings)
     logger.info("stage watch", extra={"app": app_name, "stage": stage, "watched": bool(applied and applied.get("enabled"))})
     return {**event, "watched": bool(applied and applied.get("enabled"))}
 

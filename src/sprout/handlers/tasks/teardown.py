@@ -4,19 +4,12 @@ named in its input (``prepare``, ``deleteStack``, ``checkStack``, ``cleanUp``, `
 
 from __future__ import annotations
 
-from sprout.adapters.teardown import StageCloud
+from sprout import wiring
 from sprout.domain.errors import InvalidInput
-from sprout.handlers.tasks.common import field, lineage, task
+from sprout.handlers.tasks.common import field, task
 from sprout.observability import logger
-from sprout.services.teardown import Teardown
 
-
-def build_teardown() -> Teardown:
-    """(moves into wiring.py when the lead merges)"""
-    return Teardown(lineage, StageCloud())
-
-
-teardown = build_teardown()
+teardown = wiring.teardown()
 
 
 def step(event: dict) -> dict:

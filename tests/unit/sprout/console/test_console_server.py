@@ -253,3 +253,19 @@ def test_given_a_quarantined_build_when_rolling_back_then_the_default_skips_it_a
     send(port, "POST", "/apps/notes/stages/prod/rollback", {"Cookie": cookie, "Origin": origin},
          f"csrf={token}&confirm=yes&build=3&force=yes")
     assert ("POST", "/apps/notes/stages/prod/rollback", {"build": 3, "force": True}) in api.calls
+
+
+def test_given_a_console_built_without_serve_when_the_apps_page_is_asked_then_it_is_served():
+    """GIVEN a Console built directly (no ``serve``: its routes come with it, not from an import)
+    WHEN its WSGI app is asked for ``/`` by its own host
+    THEN the apps page is rendered from the API."""
+    import io
+
+    from sprout.console.server import Console
+
+    api = StubApi()
+    app = Console(api, 8080)
+    status: list[str] = []
+    body = b"".join(app({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "HTTP_HOST": "127.0.0.1:8080",
+                         "wsgi.input": io.BytesIO(b"")}, lambda s, headers: status.append(s)))
+    assert status == ["200 OK"] and b"notes" in body and ("GET", "/apps", None) in api.calls

@@ -7,17 +7,36 @@ what was repaired."""
 
 from __future__ import annotations
 
-from sprout.adapters.lineage import Lineage
-from sprout.adapters.stack_events import SUCCEEDED, UPDATABLE
-from sprout.adapters.stacks import StageStacks, stack_name
+from typing import Any, Protocol
+
 from sprout.domain.model import Deployment, DeploymentStatus
+from sprout.domain.pipeline import stack_name
+from sprout.domain.stack_events import SUCCEEDED, UPDATABLE
 from sprout.observability import logger
+from sprout.services.ports import AppReads, DeploymentReads
+
+
+class ReconcileLineage(AppReads, DeploymentReads, Protocol):
+    def repair_deployment(self, app: str, stage: str, deployment_id: str, versions: dict[str, str],
+                          why: str) -> Deployment: ...
+
+
+class StackTruth(Protocol):
+    """What the stage's stack and its ``live`` aliases say."""
+
+    def describe(self, stack: str) -> dict[str, Any] | None: ...
+
+    def live_versions(self, stack: str) -> dict[str, str]: ...
+
+    def cause(self, found: dict[str, Any]) -> dict[str, Any]: ...
+
 
 HISTORY_PAGES = 5  # how far back the check looks for the deployment the stack runs: 5 pages of 100
 
 
-def _history(lineage: Lineage, app: str, stage: str) -> list[Deployment]:
-    found, token = [], None
+def _history(lineage: ReconcileLineage, app: str, stage: str) -> list[Deployment]:
+    found: list[Deployment] = []
+    token: str | None = None
     for _ in range(HISTORY_PAGES):
         page, token = lineage.list_deployments(app, stage, limit=100, next_token=token)
         found += page
@@ -26,21 +45,20 @@ def _history(lineage: Lineage, app: str, stage: str) -> list[Deployment]:
     return found
 
 
-def _record(d: Deployment | None) -> dict | None:
+def _record(d: Deployment | None) -> dict[str, Any] | None:
     if d is None:
         return None
     return {"deployment": d.id, "build": d.build, "status": str(d.status), "versions": d.versions}
 
 
-def reconcile(app: str, stage: str, lineage: Lineage | None = None, stacks: StageStacks | None = None) -> dict:
+def reconcile(app: str, stage: str, lineage: ReconcileLineage, stacks: StackTruth) -> dict[str, Any]:
     """Compare the stage's record with its stack and aliases; repair the record when the stack
     says which deployment runs. Never while a deployment holds the stage (it only reports)."""
-    lineage, stacks = lineage or Lineage(), stacks or StageStacks()
     st = lineage.get_stage(app, stage)
     current = lineage.current_deployment(app, stage)
     name = stack_name(app, stage)
     found = stacks.describe(name)
-    answer: dict = {"app": app, "stage": stage, "record": _record(current), "aliases": None, "repaired": [],
+    answer: dict[str, Any] = {"app": app, "stage": stage, "record": _record(current), "aliases": None, "repaired": [],
                     "consistent": None, "stack": None}
     if found is None:
         answer["stack"] = {"name": name, "status": None}
@@ -85,7 +103,7 @@ def reconcile(app: str, stage: str, lineage: Lineage | None = None, stacks: Stag
     return answer
 
 
-def _what_runs(found: dict, aliases: dict[str, str], current: Deployment | None,
+def _what_runs(found: dict[str, Any], aliases: dict[str, str], current: Deployment | None,
                history: list[Deployment]) -> Deployment | None:
     """The deployment the stack runs: a deployment newer than the current one whose change set the
     stack last executed, when that operation succeeded (whatever its task recorded); else the

@@ -1,0 +1,121 @@
+"""The composition root: the settings read once, the AWS clients and adapters built once per cold
+start, and the services handed the adapters as their ports. Handlers ask here for what they use
+(``wiring.delivery()``…); nothing else in Sprout builds an adapter for a service.
+
+Each builder is cached: the first call (at a function's cold start, or its first request) builds
+it, later calls reuse it for as long as the execution environment lives. ``reset()`` forgets them
+(tests that change the environment between cases).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sprout.adapters.alarms import Alarms
+from sprout.adapters.artifacts import ArtifactStore
+from sprout.adapters.auto_rollback import AutoRollbackSettings
+from sprout.adapters.executions import Executions
+from sprout.adapters.lineage import Lineage
+from sprout.adapters.source import Repositories
+from sprout.adapters.stacks import StageStacks
+from sprout.services.apps import Apps
+from sprout.services.builds import Builds
+from sprout.services.delivery import Delivery
+from sprout.services.previews import Previews
+from sprout.services.rollbacks import AlarmRollback
+from sprout.services.stage_changes import StageChanges
+from sprout.services.stages import Stages
+from sprout.services.teardown import Teardown
+from sprout.settings import Settings
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@cache
+def lineage() -> Lineage:
+    return Lineage()
+
+
+@cache
+def artifacts() -> ArtifactStore:
+    return ArtifactStore(settings().artifact_bucket)
+
+
+@cache
+def executions() -> Executions:
+    return Executions()
+
+
+@cache
+def repositories() -> Repositories:
+    return Repositories()
+
+
+@cache
+def stacks() -> StageStacks:
+    return StageStacks()
+
+
+@cache
+def delivery() -> Delivery:
+    return Delivery(lineage(), artifacts(), executions(), repositories(),
+                    promote_machine=settings().need("promote_machine"),
+                    rollback_machine=settings().need("rollback_machine"))
+
+
+@cache
+def builds() -> Builds:
+    return Builds(lineage(), repositories(), executions(), artifacts(), build_machine=settings().need("build_machine"))
+
+
+@cache
+def apps() -> Apps:
+    return Apps(lineage(), repositories(), stacks(), builds(), own_stack=settings().need("sprout_stack_name"))
+
+
+@cache
+def stages() -> Stages:
+    return Stages(lineage(), stacks())
+
+
+@cache
+def alarm_rollback() -> AlarmRollback:
+    return AlarmRollback(lineage(), Alarms(), executions(), AutoRollbackSettings())
+
+
+@cache
+def stage_changes() -> StageChanges:
+    return StageChanges(lineage(), executions(), stacks(), settings().teardown_machine or "",
+                        settings().need("sprout_stack_name"))
+
+
+@cache
+def previews() -> Previews:
+    from sprout.adapters.pull_requests import PullRequestPreviews
+    from sprout.adapters.source import resolve_branch
+
+    pull_requests = PullRequestPreviews(lambda app, commit, branch, trigger: builds().start(app, commit, branch, trigger),
+                                        stacks=stacks()) if settings().build_machine else None
+    return Previews(lineage(), stage_changes(), resolve_branch, pull_requests)
+
+
+@cache
+def teardown() -> Teardown:
+    from sprout.adapters.teardown import StageCloud
+
+    return Teardown(lineage(), StageCloud())
+
+
+def api() -> dict[str, object]:
+    """What the API's routes use (Powertools' router context), all built at its cold start."""
+    return {"lineage": lineage(), "delivery": delivery(), "builds": builds(), "apps": apps(), "stages": stages(),
+            "stacks": stacks(), "stage_changes": stage_changes(), "previews": previews()}
+
+
+def reset() -> None:
+    for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
+                  alarm_rollback, stage_changes, previews, teardown):
+        built.cache_clear()
