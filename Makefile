@@ -46,6 +46,7 @@ $(SAM): Makefile
 
 lint: $(STAMP) $(SAM)
 	$(BIN)/ruff check src localcloud tests bench demo
+	$(BIN)/mypy
 	$(BIN)/cfn-lint -- $(TEMPLATES)
 	for t in $(TEMPLATES); do SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM) validate --lint -t $$t || exit 1; done
 	$(BIN)/statelint --ignore=URI statemachines/*.asl.json

@@ -34,6 +34,7 @@ COMPONENTS = (
     "localcloud.faults",  # test hooks: inert unless a test arms a fault
     "localcloud.iam",
     "localcloud.dynamodb",
+    "localcloud.parameter_store",
     "localcloud.lambda_runner",
     "localcloud.events_router",
     "localcloud.stepfunctions",

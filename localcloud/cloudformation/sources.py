@@ -77,12 +77,15 @@ class Sources:
 
     def _ssm(self, name: str) -> str:
         try:
-            return self.account.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+            found = self.account.client("ssm").get_parameter(Name=name)["Parameter"]
         except ClientError as e:
             # CloudFormation's words for a parameter of type AWS::SSM::Parameter::Value<...>
             raise TemplateError(
                 f"Unable to fetch parameters [{name}] from parameter store for this account. ({error_text(e)})"
             ) from None
+        if found["Type"] == "SecureString":  # CloudFormation's parameter types never take a SecureString
+            raise TemplateError(f"Parameters [{name}] referenced by template have types not supported by CloudFormation.")
+        return found["Value"]
 
     def prepare(
         self, stack: Stack, body: str, parameters: dict[str, str], base_dir: Path | None, source: str

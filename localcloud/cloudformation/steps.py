@@ -86,6 +86,7 @@ class Steps:
             account.account_id,
             account.endpoint(),
             str(account.data_dir) if account.data_dir else None,
+            stack_tags=stack.tags,
         )
 
     def finish_change_set(self, change_set: ChangeSet | None, ok: bool) -> None:

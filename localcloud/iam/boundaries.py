@@ -43,6 +43,20 @@ class Boundaries:
             return None
         return getattr(role, "permissions_boundary_arn", None) or None
 
+    def principal_tags(self, principal: Principal) -> dict[str, str]:
+        """``aws:PrincipalTag/<key>`` for a role session: the role's tags, as AWS sets them (session
+        tags aside). Attribute-based policies (a boundary scoping Parameter Store paths by the
+        role's tags, say) read them through policy variables."""
+        if not principal.role_arn:
+            return {}
+        try:
+            role = self._backend().get_role_by_arn(principal.role_arn)
+        except self._not_found:
+            return {}
+        tags = getattr(role, "tags", None) or {}
+        pairs = tags.values() if isinstance(tags, dict) else tags
+        return {f"aws:PrincipalTag/{t['Key']}": t["Value"] for t in pairs if isinstance(t, dict) and "Key" in t}
+
     def document(self, principal: Principal) -> Any | None:
         """The boundary policy's default version for a role session (None when it has none). A
         boundary naming a policy that is gone allows nothing: an empty policy."""

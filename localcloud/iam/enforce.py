@@ -94,6 +94,8 @@ class Authorizer:
             documents = []
         boundary = self.boundaries.document(principal) if self.boundaries is not None else None
         context = {**principal.context(), **self._request_context()}
+        if self.boundaries is not None:  # the role's tags (aws:PrincipalTag/...), for ABAC policies
+            context.update(self.boundaries.principal_tags(principal))
         for check in checks if checks is not None else actions.checks(call):
             request = policy.Request(check.action, check.resource, {**context, **dict(check.context)})
             decision = policy.evaluate(documents, request)

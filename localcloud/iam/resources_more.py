@@ -6,7 +6,9 @@ resource's ARN, as AWS's service authorization reference documents, was refused.
   ``arn:aws:glue:<region>:<account>:job/<name>``; crawlers, triggers and workflows likewise;
 - Systems Manager Parameter Store: ``arn:aws:ssm:<region>:<account>:parameter/<name>`` (a name's
   leading ``/`` is not doubled), one check per name of GetParameters and DeleteParameters,
-  GetParametersByPath on the path;
+  GetParametersByPath on the path; a SecureString under a customer managed key also needs
+  ``kms:Decrypt`` on that key for a decrypting read by name, ``kms:Encrypt`` for PutParameter
+  (the AWS managed key ``alias/aws/ssm`` needs neither: its key policy defers to SSM's);
 - Secrets Manager: the secret's ARN; a secret named without its ARN is checked as
   ``secret:<name>-??????`` (the six characters AWS appends), so ``secret:<name>-*`` grants match,
   and a grant of one exact full ARN is refused (stricter, never looser);
@@ -47,12 +49,52 @@ def _parameter(call: Call, name: Any) -> str:
     return _arn(call, "ssm", f"parameter/{name.lstrip('/')}")
 
 
+AWS_MANAGED_SSM_KEY = "alias/aws/ssm"
+
+
+def _key_arn(call: Call, key_id: str) -> str:
+    """A KMS key id, ARN or alias as the ARN of the key IAM evaluates (an alias resolved to its key)."""
+    try:
+        from localcloud.moto_hooks import require
+
+        kms = require("moto.kms.models", "kms_backends", "a SecureString's customer managed key: alias -> key")
+        key = kms[call.account][call.region].any_id_to_key_id(key_id)
+    except Exception:  # no such key or alias: checked as given, KMS itself refuses it
+        key = key_id
+    if key.startswith("arn:"):
+        return key
+    return _arn(call, "kms", key if key.startswith("alias/") else f"key/{key}")
+
+
+def _secure_string_keys(call: Call, names: list[Any]) -> list[Check]:
+    """SSM uses a SecureString's KMS key with the caller's credentials: a customer managed key needs
+    ``kms:Decrypt`` (a decrypting read) or ``kms:Encrypt`` (a write) on it as well; the AWS managed
+    key ``alias/aws/ssm`` does not (its key policy allows any caller that SSM allows)."""
+    params = call.params
+    if call.operation == "PutParameter":
+        key = params.get("KeyId")
+        if params.get("Type") == "SecureString" and key and key != AWS_MANAGED_SSM_KEY:
+            return [Check("kms:Encrypt", _key_arn(call, str(key)))]
+        return []
+    if params.get("WithDecryption") not in (True, "true", "True"):
+        return []
+    try:
+        from localcloud.moto_hooks import require
+
+        backend = require("moto.ssm.models", "ssm_backends", "a SecureString's KMS key (.keyid)")[call.account][call.region]
+        found = [backend.get_parameter(str(n)) for n in names]
+    except Exception:
+        return []
+    keys = {p.keyid for p in found if p is not None and p.parameter_type == "SecureString"}
+    return [Check("kms:Decrypt", _key_arn(call, k)) for k in sorted(k for k in keys if k and k != AWS_MANAGED_SSM_KEY)]
+
+
 def _ssm(call: Call) -> list[Check] | None:
     params, action = call.params, f"ssm:{call.operation}"
     if isinstance(params.get("Names"), list) and params["Names"]:
-        return [Check(action, _parameter(call, n)) for n in params["Names"]]
+        return [Check(action, _parameter(call, n)) for n in params["Names"]] + _secure_string_keys(call, params["Names"])
     if params.get("Name") and "Parameter" in call.operation:
-        return [Check(action, _parameter(call, params["Name"]))]
+        return [Check(action, _parameter(call, params["Name"]))] + _secure_string_keys(call, [params["Name"]])
     if call.operation == "GetParametersByPath" and params.get("Path"):
         return [Check(action, _parameter(call, params["Path"]))]
     if call.operation in ("AddTagsToResource", "RemoveTagsFromResource", "ListTagsForResource") \

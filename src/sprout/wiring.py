@@ -16,6 +16,8 @@ from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.auto_rollback import AutoRollbackSettings
 from sprout.adapters.executions import Executions
 from sprout.adapters.lineage import Lineage
+from sprout.adapters.lineage.stage_settings import SettingsRepository
+from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
 from sprout.adapters.stacks import StageStacks
 from sprout.services.apps import Apps
@@ -24,6 +26,7 @@ from sprout.services.delivery import Delivery
 from sprout.services.previews import Previews
 from sprout.services.rollbacks import AlarmRollback
 from sprout.services.stage_changes import StageChanges
+from sprout.services.stage_settings import StageSettingsService
 from sprout.services.stages import Stages
 from sprout.services.teardown import Teardown
 from sprout.settings import Settings
@@ -63,7 +66,21 @@ def stacks() -> StageStacks:
 def delivery() -> Delivery:
     return Delivery(lineage(), artifacts(), executions(), repositories(),
                     promote_machine=settings().need("promote_machine"),
-                    rollback_machine=settings().need("rollback_machine"))
+                    rollback_machine=settings().need("rollback_machine"),
+                    configuration=stage_settings().change_set_configuration)
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@cache
+def stage_settings() -> StageSettingsService:
+    """A stage's settings and secrets (the lineage's record, Parameter Store), and the parameters
+    the stage's stack runs with (for the change set's configuration)."""
+    return StageSettingsService(SettingsRepository(), ParameterStoreSecrets(), lineage(), _now, stacks())
 
 
 @cache
@@ -112,10 +129,11 @@ def teardown() -> Teardown:
 def api() -> dict[str, object]:
     """What the API's routes use (Powertools' router context), all built at its cold start."""
     return {"lineage": lineage(), "delivery": delivery(), "builds": builds(), "apps": apps(), "stages": stages(),
-            "stacks": stacks(), "stage_changes": stage_changes(), "previews": previews()}
+            "stacks": stacks(), "stage_settings": stage_settings(), "stage_changes": stage_changes(),
+            "previews": previews()}
 
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  alarm_rollback, stage_changes, previews, teardown):
+                  alarm_rollback, stage_settings, stage_changes, previews, teardown):
         built.cache_clear()

@@ -44,8 +44,12 @@ class Context:
         account_id: str,
         endpoint: str,
         data_dir: str | None = None,
+        stack_tags: dict[str, str] | None = None,
     ):
         self._client_factory = client_factory
+        # the stack's own tags: CloudFormation puts them on the resources it creates that take tags
+        # (IAM roles, say), next to their own
+        self.stack_tags = dict(stack_tags or {})
         self.data_dir = data_dir
         self._clients: dict[str, Any] = {}
         self.stack_name = stack_name

@@ -63,8 +63,9 @@ class Role(ResourceType):
             kwargs["MaxSessionDuration"] = int(props["MaxSessionDuration"])
         if props.get("PermissionsBoundary"):
             kwargs["PermissionsBoundary"] = props["PermissionsBoundary"]
-        if props.get("Tags"):
-            kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags_dict(props["Tags"]).items()]
+        tags = {**ctx.stack_tags, **tags_dict(props.get("Tags"))}  # the stack's tags propagate to its roles
+        if tags:
+            kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
         role = iam.create_role(**kwargs)["Role"]
         current = Provisioned(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
         self._sync_policies(ctx, name, {}, props)

@@ -55,8 +55,10 @@ def _json(text) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _iso(text: str) -> str:
+def _iso(text: object) -> str:
     """CloudWatch writes ``2026-12-02T10:31:29.123+0000``; make it ISO 8601 that Python reads."""
-    if isinstance(text, str) and len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
+    if not isinstance(text, str):
+        raise TypeError(f"not a time: {text!r}")
+    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
         return text[:-2] + ":" + text[-2:]
     return text

@@ -25,8 +25,9 @@ import json
 import re
 import uuid
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -173,7 +174,7 @@ class ResolvedLockfiles:
         return note
 
 
-def why_failed(error: dict | None, logs=None) -> str | None:
+def why_failed(error: Mapping[str, Any] | None, logs=None) -> str | None:
     """What the installer said when a dependency build failed (manifest, package, reason), or the
     build's own failure context; None when ``error`` is not a failed build."""
     try:

@@ -169,7 +169,8 @@ def commits_between(repository: str, newest: str, oldest: str | None, limit: int
     ``limit``): ``{"id", "author", "message"}`` with the message's first line. Empty when
     ``oldest`` is not an ancestor within the limit."""
     client = client or boto3.client("codecommit")
-    found, current = [], newest
+    found: list[dict[str, str]] = []
+    current: str | None = newest
     while current and current != oldest and len(found) < limit:
         try:
             commit = client.get_commit(repositoryName=repository, commitId=current)["commit"]

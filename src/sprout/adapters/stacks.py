@@ -82,7 +82,8 @@ class StageStacks:
                 raise StackNotReady(f"stack {stack} is {status} (deleting the failed first deploy's stack)")
             self._sleep(0.5)
 
-    def start(self, stack: str, template_url: str, parameters: dict[str, str], role_arn: str | None) -> str:
+    def start(self, stack: str, template_url: str, parameters: dict[str, str], role_arn: str | None,
+              tags: dict[str, str] | None = None) -> str:
         """Create (not execute) a change set that brings ``stack`` to the template; returns its id.
         Raises StackNotReady while another operation runs on it, DeployError when CloudFormation
         would refuse it (saying why and what to do)."""
@@ -90,7 +91,7 @@ class StageStacks:
         status = found["StackStatus"] if found else None
         if status and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
             raise StackNotReady(f"stack {stack} is {status}: another operation is running on it")
-        if status not in (None, "REVIEW_IN_PROGRESS") and status not in UPDATABLE:
+        if found and status != "REVIEW_IN_PROGRESS" and status not in UPDATABLE:
             raise DeployError(f"stack {stack} can not be updated: {describe_cause(self.cause(found))}")
         change_set_type = "CREATE" if status in (None, "REVIEW_IN_PROGRESS") else "UPDATE"
         kwargs = {
@@ -100,7 +101,8 @@ class StageStacks:
             "ChangeSetType": change_set_type,
             "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
             "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-            "Tags": [{"Key": OWNER_TAG, "Value": stack}],
+            # the stack's tags reach its roles: sprout:app and sprout:stage scope their secrets (AppRoleBoundary)
+            "Tags": [{"Key": OWNER_TAG, "Value": stack}, *({"Key": k, "Value": v} for k, v in (tags or {}).items())],
         }
         if role_arn:
             kwargs["RoleARN"] = role_arn

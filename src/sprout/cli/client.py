@@ -248,7 +248,7 @@ class SproutClient:
     PUSH_GRACE_S = 120.0
 
     def _push_on_its_way(self, app: str) -> bool:
-        self._heads = self.request("GET", api_path("apps", app, "heads")).get("heads") or []
+        self._heads: list[dict] = self.request("GET", api_path("apps", app, "heads")).get("heads") or []
         return any(h.get("commit") and h.get("build") is None for h in self._heads)
 
     def _heads_said(self) -> str:
@@ -274,7 +274,7 @@ class SproutClient:
                 "`sprout apps show APP` lists them"
             )
         start = time.monotonic()
-        self._heads: list[dict] = []
+        self._heads = []
         deadline = start + timeout
         while True:
             build, recorded = self._settled(app, number, stage)

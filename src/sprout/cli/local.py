@@ -52,7 +52,8 @@ class LocalSprout:
         printed: list[str] = []
         endpoint, outputs = None, {}
         assert process.stdout is not None
-        for line in process.stdout:
+        stdout = process.stdout
+        for line in stdout:
             printed.append(line)
             if line.startswith(READY):
                 endpoint = line.split()[2]
@@ -66,7 +67,7 @@ class LocalSprout:
             process.wait(timeout=10)
             raise LocalCloudDidNotStart("sprout local up did not start:\n" + "".join(printed))
         # keep draining what it prints, so it never blocks on a full pipe
-        threading.Thread(target=lambda: printed.extend(process.stdout), daemon=True).start()
+        threading.Thread(target=lambda: printed.extend(stdout), daemon=True).start()
         return cls(endpoint=endpoint, data_dir=data_dir, process=process, outputs=outputs, printed=printed)
 
     def stop(self, timeout: float = 10) -> int:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from sprout.cli.client import ApiError, SproutError, one_line
-from sprout.cli.commands import apps, console, delivery, local, monitoring, pipeline
+from sprout.cli.commands import apps, console, delivery, local, monitoring, pipeline, stage_settings
 from sprout.cli.commands.apps import stage_flag
 from sprout.cli.commands.common import Context
 
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_parsers(sub)
     apps.add_parsers(sub)
     delivery.add_parsers(sub)
+    stage_settings.add_parsers(sub)
     monitoring.add_parsers(sub)
     pipeline.add_parsers(sub)
     console.add_parsers(sub)

@@ -271,6 +271,23 @@ KIND_TITLES = {
 }
 
 
+def configuration_lines(config: dict | None) -> list[str]:
+    """A change set's configuration (settings and secrets, issue 22): parameters old → new, the
+    keys the template does not declare, the parameters without a value."""
+    if not config:
+        return []
+    lines = []
+    for ch in config.get("changes") or []:
+        lines.append(f"  parameter {ch.get('key')} ({ch.get('source')}): {cell(ch.get('before'))} → {cell(ch.get('after'))}")
+    if lines:
+        lines.insert(0, "configuration:")
+    if config.get("unused"):
+        lines.append(f"  warning: not declared by the template (unused): {', '.join(config['unused'])}")
+    if config.get("error"):
+        lines.append(f"  ! {config['error']}")
+    return lines
+
+
 def changeset(c: dict) -> str:
     """A summary line, the changes grouped by kind (major ones marked ``! MAJOR``), the commits."""
     current = c.get("current") or {}
@@ -303,6 +320,7 @@ def changeset(c: dict) -> str:
             f"  ! COLLIDES  {name.get('logicalId', '?'):<24} {name.get('property', ''):<16} "
             f"{cell(name.get('name'))} (held by {name.get('stage')})"
         )
+    lines += configuration_lines(c.get("configuration"))
     commits = c.get("commits", [])
     lines.append(f"commits ({len(commits)}, newest first):" if commits else "commits: none in between")
     width = max((len(commit.get("author") or "-") for commit in commits), default=0)

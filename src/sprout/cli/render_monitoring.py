@@ -39,8 +39,11 @@ def access_log_lines(entries: Sequence[dict]) -> str:
 def entry_epoch_ms(entry: dict) -> int | None:
     """An access-log entry's ``requestTimeEpoch`` in milliseconds (API Gateway logs milliseconds;
     a value small enough to be seconds is taken as seconds)."""
+    value = entry.get("requestTimeEpoch")
+    if value is None:
+        return None
     try:
-        epoch = int(float(entry.get("requestTimeEpoch")))
+        epoch = int(float(value))
     except (TypeError, ValueError):
         return None
     return epoch if epoch > 10**11 else epoch * 1000

@@ -47,14 +47,14 @@ from pathlib import Path
 if __package__:
     from sprout.domain import manifests
 else:  # run as a script in the dependency build: manifests.py is beside it
-    import manifests  # type: ignore[no-redef]
+    import manifests  # type: ignore[no-redef, import-not-found]  # copied beside this script: mypy reads the package
 
 MARKER = "SPROUT-DEPENDENCY-ERROR"
 PLATFORMS = {
     "x86_64": ["manylinux2014_x86_64", "manylinux_2_28_x86_64", "manylinux_2_34_x86_64"],
     "arm64": ["manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_34_aarch64"],
 }
-PIP_MISSING = (
+PIP_MISSING: tuple[re.Pattern[str], ...] = (
     re.compile(r"No matching distribution found for (\S+)"),
     re.compile(r"Could not find a version that satisfies the requirement (\S+)"),
     re.compile(r"Invalid requirement: '?([^'\n]+)'?"),
@@ -66,7 +66,7 @@ URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"()<>]+")
 ABSOLUTE_PATH = re.compile(r"(?<![\w.~/-])/[^\s'\"()<>,;:]+")
 READ_FROM = re.compile(r"\(from line \d+ of ([^)]+)\)")
 REASON_LINE, REASON = 240, 600
-NPM_MISSING = (
+NPM_MISSING: tuple[re.Pattern[str], ...] = (
     re.compile(r"404 Not Found - GET \S+/(@?[^/\s]+(?:%2[fF][^\s]+)?) - "),
     re.compile(r"No matching version found for (\S+)"),
     re.compile(r"notarget .*? for (\S+)"),
@@ -177,7 +177,7 @@ def _bundle(spec: dict, here: Path, source: Path, out: Path) -> int:
     shutil.copytree(source, work, symlinks=True, ignore=shutil.ignore_patterns(".npmrc"))  # never the app's npm config
     for link in [p for p in work.rglob("*") if p.is_symlink()]:
         link.unlink()
-    steps = []
+    steps: list[tuple[list[str], Path, tuple[re.Pattern[str], ...]]] = []
     package = work / "package.json"
     if package.exists() and (json.loads(package.read_text()).get("dependencies") or {}):
         install = "install" if spec.get("resolve") else "ci"

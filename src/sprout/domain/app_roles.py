@@ -49,7 +49,10 @@ def bound_roles(template: dict[str, Any], roles: AppRoles) -> None:
     for key in _PROPERTIES[FUNCTION]:
         if isinstance(fn_globals, dict) and key in fn_globals:
             raise PackagingError(_refusal(f"Globals.Function.{key}", key))
+    _refuse_sprout_tags("Globals.Function.Tags", fn_globals.get("Tags") if isinstance(fn_globals, dict) else None)
     for logical_id, resource in (template.get("Resources") or {}).items():
+        if isinstance(resource, dict) and isinstance(resource.get("Properties"), dict):
+            _refuse_sprout_tags(f"{logical_id}.Tags", resource["Properties"].get("Tags"))
         properties = _PROPERTIES.get(resource.get("Type"))
         if properties is None:
             continue
@@ -64,6 +67,17 @@ def bound_roles(template: dict[str, Any], roles: AppRoles) -> None:
         boundary_key, path_key = properties
         props[boundary_key] = roles.boundary_arn
         props[path_key] = roles.path
+
+
+def _refuse_sprout_tags(where: str, tags: Any) -> None:
+    """``sprout:*`` tags are Sprout's: set on the stage's stack, they reach its roles, and the roles'
+    ``sprout:app``/``sprout:stage`` decide whose secrets they read (AppRoleBoundary)."""
+    keys = list(tags) if isinstance(tags, dict) else [t.get("Key") for t in tags if isinstance(t, dict)] \
+        if isinstance(tags, list) else []
+    for key in keys:
+        if isinstance(key, str) and key.lower().startswith("sprout:"):
+            raise PackagingError(f"{where}: the tag {key} is Sprout's own (sprout:* tags are set by Sprout on the "
+                                 "stage's stack); rename it")
 
 
 def _own_role(props: dict[str, Any], fn_globals: Any, kind: str) -> bool:

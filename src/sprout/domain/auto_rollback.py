@@ -153,7 +153,8 @@ class AlarmSpec:
 
     @property
     def tags(self) -> list[dict[str, str]]:
-        return self.request["Tags"]
+        tags: list[dict[str, str]] = self.request["Tags"]
+        return tags
 
 
 def _tags(app: str, stage: str, signal: str, stack: str) -> list[dict[str, str]]:

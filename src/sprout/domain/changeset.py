@@ -28,8 +28,7 @@ def masked_config(config: Any) -> Any:
     """A function's configuration as people see it: every environment variable's value replaced by
     ``MASKED`` (keys kept), as change sets show them."""
     env = config.get("Environment") if isinstance(config, dict) else None
-    variables = env.get("Variables") if isinstance(env, dict) else None
-    if not isinstance(variables, dict):
+    if not isinstance(env, dict) or not isinstance(variables := env.get("Variables"), dict):
         return config
     return {**config, "Environment": {**env, "Variables": dict.fromkeys(variables, MASKED)}}
 
@@ -44,7 +43,7 @@ class Change:
     before: Any = None
     after: Any = None
 
-    def view(self) -> dict:
+    def view(self) -> dict[str, Any]:
         shown = {"class": self.cls, "kind": self.kind, "logicalId": self.logical_id, "type": self.type,
                  "detail": self.detail}
         if self.before is not None or self.after is not None:
@@ -56,9 +55,9 @@ class Change:
 class ChangeSet:
     id: str
     changes: list[Change]
-    commits: list[dict] = field(default_factory=list)
+    commits: list[dict[str, Any]] = field(default_factory=list)
     # physical names the build fixes that another stage of the app already holds (physical_names)
-    collisions: list[dict] = field(default_factory=list)
+    collisions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def confirm_required(self) -> bool:
@@ -87,11 +86,11 @@ def compute(
     stage: str,
     current_deployment: str | None,
     current: Build | None,
-    current_template: dict | None,
+    current_template: dict[str, Any] | None,
     target: Build,
-    target_template: dict,
-    commits: list[dict] | None = None,
-    others: dict[str, dict] | None = None,
+    target_template: dict[str, Any],
+    commits: list[dict[str, Any]] | None = None,
+    others: dict[str, dict[str, Any]] | None = None,
 ) -> ChangeSet:
     """``others``: the packaged template each other stage of the app runs (stage -> template), for
     the physical names the target fixes that one of them already holds."""
@@ -120,7 +119,7 @@ def compute(
     return ChangeSet(changeset_id(stage, current_deployment, target.number), changes, list(commits or []), collide)
 
 
-def _config_changes(lid: str, old: dict, new: dict) -> list[Change]:
+def _config_changes(lid: str, old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     changes = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
@@ -141,7 +140,7 @@ def _config_changes(lid: str, old: dict, new: dict) -> list[Change]:
     return changes
 
 
-def _property_changes(lid: str, before: dict | None, after: dict) -> list[Change]:
+def _property_changes(lid: str, before: dict[str, Any] | None, after: dict[str, Any]) -> list[Change]:
     """A function's IAM (Role, Policies) changes, which the recorded configuration does not hold."""
     if before is None:
         return []
@@ -154,7 +153,7 @@ def _property_changes(lid: str, before: dict | None, after: dict) -> list[Change
     ]
 
 
-def _resource_changes(before: dict, after: dict) -> list[Change]:
+def _resource_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
     old = {k: v for k, v in (before.get("Resources") or {}).items() if _type(v) not in FUNCTION_TYPES}
     new = {k: v for k, v in (after.get("Resources") or {}).items() if _type(v) not in FUNCTION_TYPES}
     changes = []
@@ -177,7 +176,7 @@ def _resource_changes(before: dict, after: dict) -> list[Change]:
     return changes
 
 
-def _content(resource: dict) -> Any:
+def _content(resource: dict[str, Any]) -> Any:
     """A layer's (or other non-function resource's) packaged content location: its sha256."""
     props = resource.get("Properties") or {}
     return props.get("ContentUri") or props.get("Content")
@@ -187,7 +186,7 @@ def _type(resource: Any) -> str:
     return resource.get("Type", "?") if isinstance(resource, dict) else "?"
 
 
-def _without_code(resource: dict) -> dict:
+def _without_code(resource: dict[str, Any]) -> dict[str, Any]:
     props = {k: v for k, v in (resource.get("Properties") or {}).items() if k not in CODE_PROPERTIES and k != "ContentUri"}
     return {**resource, "Properties": props}
 

@@ -97,7 +97,7 @@ class CachedDigest:
     sha256: str
 
 
-def verified(where: str, key: str, recorded: CachedDigest | None, read) -> bytes:
+def verified(where: str, key: str, recorded: CachedDigest | None, read: Callable[[str], bytes]) -> bytes:
     """The cached object of ``key`` (``read(object_key)`` gives its bytes), once its sha256 is the
     recorded one; CacheIntegrityError naming the object otherwise, or when nothing was recorded."""
     if recorded is None:
@@ -115,6 +115,14 @@ def verified(where: str, key: str, recorded: CachedDigest | None, read) -> bytes
     return data
 
 
+def build_method(logical_id: str, metadata: Any) -> str | None:
+    """The resource's ``Metadata: BuildMethod``, if it names one (a string)."""
+    declared = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
+    if declared is not None and not isinstance(declared, str):
+        raise PackagingError(f"{logical_id}: Metadata BuildMethod must be a string, not {json.dumps(declared)}")
+    return declared
+
+
 def plan_resource(
     logical_id: str,
     layer: bool,
@@ -124,24 +132,18 @@ def plan_resource(
     files: Mapping[str, bytes | None],
     builder_digest: str,
     resolve_scope: str = "",
-    folder_files: Callable[[], Mapping[str, bytes]] | None = None,
 ) -> ResourceBuild:
     """The build of one function (``layer`` False) or layer whose code is the repository folder
-    ``folder``. ``files`` holds the folder's candidate manifests by name (``None`` when absent):
+    ``folder``, unless its BuildMethod is esbuild (``sprout.domain.bundling.plan_bundle`` plans
+    those). ``files`` holds the folder's candidate manifests by name (``None`` when absent):
     requirements.txt, package.json and the lockfiles. ``resolve_scope`` names the build, for sets
-    without a lockfile (resolved by every build); ``folder_files`` reads the whole folder (by path
-    relative to it), for a bundled function."""
-    declared = metadata.get("BuildMethod") if isinstance(metadata, dict) else None
-    if declared is not None and not isinstance(declared, str):
-        raise PackagingError(f"{logical_id}: Metadata BuildMethod must be a string, not {json.dumps(declared)}")
+    without a lockfile (resolved by every build)."""
+    declared = build_method(logical_id, metadata)
     method_name = declared or (None if layer else props.get("Runtime"))
     if not isinstance(method_name, str):
         return ResourceBuild(logical_id)
     if declared == ESBUILD:
-        from sprout.domain.bundling import plan_bundle  # builds on this module's types
-
-        return plan_bundle(logical_id, layer, props, metadata, folder, folder_files() if folder_files else {},
-                           builder_digest, resolve_scope)
+        raise PackagingError(f"{logical_id}: an esbuild build is planned by plan_bundle, not plan_resource")
     if PYTHON_RUNTIME.match(method_name):
         method = PIP
     elif NODE_RUNTIME.match(method_name):
@@ -199,7 +201,7 @@ def manifest_names() -> tuple[str, ...]:
 def _architecture(logical_id: str, props: Mapping[str, Any], layer: bool) -> str:
     values = props.get("CompatibleArchitectures" if layer else "Architectures") or ["x86_64"]
     architecture = values[0] if isinstance(values, list) and values else values
-    if architecture not in ARCHITECTURES:
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
         name = "CompatibleArchitectures" if layer else "Architectures"
         raise PackagingError(f"{logical_id}: {name} must be x86_64 or arm64, not {json.dumps(architecture)}")
     return architecture
@@ -249,7 +251,7 @@ def resolved_lockfile(installed: bytes) -> bytes | None:
             return None
 
 
-def resolved_note(deps: Dependencies, installed: bytes, builder_digest: str) -> dict | None:
+def resolved_note(deps: Dependencies, installed: bytes, builder_digest: str) -> dict[str, Any] | None:
     """What a build records of a set it resolved without a lockfile: the manifest, where its
     lockfile goes, the lockfile's sha256 and the key it is cached under (None: nothing resolved)."""
     lockfile = resolved_lockfile(installed) if deps.resolve else None

@@ -1,6 +1,8 @@
 """Named domain errors. The API maps them to HTTP statuses; in Step Functions tasks they propagate
 by name so ASL Retry/Catch can match them."""
 
+from typing import Any
+
 
 class SproutError(Exception):
     """Base of Sprout's named errors."""
@@ -71,7 +73,7 @@ class AppAlreadyExists(Conflict):
 class StageBusy(Conflict):
     """Another deployment holds the stage; ``holder`` says which (deployment, execution, lease)."""
 
-    def __init__(self, message: str, holder: dict | None = None):
+    def __init__(self, message: str, holder: dict[str, Any] | None = None):
         super().__init__(message)
         self.holder = holder or {}
 
@@ -113,7 +115,7 @@ class StageMoved(Conflict):
 class StaleChangeSet(Conflict):
     """The change set a promote confirmed no longer matches what the stage runs (409)."""
 
-    def __init__(self, message: str, changeset: dict):
+    def __init__(self, message: str, changeset: dict[str, Any]):
         super().__init__(message)
         self.changeset = changeset
 class FunctionNotFound(NotFound):

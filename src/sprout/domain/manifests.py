@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from typing import Any
 
 SHOWN = 80  # how much of a refused line an error repeats
 HASH_OPTION = re.compile(r"^--hash=(sha256|sha384|sha512):[0-9a-fA-F]+$")
@@ -77,7 +79,7 @@ def check_requirements(data: bytes, path: str) -> list[str]:
     return requirements
 
 
-def _logical_lines(text: str):
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
     """pip's ``join_lines``: a line ending in ``\\`` continues on the next (a comment line never does)."""
     pending: list[str] = []
     first = 0
@@ -133,7 +135,7 @@ def _requirement(line: str, path: str, number: int) -> str:
 # ---- package.json and its lockfile -------------------------------------------------------------
 
 
-def check_package_json(declared: dict, path: str) -> None:
+def check_package_json(declared: dict[str, Any], path: str) -> None:
     """Refuse a package.json whose dependencies are not registry packages (names a field)."""
     if "workspaces" in declared:
         raise ManifestRefused(f"{path}: workspaces are refused: a dependency build installs registry packages only")
@@ -150,7 +152,7 @@ def check_package_json(declared: dict, path: str) -> None:
     _check_overrides(declared.get("overrides"), path, "overrides")
 
 
-def _check_overrides(value, path: str, where: str) -> None:
+def _check_overrides(value: object, path: str, where: str) -> None:
     if value is None:
         return
     if isinstance(value, str):
@@ -163,7 +165,7 @@ def _check_overrides(value, path: str, where: str) -> None:
         _check_overrides(inner, path, f"{where}.{name}")
 
 
-def check_lockfile(locked: dict, path: str) -> None:
+def check_lockfile(locked: dict[str, Any], path: str) -> None:
     """Refuse a lockfile with packages that are not registry tarballs: links, local folders, ``file:``,
     git or plain-HTTP ``resolved`` (names the package)."""
     packages = locked.get("packages")
@@ -179,7 +181,7 @@ def check_lockfile(locked: dict, path: str) -> None:
     _check_v1(locked.get("dependencies"), path, "dependencies")
 
 
-def _check_v1(dependencies, path: str, where: str) -> None:
+def _check_v1(dependencies: object, path: str, where: str) -> None:
     if dependencies is None:
         return
     if not isinstance(dependencies, dict):
@@ -193,7 +195,7 @@ def _check_v1(dependencies, path: str, where: str) -> None:
             _check_v1(entry.get("dependencies"), path, f"{where}.{name}.dependencies")
 
 
-def _check_locked(entry, path: str, where: str) -> None:
+def _check_locked(entry: object, path: str, where: str) -> None:
     if not isinstance(entry, dict):
         raise ManifestRefused(f"{path}: {where} must be an object")
     if entry.get("link"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class BuildStatus(StrEnum):
@@ -40,6 +41,7 @@ class DeploymentKind(StrEnum):
     PROMOTE = "promote"
     ROLLBACK = "rollback"
     AUTO_ROLLBACK = "auto-rollback"
+    CONFIG = "config"  # the build the stage runs, deployed again with the stage's settings as they are now
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class FunctionArtifact:
     logical_id: str
     sha256: str
     s3_key: str
-    config: dict = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,10 @@ class Build:
     finished_at: str | None = None
     functions: tuple[FunctionArtifact, ...] = ()
     template_key: str | None = None
-    failure: dict | None = None  # {"step": ..., "error": ..., "cause": ...}
+    failure: dict[str, Any] | None = None  # {"step": ..., "error": ..., "cause": ...}
     execution: str | None = None  # the execution that built it
-    quarantined: dict | None = None  # {"stage", "deployment", "reason", "at"} once an alarm rolled it back
-    notes: dict | None = None  # {"fixedNames": [...], "resolvedWithoutLockfile": [...]}: Package's findings
+    quarantined: dict[str, Any] | None = None  # {"stage", "deployment", "reason", "at"} once an alarm rolled it back
+    notes: dict[str, Any] | None = None  # {"fixedNames": [...], "resolvedWithoutLockfile": [...]}: Package's findings
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ class Deployment:
     build: int
     kind: DeploymentKind
     status: DeploymentStatus
-    trigger: dict  # {"type": "push"|"user"|"alarm", ...who/what}
+    trigger: dict[str, Any]  # {"type": "push"|"user"|"alarm", ...who/what}
     replaces: str | None = None
     versions: dict[str, str] = field(default_factory=dict)  # function logical id -> Lambda version behind `live`
     started_at: str = ""
@@ -126,11 +128,11 @@ class Deployment:
     error: str | None = None
     step: str | None = None  # the step that failed, when it failed
     execution: str | None = None  # the execution holding the stage for it
-    took_over: dict | None = None  # {"deployment", "execution", "reason"} when it took a stale lock over
+    took_over: dict[str, Any] | None = None  # {"deployment", "execution", "reason"} when it took a stale lock over
     change_set: str | None = None  # the CloudFormation change set it deployed through
     notes: tuple[str, ...] = ()  # what Sprout did on its way, e.g. deleted a failed first deploy's stack
-    cause: dict | None = None  # a failure's cause: stackStatus, logicalId, type, reason, changeSetReason, advice
-    reconciled: dict | None = None  # {"at", "was", "why"}: a check repaired this record to match the stack
+    cause: dict[str, Any] | None = None  # a failure's cause: stackStatus, logicalId, type, reason, changeSetReason, advice
+    reconciled: dict[str, Any] | None = None  # {"at", "was", "why"}: a check repaired this record to match the stack
 
 
 @dataclass(frozen=True)

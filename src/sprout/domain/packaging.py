@@ -38,6 +38,7 @@ from sprout.domain.dependencies import (
 )
 from sprout.domain.errors import PackagingError
 from sprout.domain.model import LIVE_ALIAS, FunctionArtifact
+from sprout.domain.settings_values import add_version_parameters
 from sprout.domain.source_tree import SourceTree, normalize
 from sprout.domain.template import dump_template, is_intrinsic, load_template
 from sprout.domain.zipper import CodeResource, InstalledDependencies, Zipper
@@ -175,7 +176,7 @@ def package(
     )
 
 
-def _load(template_text: str | bytes | None, template_path: str, tree: SourceTree) -> dict:
+def _load(template_text: str | bytes | None, template_path: str, tree: SourceTree) -> dict[str, Any]:
     if template_text is None:
         raise PackagingError(f"{template_path} not found at {tree.location}")
     if isinstance(template_text, bytes):
@@ -183,7 +184,7 @@ def _load(template_text: str | bytes | None, template_path: str, tree: SourceTre
             template_text = template_text.decode("utf-8")
         except UnicodeDecodeError as e:
             raise PackagingError(f"{template_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    template = load_template(template_text, template_path)
+    template = _mapping(load_template(template_text, template_path), template_path)
     _sam_resources(template, template_path)
     _check_stack_size(template, template_path)
     return template
@@ -192,7 +193,7 @@ def _load(template_text: str | bytes | None, template_path: str, tree: SourceTre
 MAX_STACK_RESOURCES = 500  # CloudFormation's resources per stack (a hard quota)
 
 
-def _check_stack_size(template: dict, path: str) -> None:
+def _check_stack_size(template: dict[str, Any], path: str) -> None:
     """Refuse, before anything is built, an app that CloudFormation would refuse at deploy: more
     than 500 resources in the transformed template. Counted low: every resource, and for each
     function the version and the ``live`` alias SAM adds for it (AutoPublishAlias) and the role it
@@ -214,7 +215,7 @@ def _check_stack_size(template: dict, path: str) -> None:
         )
 
 
-def _props(resource: Mapping[str, Any], logical_id: str, template_path: str) -> dict:
+def _props(resource: Mapping[str, Any], logical_id: str, template_path: str) -> dict[str, Any]:
     props = resource.get("Properties") or {}
     if not isinstance(props, dict):
         raise PackagingError(f"{template_path}: {logical_id}.Properties must be a mapping")
@@ -222,7 +223,7 @@ def _props(resource: Mapping[str, Any], logical_id: str, template_path: str) -> 
 
 
 
-def _publish_live_alias(packaged: dict) -> None:
+def _publish_live_alias(packaged: dict[str, Any]) -> None:
     """Every function of a stage runs behind the alias ``live``: what a deploy publishes and a
     rollback flips. A new version is published when code or configuration changed
     (``AutoPublishAliasAllProperties``, set per function as cfn-lint's SAM schema wants), since a
@@ -236,11 +237,17 @@ def _publish_live_alias(packaged: dict) -> None:
     if "AutoPublishAliasAllProperties" not in fn_globals:
         for props in functions:
             props.setdefault("AutoPublishAliasAllProperties", True)
+    add_version_parameters(packaged, FUNCTION)  # a settings change publishes a version too (settings_values)
 
 
-def _sam_resources(template: Any, path: str) -> dict[str, dict]:
+def _mapping(template: Any, path: str) -> dict[str, Any]:
     if not isinstance(template, dict):
         raise PackagingError(f"{path}: not a SAM template (expected a mapping at the top level)")
+    return template
+
+
+def _sam_resources(template: Any, path: str) -> dict[str, dict[str, Any]]:
+    template = _mapping(template, path)
     transform = template.get("Transform")
     transforms = transform if isinstance(transform, list) else [transform]
     if SAM_TRANSFORM not in transforms:
@@ -285,7 +292,7 @@ def function_config(effective: Mapping[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _inline(props: dict, zips: Zipper, logical_id: str, uri_key: str, body_key: str) -> None:
+def _inline(props: dict[str, Any], zips: Zipper, logical_id: str, uri_key: str, body_key: str) -> None:
     uri = props.get(uri_key)
     if not isinstance(uri, str) or uri.startswith("s3://"):
         return  # already in S3 (a string URI or {Bucket, Key}) or not given

@@ -59,7 +59,7 @@ STAGE_PARAMETER = "Stage"
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
-def fixed_names(template: Mapping[str, Any]) -> list[dict]:
+def fixed_names(template: Mapping[str, Any]) -> list[dict[str, Any]]:
     """``[{"logicalId", "type", "property", "name"}]`` for every resource of ``template`` whose
     unique name is the same for every stage; ``name`` is the literal, or the intrinsic as JSON."""
     resources = template.get("Resources") if isinstance(template, Mapping) else None
@@ -81,7 +81,7 @@ def fixed_names(template: Mapping[str, Any]) -> list[dict]:
     return found
 
 
-def collisions(target: Iterable[dict], own: Iterable[dict], others: Mapping[str, Iterable[dict]]) -> list[dict]:
+def collisions(target: Iterable[dict[str, Any]], own: Iterable[dict[str, Any]], others: Mapping[str, Iterable[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The fixed names of the build to deploy (``target``) that another stage's current build
     also fixes (``others``: stage -> its fixed names), unless the stage deployed to already holds
     them (``own``: its current build's). Each: the fixed name and the ``stage`` that has it."""
@@ -96,7 +96,7 @@ def collisions(target: Iterable[dict], own: Iterable[dict], others: Mapping[str,
     return found
 
 
-def _identity(name: Mapping[str, Any]) -> tuple:
+def _identity(name: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     return (name.get("type"), name.get("property"), name.get("name"))
 
 

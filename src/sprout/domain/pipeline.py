@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sprout.domain.errors import BuildNotDeployable, InvalidInput, NothingToRollBackTo, named, shown
 from sprout.domain.model import (
@@ -78,7 +79,7 @@ def check_deployable(build: Build, stage: str, force: bool = False) -> None:
         )
 
 
-def superseded(kind: DeploymentKind, trigger: dict, running_descends_from_build: bool) -> bool:
+def superseded(kind: DeploymentKind, trigger: dict[str, Any], running_descends_from_build: bool) -> bool:
     """A push's deploy is superseded when the stage already runs a commit descending from it:
     pushes deploy in the order of their history, whatever order their builds finished in."""
     return kind is DeploymentKind.DEPLOY and trigger.get("type") == "push" and running_descends_from_build
@@ -107,15 +108,18 @@ def promote_source_stage(app: App, target: str) -> StageSpec:
 def rollback_target(history: Iterable[Deployment], current: Deployment | None,
                     quarantined: Callable[[int], bool] = lambda build: False) -> Deployment:
     """The previous good deployment: the newest SUCCEEDED one before ``current`` whose build
-    differs from the current build and is not quarantined (``quarantined(build)``: going back to a
-    quarantined build is asked for by name, with ``force``). ``history`` is the stage's
+    differs from the current build (or, when the current one is a ``config`` deployment, whose
+    versions differ: the settings before) and is not quarantined (``quarantined(build)``: going back
+    to a quarantined build is asked for by name, with ``force``). ``history`` is the stage's
     deployments, newest first."""
     if current is None:
         raise NothingToRollBackTo("the stage has never been deployed")
     for d in history:
         if d.id >= current.id or d.status is not DeploymentStatus.SUCCEEDED:
             continue
-        if d.build != current.build and d.versions and not quarantined(d.build):
+        # a config deployment (settings changed, same build) is undone by the deployment before it
+        undoes_config = current.kind is DeploymentKind.CONFIG and d.versions != current.versions
+        if (d.build != current.build or undoes_config) and d.versions and not quarantined(d.build):
             return d
     raise NothingToRollBackTo(
         f"stage {named(current.stage)} of {named(current.app)} has no earlier good deployment of another build than "

@@ -22,13 +22,15 @@ _TemplateLoader.yaml_implicit_resolvers = {
 }
 
 
-def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict:
+def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
+    elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
+    else:
+        raise yaml.constructor.ConstructorError(None, None, f"!{suffix} takes a scalar, a list or a mapping", node.start_mark)
     if suffix in ("Ref", "Condition"):
         return {suffix: value}
     if suffix == "GetAtt" and isinstance(value, str):
@@ -52,8 +54,9 @@ def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
 _TemplateDumper.add_representer(str, _str_presenter)
 
 
-def load_template(text: str, path: str = "template.yaml") -> dict:
-    """Parse a CloudFormation/SAM template (YAML or JSON) into plain data, intrinsics long-form."""
+def load_template(text: str, path: str = "template.yaml") -> Any:
+    """Parse a CloudFormation/SAM template (YAML or JSON) into plain data, intrinsics long-form (a
+    mapping, unless the text is no template: the caller checks)."""
     try:
         data = yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as e:
@@ -65,7 +68,7 @@ def load_template(text: str, path: str = "template.yaml") -> dict:
     return data
 
 
-def dump_template(template: Mapping) -> str:
+def dump_template(template: Mapping[str, Any]) -> str:
     return yaml.dump(template, Dumper=_TemplateDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 

@@ -19,11 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sprout.domain.bundling import plan_bundle
 from sprout.domain.dependencies import (
+    ESBUILD,
     RESOLVED_FOLDER,
     CachedDigest,
     Dependencies,
     ResourceBuild,
+    build_method,
     manifest_names,
     plan_resource,
     verified,
@@ -101,9 +104,12 @@ class Zipper:
         path = self.folder(resource)
         if path.endswith(".zip"):
             return ResourceBuild(resource.logical_id)
+        if build_method(resource.logical_id, resource.metadata) == ESBUILD:
+            return plan_bundle(resource.logical_id, resource.layer, resource.props, resource.metadata, path,
+                               self._relative_contents(path), builder_digest, self.resolve_scope)
         return plan_resource(
             resource.logical_id, resource.layer, resource.props, resource.metadata, path, self._manifests_of(path),
-            builder_digest, self.resolve_scope, lambda: self._relative_contents(path),
+            builder_digest, self.resolve_scope,
         )
 
     def _relative_contents(self, folder: str) -> dict[str, bytes]:
@@ -113,11 +119,11 @@ class Zipper:
 
     def code(self, resource: CodeResource) -> str:
         path = self.folder(resource)
-        zipped = (path, "", "")  # a .zip of the repository, stored as it is
-        if path.endswith(".zip") and zipped not in self._made and (data := self.tree.read(path)) is not None:
-            self._made[zipped] = self._keep(data)
-        if path.endswith(".zip") and zipped in self._made:
-            return self._made[zipped]
+        committed = (path, "", "")  # a .zip of the repository, stored as it is
+        if path.endswith(".zip") and committed not in self._made and (data := self.tree.read(path)) is not None:
+            self._made[committed] = self._keep(data)
+        if path.endswith(".zip") and committed in self._made:
+            return self._made[committed]
         files = self._files_of(path)
         if not files:
             shown = path or "/"

@@ -3,17 +3,27 @@
 Each state hands its task ``{"execution": $$.Execution.Id, "input": <the step's input>}``; the
 types below are the ``input`` and the task's result, field for field as the ASL reads them.
 Statuses are the domain's: ``BuildStatus``, ``DeploymentStatus``, ``DeployProgress``.
+
+No ``from __future__ import annotations`` here: Python 3.11 then counts a ``NotRequired`` key as
+required (the task envelope checks the required keys at run time, sprout.handlers.tasks.common).
 """
 
-from __future__ import annotations
-
-from typing import NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 
 class Trigger(TypedDict, total=False):
+    """Who or what started a build or deployment: a push (``by`` the pusher, ``eventId``), a person
+    (``by``), or an alarm (its name, reason, datapoints, the time it began breaching); ``target``
+    names the deployment a rollback goes back to, ``reason`` why a person's build began."""
+
     type: str  # "push" | "user" | "alarm"
     by: str | None
     eventId: str | None
+    reason: str
+    target: str
+    alarm: str
+    datapoints: list[float]
+    breachingSince: str
 
 
 class CatchError(TypedDict, total=False):
@@ -92,6 +102,12 @@ class CacheInput(TypedDict):
     built: NotRequired[list[dict]]  # [{"id", "status"}], in the order of builds
 
 
+class Cached(TypedDict):
+    """CacheDependencies' output (the machine drops it: ResultPath null): what it kept, by key."""
+
+    kept: list[dict[str, str]]  # [{"key", "object", "sha256"}]
+
+
 class PackagedFunction(TypedDict):
     """One row of a build's function manifest (in S3 at Packaged.manifestKey, never in a state's
     payload: an app's functions would outgrow Step Functions' 256 KB)."""
@@ -108,7 +124,7 @@ class Packaged(TypedDict):
     functionCount: int
     # what the build found to tell a person (bounded): physical names fixed for every stage
     # ("fixedNames"), dependencies resolved without a lockfile ("resolvedWithoutLockfile")
-    notes: NotRequired[dict]
+    notes: dict
 
 
 class BuildOutcome(TypedDict):
@@ -122,44 +138,93 @@ class BuildOutcome(TypedDict):
     error: NotRequired[CatchError]
 
 
+class BuildRecorded(TypedDict):
+    """RecordBuildOutcome's output (the machine drops it: ResultPath null)."""
+
+    app: str
+    number: int
+    status: str  # BuildStatus
+
+
 # ---- deploy.asl.json ---------------------------------------------------------------------------
 
 
-class DeployRequest(TypedDict):
-    """The deploy state machine's input. ``deploymentId`` is set when the caller (promote,
-    rollback) already holds the stage; otherwise BeginDeploy takes it."""
+class BeginRequest(TypedDict):
+    """BeginDeploy's input: the deploy machine's input when the caller does not hold the stage."""
 
     app: str
     stage: str
     build: int
     kind: NotRequired[str]  # DeploymentKind, default "deploy"
     trigger: NotRequired[Trigger]
+    force: NotRequired[bool]
+
+
+class DeployRequest(BeginRequest):
+    """The deploy state machine's input. ``deploymentId`` is set when the caller (promote,
+    rollback) already holds the stage; otherwise BeginDeploy takes it."""
+
     deploymentId: NotRequired[str]
+
+
+class HeldDeploy(TypedDict):
+    """StartChangeSet's input: BeginDeploy's DeployState, or the DeployRequest of a caller that
+    holds the stage already (``deploymentId`` set, no ``status`` yet)."""
+
+    app: str
+    stage: str
+    build: int
+    deploymentId: str
+    status: NotRequired[str]
+    kind: NotRequired[str]
+    trigger: NotRequired[Trigger]
     force: NotRequired[bool]
 
 
 class DeployState(TypedDict):
-    """What the deploy steps pass along: the deployment and, once started, its change set."""
+    """What BeginDeploy and AbandonDeploy answer: the deployment (``by``: the build that supersedes
+    a push's; ``error``: why it failed)."""
 
     app: str
     stage: str
     build: int
     deploymentId: str
     status: str  # DeployProgress
-    stackName: NotRequired[str]
-    changeSetId: NotRequired[str]
-    versions: NotRequired[dict[str, str]]
-    error: NotRequired[str | CatchError]
+    error: NotRequired[str]
     by: NotRequired[int]
+
+
+class ChangeSetState(TypedDict):
+    """What the deploy steps pass along once the change set is started (and the request's ``kind``,
+    ``trigger`` and ``force`` when the caller held the stage)."""
+
+    app: str
+    stage: str
+    build: int
+    deploymentId: str
+    status: str  # DeployProgress
+    stackName: str
+    changeSetId: str
+    kind: NotRequired[str]
+    trigger: NotRequired[Trigger]
+    force: NotRequired[bool]
+    versions: NotRequired[dict[str, str]]  # once SUCCEEDED: logical id -> the version behind `live`
+    error: NotRequired[str | CatchError]
     settlingSince: NotRequired[str]  # SettleDeploy: when it began waiting for the stack
     taskFailure: NotRequired[str]  # SettleDeploy: the task failure that sent the machine there
+
+
+class Watched(ChangeSetState):
+    """WatchStage's output: whether auto-rollback watches the stage now."""
+
+    watched: bool
 
 
 class FailedAt(TypedDict):
     step: str
 
 
-class SettleInput(DeployState):
+class SettleInput(ChangeSetState):
     """SettleDeploy's input: the state CheckDeploy had, with the Catch's error (``error``) and the
     failed step (``failedAt``); on later rounds, its own output (``settlingSince``, ``taskFailure``)."""
 
@@ -181,6 +246,22 @@ class AbandonInput(TypedDict):
 
 
 # ---- rollback.asl.json -------------------------------------------------------------------------
+
+
+class HeldRequest(TypedDict):
+    """What Sprout's API starts the promote and rollback machines with: the deployment it recorded,
+    the stage held for it."""
+
+    app: str
+    stage: str
+    build: int
+    kind: str  # DeploymentKind
+    trigger: Trigger
+    deploymentId: str
+
+
+class RollbackRequest(HeldRequest):
+    versions: dict[str, str]  # logical id -> the version to point `live` at
 
 
 class FlipRequest(TypedDict):
@@ -208,16 +289,26 @@ class Finalized(TypedDict):
     reconciled: list[dict]  # each stage closed, checked against its stack (reconcile.py)
 
 
-class AlarmResolved(TypedDict):
-    """ResolveAlarm's output: ``status`` ACT (the rollback to run, the stage held for it) or
-    IGNORED (recorded with the reason; the execution ends there)."""
+class AlarmActs(TypedDict):
+    """ResolveAlarm's output when it acts: the rollback to run, the stage held for it."""
 
-    status: str
-    reason: NotRequired[str]
+    status: Literal["ACT"]
+    app: str
+    stage: str
+    build: int
+    deploymentId: str
+    versions: dict[str, str]
+    kind: str
+    trigger: Trigger
+
+
+class AlarmIgnored(TypedDict):
+    """ResolveAlarm's output when it does not act: recorded with the reason; the execution ends."""
+
+    status: Literal["IGNORED"]
+    reason: str
     app: NotRequired[str]
     stage: NotRequired[str]
-    build: NotRequired[int]
-    deploymentId: NotRequired[str]
-    versions: NotRequired[dict[str, str]]
-    kind: NotRequired[str]
-    trigger: NotRequired[Trigger]
+
+
+AlarmResolved = AlarmActs | AlarmIgnored

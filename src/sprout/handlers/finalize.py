@@ -34,16 +34,17 @@ def finalize(detail: dict) -> Finalized:
     why = f"execution {status}" + (f": {detail['error']}" if detail.get("error") else "")
     if detail.get("cause"):
         why += f": {_cut(detail['cause'])}"
-    closed, stages = [], set()
+    closed: list[str] = []
+    stages: set[tuple[str, str]] = set()
     for work in lineage.open_work(execution):
         try:
-            if work.kind == "build":
+            if work.kind == "build" and work.build is not None:
                 lineage.finish_build(
                     work.app, work.build, BuildStatus.FAILED,
                     failure={"step": "Execution", "error": status, "cause": why},
                 )
                 closed.append(f"build {work.app}#{work.build}")
-            else:
+            elif work.stage is not None and work.deployment is not None:
                 lineage.finish_deployment(
                     work.app, work.stage, work.deployment, DeploymentStatus.FAILED, error=why, step="Execution"
                 )

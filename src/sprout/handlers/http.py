@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from sprout.domain.errors import InvalidInput, shown
 
@@ -45,7 +46,7 @@ def body_of(router: BaseRouter, required: bool = True) -> dict:
     if len(event.body) > MAX_BODY:
         raise InvalidInput("body", f"is larger than {MAX_BODY} bytes")
     try:
-        body = json.loads(event.decoded_body)
+        body = json.loads(event.decoded_body or "")
     except RecursionError:
         raise InvalidInput("body", f"nests deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as e:
@@ -73,7 +74,10 @@ def whole_number(name: str, value: str | None, default: int | None = None, maxim
 
 
 def caller(router: BaseRouter) -> str:
-    identity = router.current_event.request_context.identity
+    event = router.current_event
+    if not isinstance(event, APIGatewayProxyEvent):  # the API is a REST API: always one
+        return "unknown"
+    identity = event.request_context.identity
     return identity.user_arn or identity.caller or "unknown"
 
 

@@ -43,6 +43,8 @@ from sprout.observability import tracer
 from sprout.services.ports import DeliveryLineage, Executions, Templates
 from sprout.services.rollbacks import begin_rollback
 
+# (app, stage, the target's packaged template) -> the change set's "configuration" (settings)
+Configuration = Callable[[str, str, dict[str, Any]], dict[str, Any]]
 HISTORY_PAGES = 5  # how far back a rollback looks: 5 pages of 100 deployments
 
 
@@ -91,13 +93,14 @@ class Reads:
 
 class Delivery:
     def __init__(self, lineage: DeliveryLineage, artifacts: Templates, executions: Executions, source: Commits,
-                 promote_machine: str, rollback_machine: str):
+                 promote_machine: str, rollback_machine: str, configuration: Configuration | None = None):
         self.lineage = lineage
         self.artifacts = artifacts
         self.executions = executions
         self.source = source
         self.promote_machine = promote_machine
         self.rollback_machine = rollback_machine
+        self.configuration = configuration  # settings: the change set's configuration part (issue 22)
 
     # -- change sets --
 
@@ -120,7 +123,10 @@ class Delivery:
             stage, current.id if current else None, running, reads.template(running) if running else None,
             target, reads.template(target), commits, self._other_stages(registered, stage, reads),
         )
-        return changesets.changeset_view(cs, app, stage, target.number, current)
+        view = changesets.changeset_view(cs, app, stage, target.number, current)
+        if self.configuration is not None:
+            view["configuration"] = self.configuration(app, stage, reads.template(target))
+        return view
 
     def _other_stages(self, registered: App, stage: str, reads: Reads) -> dict[str, dict[str, Any]]:
         """The packaged template every other stage of the app runs: the names they hold."""
@@ -177,6 +183,27 @@ class Delivery:
         except StageMoved as e:
             # the stage moved on between the change set and the lock: what was reviewed is stale
             raise StaleChangeSet(f"{e}: review the fresh change set", self._changeset(registered, stage, build, reads)) from e
+
+    # -- redeploy (settings changed: issue 22) --
+
+    def redeploy(self, app: str, stage: str, who: str) -> Started:
+        """The build the stage runs, deployed again through the promote machine as kind ``config``
+        (its settings as they are now; a rollback undoes it like any other deployment)."""
+        self.lineage.get_app(app)
+        self.lineage.get_stage(app, stage)
+        current = self.lineage.current_deployment(app, stage)
+        if current is None:
+            raise InvalidInput("stage", f"stage {named(stage)} runs no build yet: deploy or promote one first")
+        check_deployable(self.lineage.get_build(app, current.build), stage, force=False)
+        trigger = {"type": "user", "by": who}
+
+        def begin(arn: str) -> Deployment:
+            return self.lineage.begin_deployment(
+                app, stage, current.build, DeploymentKind.CONFIG, trigger, execution=arn,
+                holder_running=self.executions.is_running, expect_current=current.id,
+            )
+
+        return self._start(self.promote_machine, app, stage, current.build, DeploymentKind.CONFIG, begin, {})
 
     # -- rollback by hand --
 

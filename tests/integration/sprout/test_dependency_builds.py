@@ -23,17 +23,18 @@ def project_builds(cloud) -> list[str]:
 def test_given_an_app_with_dependencies_when_pushed_then_dev_answers_with_them_and_the_same_source_builds_nothing_new(
     greeter_app, cloud
 ):
-    # GIVEN the greeter app: requirements.txt (humanize), package.json + lockfile (ms), a layer (tabulate)
+    # GIVEN the greeter app: requirements.txt (humanize; greet's: Powertools), package.json + lockfile (ms),
+    # a layer (tabulate)
     before = set(project_builds(cloud))
     # WHEN it is pushed to the branch dev follows
     greeter_app.commit_and_push("The greeter app")
     build = greeter_app.wait_build(1, timeout=240)
     assert build["status"] == "SUCCEEDED", build.get("failure")
     assert build["deployedTo"]["dev"]["status"] == "SUCCEEDED"
-    # THEN three dependency builds ran, one per manifest, and each succeeded
+    # THEN four dependency builds ran, one per manifest, and each succeeded
     codebuild = cloud.client("codebuild")
     ran = [b for b in codebuild.batch_get_builds(ids=sorted(set(project_builds(cloud)) - before))["builds"]]
-    assert sorted(b["buildStatus"] for b in ran) == ["SUCCEEDED"] * 3
+    assert sorted(b["buildStatus"] for b in ran) == ["SUCCEEDED"] * 4
     # AND dev answers through its API with the installed packages: the function's, the layer's, npm's
     dev = SproutClient(greeter_app.stage_url("dev"))
     hello = dev.request("GET", "/hello")

@@ -46,11 +46,11 @@ TASKS: dict[str, tuple[str, Any]] = {
     "cache-dependencies": ("CacheDependenciesFunction", contracts.CacheInput),
     "package": ("PackageFunction", contracts.PackageInput),
     "record-build-outcome": ("RecordBuildOutcomeFunction", contracts.BuildOutcome),
-    "begin-deploy": ("BeginDeployFunction", contracts.DeployRequest),
-    "start-change-set": ("StartChangeSetFunction", contracts.DeployState),
-    "check-deploy": ("CheckDeployFunction", contracts.DeployState),
+    "begin-deploy": ("BeginDeployFunction", contracts.BeginRequest),
+    "start-change-set": ("StartChangeSetFunction", contracts.HeldDeploy),
+    "check-deploy": ("CheckDeployFunction", contracts.ChangeSetState),
     "settle-deploy": ("SettleDeployFunction", contracts.SettleInput),
-    "watch-stage": ("WatchStageFunction", contracts.DeployState),
+    "watch-stage": ("WatchStageFunction", contracts.ChangeSetState),
     "abandon-deploy": ("AbandonDeployFunction", contracts.AbandonInput),
     "flip-aliases": ("FlipAliasesFunction", contracts.FlipRequest),
 }
@@ -68,8 +68,6 @@ SCHEMAS = {
     ("POST", "/apps/{}/stages/{}/promote"): "promote_request",
     ("POST", "/apps/{}/stages/{}/rollback"): "rollback_request",
 }
-# AbandonDeploy reads ``step`` (AbandonInput requires it) but deploy.asl.json's *Failed Pass states
-# put it at ``$.failedAt.step``: the sample is what the ASL sends, so it lacks ``step``.
 
 
 def files(kind: str) -> list[Path]:

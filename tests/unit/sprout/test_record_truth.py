@@ -141,7 +141,7 @@ def test_given_a_failed_first_deploy_when_the_next_change_set_starts_then_the_de
         def clear_failed_first_deploy(self, stack, on_delete):
             on_delete(f"deleted stack {stack} left in ROLLBACK_COMPLETE by a failed first deploy (Table failed)")
 
-        def start(self, stack, url, parameters, role):
+        def start(self, stack, url, parameters, role, tags=None):
             return CS2
 
     monkeypatch.setattr(deploy, "StageStacks", Stacks)

@@ -8,7 +8,7 @@ import importlib
 
 import pytest
 
-from sprout.domain.errors import BuildNotDeployable, SourceError
+from sprout.domain.errors import BuildNotDeployable, InvalidInput, SourceError
 from sprout.domain.model import BuildStatus, DeploymentStatus
 from tests.unit.sprout.lineage_table import notes_lineage_on_moto
 
@@ -103,3 +103,19 @@ def test_given_a_quarantined_build_when_a_deploy_begins_without_force_then_it_is
         tasks["tasks.deploy"].begin_deploy_step({"app": "notes", "stage": "prod", "build": number, "kind": "promote"}, EXEC)
     assert refused.value.field == "force"
     assert cloud.get_stage("notes", "prod").lock is None
+
+
+def test_given_a_task_input_without_a_key_its_contract_requires_then_the_task_names_it(tasks):
+    """GIVEN AbandonDeploy's input without ``failedAt`` (AbandonInput requires it) WHEN checked as the
+    task's envelope checks it THEN InvalidInput names the key, before the step reads anything; a key
+    the contract lets be null (BuildTarget's ``branch``) passes the check."""
+    from sprout.handlers.contracts import AbandonInput, BuildTarget
+    from sprout.handlers.tasks.common import check_input, contract_of
+
+    assert contract_of(tasks["tasks.deploy"].abandon_deploy_step) is AbandonInput  # what task() checks with
+    event = {"app": "notes", "stage": "dev", "build": 1, "error": {"Error": "X", "Cause": ""}}
+    with pytest.raises(InvalidInput) as refused:
+        check_input(event, AbandonInput)
+    assert refused.value.field == "failedAt"
+    check_input({"app": "notes", "repository": "notes", "commitId": "c", "branch": None, "deployStages": [],
+                 "trigger": {"type": "user"}}, BuildTarget)

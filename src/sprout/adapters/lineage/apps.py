@@ -65,7 +65,7 @@ class AppRepository:
                     app_pk(app.name), stage_sk(spec.name),
                     app=app.name, name=spec.name, branch=spec.branch, auto_deploy=spec.auto_deploy,
                     deployments=0,
-                    gsi1pk=branch_gsi1pk(app.repository, spec.branch) if follows else None,
+                    gsi1pk=branch_gsi1pk(app.repository, spec.branch) if spec.branch is not None else None,
                     gsi1sk=f"APP#{app.name}#STAGE#{spec.name}" if follows else None,
                 ),
                 condition=StageItem.pk.does_not_exist(),

@@ -4,10 +4,12 @@ the take-over is recorded on both deployments."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import Any
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
 from sprout.adapters.lineage.items import (
     BuildItem,
@@ -77,7 +79,7 @@ class DeploymentRepository:
         stage: str,
         build: Build | int,
         kind: DeploymentKind | str,
-        trigger: dict,
+        trigger: Mapping[str, Any],
         execution: str | None = None,
         holder_running: HolderCheck | None = None,
         lease: timedelta = DEFAULT_LEASE,
@@ -107,8 +109,8 @@ class DeploymentRepository:
                     f"stage {named(stage)} of app {named(app)} now runs deployment {st.current_deployment}, not {expect_current}"
                 )
             taken_over = None
-            if st.lock:
-                lock = to_stage(st).lock
+            lock = to_stage(st).lock  # set when the stage item holds a lock
+            if lock is not None:
                 running = holder_running(lock.execution) if holder_running and lock.execution else None
                 reason = takeover_reason(lock, now(), running)
                 if reason is None:
@@ -177,7 +179,7 @@ class DeploymentRepository:
             txn.delete("taken over open", OpenItem(open_pk(old.execution), open_deployment_sk(app, stage, old.id)))
 
     def record_failed_start(
-        self, app: str, stage: str, build: int, kind: DeploymentKind | str, trigger: dict, error: str, step: str
+        self, app: str, stage: str, build: int, kind: DeploymentKind | str, trigger: Mapping[str, Any], error: str, step: str
     ) -> Deployment:
         """Record a deployment that could not start (the stage stayed busy, the build may not
         deploy): FAILED at once, with the reason and the step; the stage's lock is not touched."""
@@ -256,7 +258,7 @@ class DeploymentRepository:
             )
             if item.execution:
                 txn.delete("open", OpenItem(open_pk(item.execution), open_deployment_sk(app, stage, deployment_id)))
-            stage_actions = []
+            stage_actions: list[Action] = []
             if st.lock == deployment_id:
                 stage_actions += [StageItem.lock.remove(), StageItem.lock_execution.remove(),
                                   StageItem.lock_since.remove(), StageItem.lock_expires.remove()]

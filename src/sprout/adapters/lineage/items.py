@@ -84,7 +84,8 @@ class _Gsi2(GlobalSecondaryIndex):
 
 
 class Item(Model):
-    Meta = TableMeta()
+    # pynamodb types Meta as its MetaProtocol, whose other attributes MetaModel sets at class creation
+    Meta = TableMeta()  # type: ignore[assignment]
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)

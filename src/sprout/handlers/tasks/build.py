@@ -22,14 +22,16 @@ from sprout.adapters.source import CodeCommitSource, commit_info
 from sprout.domain.app_roles import AppRoles
 from sprout.domain.dependencies import resolved_note
 from sprout.domain.errors import InvalidInput, SourceError
-from sprout.domain.model import BuildStatus, FunctionArtifact
+from sprout.domain.model import BuildStatus, FunctionArtifact, StageSpec
 from sprout.domain.packaging import package as package_commit
 from sprout.domain.packaging import plan_dependencies as dependencies_of
 from sprout.domain.physical_names import fixed_names
 from sprout.domain.syntax import check_function
 from sprout.handlers.contracts import (
     BuildOutcome,
+    BuildRecorded,
     BuildTarget,
+    Cached,
     CacheInput,
     DependencyBuild,
     DependencyPlan,
@@ -37,6 +39,7 @@ from sprout.handlers.contracts import (
     PackageInput,
     RecordedBuild,
     Resolved,
+    Trigger,
 )
 from sprout.handlers.tasks.common import failure, field, lineage, settings, task, with_execution
 from sprout.observability import logger, metrics, tracer
@@ -67,9 +70,9 @@ def _resolve(event: dict) -> Resolved:
         detail = event.get("detail") or {}
         repository, branch = field(detail, "repositoryName"), field(detail, "referenceName")
         commit = field(detail, "commitId")
-        trigger = {"type": "push", "by": detail.get("callerUserArn"), "eventId": event.get("id")}
+        trigger: Trigger = {"type": "push", "by": detail.get("callerUserArn"), "eventId": event.get("id")}
         previews_made = wiring.previews().ensure_branch(repository, branch)  # before who follows it is read
-        followers = defaultdict(list)
+        followers: defaultdict[str, list[StageSpec]] = defaultdict(list)
         for registered, stage in lineage.stages_following(repository, branch):
             followers[registered.name].append(stage)
         if not followers:
@@ -82,7 +85,7 @@ def _resolve(event: dict) -> Resolved:
         registered = lineage.get_app(field(event, "app"))
         repository, branch, commit = registered.repository, event.get("branch"), field(event, "commitId")
         stages = registered.stages_following(branch) if branch else []
-        trigger = event.get("trigger") or {"type": "user"}
+        trigger = event.get("trigger") or Trigger(type="user")
         targets = [_target(registered.name, repository, commit, branch, stages, trigger)]
     else:
         raise InvalidInput("source", "unknown build trigger")
@@ -92,7 +95,8 @@ def _resolve(event: dict) -> Resolved:
     return resolved
 
 
-def _target(app_name: str, repository: str, commit: str, branch: str | None, stages, trigger: dict) -> BuildTarget:
+def _target(app_name: str, repository: str, commit: str, branch: str | None, stages: list[StageSpec],
+            trigger: Trigger) -> BuildTarget:
     """One app to build at ``commit``, and the stages following the branch that deploy it at once."""
     return {
         "app": app_name,
@@ -108,13 +112,13 @@ def _target(app_name: str, repository: str, commit: str, branch: str | None, sta
 def record_build_step(event: BuildTarget, execution: str | None) -> RecordedBuild:
     """Number the build (one per app and commit), as the execution's open work. A commit that
     cannot be read is still recorded: as a FAILED build naming why."""
-    app_name, commit = field(event, "app"), field(event, "commitId")
+    app_name, commit = event["app"], event["commitId"]
     try:
-        info, problem = commit_info(field(event, "repository"), commit), None
+        info, problem = commit_info(event["repository"], commit), None
     except SourceError as e:
         info, problem = {}, str(e)
     build, created = lineage.record_build(
-        app_name, commit, event.get("branch"), info.get("message", ""), info.get("author", ""), execution=execution
+        app_name, commit, event["branch"], info.get("message", ""), info.get("author", ""), execution=execution
     )
     if not created and execution and build.execution == execution and build.status is BuildStatus.BUILDING:
         created = True  # numbered by the API for this execution before it started (sprout.services.builds)
@@ -133,9 +137,9 @@ def record_build_step(event: BuildTarget, execution: str | None) -> RecordedBuil
 def plan_dependencies_step(event: PackageInput) -> DependencyPlan:
     """Which dependency sets the commit's functions and layers need that the cache lacks; each
     gets its build's source written (installer, manifest, lockfile) for CodeBuild to run."""
-    app_name = field(event, "app")
+    app_name = event["app"]
     registered = lineage.get_app(app_name)
-    tree = CodeCommitSource(field(event, "repository"), field(event, "commitId"))
+    tree = CodeCommitSource(event["repository"], event["commitId"])
     needed = dependencies_of(
         tree.read(registered.template_path), registered.template_path, tree, dependency_cache.builder_digest,
         resolve_scope(event),
@@ -165,14 +169,14 @@ def plan_dependencies_step(event: PackageInput) -> DependencyPlan:
 
 
 @tracer.capture_method(capture_response=False)
-def cache_dependencies_step(event: CacheInput) -> dict:
+def cache_dependencies_step(event: CacheInput) -> Cached:
     """The trusted step after the dependency builds: move each build's output (its own prefix) into
     the cache by content, and record the object and its sha256 in the lineage for Package to check."""
-    app_name, number = field(event, "app"), int(field(event, "number"))
-    builds, ran = field(event, "builds"), event.get("built") or []
+    app_name, number = event["app"], event["number"]
+    builds, ran = event["builds"], event.get("built") or []
     if not isinstance(builds, list) or not isinstance(ran, list):
         raise InvalidInput("builds", "must be a list")
-    kept = []
+    kept: list[dict[str, str]] = []
     for index, build in enumerate(builds):
         codebuild = ran[index].get("id") if index < len(ran) and isinstance(ran[index], dict) else None
         output = f"{field(build, 'outputPath')}/{field(build, 'artifactName')}"
@@ -188,9 +192,9 @@ def cache_dependencies_step(event: CacheInput) -> dict:
 def package_step(event: PackageInput) -> Packaged:
     """Fetch the source at the commit, check that its code parses, zip every function (with its
     installed dependencies) deterministically and store the artifacts by content hash."""
-    app_name, number = field(event, "app"), int(field(event, "number"))
+    app_name, number = event["app"], event["number"]
     registered = lineage.get_app(app_name)
-    tree = CodeCommitSource(field(event, "repository"), field(event, "commitId"))
+    tree = CodeCommitSource(event["repository"], event["commitId"])
     result = package_commit(
         tree.read(registered.template_path), registered.template_path, tree, settings.artifact_bucket,
         dependency_cache, resolve_scope(event), roles=_app_roles(),
@@ -221,7 +225,7 @@ def package_step(event: PackageInput) -> Packaged:
 def resolve_scope(event: PackageInput) -> str:
     """The build a dependency set without a lockfile is resolved for (PlanDependencies and
     Package name the same one)."""
-    return f"{field(event, 'app')}#{int(field(event, 'number'))}"
+    return f"{event['app']}#{event['number']}"
 
 
 NOTE_NAMES_LIMIT, NOTE_NAME_LIMIT = 50, 300
@@ -245,10 +249,10 @@ def _app_roles() -> AppRoles:
     return AppRoles(boundary_arn=settings.need("app_role_boundary_arn"), path=settings.need("app_role_path"))
 
 
-def record_build_outcome_step(event: BuildOutcome) -> dict:
+def record_build_outcome_step(event: BuildOutcome) -> BuildRecorded:
     """Record how the build ended: SUCCEEDED with its artifacts, or FAILED with the step and why."""
-    app_name, number = field(event, "app"), int(field(event, "number"))
-    status = BuildStatus(field(event, "status"))
+    app_name, number = event["app"], event["number"]
+    status = BuildStatus(event["status"])
     if status is BuildStatus.SUCCEEDED:
         pkg = field(event, "package")
         functions = tuple(

@@ -3,9 +3,10 @@ composition root, sprout.wiring), the Powertools envelope, and reading a Catch's
 
 from __future__ import annotations
 
+import inspect
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, get_args, get_type_hints, is_typeddict
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -17,19 +18,43 @@ settings = wiring.settings()
 lineage = wiring.lineage()
 
 ContextHook = Callable[[LambdaContext], None]
+Handler = Callable[[dict[str, Any], LambdaContext], Any]
 
 
-def task(handler: Callable[[Any], Any], on_context: ContextHook | None = None) -> Callable[[dict, LambdaContext], Any]:
+def contract_of(step: Callable[..., Any]) -> type | None:
+    """The TypedDict a step declares for its input (its first parameter), if it declares one."""
+    first = next(iter(inspect.signature(step).parameters), None)
+    hint = get_type_hints(step).get(first) if first else None
+    return hint if is_typeddict(hint) else None
+
+
+def check_input(event: Mapping[str, Any], contract: type) -> None:
+    """Every key the contract requires is there, and not null (unless it may be) nor an empty string:
+    InvalidInput naming the first that is not (the task's error, never a KeyError in its step)."""
+    hints = get_type_hints(contract)
+    for name in sorted(contract.__required_keys__):  # type: ignore[attr-defined]  # TypedDict classes have it
+        value = event.get(name)
+        if value is None and type(None) in get_args(hints[name]):
+            continue
+        if value is None or value == "":
+            raise InvalidInput(name, "is required in the task input")
+
+
+def task(handler: Callable[..., Any], on_context: ContextHook | None = None) -> Handler:
     """Powertools around a task: tracing, metrics, and the Step Functions execution as the
     correlation id. The state machine hands every task ``{"execution": $$.Execution.Id,
-    "input": <the step's input>}``; the handler gets the input (and the execution, if it asks)."""
+    "input": <the step's input>}``; the input is checked against the step's contract (the TypedDict
+    of its first parameter) and handed to it (with the execution, if it asks)."""
+    contract = contract_of(handler)
 
     @logger.inject_lambda_context(correlation_id_path="execution")
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
-    def wrapped(event: dict, context: LambdaContext):
+    def wrapped(event: dict[str, Any], context: LambdaContext) -> Any:
         if not isinstance(event, dict) or not isinstance(event.get("input"), dict):
             raise InvalidInput("input", "the task expects {execution, input} from the state machine")
+        if contract is not None:
+            check_input(event["input"], contract)
         if on_context:
             on_context(context)
         if getattr(handler, "wants_execution", False):
@@ -42,20 +67,23 @@ def task(handler: Callable[[Any], Any], on_context: ContextHook | None = None) -
     return wrapped
 
 
-def with_execution(handler):
+Step = TypeVar("Step", bound=Callable[..., Any])
+
+
+def with_execution(handler: Step) -> Step:
     """Mark a step that needs its execution's ARN (to record it as the holder of what it opens)."""
-    handler.wants_execution = True
+    handler.wants_execution = True  # type: ignore[attr-defined]  # read back by task()
     return handler
 
 
-def field(event: dict, name: str) -> Any:
+def field(event: Mapping[str, Any], name: str) -> Any:
     value = event.get(name)
     if value in (None, ""):
         raise InvalidInput(name, "is required in the task input")
     return value
 
 
-def failure(step: str, error: dict | None) -> dict:
+def failure(step: str, error: Mapping[str, Any] | None) -> dict[str, str]:
     """A Step Functions Catch output (``{Error, Cause}``) as a failure record ``{step, error, cause}``."""
     error = error or {}
     cause = error.get("Cause", "")
@@ -67,6 +95,6 @@ def failure(step: str, error: dict | None) -> dict:
     return {"step": step, "error": error.get("Error", "Unknown"), "cause": message}
 
 
-def reason(step: str, error: dict | None) -> str:
+def reason(step: str, error: Mapping[str, Any] | None) -> str:
     f = failure(step, error)
     return f"{f['error']}: {f['cause']}" if f["cause"] else f["error"]

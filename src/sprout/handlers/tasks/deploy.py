@@ -11,15 +11,25 @@ import yaml
 from sprout import wiring
 from sprout.adapters import auto_rollback
 from sprout.adapters.executions import Executions
+from sprout.adapters.lineage.stage_settings import SettingsRepository
 from sprout.adapters.source import descends_from
 from sprout.adapters.stacks import Progress, StageStacks
-from sprout.domain.errors import StageMoved
+from sprout.domain.errors import DeployError, InvalidInput, StageMoved
 from sprout.domain.model import DeploymentKind, DeploymentStatus, DeployProgress
 from sprout.domain.pipeline import check_deployable, iso, parse_iso, stack_name, superseded
 from sprout.domain.stack_events import cut
-from sprout.handlers.contracts import AbandonInput, DeployRequest, DeployState, SettleInput
-from sprout.handlers.tasks.common import field, lineage, reason, settings, task, with_execution
+from sprout.handlers.contracts import (
+    AbandonInput,
+    BeginRequest,
+    ChangeSetState,
+    DeployState,
+    HeldDeploy,
+    SettleInput,
+    Watched,
+)
+from sprout.handlers.tasks.common import lineage, reason, settings, task, with_execution
 from sprout.observability import logger, metrics
+from sprout.services.stage_settings import deploy_parameters
 
 artifacts = wiring.artifacts()
 # How long one CheckDeploy follows the stack before handing back to the state machine's Wait loop.
@@ -39,11 +49,19 @@ def _running_descends_from(app_name: str, stage: str, build, current) -> int | N
     return running.number if descends_from(repository, running.commit_id, build.commit_id) else None
 
 
+def _deploy_state(event: SettleInput) -> ChangeSetState:
+    """SettleDeploy's input without what the Catch and its Pass state put there (error, failedAt)."""
+    state = event.copy()
+    state.pop("error", None)
+    state.pop("failedAt", None)
+    return state
+
+
 @with_execution
-def begin_deploy_step(event: DeployRequest, execution: str | None) -> DeployState:
+def begin_deploy_step(event: BeginRequest, execution: str | None) -> DeployState:
     """Take the stage's lock for this execution and record the deployment — unless the stage
     already runs a push that descends from this one (SUPERSEDED)."""
-    app_name, stage, number = field(event, "app"), field(event, "stage"), int(field(event, "build"))
+    app_name, stage, number = event["app"], event["stage"], event["build"]
     build = lineage.get_build(app_name, number)
     check_deployable(build, stage, force=bool(event.get("force")))
     kind = DeploymentKind(event.get("kind", DeploymentKind.DEPLOY))
@@ -53,7 +71,7 @@ def begin_deploy_step(event: DeployRequest, execution: str | None) -> DeployStat
         # a newer push that finished in between would otherwise be overwritten by this older one
         current = lineage.current_deployment(app_name, stage)
         newer = _running_descends_from(app_name, stage, build, current) if kind is DeploymentKind.DEPLOY else None
-        if superseded(kind, trigger, newer is not None):
+        if newer is not None and superseded(kind, trigger, running_descends_from_build=True):
             logger.info("superseded", extra={"app": app_name, "stage": stage, "build": number, "current": newer})
             return {"app": app_name, "stage": stage, "build": number, "deploymentId": "",
                     "status": DeployProgress.SUPERSEDED.value, "by": newer}
@@ -72,16 +90,17 @@ def begin_deploy_step(event: DeployRequest, execution: str | None) -> DeployStat
             "status": DeployProgress.IN_PROGRESS.value}
 
 
-def start_change_set_step(event: DeployState) -> DeployState:
+def start_change_set_step(event: HeldDeploy) -> ChangeSetState:
     """Start (not execute) a change set of the build's packaged template on the stage's stack,
     recording it on the deployment. A stack Sprout created whose first deploy failed is deleted
     first (and the deployment says so); a stack CloudFormation would refuse is refused naming why."""
-    app_name, stage, deployment_id = field(event, "app"), field(event, "stage"), field(event, "deploymentId")
-    build = lineage.get_build(app_name, int(field(event, "build")))
+    app_name, stage, deployment_id = event["app"], event["stage"], event["deploymentId"]
+    build = lineage.get_build(app_name, event["build"])
+    if build.template_key is None:
+        raise InvalidInput("build", f"build {build.number} of {app_name} has no packaged template")
     lineage.renew_lease(app_name, stage, deployment_id)
     stack = stack_name(app_name, stage)
-    declared = (yaml.safe_load(artifacts.get_template(build.template_key)) or {}).get("Parameters") or {}
-    parameters = {"Stage": stage} if "Stage" in declared else {}  # an app that declares Stage learns its name
+    parameters = _stage_parameters(app_name, stage, deployment_id, yaml.safe_load(artifacts.get_template(build.template_key)) or {})
     stacks = StageStacks()
 
     def deleting(note: str) -> None:
@@ -89,18 +108,32 @@ def start_change_set_step(event: DeployState) -> DeployState:
         logger.warning("failed first deploy's stack deleted", extra={"app": app_name, "stage": stage, "note": note})
 
     stacks.clear_failed_first_deploy(stack, deleting)
-    change_set = stacks.start(stack, artifacts.template_url(build.template_key), parameters, settings.need("deploy_role_arn"))
+    change_set = stacks.start(stack, artifacts.template_url(build.template_key), parameters, settings.need("deploy_role_arn"),
+                              tags={"sprout:app": app_name, "sprout:stage": stage})
     lineage.annotate_deployment(app_name, stage, deployment_id, change_set=change_set)
     logger.info("change set started", extra={"app": app_name, "stage": stage, "deployment": deployment_id})
     return {**event, "stackName": stack, "changeSetId": change_set, "status": DeployProgress.IN_PROGRESS.value}
 
 
-def _conclude(event: DeployState, progress: Progress, stacks: StageStacks, step: str, aside: str = "") -> DeployState:
+def _stage_parameters(app_name: str, stage: str, deployment_id: str, template: dict) -> dict[str, str]:
+    """Settings and secrets (issue 22): every declared Parameter's value — ``Stage`` the stage's name,
+    a setting its value, a secret its Parameter Store path. A parameter with neither a default nor a
+    value fails the deploy naming it; settings the template does not declare are noted (a warning)."""
+    resolved = deploy_parameters(SettingsRepository(), app_name, stage, template)
+    if resolved.failure():
+        raise DeployError(resolved.failure())
+    if resolved.unused:
+        lineage.annotate_deployment(app_name, stage, deployment_id,
+                                    note="unused settings (the template declares no such Parameter): " + ", ".join(resolved.unused))
+    return resolved.parameters
+
+
+def _conclude(event: ChangeSetState, progress: Progress, stacks: StageStacks, step: str, aside: str = "") -> ChangeSetState:
     """Record how the stack operation ended: SUCCEEDED with the versions behind every ``live`` alias,
     or FAILED with CloudFormation's cause (``aside``: what else went wrong on the way)."""
-    app_name, stage, deployment_id = field(event, "app"), field(event, "stage"), field(event, "deploymentId")
+    app_name, stage, deployment_id = event["app"], event["stage"], event["deploymentId"]
     if progress.status == DeployProgress.SUCCEEDED:
-        versions = stacks.live_versions(field(event, "stackName"))
+        versions = stacks.live_versions(event["stackName"])
         lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.SUCCEEDED, versions=versions)
         metrics.add_metric(name="Deployments", unit="Count", value=1)
         return {**event, "status": DeployProgress.SUCCEEDED.value, "versions": versions}
@@ -111,38 +144,40 @@ def _conclude(event: DeployState, progress: Progress, stacks: StageStacks, step:
     return {**event, "status": DeployProgress.FAILED.value, "error": why}
 
 
-def check_deploy_step(event: DeployState) -> DeployState:
+def check_deploy_step(event: ChangeSetState) -> ChangeSetState:
     """Follow the change set for a few seconds (renewing the lease); once the stack settles, record
     the deployment. When CloudFormation does not answer, this task fails: the state machine then
     settles on what the stack did (SettleDeploy), never on this task's word."""
-    app_name, stage, deployment_id = field(event, "app"), field(event, "stage"), field(event, "deploymentId")
+    app_name, stage, deployment_id = event["app"], event["stage"], event["deploymentId"]
     lineage.renew_lease(app_name, stage, deployment_id)
     stacks = StageStacks()
-    progress = stacks.follow(field(event, "changeSetId"), FOLLOW_BUDGET_S)
+    progress = stacks.follow(event["changeSetId"], FOLLOW_BUDGET_S)
     if progress.status == DeployProgress.IN_PROGRESS:
         return {**event, "status": DeployProgress.IN_PROGRESS.value}
     return _conclude(event, progress, stacks, "CheckDeploy")
 
 
-def settle_deploy_step(event: SettleInput, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> DeployState:
+def settle_deploy_step(event: SettleInput, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> ChangeSetState:
     """A deploy task failed while its change set may be running: wait for the stack to settle
     (renewing the lease; the state machine loops while this says IN_PROGRESS), then record what the
     stack did — the change set's outcome when the stack executed it, else FAILED unchanged. Gives up
     after SETTLE_LIMIT, recording that the outcome is unknown (``POST .../reconcile`` repairs it)."""
-    app_name, stage, deployment_id = field(event, "app"), field(event, "stage"), field(event, "deploymentId")
+    app_name, stage, deployment_id = event["app"], event["stage"], event["deploymentId"]
     lineage.renew_lease(app_name, stage, deployment_id)
     since = event.get("settlingSince") or iso(now())
-    failed = (event.get("failedAt") or {}).get("step") or "CheckDeploy"
-    error = event.get("error") if isinstance(event.get("error"), dict) else None
+    failed_at = event.get("failedAt")
+    failed = (failed_at["step"] if failed_at else None) or "CheckDeploy"
+    caught = event.get("error")
+    error = caught if isinstance(caught, dict) else None
     aside = event.get("taskFailure") or cut(f"{failed} failed meanwhile: {reason(failed, error)}")
-    state: DeployState = {k: v for k, v in event.items() if k not in ("error", "failedAt")}  # type: ignore[assignment]
+    state = _deploy_state(event)
     state["taskFailure"] = aside
     stacks = StageStacks()
-    progress = stacks.settle(field(event, "stackName"), field(event, "changeSetId"))
+    progress = stacks.settle(event["stackName"], event["changeSetId"])
     if progress.status == DeployProgress.IN_PROGRESS:
         if now() - parse_iso(since) < SETTLE_LIMIT:
             return {**state, "status": DeployProgress.IN_PROGRESS.value, "settlingSince": since}
-        progress = Progress("FAILED", f"stack {field(event, 'stackName')} was still in progress after "
+        progress = Progress("FAILED", f"stack {event['stackName']} was still in progress after "
                             f"{int(SETTLE_LIMIT.total_seconds())} s; its outcome is unknown: reconcile the stage "
                             "(POST /apps/{app}/stages/{stage}/reconcile) once it settles")
     logger.warning("settled after a failed task", extra={"app": app_name, "stage": stage, "status": progress.status})
@@ -152,13 +187,11 @@ def settle_deploy_step(event: SettleInput, now: Callable[[], datetime] = lambda:
 def abandon_deploy_step(event: AbandonInput) -> DeployState:
     """A step failed for good: record the deployment FAILED with the step and the error (which
     releases the stage), or — when it never started — a FAILED deployment saying why."""
-    app_name, stage, number = field(event, "app"), field(event, "stage"), int(field(event, "build"))
-    step = (event.get("failedAt") or {}).get("step") or event.get("step") or "unknown"
-    why = reason(step, event.get("error"))
-    if event.get("deploymentId"):
-        deployment = lineage.finish_deployment(
-            app_name, stage, event["deploymentId"], DeploymentStatus.FAILED, error=why, step=step
-        )
+    app_name, stage, number = event["app"], event["stage"], event["build"]
+    step = event["failedAt"]["step"] or "unknown"
+    why = reason(step, event["error"])
+    if deployment_id := event.get("deploymentId"):
+        deployment = lineage.finish_deployment(app_name, stage, deployment_id, DeploymentStatus.FAILED, error=why, step=step)
     else:
         deployment = lineage.record_failed_start(
             app_name, stage, number, event.get("kind") or DeploymentKind.DEPLOY,
@@ -177,10 +210,10 @@ settle_deploy = task(settle_deploy_step)
 abandon_deploy = task(abandon_deploy_step)
 
 
-def watch_stage_step(event: DeployState) -> DeployState:
+def watch_stage_step(event: ChangeSetState) -> Watched:
     """After a deployment succeeded: a stage named prod is watched by auto-rollback from its first
     deploy (unless a person chose otherwise), and a watched stage's alarms follow its functions."""
-    app_name, stage = field(event, "app"), field(event, "stage")
+    app_name, stage = event["app"], event["stage"]
     applied = auto_rollback.ensure_default(app_name, stage, settings) or auto_rollback.refresh(app_name, stage, settings)
     logger.info("stage watch", extra={"app": app_name, "stage": stage, "watched": bool(applied and applied.get("enabled"))})
     return {**event, "watched": bool(applied and applied.get("enabled"))}

@@ -230,3 +230,31 @@ def test_the_change_set_reads_the_template_every_stage_runs_once(world):
     view = delivery.changeset("notes", "prod", 2)
     assert view["changesetId"] == "prod.000001.build-2" and view["commits"] == [{"commitId": "c2"}]
     assert sorted(templates.gets) == sorted([b1.template_key, b2.template_key])
+
+
+def test_redeploy_starts_a_config_deployment_of_the_build_the_stage_runs_and_the_change_set_shows_configuration(world):
+    """GIVEN dev runs build 1 and a configuration hook (settings) WHEN dev's change set of build 1
+    is asked, and dev is redeployed THEN the change set carries the hook's configuration; one
+    promote execution starts for a deployment of kind config of build 1; a stage that runs nothing
+    is refused naming the stage."""
+    lineage, templates, executions, _ = world
+    seen = []
+
+    def configuration(app, stage, template):
+        seen.append((app, stage, template))
+        return {"changes": [{"key": "Language", "source": "setting", "before": "en", "after": "fr"}]}
+
+    delivery = Delivery(lineage, templates, executions, FakeRepositories(), promote_machine=MACHINE.format("promote"),
+                        rollback_machine=MACHINE.format("rollback"), configuration=configuration)
+    b1 = built(lineage, templates, "c1")
+    lineage.deploy("notes", "dev", b1)
+    shown = delivery.changeset("notes", "dev", 1)
+    assert shown["configuration"]["changes"][0]["after"] == "fr" and seen == [("notes", "dev", {"Resources": {}})]
+
+    started = delivery.redeploy("notes", "dev", "alice")
+    assert (started.deployment.kind, started.deployment.build) == (DeploymentKind.CONFIG, 1)
+    machine, _, payload = executions.started[-1]
+    assert machine == MACHINE.format("promote") and payload["kind"] == "config"
+    with pytest.raises(InvalidInput) as e:
+        delivery.redeploy("notes", "prod", "alice")
+    assert e.value.field == "stage"
