@@ -46,10 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import stop_cloud  # noqa: E402
+from bench.cloud import start_cloud, stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
-from sprout.cli.local import LocalSprout  # noqa: E402
 
 APPS = {  # the app's folder, and the file a warm push changes
     "notes": (ROOT / "examples" / "notes", Path("functions") / "get" / "get.py"),
@@ -183,14 +182,8 @@ def bench(app: str, pushes: int) -> None:
     source_dir, changed = APPS[app]
     data_dir = Path(tempfile.mkdtemp(prefix="bench-build-"))
     work = data_dir / app
-    t0 = time.monotonic()
-    cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT)
-    print(f"sprout local up ready in {time.monotonic() - t0:.1f} s ({cloud.endpoint})", flush=True)
+    cloud = start_cloud(data_dir / "cloud")
     try:
-        os.environ.update(
-            AWS_ENDPOINT_URL=cloud.endpoint, AWS_ACCESS_KEY_ID="localcloud", AWS_SECRET_ACCESS_KEY="localcloud",
-            AWS_DEFAULT_REGION="us-east-1",
-        )
         sprout = SproutClient(cloud.api_url)
         clone_url = boto3.client("codecommit").create_repository(repositoryName=app)["repositoryMetadata"]["cloneUrlHttp"]
         sprout.request("POST", "/apps", {

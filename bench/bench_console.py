@@ -20,7 +20,6 @@ import statistics
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,10 +27,9 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_monitoring import measure, seeded_stage  # noqa: E402
-from bench.cloud import stop_cloud  # noqa: E402
+from bench.cloud import start_cloud, stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
-from sprout.cli.local import LocalSprout  # noqa: E402
 from sprout.console.server import serve  # noqa: E402
 
 TARGET_MS = 1000
@@ -62,9 +60,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-console-"))
-    t0 = time.monotonic()
-    cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT)
-    print(f"sprout local up ready in {time.monotonic() - t0:.1f} s ({cloud.endpoint})", flush=True)
+    cloud = start_cloud(data_dir / "cloud")
     try:
         sprout, _ = seeded_stage(cloud, data_dir, args.lines,
                               [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}])

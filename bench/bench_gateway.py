@@ -34,9 +34,8 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import stop_cloud  # noqa: E402
+from bench.cloud import start_cloud, stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
-from sprout.cli.local import LocalSprout  # noqa: E402
 
 HANDLER = "def main(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
 
@@ -170,7 +169,7 @@ def main() -> None:
     endpoint = args.endpoint
     cloud = None
     if endpoint is None:
-        cloud = LocalSprout.start(Path(tmp), with_sprout=False, cwd=ROOT)  # the bare cloud: no Sprout stack needed
+        cloud = start_cloud(Path(tmp), with_sprout=False)  # the bare cloud: no Sprout stack needed
         proc, endpoint = cloud.process, cloud.endpoint
     try:
         requests_ = setup(endpoint)

@@ -37,9 +37,8 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import stop_cloud  # noqa: E402
+from bench.cloud import start_cloud, stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
-from sprout.cli.local import LocalSprout  # noqa: E402
 
 PY_CODE = """
 import time
@@ -112,7 +111,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200)
     args = parse(parser, calls=5)
     with tempfile.TemporaryDirectory() as data_dir:
-        cloud = LocalSprout.start(Path(data_dir), with_sprout=False, cwd=ROOT)  # the bare cloud: no Sprout stack needed
+        cloud = start_cloud(Path(data_dir), with_sprout=False)  # the bare cloud: no Sprout stack needed
         try:
             run(cloud.endpoint, args.calls)
         finally:

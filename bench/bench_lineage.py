@@ -25,7 +25,6 @@ how long the cloud takes to exit after SIGTERM (the rule: within 5 s).
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import shutil
 import statistics
@@ -41,9 +40,8 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import stop_cloud  # noqa: E402
+from bench.cloud import start_cloud, stop_cloud, use_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
-from sprout.cli.local import LocalSprout  # noqa: E402
 
 TARGET_P50_MS = 20.0
 NOW = "2026-01-01T00:00:00.000Z"
@@ -151,14 +149,11 @@ def main() -> None:
     data_dir = tempfile.mkdtemp(prefix="bench-lineage-")
     cloud = None
     if args.endpoint is None:  # a table of its own: no Sprout stack
-        cloud = LocalSprout.start(Path(data_dir), with_sprout=False, cwd=ROOT)
+        cloud = start_cloud(Path(data_dir), with_sprout=False)
     endpoint = args.endpoint or cloud.endpoint
     try:
         table = f"sprout-bench-{uuid.uuid4().hex[:8]}"
-        os.environ.update(
-            AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="localcloud",
-            AWS_SECRET_ACCESS_KEY="localcloud", TABLE_NAME=table,
-        )
+        use_cloud(endpoint, TABLE_NAME=table)
         from sprout.adapters.lineage import Lineage
         from sprout.domain.model import App, StageSpec
 

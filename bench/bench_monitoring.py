@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import stop_cloud  # noqa: E402
+from bench.cloud import start_cloud, stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
@@ -130,8 +130,6 @@ def seeded_stage(cloud: LocalSprout, data_dir: Path, lines: int, stages: list[di
     """The notes app registered with ``stages``, pushed and live on dev with access logs on, and its
     dev stage seeded in bulk: ``lines`` access-log lines, as many create-function log lines, a day
     of 1-minute API metrics. Sprout's client and the stage's REST API name, for the measurements."""
-    os.environ.update(AWS_ENDPOINT_URL=cloud.endpoint, AWS_ACCESS_KEY_ID="localcloud",
-                      AWS_SECRET_ACCESS_KEY="localcloud", AWS_DEFAULT_REGION="us-east-1")
     sprout = SproutClient(cloud.api_url)
     clone_url = boto3.client("codecommit").create_repository(repositoryName="notes")["repositoryMetadata"]["cloneUrlHttp"]
     sprout.request("POST", "/apps", {"name": "notes", "repository": "notes", "stages": stages})
@@ -173,9 +171,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=100_000)
     args = parse(parser, runs=1, lines=200)
     data_dir = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
-    t0 = time.monotonic()
-    cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT)
-    print(f"sprout local up ready in {time.monotonic() - t0:.1f} s ({cloud.endpoint})", flush=True)
+    cloud = start_cloud(data_dir / "cloud")
     try:
         sprout, api_name = seeded_stage(cloud, data_dir, args.lines, [{"name": "dev", "branch": "main", "autoDeploy": True}])
 

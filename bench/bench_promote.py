@@ -25,10 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import stop_cloud  # noqa: E402
+from bench.cloud import start_cloud, stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
-from sprout.cli.local import LocalSprout  # noqa: E402
 
 NOTES = ROOT / "examples" / "notes"
 GIT_ENV = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@example.com", "GIT_COMMITTER_NAME": "Bench",
@@ -188,9 +187,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,5,25")
     args = parse(parser, runs=1, sizes="1")
     base = Path(tempfile.mkdtemp(prefix="sprout-bench-promote-"))
-    cloud = LocalSprout.start(base / "cloud", cwd=ROOT, extra_args=("--enforce-iam",))
-    os.environ.update(AWS_ENDPOINT_URL=cloud.endpoint, AWS_DEFAULT_REGION="us-east-1",
-                      AWS_ACCESS_KEY_ID="localcloud", AWS_SECRET_ACCESS_KEY="localcloud")
+    cloud = start_cloud(base / "cloud", enforce_iam=True)
     try:
         sprout = SproutClient(cloud.api_url)
         notes(sprout, base, args.runs)

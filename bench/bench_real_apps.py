@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from bench.cloud import start_cloud, stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
-from sprout.cli.local import LocalSprout  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "real-apps"
 APPS = ("node-no-lockfile", "typescript-esbuild", "s3-notifications", "stepfunctions-sdk", "fixed-names")
@@ -112,14 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         raise SystemExit(f"unknown app {unknown[0]} (the fixture apps: {', '.join(APPS)})")
     data_dir = Path(tempfile.mkdtemp(prefix="bench-real-apps-"))
-    t0 = time.monotonic()
-    cloud = LocalSprout.start(data_dir / "cloud", cwd=ROOT)
-    print(f"sprout local up ready in {time.monotonic() - t0:.1f} s ({cloud.endpoint})", flush=True)
+    cloud = start_cloud(data_dir / "cloud")
     try:
-        os.environ.update(
-            AWS_ENDPOINT_URL=cloud.endpoint, AWS_ACCESS_KEY_ID="localcloud", AWS_SECRET_ACCESS_KEY="localcloud",
-            AWS_DEFAULT_REGION="us-east-1",
-        )
         sprout = SproutClient(cloud.api_url)
         project = cloud.outputs["DependencyBuildProjectName"]
         if args.warm_up:
@@ -132,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
             built = f"{max(r['cached_dependency_builds']):10d}" if r["cached"] else f"{'-':>10s}"
             print(f"{app:22s} {r['cold']:9.2f} {r['cold_dependency_builds']:10d} {cached} {built}")
     finally:
-        cloud.stop()
+        stop_cloud(cloud)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

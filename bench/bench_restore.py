@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -32,11 +31,10 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_promote import App, good_on_prod_broken_built  # noqa: E402
-from bench.cloud import stop_cloud  # noqa: E402
+from bench.cloud import start_cloud, stop_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from demo.traffic import Traffic  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
-from sprout.cli.local import LocalSprout  # noqa: E402
 
 RATE = 10.0  # requests a second on prod
 FAST = "sprout-ar-notes-prod-fast"
@@ -85,9 +83,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parse(parser, runs=1)
     base = Path(tempfile.mkdtemp(prefix="sprout-bench-restore-"))
-    cloud = LocalSprout.start(base / "cloud", cwd=ROOT, extra_args=("--enforce-iam",))
-    os.environ.update(AWS_ENDPOINT_URL=cloud.endpoint, AWS_DEFAULT_REGION="us-east-1",
-                      AWS_ACCESS_KEY_ID="localcloud", AWS_SECRET_ACCESS_KEY="localcloud")
+    cloud = start_cloud(base / "cloud", enforce_iam=True)
     try:
         sprout = SproutClient(cloud.api_url)
         app = good_on_prod_broken_built(sprout, base)

@@ -79,7 +79,10 @@ def keep_running(d: story.Demo, cloud: LocalSprout, env: dict[str, str]) -> None
     print("   export " + " ".join(f"{k}={v}" for k, v in env.items() if k != "SPROUT_API_URL"))
     print(f"   export SPROUT_API_URL={env['SPROUT_API_URL']}")
     print("   then e.g. `aws codecommit list-repositories`, `sprout builds list notes`, "
-          "`sprout deployments list notes prod`, `sprout access-logs notes prod --follow`", flush=True)
+          "`sprout deployments list notes prod`, `sprout access-logs notes prod --follow`")
+    print(f"   the local cloud's state is kept in {cloud.data_dir}: after Ctrl-C (or a crash), "
+          f"`sprout local up --port {cloud.endpoint.rsplit(':', 1)[1]} --data-dir {cloud.data_dir}` brings it back "
+          f"(`sprout local reset --data-dir {cloud.data_dir}` empties it)", flush=True)
     from sprout.console.server import serve
 
     # the console, on this process: the same signed API calls as the CLI (CONSOLE_PORT, default 8080)
@@ -150,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         return (1 if failure else 0) if told else 130
     finally:
         cloud.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if keep and told:  # the state stays for `sprout local up --data-dir` (said in keep_running)
+            shutil.rmtree(data_dir / "notes", ignore_errors=True)
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

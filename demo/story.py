@@ -229,6 +229,15 @@ def monitoring_shows_it(d: Demo) -> None:
     check("NameError" in out and "gibberish" in out, "`sprout logs --errors` shows no NameError on gibberish")
     d.tl.record(f"create's logs: {errors[0]['message'].splitlines()[0].strip()}")
 
+    def name_error_issue() -> list[dict]:
+        return [i for i in d.get("/stages/prod/issues", status="open")["issues"] if i["type"] == "NameError"]
+
+    [issue] = poll("the NameError as one issue on prod", name_error_issue)
+    out = d.sprout("issues", "list", APP, "prod", "--status", "open")
+    check("NameError" in out and "build #2" in out, "`sprout issues list` shows no NameError new in build #2")
+    d.tl.record(f"issues: {issue['title']}, new in build #{issue['newInBuild']} (first seen on prod in deployment "
+                f"{issue['firstSeen']['deployment']}), {issue['count']} so far")
+
     def live_points() -> list[dict]:
         return d.get("/stages/prod/functions/CreateNoteFunction/metrics", since="5m", period=10)["live"]
 

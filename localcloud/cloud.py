@@ -1,6 +1,7 @@
 """LocalCloud: one moto server in this process, plus the components that make it run code.
 
-A component is a module with ``install(cloud)``; it may hook moto (see localcloud/moto_hooks.py),
+A component is a module with ``install(cloud)``; it may hook moto (see localcloud/moto_hooks.py;
+its fixes to moto's own behaviour live in its ``moto_patches.py``),
 mount a WSGI app under a path prefix, and register background services with ``start``/``stop``.
 Only one LocalCloud may run per process, because moto's backends are process-global.
 """
@@ -19,7 +20,8 @@ from typing import Any, Protocol
 import boto3
 from botocore.config import Config
 
-from localcloud import restarts
+from localcloud import persistence
+from localcloud.persistence import inflight
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -78,6 +80,7 @@ class LocalCloud:
         data_dir: str | os.PathLike = ".localcloud",
         host: str = "127.0.0.1",
         enforce_iam: bool = False,
+        persist: bool = True,
     ):
         self.host = host
         # IAM as AWS enforces it (localcloud.iam): every caller but the root key is held to its policies.
@@ -93,6 +96,12 @@ class LocalCloud:
         self._server = None
         self._moto_app: WSGIApp | None = None
         self._thread: threading.Thread | None = None
+        # what is kept across restarts (localcloud.persistence); without ``persist`` a start ignores
+        # the data dir's snapshot and writes none
+        self.persist = persist
+        self.persistence = persistence.Persistence(self.data_dir)
+        self.restored = persistence.Restored()
+        self._lock = persistence.DataDirLock(self.data_dir)
 
     # ---- what components use -------------------------------------------------------------
     @property
@@ -134,17 +143,30 @@ class LocalCloud:
         with _running_lock:
             if _running is not None:
                 raise RuntimeError("a LocalCloud is already running in this process")
-            sock = self._bind()
+            self._lock.acquire()  # one cloud per data dir (DataDirBusy)
+            try:
+                sock = self._bind()
+            except BaseException:
+                self._lock.release()
+                raise
             _running = self
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            restarts.mark(self.data_dir, self.endpoint)
+            if self.persist:
+                self.persistence.remember_port(self.port)
             self._configure_moto()
             for name in COMPONENTS:
                 importlib.import_module(name).install(self)
+            if self.persist:
+                self.mount(persistence.STATUS_PATH, self.persistence.status_app)
+                self.restored = self.persistence.restore()  # before the first request is served
+                self._services.insert(0, self.persistence)  # started first, stopped last: the last snapshot
             self._serve(sock)
             for service in self._services:
                 service.start()
+            if self.persist:
+                self.restored.ended = inflight.end_all(self)
+                self.persistence.save()  # the data dir takes a snapshot now, or the start fails (a full disk)
+                self.restored.counts = persistence.counts(self)
         except BaseException:
             self.stop()
             raise
@@ -165,6 +187,7 @@ class LocalCloud:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self._lock.release()
         with _running_lock:
             if _running is self:
                 _running = None
@@ -177,13 +200,27 @@ class LocalCloud:
 
     # ---- internals -----------------------------------------------------------------------
     def _bind(self) -> socket.socket:
+        # A restart takes the port its data dir's earlier run had (its stack outputs and URLs name
+        # it) when asked for any port (0), if it is free.
+        previous = self.persistence.previous_port() if self.persist else None
+        if previous and self.requested_port == 0:
+            try:
+                return self._listen(previous)
+            except PortInUse:
+                log.warning("port %s of the earlier run is in use: URLs it recorded name it", previous)
+        return self._listen(self.requested_port)
+
+    def _listen(self, port: int) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        # No SO_REUSEADDR: a second `up` on a port in use must fail at once.
+        # SO_REUSEADDR: a port whose earlier run was killed (its connections linger in FIN_WAIT or
+        # TIME_WAIT) is taken again at once. Linux still refuses a port another socket listens on, so
+        # a second `up` on a port in use fails at once.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.host, self.requested_port))
+            sock.bind((self.host, port))
         except OSError as e:
             sock.close()
-            raise PortInUse(f"port {self.requested_port} on {self.host} is already in use ({e.strerror})") from e
+            raise PortInUse(f"port {port} on {self.host} is already in use ({e.strerror})") from e
         sock.listen(128)
         self.port = sock.getsockname()[1]
         return sock
@@ -200,6 +237,8 @@ class LocalCloud:
     def wsgi_app(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """The local endpoint as a WSGI app: what the server serves, and what a component may call
         in-process for a request to the endpoint (the same routing, hooks and checks, no socket)."""
+        if self.persist:
+            self.persistence.note_request(environ)
         path = environ.get("PATH_INFO", "")
         for prefix, mounted in self._mounts:
             if path.startswith(prefix):

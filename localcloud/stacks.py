@@ -31,19 +31,26 @@ def deploy(
     timeout: float = 300,
     stop: threading.Event | None = None,
 ) -> dict[str, str]:
-    """Create stack ``name`` from a local template file and wait until it settles (or ``stop`` is
-    set: Interrupted); its outputs."""
+    """Create stack ``name`` from a local template file -- or update it when a restart brought it
+    back -- and wait until it settles (or ``stop`` is set: Interrupted); its outputs."""
     cfn = cloud.client("cloudformation")
+    request = {
+        "StackName": name,
+        "TemplateURL": template.resolve().as_uri(),
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        "Capabilities": CAPABILITIES,
+    }
     try:
-        cfn.create_stack(
-            StackName=name,
-            TemplateURL=template.resolve().as_uri(),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Capabilities=CAPABILITIES,
-        )
+        if _exists(cfn, name, stop):
+            cfn.update_stack(**request)
+        else:
+            cfn.create_stack(**request)
     except ClientError as e:  # refused in the call (ValidationError: the template or its parameters)
         error = e.response.get("Error", {})
-        raise StackFailed(f"stack {name} ({template}): {error.get('Code')}: {error.get('Message')}") from None
+        if "No updates are to be performed" not in str(error.get("Message")):
+            raise StackFailed(f"stack {name} ({template}): {error.get('Code')}: {error.get('Message')}") from None
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]  # kept as it was: its outputs
+        return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     deadline = time.monotonic() + timeout
     while True:
         stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
@@ -60,6 +67,21 @@ def deploy(
             raise StackFailed(f"stack {name} {status}: " + ("; ".join(reasons) or stack.get("StackStatusReason", "")))
         if time.monotonic() > deadline:
             raise StackFailed(f"stack {name} still {status} after {timeout:.0f} s")
+        if stop is not None and stop.wait(0.2):
+            raise Interrupted(f"stopped while stack {name} was {status}")
+        if stop is None:
+            time.sleep(0.2)
+
+
+def _exists(cfn, name: str, stop: threading.Event | None) -> bool:
+    """Whether a restart brought stack ``name`` back (waiting while a restart settles it)."""
+    while True:
+        try:
+            status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        except ClientError:
+            return False
+        if not status.endswith("_IN_PROGRESS"):
+            return status != "DELETE_COMPLETE"
         if stop is not None and stop.wait(0.2):
             raise Interrupted(f"stopped while stack {name} was {status}")
         if stop is None:

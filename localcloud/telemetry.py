@@ -34,6 +34,14 @@ LogEvent = tuple[int, str]  # (epoch ms, message)
 Datum = dict[str, Any]  # a CloudWatch MetricDatum
 # Metrics that some log lines carry (e.g. Embedded Metric Format): messages -> (namespace, datum)
 DerivedMetrics = Callable[[Iterable[str]], list[tuple[str, Datum]]]
+# Where AWS's services publish (AWS/Lambda, AWS/ApiGateway): no customer may write there
+SERVICE_NAMESPACE_PREFIX = "AWS/"
+
+
+def service_namespace(namespace: str) -> bool:
+    """Whether ``namespace`` is reserved for AWS's own services ("AWS/..."), which CloudWatch
+    refuses to any customer's PutMetricData."""
+    return namespace.startswith(SERVICE_NAMESPACE_PREFIX)
 
 
 class TelemetryWriter:

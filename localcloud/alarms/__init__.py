@@ -3,7 +3,7 @@
 - ``evaluation``: the pure evaluation (definition + datapoints per period + now -> state, reason);
 - ``validation``: PutMetricAlarm input -> AlarmDefinition, refusing what CloudWatch refuses;
 - ``expressions``: metric math (+ - * / ^, comparisons, AND, OR, IF, parentheses, numbers, query ids), parsed safely;
-- ``moto_glue``: hooks into moto (validation, initial state, history, DescribeAlarmHistory);
+- ``moto_patches``: hooks into moto (validation, initial state, history, DescribeAlarmHistory);
 - ``service``: the scheduler and the ``CloudWatch Alarm State Change`` event emitter.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import moto_glue
+from . import moto_patches
 from .service import AlarmEvaluator
 
 
 def install(cloud: Any) -> None:
-    moto_glue.install_hooks()
+    moto_patches.install()
     cloud.add_service(AlarmEvaluator(cloud))

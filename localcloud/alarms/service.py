@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from localcloud.cloud import ROOT_ACCESS_KEY, ROOT_SECRET_KEY
 
-from . import moto_glue
+from . import moto_patches
 from .evaluation import AlarmDefinition, Query, Samples, configuration_metrics, evaluate, series
 from .validation import InvalidAlarm
 
@@ -44,7 +44,7 @@ class AlarmEvaluator:
     def __init__(self, cloud: Any, margin: float = 0.3):
         self.cloud = cloud
         self.margin = margin
-        self.index = moto_glue.MetricIndex()
+        self.index = moto_patches.MetricIndex()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
@@ -58,8 +58,8 @@ class AlarmEvaluator:
     def start(self) -> None:
         for service in ("cloudwatch", "events"):
             self._client(service, self.cloud.region)
-        moto_glue.state_listeners.append(self.on_state_change)
-        moto_glue.put_listeners.append(self._wake.set)
+        moto_patches.state_listeners.append(self.on_state_change)
+        moto_patches.put_listeners.append(self._wake.set)
         for target, name in ((self._run, "alarm-evaluator"), (self._emit_loop, "alarm-events")):
             t = threading.Thread(target=target, name=f"localcloud-{name}", daemon=True)
             t.start()
@@ -70,8 +70,8 @@ class AlarmEvaluator:
         self._wake.set()
         self._events.put(None)
         for listeners, fn in (
-            (moto_glue.state_listeners, self.on_state_change),
-            (moto_glue.put_listeners, self._wake.set),
+            (moto_patches.state_listeners, self.on_state_change),
+            (moto_patches.put_listeners, self._wake.set),
         ):
             if fn in listeners:
                 listeners.remove(fn)
@@ -95,7 +95,7 @@ class AlarmEvaluator:
         next_wake = now + IDLE_WAKE
         due: list[tuple[str, str, Any, Any, AlarmDefinition]] = []
         live: set[str] = set()
-        for account, region, backend in moto_glue.iter_backends():
+        for account, region, backend in moto_patches.iter_backends():
             for alarm in list(backend.alarms.values()):
                 if getattr(alarm, "rule", None):
                     continue
@@ -131,7 +131,7 @@ class AlarmEvaluator:
         if cached is not None and cached[0] is alarm:
             return cached[1]
         try:
-            definition: AlarmDefinition | None = moto_glue.alarm_definition(alarm)
+            definition: AlarmDefinition | None = moto_patches.alarm_definition(alarm)
         except InvalidAlarm as e:
             log.warning("alarm %s is not evaluated: %s", alarm.name, e)
             definition = None
@@ -180,7 +180,7 @@ class AlarmEvaluator:
     def on_state_change(self, alarm: Any, previous: dict[str, Any], state: dict[str, Any]) -> None:
         """Called (inside moto) after every state change; queues the event for PutEvents."""
         try:
-            definition = moto_glue.alarm_definition(alarm)
+            definition = moto_patches.alarm_definition(alarm)
             configuration: dict[str, Any] = {"metrics": configuration_metrics(definition)}
         except InvalidAlarm:
             configuration = {"metrics": []}

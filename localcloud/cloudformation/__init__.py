@@ -3,7 +3,9 @@
 moto parses and serializes CloudFormation's query API, but every stack and change-set action
 (see api.py) is answered by our provisioner instead of moto's CloudFormation backend: stacks are
 kept here (in memory, thread-safe), and resources are made through the ordinary AWS APIs of the
-local endpoint, so moto holds their state like any other client's.
+local endpoint, so moto holds their state like any other client's. The stacks and change sets are
+kept across restarts in the local cloud's snapshot (localcloud.persistence; restart.py settles a stack
+a stopped cloud left in progress).
 
 Pipeline (prepare.py, in the API call): parse JSON/YAML (short tags too) -> parameters (defaults,
 overrides, AllowedValues, NoEcho, ...) -> for ``Transform: AWS::Serverless-2016-10-31``, package
@@ -83,7 +85,7 @@ def install(cloud) -> None:
     global _ENGINE, _DATA_DIR
     from moto.core.config import default_user_config
 
-    from . import moto_fixes, sam
+    from . import moto_patches, sam
     from .api import install_hooks
     from .engine import Engine
 
@@ -100,8 +102,29 @@ def install(cloud) -> None:
         data_dir=cloud.data_dir,
     )
     install_hooks(_ENGINE)
-    moto_fixes.install()
+    moto_patches.install()
     cloud.add_service(_Service(_ENGINE))
+    cloud.persistence.register("cloudformation", _engine_state, _load_engine_state)
+
+
+def _engine_state() -> tuple[Any, Any]:
+    """The stacks (with their resources, events, outputs) and change sets, kept across restarts."""
+    store = _ENGINE.store
+    with store.lock:
+        return list(store.stacks), list(store.change_sets)
+
+
+def _load_engine_state(state: tuple[Any, Any]) -> None:
+    store = _ENGINE.store
+    with store.lock:
+        store.stacks, store.change_sets = list(state[0]), list(state[1])
+
+
+def take_on_interrupted() -> int:
+    """After a restart: settle the stacks a stopped cloud left in progress (restart.py); how many."""
+    from .restart import take_on
+
+    return take_on(_ENGINE.store, _ENGINE.steps) if _ENGINE is not None else 0
 
 
 def engine() -> Any:

@@ -75,6 +75,26 @@ class Builds:
             build.done.wait(timeout=2)
         self.logs.stop()
 
+    # ---- persistence (localcloud.persistence): the builds and their numbers are kept ------------
+    def state(self) -> tuple[dict[str, Build], dict[str, int]]:
+        with self._lock:
+            return dict(self._builds), dict(self._numbers)
+
+    def load_state(self, state: tuple[dict[str, Build], dict[str, int]]) -> None:
+        with self._lock:
+            self._builds, self._numbers = dict(state[0]), dict(state[1])
+
+    def end_interrupted(self) -> int:
+        """After a restart: builds that were running end STOPPED (their commands died with the
+        cloud); how many."""
+        with self._lock:
+            builds = list(self._builds.values())
+        ended = 0
+        for build in builds:
+            if build.interrupted():
+                ended += 1
+        return ended
+
     def next_number(self, project: str) -> int:
         with self._lock:
             self._numbers[project] = self._numbers.get(project, 0) + 1
@@ -160,6 +180,7 @@ def install(cloud: Any) -> None:
     service = Builds(cloud)
     _running = service
     cloud.add_service(service)
+    cloud.persistence.register("codebuild", service.state, service.load_state)
     backends = require(_MODELS, "codebuild_backends", "projects (codebuild_projects[name].project_metadata) and build ids")
     require(_MODELS, "CodeBuild", "a project's .project_metadata (the API shape) and .service_role")
     invalid_input = require("moto.codebuild.exceptions", "InvalidInputException", "CodeBuild's InvalidInputException")

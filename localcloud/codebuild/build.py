@@ -105,6 +105,23 @@ class Build:
             kill_tree(process)
         return True
 
+    def interrupted(self) -> bool:
+        """The local cloud stopped while this build ran: it ends STOPPED now (False if it had ended)."""
+        with self.lock:
+            if self.status in TERMINAL:
+                return False
+            now = datetime.now(UTC)
+            if self.phases and "endTime" not in self.phases[-1]:
+                self.close(self.phases[-1], "STOPPED", "BUILD_STOPPED", "the local cloud stopped during this phase")
+            self.phases.append({"phaseType": "COMPLETED", "startTime": now})
+            self.current_phase = "COMPLETED"
+            self.ending = "STOPPED"
+            self.status = "STOPPED"
+            self.end = now
+            self.process = None
+        self.done.set()
+        return True
+
     # ---- the API shape ------------------------------------------------------------------------
     def snapshot(self, region: str, account: str) -> dict[str, Any]:
         plan = self.plan

@@ -12,7 +12,6 @@ the one place where moto hands an event to a rule's targets (``Rule.send_to_targ
   ``Scheduled Event`` AWS sends (``source: aws.events``, ``resources: [ruleArn]``).
 
 PutEvents refuses ``aws.*`` sources per entry to callers other than the root (``sources``).
-It also fixes two deviations of moto's Step Functions interpreter (see ``stepfunctions_fixes``).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from localcloud.events_router import schedule, sources, stepfunctions_fixes
+from localcloud.events_router import schedule, sources
 from localcloud.events_router.delivery import SERVICES, Deliverer, Delivery
 from localcloud.events_router.transform import target_input
 from localcloud.moto_hooks import HOOKS, hook, require
@@ -203,8 +202,6 @@ def install(cloud: Any) -> None:
     _router = EventRouter(cloud)
     _install_hooks()
     sources.install()
-    # Step Functions has no component of its own; EventBridge is what starts its executions.
-    stepfunctions_fixes.install()
     cloud.add_service(_router.deliverer)
     cloud.add_service(_router.scheduler)
 

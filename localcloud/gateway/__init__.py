@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from localcloud.urls import EXECUTE_API_PREFIX
 
-from . import moto_dispatch, openapi
+from . import moto_patches, openapi
 from .app import Gateway
 from .cognito import UserPoolTokens
 from .http_api import Dispatcher, HttpApiGateway
@@ -40,7 +40,7 @@ def install(cloud) -> None:
     from localcloud.cloud import REGION, ROOT_ACCESS_KEY
 
     openapi.install()
-    moto_dispatch.install()
+    moto_patches.install()
     invoker = LambdaInvoker(cloud.wsgi_app, cloud.host, cloud.port, ROOT_ACCESS_KEY, REGION)
     recorder = Telemetry(cloud.client)
     rest = Gateway(invoker, recorder, user_pools=UserPoolTokens(lambda: cloud.endpoint))

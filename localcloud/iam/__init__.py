@@ -12,7 +12,7 @@
   call with its role's; an EventBridge rule starts executions with its target's role (see
   ``credentials``). Their trust policies must admit the service.
 
-moto's own enforcement point and principal lookup are used (``moto_glue``); without the flag the
+moto's own enforcement point and principal lookup are used (``moto_patches``); without the flag the
 hooks pass straight through to moto, whose enforcement stays off, and nothing changes.
 """
 
@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from localcloud.iam import actions, moto_glue, policy
+from localcloud.iam import actions, moto_patches, policy
 from localcloud.iam.boundaries import Boundaries
 from localcloud.iam.enforce import Authorizer, Denied
 from localcloud.iam.principals import Directory, access_key_of
@@ -113,7 +113,7 @@ def install(cloud: Any) -> None:
         Boundaries(cloud.account_id),
     )
     _state = _State(cloud, bool(getattr(cloud, "enforce_iam", False)), sessions, authorizer, cloud.client("lambda"))
-    moto_glue.install(cloud, enforcing, authorizer, sessions)
+    moto_patches.install(cloud, enforcing, authorizer, sessions)
 
 
 def enforcing() -> bool:
@@ -158,7 +158,7 @@ def caller_is_root() -> bool:
     """Whether the moto request being served on this thread was signed with the root key (which
     also plays the AWS services of the local cloud), or runs without enforcement. Services that
     decide per item (PutEvents' ``aws.*`` sources) ask this while serving the request."""
-    return not enforcing() or moto_glue.current_principal() is None
+    return not enforcing() or moto_patches.current_principal() is None
 
 
 def service_may_invoke(function_arn: str, service: str, source_arn: str, source_account: str | None = None) -> bool:

@@ -314,8 +314,12 @@ def _events(call: Call) -> list[Check] | None:
     params, op = call.params, call.operation
     action = f"events:{op}"
     if op == "PutEvents":
-        buses = {_bus(call, e.get("EventBusName")) for e in params.get("Entries") or [] if isinstance(e, dict)}
-        return [Check(action, b) for b in sorted(buses)] or None
+        # each entry is authorized on its bus, with the condition keys events:source and
+        # events:detail-type (EventBridge's fine-grained PutEvents permissions)
+        seen = {(_bus(call, e.get("EventBusName")), str(e.get("Source") or ""), str(e.get("DetailType") or ""))
+                for e in params.get("Entries") or [] if isinstance(e, dict)}
+        return [Check(action, bus, (("events:source", source), ("events:detail-type", detail)))
+                for bus, source, detail in sorted(seen)] or None
     rule = params.get("Rule") or (params.get("Name") if op in ("PutRule", "DescribeRule", "DeleteRule", "EnableRule", "DisableRule") else None)
     if rule:
         out = [Check(action, _rule(call, str(rule), params.get("EventBusName")))]

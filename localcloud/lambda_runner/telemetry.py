@@ -2,7 +2,8 @@
 (localcloud/telemetry.py), so that the invoke path only appends to a queue.
 
 Also turns Embedded Metric Format lines (JSON with ``_aws.CloudWatchMetrics``, as Powertools
-Metrics prints them) into metrics, as CloudWatch Logs does for Lambda log groups.
+Metrics prints them) into metrics, as CloudWatch Logs does for Lambda log groups; a directive into
+one of AWS's own namespaces (``AWS/...``) gives none, as PutMetricData refuses them to customers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from localcloud.telemetry import Datum, LogEvent, TelemetryWriter
+from localcloud.telemetry import Datum, LogEvent, TelemetryWriter, service_namespace
 
 __all__ = ["Datum", "LogEvent", "Telemetry", "emf_metrics"]
 
@@ -51,6 +52,8 @@ def _emf_document(doc: dict) -> list[tuple[str, Datum]]:
     out = []
     for directive in meta["CloudWatchMetrics"]:
         namespace = directive["Namespace"]
+        if service_namespace(str(namespace)):
+            continue  # the function's own publication: AWS's namespaces are not its to write (monitoring/namespaces.py)
         dimension_sets = directive.get("Dimensions") or [[]]
         for metric in directive["Metrics"]:
             name = metric["Name"]

@@ -12,6 +12,8 @@ around the interpreter.
   child when the parent's task ends without it.
 - ``States.*`` errors of Map items and Parallel branches keep their name at the enclosing state
   (``error_names``): moto turned them into ``States.Runtime``.
+- Where moto's interpreter departs from AWS (``moto_patches``): an execution started without a
+  name gets a UUID name; a definite JSONPath through an array index yields one value.
 - Readable failure logs: moto logs every failing state as one ERROR line holding the whole error
   payload and the interpreter's representation of the state (tens of kilobytes for one failed
   execution). A failure is logged once, at WARNING (a failed execution is the app's outcome, not
@@ -29,7 +31,7 @@ from typing import Any
 
 from localcloud.moto_hooks import hook, require
 
-from . import dynamodb_results, error_names, nested, payload_limits, status_events
+from . import dynamodb_results, error_names, moto_patches, nested, payload_limits, status_events
 
 log = logging.getLogger("localcloud.stepfunctions")
 
@@ -47,6 +49,7 @@ def _standard(execution: Any) -> bool:
 
 
 def install(cloud: Any) -> None:
+    moto_patches.install()
     emitter = status_events.Emitter(cloud.client("events").put_events)
     program_stopped = require(
         "moto.stepfunctions.parser.asl.eval.program_state", "ProgramStopped", "an execution that StopExecution ended"

@@ -42,6 +42,7 @@ ENV_NAMES = {
     "access_log_role_arn": "ACCESS_LOG_ROLE_ARN",
     "fast_signal_function_arn": "FAST_SIGNAL_FUNCTION_ARN",
     "teardown_machine": "TEARDOWN_STATE_MACHINE_ARN",
+    "issues_function_arn": "ISSUES_FUNCTION_ARN",
 }
 
 
@@ -59,6 +60,7 @@ class Settings:
     access_log_role_arn: str | None = None
     fast_signal_function_arn: str | None = None
     teardown_machine: str | None = None
+    issues_function_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

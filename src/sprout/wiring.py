@@ -12,17 +12,24 @@ from __future__ import annotations
 from functools import cache
 
 from sprout.adapters.alarms import Alarms
+from sprout.adapters.apigateway import StageResources
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.auto_rollback import AutoRollbackSettings
 from sprout.adapters.executions import Executions
+from sprout.adapters.issue_events import IssueEvents
 from sprout.adapters.lineage import Lineage
 from sprout.adapters.lineage.stage_settings import SettingsRepository
+from sprout.adapters.lineage.table import now_iso
+from sprout.adapters.logs import LogReader
+from sprout.adapters.metrics import MetricReader
 from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
 from sprout.adapters.stacks import StageStacks
 from sprout.services.apps import Apps
 from sprout.services.builds import Builds
 from sprout.services.delivery import Delivery
+from sprout.services.issues import Grouping, Issues
+from sprout.services.monitoring import Monitoring
 from sprout.services.previews import Previews
 from sprout.services.rollbacks import AlarmRollback
 from sprout.services.stage_changes import StageChanges
@@ -67,7 +74,7 @@ def delivery() -> Delivery:
     return Delivery(lineage(), artifacts(), executions(), repositories(),
                     promote_machine=settings().need("promote_machine"),
                     rollback_machine=settings().need("rollback_machine"),
-                    configuration=stage_settings().change_set_configuration)
+                    configuration=stage_settings().change_set_configuration, issues=lineage())
 
 
 def _now() -> str:
@@ -96,6 +103,21 @@ def apps() -> Apps:
 @cache
 def stages() -> Stages:
     return Stages(lineage(), stacks())
+
+
+@cache
+def issues() -> Issues:
+    return Issues(lineage(), lineage(), now_iso)
+
+
+@cache
+def grouping() -> Grouping:
+    return Grouping(lineage(), lineage(), IssueEvents())
+
+
+@cache
+def monitoring() -> Monitoring:
+    return Monitoring(lineage(), StageResources(), MetricReader(), LogReader())
 
 
 @cache
@@ -129,11 +151,11 @@ def teardown() -> Teardown:
 def api() -> dict[str, object]:
     """What the API's routes use (Powertools' router context), all built at its cold start."""
     return {"lineage": lineage(), "delivery": delivery(), "builds": builds(), "apps": apps(), "stages": stages(),
-            "stacks": stacks(), "stage_settings": stage_settings(), "stage_changes": stage_changes(),
-            "previews": previews()}
+            "stacks": stacks(), "stage_settings": stage_settings(), "issues": issues(),
+            "stage_changes": stage_changes(), "previews": previews()}
 
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  alarm_rollback, stage_settings, stage_changes, previews, teardown):
+                  monitoring, alarm_rollback, stage_settings, issues, grouping, stage_changes, previews, teardown):
         built.cache_clear()

@@ -5,27 +5,20 @@ access-log settings (``update-account``, ``update-stage`` patch operations)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
 from sprout.domain.errors import NotDeployed
-from sprout.domain.monitoring import ACCESS_LOG_FORMAT, RETENTION_DAYS, access_log_group
-
-
-@dataclass(frozen=True)
-class ApiStage:
-    logical_id: str
-    api_id: str
-    stage: str
-    api_name: str = ""
-
-
-@dataclass(frozen=True)
-class StageInventory:
-    functions: dict[str, str] = field(default_factory=dict)  # logical id -> physical function name
-    apis: tuple[ApiStage, ...] = ()
+from sprout.domain.monitoring import (
+    ACCESS_LOG_FORMAT,
+    RETENTION_DAYS,
+    ApiStage,
+    StageInventory,
+    access_log_group,
+)
 
 
 @dataclass(frozen=True)
@@ -36,7 +29,7 @@ class AccessLogSetting:
 
 
 class StageResources:
-    def __init__(self, cloudformation=None, apigateway=None):
+    def __init__(self, cloudformation: Any = None, apigateway: Any = None) -> None:
         self._cfn = cloudformation or boto3.client("cloudformation")
         self._apigw = apigateway or boto3.client("apigateway")
 
@@ -71,7 +64,7 @@ class StageResources:
 
 
 class AccessLogging:
-    def __init__(self, apigateway=None):
+    def __init__(self, apigateway: Any = None) -> None:
         self._apigw = apigateway or boto3.client("apigateway")
 
     def account_role(self) -> str | None:

@@ -119,7 +119,8 @@ class Alarms:
 
 
 class Subscriptions:
-    """The fast signal's subscription filters on the stage's access-log groups."""
+    """Sprout's subscription filters: the fast signal's on a watched stage's access-log groups, the
+    issues' on every deployed stage's function log groups (``sprout.services.issues``)."""
 
     def __init__(self, logs: Any = None):
         self._logs = logs or boto3.client("logs")
@@ -141,8 +142,15 @@ class Subscriptions:
                       self._logs.describe_subscription_filters(logGroupName=group).get("subscriptionFilters", [])]
             raise Conflict(
                 f"log group {group} already has {len(others)} subscription filters ({', '.join(others)}), the most "
-                "CloudWatch Logs allows: remove one so that Sprout can subscribe its fast signal"
+                "CloudWatch Logs allows: remove one so that Sprout can subscribe its own"
             ) from None
+
+    def ensure_group(self, group: str) -> None:
+        """The group exists (a function that never logged has none yet); its retention is left as is."""
+        try:
+            self._logs.create_log_group(logGroupName=group)
+        except self._logs.exceptions.ResourceAlreadyExistsException:
+            pass
 
     def delete(self, group: str, name: str) -> None:
         try:

@@ -11,6 +11,7 @@ truncating silently."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 
@@ -35,7 +36,7 @@ class LogEvent:
 
 
 class LogReader:
-    def __init__(self, client=None):
+    def __init__(self, client: Any = None) -> None:
         self._logs = client or boto3.client("logs")
 
     def newest(

@@ -3,23 +3,18 @@ call (up to 500 queries), as series keyed by query id."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import boto3
 
+from sprout.domain.monitoring import MetricQuery
 
-@dataclass(frozen=True)
-class MetricQuery:
-    id: str
-    namespace: str
-    name: str
-    dimensions: tuple[tuple[str, str], ...]
-    stat: str
+__all__ = ["MetricQuery", "MetricReader"]
 
 
 class MetricReader:
-    def __init__(self, client=None):
+    def __init__(self, client: Any = None) -> None:
         self._cw = client or boto3.client("cloudwatch")
 
     def series(

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from sprout.cli.client import ApiError, SproutError, one_line
-from sprout.cli.commands import apps, console, delivery, local, monitoring, pipeline, stage_settings
+from sprout.cli.commands import apps, console, delivery, issues, local, monitoring, pipeline, stage_settings
 from sprout.cli.commands.apps import stage_flag
 from sprout.cli.commands.common import Context
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     stage_settings.add_parsers(sub)
     monitoring.add_parsers(sub)
     pipeline.add_parsers(sub)
+    issues.add_parsers(sub)
     console.add_parsers(sub)
     return parser
 
@@ -52,6 +53,8 @@ def run(argv: list[str]) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(monitoring.default_access_logs_verb(argv))
     if args.command == "local":
+        if args.action != "up":
+            local.local_verb(args.action, extra)  # does not return
         local.local_up(extra)  # does not return
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

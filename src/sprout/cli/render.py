@@ -299,6 +299,9 @@ def changeset(c: dict) -> str:
     ]
     counts = f"{len(changes)} change{'s' if len(changes) != 1 else ''}, {major} major"
     lines.append(counts + (" — confirm required" if c.get("confirmRequired") else ""))
+    issues = c.get("openIssues") or {}
+    if issues.get("issues"):
+        lines.append(f"! {cell(issues.get('summary'))}")
     kinds = list(KIND_TITLES) + sorted({ch.get("kind", "?") for ch in changes} - set(KIND_TITLES))
     for kind in kinds:
         group = [ch for ch in changes if ch.get("kind", "?") == kind]

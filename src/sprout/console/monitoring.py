@@ -91,6 +91,8 @@ def stage_page(console: Page, request: Request) -> Response:
         "metrics": ((*base, "metrics"), {"since": since, "period": PERIODS.get(since)}),
         "deployments": ((*base, "deployments"), {"limit": "50"}),
         "functions": ((*base, "functions"), None),
+        "issues": ((*base, "issues"), {"status": "open", "limit": "25"}),
+        "regressed": ((*base, "issues"), {"status": "regressed", "limit": "25"}),
     })
     if not got["stage"].ok:
         return console.error_page(request, got["stage"].status or 502, got["stage"].error or "")
@@ -101,6 +103,7 @@ def stage_page(console: Page, request: Request) -> Response:
               for cid, title, fields, unit in API_CHARTS]
     return console.render(
         "stage.html", request, app=app, stage=stage, view=got["stage"].value, logs=got["logs"],
+        issues=got["issues"], regressed=got["regressed"],
         metrics=got["metrics"], charts=charts if got["metrics"].ok else [], functions=got["functions"],
         since=since, status_filter=status, follow=request.arg("follow") == "1", windows=WINDOWS, statuses=STATUSES,
         deployments=got["deployments"],

@@ -97,5 +97,10 @@ def deployment_page(console: Page, request: Request) -> Response:
     got = get_all(console.client, {"d": (("apps", app, "stages", stage, "deployments", ident), None)})["d"]
     if not got.ok:
         return _fail_page(console, request, got)
+    # the issues this deployment introduced: first seen while it ran (new in its build)
+    issues = get_all(console.client, {"i": (("apps", app, "stages", stage, "issues"),
+                                            {"build": str(got.value.get("build")), "limit": "100"})})["i"]
+    introduced = [i for i in (issues.value or {}).get("issues", []) if (i.get("firstSeen") or {}).get("deployment")
+                  == got.value.get("id")] if issues.ok else []
     return console.render("deployment.html", request, app=app, stage=stage, deployment=got.value,
-                          live=got.value.get("status") == "IN_PROGRESS")
+                          live=got.value.get("status") == "IN_PROGRESS", issues=issues, introduced=introduced)

@@ -123,15 +123,19 @@ def alarm_name(app: str, stage: str, signal: str) -> str:
     return f"{ALARM_PREFIX}{app}-{stage}-{signal}"
 
 
-def filter_name(app: str, stage: str) -> str:
-    """The subscription filter's name carries app and stage to the fast-signal function ('#' is in
-    no app or stage name: it is refused at registration)."""
-    return f"{OWN}#{app}#{stage}"
+FAST_SIGNAL_FILTER = OWN
+ISSUES_FILTER = "sprout-is"  # the same mechanism on the functions' log groups (sprout.domain.issues)
 
 
-def parse_filter_name(name: str) -> tuple[str, str] | None:
-    parts = name.split("#")
-    if len(parts) != 3 or parts[0] != OWN or not parts[1] or not parts[2]:
+def filter_name(app: str, stage: str, prefix: str = FAST_SIGNAL_FILTER) -> str:
+    """The subscription filter's name carries app and stage to the function it delivers to ('#' is
+    in no app or stage name: it is refused at registration)."""
+    return f"{prefix}#{app}#{stage}"
+
+
+def parse_filter_name(name: str, prefix: str = FAST_SIGNAL_FILTER) -> tuple[str, str] | None:
+    parts = name.split("#") if isinstance(name, str) else []
+    if len(parts) != 3 or parts[0] != prefix or not parts[1] or not parts[2]:
         return None
     return parts[1], parts[2]
 

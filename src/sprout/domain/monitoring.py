@@ -8,11 +8,41 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sprout.domain.errors import FunctionNotFound, InvalidInput, shown
 from sprout.domain.tokens import seal, unseal
+
+
+@dataclass(frozen=True)
+class ApiStage:
+    """A REST API stage of a stage's stack."""
+
+    logical_id: str
+    api_id: str
+    stage: str
+    api_name: str = ""
+
+
+@dataclass(frozen=True)
+class StageInventory:
+    """What a stage's stack holds that monitoring reads: its functions and REST API stages."""
+
+    functions: dict[str, str] = dataclass_field(default_factory=dict)  # logical id -> physical function name
+    apis: tuple[ApiStage, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One statistic of one metric (a GetMetricData query)."""
+
+    id: str
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+    stat: str
 
 DEFAULT_SINCE = timedelta(hours=1)
 MAX_LIMIT = 1000

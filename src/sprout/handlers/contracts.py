@@ -8,7 +8,7 @@ No ``from __future__ import annotations`` here: Python 3.11 then counts a ``NotR
 required (the task envelope checks the required keys at run time, sprout.handlers.tasks.common).
 """
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class Trigger(TypedDict, total=False):
@@ -215,9 +215,11 @@ class ChangeSetState(TypedDict):
 
 
 class Watched(ChangeSetState):
-    """WatchStage's output: whether auto-rollback watches the stage now."""
+    """WatchStage's output: whether auto-rollback watches the stage now, and the issues'
+    subscriptions (``{"subscribed", "notSubscribed"}``, or ``{"error"}``)."""
 
     watched: bool
+    issues: NotRequired[dict[str, Any]]
 
 
 class FailedAt(TypedDict):

@@ -1,0 +1,1 @@
+"""Use cases, one module each, handed their ports as Protocols."""

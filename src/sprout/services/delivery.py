@@ -40,6 +40,7 @@ from sprout.domain.pipeline import (
     rollback_target,
 )
 from sprout.observability import tracer
+from sprout.services.issues import IssueStore, open_issues_of_build
 from sprout.services.ports import DeliveryLineage, Executions, Templates
 from sprout.services.rollbacks import begin_rollback
 
@@ -93,8 +94,10 @@ class Reads:
 
 class Delivery:
     def __init__(self, lineage: DeliveryLineage, artifacts: Templates, executions: Executions, source: Commits,
-                 promote_machine: str, rollback_machine: str, configuration: Configuration | None = None):
+                 promote_machine: str, rollback_machine: str, configuration: Configuration | None = None,
+                 issues: IssueStore | None = None):
         self.lineage = lineage
+        self.issues = issues  # a promote's change set names the build's open issues on the stage before
         self.artifacts = artifacts
         self.executions = executions
         self.source = source
@@ -111,7 +114,12 @@ class Delivery:
         reads = Reads(self.lineage, self.artifacts)
         target = reads.build(app, number)
         check_deployable(target, stage, force=True)
-        return self._changeset(registered, stage, target, reads)
+        view = self._changeset(registered, stage, target, reads)
+        first = registered.stages[0].name if registered.stages else stage
+        before = promote_source_stage(registered, stage).name if stage != first else None
+        view["openIssues"] = (open_issues_of_build(self.issues, app, before, number)
+                              if before and self.issues is not None else None)
+        return view
 
     def _changeset(self, registered: App, stage: str, target: Build, reads: Reads) -> dict[str, Any]:
         app = registered.name

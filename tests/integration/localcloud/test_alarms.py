@@ -278,7 +278,7 @@ def test_given_the_pinned_moto_then_the_alarm_and_datapoint_attributes_the_evalu
 
     from moto.cloudwatch.models import CloudWatchBackend
 
-    from localcloud.alarms import moto_glue
+    from localcloud.alarms import moto_patches
     from localcloud.alarms.evaluation import MetricId
 
     backend = CloudWatchBackend("us-east-1", "000000000000")
@@ -310,8 +310,8 @@ def test_given_the_pinned_moto_then_the_alarm_and_datapoint_attributes_the_evalu
     )
     alarm = backend.alarms["contract"]
 
-    definition = moto_glue.alarm_definition(alarm)
-    index = moto_glue.MetricIndex()
+    definition = moto_patches.alarm_definition(alarm)
+    index = moto_patches.MetricIndex()
     index.refresh("000000000000", "us-east-1", backend)
     now = datetime.now(UTC)
     samples = index.samples(

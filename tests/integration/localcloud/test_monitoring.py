@@ -169,3 +169,45 @@ def test_given_a_rest_api_when_access_logs_are_set_through_update_stage_then_the
         assert not off.get("accessLogSettings")
     finally:
         apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": previous or ""}])
+
+
+def test_given_a_role_session_allowed_put_metric_data_when_it_puts_into_an_aws_namespace_then_cloudwatch_refuses_it(cloud, uid):
+    """GIVEN a role session (a function's, say) whose policy allows cloudwatch:PutMetricData everywhere
+    WHEN it puts 100 Errors of another function into AWS/Lambda
+    THEN CloudWatch's InvalidParameterValue names the namespace and stores nothing, while the same
+    datum in its own namespace is taken; AND the root key, which plays the AWS services (the local
+    cloud's own AWS/Lambda and AWS/ApiGateway metrics), still puts there."""
+    from tests.integration.localcloud.lambda_helpers import service_role
+
+    role = service_role(
+        cloud, f"metrics-{uid}", "lambda.amazonaws.com",
+        [{"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}],
+    )
+    creds = cloud.client("sts").assume_role(RoleArn=role, RoleSessionName=f"forger-{uid}")["Credentials"]
+    forger = cloud.client(
+        "cloudwatch", aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    victim = [{"Name": "FunctionName", "Value": f"victim-{uid}"}]
+    errors = [{"MetricName": "Errors", "Value": 100.0, "Unit": "Count", "Dimensions": victim}]
+    root = cloud.client("cloudwatch")
+
+    def listed(namespace: str, dimensions: list[dict]) -> list[dict]:
+        return root.list_metrics(Namespace=namespace, Dimensions=dimensions)["Metrics"]
+
+    # WHEN the session forges AWS/Lambda Errors
+    with pytest.raises(ClientError) as refused:
+        forger.put_metric_data(Namespace="AWS/Lambda", MetricData=errors)
+    # THEN CloudWatch's error, naming the namespace
+    error = refused.value.response["Error"]
+    assert (error["Code"], error["Message"]) == ("InvalidParameterValue", "The value AWS/Lambda for parameter Namespace is invalid.")
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # the sentinel: the same call into the app's own namespace is taken, and is listed
+    forger.put_metric_data(Namespace=f"App/{uid}", MetricData=errors)
+    wait_for("the app's own metric", lambda: listed(f"App/{uid}", victim))
+    # and the forged one never was
+    assert listed("AWS/Lambda", victim) == []
+    # AND the root key (the services' publisher on the local cloud) puts into AWS/Lambda
+    served = [{"Name": "FunctionName", "Value": f"served-{uid}"}]
+    root.put_metric_data(Namespace="AWS/Lambda", MetricData=[{**errors[0], "Dimensions": served}])
+    assert [m["MetricName"] for m in listed("AWS/Lambda", served)] == ["Errors"]

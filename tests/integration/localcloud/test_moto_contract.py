@@ -7,6 +7,7 @@ checks every recorded name against the installed moto, plus the moto behaviours 
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import time
@@ -71,6 +72,8 @@ def test_given_a_started_cloud_then_the_step_functions_hooks_are_among_them(loca
         (sfn_task, "StateTaskServiceSfn._normalise_parameters"),
         (sfn_task, "StateTaskServiceSfn._normalise_response"),
         ("moto.stepfunctions.parser.asl.component.eval_component", "EvalComponent._log_failure_event_exception"),
+        ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend.start_execution"),  # stepfunctions/moto_patches.py
+        ("moto.stepfunctions.parser.asl.utils.json_path", "extract_json"),
     ):
         assert key in moto_hooks.HOOKS, key
 
@@ -141,3 +144,75 @@ def test_given_a_started_cloud_then_the_actions_moto_lacks_are_provided_by_local
     from moto.core.utils import method_names_from_class
 
     assert "continue_update_rollback" in method_names_from_class(CloudFormationResponse)
+
+
+# What localcloud may import from moto directly: the configuration moto documents (the switches its
+# decorator and server take), the WSGI app its own server runs, and the package's version. Everything else
+# is private.
+PUBLIC_MOTO = {"moto", "moto.core.config", "moto.moto_server.werkzeug_app"}
+
+
+def test_given_localcloud_then_it_imports_no_private_moto_name_but_through_moto_hooks():
+    """GIVEN localcloud's source WHEN its imports are read THEN none names a private moto module
+    (those are reached through moto_hooks, so that this contract checks them)."""
+    offenders = []
+    for path in sorted((ROOT / "localcloud").rglob("*.py")):
+        if path.name == "moto_hooks.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+                for name in names
+                if (name == "moto" or name.startswith("moto.")) and name not in PUBLIC_MOTO
+            ]
+    assert offenders == [], "read private moto names with moto_hooks.require, patch them with moto_hooks.hook"
+
+
+def test_given_localcloud_then_its_moto_patches_are_named_one_way():
+    """GIVEN localcloud's modules WHEN one patches moto THEN it is its component's moto_patches.py."""
+    odd = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "localcloud").rglob("*.py")
+        if ("moto" in path.stem or path.stem.endswith("_fixes")) and path.name not in ("moto_hooks.py", "moto_patches.py")
+    ]
+    assert odd == [], "a component's patches of moto live in its moto_patches.py"
+
+
+def test_given_a_started_cloud_then_the_names_persistence_reads_are_among_the_required(local):
+    for key in (
+        ("moto.core.base_backend", "BackendDict._instances"),
+        ("moto.iam.models", "AWSManagedPolicy"),
+        ("moto.stepfunctions.parser.backend.execution_worker", "ExecutionWorker"),
+        ("moto.stepfunctions.parser.models", "stepfunctions_parser_backends"),
+        ("moto.sqs.models", "sqs_backends"),
+    ):
+        assert key in moto_hooks.REQUIRED, key
+
+
+def test_given_moto_state_when_snapshotted_and_put_back_then_moto_answers_from_it(local):
+    """What persistence relies on: moto's backends pickle (with localcloud.persistence's rules),
+    go back into the same BackendDicts, and the attributes in-flight work is ended through exist."""
+    from localcloud.persistence import backends, inflight, snapshot
+
+    s3, sqs = local.client("s3"), local.client("sqs")
+    s3.create_bucket(Bucket="contract-kept")
+    s3.put_object(Bucket="contract-kept", Key="k", Body=b"v")
+    queue = sqs.create_queue(QueueName="contract-kept")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody="m")
+    assert sqs.receive_message(QueueUrl=queue, VisibilityTimeout=3600)["Messages"]
+    body = snapshot.dumps({"moto": backends.collect()}, backends.References().reducers())
+    s3.delete_object(Bucket="contract-kept", Key="k")
+    s3.delete_bucket(Bucket="contract-kept")
+    backends.restore(snapshot.loads(body)["moto"])
+    assert s3.get_object(Bucket="contract-kept", Key="k")["Body"].read() == b"v"
+    assert inflight._sqs_in_flight(local) >= 1
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=queue)["Messages"]] == ["m"]
+    # an AWS managed policy is a reference to the new IAM backend's, with its attachments
+    local.client("iam").list_policies(Scope="AWS", MaxItems=1)
+    assert local.client("iam").get_policy(PolicyArn="arn:aws:iam::aws:policy/AWSLambdaExecute")["Policy"]["Arn"]

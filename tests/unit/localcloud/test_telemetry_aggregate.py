@@ -35,3 +35,26 @@ def test_given_many_distinct_latencies_when_aggregated_then_no_datum_carries_mor
     out = aggregate(data)
     assert all(len(d["Values"]) <= MAX_VALUES_PER_DATUM for d in out)
     assert sorted(v for d in out for v in d["Values"]) == [float(v) for v in range(400)]
+
+
+def test_given_emf_lines_into_an_aws_namespace_and_into_the_apps_when_read_then_only_the_apps_metrics_come_out():
+    """GIVEN a function's log lines in Embedded Metric Format, one declaring ``AWS/Lambda`` (forging
+    another function's Errors) and one its own namespace WHEN the runner derives metrics from them
+    THEN only the app's namespace gives a metric: AWS's namespaces are not a customer's to write."""
+    import json
+
+    from localcloud.lambda_runner.telemetry import emf_metrics
+
+    def line(namespace: str) -> str:
+        return json.dumps({
+            "_aws": {"Timestamp": 1764669600000, "CloudWatchMetrics": [
+                {"Namespace": namespace, "Dimensions": [["FunctionName"]], "Metrics": [{"Name": "Errors", "Unit": "Count"}]},
+            ]},
+            "FunctionName": "someone-elses-function",
+            "Errors": 100,
+        })
+
+    out = emf_metrics([line("AWS/Lambda"), line("Notes")])
+
+    assert [namespace for namespace, _ in out] == ["Notes"]
+    assert out[0][1]["Value"] == 100.0

@@ -263,10 +263,19 @@ def optimistically(what: str, attempt_once: Callable[[], T | None]) -> T:
     raise Conflict(f"could not {what}: too much contention")
 
 
+def _subclasses(model: type[Model]) -> list[type[Model]]:
+    """Every item model, those of modules that keep their own (``lineage.issues``) included."""
+    found = []
+    for sub in model.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
 def reset_connections() -> None:
     """Forget the cached DynamoDB clients, so the next call resolves the endpoint again (for tests
     and tools that change AWS_ENDPOINT_URL within one process)."""
     global _connection
     _connection = None
-    for model in (Item, *MODELS):
+    models: list[type[Model]] = [Item, *MODELS, *_subclasses(Item)]
+    for model in models:
         model._connection = None

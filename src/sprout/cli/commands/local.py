@@ -26,6 +26,20 @@ def add_parsers(sub: Any) -> None:
         help=UP_HELP + " (`sprout local up --help` lists its options)",
         description=UP_HELP,
     )
+    for verb, text in KEEPING.items():
+        verbs.add_parser(verb, add_help=False, help=text + f" (`sprout local {verb} --help`)", description=text)
+
+
+KEEPING = {
+    "export": "write the local cloud kept in --data-dir (stopped) to FILE, to move it to another machine",
+    "import": "bring a local cloud from FILE (an export) into an empty --data-dir",
+    "reset": "empty --data-dir after asking: the next `sprout local up` starts a new local cloud",
+}
+
+
+def local_verb(action: str, rest: list[str]) -> None:
+    """``sprout local export|import|reset``: ``python -m localcloud <action>`` with ``rest``."""
+    os.execv(sys.executable, [sys.executable, "-m", "localcloud", action, *rest])
 
 
 def local_up(rest: list[str]) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import yaml
 
 from sprout import wiring
 from sprout.adapters import auto_rollback
+from sprout.adapters.apigateway import StageResources
 from sprout.adapters.executions import Executions
 from sprout.adapters.lineage.stage_settings import SettingsRepository
 from sprout.adapters.source import descends_from
@@ -29,6 +31,7 @@ from sprout.handlers.contracts import (
 )
 from sprout.handlers.tasks.common import lineage, reason, settings, task, with_execution
 from sprout.observability import logger, metrics
+from sprout.services.issues import subscribe_stage
 from sprout.services.stage_settings import deploy_parameters
 
 artifacts = wiring.artifacts()
@@ -211,12 +214,26 @@ abandon_deploy = task(abandon_deploy_step)
 
 
 def watch_stage_step(event: ChangeSetState) -> Watched:
-    """After a deployment succeeded: a stage named prod is watched by auto-rollback from its first
-    deploy (unless a person chose otherwise), and a watched stage's alarms follow its functions."""
+    """After a deployment succeeded: the stage's function log groups feed the issues function; a
+    stage named prod is watched by auto-rollback from its first deploy (unless a person chose
+    otherwise), and a watched stage's alarms follow its functions."""
     app_name, stage = event["app"], event["stage"]
+    grouped = subscribe_issues(app_name, stage, event.get("deploymentId"))
     applied = auto_rollback.ensure_default(app_name, stage, settings) or auto_rollback.refresh(app_name, stage, settings)
     logger.info("stage watch", extra={"app": app_name, "stage": stage, "watched": bool(applied and applied.get("enabled"))})
-    return {**event, "watched": bool(applied and applied.get("enabled"))}
+    return {**event, "watched": bool(applied and applied.get("enabled")), "issues": grouped}
+
+
+def subscribe_issues(app_name: str, stage: str, deployment: str | None) -> dict[str, Any]:
+    """Every function log group of the stage feeds the issues function (sprout.services.issues).
+    A failure here is logged and said in the step's output: the deployment is done either way."""
+    try:
+        functions = StageResources().inventory(stack_name(app_name, stage), f"stage {stage} of app {app_name}").functions
+        return subscribe_stage(lineage, auto_rollback.Subscriptions(), app_name, stage, functions,
+                               settings.need("issues_function_arn"), deployment)
+    except Exception as e:  # noqa: BLE001 - the deployment succeeded; grouping its errors is extra
+        logger.exception("issues not subscribed", extra={"app": app_name, "stage": stage})
+        return {"error": f"{type(e).__name__}: {cut(str(e), 300)}"}
 
 
 watch_stage = task(watch_stage_step)

@@ -97,6 +97,8 @@ THIEF = textwrap.dedent('''\
                 AlarmName=event["alarm"], StateValue="ALARM", StateReason="forged")),
             "forge the fast signal": attempt(lambda: cw.put_metric_data(
                 Namespace="Sprout", MetricData=[{"MetricName": "Errors5xx", "Value": 100.0}])),
+            "forge a sprout issue event": attempt(lambda: events.put_events(Entries=[{
+                "Source": "sprout", "DetailType": "Sprout Issue State Change", "Detail": '{"event": "issue.new"}'}])),
             "start a rollback": attempt(lambda: sfn.start_execution(stateMachineArn=event["rollback"], input="{}")),
             "own table": attempt(lambda: ddb.put_item(TableName=os.environ["LOOT"], Item={"pk": {"S": "mine"}})),
             "read sprout's table": attempt(lambda: ddb.scan(TableName=event["table"], Limit=5)),
@@ -111,7 +113,7 @@ THIEF = textwrap.dedent('''\
 ''')
 
 SPROUTS = ("read sprout's table", "write sprout's table", "write the artifacts", "invoke sprout",
-           "drop the boundary", "become admin", "fire sprout's alarm", "forge the fast signal", "start a rollback")
+           "drop the boundary", "become admin", "fire sprout's alarm", "forge the fast signal", "start a rollback", "forge a sprout issue event")
 
 
 @pytest.fixture

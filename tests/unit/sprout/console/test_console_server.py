@@ -62,6 +62,16 @@ class StubApi:
                     "status": "SUCCEEDED"}, "lock": None, "functions": []}
         if path.endswith("/deployments"):
             return {"deployments": []}
+        if path == "/apps/notes/stages/dev/deployments/000002":
+            return {"id": "000002", "build": 2, "kind": "deploy", "status": "SUCCEEDED", "trigger": {"type": "push"},
+                    "durationMs": 1000, "startedAt": "2026-12-07T15:58:00.000Z"}
+        if path.endswith("/issues"):
+            status = (query or {}).get("status")
+            issue = {"id": "0a4d", "title": "NameError in create.py:<b>handler</b>", "status": "open", "count": 3,
+                     "newInBuild": 2, "lastSeen": "2026-12-07T16:00:00.000Z",
+                     "firstSeen": {"at": "2026-12-07T15:59:00.000Z", "build": 2, "deployment": "000002"}}
+            return {"issues": [issue] if status in (None, "open") else [], "nextToken": None,
+                    "notSubscribed": [{"function": "Full", "reason": "2 subscription filters"}]}
         if path.endswith("/auto-rollback"):
             return {"enabled": False, "alarms": []}
         raise ApiError(404, {"message": f"no route {path}"}, method, path)
@@ -253,6 +263,19 @@ def test_given_a_quarantined_build_when_rolling_back_then_the_default_skips_it_a
     send(port, "POST", "/apps/notes/stages/prod/rollback", {"Cookie": cookie, "Origin": origin},
          f"csrf={token}&confirm=yes&build=3&force=yes")
     assert ("POST", "/apps/notes/stages/prod/rollback", {"build": 3, "force": True}) in api.calls
+
+
+def test_given_open_issues_when_a_stage_and_a_deployment_are_opened_then_they_show_new_in_build_escaped(console):
+    """GIVEN a stage with one open issue first seen in deployment 000002 (build 2), and a function not subscribed
+    WHEN the stage's page and that deployment's page are opened
+    THEN both show it ("new in build #2" on the stage), its title escaped, and the unsubscribed function is named"""
+    _, port = console
+    status, _, page = send(port, "GET", "/apps/notes/stages/dev")
+    assert status == 200 and "Open issues" in page and "#2" in page and "new in build" in page
+    assert "&lt;b&gt;handler&lt;/b&gt;" in page and "<b>handler</b>" not in page
+    assert "Not grouped: Full" in page
+    status, _, page = send(port, "GET", "/apps/notes/stages/dev/deployments/000002")
+    assert status == 200 and "Issues it introduced" in page and "&lt;b&gt;handler&lt;/b&gt;" in page
 
 
 def test_given_a_console_built_without_serve_when_the_apps_page_is_asked_then_it_is_served():

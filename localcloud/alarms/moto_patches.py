@@ -150,7 +150,7 @@ def _history_state(state: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- hooks ---------------------------------------------------------------------------------------
-def install_hooks() -> None:
+def install() -> None:
     validation_error = require(
         "moto.cloudwatch.exceptions", "ValidationError", "CloudWatch's ValidationError"
     )
