@@ -53,7 +53,7 @@ class Preview:
     created_at: str = ""
     pull_request_id: str | None = None
 
-    def view(self) -> dict:
+    def view(self) -> dict[str, Any]:
         shown = {"kind": self.kind, "branch": self.branch, "createdAt": self.created_at}
         return {**shown, "pullRequestId": self.pull_request_id} if self.pull_request_id else shown
 
@@ -156,7 +156,7 @@ class Stage:
     lock: StageLock | None = None
     version: int = 0
     preview: Preview | None = None
-    removing: dict | None = None  # the recorded removal intent, while the teardown runs
+    removing: dict[str, Any] | None = None  # the recorded removal intent, while the teardown runs
     removed_at: str | None = None  # set once the stage was torn down: its history stays readable
 
 

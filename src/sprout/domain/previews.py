@@ -43,13 +43,13 @@ class PreviewSettings:
     limit: int = DEFAULT_LIMIT
     updated_at: str = ""
     updated_by: str | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict[str, Any])
 
     @property
     def enabled(self) -> bool:
         return self.branches_enabled or self.pull_requests_enabled
 
-    def view(self) -> dict:
+    def view(self) -> dict[str, Any]:
         return {
             "branches": {"enabled": self.branches_enabled, "pattern": self.pattern},
             "pullRequests": {"enabled": self.pull_requests_enabled, "targets": list(self.targets)},

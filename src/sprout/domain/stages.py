@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sprout.domain.errors import Conflict, InvalidInput, named
 from sprout.domain.model import StageSpec
@@ -41,9 +42,9 @@ class StackState:
     status: str  # "GONE" | "IN_PROGRESS" | "FAILED"
     attempt: int = 0
     backoff_s: int = 0
-    blockers: tuple[dict, ...] = ()  # [{"logicalId", "type", "physicalId", "reason"}]
+    blockers: tuple[dict[str, Any], ...] = ()  # [{"logicalId", "type", "physicalId", "reason"}]
 
-    def view(self) -> dict:
+    def view(self) -> dict[str, Any]:
         return {"status": self.status, "attempt": self.attempt, "backoffSeconds": self.backoff_s,
                 "blockers": list(self.blockers), "giveUp": self.status == "FAILED" and self.attempt >= MAX_DELETE_ATTEMPTS}
 
@@ -83,7 +84,7 @@ def pipeline_order(stages: Sequence[StageSpec]) -> list[StageSpec]:
     return [s for s in stages if not s.preview] + [s for s in stages if s.preview]
 
 
-def stack_state(status: str | None, attempt: int, blockers: Sequence[dict] = ()) -> StackState:
+def stack_state(status: str | None, attempt: int, blockers: Sequence[dict[str, Any]] = ()) -> StackState:
     """Where the deletion of a stack stands: ``status`` is CloudFormation's (None: no such stack,
     which DELETE_COMPLETE also means); ``attempt`` how many deletes were asked so far."""
     if status is None or status == "DELETE_COMPLETE":
@@ -99,7 +100,7 @@ def stack_state(status: str | None, attempt: int, blockers: Sequence[dict] = ())
 START_GRACE = timedelta(minutes=2)
 
 
-def sweep_restarts(removing: dict, running: bool | None, now: datetime) -> bool:
+def sweep_restarts(removing: dict[str, Any], running: bool | None, now: datetime) -> bool:
     """Whether the sweep starts a recorded removal again: its execution has ended, or nobody can
     tell and it was recorded (or last restarted) longer than START_GRACE ago."""
     if running is True:

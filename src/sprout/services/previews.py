@@ -7,7 +7,7 @@ the teardown); the sweep removes previews whose branch is gone and restarts remo
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sprout.domain.errors import Conflict, InvalidInput, NotFound, SourceError
 from sprout.domain.model import App, Preview, Stage, StageSpec
@@ -36,7 +36,7 @@ class PreviewLineage(Protocol):
 class PullRequestPort(Protocol):
     def comment(self, repository: str, pull_request_id: str, before: str, after: str, content: str) -> None: ...
     def stage_urls(self, app: str, stage: str) -> list[str]: ...  # its stack's http(s) outputs
-    def start_build(self, app: App, commit: str, branch: str, trigger: dict) -> dict: ...  # {"build", "execution"}
+    def start_build(self, app: App, commit: str, branch: str, trigger: dict[str, Any]) -> dict[str, Any]: ...  # {"build", "execution"}
 
 
 class BranchLookup(Protocol):
@@ -55,7 +55,7 @@ class Previews:
         self.resolve_branch = resolve_branch
         self.pull_requests = pull_requests
 
-    def put(self, app_name: str, body: dict, by: str | None) -> PreviewSettings:
+    def put(self, app_name: str, body: dict[str, Any], by: str | None) -> PreviewSettings:
         app = self.lineage.get_app(app_name)
         parsed = settings_from_api(body, [s.name for s in app.stages if not s.preview])
         settings = PreviewSettings(parsed.branches_enabled, parsed.pattern, parsed.pull_requests_enabled,
@@ -67,10 +67,11 @@ class Previews:
         self.lineage.get_app(app_name)
         return self.lineage.get_previews(app_name) or PreviewSettings()
 
-    def ensure_branch(self, repository: str, branch: str) -> list[dict]:
+    def ensure_branch(self, repository: str, branch: str) -> list[dict[str, Any]]:
         """A pushed branch: for every app of the repository whose branch previews match it and whose
         stages do not follow it yet, a preview stage (auto-deploy) — or why none was made."""
         outcomes = []
+
         for app, settings in self.lineage.apps_with_previews(repository):
             followed = any(s.branch == branch for s in app.stages)
             if not branch_wants_preview(settings, branch, followed):
@@ -92,7 +93,7 @@ class Previews:
             outcomes.append({"app": app.name, "branch": branch, "stage": name, "created": True})
         return outcomes
 
-    def branch_deleted(self, repository: str, branch: str, by: str | None) -> list[dict]:
+    def branch_deleted(self, repository: str, branch: str, by: str | None) -> list[dict[str, Any]]:
         """Every preview following ``branch`` is removed (recorded, then torn down). A deployment
         still running on it is waited for by the teardown, not refused."""
         removed = []
@@ -102,7 +103,7 @@ class Previews:
             removed.append(self.stages.remove(app.name, spec.name, by, reason="branch deleted", wait_for_lock=True))
         return removed
 
-    def sweep(self) -> dict:
+    def sweep(self) -> dict[str, Any]:
         """Previews whose branch is gone are removed; removals whose execution ended are restarted."""
         gone = []
         for st in self.lineage.live_previews():
@@ -122,12 +123,13 @@ class Previews:
 
     # ---- pull requests ---------------------------------------------------------------------------
 
-    def pull_request_event(self, detail: dict) -> list[dict]:
+    def pull_request_event(self, detail: dict[str, Any]) -> list[dict[str, Any]]:
         """``CodeCommit Pull Request State Change``: opened (or reopened) into a target → stage
         ``pr-<id>`` following the source branch, its source commit built and deployed, the pull
         request told where it answers; a new commit → told again (the push itself deploys it);
         closed or merged → the stage removed."""
         assert self.pull_requests is not None
+        pull_requests = self.pull_requests
         event = str(detail.get("event") or "")
         try:
             stage = pull_request_stage(str(detail.get("pullRequestId") or ""))
@@ -140,9 +142,12 @@ class Previews:
         commit, base = str(detail.get("sourceCommit") or ""), str(detail.get("destinationCommit") or "")
         closed = detail.get("pullRequestStatus") == "Closed" or detail.get("isMerged") == "True"
         outcomes = []
+
+        def say(text: str) -> None:
+            pull_requests.comment(repository, pr_id, base, commit, text)
+
         for app, settings in self.lineage.apps_with_previews(repository):
             existing = app.stage(stage)
-            say = lambda text: self.pull_requests.comment(repository, pr_id, base, commit, text)  # noqa: E731
             if closed:
                 if existing is not None and existing.preview and existing.preview.kind == "pullRequest":
                     outcomes.append(self.stages.remove(app.name, stage, "sprout:pull-request-closed",

@@ -5,9 +5,11 @@ any recorded removal whose execution is no longer running."""
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sprout.domain.errors import StackNameTaken, StageBusy, named
 from sprout.domain.model import App, Stage, StageSpec
@@ -21,15 +23,15 @@ class StageLineage(Protocol):
     def list_stages(self, app: str) -> list[Stage]: ...
     def stack_owner(self, stack: str) -> tuple[str, str] | None: ...
     def add_stage(self, app_name: str, spec: StageSpec, after: str | None = None) -> App: ...
-    def begin_removal(self, app_name: str, stage: str, intent: dict, holder_running=None,
+    def begin_removal(self, app_name: str, stage: str, intent: dict[str, Any], holder_running: Callable[[str], bool | None] | None = None,
                       wait_for_lock: bool = False) -> tuple[Stage, bool]: ...
-    def note_removal(self, app_name: str, stage: str, **fields: object) -> dict: ...
-    def begin_app_deletion(self, app_name: str, intent: dict) -> App: ...
+    def note_removal(self, app_name: str, stage: str, **fields: object) -> dict[str, Any]: ...
+    def begin_app_deletion(self, app_name: str, intent: dict[str, Any]) -> App: ...
     def removals_pending(self) -> list[Stage]: ...
 
 
 class ExecutionPort(Protocol):
-    def start(self, state_machine_arn: str, name: str, payload: dict) -> str: ...
+    def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> str: ...
     def is_running(self, execution_arn: str) -> bool | None: ...
 
 
@@ -82,7 +84,7 @@ class StageChanges:
     def _execution_name(self, app: str, what: str) -> str:
         return f"{app}-{what}-{uuid.uuid4().hex[:8]}"[-80:]
 
-    def remove(self, app: str, stage: str, by: str | None, reason: str = "asked", wait_for_lock: bool = False) -> dict:
+    def remove(self, app: str, stage: str, by: str | None, reason: str = "asked", wait_for_lock: bool = False) -> dict[str, Any]:
         """Record the removal, then start the teardown. 409 with the holder while a deployment runs
         (``wait_for_lock``: recorded all the same, and the teardown waits for the deployment to end)."""
         name = self._execution_name(app, stage)
@@ -93,7 +95,7 @@ class StageChanges:
             self.executions.start(self.teardown_machine, name, {"app": app, "stages": [stage], "deleteApp": False})
         return {"app": app, "stage": stage, "removal": st.removing, "started": created}
 
-    def delete_app(self, app: str, by: str | None) -> dict:
+    def delete_app(self, app: str, by: str | None) -> dict[str, Any]:
         """Every stage removed as ``remove`` does, then the app: one teardown execution. A stage
         that a deployment holds answers 409 before anything is recorded."""
         registered = self.lineage.get_app(app)
@@ -119,7 +121,7 @@ class StageChanges:
 
     # ---- the sweep -------------------------------------------------------------------------------
 
-    def sweep(self) -> list[dict]:
+    def sweep(self) -> builtins.list[dict[str, Any]]:
         """Restart every recorded removal whose teardown execution is no longer running (killed,
         failed, never started). The new execution is recorded before it starts."""
         restarted = []

@@ -16,7 +16,7 @@ Every step is idempotent: a removal killed anywhere is started again by the swee
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sprout.domain.errors import StageBusy, named
 from sprout.domain.model import Stage
@@ -26,7 +26,7 @@ from sprout.domain.stages import function_log_groups, stack_state
 
 class TeardownLineage(Protocol):
     def get_stage(self, app: str, stage: str) -> Stage: ...
-    def note_removal(self, app_name: str, stage: str, **fields: object) -> dict: ...
+    def note_removal(self, app_name: str, stage: str, **fields: object) -> dict[str, Any]: ...
     def finish_removal(self, app_name: str, stage: str) -> Stage: ...
     def finish_app_deletion(self, app_name: str) -> None: ...
 
@@ -38,7 +38,7 @@ class StageCloud(Protocol):
     def unwatch(self, app: str, stage: str) -> list[str]: ...  # the alarms it deleted
     def access_logs_off(self, stack: str) -> None: ...
     def delete_stack(self, stack: str) -> None: ...
-    def stack_status(self, stack: str) -> tuple[str | None, list[dict]]: ...  # (status, blockers)
+    def stack_status(self, stack: str) -> tuple[str | None, list[dict[str, Any]]]: ...  # (status, blockers)
     def delete_log_groups(self, names: list[str]) -> list[str]: ...  # the ones that existed
 
 
@@ -47,7 +47,7 @@ class Teardown:
         self.lineage = lineage
         self.cloud = cloud
 
-    def prepare(self, app: str, stage: str) -> dict:
+    def prepare(self, app: str, stage: str) -> dict[str, Any]:
         st = self.lineage.get_stage(app, stage)
         if st.lock and takeover_reason(st.lock, datetime.now(UTC), None) is None:
             # a deployment still runs on it (no new one starts: the removal is recorded); the ASL retries
@@ -65,7 +65,7 @@ class Teardown:
         self.lineage.note_removal(app, stage, alarmsDeleted=alarms, step="unwatched")
         return {"app": app, "stage": stage, "stack": stack, "attempt": 0}
 
-    def delete_stack(self, app: str, stage: str, attempt: int) -> dict:
+    def delete_stack(self, app: str, stage: str, attempt: int) -> dict[str, Any]:
         stack = stack_name(app, stage)
         status, _ = self.cloud.stack_status(stack)
         if status not in (None, "DELETE_COMPLETE", "DELETE_IN_PROGRESS"):
@@ -73,7 +73,7 @@ class Teardown:
         self.lineage.note_removal(app, stage, step="deleteStack", deleteAttempts=attempt + 1)
         return {"app": app, "stage": stage, "stack": stack, "attempt": attempt + 1}
 
-    def check_stack(self, app: str, stage: str, attempt: int) -> dict:
+    def check_stack(self, app: str, stage: str, attempt: int) -> dict[str, Any]:
         stack = stack_name(app, stage)
         status, blockers = self.cloud.stack_status(stack)
         state = stack_state(status, attempt, blockers)
@@ -82,22 +82,22 @@ class Teardown:
                                       stackStatus=status)
         return {"app": app, "stage": stage, "stack": stack, **state.view()}
 
-    def clean_up(self, app: str, stage: str) -> dict:
+    def clean_up(self, app: str, stage: str) -> dict[str, Any]:
         plan = ((self.lineage.get_stage(app, stage).removing or {}).get("plan") or {}).get("logGroups", [])
         deleted = self.cloud.delete_log_groups(list(plan))
         self.lineage.note_removal(app, stage, step="cleanedUp", logGroupsDeleted=deleted)
         return {"app": app, "stage": stage, "logGroupsDeleted": deleted}
 
-    def finish(self, app: str, stage: str) -> dict:
+    def finish(self, app: str, stage: str) -> dict[str, Any]:
         done = self.lineage.finish_removal(app, stage)
         return {"app": app, "stage": stage, "removedAt": done.removed_at}
 
-    def failed(self, app: str, stage: str, error: dict) -> dict:
+    def failed(self, app: str, stage: str, error: dict[str, Any]) -> dict[str, Any]:
         """Record why this run stopped; the removal stays recorded and the sweep starts it again."""
         self.lineage.note_removal(app, stage, step="failed", error={"error": str(error.get("Error", ""))[:200],
                                                                     "cause": str(error.get("Cause", ""))[:1000]})
         return {"app": app, "stage": stage, "failed": True}
 
-    def finish_app(self, app: str) -> dict:
+    def finish_app(self, app: str) -> dict[str, Any]:
         self.lineage.finish_app_deletion(app)
         return {"app": app, "deleted": True}

@@ -11,6 +11,7 @@ its stack name is free again, and the app's pipeline no longer lists it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sprout.adapters.lineage.items import (
     PREVIEWS_GSI2PK,
@@ -47,6 +48,7 @@ def _same_stages(item: AppItem):  # the condition that the pipeline did not chan
 
 
 class StageChangeRepository:
+    stack_owner: Callable[[str], tuple[str, str] | None]  # AppRepository's, beside it in Lineage
     def add_stage(self, app_name: str, spec: StageSpec, after: str | None = None) -> App:
         """Add ``spec`` to the pipeline and claim its stack, in one transaction. Raises Conflict (the
         app is being deleted, a stage of that name), StackNameTaken, InvalidInput."""
@@ -63,10 +65,10 @@ class StageChangeRepository:
                 raise StageRemoved(f"stage {named(spec.name)} of app {named(app_name)} is still being removed")
             txn = Txn()
             txn.update("app", item, [AppItem.stages.set([spec_doc(s) for s in stages])], condition=_same_stages(item))
-            follows = {"gsi1pk": branch_gsi1pk(app.repository, spec.branch), "gsi1sk": f"APP#{app_name}#STAGE#{spec.name}"} \
+            follows: dict[str, Any] = {"gsi1pk": branch_gsi1pk(app.repository, spec.branch), "gsi1sk": f"APP#{app_name}#STAGE#{spec.name}"} \
                 if spec.branch else {"gsi1pk": None, "gsi1sk": None}
             preview = spec.preview.view() if spec.preview else None
-            live_preview = {"gsi2pk": PREVIEWS_GSI2PK, "gsi2sk": f"APP#{app_name}#STAGE#{spec.name}"} if preview else {}
+            live_preview: dict[str, Any] = {"gsi2pk": PREVIEWS_GSI2PK, "gsi2sk": f"APP#{app_name}#STAGE#{spec.name}"} if preview else {}
             if old is None:
                 txn.put("stage", StageItem(app_pk(app_name), stage_sk(spec.name), app=app_name, name=spec.name,
                                            branch=spec.branch, auto_deploy=spec.auto_deploy, deployments=0,
@@ -220,7 +222,7 @@ class StageChangeRepository:
         return settings_of(item.settings) if item else None
 
     def put_previews(self, app: App, settings: PreviewSettings) -> None:
-        on = {"gsi1pk": previews_gsi1pk(app.repository), "gsi1sk": app_pk(app.name)} if settings.enabled else {}
+        on: dict[str, Any] = {"gsi1pk": previews_gsi1pk(app.repository), "gsi1sk": app_pk(app.name)} if settings.enabled else {}
         PreviewsItem(app_pk(app.name), "PREVIEWS", app=app.name, settings=settings.view(), **on).save()
 
     def apps_with_previews(self, repository: str) -> list[tuple[App, PreviewSettings]]:
