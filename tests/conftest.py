@@ -58,8 +58,11 @@ def cloud(tmp_path_factory) -> Iterator[RunningCloud]:
     """The session's local cloud, with Sprout deployed on it as stack ``sprout`` (as ``sprout local
     up`` does), enforcing IAM as AWS does (``--enforce-iam``): Sprout's functions, state machine
     and rule act with their own roles' policies; the tests' root key is allowed everything.
-    Test data in it is uuid-suffixed, so tests share it safely."""
-    running = start_cloud(tmp_path_factory.mktemp("localcloud"), extra_args=("--enforce-iam",), with_sprout=True)
+    Test data in it is uuid-suffixed, so tests share it safely. It keeps its state in memory
+    (``--in-memory``): nothing restarts it, and snapshots of a state that grows all session long would
+    only cost time; persistence has its own tests (test_persistence.py, test_restart.py) and the demo."""
+    running = start_cloud(tmp_path_factory.mktemp("localcloud"), extra_args=("--enforce-iam", "--in-memory"),
+                          with_sprout=True)
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
     os.environ.update(
         AWS_ENDPOINT_URL=running.endpoint,

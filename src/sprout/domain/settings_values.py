@@ -238,7 +238,10 @@ def version_keys(template: Any, parameters: Mapping[str, str]) -> dict[str, str]
         name = version_parameter(logical_id)
         if name not in declared or not isinstance(resource, dict):
             continue
-        own = [fn_globals, resource.get("Properties") or {}]
+        # what a version is made of: code and configuration — not the events that invoke it (an API's
+        # CORS change, say, publishes no new version on AWS either)
+        own = [{k: v for k, v in props.items() if k != "Events"}
+               for props in (fn_globals, resource.get("Properties") or {}) if isinstance(props, dict)]
         refs = referenced(own)
         values = {p: parameters[p] for p in sorted(refs & set(parameters)) if not p.startswith(VERSION_PARAMETER)}
         others = {r: resources[r].get("Properties") for r in sorted(refs & set(resources)) if isinstance(resources[r], dict)}

@@ -294,3 +294,25 @@ def test_a_config_deployment_is_rolled_back_to_the_deployment_before_it():
     again = d("000002", DeploymentKind.DEPLOY, {"Greet": "1"})
     with pytest.raises(NothingToRollBackTo):
         rollback_target([again, first], again)
+
+
+def test_given_an_api_change_only_when_version_keys_are_computed_then_the_functions_it_invokes_keep_their_versions():
+    """GIVEN a function invoked by an API whose CORS changed between two builds (nothing of the function
+    changed) WHEN each build's version keys are computed THEN the function's key is the same (no new version,
+    as on AWS), while a change of a value it uses gives it a new one."""
+    from sprout.domain.settings_values import version_keys
+
+    def template(max_age: str) -> dict:
+        return {
+            "Parameters": {"Level": {"Type": "String"}, "SproutVersionGetFn": {"Type": "String", "Default": ""}},
+            "Resources": {
+                "Api": {"Type": "AWS::Serverless::Api", "Properties": {"Cors": {"AllowOrigin": "'*'", "MaxAge": max_age}}},
+                "GetFn": {"Type": "AWS::Serverless::Function", "Properties": {
+                    "CodeUri": "s3://b/k", "Environment": {"Variables": {"LEVEL": {"Ref": "Level"}}},
+                    "AutoPublishCodeSha256": {"Ref": "SproutVersionGetFn"},
+                    "Events": {"Get": {"Type": "Api", "Properties": {"RestApiId": {"Ref": "Api"}, "Path": "/", "Method": "get"}}}}},
+            },
+        }
+
+    assert version_keys(template("'300'"), {"Level": "info"}) == version_keys(template("'600'"), {"Level": "info"})
+    assert version_keys(template("'300'"), {"Level": "info"}) != version_keys(template("'300'"), {"Level": "debug"})
