@@ -93,12 +93,18 @@ def rolls_back_by_itself(d: Demo) -> None:
     check(quarantined, "build 2 should be quarantined after the auto-rollback")
 
     fired = (current.get("trigger") or {}).get("alarm") or FAST_ALARM  # the alarm Sprout acted on
-    history = json.loads(d.aws("cloudwatch", "describe-alarm-history", "--alarm-name", fired,
-                               "--history-item-type", "StateUpdate", "--output", "json"))
-    alarmed = sorted(epoch(i["Timestamp"]) or 0 for i in history.get("AlarmHistoryItems", [])
-                     if json.loads(i.get("HistoryData") or "{}").get("newState", {}).get("stateValue") == "ALARM"
-                     and (epoch(i["Timestamp"]) or 0) >= first_bad.sent)
-    check(alarmed, f"{fired}'s history shows no change to ALARM after the first 502")
+
+    def alarmed_since(name: str, since: float) -> list[float]:
+        history = json.loads(d.aws("cloudwatch", "describe-alarm-history", "--alarm-name", name,
+                                   "--history-item-type", "StateUpdate", "--output", "json"))
+        return sorted(epoch(i["Timestamp"]) or 0 for i in history.get("AlarmHistoryItems", [])
+                      if json.loads(i.get("HistoryData") or "{}").get("newState", {}).get("stateValue") == "ALARM"
+                      and (epoch(i["Timestamp"]) or 0) >= since)
+
+    # a one-minute alarm created in this step may already be in ALARM on the minute that held step 6's
+    # 502s: detection is then timed by the fast alarm, which sees only the last 10 seconds
+    alarmed = alarmed_since(fired, first_bad.sent) or alarmed_since(FAST_ALARM, first_bad.sent)
+    check(alarmed, f"neither {fired} nor {FAST_ALARM} changed to ALARM after the first 502")
     alarm_at, started, finished = alarmed[0], epoch(current["startedAt"]), epoch(current["finishedAt"])
     assert started is not None and finished is not None
     parts = {

@@ -52,8 +52,8 @@ def app_with_dependencies(d: Demo) -> None:
     d.tl.git(work, "push", "-q", clone_url, "main")
     first, cold = wait_on_dev(d, 1, pushed)
     ran = sorted(set(dependency_builds(d, project)) - before)
-    check(len(ran) == 3, f"three dependency builds should have run (pip, npm ci, the layer's pip): {ran}")
-    d.tl.record(f"{len(ran)} dependency builds ran in CodeBuild ({project}): humanize, ms, tabulate")
+    check(len(ran) == 4, f"four dependency builds should have run (hello's pip, greet's pip, npm ci, the layer's pip): {ran}")
+    d.tl.record(f"{len(ran)} dependency builds ran in CodeBuild ({project}): humanize, Powertools, ms, tabulate")
     dev = SproutClient(d.stack_url("greeter-dev"))
     hello, when = dev.request("GET", "/hello"), dev.request("GET", "/when")
     check(hello.get("greeting") == "Hello, visitor number 1,234,567" and when.get("inAMinute") == "1m",

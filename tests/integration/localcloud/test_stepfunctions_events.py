@@ -126,11 +126,19 @@ def start(cloud, machine: str, execution_input: dict) -> str:
     ]
 
 
+def _read(path: Path) -> dict | None:
+    """A record the recorder Lambda wrote, or None while it is still being written (read it next time)."""
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, FileNotFoundError):
+        return None
+
+
 def recorded(records: Path, execution_arn: str, timeout: float = 30) -> list[dict]:
     """The events the recorder Lambda got for ``execution_arn``, once there is one (or timeout)."""
     deadline = time.monotonic() + timeout
     while True:
-        found = [json.loads(p.read_text()) for p in records.glob("*.json")]
+        found = [event for event in map(_read, records.glob("*.json")) if event is not None]
         mine = [e for e in found if e["detail"]["executionArn"] == execution_arn]
         if mine or time.monotonic() > deadline:
             return mine

@@ -47,9 +47,16 @@ def test_given_a_deployed_stage_then_its_function_log_groups_are_subscribed_and_
     WHEN its issues are read and its create function's log group is looked at
     THEN there are none, nothing is unsubscribed, and Sprout's filter sprout-is#{app}#dev feeds IssuesFunction"""
     group = create_log_group(notes)
+    logs = cloud.client("logs")
+
+    def subscribed() -> list:
+        try:
+            return logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []  # WatchStage has not made the group yet
+
     filters = wait_for("Sprout's filter on create's log group (WatchStage runs after the deployment is recorded)",
-                       lambda: cloud.client("logs").describe_subscription_filters(logGroupName=group)["subscriptionFilters"],
-                       timeout=60)
+                       subscribed, timeout=60)
     answer = api.request("GET", issues_path(notes))
     assert answer == {"issues": [], "nextToken": None, "notSubscribed": []}
     assert [(f["filterName"], f["destinationArn"]) for f in filters] == [

@@ -162,10 +162,16 @@ def test_given_a_dependency_build_handed_an_option_line_when_it_runs_then_it_ref
     done = wait_for("the dependency build", ended, timeout=120)
     # THEN it failed, its installer's line names the file and the line, and it wrote no output
     assert done["buildStatus"] == "FAILED"
-    events = cloud.client("logs").filter_log_events(
-        logGroupName=done["logs"]["groupName"], logStreamNames=[done["logs"]["streamName"]]
-    )["events"]
-    said = [e["message"] for e in events if e["message"].startswith("SPROUT-DEPENDENCY-ERROR")]
+    def log_events() -> list:  # the build's log lines may arrive just after it ends
+        return cloud.client("logs").filter_log_events(
+            logGroupName=done["logs"]["groupName"], logStreamNames=[done["logs"]["streamName"]]
+        )["events"]
+
+    def error_lines() -> list:
+        return [e["message"] for e in log_events() if e["message"].startswith("SPROUT-DEPENDENCY-ERROR")]
+
+    said = wait_for("the installer's error line in the build's log", error_lines, timeout=30)
+    events = log_events()
     assert said and 'hello/requirements.txt line 2: option line \\"-r /etc/passwd\\" is refused' in said[0], said
     assert not any(e["message"].startswith("$ ") for e in events)  # pip was never started
     assert not any("root:" in e["message"] for e in events)
