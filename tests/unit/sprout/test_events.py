@@ -53,7 +53,12 @@ TASKS: dict[str, tuple[str, Any]] = {
     "watch-stage": ("WatchStageFunction", contracts.ChangeSetState),
     "abandon-deploy": ("AbandonDeployFunction", contracts.AbandonInput),
     "flip-aliases": ("FlipAliasesFunction", contracts.FlipRequest),
+    "teardown-prepare": ("TeardownFunction", contracts.TeardownStage),
+    "teardown-check-stack": ("TeardownFunction", contracts.TeardownAttempt),
+    "teardown-failed": ("TeardownFunction", contracts.RemovalFailure),
 }
+# A function serving several steps (sprout.handlers.tasks.common.steps): the step its sample names
+STEPS = {"teardown-prepare": "prepare", "teardown-check-stack": "checkStack", "teardown-failed": "failed"}
 # The rules whose events reach a task as they came (its state machine's input is the event)
 STARTED_BY = {"resolve": "BuildStateMachine.Push", "resolve-alarm": "RollbackStateMachine.AlarmFired"}
 # The alarm → rollback rule as CONTRACT.md (issue 11) words it: template.yaml's must match the sample too
@@ -258,6 +263,8 @@ def test_given_a_task_sample_when_checked_then_it_is_the_envelope_and_has_the_de
         assert matches(rules()[STARTED_BY[task]], event["input"])
     else:
         assert missing(event["input"], declared) == []
+    if task in STEPS:  # THEN it names the step its function dispatches to
+        assert event["input"]["step"] == STEPS[task]
 
 
 def test_given_the_typed_dict_check_when_a_required_key_is_dropped_then_it_is_named():
