@@ -87,7 +87,7 @@ def _now() -> str:
 def stage_settings() -> StageSettingsService:
     """A stage's settings and secrets (the lineage's record, Parameter Store), and the parameters
     the stage's stack runs with (for the change set's configuration)."""
-    return StageSettingsService(SettingsRepository(), ParameterStoreSecrets(), lineage(), _now, stacks())
+    return StageSettingsService(SettingsRepository(), ParameterStoreSecrets(), lineage(), _now, stacks(), lineage())
 
 
 @cache

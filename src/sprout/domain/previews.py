@@ -16,7 +16,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sprout.domain.errors import InvalidInput, named
+from sprout.domain.errors import Conflict, InvalidInput, named
+from sprout.domain.model import App
+from sprout.domain.settings_values import Inheritance
 
 MAX_SLUG = 24
 HASH_LEN = 6
@@ -138,3 +140,28 @@ def over_limit(settings: PreviewSettings, live: int) -> str | None:
     if live >= settings.limit:
         return f"the app has {live} live previews, its limit ({settings.limit}): remove one or raise the limit"
     return None
+
+
+def settings_inheritance(app: App, stage: str, settings: PreviewSettings | None) -> Inheritance | None:
+    """What preview ``stage`` inherits: the settings of the app's ``inheritFrom`` stage, and its
+    secrets only when that stage is not the last of the pipeline (prod's secrets never reach a
+    preview: the preview's change set then names the secrets it lacks). None for a stage that is
+    not a preview, or when previews inherit from nothing (or from a stage removed since)."""
+    spec = app.stage(stage)
+    if spec is None or spec.preview is None or settings is None or not settings.inherit_from:
+        return None
+    ordinary = [s.name for s in app.stages if not s.preview]
+    if settings.inherit_from not in ordinary:
+        return None
+    return Inheritance(settings.inherit_from, secrets=settings.inherit_from != ordinary[-1])
+
+
+class PreviewRefused(Conflict):
+    """What a preview never does: promote, be promoted to, or roll back by itself."""
+
+
+def refuse_for_preview(app: App, stage: str, what: str) -> None:
+    """A preview deploys its branch and nothing else: no promote to it, no auto-rollback on it."""
+    spec = app.stage(stage)
+    if spec is not None and spec.preview is not None:
+        raise PreviewRefused(f"stage {named(stage)} of app {named(app.name)} is a preview: {what}")

@@ -39,6 +39,7 @@ from sprout.domain.pipeline import (
     promote_source_stage,
     rollback_target,
 )
+from sprout.domain.previews import refuse_for_preview
 from sprout.observability import tracer
 from sprout.services.issues import IssueStore, open_issues_of_build
 from sprout.services.ports import DeliveryLineage, Executions, Templates
@@ -152,6 +153,7 @@ class Delivery:
     def promote(self, app: str, stage: str, number: int | None, changeset_id: str | None, force: bool, who: str) -> Started:
         registered = self.lineage.get_app(app)
         self.lineage.get_stage(app, stage)
+        refuse_for_preview(registered, stage, "it deploys its branch's builds, never a promote")
         reads = Reads(self.lineage, self.artifacts)
         if number is None:
             source = promote_source_stage(registered, stage)

@@ -30,7 +30,8 @@ from sprout.adapters.lineage.table import Txn, get, now, now_iso, optimistically
 from sprout.domain.errors import AppNotFound, Conflict, StackNameTaken, StageBusy, StageNotFound, named
 from sprout.domain.model import App, Stage, StageSpec
 from sprout.domain.pipeline import stack_name, takeover_reason
-from sprout.domain.previews import PreviewSettings
+from sprout.domain.previews import PreviewSettings, settings_inheritance
+from sprout.domain.settings_values import Inheritance
 from sprout.domain.stages import StageRemoved, insert_stage, without_stage
 
 HolderCheck = Callable[[str], "bool | None"]
@@ -220,6 +221,17 @@ class StageChangeRepository:
     def get_previews(self, app_name: str) -> PreviewSettings | None:
         item = get(PreviewsItem, app_pk(app_name), "PREVIEWS")
         return settings_of(item.settings) if item else None
+
+    def settings_inheritance(self, app_name: str, stage: str) -> Inheritance | None:
+        """What preview ``stage`` inherits (its app's previews' ``inheritFrom``); None for any other stage."""
+        item = get(AppItem, app_pk(app_name), "APP")
+        if item is None:
+            raise AppNotFound(f"app {named(app_name)} not found", field="app")
+        app = to_app(item)
+        spec = app.stage(stage)
+        if spec is None or spec.preview is None:
+            return None
+        return settings_inheritance(app, stage, self.get_previews(app_name))
 
     def put_previews(self, app: App, settings: PreviewSettings) -> None:
         on: dict[str, Any] = {"gsi1pk": previews_gsi1pk(app.repository), "gsi1sk": app_pk(app.name)} if settings.enabled else {}
