@@ -52,6 +52,7 @@ class Preview:
     branch: str
     created_at: str = ""
     pull_request_id: str | None = None
+    comment_id: str | None = None  # the pull request's comment Sprout keeps up to date (edited, never repeated)
 
     def view(self) -> dict[str, Any]:
         shown = {"kind": self.kind, "branch": self.branch, "createdAt": self.created_at}

@@ -165,3 +165,40 @@ def refuse_for_preview(app: App, stage: str, what: str) -> None:
     spec = app.stage(stage)
     if spec is not None and spec.preview is not None:
         raise PreviewRefused(f"stage {named(stage)} of app {named(app.name)} is a preview: {what}")
+
+
+@dataclass(frozen=True)
+class CommentState:
+    """What the pull request's one comment says about its preview, at one moment: what runs (build,
+    commit) and where it answers, what is being deployed, what failed, or that the stage is gone."""
+
+    app: str
+    stage: str
+    running: tuple[int, str] | None = None  # (build, commit) the stage runs now
+    urls: tuple[str, ...] = ()
+    deploying: tuple[int | None, str] | None = None  # (build if known, commit) on its way
+    failed: tuple[int, str, str] | None = None  # (build, commit, why)
+    removed: str | None = None  # why the stage was removed
+
+
+def preview_comment(state: CommentState) -> str:
+    """The comment's text (Markdown). Nothing of it comes from the pull request but the checked
+    stage name; the commit ids are git's hex, the URLs the stack's outputs."""
+    lines = [f"**Sprout** preview stage `{state.stage}` of app `{state.app}`", ""]
+    if state.removed:
+        lines.append(f"- removed ({state.removed}): its stack and everything Sprout made for it are deleted")
+        return "\n".join(lines)
+    if state.running:
+        build, commit = state.running
+        where = ", ".join(state.urls) if state.urls else "(the stack has no URL outputs)"
+        lines.append(f"- answers at {where} — build {build}, commit `{commit[:12]}`")
+    if state.deploying:
+        pending, commit = state.deploying
+        lines.append(f"- deploying commit `{commit[:12]}`" + (f" (build {pending})" if pending is not None else "")
+                     + ": this comment says when it answers")
+    if state.failed:
+        build, commit, why = state.failed
+        lines.append(f"- build {build} (commit `{commit[:12]}`) failed to deploy: {why[:300]}")
+    if len(lines) == 2:
+        lines.append("- nothing deployed yet")
+    return "\n".join(lines)

@@ -1,5 +1,5 @@
 """Preview events and the teardown sweep (template.yaml: PreviewEventsFunction on CodeCommit's
-``referenceDeleted`` and ``CodeCommit Pull Request State Change``; TeardownSweepFunction on a
+``referenceDeleted``, ``CodeCommit Pull Request State Change`` and a deploy execution's end; TeardownSweepFunction on a
 schedule)."""
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ previews = wiring.previews()
 @logger.inject_lambda_context
 def on_event(event: dict, context: Any) -> dict:
     detail = event.get("detail") or {}
+    if event.get("source") == "aws.states" and event.get("detail-type") == "Step Functions Execution Status Change":
+        told = previews.deployment_ended(detail)
+        logger.info("deploy ended", extra={"outcome": told})
+        return {"deployEnded": told}
     if event.get("source") == "aws.codecommit" and event.get("detail-type") == "CodeCommit Pull Request State Change":
         outcomes = previews.pull_request_event(detail)
         logger.info("pull request event", extra={"event": detail.get("event"), "outcomes": outcomes})

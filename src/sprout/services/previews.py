@@ -6,16 +6,19 @@ the teardown); the sweep removes previews whose branch is gone and restarts remo
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sprout.domain.errors import Conflict, InvalidInput, NotFound, SourceError
-from sprout.domain.model import App, Preview, Stage, StageSpec
+from sprout.domain.model import App, Build, Deployment, Preview, Stage, StageSpec
 from sprout.domain.previews import (
+    CommentState,
     PreviewSettings,
     branch_slug,
     branch_wants_preview,
     over_limit,
+    preview_comment,
     pull_request_stage,
     pull_request_wants_preview,
     settings_from_api,
@@ -26,6 +29,10 @@ from sprout.services.stage_changes import StageChanges
 
 class PreviewLineage(Protocol):
     def get_app(self, name: str) -> App: ...
+    def get_stage(self, app: str, stage: str) -> Stage: ...
+    def current_deployment(self, app: str, stage: str) -> Deployment | None: ...
+    def get_build(self, app: str, number: int) -> Build: ...
+    def note_preview_comment(self, app_name: str, stage: str, comment_id: str) -> None: ...
     def get_previews(self, app_name: str) -> PreviewSettings | None: ...
     def put_previews(self, app: App, settings: PreviewSettings) -> None: ...
     def apps_with_previews(self, repository: str) -> list[tuple[App, PreviewSettings]]: ...
@@ -34,7 +41,8 @@ class PreviewLineage(Protocol):
 
 
 class PullRequestPort(Protocol):
-    def comment(self, repository: str, pull_request_id: str, before: str, after: str, content: str) -> None: ...
+    def comment(self, repository: str, pull_request_id: str, before: str, after: str, content: str) -> str | None: ...  # its id
+    def edit(self, comment_id: str, content: str) -> bool: ...  # False: the comment is gone (or not Sprout's)
     def stage_urls(self, app: str, stage: str) -> list[str]: ...  # its stack's http(s) outputs
     def start_build(self, app: App, commit: str, branch: str, trigger: dict[str, Any]) -> dict[str, Any]: ...  # {"build", "execution"}
 
@@ -143,8 +151,11 @@ class Previews:
         closed = detail.get("pullRequestStatus") == "Closed" or detail.get("isMerged") == "True"
         outcomes = []
 
-        def say(text: str) -> None:
+        def say(text: str) -> None:  # no stage to keep a comment on (refused): a comment of its own
             pull_requests.comment(repository, pr_id, base, commit, text)
+
+        def tell(app_name: str, **state: Any) -> None:
+            self._tell(app_name, stage, CommentState(app_name, stage, **state), (repository, pr_id, base, commit))
 
         for app, settings in self.lineage.apps_with_previews(repository):
             existing = app.stage(stage)
@@ -152,7 +163,7 @@ class Previews:
                 if existing is not None and existing.preview and existing.preview.kind == "pullRequest":
                     outcomes.append(self.stages.remove(app.name, stage, "sprout:pull-request-closed",
                                                        reason="pull request closed or merged", wait_for_lock=True))
-                    say(f"Sprout: preview stage {stage} of app {app.name} is being removed (the pull request is closed).")
+                    tell(app.name, removed="the pull request is closed" + (" and merged" if detail.get("isMerged") == "True" else ""))
                 continue
             first_branch = next((s.branch for s in app.stages if not s.preview and s.branch), None)
             if existing is None:
@@ -160,7 +171,7 @@ class Previews:
                     continue
                 refused = over_limit(settings, sum(1 for s in app.stages if s.preview))
                 if refused:
-                    say(f"Sprout: no preview stage for this pull request in app {app.name}: {refused}.")
+                    say(f"**Sprout**: no preview stage for this pull request in app `{app.name}`: {refused}.")
                     outcomes.append({"app": app.name, "stage": stage, "created": False, "reason": refused})
                     continue
                 try:
@@ -174,17 +185,77 @@ class Previews:
             if event in ("pullRequestCreated", "pullRequestStatusChanged") and commit:
                 started = self.pull_requests.start_build(app, commit, source, {"type": "pullRequest",
                                                                                "pullRequestId": pr_id})
-                say(f"Sprout: preview stage {stage} of app {app.name} deploys build {started.get('build')} of "
-                    f"{commit[:12]}. " + self._where(app.name, stage))
+                tell(app.name, **self._running(app.name, stage), deploying=(started.get("build"), commit))
                 outcomes.append({"app": app.name, "stage": stage, "build": started.get("build")})
-            elif event == "pullRequestSourceBranchUpdated":
-                say(f"Sprout: preview stage {stage} of app {app.name} deploys {commit[:12]} (the push builds it). "
-                    + self._where(app.name, stage))
+            elif event == "pullRequestSourceBranchUpdated" and commit:
+                running = self._running(app.name, stage)
+                if running.get("running", (None, ""))[1] != commit:  # the push builds and deploys it
+                    running["deploying"] = (None, commit)
+                tell(app.name, **running)
                 outcomes.append({"app": app.name, "stage": stage, "commit": commit})
         return outcomes
 
-    def _where(self, app: str, stage: str) -> str:
+    def deployment_ended(self, detail: dict[str, Any]) -> dict[str, Any]:
+        """``Step Functions Execution Status Change`` of a deploy execution that ended: when it
+        deployed a pull request's preview, the pull request's comment says what the stage runs now
+        and where it answers (or why the deploy failed)."""
+        try:
+            request = json.loads(str(detail.get("input") or "{}"))
+        except ValueError:
+            return {"ignored": "no input"}
+        app, stage, build = request.get("app"), request.get("stage"), request.get("build")
+        if not isinstance(app, str) or not isinstance(stage, str) or not isinstance(build, int):
+            return {"ignored": "not a deploy request"}
+        try:
+            st = self.lineage.get_stage(app, stage)
+        except NotFound:
+            return {"ignored": "no such stage"}
+        if st.preview is None or st.preview.kind != "pullRequest" or st.removing or st.removed_at:
+            return {"ignored": "not a pull request's live preview"}
+        status = detail.get("status")
+        try:
+            output = json.loads(str(detail.get("output") or "null")) if status == "SUCCEEDED" else None
+        except ValueError:
+            output = None
+        if isinstance(output, dict) and output.get("status") == "SUPERSEDED":
+            return {"ignored": "superseded"}
+        state = self._running(app, stage)
+        if status != "SUCCEEDED":
+            commit = self._commit(app, build)
+            why = str(detail.get("error") or status or "failed")
+            state["failed"] = (build, commit, why)
+        self._tell(app, stage, CommentState(app, stage, **state), None)
+        return {"app": app, "stage": stage, "build": build, "told": True}
+
+    def _running(self, app: str, stage: str) -> dict[str, Any]:
+        """What the stage runs now, and where it answers (nothing when never deployed)."""
         assert self.pull_requests is not None
-        urls = self.pull_requests.stage_urls(app, stage)
-        return ("It answers at " + ", ".join(urls) + ".") if urls else \
-            f"Its URLs are the outputs of stack {app}-{stage} once its first deploy is done."
+        current = self.lineage.current_deployment(app, stage)
+        if current is None:
+            return {}
+        return {"running": (current.build, self._commit(app, current.build)),
+                "urls": tuple(self.pull_requests.stage_urls(app, stage))}
+
+    def _commit(self, app: str, build: int) -> str:
+        try:
+            return self.lineage.get_build(app, build).commit_id
+        except NotFound:
+            return ""
+
+    def _tell(self, app: str, stage: str, state: CommentState, post: tuple[str, str, str, str] | None) -> None:
+        """One comment per preview, edited as the preview changes; posted the first time (``post``:
+        repository, pull request, before and after commits), its id kept with the stage."""
+        assert self.pull_requests is not None
+        text = preview_comment(state)
+        try:
+            st = self.lineage.get_stage(app, stage)
+        except NotFound:
+            st = None
+        comment_id = st.preview.comment_id if st is not None and st.preview is not None else None
+        if comment_id and self.pull_requests.edit(comment_id, text):
+            return
+        if post is None:
+            return
+        new_id = self.pull_requests.comment(*post, text)
+        if new_id and st is not None and not st.removed_at:
+            self.lineage.note_preview_comment(app, stage, new_id)

@@ -151,6 +151,19 @@ class StageChangeRepository:
 
         return optimistically(f"note the removal of stage {stage}", attempt)
 
+    def note_preview_comment(self, app_name: str, stage: str, comment_id: str) -> None:
+        """The pull request's comment Sprout edits from now on (a preview's item only)."""
+
+        def attempt() -> bool | None:
+            st = get(StageItem, app_pk(app_name), stage_sk(stage))
+            if st is None or not st.preview or st.removed_at:
+                return True  # gone meanwhile: nothing to keep
+            txn = Txn()
+            txn.update("stage", st, [StageItem.preview.set({**st.preview, "commentId": comment_id})])
+            return None if txn.commit() else True
+
+        optimistically(f"note the comment of preview {stage}", attempt)
+
     def finish_removal(self, app_name: str, stage: str) -> Stage:
         """The teardown is done: the stage leaves the pipeline, its stack name is free, its item keeps
         ``removedAt`` and its history. Idempotent."""

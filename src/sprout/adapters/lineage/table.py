@@ -58,7 +58,7 @@ def now_iso() -> str:
 def to_preview(doc: dict | None) -> Preview | None:
     if not doc:
         return None
-    return Preview(doc["kind"], doc["branch"], doc.get("createdAt", ""), doc.get("pullRequestId"))
+    return Preview(doc["kind"], doc["branch"], doc.get("createdAt", ""), doc.get("pullRequestId"), doc.get("commentId"))
 
 
 def spec_doc(spec: StageSpec) -> dict:
