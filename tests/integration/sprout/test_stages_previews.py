@@ -221,11 +221,15 @@ def comments(cloud, repository: str, pr_id: str) -> list[str]:
 
 def test_given_pull_request_previews_when_one_is_opened_updated_and_closed_then_its_stage_answers_and_goes(
         notes_app: AppRepo, api, cloud):
-    """GIVEN pull request previews WHEN a pull request is opened, updated and closed THEN stage pr-<id> deploys, the pull request is told where it answers, and it goes leaving nothing."""
+    """GIVEN pull request previews inheriting dev's settings WHEN a pull request is opened, updated and
+    closed THEN stage pr-<id> deploys, inherits dev's settings, refuses a promote, the pull request's
+    one comment says where it answers (edited at each step, never repeated), and it goes leaving
+    nothing."""
     notes = notes_app
     notes.commit_and_push("First")
     assert notes.wait_build(1)["status"] == "SUCCEEDED"
-    api.request("PUT", f"/apps/{notes.name}/previews", {"pullRequests": {"enabled": True}})
+    api.request("PUT", f"/apps/{notes.name}/previews", {"pullRequests": {"enabled": True}, "inheritFrom": "dev"})
+    api.request("PUT", f"/apps/{notes.name}/stages/dev/settings", {"values": {"Flavour": "vanilla"}})
     notes.git("checkout", "-q", "-b", "fix")
     (notes.work / "FIX.md").write_text("a fix\n")
     notes.commit_and_push("A fix", branch="fix")
@@ -244,22 +248,30 @@ def test_given_pull_request_previews_when_one_is_opened_updated_and_closed_then_
     assert view["preview"] == {"kind": "pullRequest", "branch": "fix", "pullRequestId": pr["pullRequestId"],
                                "createdAt": view["preview"]["createdAt"]}
     assert [s["name"] for s in api.request("GET", f"/apps/{notes.name}/stages")["stages"]] == ["dev", "prod", stage]
-    # AND the pull request is told which stage and build
-    said = wait_for("a comment", lambda: comments(cloud, notes.name, pr["pullRequestId"]), timeout=30)
-    assert stage in said[0] and "build" in said[0]
+    # AND its one comment says where it answers once the deploy ended
+    url = notes.stage_url(stage)
+    said = wait_for("the comment with the URL", lambda: [c for c in comments(cloud, notes.name, pr["pullRequestId"])
+                                                         if url in c], timeout=60,
+                    show=lambda: comments(cloud, notes.name, pr["pullRequestId"]))
+    assert len(comments(cloud, notes.name, pr["pullRequestId"])) == 1 and stage in said[0] and "build 2" in said[0]
+    # AND it inherits dev's settings, and is never promoted to
+    assert api.request("GET", f"/apps/{notes.name}/stages/{stage}/settings")["inherited"]["values"] == {"Flavour": "vanilla"}
+    assert error_of(lambda: api.request("POST", f"/apps/{notes.name}/stages/{stage}/promote", {"build": 1})).status == 409
     functions = stage_functions(cloud, f"{notes.name}-{stage}")
-    # WHEN a new commit reaches the source branch THEN the pull request is told where the stage answers
+    # WHEN a new commit reaches the source branch THEN the same comment says the new build answers
     (notes.work / "FIX.md").write_text("a better fix\n")
     notes.commit_and_push("A better fix", branch="fix")
-    url = notes.stage_url(stage)
-    wait_for("a comment with the URL", lambda: any(url in c for c in comments(cloud, notes.name, pr["pullRequestId"])),
-             timeout=60, show=lambda: comments(cloud, notes.name, pr["pullRequestId"]))
+    wait_for("the comment edited for build 3", lambda: any(url in c and "build 3" in c for c in comments(
+        cloud, notes.name, pr["pullRequestId"])), timeout=90, show=lambda: comments(cloud, notes.name, pr["pullRequestId"]))
+    assert len(comments(cloud, notes.name, pr["pullRequestId"])) == 1
     assert SproutClient(url).request("GET", "/notes") is not None
     # WHEN the pull request is closed THEN its stage is removed and nothing of it is left
     codecommit.update_pull_request_status(pullRequestId=pr["pullRequestId"], pullRequestStatus="CLOSED")
     wait_for("the pull request's stage removed", lambda: removed(api, notes.name, stage), timeout=120)
     assert leftovers(cloud, notes.name, stage, functions) == {"stack": None, "alarms": [], "logGroups": [],
                                                               "subscriptionFilters": []}
+    said = comments(cloud, notes.name, pr["pullRequestId"])
+    assert len(said) == 1 and "removed" in said[0]
     # AND dev was never touched by it
     assert [d["build"] for d in api.request("GET", f"/apps/{notes.name}/stages/dev/deployments")["deployments"]] == [1]
 
