@@ -18,7 +18,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from demo import auto_rollback, dependencies, report, story
+from demo import auto_rollback, dependencies, previews, report, story
 from demo.console import BOLD, GREEN, RED, RESET, DemoFailed, Timeline
 from sprout.cli.client import ApiError, SproutClient, SproutError
 from sprout.cli.local import LocalCloudDidNotStart, LocalSprout
@@ -37,6 +37,8 @@ STEPS = [
     ("8", "Auto-rollback: promote build #2 again under steady traffic; Sprout rolls back by itself",
      auto_rollback.rolls_back_by_itself),
     ("9", "Revert the bad commit and push: build #3 reaches dev", story.revert_and_push),
+    ("9b", "The broken create again, proposed as a pull request before it reaches main: preview pr-1 answers 502, "
+           "dev and prod untouched, the comment names its URL; closing it leaves nothing", previews.pull_request_preview),
     ("10", "A real app with dependencies (greeter: requirements.txt, package.json + lockfile, a BuildMethod layer): "
            "CodeBuild installs them, dev answers; the same source again builds nothing new",
      dependencies.app_with_dependencies),
