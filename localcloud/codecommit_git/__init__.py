@@ -91,6 +91,7 @@ def install(cloud) -> None:
     api = CodeCommitApi(store, lookup, list_repositories, on_ref_change)
     pull_requests = PullRequests(api, events.put_events, caller_arn)
     api.operations.update(pull_requests.operations())
+    api.repository_of = pull_requests.repository_of
     cloud.mount(GIT_PREFIX, GitHttpApp(store, lookup, on_push))
     cloud.intercept(api.claim)
 

@@ -53,6 +53,19 @@ class PullRequests:
             "UpdateComment": self.update_comment,
         }
 
+    def repository_of(self, params: dict) -> str | None:
+        """The repository of the pull request (``pullRequestId``) or comment (``commentId``) a call
+        names: IAM checks that repository's ARN (the calls name no repository themselves)."""
+        pr_id = params.get("pullRequestId")
+        with self.lock:
+            if isinstance(pr_id, str) and pr_id in self.items:
+                return str(self.items[pr_id]["pullRequestTargets"][0]["repositoryName"])
+            comment_id = params.get("commentId")
+            for owner, comments in self.comments.items():
+                if any(c["commentId"] == comment_id for c in comments) and owner in self.items:
+                    return str(self.items[owner]["pullRequestTargets"][0]["repositoryName"])
+        return None
+
     # ---- the calls --------------------------------------------------------------------------
     def create(self, params: dict) -> dict:
         from .api import ApiError

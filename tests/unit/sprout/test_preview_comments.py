@@ -30,9 +30,13 @@ class Lineage(FakeLineage):
         super().__init__(app)
         self.current: dict[str, Deployment] = {}
         self.builds = {1: C1, 2: C2}
+        self.failed: list[Deployment] = []
 
     def current_deployment(self, app, stage):
         return self.current.get(stage)
+
+    def list_deployments(self, app, stage, limit=25, next_token=None):
+        return [d for d in self.failed if d.stage == stage][:limit], None
 
     def get_build(self, app, number):
         return Build(app, number, self.builds[number], "feature/x", BuildStatus.SUCCEEDED)
@@ -104,8 +108,10 @@ def test_given_a_pull_request_preview_when_it_lives_then_one_comment_says_where_
     previews.pull_request_event(event("pullRequestSourceBranchUpdated", C2))
     assert f"answers at {URL} — build 1" in prs.comments["c1"] and "deploying commit `222222222222`" in prs.comments["c1"]
 
+    lineage.failed.append(Deployment("notes", "pr-1", "000002", 2, DeploymentKind.DEPLOY, DeploymentStatus.FAILED,
+                                     {"type": "push"}, error="template parameter ApiKey has no Default and no value"))
     assert previews.deployment_ended(ended(2, "FAILED"))["told"]
-    assert "build 2 (commit `222222222222`) failed to deploy: DeployFailed" in prs.comments["c1"]
+    assert "build 2 (commit `222222222222`) failed to deploy: template parameter ApiKey" in prs.comments["c1"]
     assert f"answers at {URL} — build 1" in prs.comments["c1"]  # what still runs
 
     previews.pull_request_event(event("pullRequestStatusChanged", C2, status="Closed"))
