@@ -37,9 +37,14 @@ def leftovers(d: Demo, stage: str, functions: list[str]) -> dict[str, list[str]]
                    f"StackSummaries[?StackName=='{stack}' && StackStatus!='DELETE_COMPLETE'].StackName")
     alarms = _json(d, "cloudwatch", "describe-alarms", "--alarm-name-prefix", f"sprout-ar-{stack}-",
                    "--query", "MetricAlarms[].AlarmName")
-    groups = _json(d, "logs", "describe-log-groups", "--query", "logGroups[].logGroupName") or []
-    mine = [g for g in groups if g in {f"/aws/lambda/{f}" for f in functions} or stack in g]
-    filters = [f for g in groups if g.startswith("API-Gateway-Access-Logs_")
+    names = "logGroups[?contains(logGroupName, '{}')].logGroupName"
+    mine = _json(d, "logs", "describe-log-groups", "--query", names.format(stack)) or []
+    mine += [g for f in functions if stack not in f
+             for g in _json(d, "logs", "describe-log-groups", "--log-group-name-prefix", f"/aws/lambda/{f}",
+                            "--query", "logGroups[].logGroupName") or []]
+    access = _json(d, "logs", "describe-log-groups", "--log-group-name-prefix", "API-Gateway-Access-Logs_",
+                   "--query", "logGroups[].logGroupName") or []
+    filters = [f for g in access
                for f in _json(d, "logs", "describe-subscription-filters", "--log-group-name", g,
                               "--query", "subscriptionFilters[].filterName") or []
                if str(f).startswith(f"sprout-ar#{APP}#{stage}")]
