@@ -18,7 +18,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from demo import auto_rollback, dependencies, previews, report, story
+from demo import auto_rollback, dependencies, notifications, previews, report, story
 from demo.console import BOLD, GREEN, RED, RESET, DemoFailed, Timeline
 from sprout.cli.client import ApiError, SproutClient, SproutError
 from sprout.cli.local import LocalCloudDidNotStart, LocalSprout
@@ -96,9 +96,11 @@ def run_story(d: story.Demo) -> str | None:
     """Steps 1 (after the cloud is up) to 10; the failure, or None when every step behaved."""
     try:
         story.register(d)
+        notifications.start(d)
         for number, title, step in STEPS:
             d.tl.begin(number, title)
             step(d)
+            notifications.after_step(d, number)
             if number == "3":
                 auto_rollback.auto_rollback_off(d)
         return None
@@ -110,6 +112,7 @@ def run_story(d: story.Demo) -> str | None:
         d.tl.record(f"FAILED: {type(e).__name__}: {e}", ok=False)
         return f"{type(e).__name__}: {e}"
     finally:
+        notifications.summary(d)
         if d.traffic:
             d.traffic.stop()
 

@@ -5,6 +5,8 @@ state, fires schedule-only rules on every event, and raises on any other target.
 the one place where moto hands an event to a rule's targets (``Rule.send_to_targets``):
 
 - a disabled rule, or a rule with only a ``ScheduleExpression``, receives no put event;
+- a target that is an API destination is called over HTTP with its connection's authorization,
+  retried per its RetryPolicy, dead-lettered when not delivered (``api_destinations``);
 - a matching event (moto's pattern matching) goes to each Lambda / Step Functions target through
   a background ``Deliverer`` (Input / InputPath / InputTransformer applied, see ``transform``),
   and to the targets moto knows through moto's own code; errors are logged, never raised;
@@ -25,9 +27,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from localcloud.events_router import schedule, sources
+from localcloud.events_router import api_destinations, schedule, sources
 from localcloud.events_router.delivery import SERVICES, Deliverer, Delivery
-from localcloud.events_router.transform import target_input
+from localcloud.events_router.transform import aws_event, target_input
 from localcloud.moto_hooks import HOOKS, hook, require
 
 log = logging.getLogger("localcloud.events_router")
@@ -43,6 +45,7 @@ class EventRouter:
     def __init__(self, cloud: Any):
         self.cloud = cloud
         self.deliverer = Deliverer(cloud)
+        self.http = api_destinations.HttpDeliverer(cloud, _api_destination)
         self.scheduler = schedule.Scheduler(self._scheduled_rules, self._fire)
 
     def route(
@@ -64,7 +67,14 @@ class EventRouter:
         moto_targets = []
         for target in list(rule.targets):
             service = target["Arn"].split(":")[2] if target.get("Arn", "").count(":") >= 5 else ""
-            if service in SERVICES:
+            if api_destinations.is_api_destination(target.get("Arn", "")):
+                try:
+                    payload = target_input(target, event, rule.arn, rule.name)
+                except Exception as e:
+                    log.error("rule %s target %s: cannot build its input: %s", rule.arn, target.get("Id"), e)
+                    continue
+                self.http.submit(rule.arn, dict(target), aws_event(event), payload)
+            elif service in SERVICES:
                 try:
                     payload = target_input(target, event, rule.arn, rule.name)
                 except Exception as e:
@@ -121,6 +131,47 @@ class EventRouter:
         }
         original = HOOKS[("moto.events.models", "Rule.send_to_targets")].original
         self.route(original, rule, event, scheduled=True)
+
+
+def _api_destination(arn: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(destination, connection) of an ApiDestination ARN, the connection's secrets included (what
+    EventBridge reads from the connection's secret). Raises LookupError."""
+    parts = arn.split(":", 5)
+    name = parts[5].split("/")[1] if len(parts) == 6 and parts[5].count("/") >= 1 else ""
+    backend = _moto["events_backends"].get(parts[4], {}).get(parts[3]) if len(parts) == 6 else None
+    destination = getattr(backend, "destinations", {}).get(name) if backend is not None else None
+    if destination is None or destination.arn != arn:
+        raise LookupError(f"API destination {arn} does not exist")
+    if destination.state != "ACTIVE":
+        raise LookupError(f"API destination {arn} is {destination.state}")
+    connection = next((c for c in backend.connections.values() if c.arn == destination.connection_arn), None)
+    if connection is None:
+        raise LookupError(f"connection {destination.connection_arn} of {arn} does not exist")
+    return destination.describe(), {
+        "ConnectionArn": connection.arn,
+        "AuthorizationType": connection.authorization_type,
+        "AuthParameters": copy.deepcopy(connection.auth_parameters or {}),
+    }
+
+
+_SECRET_FIELDS = {"ApiKeyAuthParameters": ("ApiKeyValue",), "BasicAuthParameters": ("Password",)}
+
+
+def public_auth_parameters(auth: dict[str, Any]) -> dict[str, Any]:
+    """A connection's AuthParameters as DescribeConnection answers them: without the API key's
+    value, the password, the OAuth client secret, nor the values of parameters marked secret."""
+    out = copy.deepcopy(auth or {})
+    for section, secrets in _SECRET_FIELDS.items():
+        for key in secrets:
+            (out.get(section) or {}).pop(key, None)
+    oauth = out.get("OAuthParameters") or {}
+    (oauth.get("ClientParameters") or {}).pop("ClientSecret", None)
+    for holder in (out.get("InvocationHttpParameters"), oauth.get("OAuthHttpParameters")):
+        for kind in ("HeaderParameters", "QueryStringParameters", "BodyParameters"):
+            for p in (holder or {}).get(kind) or []:
+                if p.get("IsValueSecret"):
+                    p.pop("Value", None)
+    return out
 
 
 def _flatten(node: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
@@ -197,12 +248,26 @@ def _install_hooks() -> None:
         return original(backend, name, *args, **kwargs)
 
 
+def _install_connection_hooks() -> None:
+    @hook(
+        "moto.events.models",
+        "Connection.describe",
+        "DescribeConnection answers no secret values (API key value, password, client secret), as AWS",
+    )
+    def describe(original: Any, connection: Any) -> dict[str, Any]:
+        answer = original(connection)
+        answer["AuthParameters"] = public_auth_parameters(answer.get("AuthParameters") or {})
+        return answer
+
+
 def install(cloud: Any) -> None:
     global _router
     _router = EventRouter(cloud)
     _install_hooks()
+    _install_connection_hooks()
     sources.install()
     cloud.add_service(_router.deliverer)
+    cloud.add_service(_router.http)
     cloud.add_service(_router.scheduler)
 
 

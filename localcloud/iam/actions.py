@@ -330,6 +330,10 @@ def _events(call: Call) -> list[Check] | None:
         elif op == "PutRule":
             out += _pass_role(params.get("RoleArn"), "events.amazonaws.com")
         return out
+    if op.endswith("Connection") and op != "ListConnections" and params.get("Name"):
+        return [Check(action, _arn(call, "events", f"connection/{params['Name']}"))]
+    if op.endswith("ApiDestination") and params.get("Name"):
+        return [Check(action, _arn(call, "events", f"api-destination/{params['Name']}"))]
     if op in ("CreateEventBus", "DeleteEventBus", "DescribeEventBus") and params.get("Name"):
         return [Check(action, _bus(call, params["Name"]))]
     if params.get("ResourceARN"):

@@ -43,6 +43,9 @@ ENV_NAMES = {
     "fast_signal_function_arn": "FAST_SIGNAL_FUNCTION_ARN",
     "teardown_machine": "TEARDOWN_STATE_MACHINE_ARN",
     "issues_function_arn": "ISSUES_FUNCTION_ARN",
+    "notification_role_arn": "NOTIFICATION_ROLE_ARN",
+    "notification_dlq_arn": "NOTIFICATION_DLQ_ARN",
+    "console_url": "CONSOLE_URL",
 }
 
 
@@ -61,6 +64,9 @@ class Settings:
     fast_signal_function_arn: str | None = None
     teardown_machine: str | None = None
     issues_function_arn: str | None = None
+    notification_role_arn: str | None = None
+    notification_dlq_arn: str | None = None
+    console_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

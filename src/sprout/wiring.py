@@ -9,12 +9,16 @@ it, later calls reuse it for as long as the execution environment lives. ``reset
 
 from __future__ import annotations
 
+import secrets
+import time
+import uuid
 from functools import cache
 
 from sprout.adapters.alarms import Alarms
 from sprout.adapters.apigateway import StageResources
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.auto_rollback import AutoRollbackSettings
+from sprout.adapters.delivery_events import DeliveryEvents
 from sprout.adapters.executions import Executions
 from sprout.adapters.issue_events import IssueEvents
 from sprout.adapters.lineage import Lineage
@@ -22,14 +26,17 @@ from sprout.adapters.lineage.stage_settings import SettingsRepository
 from sprout.adapters.lineage.table import now_iso
 from sprout.adapters.logs import LogReader
 from sprout.adapters.metrics import MetricReader
+from sprout.adapters.notification_routes import NotificationRoutes, NotificationSecrets
 from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
+from sprout.adapters.sprout_events import SproutEvents
 from sprout.adapters.stacks import StageStacks
 from sprout.services.apps import Apps
 from sprout.services.builds import Builds
 from sprout.services.delivery import Delivery
 from sprout.services.issues import Grouping, Issues
 from sprout.services.monitoring import Monitoring
+from sprout.services.notifications import NotificationSettings, Notifier
 from sprout.services.previews import Previews
 from sprout.services.rollbacks import AlarmRollback
 from sprout.services.stage_changes import StageChanges
@@ -46,7 +53,10 @@ def settings() -> Settings:
 
 @cache
 def lineage() -> Lineage:
-    return Lineage()
+    """The lineage; closing a deployment or a build puts Sprout's delivery event (notifications)."""
+    built = Lineage()
+    built.closed_records = DeliveryEvents()
+    return built
 
 
 @cache
@@ -148,14 +158,30 @@ def teardown() -> Teardown:
     return Teardown(lineage(), StageCloud())
 
 
+@cache
+def notification_settings() -> NotificationSettings:
+    """An app's notification targets: EventBridge routes per target, webhook secrets in Parameter Store."""
+    s = settings()
+    routes = NotificationRoutes(s.sprout_stack_name or "sprout", s.notification_role_arn or "", s.notification_dlq_arn or "")
+    return NotificationSettings(lineage(), routes, ParameterStoreSecrets(), lineage(), SproutEvents("Sprout Notification Test"),
+                                lambda: uuid.uuid4().hex[:8], lambda: secrets.token_urlsafe(32), time.time)
+
+
+@cache
+def notifier() -> Notifier:
+    """Sprout's events in, signed ``Sprout Notification`` events out."""
+    return Notifier(lineage(), NotificationSecrets(), SproutEvents("Sprout Notification"), time.time, settings().console_url)
+
+
 def api() -> dict[str, object]:
     """What the API's routes use (Powertools' router context), all built at its cold start."""
     return {"lineage": lineage(), "delivery": delivery(), "builds": builds(), "apps": apps(), "stages": stages(),
             "stacks": stacks(), "stage_settings": stage_settings(), "issues": issues(),
-            "stage_changes": stage_changes(), "previews": previews()}
+            "stage_changes": stage_changes(), "previews": previews(), "notifications": notification_settings()}
 
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  monitoring, alarm_rollback, stage_settings, issues, grouping, stage_changes, previews, teardown):
+                  monitoring, alarm_rollback, stage_settings, issues, grouping, stage_changes, previews, teardown,
+                  notification_settings, notifier):
         built.cache_clear()

@@ -13,7 +13,17 @@ import sys
 from collections.abc import Sequence
 
 from sprout.cli.client import ApiError, SproutError, one_line
-from sprout.cli.commands import apps, console, delivery, issues, local, monitoring, pipeline, stage_settings
+from sprout.cli.commands import (
+    apps,
+    console,
+    delivery,
+    issues,
+    local,
+    monitoring,
+    notifications,
+    pipeline,
+    stage_settings,
+)
 from sprout.cli.commands.apps import stage_flag
 from sprout.cli.commands.common import Context
 
@@ -42,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     monitoring.add_parsers(sub)
     pipeline.add_parsers(sub)
     issues.add_parsers(sub)
+    notifications.add_parsers(sub)
     console.add_parsers(sub)
     return parser
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from sprout import wiring
 from sprout.handlers.errors import install_error_handlers
 from sprout.handlers.http import resolver_handler
-from sprout.handlers.routes import apps, builds, issues, pipeline, stage_settings, stages
+from sprout.handlers.routes import apps, builds, issues, notifications, pipeline, stage_settings, stages
 
 app = APIGatewayRestResolver()
 app.include_router(apps.router)
@@ -18,6 +18,7 @@ app.include_router(stages.router)
 app.include_router(pipeline.router)
 app.include_router(stage_settings.router)
 app.include_router(issues.router)
+app.include_router(notifications.router)
 # What the routes use, built once at cold start; Powertools clears the context after every request.
 DEPENDENCIES = wiring.api()
 

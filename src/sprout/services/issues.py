@@ -57,7 +57,7 @@ class StageHistory(Protocol):
 
 
 class Announcer(Protocol):
-    def announce(self, events: list[dict[str, Any]]) -> None: ...
+    def announce(self, events: list[dict[str, Any]]) -> object: ...
 
 
 class Subscriber(Protocol):

@@ -20,8 +20,7 @@ TEMPLATE = load_template((ROOT / "template.yaml").read_text())
 VOCABULARY = {s.value for s in (*BuildStatus, *DeploymentStatus, *DeployProgress)} | {"ACT", "user"} | set(DELETION_STATUSES)
 # Tasks whose failure ends the execution on purpose: nothing is open yet, or the finalizer closes it
 # (FinishApp: the removals stay recorded, and the teardown sweep finishes them).
-MAY_FAIL = {"Resolve", "ResolveAlarm", "RecordFailure", "AbandonDeploy", "AbandonRollback",
-            "NotifyRolledBack", "NotifyFailed", "FinishApp"}
+MAY_FAIL = {"Resolve", "ResolveAlarm", "RecordFailure", "AbandonDeploy", "AbandonRollback", "FinishApp"}
 
 
 def states(machine: dict):

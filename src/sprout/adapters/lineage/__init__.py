@@ -1,7 +1,7 @@
 """Build lineage in DynamoDB: one table (``table``), a repository per aggregate — apps and their
 stages (``apps``), builds (``builds``), deployments and stage locks (``deployments``), watched
 alarms and alarm events (``alarms``), cached dependency sets and their digests (``dependencies``),
-the errors grouped from the functions' logs (``issues``) —
+the errors grouped from the functions' logs (``issues``), notification targets (``notifications``) —
 and the open work of executions, which the finalizer closes.
 
 ``Lineage`` is all of them at once, for callers that need several (the API, the tasks).
@@ -16,13 +16,14 @@ from sprout.adapters.lineage.dependencies import DependencyRepository
 from sprout.adapters.lineage.deployments import DeploymentRepository
 from sprout.adapters.lineage.issues import IssueRepository
 from sprout.adapters.lineage.items import MODELS, OpenItem, open_pk
+from sprout.adapters.lineage.notifications import NotificationRepository
 from sprout.adapters.lineage.stage_changes import StageChangeRepository
 from sprout.adapters.lineage.table import reset_connections
 from sprout.domain.model import Deployment, OpenWork
 
 
 class Lineage(AppRepository, BuildRepository, DeploymentRepository, AlarmEventRepository, WatchedAlarmRepository,
-              DependencyRepository, IssueRepository, StageChangeRepository):
+              DependencyRepository, IssueRepository, NotificationRepository, StageChangeRepository):
     """Apps, stages, builds and deployments, as domain types."""
 
     def deployments_of_build(self, app: str, number: int) -> dict[str, Deployment]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict
 
+from sprout.adapters.lineage.closing import Closing
 from sprout.adapters.lineage.items import (
     AppItem,
     BuildItem,
@@ -23,7 +24,7 @@ from sprout.domain.model import Build, BuildStatus, FunctionArtifact
 from sprout.domain.tokens import listing
 
 
-class BuildRepository:
+class BuildRepository(Closing):
     """Builds, as domain types."""
 
     def record_build(
@@ -108,7 +109,9 @@ class BuildRepository:
             txn.delete("open", OpenItem(open_pk(item.execution), open_build_sk(app, number)))
         if txn.commit():
             return self.finish_build(app, number, status, functions, template_key, failure, notes)
-        return self.get_build(app, number)
+        closed = self.get_build(app, number)
+        self._build_closed(closed)
+        return closed
 
     def quarantine(self, app: str, number: int, reason: dict | None) -> Build:
         """Mark build ``number`` quarantined (``reason``), or release it (None)."""

@@ -11,6 +11,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
+from sprout.adapters.lineage.closing import Closing
 from sprout.adapters.lineage.items import (
     BuildItem,
     DeployedItem,
@@ -70,7 +71,7 @@ def _lock_view(st: StageItem) -> dict:
     return {"deployment": st.lock, "execution": st.lock_execution, "since": st.lock_since, "expiresAt": st.lock_expires}
 
 
-class DeploymentRepository:
+class DeploymentRepository(Closing):
     """Deployments and stage locks, as domain types."""
 
     def begin_deployment(
@@ -154,12 +155,19 @@ class DeploymentRepository:
             )
             failed = txn.commit()
             if not failed:
+                if taken_over:
+                    self._told_taken_over(app, stage, taken_over["deployment"])
                 return to_deployment(deployment)
             if failed.get("build"):
                 raise BuildNotFound(f"build {number} of app {named(app)} not found", field="build")
             return None  # the stage changed since it was read: look again
 
         return optimistically(f"lock stage {stage} of app {app}", attempt)
+
+    def _told_taken_over(self, app: str, stage: str, deployment_id: str) -> None:
+        old = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(deployment_id))
+        if old is not None and old.status == DeploymentStatus.FAILED.value:
+            self._deployment_closed(to_deployment(old))
 
     def _close_taken_over(self, txn: Txn, app: str, stage: str, taken_over: dict, by: str) -> None:
         old = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(taken_over["deployment"]))
@@ -199,7 +207,9 @@ class DeploymentRepository:
             txn.update("stage", st, [StageItem.deployments.set(seq)])
             return None if txn.commit() else to_deployment(deployment)
 
-        return optimistically(f"record a failed deployment of {app}/{stage}", attempt)
+        failed = optimistically(f"record a failed deployment of {app}/{stage}", attempt)
+        self._deployment_closed(failed)
+        return failed
 
     def renew_lease(self, app: str, stage: str, deployment_id: str, lease: timedelta = DEFAULT_LEASE) -> bool:
         """Extend the lease of the lock ``deployment_id`` holds; False when it no longer holds it."""
@@ -234,6 +244,8 @@ class DeploymentRepository:
         if status is DeploymentStatus.IN_PROGRESS:
             raise InvalidInput("status", "a deployment finishes as SUCCEEDED or FAILED")
 
+        closed_now: list[bool] = []
+
         def attempt() -> Deployment | None:
             st = _stage_item(app, stage)
             item = get(DeploymentItem, deployments_pk(app, stage), deployment_sk(deployment_id))
@@ -241,7 +253,7 @@ class DeploymentRepository:
                 raise DeploymentNotFound(f"deployment {named(deployment_id)} of stage {named(stage)} of app {named(app)} not found")
             if item.status != DeploymentStatus.IN_PROGRESS.value:
                 if item.status == status.value:
-                    return to_deployment(item)
+                    return to_deployment(item)  # closed before (maybe by this call's earlier attempt)
                 raise Conflict(f"deployment {named(deployment_id)} of {named(app)}/{named(stage)} already finished as {item.status}")
             txn = Txn()
             txn.update(
@@ -266,9 +278,15 @@ class DeploymentRepository:
                 stage_actions.append(StageItem.current_deployment.set(deployment_id))
             if stage_actions:
                 txn.update("stage", st, stage_actions)
-            return None if txn.commit() else self.get_deployment(app, stage, deployment_id)
+            if txn.commit():
+                return None
+            closed_now.append(True)
+            return self.get_deployment(app, stage, deployment_id)
 
-        return optimistically(f"finish deployment {deployment_id} of {app}/{stage}", attempt)
+        finished = optimistically(f"finish deployment {deployment_id} of {app}/{stage}", attempt)
+        if closed_now:
+            self._deployment_closed(finished)
+        return finished
 
     def annotate_deployment(
         self, app: str, stage: str, deployment_id: str, change_set: str | None = None, note: str | None = None

@@ -99,6 +99,12 @@ THIEF = textwrap.dedent('''\
                 Namespace="Sprout", MetricData=[{"MetricName": "Errors5xx", "Value": 100.0}])),
             "forge a sprout issue event": attempt(lambda: events.put_events(Entries=[{
                 "Source": "sprout", "DetailType": "Sprout Issue State Change", "Detail": '{"event": "issue.new"}'}])),
+            "forge a sprout notification": attempt(lambda: events.put_events(Entries=[{
+                "Source": "sprout", "DetailType": "Sprout Notification",
+                "Detail": '{"app": "victim", "target": "x", "body": {"text": "pwned"}}'}])),
+            "own sprout's notification routes": attempt(lambda: events.create_connection(
+                Name="sprout-n-victim-evil", AuthorizationType="API_KEY",
+                AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}})),
             "start a rollback": attempt(lambda: sfn.start_execution(stateMachineArn=event["rollback"], input="{}")),
             "own table": attempt(lambda: ddb.put_item(TableName=os.environ["LOOT"], Item={"pk": {"S": "mine"}})),
             "read sprout's table": attempt(lambda: ddb.scan(TableName=event["table"], Limit=5)),
@@ -113,7 +119,8 @@ THIEF = textwrap.dedent('''\
 ''')
 
 SPROUTS = ("read sprout's table", "write sprout's table", "write the artifacts", "invoke sprout",
-           "drop the boundary", "become admin", "fire sprout's alarm", "forge the fast signal", "start a rollback", "forge a sprout issue event")
+           "drop the boundary", "become admin", "fire sprout's alarm", "forge the fast signal", "start a rollback", "forge a sprout issue event",
+           "forge a sprout notification", "own sprout's notification routes")
 
 
 @pytest.fixture
