@@ -1,25 +1,34 @@
-"""Bench: what keeping the state in the data dir costs (localcloud/persistence).
+"""Persistence: what keeping the state costs per request and per snapshot, and how fast a restart is.
 
-Targets (issue 25): warm invoke and DynamoDB PutItem p50 with persistence on vs off <= 1.2x;
-restart (killed with SIGKILL, started again, ready) <= 5 s with the demo's state, <= 15 s with ten
-times it.
+Targets (issue 25): warm Invoke and PutItem p50 with persistence on <= 1.2x off; after kill -9,
+Sprout's stack answering <= 5 s with the demo's state (--data-dir: a copy of `make demo KEEP=1`'s),
+<= 15 s with ten times it (1 000 builds, 100 000 log events, 10 000 items).
 
-Starts its own bare local clouds as child processes (`sprout local up --port 0 --no-sprout`):
-- per request: PutItem and a warm Invoke, p50/p95 over --calls calls, on a cloud started with
-  ``--in-memory`` (persistence off) and on one with persistence on; the ratio of the p50s;
+Starts its own local clouds as child processes (`sprout local up --port 0`):
+- per request: PutItem and a warm Invoke, p50/p95 over --calls calls, on a bare cloud started with
+  ``--in-memory`` (persistence off) and on one with persistence on, each call timed on both in turn;
+  the ratio of the p50s;
 - one snapshot: its size and how long writing it took (``GET /_localcloud/persistence``), and how
   long after the last acknowledged write the snapshot held it (the window a ``kill -9`` may lose);
-- restart: the state grown to --items items, --log-events log events and --functions functions,
-  the cloud killed (SIGKILL) and started again: seconds until ``localcloud ready``, and the line
-  ``up`` printed about what it restored.
+- restart with ten times the demo's state: a cloud with Sprout deployed (a fresh up, timed), grown
+  by --builds builds (each a finished build-like Step Functions execution with its history, an
+  artifact object in S3 and a record item), --items items and --log-events log events; killed
+  (SIGKILL) and started again: seconds until Sprout's API answers, and the line ``up`` printed
+  about what it restored;
+- with --data-dir DIR (a stopped local cloud's data dir, e.g. the demo's): a copy of it started
+  (twice: the first start may convert it) and killed, timed the same way.
 
-    .venv/bin/python bench/bench_persistence.py [--calls 200] [--items 10000] [--log-events 100000]
+    .venv/bin/python bench/bench_persistence.py [--calls 200] [--builds 1000] [--items 10000] \\
+        [--log-events 100000] [--data-dir /tmp/sprout-demo-xxxx/cloud]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -101,10 +110,15 @@ def per_request(endpoints: dict[str, str], calls: int) -> dict[str, dict[str, li
     return out
 
 
-def grow(endpoint: str, items: int, log_events: int, functions: int) -> None:
-    ddb, logs, lam, iam = (client(endpoint, s) for s in ("dynamodb", "logs", "lambda", "iam"))
+def grow(endpoint: str, builds: int, items: int, log_events: int) -> None:
+    """Ten times the demo's state, generated: ``builds`` build-like executions (a finished Step
+    Functions execution with its history, an artifact in S3, a record item each), ``items`` more
+    items, ``log_events`` log events."""
+    ddb, logs, s3, sfn, iam = (client(endpoint, s) for s in ("dynamodb", "logs", "s3", "stepfunctions", "iam"))
+    ddb.create_table(TableName="bench-grown", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
     for start in range(0, items, 25):
-        ddb.batch_write_item(RequestItems={"bench": [
+        ddb.batch_write_item(RequestItems={"bench-grown": [
             {"PutRequest": {"Item": {"pk": {"S": f"grown-{i}"}, "v": {"S": "y" * 200}}}}
             for i in range(start, min(items, start + 25))]})
     logs.create_log_group(logGroupName="/bench/grown")
@@ -113,23 +127,43 @@ def grow(endpoint: str, items: int, log_events: int, functions: int) -> None:
     for start in range(0, log_events, 5000):
         batch = [{"timestamp": now + i, "message": f"event {i} " + "z" * 80} for i in range(start, min(log_events, start + 5000))]
         logs.put_log_events(logGroupName="/bench/grown", logStreamName="s", logEvents=batch)
-    role = iam.get_role(RoleName="bench")["Role"]["Arn"]
-    for n in range(functions):
-        lam.create_function(FunctionName=f"grown-{n}", Runtime="python3.13", Role=role, Handler="app.handler",
-                            Code={"ZipFile": zip_of(CODE + f"# {n}\n" + "#" * 20000)})
+    role = iam.create_role(RoleName="bench-builds", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    machine = sfn.create_state_machine(name="bench-builds", roleArn=role, definition=BUILD_LIKE)["stateMachineArn"]
+    s3.create_bucket(Bucket="bench-artifacts")
+    arns = []
+    for n in range(builds):
+        s3.put_object(Bucket="bench-artifacts", Key=f"builds/{n}/function.zip", Body=zip_of(CODE + f"# {n}\n"))
+        ddb.put_item(TableName="bench-grown", Item={"pk": {"S": f"build#{n}"}, "status": {"S": "SUCCEEDED"}})
+        arns.append(sfn.start_execution(stateMachineArn=machine, input=f'{{"build": {n}}}')["executionArn"])
+    deadline = time.monotonic() + 600
+    for arn in arns:
+        while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise SystemExit(f"bench_persistence: execution {arn} still running after 600 s")
+            time.sleep(0.05)
+
+
+# A build's shape in Step Functions: a few states, each leaving its events in the history.
+BUILD_LIKE = json.dumps({"StartAt": "Plan", "States": {
+    "Plan": {"Type": "Pass", "Result": {"functions": ["a", "b", "c"]}, "ResultPath": "$.plan", "Next": "Package"},
+    "Package": {"Type": "Map", "ItemsPath": "$.plan.functions", "Iterator": {"StartAt": "Zip", "States": {
+        "Zip": {"Type": "Pass", "End": True}}}, "ResultPath": "$.packaged", "Next": "Record"},
+    "Record": {"Type": "Pass", "Result": "SUCCEEDED", "ResultPath": "$.status", "End": True},
+}})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--builds", type=int, default=1000)
     parser.add_argument("--items", type=int, default=10000)
     parser.add_argument("--log-events", type=int, default=100000)
-    parser.add_argument("--functions", type=int, default=30)
-    parser.add_argument("--sprout", action="store_true",
-                        help="also: Sprout's stack answering after a fresh up, and after kill -9 and up again")
-    args = parse(parser, calls=5, items=50, log_events=200, functions=2, sprout=False)
-    print(f"bench_persistence: {args.calls} calls per figure; restart with {args.items} items, "
-          f"{args.log_events} log events, {args.functions} more functions", flush=True)
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="also: restart a copy of this stopped local cloud's data dir (e.g. the demo's)")
+    args = parse(parser, calls=5, builds=3, items=50, log_events=200)
+    print(f"bench_persistence: {args.calls} calls per figure; restart with {args.builds} builds, {args.items} items, "
+          f"{args.log_events} log events", flush=True)
+    os.environ.update(AWS_ACCESS_KEY_ID="localcloud", AWS_SECRET_ACCESS_KEY="localcloud", AWS_DEFAULT_REGION="us-east-1")
     with tempfile.TemporaryDirectory() as tmp:
         clouds: dict[str, LocalSprout] = {}
         try:
@@ -139,7 +173,6 @@ def main() -> None:
                 print(f"persistence {mode}: a new cloud ready in {time.monotonic() - t0:.1f} s", flush=True)
                 setup(clouds[mode].endpoint)
             figures = per_request({m: c.endpoint for m, c in clouds.items()}, args.calls)
-            stop_cloud(clouds.pop("off"))
             on = clouds["on"].endpoint
             window = settle(on)
             seen = status(on)
@@ -147,69 +180,77 @@ def main() -> None:
                   f"{seen['lastSeconds'] * 1000:.1f} ms; {seen['saves']} written during the run; "
                   f"the last write was in the snapshot {window * 1000:.0f} ms after it was acknowledged",
                   flush=True)
-            restart(clouds.pop("on"), Path(tmp) / "on", args)
         finally:
             for cloud in clouds.values():
                 stop_cloud(cloud)
-        if args.sprout:
-            with_sprout(Path(tmp) / "sprout")
-    print("per request, p50 / p95 (ms), persistence off -> on:")
-    for what in figures["off"]:
-        off, on = figures["off"][what], figures["on"][what]
-        ratio = statistics.median(on) / statistics.median(off)
-        verdict = "" if args.smoke else (" (target <= 1.2x: met)" if ratio <= 1.2 else " (target <= 1.2x: MISSED)")
-        print(f"  {what:15} {p(off, 50):7.2f} / {p(off, 95):7.2f}  ->  {p(on, 50):7.2f} / {p(on, 95):7.2f}"
-              f"   p50 x{ratio:.2f}{verdict}")
+        print("per request, p50 / p95 (ms), persistence off -> on:")
+        for what in figures["off"]:
+            off, on_ = figures["off"][what], figures["on"][what]
+            ratio = statistics.median(on_) / statistics.median(off)
+            print(f"  {what:15} {p(off, 50):7.2f} / {p(off, 95):7.2f}  ->  {p(on_, 50):7.2f} / {p(on_, 95):7.2f}"
+                  f"   p50 x{ratio:.2f}{verdict(args, ratio, 1.2, 'x')}", flush=True)
+        grown(Path(tmp) / "grown", args)
+        if args.data_dir is not None:
+            copy = Path(tmp) / "copy"
+            shutil.copytree(args.data_dir, copy, ignore=shutil.ignore_patterns("lock"))
+            for attempt in ("first", "second"):
+                restart_with_sprout(copy, f"restart of a copy of {args.data_dir} ({attempt})", args, target=5.0)
 
 
-def with_sprout(data: Path) -> None:
-    """Seconds until Sprout's API answers: a fresh up (deploys Sprout) vs up again after kill -9."""
-    import os
+def verdict(args: argparse.Namespace, value: float, target: float, unit: str) -> str:
+    if args.smoke:
+        return ""
+    return f" (target <= {target:g}{unit}: {'met' if value <= target else 'MISSED'})"
 
+
+def answering(data: Path) -> tuple[LocalSprout, float]:
+    """``sprout local up`` on ``data`` and seconds until Sprout's API answers ``GET /apps``."""
     from sprout.cli.client import SproutClient
 
-    os.environ.update(AWS_ACCESS_KEY_ID="localcloud", AWS_SECRET_ACCESS_KEY="localcloud", AWS_DEFAULT_REGION="us-east-1")
-    for when in ("fresh up (deploys Sprout)", "up again after kill -9"):
-        t0 = time.monotonic()
-        cloud = LocalSprout.start(data, with_sprout=True, cwd=ROOT)
-        apps = SproutClient(cloud.api_url).request("GET", "/apps")["apps"]
-        took = time.monotonic() - t0
-        restored = next((line.strip() for line in cloud.printed if "restored" in line), "")
-        print(f"Sprout answering, {when}: {took:.1f} s ({len(apps)} apps)" + (f"\n  {restored}" if restored else ""),
-              flush=True)
-        if when.startswith("fresh"):
-            settle(cloud.endpoint)
-            cloud.process.kill()
-            cloud.process.wait(timeout=30)
-        else:
-            stop_cloud(cloud)
+    t0 = time.monotonic()
+    cloud = LocalSprout.start(data, with_sprout=True, cwd=ROOT)
+    SproutClient(cloud.api_url).request("GET", "/apps")
+    return cloud, time.monotonic() - t0
 
 
-def restart(cloud: LocalSprout, data: Path, args: argparse.Namespace) -> None:
-    t0 = time.monotonic()
-    grow(cloud.endpoint, args.items, args.log_events, args.functions)
-    grown = time.monotonic() - t0
-    settle(cloud.endpoint)
-    seen = status(cloud.endpoint)
-    print(f"grown state ({grown:.1f} s to make): one snapshot {seen['lastBytes'] / 1e6:.2f} MB written in "
-          f"{seen['lastSeconds'] * 1000:.0f} ms", flush=True)
-    cloud.process.kill()
-    cloud.process.wait(timeout=30)
-    t0 = time.monotonic()
-    again = LocalSprout.start(data, with_sprout=False, cwd=ROOT)
-    ready = time.monotonic() - t0
+def restart_with_sprout(data: Path, what: str, args: argparse.Namespace, target: float) -> None:
+    """Start ``data`` (a stopped or killed cloud's), time until Sprout answers, kill it (SIGKILL)."""
+    cloud, took = answering(data)
     try:
-        restored = next((line.strip() for line in again.printed if "restored" in line), "(no restored line)")
-        count = client(again.endpoint, "dynamodb").describe_table(TableName="bench")["Table"]["ItemCount"]
-        expected = args.items + args.calls
-        if count != expected:
-            raise SystemExit(f"bench_persistence: {count} items after the restart, {expected} before the kill")
-        events = client(again.endpoint, "logs").get_log_events(logGroupName="/bench/grown", logStreamName="s",
-                                                               startFromHead=True, limit=1)["events"]
+        restored = next((line.strip() for line in cloud.printed if "restored" in line), "(no restored line)")
+        print(f"Sprout answering after {what}: {took:.1f} s{verdict(args, took, target, ' s')}\n  {restored}", flush=True)
+        settle(cloud.endpoint)
+    finally:
+        cloud.process.kill()
+        cloud.process.wait(timeout=30)
+
+
+def grown(data: Path, args: argparse.Namespace) -> None:
+    """A fresh up (deploys Sprout), the state grown, kill -9, up again: Sprout answering in how long."""
+    cloud, took = answering(data)
+    try:
+        print(f"Sprout answering after a fresh up (deploys Sprout): {took:.1f} s", flush=True)
+        t0 = time.monotonic()
+        grow(cloud.endpoint, args.builds, args.items, args.log_events)
+        made = time.monotonic() - t0
+        settle(cloud.endpoint)
+        seen = status(cloud.endpoint)
+        print(f"grown state ({made:.1f} s to make): one snapshot {seen['lastBytes'] / 1e6:.2f} MB written in "
+              f"{seen['lastSeconds'] * 1000:.0f} ms", flush=True)
+    finally:
+        cloud.process.kill()
+        cloud.process.wait(timeout=30)
+    restart_with_sprout(data, f"kill -9 with {args.builds} builds, {args.items} items, {args.log_events} log events",
+                        args, target=15.0)
+    again = LocalSprout.start(data, with_sprout=False, cwd=ROOT)
+    try:  # what was acknowledged before the kill is back
+        ddb, logs = client(again.endpoint, "dynamodb"), client(again.endpoint, "logs")
+        count = ddb.describe_table(TableName="bench-grown")["Table"]["ItemCount"]
+        if count != args.items + args.builds:
+            raise SystemExit(f"bench_persistence: {count} items after the restart, {args.items + args.builds} before the kill")
+        events = logs.get_log_events(logGroupName="/bench/grown", logStreamName="s", startFromHead=True, limit=1)["events"]
         if args.log_events and not events:
             raise SystemExit("bench_persistence: the log events did not come back")
-        print(f"restart after kill -9: ready in {ready:.1f} s (process start to `localcloud ready`), "
-              f"{count} items back\n  {restored}", flush=True)
     finally:
         stop_cloud(again)
 

@@ -83,7 +83,8 @@ def keep_running(d: story.Demo, cloud: LocalSprout, env: dict[str, str]) -> None
     print("   then e.g. `aws codecommit list-repositories`, `sprout builds list notes`, "
           "`sprout deployments list notes prod`, `sprout access-logs notes prod --follow`")
     print(f"   the local cloud's state is kept in {cloud.data_dir}: after Ctrl-C (or a crash), "
-          f"`sprout local up --port {cloud.endpoint.rsplit(':', 1)[1]} --data-dir {cloud.data_dir}` brings it back "
+          f"`sprout local up --enforce-iam --port {cloud.endpoint.rsplit(':', 1)[1]} --data-dir {cloud.data_dir}` "
+          "brings it back as it was, and `sprout console` shows it again "
           f"(`sprout local reset --data-dir {cloud.data_dir}` empties it)", flush=True)
     from sprout.console.server import serve
 

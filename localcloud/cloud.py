@@ -165,8 +165,7 @@ class LocalCloud:
                 service.start()
             if self.persist:
                 self.restored.ended = inflight.end_all(self)
-                self.persistence.save()  # the data dir takes a snapshot now, or the start fails (a full disk)
-                self.restored.counts = persistence.counts(self)
+                self.persistence.settle_start(self.restored)  # the data dir takes snapshots, or the start fails (a full disk)
         except BaseException:
             self.stop()
             raise

@@ -29,6 +29,10 @@ kind             matches                                    does
 ``hold-stack``   ``stack`` (a stack name)                   a create or update of the stack stays
                                                             ``*_IN_PROGRESS`` until the fault is cleared
                                                             (at most ``maxSeconds``, default 300)
+``hold-build``   ``project`` (a CodeBuild project name)     a build of the project stays in its ``BUILD``
+                                                            phase (``IN_PROGRESS``) until the fault is
+                                                            cleared or the build stopped (at most
+                                                            ``maxSeconds``, default 300)
 ``fail-resource`` ``stack``, ``logicalId``, ``phase``       that resource's provisioning call fails with
                  (``create``/``update``/``rollback``)       ``message`` (as an API refusing it would)
 ===============  =========================================  ===============================================
@@ -40,6 +44,7 @@ import io
 import json
 import re
 import threading
+import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
@@ -50,6 +55,7 @@ KINDS = {
     "throttle": ("service", "action"),
     "kill-worker": ("function",),
     "hold-stack": ("stack",),
+    "hold-build": ("project",),
     "fail-resource": ("stack", "logicalId", "phase"),
 }
 _SCOPE = re.compile(r"Credential=([^/]+)/[^/]+/[^/]+/([^/]+)/aws4_request")
@@ -111,13 +117,23 @@ class Faults:
 
     def hold(self, stack: str) -> None:
         """Block while a ``hold-stack`` fault for ``stack`` is armed (until cleared or its time)."""
-        fault = self.take("hold-stack", stack=stack)
+        self._hold(self.take("hold-stack", stack=stack), lambda: False)
+
+    def hold_build(self, project: str, ended: Callable[[], bool]) -> None:
+        """Block while a ``hold-build`` fault for ``project`` is armed (until cleared, its time, or
+        ``ended()``: the build was stopped)."""
+        self._hold(self.take("hold-build", project=project), ended)
+
+    def _hold(self, fault: dict[str, Any] | None, ended: Callable[[], bool]) -> None:
         if fault is None:
             return
         with self._lock:
             released = self._released.get(fault["id"])
-        if released is not None:
-            released.wait(float(fault.get("maxSeconds", 300)))
+        if released is None:
+            return
+        deadline = time.monotonic() + float(fault.get("maxSeconds", 300))
+        while not released.wait(0.2) and not ended() and time.monotonic() < deadline:
+            pass
 
 
 def _matches(fault: dict[str, Any], key: str, value: str) -> bool:

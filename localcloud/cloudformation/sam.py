@@ -16,7 +16,7 @@ import hashlib
 import io
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import boto3
 from localcloud.sam_build import SamBuildError, build_python_dependencies
 
 from .intrinsics import is_intrinsic
-from .template import TemplateError
+from .template import TemplateError, parse_template
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 
@@ -150,6 +150,25 @@ def _default_code_uri(resource: Any, fn_globals: Any) -> None:
         props["CodeUri"] = "."
 
 
+def _local_artifacts(template: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str, str, str, str, Any, bool]]:
+    """Every artifact property of ``template`` (changed in place: a function without code gets the
+    template's folder, as ``sam build`` does): (properties, property, packing, form, where, metadata,
+    layer) -- the property may still be an S3 location or an intrinsic."""
+    fn_globals = ((template.get("Globals") or {}).get("Function")) or {}
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        _default_code_uri(resource, fn_globals)
+        props = resource.get("Properties") if isinstance(resource, dict) else None
+        if not isinstance(props, dict):
+            continue
+        for prop, value in list(props.items()):
+            spec = ARTIFACTS.get((resource.get("Type"), prop))
+            if spec and not is_intrinsic(value):
+                yield (props, prop, *spec, f"{logical_id} ({resource['Type']}) {prop}", resource.get("Metadata"),
+                       resource["Type"].endswith("LayerVersion"))
+    if isinstance(fn_globals, dict) and "CodeUri" in fn_globals:
+        yield fn_globals, "CodeUri", "zip", "s3uri", "Globals.Function.CodeUri", None, True
+
+
 def package(template: dict[str, Any], base_dir: Path | None, upload: Uploader) -> dict[str, Any]:
     """A copy of ``template`` whose local artifact paths are uploaded and replaced by S3 locations
     (after the build that a resource's ``Metadata: BuildMethod`` asks for, as ``sam build`` does)."""
@@ -174,22 +193,31 @@ def package(template: dict[str, Any], base_dir: Path | None, upload: Uploader) -
         bucket_field, key_field = form.split("/")
         return {bucket_field: bucket, key_field: key}
 
-    fn_globals = ((out.get("Globals") or {}).get("Function")) or {}
-    for logical_id, resource in (out.get("Resources") or {}).items():
-        _default_code_uri(resource, fn_globals)
-        props = resource.get("Properties")
-        if not isinstance(props, dict):
-            continue
-        for prop, value in list(props.items()):
-            spec = ARTIFACTS.get((resource.get("Type"), prop))
-            if spec and not is_intrinsic(value):
-                props[prop] = replace(
-                    value, *spec, f"{logical_id} ({resource['Type']}) {prop}", resource.get("Metadata"),
-                    layer=resource["Type"].endswith("LayerVersion"),
-                )
-    if isinstance(fn_globals, dict) and "CodeUri" in fn_globals:
-        fn_globals["CodeUri"] = replace(fn_globals["CodeUri"], "zip", "s3uri", "Globals.Function.CodeUri")
+    for props, prop, packing, form, where, metadata, layer in _local_artifacts(out):
+        props[prop] = replace(props[prop], packing, form, where, metadata, layer)
     return out
+
+
+def fingerprint(body: str, base_dir: Path, parameters: dict[str, str]) -> str:
+    """A digest of everything a stack made from ``body`` depends on: the template, where it is,
+    the parameters, and the content of every local artifact it packages (a ``sam build`` output by
+    its folder's name, which is its inputs' digest). Equal digests: ``package`` makes the same
+    template, so an update would have nothing to do (what ``up`` skips on a restart)."""
+    digest = hashlib.sha256(body.encode())
+    digest.update(f"\0{base_dir.resolve()}\0{sorted(parameters.items())}".encode())
+    for props, prop, _packing, _form, where, metadata, layer in _local_artifacts(parse_template(body)):
+        value = props[prop]
+        digest.update(f"\0{where}\0{value}".encode())
+        if not is_local_path(value):
+            continue
+        path = _built(local_path(value, base_dir, where), metadata, where, layer)
+        if BUILD_ROOT is not None and path.is_relative_to(BUILD_ROOT):
+            digest.update(path.name.encode())
+            continue
+        for file in _files(path) if path.is_dir() else [path]:
+            digest.update(f"\0{file.relative_to(path) if path.is_dir() else file.name}\0{os.access(file, os.X_OK)}\0".encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 def content_key(data: bytes, suffix: str) -> str:

@@ -30,6 +30,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from localcloud import faults
 from localcloud.codebuild import buildspec as spec
 from localcloud.codebuild.build import Build, Ended, PhaseFailed
 from localcloud.guard import guarded
@@ -140,6 +141,8 @@ class Run:
         record = build.enter(name)
         if name in ("INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD"):
             self.say(f"Entering phase {name}")
+        if name == "BUILD":  # a test's fault keeps the build in this phase for a while
+            faults.FAULTS.hold_build(self.plan.project_name, lambda: build.ending is not None)
         try:
             body()
         except Ended:

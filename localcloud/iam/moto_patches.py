@@ -110,6 +110,23 @@ def install(cloud: Any, enforcing: Callable[[], bool], authorizer: Authorizer, s
         "the interpreter's service clients wait as long as a task may run",
     )
 
+    iam_backends = require("moto.iam.models", "iam_backends", "the IAM backends whose access keys name an account")
+    default_account = require("moto.core", "DEFAULT_ACCOUNT_ID", "the account of a key no IAM backend holds")
+
+    @hook(
+        "moto.iam.models",
+        "get_account_id_from",
+        "the account of an access key, looked up in the IAM backends that exist: moto's asks every partition"
+        " (aws-cn, aws-us-gov...), making each one's backend on the first request (loading AWS's managed"
+        " policies, seconds) although a partition never used holds no key",
+    )
+    def account_of(original: Any, access_key: str) -> str:
+        for account_id, account in list(iam_backends.items()):
+            for partition in list(dict.keys(account)):
+                if access_key in dict.__getitem__(account, partition).access_keys:
+                    return str(account_id)
+        return str(default_account)
+
     class S3Denied(s3_client_error):  # type: ignore[misc, valid-type]
         def __init__(self, code: str, message: str):
             super().__init__(code, message)

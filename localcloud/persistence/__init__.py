@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from . import backends, blobs, snapshot
-from .counts import counts
+from .counts import Tally, counts
 from .snapshot import SnapshotRefused
 
 log = logging.getLogger("localcloud.persistence")
@@ -140,6 +140,7 @@ class Persistence:
         self.blobs = blobs.Blobs(self.folder)
         self.last_seconds = 0.0
         self.last_bytes = 0
+        self.last_counts: dict[str, int] = {}  # what the last snapshot holds, per kind (counts.KINDS)
         self.saves = 0
         self.failure: str | None = None
         self._saving = False
@@ -189,7 +190,33 @@ class Persistence:
         for name, value in state.get("parts", {}).items():
             if name in self._parts:
                 self._parts[name][1](value)
-        return Restored(written=meta.get("written"), seconds=time.monotonic() - started, bytes=len(body))
+        self.last_counts = counts(meta)
+        return Restored(written=meta.get("written"), seconds=time.monotonic() - started, bytes=len(body),
+                        counts=self.last_counts)
+
+    def settle_start(self, restored: Restored) -> None:
+        """After a start: make sure the data dir takes the next snapshot, or raise OSError (a full
+        or read-only disk: ``up`` refuses to start). A start that restored a snapshot and ended
+        nothing holds exactly what that snapshot holds: the space a snapshot as large needs is
+        reserved and given back (no pickling: a restart is ready sooner); otherwise it is written now."""
+        if restored.written is None or restored.ended or not restored.counts:
+            self.save()
+            if restored.written is not None:
+                restored.counts = self.last_counts
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        probe = self.folder / f".space.{os.getpid()}.tmp"
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, max(restored.bytes, 1) * 2)  # the snapshot and its temporary copy
+            os.fsync(fd)
+        except OSError as e:
+            if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # a file system without fallocate: write it
+                raise
+            self.save()
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
 
     # ---- save ---------------------------------------------------------------------------------
     def save(self) -> None:
@@ -198,22 +225,25 @@ class Persistence:
             self._saving = True
             try:
                 started = time.monotonic()
-                body = self._pickled()
+                body, tally = self._pickled()
                 self.blobs.durable()  # the blobs it names are on disk before it is
-                self.last_bytes = snapshot.write(self.folder, body, self._moto_version)
+                self.last_bytes = snapshot.write(self.folder, body, self._moto_version, {"counts": tally})
+                self.last_counts = tally
                 self.blobs.collect_garbage()
                 self.last_seconds = time.monotonic() - started
                 self.saves += 1
             finally:
                 self._saving = False
 
-    def _pickled(self) -> bytes:
+    def _pickled(self) -> tuple[bytes, dict[str, int]]:
+        """The state pickled, and what it holds per kind."""
         refs = backends.References(self.blobs)
         for attempt in range(5):
             self.blobs.begin()
+            tally = Tally()
             try:
                 state = {"moto": backends.collect(), "parts": {n: dump() for n, (dump, _) in self._parts.items()}}
-                return snapshot.dumps(state, refs.reducers())
+                return snapshot.dumps(state, tally.reducers(refs.reducers())), tally.counts
             except RuntimeError:  # a dict changed size while it was pickled: a request was changing it
                 if attempt == 4:
                     raise
@@ -311,5 +341,5 @@ def _peek_action(environ: dict[str, Any]) -> str | None:
 
 
 __all__ = [
-    "DataDirBusy", "DataDirLock", "counts", "DataDirUnusable", "Persistence", "Restored", "SnapshotRefused", "changes_state",
+    "DataDirBusy", "DataDirLock", "DataDirUnusable", "Persistence", "Restored", "SnapshotRefused", "changes_state",
 ]

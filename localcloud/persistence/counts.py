@@ -1,76 +1,103 @@
-"""What a restart brought back, counted through the local endpoint's own APIs (as a client sees it)."""
+"""What a snapshot holds, counted while it is pickled: ``up`` prints it when it restores one.
+
+Counting through the endpoint's APIs after a restart cost more than the restart itself (a client
+and moto's first request per service, some 5 s on a loaded machine, before `localcloud ready`);
+the pickler already visits every object once, so each kind of thing is counted by its model class
+as it is written (``Tally.reducers``), and the snapshot's header keeps the counts. Objects of
+exact types only (the pickler's table is looked up by exact type): the subclasses are listed too.
+"""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger("localcloud.persistence")
+from localcloud.moto_hooks import require
+from localcloud.persistence.snapshot import subclasses as _subclasses
+
+# (what, module, class, what one object counts as: a key, or None): in the order ``up`` prints them;
+# objects with the same key count once (moto keeps two objects for a function's $LATEST, a state
+# machine's versions and revisions and what executions hold of it are StateMachines too)
+KINDS: tuple[tuple[str, str, str, Callable[[Any], Any]], ...] = (
+    ("stacks", "localcloud.cloudformation.model", "Stack",
+     lambda s: None if getattr(s, "status", "") == "DELETE_COMPLETE" else id(s)),
+    ("functions", "moto.awslambda.models", "LambdaFunction", lambda f: _unqualified_latest(f)),
+    ("tables", "moto.dynamodb.models.table", "Table", id),
+    ("items", "moto.dynamodb.models.dynamo_type", "Item", id),
+    ("buckets", "moto.s3.models", "FakeBucket", id),
+    ("object versions", "moto.s3.models", "FakeKey",
+     lambda k: (getattr(k, "bucket_name", None), getattr(k, "name", None), getattr(k, "version_id", None))),
+    ("state machines", "moto.stepfunctions.models", "StateMachine", lambda m: _unversioned(getattr(m, "arn", ""))),
+    ("executions", "moto.stepfunctions.parser.backend.execution", "Execution", id),
+    ("rules", "moto.events.models", "Rule", id),
+    ("alarms", "moto.cloudwatch.models", "Alarm", id),
+    ("log groups", "moto.logs.models", "LogGroup", id),
+    ("queues", "moto.sqs.models", "Queue", id),
+    ("repositories", "moto.codecommit.models", "CodeCommit", id),
+    ("roles", "moto.iam.models", "Role", id),
+    ("REST APIs", "moto.apigateway.models", "RestAPI", id),
+)
 
 
-def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
-    out: list[Any] = []
-    for page in client.get_paginator(operation).paginate(**kwargs):
-        out.extend(page.get(key, []))
-    return out
+def _unqualified_latest(function: Any) -> str | None:
+    """A function's ARN for its $LATEST (None for a published version)."""
+    if getattr(function, "version", None) != "$LATEST":
+        return None
+    return str(getattr(function, "function_arn", "")).removesuffix(":$LATEST")
 
 
-def counts(cloud: Any) -> dict[str, int]:
-    """{what: how many}, in the order ``up`` prints them; a count that fails is left out."""
-    c = cloud.client
-    out: dict[str, int] = {}
-
-    def stacks() -> int:
-        return len(_pages(c("cloudformation"), "list_stacks", "StackSummaries",
-                          StackStatusFilter=[s for s in _LIVE]))
-
-    def tables() -> int:
-        return len(_pages(c("dynamodb"), "list_tables", "TableNames"))
-
-    def items() -> int:
-        ddb = c("dynamodb")
-        return sum(ddb.describe_table(TableName=t)["Table"].get("ItemCount", 0)
-                   for t in _pages(ddb, "list_tables", "TableNames"))
-
-    def objects() -> int:
-        s3 = c("s3")
-        return sum(len(_pages(s3, "list_object_versions", "Versions", Bucket=b["Name"]))
-                   for b in s3.list_buckets().get("Buckets", []))
-
-    def executions() -> int:
-        sfn = c("stepfunctions")
-        return sum(len(_pages(sfn, "list_executions", "executions", stateMachineArn=m["stateMachineArn"]))
-                   for m in _pages(sfn, "list_state_machines", "stateMachines"))
-
-    table: list[tuple[str, Callable[[], int]]] = [
-        ("stacks", stacks),
-        ("functions", lambda: len(_pages(c("lambda"), "list_functions", "Functions"))),
-        ("tables", tables),
-        ("items", items),
-        ("buckets", lambda: len(c("s3").list_buckets().get("Buckets", []))),
-        ("object versions", objects),
-        ("state machines", lambda: len(_pages(c("stepfunctions"), "list_state_machines", "stateMachines"))),
-        ("executions", executions),
-        ("rules", lambda: len(c("events").list_rules().get("Rules", []))),
-        ("alarms", lambda: len(_pages(c("cloudwatch"), "describe_alarms", "MetricAlarms"))),
-        ("log groups", lambda: len(_pages(c("logs"), "describe_log_groups", "logGroups"))),
-        ("queues", lambda: len(c("sqs").list_queues().get("QueueUrls", []))),
-        ("repositories", lambda: len(_pages(c("codecommit"), "list_repositories", "repositories"))),
-        ("roles", lambda: len(_pages(c("iam"), "list_roles", "Roles"))),
-        ("REST APIs", lambda: len(_pages(c("apigateway"), "get_rest_apis", "items"))),
-    ]
-    for what, count in table:
-        try:
-            out[what] = count()
-        except Exception as e:  # a count is information, never a reason not to start
-            log.debug("counting %s failed: %s", what, e)
-    return out
+def _unversioned(arn: str) -> str | None:
+    """A state machine's ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME); None for a version's."""
+    return arn if arn.count(":") == 6 else None
 
 
-_LIVE = [
-    "CREATE_IN_PROGRESS", "CREATE_FAILED", "CREATE_COMPLETE", "ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED",
-    "ROLLBACK_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_FAILED", "UPDATE_IN_PROGRESS",
-    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_FAILED", "UPDATE_ROLLBACK_IN_PROGRESS",
-    "UPDATE_ROLLBACK_FAILED", "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE",
-]
+def _class(module: str, name: str) -> type:
+    if module.startswith("moto."):
+        return require(module, name, "what a snapshot holds is counted by model class as it is written")  # type: ignore[no-any-return]
+    import importlib
+
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+class Tally:
+    """Counts, per kind, the objects one pickling writes."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, set[Any]] = {what: set() for what, *_ in KINDS}
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {what: len(keys) for what, keys in self._seen.items()}
+
+    def reducers(self, inner: dict[type, Callable[[Any], Any]]) -> dict[type, Callable[[Any], Any]]:
+        """``inner`` (how some types are written) with every counted type counted first."""
+        out = dict(inner)
+        for what, module, name, key in KINDS:
+            try:
+                classes = _subclasses(_class(module, name))
+            except Exception:  # a kind that cannot be found is not counted; never a reason not to save
+                continue
+            for cls in classes:
+                out[cls] = self._counting(what, key, inner.get(cls))
+        return out
+
+    def _counting(
+        self, what: str, key: Callable[[Any], Any], inner: Callable[[Any], Any] | None
+    ) -> Callable[[Any], Any]:
+        seen = self._seen[what]
+
+        def reduce(obj: Any) -> Any:
+            k = key(obj)
+            if k is not None:
+                seen.add(k)
+            return inner(obj) if inner is not None else obj.__reduce_ex__(5)
+
+        return reduce
+
+
+def counts(meta: dict[str, Any]) -> dict[str, int]:
+    """The counts a snapshot's header holds (none from a snapshot written before they were kept)."""
+    found = meta.get("counts")
+    if not isinstance(found, dict):
+        return {}
+    return {what: int(found[what]) for what, *_ in KINDS if isinstance(found.get(what), int)}

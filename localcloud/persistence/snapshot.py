@@ -53,7 +53,8 @@ def _nothing() -> None:
     return None
 
 
-def _subclasses(cls: type) -> list[type]:
+def subclasses(cls: type) -> list[type]:
+    """``cls`` and every class below it."""
     out, todo = [], [cls]
     while todo:
         c = todo.pop()
@@ -75,7 +76,7 @@ def _table(reducers: dict[type, Callable[[Any], Any]] | None) -> dict[type, Call
     table: dict[type, Callable[[Any], Any]] = dict(copyreg.dispatch_table)
     table[_LOCK_TYPES[0]] = lambda obj: (_new_lock, ("lock",))
     table[_LOCK_TYPES[1]] = lambda obj: (_new_lock, ("rlock",))
-    for cls in (*_subclasses(threading.Thread), *_subclasses(subprocess.Popen)):
+    for cls in (*subclasses(threading.Thread), *subclasses(subprocess.Popen)):
         table[cls] = lambda obj: (_nothing, ())
     table[weakref.WeakValueDictionary] = lambda obj: (weakref.WeakValueDictionary, (dict(obj.items()),))
     table[defaultdict] = _defaultdict
@@ -97,8 +98,9 @@ def loads(data: bytes) -> Any:
     return pickle.loads(data)
 
 
-def header(body: bytes, moto_version: str) -> bytes:
+def header(body: bytes, moto_version: str, extra: dict[str, Any] | None = None) -> bytes:
     meta = {
+        **(extra or {}),
         "format": FORMAT,
         "moto": moto_version,
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
@@ -109,12 +111,12 @@ def header(body: bytes, moto_version: str) -> bytes:
     return (json.dumps(meta, sort_keys=True) + "\n").encode()
 
 
-def write(folder: Path, body: bytes, moto_version: str) -> int:
-    """Replace ``folder/NAME`` atomically and durably; the bytes written."""
+def write(folder: Path, body: bytes, moto_version: str, extra: dict[str, Any] | None = None) -> int:
+    """Replace ``folder/NAME`` atomically and durably (``extra``: more header fields); the bytes written."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / NAME
     tmp = folder / f".{NAME}.{os.getpid()}.{threading.get_ident()}.tmp"
-    head = header(body, moto_version)
+    head = header(body, moto_version, extra)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:

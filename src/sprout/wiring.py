@@ -15,9 +15,10 @@ import uuid
 from functools import cache
 
 from sprout.adapters.alarms import Alarms
-from sprout.adapters.apigateway import StageResources
+from sprout.adapters.apigateway import AccessLogging, StageResources
 from sprout.adapters.artifacts import ArtifactStore
-from sprout.adapters.auto_rollback import AutoRollbackSettings
+from sprout.adapters.auto_rollback import Alarms as WatchAlarms
+from sprout.adapters.auto_rollback import AutoRollbackSettings, Subscriptions
 from sprout.adapters.delivery_events import DeliveryEvents
 from sprout.adapters.executions import Executions
 from sprout.adapters.issue_events import IssueEvents
@@ -31,6 +32,7 @@ from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
 from sprout.adapters.sprout_events import SproutEvents
 from sprout.adapters.stacks import StageStacks
+from sprout.services.access_logs import AccessLogs
 from sprout.services.apps import Apps
 from sprout.services.builds import Builds
 from sprout.services.delivery import Delivery
@@ -43,6 +45,7 @@ from sprout.services.stage_changes import StageChanges
 from sprout.services.stage_settings import StageSettingsService
 from sprout.services.stages import Stages
 from sprout.services.teardown import Teardown
+from sprout.services.watch import Watcher
 from sprout.settings import Settings
 
 
@@ -131,6 +134,23 @@ def monitoring() -> Monitoring:
 
 
 @cache
+def access_logs() -> AccessLogs:
+    return AccessLogs(monitoring(), AccessLogging(), LogReader(), lambda: settings().need("access_log_role_arn"))
+
+
+@cache
+def subscriptions() -> Subscriptions:
+    return Subscriptions()
+
+
+@cache
+def watcher() -> Watcher:
+    """Watching a stage for auto-rollback (its API function, and the deploy path's WatchStage)."""
+    return Watcher(AutoRollbackSettings(), WatchAlarms(), subscriptions(), StageResources(), AccessLogging(),
+                   LogReader(), lineage(), settings().need)
+
+
+@cache
 def alarm_rollback() -> AlarmRollback:
     return AlarmRollback(lineage(), Alarms(), executions(), AutoRollbackSettings())
 
@@ -155,7 +175,7 @@ def previews() -> Previews:
 def teardown() -> Teardown:
     from sprout.adapters.teardown import StageCloud
 
-    return Teardown(lineage(), StageCloud())
+    return Teardown(lineage(), StageCloud(watcher(), subscriptions()))
 
 
 @cache
@@ -182,6 +202,6 @@ def api() -> dict[str, object]:
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  monitoring, alarm_rollback, stage_settings, issues, grouping, stage_changes, previews, teardown,
-                  notification_settings, notifier):
+                  monitoring, access_logs, subscriptions, watcher, alarm_rollback, stage_settings, issues, grouping,
+                  stage_changes, previews, teardown, notification_settings, notifier):
         built.cache_clear()

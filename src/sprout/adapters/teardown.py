@@ -4,13 +4,13 @@ the access-log settings, the stack's deletion and why it failed, and the log gro
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.exceptions import ClientError
 
 from sprout.adapters.apigateway import AccessLogging, StageResources
-from sprout.adapters.auto_rollback import AutoRollbackItem, Watcher, settings_sk
+from sprout.adapters.auto_rollback import AutoRollbackItem, Subscriptions, settings_sk
 from sprout.adapters.lineage.items import app_pk
 from sprout.domain.auto_rollback import Settings, filter_name
 from sprout.domain.errors import NotDeployed
@@ -23,14 +23,22 @@ def _missing(e: ClientError) -> bool:
         error.get("Message", ""))
 
 
+class WatchSwitch(Protocol):
+    """The auto-rollback watch of a stage (sprout.services.watch.Watcher, from the composition root)."""
+
+    def current(self, app: str, stage: str) -> tuple[Settings | None, list[str]]: ...
+    def apply(self, app: str, stage: str, wanted: Settings, by: str | None) -> None: ...
+
+
 class StageCloud:
-    def __init__(self, cloudformation: Any = None, logs: Any = None, resources: StageResources | None = None,
-                 access_logs: AccessLogging | None = None, watcher: Watcher | None = None):
+    def __init__(self, watcher: WatchSwitch, subscriptions: Subscriptions | None = None, cloudformation: Any = None,
+                 logs: Any = None, resources: StageResources | None = None, access_logs: AccessLogging | None = None):
         self._cfn = cloudformation or boto3.client("cloudformation")
         self._logs = logs or boto3.client("logs")
         self._resources = resources or StageResources(self._cfn)
         self._access_logs = access_logs or AccessLogging()
         self._watcher = watcher
+        self._subscriptions = subscriptions or Subscriptions(self._logs)
 
     def _inventory(self, stack: str):
         try:
@@ -47,13 +55,12 @@ class StageCloud:
     def unwatch(self, app: str, stage: str) -> list[str]:
         """Auto-rollback off as ``PUT .../auto-rollback {"enabled": false}`` does it (alarms forgotten,
         then deleted; subscription filters deleted), then its settings item deleted."""
-        watcher = self._watcher or Watcher()
-        current, alarms = watcher.current(app, stage)
+        current, alarms = self._watcher.current(app, stage)
         if current is not None:
-            watcher.apply(app, stage, Settings(enabled=False), by="sprout:teardown")
+            self._watcher.apply(app, stage, Settings(enabled=False), by="sprout:teardown")
         inventory = self._inventory(f"{app}-{stage}")
         for api in inventory.apis if inventory else ():
-            watcher.subscriptions.delete(access_log_group(api.api_id, api.stage), filter_name(app, stage))
+            self._subscriptions.delete(access_log_group(api.api_id, api.stage), filter_name(app, stage))
         AutoRollbackItem(app_pk(app), settings_sk(stage)).delete()  # one already gone: nothing happens
         return list(alarms)
 

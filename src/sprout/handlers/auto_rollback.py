@@ -7,7 +7,6 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from sprout import wiring
-from sprout.adapters.auto_rollback import Watcher
 from sprout.domain.auto_rollback import parse_request
 from sprout.domain.previews import refuse_for_preview
 from sprout.handlers.errors import install_error_handlers
@@ -15,7 +14,7 @@ from sprout.handlers.http import body_of, json_response, resolver_handler
 from sprout.handlers.monitoring.common import stage_of
 
 app = APIGatewayRestResolver()
-watcher = Watcher(config=wiring.settings())
+watcher = wiring.watcher()
 
 
 def _caller() -> str | None:

@@ -226,7 +226,7 @@ def test_given_unknown_or_undeployed_stages_then_404_and_409(notes, api):
 
 
 def test_given_a_prod_stage_first_deployed_then_the_deploy_path_watches_it_by_default_once(
-    cloud, api, tmp_path, monkeypatch
+    cloud, api, tmp_path, monkeypatch, request
 ):
     # GIVEN an app whose prod stage follows main (so a push deploys it)
     name = f"notes-prod-{uuid.uuid4().hex[:8]}"
@@ -240,15 +240,19 @@ def test_given_a_prod_stage_first_deployed_then_the_deploy_path_watches_it_by_de
     assert (answer["errorThreshold"], answer["cooldownSeconds"], answer["updatedBy"]) == (5, 300, "sprout:default")
     assert f"sprout-ar-{name}-prod-fast" in [a["name"] for a in answer["alarms"]]
     # AND ensuring the default again, or for another stage, does nothing
-    for key, value in {"TABLE_NAME": cloud.sprout["TableName"], "SPROUT_STACK_NAME": "sprout",
+    for key, value in {"TABLE_NAME": cloud.sprout["TableName"], "ARTIFACT_BUCKET": cloud.sprout["ArtifactBucketName"],
+                       "SPROUT_STACK_NAME": "sprout",
                        "ACCESS_LOG_ROLE_ARN": cloud.sprout["ApiGatewayLoggingRoleArn"],
                        "FAST_SIGNAL_FUNCTION_ARN": cloud.sprout["FastSignalFunctionArn"]}.items():
         monkeypatch.setenv(key, value)
-    from sprout.adapters import auto_rollback
+    from sprout import wiring
 
-    assert auto_rollback.ensure_default(name, "prod") is None and auto_rollback.ensure_default(name, "dev") is None
-    # AND once a person turned it off, neither ensure_default nor a refresh after a deploy turns it on
+    wiring.reset()  # built from the settings just set, and forgotten after the test
+    request.addfinalizer(wiring.reset)
+    watcher = wiring.watcher()
+    assert watcher.watch_by_default(name, "prod") is None and watcher.watch_by_default(name, "dev") is None
+    # AND once a person turned it off, neither watch_by_default nor a refresh after a deploy turns it on
     api.request("PUT", f"/apps/{name}/stages/prod/auto-rollback", {"enabled": False})
-    assert auto_rollback.ensure_default(name, "prod") is None
-    assert auto_rollback.refresh(name, "prod") is None
+    assert watcher.watch_by_default(name, "prod") is None
+    assert watcher.refresh(name, "prod") is None
     assert api.request("GET", f"/apps/{name}/stages/prod/auto-rollback")["enabled"] is False

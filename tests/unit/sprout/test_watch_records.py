@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from sprout.adapters.apigateway import StageInventory
-from sprout.adapters.auto_rollback import Watcher
 from sprout.domain.auto_rollback import Settings, WatchedAlarm, definition_digest
 from sprout.domain.errors import Conflict
+from sprout.services.watch import Watcher
 from sprout.settings import Settings as SproutSettings
 
 ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:"
@@ -77,9 +77,9 @@ def watch():
     journal = Journal()
     alarms, records = FakeAlarms(journal), FakeRecords(journal)
     resources = FakeResources({"Create": "notes-prod-Create", "Get": "notes-prod-Get"})
-    watcher = Watcher(settings=FakeSettings(), alarms=alarms, subscriptions=object(), resources=resources,
-                      access_logs=object(), reader=object(), records=records,
-                      config=SproutSettings("sprout-table", "sprout-artifacts", sprout_stack_name="sprout"))
+    config = SproutSettings("sprout-table", "sprout-artifacts", sprout_stack_name="sprout")
+    watcher = Watcher(settings=FakeSettings(), alarms=alarms, subscriptions=object(), resources=resources,  # type: ignore[arg-type]
+                      access_logs=object(), groups=object(), records=records, need=config.need)  # type: ignore[arg-type]
     return watcher, alarms, records, resources, journal
 
 

@@ -10,7 +10,6 @@ from typing import Any
 import yaml
 
 from sprout import wiring
-from sprout.adapters import auto_rollback
 from sprout.adapters.apigateway import StageResources
 from sprout.adapters.executions import Executions
 from sprout.adapters.lineage.stage_settings import SettingsRepository
@@ -219,7 +218,7 @@ def watch_stage_step(event: ChangeSetState) -> Watched:
     otherwise), and a watched stage's alarms follow its functions."""
     app_name, stage = event["app"], event["stage"]
     grouped = subscribe_issues(app_name, stage, event.get("deploymentId"))
-    applied = auto_rollback.ensure_default(app_name, stage, settings) or auto_rollback.refresh(app_name, stage, settings)
+    applied = wiring.watcher().after_deploy(app_name, stage)
     logger.info("stage watch", extra={"app": app_name, "stage": stage, "watched": bool(applied and applied.get("enabled"))})
     return {**event, "watched": bool(applied and applied.get("enabled")), "issues": grouped}
 
@@ -229,7 +228,7 @@ def subscribe_issues(app_name: str, stage: str, deployment: str | None) -> dict[
     A failure here is logged and said in the step's output: the deployment is done either way."""
     try:
         functions = StageResources().inventory(stack_name(app_name, stage), f"stage {stage} of app {app_name}").functions
-        return subscribe_stage(lineage, auto_rollback.Subscriptions(), app_name, stage, functions,
+        return subscribe_stage(lineage, wiring.subscriptions(), app_name, stage, functions,
                                settings.need("issues_function_arn"), deployment)
     except Exception as e:  # noqa: BLE001 - the deployment succeeded; grouping its errors is extra
         logger.exception("issues not subscribed", extra={"app": app_name, "stage": stage})
