@@ -14,7 +14,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from localcloud.lambda_runner import limits
+from localcloud.lambda_runner import limits, routing
 from localcloud.lambda_runner.code import BadCode
 from localcloud.lambda_runner.runner import Outcome, Runner, Target, Throttled, UnsupportedFunction
 from localcloud.moto_hooks import MotoContractBroken, hook, require
@@ -27,6 +27,7 @@ _FUNCTION_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]+:\d{12}:function:([^:]+)(?::
 
 def install(cloud: Any) -> None:
     limits.install(cloud)
+    routing.install(cloud)
     errors = _errors()
     layer_version_by_arn = require(
         "moto.awslambda.models",
@@ -79,6 +80,16 @@ def install(cloud: Any) -> None:
             source=fn,
         )
 
+    def routed(backend: Any, fn: Any, qualifier: str | None) -> Any:
+        """The version an alias runs for this one invocation: its primary version, or — with the
+        probability its RoutingConfig gives — the additional version (Lambda's weighted alias)."""
+        if not qualifier or qualifier == "$LATEST" or qualifier.isdigit():
+            return fn
+        name = get_configuration(fn)["FunctionName"]
+        alias = backend.get_alias(qualifier, name)
+        chosen = routing.choose(alias.function_version, getattr(alias, "routing_config", None))
+        return fn if chosen == alias.function_version else backend.get_function(name, chosen)
+
     def run(target: Target, body: Any, headers: Any, response_headers: dict, default_type: str) -> bytes:
         invocation_type = _header(headers, "X-Amz-Invocation-Type") or default_type
         event = _event_json(body, errors)
@@ -118,7 +129,8 @@ def install(cloud: Any) -> None:
     @hook("moto.awslambda.models", "LambdaBackend.invoke", "run the function's real code for every Invoke")
     def backend_invoke(original, backend, function_name, qualifier, body, headers, response_headers):  # noqa: ARG001
         fn = backend.get_function(function_name, qualifier)  # raises ResourceNotFound as moto does
-        target = target_of(fn, _qualifier(function_name, qualifier))
+        named = _qualifier(function_name, qualifier)
+        target = target_of(routed(backend, fn, named), named)
         invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
         limit = limits.MAX_ASYNC_PAYLOAD if invocation_type == "Event" else limits.MAX_SYNC_PAYLOAD
         if len(body.encode() if isinstance(body, str) else body or b"") > limit:

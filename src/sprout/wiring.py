@@ -15,6 +15,7 @@ import uuid
 from functools import cache
 
 from sprout.adapters.alarms import Alarms
+from sprout.adapters.aliases import Aliases
 from sprout.adapters.apigateway import AccessLogging, StageResources
 from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.auto_rollback import Alarms as WatchAlarms
@@ -26,7 +27,7 @@ from sprout.adapters.lineage import Lineage
 from sprout.adapters.lineage.stage_settings import SettingsRepository
 from sprout.adapters.lineage.table import now_iso
 from sprout.adapters.logs import LogReader
-from sprout.adapters.metrics import MetricReader
+from sprout.adapters.metrics import MetricReader, VersionCounts
 from sprout.adapters.notification_routes import NotificationRoutes, NotificationSecrets
 from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
@@ -35,6 +36,7 @@ from sprout.adapters.stacks import StageStacks
 from sprout.services.access_logs import AccessLogs
 from sprout.services.apps import Apps
 from sprout.services.builds import Builds
+from sprout.services.canary import Canary
 from sprout.services.delivery import Delivery
 from sprout.services.issues import Grouping, Issues
 from sprout.services.monitoring import Monitoring
@@ -179,6 +181,12 @@ def teardown() -> Teardown:
 
 
 @cache
+def canary() -> Canary:
+    """Canary and linear promotes: the stage's aliases, the new versions' own metrics."""
+    return Canary(lineage(), Aliases(settings().artifact_bucket), VersionCounts(), stacks())
+
+
+@cache
 def notification_settings() -> NotificationSettings:
     """An app's notification targets: EventBridge routes per target, webhook secrets in Parameter Store."""
     s = settings()
@@ -203,5 +211,5 @@ def api() -> dict[str, object]:
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
                   monitoring, access_logs, subscriptions, watcher, alarm_rollback, stage_settings, issues, grouping,
-                  stage_changes, previews, teardown, notification_settings, notifier):
+                  stage_changes, previews, teardown, notification_settings, notifier, canary):
         built.cache_clear()

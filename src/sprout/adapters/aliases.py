@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import boto3
 from botocore.exceptions import ClientError
 
+from sprout.domain.canary import Weight
 from sprout.domain.errors import RollbackFailed
 from sprout.domain.model import LIVE_ALIAS
 
@@ -71,9 +72,32 @@ class Aliases:
             if e.response.get("Error", {}).get("Code") != "ResourceNotFoundException" or not flip.s3_key:
                 raise
         # the recorded version is gone: publish the build's artifact again
-        self._lambda.update_function_code(FunctionName=flip.function_name, S3Bucket=self._bucket, S3Key=flip.s3_key)
-        self._lambda.get_waiter("function_updated_v2").wait(FunctionName=flip.function_name)
-        return self._lambda.publish_version(FunctionName=flip.function_name)["Version"]
+        return self.publish_artifact(flip.function_name, flip.s3_key)
+
+    def publish_artifact(self, function_name: str, s3_key: str) -> str:
+        """A build's artifact published as a new version of the function (a rollback's version that
+        is gone, a canary's new version)."""
+        self.restore_code(function_name, s3_key)
+        return str(self._lambda.publish_version(FunctionName=function_name)["Version"])
+
+    def restore_code(self, function_name: str, s3_key: str) -> None:
+        """The function's ``$LATEST`` code set to a build's artifact (no version published)."""
+        self._lambda.update_function_code(FunctionName=function_name, S3Bucket=self._bucket, S3Key=s3_key)
+        self._lambda.get_waiter("function_updated_v2").wait(FunctionName=function_name)
+
+    def weigh(self, weights: list[Weight]) -> float:
+        """Every alias set at once, in parallel: ``live`` on its primary version with the weight on the
+        extra one (a canary step), or on its primary alone (an abort, the final flip). Seconds taken."""
+        started = time.monotonic()
+
+        def one(w: Weight) -> None:
+            routing = {w.extra: round(w.percent / 100, 5)} if w.extra and w.percent else {}
+            self._lambda.update_alias(FunctionName=w.function_name, Name=LIVE_ALIAS, FunctionVersion=w.primary,
+                                      RoutingConfig={"AdditionalVersionWeights": routing})
+
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, max(len(weights), 1))) as pool:
+            list(pool.map(one, weights))
+        return round(time.monotonic() - started, 3)
 
     def _flip(self, flip: Flip, version: str) -> Exception | None:
         try:

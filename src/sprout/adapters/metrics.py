@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 
+from sprout.domain.model import LIVE_ALIAS
 from sprout.domain.monitoring import MetricQuery
 
 __all__ = ["MetricQuery", "MetricReader"]
@@ -48,3 +49,23 @@ class MetricReader:
             token = answer.get("NextToken")
             if not token:
                 return out
+
+
+class VersionCounts:
+    """The requests and errors of given versions behind each function's ``live`` alias: ``AWS/Lambda``
+    Invocations and Errors with the dimensions Lambda publishes for an alias (``FunctionName``,
+    ``Resource`` = ``name:live``, ``ExecutedVersion``) — the new version's own, never the old one's."""
+
+    def __init__(self, reader: MetricReader | None = None) -> None:
+        self._reader = reader or MetricReader()
+
+    def counts(self, versions: dict[str, str], since: datetime, until: datetime) -> dict[str, tuple[int, int]]:
+        queries = []
+        names = sorted(versions)
+        for i, name in enumerate(names):
+            dims = (("FunctionName", name), ("Resource", f"{name}:{LIVE_ALIAS}"), ("ExecutedVersion", versions[name]))
+            queries += [MetricQuery(f"r{i}", "AWS/Lambda", "Invocations", dims, "Sum"),
+                        MetricQuery(f"e{i}", "AWS/Lambda", "Errors", dims, "Sum")]
+        series = self._reader.series(queries, since, until, 60) if queries else {}
+        return {name: (int(sum(series.get(f"r{i}", {}).values())), int(sum(series.get(f"e{i}", {}).values())))
+                for i, name in enumerate(names)}

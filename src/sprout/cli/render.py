@@ -201,7 +201,28 @@ def deployment(d: dict) -> str:
         lines.append(f"  repaired  {when(d['reconciled'].get('at'))}: {d['reconciled'].get('why')}")
     for logical_id, version in sorted((d.get("versions") or {}).items()):
         lines.append(f"  {logical_id:<28} version {version}")
+    lines += canary_lines(d)
     return "\n".join(lines)
+
+
+def canary_lines(d: dict) -> list[str]:
+    """A canary or linear promote's strategy and steps: weight, started, judged, the new version's
+    requests and errors, the verdict."""
+    strategy = d.get("strategy") or {}
+    if strategy.get("type") in (None, "allAtOnce"):
+        return []
+    canary = d.get("canary") or {}
+    lines = [f"  strategy  {strategy.get('preset') or strategy['type']}: steps {strategy.get('steps')} % every "
+             f"{strategy.get('intervalSeconds')} s" + (f"   ({canary['state']})" if canary.get("state") else "")]
+    for lid, version in sorted((canary.get("versions") or {}).items()):
+        lines.append(f"  canary    {lid:<28} version {(canary.get('previous') or {}).get(lid)} -> {version}")
+    for step in d.get("steps") or []:
+        lines.append(f"  step {step.get('index', 0) + 1:<4} {step.get('weight')} %  started {when(step.get('startedAt'))}  "
+                     f"judged {when(step.get('judgedAt'))}  new version {step.get('requests')} requests, "
+                     f"{step.get('errors')} errors  {step.get('verdict') or ''}")
+    if d.get("control"):
+        lines.append(f"  asked     {d['control'].get('action')} by {d['control'].get('by')}")
+    return lines
 
 
 def reconciled(r: dict) -> str:

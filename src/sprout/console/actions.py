@@ -117,3 +117,43 @@ def rollback(console: Page, request: Request) -> Response:
     if got.ok:
         return redirect(link("apps", app, "stages", stage, "deployments", got.value["deployment"]))
     return _rollback_form(console, request, got, status=got.status or 502)
+
+
+CANARY_ACTIONS = {
+    "finish": ("Finish now", "shift the rest of the traffic to the new version now, without judging the steps left"),
+    "abort": ("Abort", "put every function's traffic back on the version it replaces, at once; the build is not "
+                       "quarantined (a person aborted it)"),
+    "resume": ("Resume", "judge the paused step again from now"),
+}
+
+
+def _canary_form(console: Page, request: Request, error: Got | None = None, status: int = 200) -> Response:
+    app, stage, ident, action = (request.params[k] for k in ("app", "stage", "id", "action"))
+    if action not in CANARY_ACTIONS:
+        return console.error_page(request, 404, f"no such action on a deployment: {action}")
+    got = call(console.client, "GET", ("apps", app, "stages", stage, "deployments", ident))
+    if not got.ok:
+        return console.error_page(request, got.status or 502, got.error or "no answer")
+    title, what = CANARY_ACTIONS[action]
+    return console.render("canary_control.html", request, status=status, app=app, stage=stage,
+                          deployment=got.value, action=action, title=title, what=what, error=error)
+
+
+@routes.route("GET", "/apps/{app}/stages/{stage}/deployments/{id}/{action}")
+def canary_control_page(console: Page, request: Request) -> Response:
+    return _canary_form(console, request)
+
+
+@routes.route("POST", "/apps/{app}/stages/{stage}/deployments/{id}/{action}")
+def canary_control(console: Page, request: Request) -> Response:
+    """``POST …/deployments/{id}/finish|abort|resume`` of the API, after an explicit confirm."""
+    app, stage, ident, action = (request.params[k] for k in ("app", "stage", "id", "action"))
+    if action not in CANARY_ACTIONS:
+        return console.error_page(request, 404, f"no such action on a deployment: {action}")
+    if request.form.get("confirm") != "yes":
+        return _canary_form(console, request, Got(error=f"this needs a confirm: tick the box and press "
+                                                        f"{CANARY_ACTIONS[action][0]} again", status=400), 400)
+    got = call(console.client, "POST", ("apps", app, "stages", stage, "deployments", ident, action), body={})
+    if got.ok:
+        return redirect(link("apps", app, "stages", stage, "deployments", ident))
+    return _canary_form(console, request, got, status=got.status or 502)

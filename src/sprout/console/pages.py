@@ -7,7 +7,9 @@ call is shown where its data would be, in the API's own words.
 from __future__ import annotations
 
 from sprout.console.api import get_all
+from sprout.console.filters import epoch
 from sprout.console.web import Page, Request, Response, Routes
+from sprout.domain.canary import Control, control_refusal
 
 routes = Routes()
 
@@ -103,4 +105,30 @@ def deployment_page(console: Page, request: Request) -> Response:
     introduced = [i for i in (issues.value or {}).get("issues", []) if (i.get("firstSeen") or {}).get("deployment")
                   == got.value.get("id")] if issues.ok else []
     return console.render("deployment.html", request, app=app, stage=stage, deployment=got.value,
-                          live=got.value.get("status") == "IN_PROGRESS", issues=issues, introduced=introduced)
+                          live=got.value.get("status") == "IN_PROGRESS", issues=issues, introduced=introduced,
+                          charts=canary_charts(got.value), controls=canary_controls(got.value))
+
+
+def _rate(counts: dict) -> float | None:
+    requests = counts.get("requests") or 0
+    return round(100.0 * (counts.get("errors") or 0) / requests, 2) if requests else None
+
+
+def canary_charts(deployment: dict) -> list[dict]:
+    """A canary's steps as one chart: each step's error rate of the new version beside the version
+    it replaces (the new one judged, the old one shown), at the time the step began."""
+    steps = [s for s in deployment.get("steps") or [] if epoch(s.get("startedAt")) is not None]
+    if not steps:
+        return []
+    return [{"id": "canary-errors", "title": "Error rate per step (%): the new version beside the version it replaces",
+             "unit": "%", "x": [epoch(s["startedAt"]) for s in steps], "markers": [], "range": [None, None],
+             "series": [{"label": "new version", "values": [_rate(s) for s in steps]},
+                        {"label": "replaced version", "values": [_rate(s.get("replaced") or {}) for s in steps]}]}]
+
+
+def canary_controls(deployment: dict) -> tuple[str, ...]:
+    """The actions (``finish``, ``abort``, ``resume``) the API takes of this deployment now: the
+    domain's own rule, so that the console offers exactly what the API accepts."""
+    state = (deployment.get("canary") or {}).get("state")
+    return tuple(a.value for a in (Control.RESUME, Control.FINISH, Control.ABORT)
+                 if control_refusal(a, state, str(deployment.get("status"))) is None)

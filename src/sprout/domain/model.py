@@ -67,6 +67,7 @@ class StageSpec:
     branch: str | None = None
     auto_deploy: bool = False
     preview: Preview | None = None
+    strategy: dict[str, Any] | None = None  # a promote's default strategy (sprout.domain.canary), as recorded
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,10 @@ class Deployment:
     notes: tuple[str, ...] = ()  # what Sprout did on its way, e.g. deleted a failed first deploy's stack
     cause: dict[str, Any] | None = None  # a failure's cause: stackStatus, logicalId, type, reason, changeSetReason, advice
     reconciled: dict[str, Any] | None = None  # {"at", "was", "why"}: a check repaired this record to match the stack
+    strategy: dict[str, Any] | None = None  # a canary or linear promote's strategy (sprout.domain.canary)
+    canary: dict[str, Any] | None = None  # {"state", "versions", "previous", "functions", "startedAt"}
+    steps: tuple[dict[str, Any], ...] = ()  # {"weight", "startedAt", "judgedAt", "requests", "errors", "verdict"}
+    control: dict[str, Any] | None = None  # {"action", "by", "at"}: asked by a person, not yet done
 
 
 @dataclass(frozen=True)

@@ -262,6 +262,56 @@ class HeldRequest(TypedDict):
     deploymentId: str
 
 
+class StrategyView(TypedDict):
+    """A canary or linear strategy as the API recorded it (sprout.domain.canary.Strategy.view)."""
+
+    type: str
+    percent: int
+    intervalSeconds: int
+    steps: list[int]
+    preset: NotRequired[str]
+
+
+class PromoteRequest(HeldRequest):
+    """A promote with a canary or linear strategy (absent: all at once)."""
+
+    strategy: NotRequired[StrategyView]
+
+
+class CanaryProgress(TypedDict):
+    """Where the canary loop is: ``status`` BEGIN, SHIFT, BAKING, PAUSED (INCONCLUSIVE, waiting for
+    a person), PROMOTE (the final flip done: deploy the stack), DEPLOY (nothing to shift: deploy),
+    ABORTED (the deployment is closed FAILED); ``index`` the step."""
+
+    status: str
+    index: int
+
+
+class CanaryInput(TypedDict):
+    """CanaryStep's input and output: the promote's deployment and where its canary is."""
+
+    app: str
+    stage: str
+    build: int
+    deploymentId: str
+    canary: CanaryProgress
+
+
+class CanaryAbandonInput(TypedDict):
+    """A canary step failed for good (the Catch's error)."""
+
+    app: str
+    stage: str
+    build: int
+    deploymentId: str
+    error: CatchError
+
+
+class CanaryAbandoned(TypedDict):
+    deploymentId: str
+    error: str
+
+
 class RollbackRequest(HeldRequest):
     versions: dict[str, str]  # logical id -> the version to point `live` at
 

@@ -45,9 +45,12 @@ def finalize(detail: dict) -> Finalized:
                 )
                 closed.append(f"build {work.app}#{work.build}")
             elif work.stage is not None and work.deployment is not None:
-                lineage.finish_deployment(
-                    work.app, work.stage, work.deployment, DeploymentStatus.FAILED, error=why, step="Execution"
-                )
+                open_deployment = lineage.get_deployment(work.app, work.stage, work.deployment)
+                # a canary left mid-step: its weights removed (the aliases as the record says), then closed
+                if not (open_deployment.canary and wiring.canary().withdraw(open_deployment, why)):
+                    lineage.finish_deployment(
+                        work.app, work.stage, work.deployment, DeploymentStatus.FAILED, error=why, step="Execution"
+                    )
                 closed.append(f"deployment {work.app}/{work.stage}/{work.deployment}")
                 stages.add((work.app, work.stage))
         except (Conflict, NotFound) as e:  # closed meanwhile, or gone: nothing left to close

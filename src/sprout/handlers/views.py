@@ -12,7 +12,8 @@ def app_view(app: App) -> dict:
         "name": app.name,
         "repository": app.repository,
         "templatePath": app.template_path,
-        "stages": [{"name": s.name, "branch": s.branch, "autoDeploy": s.auto_deploy} for s in app.stages],
+        "stages": [{"name": s.name, "branch": s.branch, "autoDeploy": s.auto_deploy,
+                    **({"strategy": s.strategy} if s.strategy else {})} for s in app.stages],
         "createdAt": app.created_at,
     }
 
@@ -80,6 +81,10 @@ def deployment_view(d: Deployment) -> dict:
         "notes": list(d.notes),
         "cause": d.cause,
         "reconciled": d.reconciled,
+        "strategy": d.strategy,
+        "canary": d.canary,
+        "steps": list(d.steps),
+        "control": d.control,
     }
 
 

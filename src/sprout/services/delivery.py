@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import yaml
 
 from sprout.domain import changeset as changesets
+from sprout.domain.canary import Control, Strategy, canary_holds, strategy_of
 from sprout.domain.errors import (
     ArtifactNotFound,
     DeployError,
@@ -41,6 +42,7 @@ from sprout.domain.pipeline import (
 )
 from sprout.domain.previews import refuse_for_preview
 from sprout.observability import tracer
+from sprout.services.canary import request_control
 from sprout.services.issues import IssueStore, open_issues_of_build
 from sprout.services.ports import DeliveryLineage, Executions, Templates
 from sprout.services.rollbacks import begin_rollback
@@ -58,9 +60,11 @@ class Commits(Protocol):
 class Started:
     execution: str
     deployment: Deployment
+    aborting: bool = False  # a rollback by hand during a canary: the canary is aborted instead
 
     def view(self) -> dict[str, Any]:
-        return {"execution": self.execution, "deployment": self.deployment.id, "build": self.deployment.build}
+        view = {"execution": self.execution, "deployment": self.deployment.id, "build": self.deployment.build}
+        return {**view, "aborting": True} if self.aborting else view
 
 
 class Reads:
@@ -150,8 +154,14 @@ class Delivery:
 
     # -- promote --
 
-    def promote(self, app: str, stage: str, number: int | None, changeset_id: str | None, force: bool, who: str) -> Started:
+    def promote(self, app: str, stage: str, number: int | None, changeset_id: str | None, force: bool, who: str,
+                strategy: Strategy | None = None) -> Started:
+        """``strategy`` None: the stage's default (all at once unless the app's registration gave one)."""
         registered = self.lineage.get_app(app)
+        if strategy is None:
+            spec = registered.stage(stage)
+            strategy = strategy_of(spec.strategy if spec else None)
+        chosen = strategy
         self.lineage.get_stage(app, stage)
         refuse_for_preview(registered, stage, "it deploys its branch's builds, never a promote")
         reads = Reads(self.lineage, self.artifacts)
@@ -183,13 +193,16 @@ class Delivery:
         promoted = number
 
         def begin(arn: str) -> Deployment:
-            return self.lineage.begin_deployment(
+            deployment = self.lineage.begin_deployment(
                 app, stage, promoted, DeploymentKind.PROMOTE, trigger, execution=arn,
                 holder_running=self.executions.is_running, expect_current=judged_against,
             )
+            # the strategy on the record before the execution that acts on it starts
+            return self.lineage.record_strategy(app, stage, deployment.id, chosen.view())
 
+        extra = {"strategy": chosen.view()} if chosen.gradual else {}
         try:
-            return self._start(self.promote_machine, app, stage, number, DeploymentKind.PROMOTE, begin, {})
+            return self._start(self.promote_machine, app, stage, number, DeploymentKind.PROMOTE, begin, extra)
         except StageMoved as e:
             # the stage moved on between the change set and the lock: what was reviewed is stale
             raise StaleChangeSet(f"{e}: review the fresh change set", self._changeset(registered, stage, build, reads)) from e
@@ -219,6 +232,12 @@ class Delivery:
 
     def rollback(self, app: str, stage: str, number: int | None, who: str, force: bool = False) -> Started:
         self.lineage.get_app(app)
+        held = self.lineage.get_stage(app, stage).lock
+        holder = self.lineage.get_deployment(app, stage, held.deployment) if held else None
+        if holder is not None and canary_holds(holder):
+            # a person's rollback during a canary aborts it: every weight back to 0, the deployment FAILED
+            aborted = request_control(self.lineage, app, stage, holder.id, Control.ABORT, who)
+            return Started(holder.execution or "", aborted, aborting=True)
         current = self.lineage.current_deployment(app, stage)
         history = self._history(app, stage)
         if number is None:

@@ -64,6 +64,10 @@ class DeploymentWrites(Protocol):
 class DeliveryLineage(AppReads, BuildReads, DeploymentReads, DeploymentWrites, Protocol):
     """The lineage a promote or a rollback reads and writes."""
 
+    def record_strategy(self, app: str, stage: str, deployment_id: str, strategy: dict[str, Any]) -> Deployment: ...
+
+    def request_control(self, app: str, stage: str, deployment_id: str, action: str, by: str) -> Deployment: ...
+
 
 class Templates(Protocol):
     """The artifact store's packaged templates."""

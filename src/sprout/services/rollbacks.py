@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sprout.domain.auto_rollback import AlarmEvent, WatchedAlarm, untrusted_reason
+from sprout.domain.canary import canary_holds
 from sprout.domain.errors import NotFound, NothingToRollBackTo
 from sprout.domain.model import Build, Deployment, DeploymentKind
 from sprout.domain.pipeline import (
@@ -114,7 +115,7 @@ class AlarmRollback:
         holder = None  # the deployment holding the stage, if any
         if why_not is None and st.lock is not None:
             holder = self.lineage.get_deployment(app, stage, st.lock.deployment)
-            why_not = rollback_in_progress(holder)
+            why_not = rollback_in_progress(holder) or canary_holds(holder)
         if why_not is not None or current is None:
             return self._ignored(event_id, alarm.name, why_not or "the stage runs nothing yet", app, stage)
         try:

@@ -562,3 +562,76 @@ def test_given_a_function_with_a_layer_when_invoked_then_it_imports_from_the_lay
     name = create(lam, role, f"layered-{uid}", "app.use_layer", Layers=[layer["LayerVersionArn"]])
 
     assert invoke(lam, name)["Body"] == "rules from layer"
+
+
+def test_given_an_alias_weighting_a_second_version_at_10_percent_when_invoked_1000_times_then_the_split_is_binomial(
+    cloud, lam, role, uid
+):
+    """GIVEN an alias on version 1 whose RoutingConfig sends 10 % to version 2
+    WHEN it is invoked 1000 times (by Qualifier)
+    THEN version 2 ran a count of them within 5 standard deviations of 100, each invocation ran the
+    code of the version its ExecutedVersion names, the log streams carry [2], and the AWS/Lambda
+    Invocations with ExecutedVersion 2 on the alias count exactly those."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = create(lam, role, f"weights-{uid}", "app.marker", Environment={"Variables": {"CODE_MARK": "one"}})
+    v1 = lam.publish_version(FunctionName=name)["Version"]
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"CODE_MARK": "two"}})
+    v2 = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=v1,
+                     RoutingConfig={"AdditionalVersionWeights": {v2: 0.1}})
+    n = 1000
+
+    def one(i: int) -> tuple[str, str]:
+        r = invoke(lam, name, {"marker": str(i)}, Qualifier="live")
+        return r["ExecutedVersion"], r["Body"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ran = list(pool.map(one, range(n)))
+
+    on_v2 = sum(1 for version, _ in ran if version == v2)
+    sd = (n * 0.1 * 0.9) ** 0.5
+    assert abs(on_v2 - n * 0.1) <= 5 * sd, on_v2
+    assert {(version, body) for version, body in ran} == {(v1, "one"), (v2, "two")}
+    streams = cloud.client("logs").describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+    assert any(f"/[{v2}]" in s["logStreamName"] for s in streams)
+    assert any(f"/[{v1}]" in s["logStreamName"] for s in streams)
+    cloudwatch = cloud.client("cloudwatch")
+    widest = [{"Name": "FunctionName", "Value": name}, {"Name": "Resource", "Value": f"{name}:live"},
+              {"Name": "ExecutedVersion", "Value": v2}]
+
+    def counted() -> float:
+        data = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName="Invocations", Dimensions=widest,
+            StartTime=time.time() - 600, EndTime=time.time() + 600, Period=60, Statistics=["Sum"])
+        return sum(p["Sum"] for p in data["Datapoints"])
+
+    deadline = time.monotonic() + 15
+    while counted() < on_v2 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert counted() == on_v2
+
+
+def test_given_a_weighted_alias_that_lambda_refuses_when_created_then_it_is_refused_naming_why(cloud, lam, role, uid):
+    """GIVEN one function with two published versions
+    WHEN an alias is created with a weight above 1, two additional versions, $LATEST as primary, or
+    an additional version equal to the primary
+    THEN each is refused with InvalidParameterValueException, and clearing the weights is accepted."""
+    name = create(lam, role, f"badweights-{uid}", "app.marker")
+    v1 = lam.publish_version(FunctionName=name)["Version"]
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"CODE_MARK": "x"}})
+    v2 = lam.publish_version(FunctionName=name)["Version"]
+    refused = [
+        (v1, {v2: 1.5}, "between 0.0 and 1.0"),
+        (v1, {v2: 0.1, "99": 0.1}, "at most two versions"),
+        ("$LATEST", {v2: 0.1}, "$LATEST"),
+        (v1, {v1: 0.1}, "same version"),
+        (v1, {"99": 0.1}, "does not exist"),
+    ]
+    for primary, weights, why in refused:
+        with pytest.raises(lam.exceptions.InvalidParameterValueException, match=re.escape(why)):
+            lam.create_alias(FunctionName=name, Name="live", FunctionVersion=primary,
+                             RoutingConfig={"AdditionalVersionWeights": weights})
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=v1, RoutingConfig={"AdditionalVersionWeights": {v2: 0.5}})
+    lam.update_alias(FunctionName=name, Name="live", RoutingConfig={"AdditionalVersionWeights": {}})
+    assert invoke(lam, name, {"marker": "m"}, Qualifier="live")["ExecutedVersion"] == v1

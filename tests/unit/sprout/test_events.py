@@ -56,6 +56,8 @@ TASKS: dict[str, tuple[str, Any]] = {
     "teardown-prepare": ("TeardownFunction", contracts.TeardownStage),
     "teardown-check-stack": ("TeardownFunction", contracts.TeardownAttempt),
     "teardown-failed": ("TeardownFunction", contracts.RemovalFailure),
+    "canary-step": ("CanaryStepFunction", contracts.CanaryInput),
+    "canary-abandon": ("CanaryAbandonFunction", contracts.CanaryAbandonInput),
 }
 # A function serving several steps (sprout.handlers.tasks.common.steps): the step its sample names
 STEPS = {"teardown-prepare": "prepare", "teardown-check-stack": "checkStack", "teardown-failed": "failed"}

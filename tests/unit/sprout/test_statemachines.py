@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sprout.domain.canary import CanaryProgress
 from sprout.domain.model import BuildStatus, DeploymentStatus, DeployProgress
 from sprout.domain.stages import DELETION_STATUSES
 from sprout.domain.template import load_template
@@ -17,10 +18,11 @@ from sprout.domain.template import load_template
 ROOT = Path(__file__).resolve().parents[3]
 MACHINES = {p.stem.removesuffix(".asl"): json.loads(p.read_text()) for p in (ROOT / "statemachines").glob("*.asl.json")}
 TEMPLATE = load_template((ROOT / "template.yaml").read_text())
-VOCABULARY = {s.value for s in (*BuildStatus, *DeploymentStatus, *DeployProgress)} | {"ACT", "user"} | set(DELETION_STATUSES)
+VOCABULARY = ({s.value for s in (*BuildStatus, *DeploymentStatus, *DeployProgress, *CanaryProgress)} | {"ACT", "user"}
+              | set(DELETION_STATUSES))
 # Tasks whose failure ends the execution on purpose: nothing is open yet, or the finalizer closes it
 # (FinishApp: the removals stay recorded, and the teardown sweep finishes them).
-MAY_FAIL = {"Resolve", "ResolveAlarm", "RecordFailure", "AbandonDeploy", "AbandonRollback", "FinishApp"}
+MAY_FAIL = {"Resolve", "ResolveAlarm", "RecordFailure", "AbandonDeploy", "AbandonRollback", "CanaryAbandon", "FinishApp"}
 
 
 def states(machine: dict):

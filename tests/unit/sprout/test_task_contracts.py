@@ -30,7 +30,7 @@ EVENT = {"source": (str, True), "detail": (object, True), "id": (str, True)}
 STARTS = {
     "build": [EVENT],
     "deploy": [contracts.DeployRequest],
-    "promote": [contracts.HeldRequest],
+    "promote": [contracts.PromoteRequest],
     "rollback": [contracts.RollbackRequest, EVENT],
     "teardown": [contracts.TeardownRequest],
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sprout.adapters.lineage.alarms import AlarmEventRepository, WatchedAlarmRepository
 from sprout.adapters.lineage.apps import AppRepository
 from sprout.adapters.lineage.builds import BuildRepository
+from sprout.adapters.lineage.canary import CanaryRepository
 from sprout.adapters.lineage.dependencies import DependencyRepository
 from sprout.adapters.lineage.deployments import DeploymentRepository
 from sprout.adapters.lineage.issues import IssueRepository
@@ -23,7 +24,7 @@ from sprout.domain.model import Deployment, OpenWork
 
 
 class Lineage(AppRepository, BuildRepository, DeploymentRepository, AlarmEventRepository, WatchedAlarmRepository,
-              DependencyRepository, IssueRepository, NotificationRepository, StageChangeRepository):
+              DependencyRepository, IssueRepository, NotificationRepository, CanaryRepository, StageChangeRepository):
     """Apps, stages, builds and deployments, as domain types."""
 
     def deployments_of_build(self, app: str, number: int) -> dict[str, Deployment]:

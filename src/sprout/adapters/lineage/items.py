@@ -204,6 +204,10 @@ class DeploymentItem(Item):
     notes = JSONAttribute(null=True)  # what Sprout did on its way (e.g. deleted a failed first stack)
     cause = JSONAttribute(null=True)  # a failure's cause as CloudFormation told it
     reconciled = JSONAttribute(null=True)  # when a check found the record out of step with the stack
+    strategy = JSONAttribute(null=True)  # a canary or linear promote's strategy (sprout.domain.canary)
+    canary = JSONAttribute(null=True)  # its versions, the ones they replace, its state
+    steps = JSONAttribute(null=True)  # each step: weight, startedAt, judgedAt, requests, errors, verdict
+    control = JSONAttribute(null=True)  # what a person asked of it (finish, abort, resume), not yet done
 
 
 class OpenItem(Item):

@@ -66,6 +66,8 @@ def spec_doc(spec: StageSpec) -> dict:
     doc: dict = {"name": spec.name, "branch": spec.branch, "auto_deploy": spec.auto_deploy}
     if spec.preview:
         doc["preview"] = spec.preview.view()
+    if spec.strategy:
+        doc["strategy"] = spec.strategy
     return doc
 
 
@@ -74,8 +76,8 @@ def to_app(item: AppItem) -> App:
         name=item.name,
         repository=item.repository,
         template_path=item.template_path,
-        stages=tuple(StageSpec(s["name"], s.get("branch"), bool(s.get("auto_deploy")), to_preview(s.get("preview")))
-                     for s in item.stages or ()),
+        stages=tuple(StageSpec(s["name"], s.get("branch"), bool(s.get("auto_deploy")), preview=to_preview(s.get("preview")),
+                               strategy=s.get("strategy")) for s in item.stages or ()),
         created_at=item.created_at,
     )
 
@@ -121,6 +123,10 @@ def to_deployment(item: DeploymentItem) -> Deployment:
         notes=tuple(item.notes or ()),
         cause=item.cause,
         reconciled=item.reconciled,
+        strategy=item.strategy,
+        canary=item.canary,
+        steps=tuple(item.steps or ()),
+        control=item.control,
     )
 
 

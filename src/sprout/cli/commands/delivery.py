@@ -31,6 +31,15 @@ def add_parsers(sub: Any) -> None:
     d_show.add_argument("stage", metavar="STAGE", help="the stage's name")
     d_show.add_argument("id", metavar="ID", help="the deployment id, as `deployments list` prints it")
 
+    for action, about in (("finish", "shift the rest of a canary's traffic now"),
+                          ("abort", "abort a canary: every weight back to 0, the deployment FAILED"),
+                          ("resume", "resume a canary paused INCONCLUSIVE")):
+        control = leaf(deployments, action, deployments_control, about)
+        control.add_argument("app", metavar="APP", help="the app's name")
+        control.add_argument("stage", metavar="STAGE", help="the stage's name")
+        control.add_argument("id", metavar="ID", help="the deployment id, as `deployments list` prints it")
+        control.set_defaults(action=action)
+
     changeset = leaf(sub, "changeset", changeset_show, "what deploying a build to a stage would change")
     changeset.add_argument("app", metavar="APP", help="the app's name")
     changeset.add_argument("stage", metavar="STAGE", help="the stage's name")
@@ -54,6 +63,12 @@ def add_parsers(sub: Any) -> None:
     )
     add_go_options(promote)
     promote.add_argument("--force", action="store_true", help="promote a quarantined build anyway")
+    promote.add_argument(
+        "--strategy", default=None, metavar="STRATEGY",
+        help="allAtOnce (default), a preset (canary10-10s, canary10-30s, canary10-1m, canary10-5m, canary25-30s, "
+             "linear10-10s, linear25-30s, linear25-1m, linear50-1m) or a JSON object "
+             '{"type": "canary"|"linear", "percent": P, "intervalSeconds": S, "steps": [..]}',
+    )
 
     rollback = leaf(
         sub,
@@ -112,6 +127,25 @@ def deployments_show(ctx: Context) -> int:
     return 0
 
 
+def deployments_control(ctx: Context) -> int:
+    """``sprout deployments finish|abort|resume``: asked of a canary in progress; its execution acts
+    on it within seconds."""
+    answer = ctx.client.request("POST", stage_path(ctx, "deployments", ctx.args.id, ctx.args.action), {})
+    ctx.emit(answer, lambda a: f"{a.get('requested')} requested of deployment {a.get('deployment')}; "
+                               f"`sprout deployments show {ctx.args.app} {ctx.args.stage} {a.get('deployment')}`")
+    return 0
+
+
+def strategy_arg(text: str) -> Any:
+    """--strategy: a preset's name as it is, or a JSON object (the API checks either)."""
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise SproutError(f"--strategy is not a JSON object: {e}") from None
+    return text
+
+
 def source_build(client: SproutClient, app: str, stage: str) -> int:
     """The build the stage before ``stage`` in ``app``'s pipeline runs (what a promote takes)."""
     stages = client.stage_names(app)
@@ -155,6 +189,8 @@ def promote_run(ctx: Context) -> int:
     body: dict = {"build": changes["build"], "changesetId": changes.get("changesetId")}
     if args.force:
         body["force"] = True
+    if args.strategy:
+        body["strategy"] = strategy_arg(args.strategy)
     try:
         started = ctx.client.request("POST", stage_path(ctx, "promote"), body)
     except ApiError as e:

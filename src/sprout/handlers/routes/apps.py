@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from sprout.domain.canary import default_strategy
 from sprout.domain.model import App, StageSpec
 from sprout.domain.pipeline import check_stages
 from sprout.handlers.http import body_of, caller, json_response
@@ -19,8 +20,9 @@ def create_app() -> Response:
     body = body_of(router)
     validate("app", body)
     stages = check_stages(
-        tuple(StageSpec(s["name"], branch=s.get("branch"), auto_deploy=bool(s.get("autoDeploy", False)))
-              for s in body.get("stages", ()))
+        tuple(StageSpec(s["name"], branch=s.get("branch"), auto_deploy=bool(s.get("autoDeploy", False)),
+                        strategy=default_strategy(s.get("strategy"), f"stages[{i}].strategy"))
+              for i, s in enumerate(body.get("stages", ())))
     )
     app = App(body["name"], body["repository"], body.get("templatePath", "template.yaml"), stages)
     created, builds = router.context["apps"].register(app, caller(router))

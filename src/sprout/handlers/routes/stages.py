@@ -6,9 +6,12 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from sprout.domain.canary import Control, parse_strategy
+from sprout.domain.errors import NotFound, named
 from sprout.handlers.http import body_of, caller, json_response, query_of, whole_number
 from sprout.handlers.views import deployment_view, stage_view
 from sprout.schemas import validate
+from sprout.services.canary import request_control
 from sprout.services.reconcile import reconcile as reconcile_stage
 
 router = Router()
@@ -45,10 +48,23 @@ def get_changeset(name: str, stage: str) -> Response:
 def promote(name: str, stage: str) -> Response:
     body = body_of(router, required=False)
     validate("promote_request", body)
+    strategy = parse_strategy(body["strategy"]) if "strategy" in body else None  # None: the stage's default
     started = router.context["delivery"].promote(
-        name, stage, body.get("build"), body.get("changesetId"), bool(body.get("force")), caller(router)
+        name, stage, body.get("build"), body.get("changesetId"), bool(body.get("force")), caller(router), strategy
     )
-    return json_response(202, started.view())
+    return json_response(202, {**started.view(), "strategy": started.deployment.strategy})
+
+
+@router.post("/apps/<name>/stages/<stage>/deployments/<deployment>/<action>")
+def control_deployment(name: str, stage: str, deployment: str, action: str) -> Response:
+    """A person's finish (shift the rest now), abort or resume (after INCONCLUSIVE) of a canary in
+    progress: recorded, and acted on by its execution within CHECK_SECONDS (202)."""
+    try:
+        wanted = Control(action)
+    except ValueError:
+        raise NotFound(f"no such action on a deployment: {named(action)} (finish, abort or resume)") from None
+    d = request_control(router.context["lineage"], name, stage, deployment, wanted, caller(router))
+    return json_response(202, {"deployment": d.id, "requested": wanted.value, "control": d.control})
 
 
 @router.post("/apps/<name>/stages/<stage>/rollback")

@@ -179,3 +179,25 @@ def test_given_json_when_promoting_then_stdout_is_one_json_document_of_change_se
         "promote": started,
         "deployment": deployment("SUCCEEDED", durationMs=100),
     }
+
+
+def test_given_a_strategy_when_promoting_then_it_is_sent_and_a_canary_is_controlled_by_deployments_abort(api, sprout):
+    """GIVEN a promote with --strategy canary10-1m (a preset) and one with a JSON object
+    WHEN run with --no-wait, then `sprout deployments abort`
+    THEN each promote body carries the strategy as given, and the abort posts to the deployment's abort."""
+    api.on("GET", f"{PROD_PATH}/changeset", (200, changeset(confirm=False)))
+    api.on("POST", f"{PROD_PATH}/promote", (202, {"execution": "arn:x", "deployment": "000009", "build": 7}))
+    api.on("POST", f"{PROD_PATH}/deployments/000009/abort",
+           (202, {"deployment": "000009", "requested": "abort", "control": {"action": "abort"}}))
+    code, _, _ = sprout("promote", "notes", "--to", "prod", "--build", "7", "--yes", "--no-wait",
+                        "--strategy", "canary10-1m")
+    assert code == 0
+    code, _, _ = sprout("promote", "notes", "--to", "prod", "--build", "7", "--yes", "--no-wait",
+                        "--strategy", '{"type": "linear", "percent": 25, "intervalSeconds": 30}')
+    assert code == 0
+    bodies = [a.body for a in api.asked if a.method == "POST"]
+    assert bodies[0]["strategy"] == "canary10-1m"
+    assert bodies[1]["strategy"] == {"type": "linear", "percent": 25, "intervalSeconds": 30}
+    code, out, _ = sprout("deployments", "abort", "notes", "prod", "000009")
+    assert code == 0 and "abort requested of deployment 000009" in out
+    assert api.paths("POST")[-1] == f"{PROD_PATH}/deployments/000009/abort"

@@ -4,6 +4,7 @@ refuses (Host, Origin, cross-site, no session token), and that the API's refusal
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import threading
 import urllib.parse
@@ -65,6 +66,31 @@ class StubApi:
         if path == "/apps/notes/stages/dev/deployments/000002":
             return {"id": "000002", "build": 2, "kind": "deploy", "status": "SUCCEEDED", "trigger": {"type": "push"},
                     "durationMs": 1000, "startedAt": "2026-12-07T15:58:00.000Z"}
+        if path == "/apps/notes/stages/prod/deployments/000007":
+            return {"id": "000007", "build": 2, "kind": "promote", "status": "FAILED", "trigger": {"type": "user"},
+                    "durationMs": 9000, "startedAt": "2026-12-07T16:00:00.000Z", "step": "canary",
+                    "error": "CanaryAborted: 5 errors in 6 requests of the new version: above 5%",
+                    "strategy": {"type": "canary", "percent": 10, "intervalSeconds": 60, "steps": [10],
+                                 "preset": "canary10-1m"},
+                    "canary": {"state": "ABORTING", "versions": {"Create": "2"}, "previous": {"Create": "1"}},
+                    "steps": [{"index": 0, "weight": 10, "startedAt": "2026-12-07T16:00:01.000Z",
+                               "judgedAt": "2026-12-07T16:00:04.000Z", "requests": 6, "errors": 5, "verdict": "FAIL"}]}
+        if path == "/apps/notes/stages/prod/deployments/000008":
+            return {"id": "000008", "build": 3, "kind": "promote", "status": "IN_PROGRESS", "trigger": {"type": "user"},
+                    "startedAt": "2026-12-07T16:10:00.000Z", "durationMs": None,
+                    "strategy": {"type": "linear", "percent": 25, "intervalSeconds": 30, "steps": [25, 50, 75],
+                                 "preset": "linear25-30s"},
+                    "canary": {"state": "SHIFTING", "versions": {"Create": "3"}, "previous": {"Create": "2"}},
+                    "steps": [{"index": 0, "weight": 25, "startedAt": "2026-12-07T16:10:01.000Z",
+                               "judgedAt": "2026-12-07T16:10:31.000Z", "requests": 40, "errors": 0, "verdict": "PASS",
+                               "replaced": {"requests": 120, "errors": 6}},
+                              {"index": 1, "weight": 50, "startedAt": "2026-12-07T16:10:31.000Z", "judgedAt": None,
+                               "requests": 20, "errors": 1, "verdict": "BAKING",
+                               "replaced": {"requests": 0, "errors": 0}}]}
+        if path == "/apps/notes/stages/prod/deployments/000008/finish" and method == "POST":
+            return {"deployment": "000008", "action": "finish"}
+        if path == "/apps/notes/stages/prod/deployments/000008/resume" and method == "POST":
+            raise ApiError(409, {"message": "only an INCONCLUSIVE canary can be resumed"}, method, path)
         if path.endswith("/issues"):
             status = (query or {}).get("status")
             issue = {"id": "0a4d", "title": "NameError in create.py:<b>handler</b>", "status": "open", "count": 3,
@@ -276,6 +302,57 @@ def test_given_open_issues_when_a_stage_and_a_deployment_are_opened_then_they_sh
     assert "Not grouped: Full" in page
     status, _, page = send(port, "GET", "/apps/notes/stages/dev/deployments/000002")
     assert status == 200 and "Issues it introduced" in page and "&lt;b&gt;handler&lt;/b&gt;" in page
+
+
+def test_given_an_aborted_canary_when_its_deployment_is_opened_then_each_step_shows_the_new_versions_counts(console):
+    """GIVEN a canary10-1m promote aborted at its first step (5 errors in 6 requests of the new version)
+    WHEN its deployment's page is opened
+    THEN the strategy and the step (weight, requests, errors, verdict) are shown."""
+    _, port = console
+    status, _, page = send(port, "GET", "/apps/notes/stages/prod/deployments/000007")
+    assert status == 200 and "<h2>Canary</h2>" in page and "canary10-1m" in page
+    assert "<td>10 %</td>" in page and "<td>6</td><td>5</td><td>FAIL</td>" in page and "CanaryAborted" in page
+
+
+def test_given_a_canary_in_progress_when_its_page_is_opened_then_both_versions_error_rates_and_its_actions_show(console):
+    """GIVEN a linear promote at its second step (the new version 0 % then 5 % errors, the version it
+    replaces 5 %)
+    WHEN its deployment's page is opened
+    THEN one chart carries both versions' error rate per step, and finish and abort are offered (not
+    resume: the canary is not paused)."""
+    _, port = console
+    status, _, page = send(port, "GET", "/apps/notes/stages/prod/deployments/000008")
+    assert status == 200 and 'data-chart="canary-errors"' in page
+    data = json.loads(re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', page, re.S).group(1))
+    (chart,) = data
+    assert [s["label"] for s in chart["series"]] == ["new version", "replaced version"]
+    assert chart["series"][0]["values"] == [0.0, 5.0] and chart["series"][1]["values"] == [5.0, None]
+    assert "/deployments/000008/finish" in page and "/deployments/000008/abort" in page
+    assert "/deployments/000008/resume" not in page
+    # AND an ended canary offers nothing
+    _, _, ended = send(port, "GET", "/apps/notes/stages/prod/deployments/000007")
+    assert "/deployments/000007/abort" not in ended
+
+
+def test_given_a_canary_when_finish_is_confirmed_then_the_api_is_asked_and_unconfirmed_or_refused_is_said(console):
+    """GIVEN a canary in progress and a session
+    WHEN finish is posted without the confirm, then with it, and resume is posted (the API refuses)
+    THEN the first is a 400 with no API call, the second calls the API's finish and goes back to the
+    deployment, the third shows the API's 409 in its words."""
+    api, port = console
+    cookie, token = session(port, "/apps/notes/stages/prod/deployments/000008/finish")
+    path = "/apps/notes/stages/prod/deployments/000008/finish"
+    status, _, page = send(port, "POST", path, {"Cookie": cookie}, f"csrf={token}")
+    assert status == 400 and "needs a confirm" in page
+    assert ("POST", path, {}) not in api.calls
+    status, headers, _ = send(port, "POST", path, {"Cookie": cookie}, f"csrf={token}&confirm=yes")
+    assert status == 303 and headers["Location"].endswith("/apps/notes/stages/prod/deployments/000008")
+    assert ("POST", path, {}) in api.calls
+    status, _, page = send(port, "POST", path.replace("finish", "resume"), {"Cookie": cookie},
+                           f"csrf={token}&confirm=yes")
+    assert status == 409 and "only an INCONCLUSIVE canary can be resumed" in page
+    status, _, _ = send(port, "GET", "/apps/notes/stages/prod/deployments/000008/explode")
+    assert status == 404
 
 
 def test_given_a_console_built_without_serve_when_the_apps_page_is_asked_then_it_is_served():

@@ -15,6 +15,7 @@ from sprout.domain.errors import (
     AppNotFound,
     ArtifactNotFound,
     BuildNotFound,
+    Conflict,
     DeploymentNotFound,
     SourceError,
     StageBusy,
@@ -51,6 +52,7 @@ class FakeLineage:
         self.events: dict[str, dict[str, Any]] = {}
         self.claims: dict[str, str] = {}
         self.reads: list[str] = []
+        self.writes: list[tuple[str, Any]] = []  # canary records, in order
         self._clock = itertools.count()
         for app in apps:
             self.create_app(app)
@@ -186,9 +188,14 @@ class FakeLineage:
 
     def finish_deployment(self, app: str, stage: str, deployment_id: str, status: DeploymentStatus | str,
                           versions: dict[str, str] | None = None, error: str | None = None,
-                          step: str | None = None) -> Deployment:
-        d = dataclasses.replace(self.get_deployment(app, stage, deployment_id), status=DeploymentStatus(status),
-                                versions=versions or {}, error=error, step=step, finished_at=iso(NOW))
+                          step: str | None = None, cause: dict[str, Any] | None = None) -> Deployment:
+        found = self.get_deployment(app, stage, deployment_id)
+        if found.status is not DeploymentStatus.IN_PROGRESS:
+            if found.status is DeploymentStatus(status):
+                return found
+            raise Conflict(f"deployment {deployment_id} already finished as {found.status}")
+        d = dataclasses.replace(found, status=DeploymentStatus(status),
+                                versions=versions or {}, error=error, step=step, finished_at=iso(NOW), cause=cause)
         self._put(d)
         st = self.stages[(app, stage)]
         lock = None if st.lock and st.lock.deployment == deployment_id else st.lock
@@ -221,6 +228,49 @@ class FakeLineage:
                 if a == app and d.build == number:
                     found[stage] = d
         return found
+
+    # -- canaries --
+
+    def _open(self, app: str, stage: str, deployment_id: str) -> Deployment:
+        d = self.get_deployment(app, stage, deployment_id)
+        if d.status is not DeploymentStatus.IN_PROGRESS:
+            raise Conflict(f"deployment {deployment_id} is no longer in progress")
+        return d
+
+    def record_strategy(self, app: str, stage: str, deployment_id: str, strategy: dict[str, Any]) -> Deployment:
+        d = dataclasses.replace(self._open(app, stage, deployment_id), strategy=dict(strategy))
+        self._put(d)
+        return d
+
+    def record_canary(self, app: str, stage: str, deployment_id: str, canary: dict[str, Any]) -> Deployment:
+        d = dataclasses.replace(self._open(app, stage, deployment_id), canary=dict(canary))
+        self._put(d)
+        self.writes.append(("canary", canary.get("state")))
+        return d
+
+    def record_step(self, app: str, stage: str, deployment_id: str, index: int, step: dict[str, Any]) -> Deployment:
+        d = self._open(app, stage, deployment_id)
+        steps = list(d.steps)
+        steps[index:index + 1] = [dict(step)]
+        d = dataclasses.replace(d, steps=tuple(steps))
+        self._put(d)
+        self.writes.append(("step", step.get("verdict")))
+        return d
+
+    def request_control(self, app: str, stage: str, deployment_id: str, action: str, by: str) -> Deployment:
+        d = self._open(app, stage, deployment_id)
+        if d.canary is None:
+            raise Conflict("not a canary")
+        d = dataclasses.replace(d, control={"action": action, "by": by, "at": iso(NOW)})
+        self._put(d)
+        return d
+
+    def clear_control(self, app: str, stage: str, deployment_id: str) -> None:
+        self._put(dataclasses.replace(self.get_deployment(app, stage, deployment_id), control=None))
+
+    def renew_lease(self, app: str, stage: str, deployment_id: str) -> bool:
+        st = self.stages[(app, stage)]
+        return bool(st.lock and st.lock.deployment == deployment_id)
 
     # -- alarms --
 

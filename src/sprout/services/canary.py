@@ -1,0 +1,308 @@
+"""Canary and linear promotes (issue 23): the whole stage shifts as one unit, judged by the new
+build's own requests and errors.
+
+The promote machine (statemachines/promote.asl.json) calls ``Canary.step`` in a loop; each call
+reads the record, does one thing, records it — BEFORE acting on the aliases — and says what comes
+next (``status``):
+
+* ``BEGIN``: publish the build's artifact as a new version of every function whose code changed
+  (the canary versions; a function added by the build, or changed only in configuration, goes at
+  the final flip), and record them with the versions they replace. Nothing changed: ``DEPLOY``.
+* ``SHIFT``: record the step (weight, startedAt, the new versions' counts so far), then give every
+  function's ``live`` alias that weight to its new version, in parallel.
+* ``BAKING`` / ``PAUSED``: a person's request first (finish, abort, resume), then the judge
+  (sprout.domain.canary.judge) on the new versions' ``AWS/Lambda`` Invocations and Errors with
+  ``ExecutedVersion`` since the step began: FAIL aborts; PASS records the verdict and shifts the
+  next weight, or after the last step flips every alias to the new version (``PROMOTE``: the deploy
+  machine then converges the stack on the build and closes the deployment SUCCEEDED); too few
+  requests waits, then pauses ``INCONCLUSIVE`` (the stage stays held; after PAUSE_LIMIT_SECONDS
+  unresumed it is aborted).
+
+An abort removes every alias's weight in one parallel flip, then closes the deployment FAILED
+(step ``canary``, error ``CanaryAborted``, the datapoints as its cause) through the one path that
+closes deployment records, puts each function's ``$LATEST`` code back to the build the stage runs
+(so that nothing later publishes the aborted code), and — when the judge found it bad — quarantines
+the build as auto-rollback does. ``withdraw`` does the same for the finalizer when an execution
+ended mid-canary: the aliases as the record says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sprout.domain.canary import (
+    PAUSE_LIMIT_SECONDS,
+    Control,
+    Verdict,
+    Weight,
+    control_refusal,
+    judge,
+    strategy_of,
+)
+from sprout.domain.errors import Conflict, named
+from sprout.domain.model import Build, Deployment, DeploymentStatus
+from sprout.domain.pipeline import iso, parse_iso, stack_name
+from sprout.observability import logger, metrics
+
+PARALLEL = 16  # functions published at once
+
+
+class Traffic(Protocol):
+    def publish_artifact(self, function_name: str, s3_key: str) -> str: ...
+
+    def restore_code(self, function_name: str, s3_key: str) -> None: ...
+
+    def weigh(self, weights: list[Weight]) -> float: ...
+
+
+class VersionSignal(Protocol):
+    def counts(self, versions: dict[str, str], since: datetime, until: datetime) -> dict[str, tuple[int, int]]: ...
+
+
+class FunctionNames(Protocol):
+    def function_names(self, stack: str) -> dict[str, str]: ...
+
+
+class CanaryLineage(Protocol):
+    def get_deployment(self, app: str, stage: str, deployment_id: str) -> Deployment: ...
+
+    def get_build(self, app: str, number: int) -> Build: ...
+
+    def current_deployment(self, app: str, stage: str) -> Deployment | None: ...
+
+    def renew_lease(self, app: str, stage: str, deployment_id: str) -> bool: ...
+
+    def record_canary(self, app: str, stage: str, deployment_id: str, canary: dict[str, Any]) -> Deployment: ...
+
+    def record_step(self, app: str, stage: str, deployment_id: str, index: int, step: dict[str, Any]) -> Deployment: ...
+
+    def clear_control(self, app: str, stage: str, deployment_id: str) -> None: ...
+
+    def finish_deployment(self, app: str, stage: str, deployment_id: str, status: DeploymentStatus | str,
+                          versions: dict[str, str] | None = None, error: str | None = None, step: str | None = None,
+                          cause: dict[str, Any] | None = None) -> Deployment: ...
+
+    def quarantine(self, app: str, number: int, reason: dict[str, Any] | None) -> Build: ...
+
+
+class Canary:
+    def __init__(self, lineage: CanaryLineage, traffic: Traffic, signal: VersionSignal, stacks: FunctionNames,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.lineage, self.traffic, self.signal, self.stacks, self.now = lineage, traffic, signal, stacks, now
+
+    # -- the machine's one step --
+
+    def step(self, app: str, stage: str, deployment_id: str, status: str, index: int) -> dict[str, Any]:
+        d = self.lineage.get_deployment(app, stage, deployment_id)
+        if d.status is not DeploymentStatus.IN_PROGRESS:
+            return {"status": "ABORTED", "index": index}  # closed meanwhile (the finalizer, a person)
+        self.lineage.renew_lease(app, stage, deployment_id)
+        if status == "BEGIN":
+            return self._begin(d)
+        if d.canary is None:
+            return {"status": "DEPLOY", "index": index}
+        if status == "SHIFT":
+            return self._shift(d, index)
+        return self._check(d, index)
+
+    def _begin(self, d: Deployment) -> dict[str, Any]:
+        current = self.lineage.current_deployment(d.app, d.stage)
+        build = self.lineage.get_build(d.app, d.build)
+        running = self.lineage.get_build(d.app, current.build) if current else None
+        old = {f.logical_id: f for f in running.functions} if running else {}
+        names = self.stacks.function_names(stack_name(d.app, d.stage))
+        changed = [f for f in build.functions if f.logical_id in old and f.logical_id in names and current
+                   and f.logical_id in current.versions and old[f.logical_id].sha256 != f.sha256]
+        if not changed or current is None:
+            return {"status": "DEPLOY", "index": 0}
+        canary = {"state": "PUBLISHING", "startedAt": iso(self.now()), "functions": {f.logical_id: names[f.logical_id] for f in changed},
+                  "previous": {f.logical_id: current.versions[f.logical_id] for f in changed},
+                  "restore": {f.logical_id: old[f.logical_id].s3_key for f in changed}, "versions": {}}
+        self.lineage.record_canary(d.app, d.stage, d.id, canary)  # recorded before $LATEST changes
+        with ThreadPoolExecutor(max_workers=min(PARALLEL, len(changed))) as pool:  # the functions in parallel
+            published = list(pool.map(lambda f: self.traffic.publish_artifact(names[f.logical_id], f.s3_key), changed))
+        versions = {f.logical_id: v for f, v in zip(changed, published, strict=True)}
+        self.lineage.record_canary(d.app, d.stage, d.id, {**canary, "state": "SHIFTING", "versions": versions})
+        logger.info("canary versions published", extra={"app": d.app, "stage": d.stage, "versions": versions})
+        return {"status": "SHIFT", "index": 0}
+
+    def _counts(self, canary: dict[str, Any], side: str = "versions") -> tuple[int, int, dict[str, list[int]]]:
+        """Requests and errors since the canary began of its new versions (``side`` "versions": what
+        the judge reads), or of the versions they replace ("previous": shown beside, never judged)."""
+        started = parse_iso(canary["startedAt"]).replace(second=0, microsecond=0)
+        versions = {canary["functions"][lid]: canary[side][lid] for lid in canary["versions"]}
+        per = self.signal.counts(versions, started, self.now() + timedelta(seconds=60))
+        requests = sum(r for r, _ in per.values())
+        errors = sum(e for _, e in per.values())
+        return requests, errors, {name: [r, e] for name, (r, e) in per.items()}
+
+    def _shift(self, d: Deployment, index: int) -> dict[str, Any]:
+        canary = d.canary or {}
+        plan = strategy_of(d.strategy).weights()
+        requests, errors, _ = self._counts(canary)
+        replaced, replaced_errors, _ = self._counts(canary, "previous")
+        step = {"index": index, "weight": plan[index], "startedAt": iso(self.now()), "judgedAt": None,
+                "requests": 0, "errors": 0, "verdict": None, "baseline": [requests, errors],
+                "replaced": {"requests": 0, "errors": 0, "baseline": [replaced, replaced_errors]}}
+        self.lineage.record_step(d.app, d.stage, d.id, index, step)  # recorded before it is acted on
+        seconds = self.traffic.weigh(self._weights(canary, plan[index]))
+        logger.info("canary step", extra={"app": d.app, "stage": d.stage, "weight": plan[index], "seconds": seconds})
+        return {"status": "BAKING", "index": index}
+
+    def _replaced(self, canary: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
+        """The replaced versions' requests and errors in the step so far: for the console's chart
+        beside the new version's (the judge never reads them)."""
+        known = step.get("replaced") or {}
+        base = known.get("baseline") or [0, 0]
+        requests, errors, _ = self._counts(canary, "previous")
+        return {"requests": requests - base[0], "errors": errors - base[1], "baseline": base}
+
+    @staticmethod
+    def _weights(canary: dict[str, Any], percent: int) -> list[Weight]:
+        return [Weight(canary["functions"][lid], canary["previous"][lid], v if percent else None, percent)
+                for lid, v in sorted(canary["versions"].items())]
+
+    def _check(self, d: Deployment, index: int) -> dict[str, Any]:
+        canary = d.canary or {}
+        step = dict(d.steps[index]) if index < len(d.steps) else None
+        if step is None:
+            return {"status": "SHIFT", "index": index}
+        if d.control:
+            return self._control(d, canary, step, index)
+        if canary.get("state") == Verdict.INCONCLUSIVE.value:
+            paused = (self.now() - parse_iso(step["judgedAt"])).total_seconds()
+            if paused > PAUSE_LIMIT_SECONDS:
+                return self._abort(d, step, index, f"INCONCLUSIVE for over {PAUSE_LIMIT_SECONDS} s and not resumed",
+                                   bad=False)
+            return {"status": "PAUSED", "index": index}
+        strategy = strategy_of(d.strategy)
+        requests, errors, per = self._counts(canary)
+        base = step.get("baseline") or [0, 0]
+        step |= {"requests": requests - base[0], "errors": errors - base[1], "perFunction": per,
+                 "replaced": self._replaced(canary, step)}
+        elapsed = (self.now() - parse_iso(step["startedAt"])).total_seconds()
+        verdict = judge(step["requests"], step["errors"], elapsed, strategy.interval_seconds)
+        step["reason"] = verdict.reason
+        if verdict.verdict is Verdict.FAIL:
+            return self._abort(d, step, index, verdict.reason, bad=True)
+        if verdict.verdict in (Verdict.BAKING, Verdict.WAITING):
+            step["verdict"] = verdict.verdict.value
+            self.lineage.record_step(d.app, d.stage, d.id, index, step)
+            return {"status": "BAKING", "index": index}
+        step |= {"judgedAt": iso(self.now()), "verdict": verdict.verdict.value}
+        self.lineage.record_step(d.app, d.stage, d.id, index, step)
+        if verdict.verdict is Verdict.INCONCLUSIVE:
+            self.lineage.record_canary(d.app, d.stage, d.id, {**canary, "state": Verdict.INCONCLUSIVE.value})
+            logger.warning("canary inconclusive", extra={"app": d.app, "stage": d.stage, "reason": verdict.reason})
+            return {"status": "PAUSED", "index": index}
+        if index + 1 < len(strategy.weights()):
+            return {"status": "SHIFT", "index": index + 1}
+        return self._promote(d, canary, index)
+
+    def _control(self, d: Deployment, canary: dict[str, Any], step: dict[str, Any], index: int) -> dict[str, Any]:
+        control = d.control or {}
+        action, by = Control(control["action"]), str(control.get("by") or "someone")
+        self.lineage.clear_control(d.app, d.stage, d.id)
+        if action is Control.ABORT:
+            return self._abort(d, step, index, f"aborted by {by}", bad=False)
+        if action is Control.FINISH:
+            step |= {"judgedAt": iso(self.now()), "verdict": f"FINISHED by {by}"}
+            self.lineage.record_step(d.app, d.stage, d.id, index, step)
+            return self._promote(d, canary, index)
+        # resume: the step starts over from now, with the counts so far as its baseline
+        requests, errors, _ = self._counts(canary)
+        replaced, replaced_errors, _ = self._counts(canary, "previous")
+        step |= {"startedAt": iso(self.now()), "judgedAt": None, "verdict": f"RESUMED by {by}",
+                 "baseline": [requests, errors], "requests": 0, "errors": 0,
+                 "replaced": {"requests": 0, "errors": 0, "baseline": [replaced, replaced_errors]}}
+        self.lineage.record_step(d.app, d.stage, d.id, index, step)
+        self.lineage.record_canary(d.app, d.stage, d.id, {**canary, "state": "SHIFTING"})
+        return {"status": "BAKING", "index": index}
+
+    def _promote(self, d: Deployment, canary: dict[str, Any], index: int) -> dict[str, Any]:
+        """The final flip: every alias on its new version, no weights, at once; the deploy machine
+        then converges the stack on the build and closes the deployment."""
+        self.lineage.record_canary(d.app, d.stage, d.id, {**canary, "state": "PROMOTING"})
+        flips = [Weight(canary["functions"][lid], v) for lid, v in sorted(canary["versions"].items())]
+        seconds = self.traffic.weigh(flips)
+        logger.info("canary promoted", extra={"app": d.app, "stage": d.stage, "seconds": seconds})
+        return {"status": "PROMOTE", "index": index}
+
+    # -- aborting --
+
+    def _abort(self, d: Deployment, step: dict[str, Any], index: int, why: str, bad: bool) -> dict[str, Any]:
+        canary = d.canary or {}
+        step |= {"judgedAt": iso(self.now()), "verdict": Verdict.FAIL.value if bad else "ABORTED", "reason": why}
+        self.lineage.record_step(d.app, d.stage, d.id, index, step)
+        self.lineage.record_canary(d.app, d.stage, d.id, {**canary, "state": "ABORTING"})
+        seconds = self.traffic.weigh(self._weights(canary, 0))  # every weight back to 0 in one parallel flip
+        cause = {"step": index, "weight": step.get("weight"), "requests": step.get("requests"),
+                 "errors": step.get("errors"), "perFunction": step.get("perFunction"), "flipSeconds": seconds,
+                 "reason": why}
+        self._close(d, canary, f"CanaryAborted: {why}", cause)
+        if bad:
+            self.lineage.quarantine(d.app, d.build, {"stage": d.stage, "deployment": d.id, "reason": why[:300],
+                                                    "at": step["judgedAt"], "canary": True})
+        metrics.add_metric(name="CanariesAborted", unit="Count", value=1)
+        logger.warning("canary aborted", extra={"app": d.app, "stage": d.stage, "reason": why, "seconds": seconds})
+        return {"status": "ABORTED", "index": index}
+
+    def _close(self, d: Deployment, canary: dict[str, Any], error: str, cause: dict[str, Any]) -> None:
+        try:
+            self.lineage.finish_deployment(d.app, d.stage, d.id, DeploymentStatus.FAILED, versions=dict(canary["previous"]),
+                                           error=error, step="canary", cause=cause)
+        except Conflict:
+            logger.info("canary deployment already closed", extra={"app": d.app, "stage": d.stage, "deployment": d.id})
+        for lid, key in sorted((canary.get("restore") or {}).items()):
+            try:  # $LATEST back to the code the stage runs: nothing later publishes the aborted code
+                self.traffic.restore_code(canary["functions"][lid], key)
+            except Exception as e:  # noqa: BLE001 - the traffic is back already; the record says what is left
+                logger.warning("code not restored", extra={"function": lid, "error": str(e)})
+
+    def withdraw(self, d: Deployment, why: str) -> bool:
+        """An execution ended mid-canary (the finalizer): the weights removed, the deployment closed
+        FAILED saying so. False when ``d`` had no canary on the aliases (nothing to withdraw)."""
+        canary = d.canary or {}
+        if d.status is not DeploymentStatus.IN_PROGRESS or not canary.get("functions"):
+            return False
+        if canary.get("state") == "PROMOTING":
+            return False  # the aliases run the new versions: the stack's check decides what runs
+        # no versions yet: it stopped while publishing them (no weight was set; $LATEST is put back)
+        seconds = self.traffic.weigh(self._weights(canary, 0)) if canary.get("versions") else 0.0
+        self._close(d, canary, f"CanaryAborted: {why}", {"reason": why, "flipSeconds": seconds})
+        return True
+
+    def abandon(self, app: str, stage: str, deployment_id: str, why: str) -> None:
+        """A canary task failed for good: the weights removed (when there are any) and the
+        deployment closed FAILED with the task's error."""
+        d = self.lineage.get_deployment(app, stage, deployment_id)
+        if not self.withdraw(d, why) and d.status is DeploymentStatus.IN_PROGRESS:
+            try:
+                self.lineage.finish_deployment(app, stage, deployment_id, DeploymentStatus.FAILED, error=why, step="canary")
+            except Conflict:
+                pass
+
+
+
+class ControlLineage(Protocol):
+    def get_deployment(self, app: str, stage: str, deployment_id: str) -> Deployment: ...
+
+    def request_control(self, app: str, stage: str, deployment_id: str, action: str, by: str) -> Deployment: ...
+
+
+def request_control(lineage: ControlLineage, app: str, stage: str, deployment_id: str, action: Control,
+                    who: str) -> Deployment:
+    """A person's finish, abort or resume of a canary in progress, recorded for its execution to
+    act on at its next look (every CHECK_SECONDS). Conflict (409) when there is nothing to act on."""
+    d = lineage.get_deployment(app, stage, deployment_id)
+    refusal = control_refusal(action, (d.canary or {}).get("state") if d.canary else None, d.status.value)
+    if refusal:
+        raise Conflict(f"{describe(d)}: {refusal}")
+    return lineage.request_control(app, stage, deployment_id, action.value, who)
+
+
+def describe(d: Deployment) -> str:
+    return f"deployment {named(d.id)} of {named(d.app)}/{named(d.stage)}"
