@@ -4,8 +4,8 @@ received p50 <= 2 s.
 Starts the local cloud with Sprout (IAM enforced), registers an app, sets a webhook target on a
 loopback HTTP server in this process, then per round puts a `Sprout Deployment State Change` of a
 rollback (as the lineage puts it when a rollback's record closes) and times until the webhook has
-the signed `deployment.rolledBack` notification: the notifier function, its `Sprout Notification`
-event, the target's rule and its API destination, over HTTP. Each body's signature is checked.
+the signed `deployment.rolledBack` notification: the notifier function, the target's queue, its
+EventBridge pipe and API destination, over HTTP. Each body's X-Sprout-Signature header is checked.
 
     .venv/bin/python bench/bench_notifications.py [--rounds 20]
 """
@@ -21,7 +21,6 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import boto3
 
@@ -47,7 +46,7 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 got = time.time()
-                signature = (parse_qs(urlparse(self.path).query).get("signature") or [""])[0]
+                signature = self.headers.get("X-Sprout-Signature") or ""
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -12,7 +12,6 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
 
 from demo.console import check, poll
 from demo.story import APP, Demo
@@ -30,7 +29,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 text = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-                signature = (parse_qs(urlparse(self.path).query).get("signature") or [""])[0]
+                signature = self.headers.get("X-Sprout-Signature") or ""
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

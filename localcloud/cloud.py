@@ -42,6 +42,7 @@ COMPONENTS = (
     "localcloud.stepfunctions",
     "localcloud.codebuild",
     "localcloud.event_sources",
+    "localcloud.pipes",
     "localcloud.cloudformation",
     "localcloud.alarms",
     "localcloud.codecommit_git",

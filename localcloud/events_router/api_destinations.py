@@ -26,6 +26,9 @@ AWS semantics ("API destinations as targets", "Connections", ``RetryPolicy``, ``
 - With IAM enforced, the target's ``RoleArn`` must trust events.amazonaws.com and allow
   ``events:InvokeApiDestination`` on the destination, or nothing is sent (the event goes to the DLQ).
 
+EventBridge Pipes send through the same code (``send_once``: one request, the pipe's role checked
+as ``pipes.amazonaws.com``, its header values already resolved: localcloud.pipes).
+
 Not modelled: ``InvocationRateLimitPerSecond`` (no throttling locally), private (VPC) connections.
 """
 
@@ -45,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localcloud import iam
-from localcloud.events_router.transform import _MISSING, json_path
+from localcloud.events_router.transform import value_of
 
 log = logging.getLogger("localcloud.events_router")
 
@@ -72,6 +75,8 @@ class Attempt:
     payload: str = field(compare=False)
     first: float = field(compare=False)  # when the event was put (its age counts from there)
     retries: int = field(default=0, compare=False)
+    principal: str = field(default="events.amazonaws.com", compare=False)  # the service invoking with RoleArn
+    resolved: bool = field(default=False, compare=False)  # HttpParameters already hold values, not paths
 
 
 @dataclass
@@ -120,6 +125,13 @@ class HttpDeliverer:
     def submit(self, rule_arn: str, target: dict[str, Any], event: dict[str, Any], payload: str) -> None:
         now = time.time()
         self._push(Attempt(now, 0, rule_arn, target, event, payload, now), new=True)
+
+    def send_once(self, target: dict[str, Any], payload: str, principal: str) -> Outcome:
+        """One request now, on the caller's thread, no retry nor dead-letter queue: for a caller
+        that retries by itself (an EventBridge pipe leaves a failed SQS message in its queue).
+        ``target``'s HttpParameters hold values (any JSON paths already resolved by the caller)."""
+        now = time.time()
+        return self._send(Attempt(now, 0, "", target, {}, payload, now, principal=principal, resolved=True))
 
     def wait_idle(self, timeout: float) -> bool:
         """True once every submitted event is delivered, dead-lettered or dropped."""
@@ -184,7 +196,7 @@ class HttpDeliverer:
             if not role:
                 return Outcome(None, "the target has no RoleArn (EventBridge invokes an API destination with it)", False)
             try:
-                denied = iam.first_denied(role, "events.amazonaws.com", [iam.actions.Check("events:InvokeApiDestination", arn)])
+                denied = iam.first_denied(role, attempt.principal, [iam.actions.Check("events:InvokeApiDestination", arn)])
             except Exception as e:  # the role cannot be assumed by EventBridge
                 return Outcome(None, f"role {role}: {e}", False)
             if denied is not None:
@@ -211,10 +223,12 @@ class HttpDeliverer:
         params = attempt.target.get("HttpParameters") or {}
         endpoint = str(destination["InvocationEndpoint"])
         for value in params.get("PathParameterValues") or []:
-            endpoint = endpoint.replace("*", urllib.parse.quote(self._dynamic(value, attempt.event), safe=""), 1)
+            value = str(value) if attempt.resolved else value_of(value, attempt.event)
+            endpoint = endpoint.replace("*", urllib.parse.quote(value, safe=""), 1)
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
         headers.update({str(k): str(v) for k, v in (params.get("HeaderParameters") or {}).items()})
-        query = {str(k): self._dynamic(v, attempt.event) for k, v in (params.get("QueryStringParameters") or {}).items()}
+        query = {str(k): str(v) if attempt.resolved else value_of(v, attempt.event)
+                 for k, v in (params.get("QueryStringParameters") or {}).items()}
         auth = connection.get("AuthParameters") or {}
         invocation = auth.get("InvocationHttpParameters") or {}
         headers.update({p["Key"]: p.get("Value", "") for p in invocation.get("HeaderParameters") or []})
@@ -235,16 +249,6 @@ class HttpDeliverer:
         method = str(destination.get("HttpMethod") or "POST").upper()
         data = None if method in ("GET", "HEAD") else body.encode("utf-8")
         return urllib.request.Request(endpoint, data=data, headers=headers, method=method)
-
-    @staticmethod
-    def _dynamic(value: Any, event: dict[str, Any]) -> str:
-        text = str(value)
-        if not text.startswith("$."):
-            return text
-        found = json_path(event, text)
-        if found is _MISSING:
-            return ""
-        return found if isinstance(found, str) else json.dumps(found, separators=(",", ":"))
 
     def _authorization(self, connection: dict[str, Any]) -> dict[str, str]:
         kind = connection.get("AuthorizationType")

@@ -102,7 +102,7 @@ def _as_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def render_template(template: str, variables: dict[str, Any]) -> str:
+def render_template(template: str, variables: dict[str, Any], placeholder: re.Pattern[str] = _PLACEHOLDER) -> str:
     """Fill ``<name>`` placeholders; see the module docstring for string vs JSON placement."""
     json_mode = template.lstrip()[:1] in ("{", "[", '"')
     out: list[str] = []
@@ -111,7 +111,7 @@ def render_template(template: str, variables: dict[str, Any]) -> str:
     while i < len(template):
         c = template[i]
         if c == "<":
-            m = _PLACEHOLDER.match(template, i)
+            m = placeholder.match(template, i)
             if m and m.group(1) in variables:
                 value = variables[m.group(1)]
                 out.append(_as_json(value) if json_mode and not in_string else _as_text(value))
@@ -162,3 +162,14 @@ def target_input(target: dict[str, Any], moto_event: dict[str, Any], rule_arn: s
         )
         return _minified(render_template(transformer["InputTemplate"], variables))
     return _as_json(event)
+
+
+def value_of(value: Any, event: dict[str, Any]) -> str:
+    """A static value, or the value at a JSON path (a string as is, anything else as JSON)."""
+    text = str(value)
+    if not text.startswith("$."):
+        return text
+    found = json_path(event, text)
+    if found is _MISSING:
+        return ""
+    return found if isinstance(found, str) else json.dumps(found, separators=(",", ":"), ensure_ascii=False)

@@ -40,7 +40,7 @@ from localcloud.moto_hooks import hook, require
 
 # Signing names of the services moto serves with the REST-JSON protocol (the rest are JSON-RPC,
 # recognised by X-Amz-Target, or query/XML).
-REST_JSON = frozenset({"lambda", "apigateway", "xray", "execute-api"})
+REST_JSON = frozenset({"lambda", "apigateway", "xray", "execute-api", "pipes"})
 
 JSON_CODES = {
     "AccessDenied": "AccessDeniedException",

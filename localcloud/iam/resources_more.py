@@ -13,14 +13,19 @@ resource's ARN, as AWS's service authorization reference documents, was refused.
   ``secret:<name>-??????`` (the six characters AWS appends), so ``secret:<name>-*`` grants match,
   and a grant of one exact full ARN is refused (stricter, never looser);
 - KMS: a key's ARN (a key id becomes ``key/<id>``; an alias, ``alias/<name>``);
-- Kinesis: ``stream/<name>``.
+- Kinesis: ``stream/<name>``;
+- EventBridge Pipes: ``pipe/<name>`` from the request's path (``/v1/pipes/<name>[/start|/stop]``),
+  a tag request on its ARN; CreatePipe and UpdatePipe pass the pipe's ``RoleArn`` to
+  ``pipes.amazonaws.com`` (``iam:PassRole``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import unquote, urlparse
 
-from localcloud.iam.actions import Call, Check, _arn
+from localcloud.iam.actions import Call, Check, _arn, _pass_role
 
 _GLUE_KINDS = (("JobName", "job"), ("CrawlerName", "crawler"), ("WorkflowName", "workflow"), ("TriggerName", "trigger"))
 
@@ -135,4 +140,23 @@ def _kinesis(call: Call) -> list[Check] | None:
     return None
 
 
-RESOLVERS = {"glue": _glue, "ssm": _ssm, "secretsmanager": _secretsmanager, "kms": _kms, "kinesis": _kinesis}
+_PIPE_PATH = re.compile(r"^/v1/pipes/(?P<name>[^/]+)(?:/(?:start|stop))?$")
+_TAGS_PATH = re.compile(r"^/tags/(?P<arn>.+)$")
+
+
+def _pipes(call: Call) -> list[Check] | None:
+    path = urlparse(call.path).path
+    action = f"pipes:{call.operation}"
+    m = _PIPE_PATH.match(path)
+    if m:
+        out = [Check(action, _arn(call, "pipes", f"pipe/{unquote(m.group('name'))}"))]
+        if call.operation in ("CreatePipe", "UpdatePipe"):
+            out += _pass_role(call.body.get("RoleArn"), "pipes.amazonaws.com")
+        return out
+    m = _TAGS_PATH.match(path)
+    if m:
+        return [Check(action, unquote(m.group("arn")))]
+    return None
+
+
+RESOLVERS = {"pipes": _pipes, "glue": _glue, "ssm": _ssm, "secretsmanager": _secretsmanager, "kms": _kms, "kinesis": _kinesis}

@@ -28,7 +28,7 @@ from sprout.adapters.lineage.stage_settings import SettingsRepository
 from sprout.adapters.lineage.table import now_iso
 from sprout.adapters.logs import LogReader
 from sprout.adapters.metrics import MetricReader, VersionCounts
-from sprout.adapters.notification_routes import NotificationRoutes, NotificationSecrets
+from sprout.adapters.notification_routes import NotificationQueues, NotificationRoutes, NotificationSecrets
 from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
 from sprout.adapters.sprout_events import SproutEvents
@@ -197,8 +197,8 @@ def notification_settings() -> NotificationSettings:
 
 @cache
 def notifier() -> Notifier:
-    """Sprout's events in, signed ``Sprout Notification`` events out."""
-    return Notifier(lineage(), NotificationSecrets(), SproutEvents("Sprout Notification"), time.time, settings().console_url)
+    """Sprout's events in, signed notifications queued to each target's pipe."""
+    return Notifier(lineage(), NotificationSecrets(), NotificationQueues(), time.time, settings().console_url)
 
 
 def api() -> dict[str, object]:

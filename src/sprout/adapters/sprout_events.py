@@ -1,6 +1,6 @@
 """Sprout's own events on EventBridge's default bus, ``Source: sprout``: one mechanism for all of
 them (``Sprout Issue State Change``, ``Sprout Deployment State Change``, ``Sprout Build State
-Change``, ``Sprout Notification``). Sent after what they tell is recorded; a failure to send is
+Change``, ``Sprout Notification Test``). Sent after what they tell is recorded; a failure to send is
 logged and does not undo the record.
 
 Only Sprout's functions may put ``Source: sprout``: every role an app's stack makes carries the

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,7 +30,17 @@ MAX_URL = 2048  # an API destination's InvocationEndpoint
 ISSUE_QUIET = timedelta(minutes=30)
 CANARY_ABORTED = "CanaryAborted"
 MAX_TEXT = 1000  # per text field of a notification: a body stays far below EventBridge's 256 KB
-SIGNATURE_PARAMETER = "signature"  # the query string parameter carrying the signature (see README)
+SIGNATURE_HEADER = "X-Sprout-Signature"
+# What each target's EventBridge pipe makes of a queued message (its SQS body is JSON, so Pipes
+# parse it: "implicit body data parsing"). A template of one object variable alone would lose its
+# quotes, so a webhook's notification is sent wrapped: {"notification": {...}} (see README).
+# A webhook's body, key by key at its top level (``"event": "issue.new"``, app, stage, build...): a
+# pipe's template inserts each value as JSON, null where the notification has none. (A template made
+# of one object variable alone would lose its quotes, as the Pipes guide warns.)
+WEBHOOK_FIELDS = ("event", "app", "stage", "build", "what", "at", "deployment", "issue", "link")
+WEBHOOK_TEMPLATE = "{" + ",".join(f'"{k}":<$.body.notification.{k}>' for k in WEBHOOK_FIELDS) + "}"
+SLACK_TEMPLATE = '{"text":<$.body.text>,"blocks":<$.body.blocks>}'
+SIGNATURE_PATH = "$.body.signature"  # the header's value, taken from the message by the pipe
 
 
 @dataclass(frozen=True)
@@ -177,8 +188,8 @@ def notification(name: str, detail: dict[str, Any], at: str, console_url: str | 
     """The webhook body: the event's name, app, stage, build and what happened (and a link)."""
     app, stage = detail.get("app"), detail.get("stage")
     build = detail.get("build") if detail.get("build") is not None else detail.get("buildNumber")
-    body: dict[str, Any] = {"event": name, "app": app, "stage": stage, "build": build,
-                            "what": what_happened(name, detail), "at": at}
+    body: dict[str, Any] = {**dict.fromkeys(WEBHOOK_FIELDS), "event": name, "app": app, "stage": stage, "build": build,
+                            "what": what_happened(name, detail), "at": at}  # every field there: null where none
     if detail.get("deploymentId"):
         body["deployment"] = {"id": detail["deploymentId"], "kind": detail.get("kind"), "status": detail.get("status"),
                               "auto": bool(detail.get("auto"))}
@@ -189,7 +200,23 @@ def notification(name: str, detail: dict[str, Any], at: str, console_url: str | 
     link = console_link(console_url, app, stage, detail)
     if link:
         body["link"] = link
-    return body
+    cleaned: dict[str, Any] = plain(body)
+    return cleaned
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every string valid UTF-8 and without control characters but tab and newline:
+    the characters JSON serialisers escape alike, so the bytes a pipe sends are the bytes signed."""
+    if isinstance(value, str):
+        return _CONTROL.sub(" ", value.encode("utf-8", "replace").decode("utf-8"))
+    if isinstance(value, dict):
+        return {plain(str(k)): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
 
 
 def console_link(console_url: str | None, app: Any, stage: Any, detail: dict[str, Any]) -> str | None:
@@ -223,9 +250,26 @@ def _escape(text: str) -> str:
 
 # ---- bytes and signatures -------------------------------------------------------------------------
 
-def canonical(body: dict[str, Any]) -> str:
-    """The body as sent: minified JSON (what EventBridge's InputPath passes on)."""
+def canonical(body: Any) -> str:
+    """Minified JSON, keys in order, UTF-8 unescaped: how a pipe's template inserts an object."""
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def sent_body(body: dict[str, Any]) -> str:
+    """The bytes a webhook receives for ``body``: ``WEBHOOK_TEMPLATE`` filled in (every field, in
+    its order, null where the notification has none)."""
+    return canonical({k: body.get(k) for k in WEBHOOK_FIELDS})
+
+
+def webhook_message(secret: str, body: dict[str, Any]) -> str:
+    """The queued message for a webhook's pipe: the notification and the signature of the bytes
+    the pipe will send (header ``X-Sprout-Signature``, from ``SIGNATURE_PATH``)."""
+    return canonical({"notification": body, "signature": sign(secret, sent_body(body))})
+
+
+def slack_message(body: dict[str, Any]) -> str:
+    """The queued message for a Slack target's pipe (``SLACK_TEMPLATE`` picks text and blocks)."""
+    return canonical(slack_payload(body))
 
 
 def sign(secret: str, text: str) -> str:

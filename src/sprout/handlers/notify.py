@@ -1,6 +1,6 @@
 """The notifier: an EventBridge rule on Sprout's own events (``Source: sprout``: deployment,
-build and issue state changes, and the API's test request) invokes it; it puts one signed
-``Sprout Notification`` per target that wants the event, which that target's rule delivers through
+build and issue state changes, and the API's test request) invokes it; it queues one signed
+notification per target that wants the event, which that target's EventBridge pipe delivers through
 its API destination (sprout.services.notifications). Events from any other source never reach it
 (the rule's pattern), and only Sprout's functions may put ``Source: sprout``."""
 

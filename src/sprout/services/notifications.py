@@ -1,14 +1,15 @@
 """Notifications (issue 24): an app's targets (``PUT/GET /apps/{app}/notifications``), a test
 notification, and the notifier that turns Sprout's events into signed notifications.
 
-Delivery is EventBridge's: per target a Connection, an ApiDestination and a rule on ``Sprout
-Notification`` events for that app and target, whose API-destination target sends
-``$.detail.body`` with the signature as the query string parameter ``signature`` (EventBridge
-takes dynamic JSON-path values in a target's query string parameters, not in its headers), with
-a RetryPolicy and a dead-letter queue. The notifier formats, signs (the target's secret, from
-Parameter Store), applies the once-per-30-minutes-per-issue-per-target limit, and puts the
-``Sprout Notification`` events. A webhook's secret goes from the request (or the generator)
-straight to Parameter Store and is shown once, in the answer to the PUT that set it.
+Delivery is EventBridge's: per target a Connection, an ApiDestination, an SQS queue (redriven to
+the dead-letter queue after a bounded number of receives) and an EventBridge pipe from the queue
+to the destination, whose target parameters send the notification (``InputTemplate``) with the
+header ``X-Sprout-Signature`` taken from the message (``$.body.signature``: Pipes accept JSON
+paths in header values, a rule's target does not). The notifier formats, signs (the target's
+secret, from Parameter Store) the exact bytes the pipe sends, applies the
+once-per-30-minutes-per-issue-per-target limit, and queues one message per target. A webhook's
+secret goes from the request (or the generator) straight to Parameter Store and is shown once, in
+the answer to the PUT that set it.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ class SecretReads(Protocol):
 
 class Bus(Protocol):
     def announce(self, events: list[dict[str, Any]]) -> int: ...
+
+
+class Outbox(Protocol):
+    """The targets' queues: ``send([(queue URL, message)])`` answers how many were queued."""
+
+    def send(self, messages: list[tuple[str, str]]) -> int: ...
 
 
 class AppExists(Protocol):
@@ -139,11 +146,11 @@ class NotificationSettings:
 
 
 class Notifier:
-    """One of Sprout's events in, a ``Sprout Notification`` per target that wants it out."""
+    """One of Sprout's events in, a queued notification per target that wants it out."""
 
-    def __init__(self, store: TargetStore, secrets: SecretReads, bus: Bus, now: Callable[[], float],
+    def __init__(self, store: TargetStore, secrets: SecretReads, outbox: Outbox, now: Callable[[], float],
                  console_url: str | None = None):
-        self.store, self.secrets, self.bus, self.now, self.console_url = store, secrets, bus, now, console_url
+        self.store, self.secrets, self.outbox, self.now, self.console_url = store, secrets, outbox, now, console_url
 
     def handle(self, detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
         test = detail_type == "Sprout Notification Test"
@@ -152,29 +159,28 @@ class Notifier:
         if not name or not isinstance(app, str):
             return {"event": name, "sent": 0, "quiet": 0}
         now = self.now()
-        out: list[dict[str, Any]] = []
+        out: list[tuple[str, str]] = []
         quiet = 0
         for target in self.store.notification_targets(app):
             if not test and name not in target.get("events", []):
                 continue
+            queue = (target.get("routes") or {}).get("queue")
+            if not queue:
+                continue  # made before pipes delivered notifications: PUT the targets again
             key = rules.quiet_key(target["id"], detail) if name.startswith("issue.") else None
             if key and not self.store.claim_quiet_window(app, key, now, rules.ISSUE_QUIET.total_seconds()):
                 quiet += 1
                 continue
-            signed = self._signed(app, target, name, rules.notification(name, detail, _iso(now), self.console_url))
-            if signed is not None:
-                out.append(signed)
-        sent = self.bus.announce(out) if out else 0
+            message = self._message(target, rules.notification(name, detail, _iso(now), self.console_url))
+            if message is not None:
+                out.append((str(queue), message))
+        sent = self.outbox.send(out) if out else 0
         return {"event": name, "app": app, "sent": sent, "quiet": quiet}
 
-    def _signed(self, app: str, target: dict[str, Any], name: str, body: dict[str, Any]) -> dict[str, Any] | None:
-        detail: dict[str, Any] = {"app": app, "target": target["id"], "event": name}
+    def _message(self, target: dict[str, Any], body: dict[str, Any]) -> str | None:
         if target["type"] == "slack":
-            detail["body"] = rules.slack_payload(body)
-            return detail
+            return rules.slack_message(body)
         secret = self.secrets.read(target.get("secretPath") or "")
         if not secret:
             return None  # removed meanwhile: nothing to sign with, nothing sent unsigned
-        detail["body"] = body
-        detail["signature"] = rules.sign(secret, rules.canonical(body))
-        return detail
+        return rules.webhook_message(secret, body)

@@ -20,7 +20,7 @@ class Receiver:
     """A loopback HTTP server: records every request; answers per path from ``script`` (a list of
     statuses consumed in order, the last one repeated), 200 by default."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[dict] = []
         self.script: dict[str, list[int]] = {}
         self.cv = threading.Condition()
@@ -49,7 +49,7 @@ class Receiver:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -1,8 +1,9 @@
 """Notifications on the local cloud (IAM enforced), one app for the module: targets are set through
-the API, Sprout's events reach a webhook on a loopback HTTP server through EventBridge API
-destinations, signed; an issue tells a target once; a webhook answering 500 is retried a bounded
-number of times, then the notification is in the dead-letter queue; another team may not change
-the app's targets."""
+the API, Sprout's events reach a webhook on a loopback HTTP server through each target's queue and
+EventBridge pipe to its API destination, signed in the X-Sprout-Signature header; an issue tells a
+target once; a webhook answering 500 is tried a bounded number of times (the queue's redrive
+policy), then the notification is in the dead-letter queue; another team may not change the app's
+targets."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from botocore.credentials import Credentials
 
+from sprout.adapters.notification_routes import RECEIVES
 from sprout.cli.client import ApiError, SproutClient
-from sprout.domain.notifications import verify
+from sprout.domain.notifications import sent_body, verify
 from tests.integration.sprout.conftest import NOTES, registered_app, wait_for
 
 ACCOUNT = "123456789012"
@@ -48,7 +50,17 @@ class Webhook:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def on(self, path: str, event: str | None = None) -> list[dict]:
-        return [g for g in self.got if g["path"] == path and (event is None or json.loads(g["body"]).get("event") == event)]
+        return [g for g in self.got if g["path"] == path and (event is None or notification(g).get("event") == event)]
+
+
+def notification(got: dict) -> dict:
+    """A webhook body's notification (the body is {"notification": {...}})."""
+    return json.loads(got["body"])
+
+
+def signed(secret: str, got: dict) -> bool:
+    """What a receiver does: the HMAC of the raw request body, against the header."""
+    return verify(secret, got["body"], got["headers"].get("X-Sprout-Signature", ""))
 
 
 @pytest.fixture(scope="module")
@@ -109,19 +121,21 @@ def test_given_targets_set_then_the_secret_shows_once_and_bad_targets_are_refuse
 def test_given_a_rollback_then_the_webhook_gets_it_signed(cloud, app, hook):
     """GIVEN the webhook on /hook wanting deployment.rolledBack
     WHEN Sprout's `Sprout Deployment State Change` of an automatic rollback is put
-    THEN /hook receives a JSON body naming the event, app, stage and build, whose `signature`
-    query parameter is the HMAC-SHA256 of the body with the target's secret."""
+    THEN /hook receives a JSON body naming the event, app, stage and build, whose
+    X-Sprout-Signature header is the HMAC-SHA256 of the raw body with the target's secret; the Slack
+    target gets Slack's payload, without a signature."""
     put_sprout_event(cloud, "Sprout Deployment State Change", {
         "app": app["name"], "stage": "prod", "deploymentId": "000004", "build": 1, "kind": "auto-rollback",
         "auto": True, "status": "SUCCEEDED", "failure": None})
     [got] = wait_for("the rollback notification", lambda: hook.on("/hook", "deployment.rolledBack") or None)
-    body = json.loads(got["body"])
+    body = notification(got)
     assert (body["app"], body["stage"], body["build"]) == (app["name"], "prod", 1) and "by itself" in body["what"]
-    assert verify(app["secret"], got["body"], got["query"]["signature"][0])
+    assert signed(app["secret"], got) and got["query"] == {}
+    assert not signed("x" * 32, got) and not verify(app["secret"], got["body"] + " ", got["headers"]["X-Sprout-Signature"])
     [slack] = wait_for("the Slack message", lambda: hook.on("/slack") or None)
     message = json.loads(slack["body"])
     assert "deployment.rolledBack" in message["text"] and message["blocks"][0]["type"] == "section"
-    assert "signature" not in slack["query"]
+    assert "X-Sprout-Signature" not in slack["headers"] and slack["query"] == {}
 
 
 def test_given_one_issue_twice_then_it_is_told_once(cloud, app, hook):
@@ -136,7 +150,7 @@ def test_given_one_issue_twice_then_it_is_told_once(cloud, app, hook):
     sentinel = {**issue, "issue": {"id": f"s-{uuid.uuid4().hex[:6]}", "title": "KeyError: 'x'"}}
     put_sprout_event(cloud, "Sprout Issue State Change", sentinel)
     wait_for("the sentinel issue", lambda: len(hook.on("/hook", "issue.new")) >= 2 or None)
-    ids = [json.loads(g["body"])["issue"]["id"] for g in hook.on("/hook", "issue.new")]
+    ids = [notification(g)["issue"]["id"] for g in hook.on("/hook", "issue.new")]
     assert ids.count(issue["issue"]["id"]) == 1 and ids.count(sentinel["issue"]["id"]) == 1
 
 
@@ -149,7 +163,7 @@ def test_given_an_event_near_256_kb_then_a_small_notification_is_sent(cloud, app
     put_sprout_event(cloud, "Sprout Issue State Change", huge)
     [got] = wait_for("the huge issue's notification",
                      lambda: [g for g in hook.on("/hook", "issue.new") if huge["issue"]["id"] in g["body"]] or None)
-    assert len(got["body"]) < 4096 and verify(app["secret"], got["body"], got["query"]["signature"][0])
+    assert len(got["body"]) < 4096 and signed(app["secret"], got)
 
 
 def test_given_a_test_asked_then_each_target_gets_one(api, app, hook):
@@ -158,13 +172,14 @@ def test_given_a_test_asked_then_each_target_gets_one(api, app, hook):
     THEN each gets a `test` notification."""
     assert api.request("POST", f"/apps/{app['name']}/notifications/test", {})["sent"] is True
     wait_for("the test notifications", lambda: (hook.on("/hook", "test") and hook.on("/down", "test")) or None)
+    assert signed(app["secret"], hook.on("/hook", "test")[0]) and signed("d" * 24, hook.on("/down", "test")[0])
 
 
 def test_given_a_webhook_answering_500_then_bounded_retries_then_the_dead_letter_queue(cloud, app, hook):
     """GIVEN the webhook on /down (always 500) wanting deployment.failed
     WHEN a failed deployment is put
-    THEN /down is called 1 + 5 times (the target's RetryPolicy), no more, and the notification is
-    in Sprout's notification dead-letter queue naming the rule and the 500."""
+    THEN /down is called RECEIVES times (the target queue's maxReceiveCount), no more, and the
+    queued notification, its signature with it, is in Sprout's notification dead-letter queue."""
     deployment = f"f{uuid.uuid4().hex[:5]}"
     put_sprout_event(cloud, "Sprout Deployment State Change", {
         "app": app["name"], "stage": "dev", "deploymentId": deployment, "build": 3, "kind": "deploy",
@@ -173,18 +188,16 @@ def test_given_a_webhook_answering_500_then_bounded_retries_then_the_dead_letter
     url = cloud.sprout["NotificationDeadLetterQueueUrl"]
 
     def dead() -> dict | None:
-        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                     WaitTimeSeconds=1).get("Messages", []):
-            event = json.loads(m["Body"])
-            if event.get("detail", {}).get("body", {}).get("deployment", {}).get("id") == deployment:
-                return {"event": event, "attributes": {k: v["StringValue"] for k, v in m["MessageAttributes"].items()}}
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            message = json.loads(m["Body"])
+            if ((message.get("notification") or {}).get("deployment") or {}).get("id") == deployment:
+                return message
         return None
 
     letter = wait_for("the dead letter", dead, timeout=120)
-    assert letter["attributes"]["ERROR_CODE"] == "500" and letter["attributes"]["RETRY_ATTEMPTS"] == "5"
-    assert letter["attributes"]["RULE_ARN"].endswith(letter["event"]["detail"]["target"])
-    mine = [g for g in hook.on("/down") if json.loads(g["body"]).get("deployment", {}).get("id") == deployment]
-    assert len(mine) == 6
+    assert verify("d" * 24, sent_body(letter["notification"]), letter["signature"])
+    mine = [g for g in hook.on("/down") if (notification(g).get("deployment") or {}).get("id") == deployment]
+    assert len(mine) == RECEIVES and all(signed("d" * 24, g) for g in mine)
 
 
 def test_given_another_team_then_it_may_not_change_the_apps_targets(cloud, app):

@@ -56,3 +56,21 @@ def test_given_another_regions_service_principal_then_it_does_not_admit_the_serv
     trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "states.eu-west-1.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     request = policy.Request("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/r", {}, policy.Caller(service="states.amazonaws.com"))
     assert policy.evaluate([trust], request) is not policy.Decision.ALLOW
+
+
+@pytest.mark.parametrize(("operation", "path", "method"), [
+    ("CreatePipe", "/v1/pipes/sprout-n-notes-t1", "POST"),
+    ("StopPipe", "/v1/pipes/sprout-n-notes-t1/stop", "PUT"),
+    ("DeletePipe", "/v1/pipes/sprout-n-notes-t1", "DELETE"),
+])
+def test_given_a_pipe_request_then_it_is_checked_on_the_pipe_and_passing_its_role(operation, path, method):
+    """GIVEN EventBridge Pipes requests naming a pipe in their path (CreatePipe handing a role)
+    WHEN their IAM checks are made
+    THEN each is pipes:<operation> on the pipe's ARN; CreatePipe also iam:PassRole to pipes.amazonaws.com."""
+    role = f"arn:aws:iam::{ACCOUNT}:role/delivery"
+    found = checks(Call("pipes", operation, {}, path=path, method=method, body={"RoleArn": role}))
+    assert found[0].action == f"pipes:{operation}"
+    assert found[0].resource == f"arn:aws:pipes:us-east-1:{ACCOUNT}:pipe/sprout-n-notes-t1"
+    passed = [(c.action, c.resource, c.context) for c in found[1:]]
+    assert passed == ([("iam:PassRole", role, (("iam:PassedToService", "pipes.amazonaws.com"),))]
+                      if operation == "CreatePipe" else [])

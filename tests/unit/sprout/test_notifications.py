@@ -133,6 +133,24 @@ def test_given_a_body_then_its_signature_is_the_hmac_sha256_of_the_bytes_sent():
     assert rules.verify("k" * 32, text, f"sha256={expected}") and not rules.verify("x" * 32, text, f"sha256={expected}")
 
 
+def test_given_a_webhook_message_then_it_signs_exactly_what_the_pipe_template_sends():
+    """GIVEN a notification with quotes, non-ASCII text and a newline, and a secret
+    WHEN queued for a webhook's pipe
+    THEN the message holds the notification and the signature of the bytes WEBHOOK_TEMPLATE makes of
+    it (the notification's fields at the top level, in order, null where it has none: `"event"`
+    first); the header comes from $.body.signature."""
+    body = rules.notification("issue.new", {**ISSUE, "issue": {"id": "a1", "title": 'KeyError: "é"\nnext'}},
+                              "2026-12-02T11:00:00.000Z", None)
+    message = json.loads(rules.webhook_message("k" * 32, body))
+    fields = {k: body.get(k) for k in rules.WEBHOOK_FIELDS}
+    sent = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+    assert rules.sent_body(body) == sent and message["notification"] == body
+    assert sent.startswith('{"event":"issue.new","app":') and json.loads(sent)["deployment"] is None
+    assert rules.verify("k" * 32, sent, message["signature"])
+    assert rules.WEBHOOK_TEMPLATE.startswith('{"event":<$.body.notification.event>,"app":<$.body.notification.app>,')
+    assert rules.SIGNATURE_PATH == "$.body.signature" and rules.SIGNATURE_HEADER == "X-Sprout-Signature"
+
+
 def test_given_a_notification_then_slack_gets_text_and_blocks_with_the_link():
     """GIVEN a notification with a console link
     WHEN made into Slack's payload
@@ -141,6 +159,19 @@ def test_given_a_notification_then_slack_gets_text_and_blocks_with_the_link():
     slack = rules.slack_payload(body)
     assert "notes/dev build #2" in slack["text"] and "gibberish" in slack["text"]
     assert slack["blocks"][-1]["elements"][0]["url"] == body["link"]
+
+
+def test_given_hostile_text_then_the_notification_is_plain_and_its_signature_verifies():
+    """GIVEN an issue whose title holds control characters and a lone surrogate (an app's log line
+    chooses it)
+    WHEN the notification is made and queued for a webhook
+    THEN the body has neither (tab and newline stay), and the signature verifies over the bytes sent."""
+    title = "Boom\x00\x1b[31m\ud800 tab\there\nline"
+    body = rules.notification("issue.new", {**ISSUE, "issue": {"id": "a1", "title": title}}, "2026-12-02T11:00:00.000Z", None)
+    shown = body["issue"]["title"]
+    assert "\x00" not in shown and "\x1b" not in shown and "\ud800" not in shown and "\t" in shown and "\n" in shown
+    message = json.loads(rules.webhook_message("k" * 32, body))
+    assert rules.verify("k" * 32, rules.sent_body(message["notification"]), message["signature"])
 
 
 # ---- the notifier, with fakes ---------------------------------------------------------------------------
@@ -175,6 +206,18 @@ class Bus:
         return len(events)
 
 
+class Outbox:
+    """The targets' queues: what was queued, as (target id, message)."""
+
+    def __init__(self):
+        self.events: list[dict[str, Any]] = []
+
+    def send(self, messages: list[tuple[str, str]]) -> int:
+        for queue, body in messages:
+            self.events.append({"target": queue.rsplit("-", 1)[-1], **json.loads(body)})
+        return len(messages)
+
+
 class Clock:
     def __init__(self):
         self.now = 1_796_210_000.0
@@ -183,9 +226,11 @@ class Clock:
         return self.now
 
 
+QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/sprout-n-notes-"
 WEBHOOK = {"id": "t1", "type": "webhook", "url": HOOK, "events": ["issue.new", "deployment.rolledBack"],
-           "secretPath": secret_path("notes", "t1")}
-SLACK = {"id": "t2", "type": "slack", "url": "https://hooks.slack.com/services/T/B/X", "events": list(rules.EVENTS)}
+           "secretPath": secret_path("notes", "t1"), "routes": {"queue": QUEUE + "t1"}}
+SLACK = {"id": "t2", "type": "slack", "url": "https://hooks.slack.com/services/T/B/X", "events": list(rules.EVENTS),
+         "routes": {"queue": QUEUE + "t2"}}
 
 
 class Secrets:
@@ -197,7 +242,7 @@ def test_given_one_issue_again_and_again_then_each_target_is_told_once_per_30_mi
     """GIVEN a webhook and a Slack target wanting issue.new, and a fake clock
     WHEN the same issue.new comes three times (now, 29 minutes later, 31 minutes after the first)
     THEN each target is told at the first and the third only; the webhook's body is signed."""
-    store, bus, clock = Store([WEBHOOK, SLACK]), Bus(), Clock()
+    store, bus, clock = Store([WEBHOOK, SLACK]), Outbox(), Clock()
     notifier = Notifier(store, Secrets(), bus, clock)
     first = notifier.handle("Sprout Issue State Change", ISSUE)
     clock.now += 29 * 60
@@ -207,22 +252,23 @@ def test_given_one_issue_again_and_again_then_each_target_is_told_once_per_30_mi
     assert (first["sent"], second["sent"], second["quiet"], third["sent"]) == (2, 0, 2, 2)
     webhook = [e for e in bus.events if e["target"] == "t1"]
     assert len(webhook) == 2
-    assert webhook[0]["signature"] == rules.sign("s" * 32, rules.canonical(webhook[0]["body"]))
-    assert [e for e in bus.events if e["target"] == "t2"][0]["body"]["text"].startswith("[issue.new]")
+    assert webhook[0]["signature"] == rules.sign("s" * 32, rules.sent_body(webhook[0]["notification"]))
+    assert [e for e in bus.events if e["target"] == "t2"][0]["text"].startswith("[issue.new]")
 
 
 def test_given_targets_then_only_those_wanting_the_event_are_told_and_rollbacks_are_not_limited():
     """GIVEN a webhook wanting issue.new and deployment.rolledBack, a Slack target wanting everything
     WHEN a build fails, then two rollbacks close
     THEN only Slack hears of the build; both hear of both rollbacks (no per-issue limit)."""
-    store, bus = Store([WEBHOOK, SLACK]), Bus()
+    store, bus = Store([WEBHOOK, SLACK]), Outbox()
     notifier = Notifier(store, Secrets(), bus, Clock())
     build = build_detail(Build(app="notes", number=3, commit_id="c" * 40, branch="main", status=BuildStatus.FAILED))
     notifier.handle("Sprout Build State Change", build)
     rollback = deployment_detail(_deployment(kind=DeploymentKind.ROLLBACK, status=DeploymentStatus.SUCCEEDED))
     notifier.handle("Sprout Deployment State Change", rollback)
     notifier.handle("Sprout Deployment State Change", rollback)
-    assert [(e["target"], e["event"]) for e in bus.events] == [
+    assert [(e["target"], (e.get("notification") or {}).get("event") or e["text"].split("]")[0][1:])
+            for e in bus.events] == [
         ("t2", "build.failed"), ("t1", "deployment.rolledBack"), ("t2", "deployment.rolledBack"),
         ("t1", "deployment.rolledBack"), ("t2", "deployment.rolledBack")]
 
@@ -230,11 +276,21 @@ def test_given_targets_then_only_those_wanting_the_event_are_told_and_rollbacks_
 def test_given_a_webhook_whose_secret_is_gone_then_nothing_unsigned_is_sent():
     """GIVEN a webhook target whose secret is no longer in Parameter Store
     WHEN its event comes
-    THEN no notification is put for it."""
-    bus = Bus()
+    THEN no notification is queued for it."""
+    bus = Outbox()
     gone = {**WEBHOOK, "secretPath": secret_path("notes", "zz")}
     Notifier(Store([gone]), Secrets(), bus, Clock()).handle("Sprout Issue State Change", ISSUE)
     assert bus.events == []
+
+
+def test_given_a_target_made_before_pipes_then_it_is_skipped_and_the_others_are_told():
+    """GIVEN a webhook recorded without a queue (made when rules delivered) and a Slack target
+    WHEN an issue.new comes
+    THEN only the Slack target's queue gets a message."""
+    bus = Outbox()
+    legacy = {**WEBHOOK, "routes": {"rule": "sprout-n-notes-t1"}}
+    Notifier(Store([legacy, SLACK]), Secrets(), bus, Clock()).handle("Sprout Issue State Change", ISSUE)
+    assert [e["target"] for e in bus.events] == ["t2"]
 
 
 # ---- the targets' settings, with fakes ---------------------------------------------------------------------
@@ -347,3 +403,40 @@ def test_given_the_lineage_when_records_close_then_each_close_is_told_once(linea
     lineage.record_failed_start("notes", "dev", good.number, "deploy", {"type": "user"}, "stage busy", "Begin")
     assert [(b.number, b.status) for b in heard.builds] == [(build.number, BuildStatus.FAILED), (good.number, BuildStatus.SUCCEEDED)]
     assert [(x.id, x.status) for x in heard.deployments] == [(d.id, DeploymentStatus.SUCCEEDED), ("000002", DeploymentStatus.FAILED)]
+
+
+# ---- the routes, on moto in-process ---------------------------------------------------------------------
+
+def test_given_a_webhook_target_then_its_queue_redrives_and_its_pipe_sends_the_signature_header(monkeypatch):
+    """GIVEN moto in-process and the notification routes of stack `sprout`
+    WHEN a webhook target's routes are made, then deleted
+    THEN its queue redrives to the DLQ after RECEIVES receives, its pipe goes from that queue to the
+    API destination with the signature header from $.body.signature and the wrapping template; after
+    delete nothing of it is left."""
+    import boto3
+    from moto import mock_aws
+
+    from sprout.adapters.notification_routes import RECEIVES, NotificationRoutes
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(key, "testing")
+    with mock_aws():
+        sqs = boto3.client("sqs")
+        dlq = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="dlq")["QueueUrl"],
+                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        routes = NotificationRoutes("sprout", "arn:aws:iam::123456789012:role/delivery", dlq)
+        made = routes.create("notes", "t1", "webhook", HOOK)
+        assert made["pipe"] == made["connection"] == "sprout-n-notes-t1"
+        redrive = json.loads(sqs.get_queue_attributes(QueueUrl=made["queue"], AttributeNames=["RedrivePolicy"])
+                             ["Attributes"]["RedrivePolicy"])
+        assert redrive == {"deadLetterTargetArn": dlq, "maxReceiveCount": RECEIVES}
+        pipe = boto3.client("pipes").describe_pipe(Name=made["pipe"])
+        assert pipe["Source"].endswith(":sprout-n-notes-t1") and ":api-destination/sprout-n-notes-t1/" in pipe["Target"]
+        assert pipe["TargetParameters"] == {"InputTemplate": rules.WEBHOOK_TEMPLATE, "HttpParameters": {
+            "HeaderParameters": {"X-Sprout-Signature": "$.body.signature"}}}
+        assert pipe["SourceParameters"] == {"SqsQueueParameters": {"BatchSize": 1}}
+        routes.delete(made)
+        assert boto3.client("pipes").list_pipes()["Pipes"] == []
+        assert sqs.list_queues().get("QueueUrls") == [sqs.get_queue_url(QueueName="dlq")["QueueUrl"]]
+        assert boto3.client("events").list_api_destinations()["ApiDestinations"] == []

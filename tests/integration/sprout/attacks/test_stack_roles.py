@@ -102,6 +102,10 @@ THIEF = textwrap.dedent('''\
             "forge a sprout notification": attempt(lambda: events.put_events(Entries=[{
                 "Source": "sprout", "DetailType": "Sprout Notification",
                 "Detail": '{"app": "victim", "target": "x", "body": {"text": "pwned"}}'}])),
+            "queue a sprout notification": attempt(lambda: boto3.client("sqs").create_queue(QueueName="sprout-n-victim-evil")),
+            "own sprout's notification pipe": attempt(lambda: boto3.client("pipes").create_pipe(
+                Name="sprout-n-victim-evil", RoleArn=event["pipe_role"], Source="arn:aws:sqs:us-east-1:123456789012:evil",
+                Target="arn:aws:events:us-east-1:123456789012:api-destination/evil/x")),
             "own sprout's notification routes": attempt(lambda: events.create_connection(
                 Name="sprout-n-victim-evil", AuthorizationType="API_KEY",
                 AuthParameters={"ApiKeyAuthParameters": {"ApiKeyName": "k", "ApiKeyValue": "v"}})),
@@ -120,7 +124,8 @@ THIEF = textwrap.dedent('''\
 
 SPROUTS = ("read sprout's table", "write sprout's table", "write the artifacts", "invoke sprout",
            "drop the boundary", "become admin", "fire sprout's alarm", "forge the fast signal", "start a rollback", "forge a sprout issue event",
-           "forge a sprout notification", "own sprout's notification routes")
+           "forge a sprout notification", "own sprout's notification routes", "queue a sprout notification",
+           "own sprout's notification pipe")
 
 
 @pytest.fixture
@@ -175,7 +180,8 @@ def test_given_an_app_whose_functions_are_given_administrator_access_then_they_c
         TableName=cloud.sprout["TableName"], Key={"pk": {"S": victim_pk}, "sk": {"S": "app"}}).get("Item")
     payload = {"table": cloud.sprout["TableName"], "bucket": cloud.sprout["ArtifactBucketName"],
                "function": cloud.sprout["FastSignalFunctionArn"], "victim_pk": victim_pk,
-               "alarm": f"sprout-ar-{victim.name}-dev-fast", "rollback": cloud.sprout["RollbackStateMachineArn"]}
+               "alarm": f"sprout-ar-{victim.name}-dev-fast", "rollback": cloud.sprout["RollbackStateMachineArn"],
+               "pipe_role": f"arn:aws:iam::123456789012:role/sprout/apps/{found['ThiefRole']}"}
     for function in ("Thief", "Accomplice"):
         answer = cloud.client("lambda").invoke(FunctionName=f"{found[function]}:live", Payload=json.dumps(payload))
         outcome = json.loads(answer["Payload"].read())
