@@ -18,7 +18,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from demo import auto_rollback, canary, dependencies, notifications, report, story
+from demo import auto_rollback, canary, dependencies, notifications, previews, report, story
 from demo.console import BOLD, GREEN, RED, RESET, DemoFailed, Timeline
 from sprout.cli.client import ApiError, SproutClient, SproutError
 from sprout.cli.local import LocalCloudDidNotStart, LocalSprout
@@ -39,6 +39,8 @@ STEPS = [
     ("8b", "Promote build #2 again as a canary (canary10-10s) under steady traffic: judged by its own errors, "
            "aborted within seconds", canary.broken_build_as_canary),
     ("9", "Revert the bad commit and push: build #3 reaches dev", story.revert_and_push),
+    ("9b", "The broken create again, proposed as a pull request before it reaches main: preview pr-1 answers 502, "
+           "dev and prod untouched, the comment names its URL; closing it leaves nothing", previews.pull_request_preview),
     ("10", "A real app with dependencies (greeter: requirements.txt, package.json + lockfile, a BuildMethod layer): "
            "CodeBuild installs them, dev answers; the same source again builds nothing new",
      dependencies.app_with_dependencies),

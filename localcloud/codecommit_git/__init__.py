@@ -22,6 +22,7 @@ from localcloud.urls import GIT_PREFIX, git_clone_url
 from .api import CodeCommitApi
 from .events import PushedRef, RepositoryInfo, put_reference_events
 from .gitrepo import GitFailed, GitStore
+from .pull_requests import PullRequests
 from .smart_http import GitHttpApp
 
 __all__ = ["install", "store_for"]
@@ -68,9 +69,13 @@ def install(cloud) -> None:
             account_id=meta["accountId"],
         )
 
+    def on_ref_change(info: RepositoryInfo, changes: list[PushedRef]) -> None:
+        put_reference_events(events.put_events, info, changes, caller_arn)
+
     def on_push(info: RepositoryInfo, changes: list[PushedRef]) -> None:
         adopt_default_branch(store, info.name, changes)
         put_reference_events(events.put_events, info, changes, caller_arn)
+        pull_requests.on_push(info, changes)
 
     backends = require(
         MODELS, "codecommit_backends", "ListRepositories: moto has no such call; read its repositories"
@@ -83,8 +88,12 @@ def install(cloud) -> None:
         ]
 
     _install_moto_hooks()
+    api = CodeCommitApi(store, lookup, list_repositories, on_ref_change)
+    pull_requests = PullRequests(api, events.put_events, caller_arn)
+    api.operations.update(pull_requests.operations())
+    api.repository_of = pull_requests.repository_of
     cloud.mount(GIT_PREFIX, GitHttpApp(store, lookup, on_push))
-    cloud.intercept(CodeCommitApi(store, lookup, list_repositories).claim)
+    cloud.intercept(api.claim)
 
 
 def adopt_default_branch(store: GitStore, name: str, changes: list[PushedRef]) -> None:

@@ -43,10 +43,15 @@ class CodeCommitApi:
         store: GitStore,
         lookup: Callable[[str], RepositoryInfo | None],
         list_repositories: Callable[[], list[dict[str, Any]]],
+        on_ref_change: Callable[[RepositoryInfo, list], None] | None = None,
     ):
+        self.on_ref_change = on_ref_change or (lambda info, changes: None)  # a merge moved a branch
         self.store = store
         self.lookup = lookup
         self.list_repositories_metadata = list_repositories
+        # the repository a call names only through its pull request or comment (IAM checks the
+        # repository's ARN, as AWS does for UpdateComment, UpdatePullRequestStatus...)
+        self.repository_of: Callable[[dict], str | None] = lambda params: None
         self.operations: dict[str, Callable[[dict], dict]] = {
             "GetBranch": self.get_branch,
             "ListBranches": self.list_branches,
@@ -69,7 +74,7 @@ class CodeCommitApi:
         operation = self.operations[name]
         try:
             params = _read_json(environ)
-            _authorize(environ, name, params)
+            _authorize(environ, name, params, None if params.get("repositoryName") else self.repository_of(params))
             status, body = "200 OK", operation(params)
         except ApiError as e:
             status, body = f"{e.status} Bad Request", {"__type": e.code, "message": e.message}
@@ -325,11 +330,13 @@ def _decode_token(token: Any) -> int:
     raise ApiError("InvalidContinuationTokenException", "The NextToken is not valid.")
 
 
-def _authorize(environ: dict, operation: str, params: dict) -> None:
-    """moto never sees these requests, so IAM (when enforced) is asked here."""
+def _authorize(environ: dict, operation: str, params: dict, repository: str | None = None) -> None:
+    """moto never sees these requests, so IAM (when enforced) is asked here; ``repository`` is the
+    one a call names through its pull request or comment."""
     if not iam.enforcing():
         return
-    call = Call(service="codecommit", operation=operation, params=params, path=environ.get("PATH_INFO", "/"))
+    named = {**params, "repositoryName": repository} if repository else params
+    call = Call(service="codecommit", operation=operation, params=named, path=environ.get("PATH_INFO", "/"))
     try:
         iam.authorize_request(EnvironHeaders(environ), environ.get("QUERY_STRING", ""), call)
     except iam.Denied as e:

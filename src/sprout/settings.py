@@ -41,6 +41,7 @@ ENV_NAMES = {
     "app_role_path": "APP_ROLE_PATH",
     "access_log_role_arn": "ACCESS_LOG_ROLE_ARN",
     "fast_signal_function_arn": "FAST_SIGNAL_FUNCTION_ARN",
+    "teardown_machine": "TEARDOWN_STATE_MACHINE_ARN",
     "issues_function_arn": "ISSUES_FUNCTION_ARN",
     "notification_role_arn": "NOTIFICATION_ROLE_ARN",
     "notification_dlq_arn": "NOTIFICATION_DLQ_ARN",
@@ -61,6 +62,7 @@ class Settings:
     app_role_path: str | None = None
     access_log_role_arn: str | None = None
     fast_signal_function_arn: str | None = None
+    teardown_machine: str | None = None
     issues_function_arn: str | None = None
     notification_role_arn: str | None = None
     notification_dlq_arn: str | None = None

@@ -41,9 +41,12 @@ from sprout.services.delivery import Delivery
 from sprout.services.issues import Grouping, Issues
 from sprout.services.monitoring import Monitoring
 from sprout.services.notifications import NotificationSettings, Notifier
+from sprout.services.previews import Previews
 from sprout.services.rollbacks import AlarmRollback
+from sprout.services.stage_changes import StageChanges
 from sprout.services.stage_settings import StageSettingsService
 from sprout.services.stages import Stages
+from sprout.services.teardown import Teardown
 from sprout.services.watch import Watcher
 from sprout.settings import Settings
 
@@ -99,7 +102,7 @@ def _now() -> str:
 def stage_settings() -> StageSettingsService:
     """A stage's settings and secrets (the lineage's record, Parameter Store), and the parameters
     the stage's stack runs with (for the change set's configuration)."""
-    return StageSettingsService(SettingsRepository(), ParameterStoreSecrets(), lineage(), _now, stacks())
+    return StageSettingsService(SettingsRepository(), ParameterStoreSecrets(), lineage(), _now, stacks(), lineage())
 
 
 @cache
@@ -155,6 +158,29 @@ def alarm_rollback() -> AlarmRollback:
 
 
 @cache
+def stage_changes() -> StageChanges:
+    return StageChanges(lineage(), executions(), stacks(), settings().teardown_machine or "",
+                        settings().need("sprout_stack_name"))
+
+
+@cache
+def previews() -> Previews:
+    from sprout.adapters.pull_requests import PullRequestPreviews
+    from sprout.adapters.source import resolve_branch
+
+    pull_requests = PullRequestPreviews(lambda app, commit, branch, trigger: builds().start(app, commit, branch, trigger),
+                                        stacks=stacks()) if settings().build_machine else None
+    return Previews(lineage(), stage_changes(), resolve_branch, pull_requests)
+
+
+@cache
+def teardown() -> Teardown:
+    from sprout.adapters.teardown import StageCloud
+
+    return Teardown(lineage(), StageCloud(watcher(), subscriptions()))
+
+
+@cache
 def canary() -> Canary:
     """Canary and linear promotes: the stage's aliases, the new versions' own metrics."""
     return Canary(lineage(), Aliases(settings().artifact_bucket), VersionCounts(), stacks())
@@ -179,11 +205,11 @@ def api() -> dict[str, object]:
     """What the API's routes use (Powertools' router context), all built at its cold start."""
     return {"lineage": lineage(), "delivery": delivery(), "builds": builds(), "apps": apps(), "stages": stages(),
             "stacks": stacks(), "stage_settings": stage_settings(), "issues": issues(),
-            "notifications": notification_settings()}
+            "stage_changes": stage_changes(), "previews": previews(), "notifications": notification_settings()}
 
 
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
-                  monitoring, access_logs, subscriptions, watcher, alarm_rollback, stage_settings, issues, grouping, notification_settings, notifier,
-                  canary):
+                  monitoring, access_logs, subscriptions, watcher, alarm_rollback, stage_settings, issues, grouping,
+                  stage_changes, previews, teardown, notification_settings, notifier, canary):
         built.cache_clear()

@@ -190,7 +190,12 @@ class StageStacks:
 
     def function_names(self, stack: str) -> dict[str, str]:
         """Function logical id -> its physical name, for the stack's Lambda functions."""
-        resources = self._cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        try:
+            resources = self._cfn.describe_stack_resources(StackName=stack)["StackResources"]
+        except ClientError as e:
+            if "does not exist" in e.response["Error"]["Message"]:
+                return {}  # deleted since it was described (a stage's removal under way)
+            raise
         return {
             r["LogicalResourceId"]: r["PhysicalResourceId"]
             for r in resources

@@ -21,6 +21,7 @@ from sprout.cli.commands import (
     local,
     monitoring,
     notifications,
+    pipeline,
     stage_settings,
 )
 from sprout.cli.commands.apps import stage_flag
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     delivery.add_parsers(sub)
     stage_settings.add_parsers(sub)
     monitoring.add_parsers(sub)
+    pipeline.add_parsers(sub)
     issues.add_parsers(sub)
     notifications.add_parsers(sub)
     console.add_parsers(sub)

@@ -58,14 +58,16 @@ def pipeline_page(console: Page, request: Request) -> Response:
     previous = None
     for stage in app["stages"]:
         view = got[f"stage:{stage['name']}"]
+        preview = (view.value or {}).get("preview")
         stages.append({
             "name": stage["name"],
             "config": stage,
             "view": view,
             "autoRollback": got[f"ar:{stage['name']}"],
-            "promoteFrom": previous,
+            "promoteFrom": None if preview else previous,  # a preview never promotes, nor is promoted to
         })
-        previous = {"name": stage["name"], "build": ((view.value or {}).get("build") or {}).get("number")}
+        if not preview:
+            previous = {"name": stage["name"], "build": ((view.value or {}).get("build") or {}).get("number")}
     builds = got["builds"]
     return console.render("pipeline.html", request, app=app, stages=stages, builds=builds,
                           message=request.arg("message"))

@@ -32,7 +32,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from sprout.cli.client import SproutClient
-from sprout.console import actions, monitoring, pages
+from sprout.console import actions, monitoring, pages, previews
 from sprout.console.web import Request, Response, Route, redirect
 
 __all__ = ["Console", "Request", "Response", "redirect", "serve"]
@@ -57,7 +57,7 @@ SECURITY_HEADERS = [
 
 def _routes() -> list[Route]:
     """Every page's route, joined from the page modules (no import registers anything)."""
-    return [*actions.routes.routes, *monitoring.routes.routes, *pages.routes.routes]
+    return [*actions.routes.routes, *monitoring.routes.routes, *pages.routes.routes, *previews.routes.routes]
 
 
 class Console:

@@ -45,12 +45,28 @@ class DeploymentKind(StrEnum):
 
 
 @dataclass(frozen=True)
+class Preview:
+    """What made a preview stage: a branch, or a pull request (sprout.domain.previews)."""
+
+    kind: str  # "branch" | "pullRequest"
+    branch: str
+    created_at: str = ""
+    pull_request_id: str | None = None
+    comment_id: str | None = None  # the pull request's comment Sprout keeps up to date (edited, never repeated)
+
+    def view(self) -> dict[str, Any]:
+        shown = {"kind": self.kind, "branch": self.branch, "createdAt": self.created_at}
+        return {**shown, "pullRequestId": self.pull_request_id} if self.pull_request_id else shown
+
+
+@dataclass(frozen=True)
 class StageSpec:
-    """A stage as an app declares it: pipeline order is the order in App.stages."""
+    """A stage as an app declares it: pipeline order is the order in App.stages (previews last)."""
 
     name: str
     branch: str | None = None
     auto_deploy: bool = False
+    preview: Preview | None = None
     strategy: dict[str, Any] | None = None  # a promote's default strategy (sprout.domain.canary), as recorded
 
 
@@ -145,6 +161,9 @@ class Stage:
     current_deployment: str | None = None
     lock: StageLock | None = None
     version: int = 0
+    preview: Preview | None = None
+    removing: dict[str, Any] | None = None  # the recorded removal intent, while the teardown runs
+    removed_at: str | None = None  # set once the stage was torn down: its history stays readable
 
 
 @dataclass(frozen=True)

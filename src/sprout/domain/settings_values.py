@@ -135,13 +135,54 @@ class Resolved:
                 f"{'them' if len(self.missing) > 1 else 'it'} (PUT .../settings or .../secrets/NAME)")
 
 
-def resolve(template: Any, app: str, stage: str, values: Mapping[str, str], secrets: Iterable[str]) -> Resolved:
+@dataclass(frozen=True)
+class Inheritance:
+    """Where a preview's settings come from besides its own: the stage ``parent`` (the app's previews'
+    ``inheritFrom``), and whether its secrets come too (``secrets``: False when the parent is the
+    last stage of the pipeline — prod's secrets never reach a preview)."""
+
+    parent: str
+    secrets: bool
+
+
+@dataclass(frozen=True)
+class Effective:
+    """The settings a deploy of a stage uses: ``values``, and ``secrets`` as name -> the stage whose
+    Parameter Store path holds it (a preview's inherited secret stays at its parent's path)."""
+
+    values: dict[str, str]
+    secrets: dict[str, str]
+    inherited: dict[str, str] = field(default_factory=dict)  # name -> the parent it came from
+
+
+def effective(stage: str, own: StageSettings, parent: StageSettings | None = None,
+              inheritance: Inheritance | None = None) -> Effective:
+    """A stage's own settings and secrets, over those it inherits: a key of its own (a setting or a
+    secret) always wins; a parent's secret is inherited only when ``inheritance.secrets``."""
+    values = dict(own.values)
+    secrets = {name: stage for name in own.secrets}
+    inherited: dict[str, str] = {}
+    if parent is not None and inheritance is not None:
+        mine = set(values) | set(secrets)
+        for name, value in parent.values.items():
+            if name not in mine:
+                values[name], inherited[name] = value, inheritance.parent
+        if inheritance.secrets:
+            for name in parent.secrets:
+                if name not in mine:
+                    secrets[name], inherited[name] = inheritance.parent, inheritance.parent
+    return Effective(values, secrets, inherited)
+
+
+def resolve(template: Any, app: str, stage: str, values: Mapping[str, str], secrets: Iterable[str] | Mapping[str, str]) -> Resolved:
     """The value of every Parameter the (packaged) ``template`` declares, from the stage's settings
-    and secrets, and its functions' version keys."""
+    and secrets (names, or name -> the stage whose path holds it: an inherited secret), and its
+    functions' version keys."""
     template = template if isinstance(template, dict) else None
     declared = (template or {}).get("Parameters")
     declared = declared if isinstance(declared, dict) else {}
-    secret_names = set(secrets)
+    owners = dict(secrets) if isinstance(secrets, Mapping) else {name: stage for name in secrets}
+    secret_names = set(owners)
     parameters: dict[str, str] = {}
     sources: dict[str, str] = {}
     missing: set[str] = set()
@@ -151,7 +192,7 @@ def resolve(template: Any, app: str, stage: str, values: Mapping[str, str], secr
         if name in RESERVED:
             parameters[name], sources[name] = stage, "stage"
         elif name in secret_names:
-            parameters[name], sources[name] = secret_path(app, stage, name), "secret"
+            parameters[name], sources[name] = secret_path(app, owners[name], name), "secret"
         elif name in values:
             parameters[name], sources[name] = values[name], "setting"
         elif not (isinstance(spec, dict) and "Default" in spec):

@@ -9,12 +9,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from sprout import wiring
 from sprout.handlers.errors import install_error_handlers
 from sprout.handlers.http import resolver_handler
-from sprout.handlers.routes import apps, builds, issues, notifications, stage_settings, stages
+from sprout.handlers.routes import apps, builds, issues, notifications, pipeline, stage_settings, stages
 
 app = APIGatewayRestResolver()
 app.include_router(apps.router)
 app.include_router(builds.router)
 app.include_router(stages.router)
+app.include_router(pipeline.router)
 app.include_router(stage_settings.router)
 app.include_router(issues.router)
 app.include_router(notifications.router)

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from sprout import wiring
 from sprout.domain.auto_rollback import parse_request
+from sprout.domain.previews import refuse_for_preview
 from sprout.handlers.errors import install_error_handlers
 from sprout.handlers.http import body_of, json_response, resolver_handler
 from sprout.handlers.monitoring.common import stage_of
@@ -27,6 +28,8 @@ def put_auto_rollback(app_name: str, stage: str) -> Response:
     body = body_of(app)
     current, _ = watcher.current(app_name, stage)
     wanted = parse_request(body, current)
+    if wanted.enabled:
+        refuse_for_preview(wiring.lineage().get_app(app_name), stage, "previews are never rolled back automatically")
     watcher.apply(app_name, stage, wanted, by=_caller())
     return json_response(200, watcher.report(app_name, stage))
 

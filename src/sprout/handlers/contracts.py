@@ -52,6 +52,7 @@ class Resolved(TypedDict):
     repository: str
     branch: str | None
     commitId: str
+    previews: NotRequired[list[dict]]  # preview stages the push made (or why not)
 
 
 class RecordedBuild(TypedDict):
@@ -363,3 +364,87 @@ class AlarmIgnored(TypedDict):
 
 
 AlarmResolved = AlarmActs | AlarmIgnored
+
+
+# ---- teardown.asl.json ---------------------------------------------------------------------------
+# One function (TeardownFunction) serves every step: each Task state names its step in its input
+# (``"step": "prepare"``, a literal), and each step declares its own input and result below
+# (sprout.handlers.tasks.common.steps; the steps are sprout.services.teardown's).
+
+
+class TeardownRequest(TypedDict):
+    """What starts the teardown machine (sprout.services.stage_changes): the stages to remove, whose
+    removal is already recorded, and whether the app goes after them (``DELETE /apps/{app}``)."""
+
+    app: str
+    stages: list[str]
+    deleteApp: NotRequired[bool]
+
+
+class TeardownStage(TypedDict):
+    """Prepare's, CleanUp's and Finish's input: one stage of the Map."""
+
+    app: str
+    stage: str
+
+
+class TeardownAttempt(TeardownStage):
+    """DeleteStack's and CheckStack's input: how many deletes were asked so far."""
+
+    attempt: int
+
+
+class StackDeleting(TypedDict):
+    """Prepare's and DeleteStack's output."""
+
+    app: str
+    stage: str
+    stack: str
+    attempt: int
+
+
+class StackChecked(StackDeleting):
+    """CheckStack's output (sprout.domain.stages.StackState): GONE, IN_PROGRESS, or FAILED with the
+    resources that blocked the deletion, the wait before the next delete, and whether to give up."""
+
+    status: Literal["GONE", "IN_PROGRESS", "FAILED"]
+    backoffSeconds: int
+    blockers: list[dict[str, Any]]  # [{"logicalId", "type", "physicalId", "reason"}]
+    giveUp: bool
+
+
+class CleanedUp(TypedDict):
+    app: str
+    stage: str
+    logGroupsDeleted: list[str]
+
+
+class StageRemoved(TypedDict):
+    """Finish's output: the stage left the pipeline."""
+
+    app: str
+    stage: str
+    removedAt: str | None
+
+
+class RemovalFailure(TeardownStage):
+    """RecordFailure's input: a Catch's error, or GaveUp's (``DeleteFailed``)."""
+
+    error: CatchError
+
+
+class RemovalRecorded(TypedDict):
+    app: str
+    stage: str
+    failed: bool
+
+
+class AppRemoval(TypedDict):
+    """FinishApp's input: every stage is gone."""
+
+    app: str
+
+
+class AppDeleted(TypedDict):
+    app: str
+    deleted: bool

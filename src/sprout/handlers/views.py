@@ -113,6 +113,9 @@ def stage_view(
         ],
         "lock": lock_view(stage.lock),
         "autoRollback": None,
+        "preview": stage.preview.view() if stage.preview else None,
+        "removing": stage.removing if stage.removing and not stage.removed_at else None,
+        "removedAt": stage.removed_at,
     }
 
 

@@ -40,6 +40,7 @@ from sprout.domain.pipeline import (
     promote_source_stage,
     rollback_target,
 )
+from sprout.domain.previews import refuse_for_preview
 from sprout.observability import tracer
 from sprout.services.canary import request_control
 from sprout.services.issues import IssueStore, open_issues_of_build
@@ -162,6 +163,7 @@ class Delivery:
             strategy = strategy_of(spec.strategy if spec else None)
         chosen = strategy
         self.lineage.get_stage(app, stage)
+        refuse_for_preview(registered, stage, "it deploys its branch's builds, never a promote")
         reads = Reads(self.lineage, self.artifacts)
         if number is None:
             source = promote_source_stage(registered, stage)

@@ -58,6 +58,12 @@ class StackReads(Protocol):
         ...
 
 
+class SettingsParents(Protocol):
+    def settings_inheritance(self, app: str, stage: str) -> rules.Inheritance | None:
+        """What a preview inherits (sprout.domain.previews.settings_inheritance); None for others."""
+        ...
+
+
 class SecretNotFound(NotFound):
     pass
 
@@ -67,7 +73,8 @@ ATTEMPTS = 20
 
 class StageSettingsService:
     def __init__(self, store: SettingsStore, secrets: SecretStore, stages: StageExists, now: Clock,
-                 stacks: StackReads | None = None):
+                 stacks: StackReads | None = None, parents: SettingsParents | None = None):
+        self.parents = parents
         self.store = store
         self.secrets = secrets
         self.stages = stages
@@ -79,7 +86,14 @@ class StageSettingsService:
     def get_settings(self, app: str, stage: str) -> dict[str, Any]:
         self.stages.get_stage(app, stage)
         current = self.store.read_settings(app, stage)
-        return _view(app, stage, current)
+        view = _view(app, stage, current)
+        inheritance = self.parents.settings_inheritance(app, stage) if self.parents is not None else None
+        if inheritance is not None:  # a preview: what it inherits, and from where (never a secret's value)
+            got = effective_settings(self.store, app, stage, inheritance)
+            view["inherited"] = {"from": inheritance.parent, "secrets": inheritance.secrets,
+                                 "values": {k: got.values[k] for k in sorted(got.inherited) if k in got.values},
+                                 "secretNames": sorted(k for k in got.inherited if k in got.secrets)}
+        return view
 
     def put_settings(self, app: str, stage: str, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
@@ -157,7 +171,7 @@ class StageSettingsService:
     # -- deploys --
 
     def parameters(self, app: str, stage: str, template: Any) -> rules.Resolved:
-        return deploy_parameters(self.store, app, stage, template)
+        return deploy_parameters(self.store, app, stage, template, self.parents)
 
     def configuration(self, app: str, stage: str, template: Any, running: Mapping[str, str] | None) -> dict[str, Any]:
         """The configuration part of a change set: parameter changes (settings old → new), the keys
@@ -179,11 +193,22 @@ class StageSettingsService:
         return self.configuration(app, stage, template, running)
 
 
-def deploy_parameters(store: SettingsStore, app: str, stage: str, template: Any) -> rules.Resolved:
+def effective_settings(store: SettingsStore, app: str, stage: str,
+                       inheritance: rules.Inheritance | None) -> rules.Effective:
+    own = store.read_settings(app, stage)
+    parent = store.read_settings(app, inheritance.parent) if inheritance is not None else None
+    return rules.effective(stage, own, parent, inheritance)
+
+
+def deploy_parameters(store: SettingsStore, app: str, stage: str, template: Any,
+                      parents: SettingsParents | None = None) -> rules.Resolved:
     """Every Parameter's value for a deploy of the (packaged) ``template`` to ``stage``: its name,
-    its settings, its secrets' paths (never their values), its functions' version keys."""
-    current = store.read_settings(app, stage)
-    return rules.resolve(template, app, stage, current.values, current.secrets)
+    its settings, its secrets' paths (never their values), its functions' version keys. A preview
+    also gets what it inherits (``parents``): its parent's settings, and its parent's secrets' paths
+    unless the parent is the pipeline's last stage (then a declared one is ``missing``, named)."""
+    inheritance = parents.settings_inheritance(app, stage) if parents is not None else None
+    got = effective_settings(store, app, stage, inheritance)
+    return rules.resolve(template, app, stage, got.values, got.secrets)
 
 
 def _meta_view(meta: SecretMeta) -> dict[str, Any]:

@@ -12,14 +12,17 @@ import pytest
 
 from sprout.domain.canary import CanaryProgress
 from sprout.domain.model import BuildStatus, DeploymentStatus, DeployProgress
+from sprout.domain.stages import DELETION_STATUSES
 from sprout.domain.template import load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 MACHINES = {p.stem.removesuffix(".asl"): json.loads(p.read_text()) for p in (ROOT / "statemachines").glob("*.asl.json")}
 TEMPLATE = load_template((ROOT / "template.yaml").read_text())
-VOCABULARY = {s.value for s in (*BuildStatus, *DeploymentStatus, *DeployProgress, *CanaryProgress)} | {"ACT", "user"}
-# Tasks whose failure ends the execution on purpose: nothing is open yet, or the finalizer closes it.
-MAY_FAIL = {"Resolve", "ResolveAlarm", "RecordFailure", "AbandonDeploy", "AbandonRollback", "CanaryAbandon"}
+VOCABULARY = ({s.value for s in (*BuildStatus, *DeploymentStatus, *DeployProgress, *CanaryProgress)} | {"ACT", "user"}
+              | set(DELETION_STATUSES))
+# Tasks whose failure ends the execution on purpose: nothing is open yet, or the finalizer closes it
+# (FinishApp: the removals stay recorded, and the teardown sweep finishes them).
+MAY_FAIL = {"Resolve", "ResolveAlarm", "RecordFailure", "AbandonDeploy", "AbandonRollback", "CanaryAbandon", "FinishApp"}
 
 
 def states(machine: dict):
@@ -45,8 +48,8 @@ def choices(rule: dict):
         yield from choices(rule["Not"])
 
 
-def test_given_the_four_machines_then_each_is_a_resource_of_template_yaml_with_every_substitution():
-    assert set(MACHINES) == {"build", "deploy", "promote", "rollback"}
+def test_given_the_five_machines_then_each_is_a_resource_of_template_yaml_with_every_substitution():
+    assert set(MACHINES) == {"build", "deploy", "promote", "rollback", "teardown"}
     resources = TEMPLATE["Resources"]
     for name, machine in MACHINES.items():
         resource = resources[f"{name.capitalize()}StateMachine"]["Properties"]

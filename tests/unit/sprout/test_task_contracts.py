@@ -24,13 +24,15 @@ MACHINES = {p.stem.removesuffix(".asl"): json.loads(p.read_text()) for p in (ROO
 TEMPLATE = load_template((ROOT / "template.yaml").read_text())
 # What starts each machine: the deploy machine is started by the other three (their Input is
 # checked against DeployRequest); promote and rollback by Sprout's API, a rollback also by an
-# alarm's EventBridge event; the build machine by a push event or the API (Resolve reads it raw).
+# alarm's EventBridge event; the build machine by a push event or the API (Resolve reads it raw);
+# the teardown machine by Sprout's API, the preview events and the sweep (stage_changes).
 EVENT = {"source": (str, True), "detail": (object, True), "id": (str, True)}
 STARTS = {
     "build": [EVENT],
     "deploy": [contracts.DeployRequest],
     "promote": [contracts.PromoteRequest],
     "rollback": [contracts.RollbackRequest, EVENT],
+    "teardown": [contracts.TeardownRequest],
 }
 CHILD_INPUT = {"DeployStateMachineArn": contracts.DeployRequest}
 
@@ -69,14 +71,23 @@ class Step:
     result: Any
 
 
-def step_of(function_arn: str, machine: str) -> Step:
-    """``${XFunctionArn}`` → template.yaml's function → its Handler → the step ``task()`` wraps."""
+def step_of(params: dict, machine: str) -> Step:
+    """A Task state's Parameters: ``${XFunctionArn}`` → template.yaml's function → its Handler → the
+    step ``task()`` wraps, or, for a function serving several steps (``steps({"name": step, ...})``),
+    the step its input names with the literal ``"step"`` (a step chosen at run time is not allowed:
+    KeyError)."""
     resource = TEMPLATE["Resources"][f"{machine.capitalize()}StateMachine"]["Properties"]
-    target = resource["DefinitionSubstitutions"][function_arn.strip("${}")]["Fn::GetAtt"][0]
+    target = resource["DefinitionSubstitutions"][params["FunctionName"].strip("${}")]["Fn::GetAtt"][0]
     module, _, handler = TEMPLATE["Resources"][target]["Properties"]["Handler"].rpartition(".")
     tree = ast.parse((ROOT / "src" / (module.replace(".", "/") + ".py")).read_text())
-    wrapped = next(n.value.args[0].id for n in tree.body if isinstance(n, ast.Assign)
-                   and isinstance(n.targets[0], ast.Name) and n.targets[0].id == handler)
+    wrapping = next(n.value.args[0] for n in tree.body if isinstance(n, ast.Assign)
+                    and isinstance(n.targets[0], ast.Name) and n.targets[0].id == handler)
+    if isinstance(wrapping, ast.Dict):
+        chosen = params["Payload"]["input"]["step"]
+        by_name = {k.value: v.id for k, v in zip(wrapping.keys, wrapping.values, strict=True)}
+        wrapped, handler = by_name[chosen], f"{handler}[{chosen}]"
+    else:
+        wrapped = wrapping.id
     fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == wrapped)
 
     def declared(node: ast.expr | None) -> Any:
@@ -188,6 +199,8 @@ def run(machine: str, states: dict, start: str, shapes: list[Shape], found: Find
         if state["Type"] in ("Succeed", "Fail"):
             continue
         if state["Type"] == "Wait":
+            if "SecondsPath" in state:
+                resolve(state["SecondsPath"], shape, item, where, found)
             todo.append((state["Next"], shape))
             continue
         params = state.get("Parameters")
@@ -203,7 +216,7 @@ def run(machine: str, states: dict, start: str, shapes: list[Shape], found: Find
                 found, each)
             result = list
         elif "FunctionName" in (params or {}):
-            step = step_of(params["FunctionName"], machine)
+            step = step_of(params, machine)
             payload = params["Payload"]
             given = build(payload.get("input.$", payload.get("input")), shape, item, where, found)
             for given_shape in shape_of(given) or [{}]:
@@ -240,7 +253,7 @@ def findings() -> Findings:
 
 
 def test_given_every_machine_then_every_path_the_asl_reads_and_every_required_key_is_there(findings):
-    """GIVEN the four machines followed from their inputs WHEN every state's input is built THEN
+    """GIVEN the five machines followed from their inputs WHEN every state's input is built THEN
     no path the ASL reads may be missing, and every key a task's contract requires is passed."""
     assert findings.problems == []
 
@@ -249,7 +262,7 @@ def test_given_every_task_contract_then_each_key_it_declares_reaches_it_on_some_
     """GIVEN every Lambda task's contract WHEN what reaches it on all paths is gathered THEN it
     declares no key that never comes (a read of a key the machine never passes is a stale read)."""
     never = {}
-    for step in {step_of(s["Parameters"]["FunctionName"], m) for m, machine in MACHINES.items()
+    for step in {step_of(s["Parameters"], m) for m, machine in MACHINES.items()
                  for _, s in _lambda_states(machine["States"])}:
         if step.contract is None:
             continue
@@ -266,10 +279,10 @@ def test_given_every_lambda_task_then_it_declares_its_input_and_result(findings)
     raw = {"resolve", "resolve_alarm"}
     undeclared = sorted({f"{s.name}: {'input' if s.contract is None else 'result'}"
                          for m, machine in MACHINES.items() for _, st in _lambda_states(machine["States"])
-                         for s in [step_of(st["Parameters"]["FunctionName"], m)]
+                         for s in [step_of(st["Parameters"], m)]
                          if (s.contract is None and s.name not in raw) or s.result is None})
     assert undeclared == []
-    reached = {step_of(st["Parameters"]["FunctionName"], m).name for m, machine in MACHINES.items()
+    reached = {step_of(st["Parameters"], m).name for m, machine in MACHINES.items()
                for _, st in _lambda_states(machine["States"])}
     assert reached == set(findings.passed)  # the walk reached every one of them
 
@@ -290,3 +303,15 @@ def test_given_a_contract_that_drifted_then_the_walk_names_it():
     request = shape_of(contracts.DeployRequest)[0]
     run("deploy", MACHINES["deploy"]["States"], "HoldsStage", [{k: v for k, v in request.items() if k != "stage"}], found)
     assert "deploy.BeginDeploy: stage is required by BeginRequest but may not be passed" in found.problems
+
+
+def test_given_a_step_chosen_by_its_literal_that_drifted_then_the_walk_names_it():
+    """GIVEN the teardown machine (one function, the step named in each state's input) whose
+    CheckStack is no longer handed ``attempt`` WHEN followed THEN the finding names the state, the key
+    and the contract of that step (not of another step of the same function)."""
+    states = json.loads(json.dumps(MACHINES["teardown"]["States"]))
+    del states["EachStage"]["ItemProcessor"]["States"]["CheckStack"]["Parameters"]["Payload"]["input"]["attempt.$"]
+    found = Findings()
+    run("teardown", states, "EachStage", shape_of(contracts.TeardownRequest), found)
+    assert set(found.problems) == {"teardown.CheckStack: attempt is required by TeardownAttempt but may not be passed"}
+    assert {"lambda_handler[prepare]", "lambda_handler[finishApp]"} <= set(found.passed)

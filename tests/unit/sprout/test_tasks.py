@@ -119,3 +119,18 @@ def test_given_a_task_input_without_a_key_its_contract_requires_then_the_task_na
     assert refused.value.field == "failedAt"
     check_input({"app": "notes", "repository": "notes", "commitId": "c", "branch": None, "deployStages": [],
                  "trigger": {"type": "user"}}, BuildTarget)
+
+
+def test_given_the_teardown_function_when_a_step_is_unknown_or_lacks_its_key_then_it_is_named(cloud):
+    """GIVEN the teardown machine's one function (each state names its step) WHEN handed a step it
+    does not serve, or CheckStack's input without ``attempt`` (TeardownAttempt requires it) THEN
+    InvalidInput names ``step`` or ``attempt``, before any step runs."""
+    teardown = importlib.import_module("sprout.handlers.tasks.teardown")
+    dispatch = teardown.lambda_handler.logic
+    with pytest.raises(InvalidInput) as unknown:
+        dispatch({"step": "deleteEverything", "app": "notes", "stage": "dev"})
+    assert unknown.value.field == "step"
+    with pytest.raises(InvalidInput) as lacking:
+        dispatch({"step": "checkStack", "app": "notes", "stage": "dev"})
+    assert lacking.value.field == "attempt"
+    assert set(dispatch.steps) == {"prepare", "deleteStack", "checkStack", "cleanUp", "finish", "failed", "finishApp"}

@@ -18,12 +18,13 @@ from sprout.adapters.lineage.deployments import DeploymentRepository
 from sprout.adapters.lineage.issues import IssueRepository
 from sprout.adapters.lineage.items import MODELS, OpenItem, open_pk
 from sprout.adapters.lineage.notifications import NotificationRepository
+from sprout.adapters.lineage.stage_changes import StageChangeRepository
 from sprout.adapters.lineage.table import reset_connections
 from sprout.domain.model import Deployment, OpenWork
 
 
 class Lineage(AppRepository, BuildRepository, DeploymentRepository, AlarmEventRepository, WatchedAlarmRepository,
-              DependencyRepository, IssueRepository, NotificationRepository, CanaryRepository):
+              DependencyRepository, IssueRepository, NotificationRepository, CanaryRepository, StageChangeRepository):
     """Apps, stages, builds and deployments, as domain types."""
 
     def deployments_of_build(self, app: str, number: int) -> dict[str, Deployment]:

@@ -3,8 +3,6 @@ with its stages in one transaction)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from sprout.adapters.lineage.items import (
     APPS_GSI1PK,
     AppItem,
@@ -15,7 +13,7 @@ from sprout.adapters.lineage.items import (
     stack_pk,
     stage_sk,
 )
-from sprout.adapters.lineage.table import Txn, batch_get, get, now_iso, to_app, to_stage
+from sprout.adapters.lineage.table import Txn, batch_get, get, now_iso, spec_doc, to_app, to_stage
 from sprout.domain.errors import (
     AppAlreadyExists,
     AppNotFound,
@@ -53,7 +51,7 @@ class AppRepository:
             AppItem(
                 app_pk(app.name), "APP",
                 name=app.name, repository=app.repository, template_path=app.template_path,
-                stages=[asdict(s) for s in stages], created_at=created.created_at, builds=0,
+                stages=[spec_doc(s) for s in stages], created_at=created.created_at, builds=0,
                 gsi1pk=APPS_GSI1PK, gsi1sk=app_pk(app.name),
             ),
             condition=AppItem.pk.does_not_exist(),
@@ -81,6 +79,10 @@ class AppRepository:
         if not failed:
             return created
         if "app" in failed:
+            old = get(AppItem, app_pk(app.name), "APP")
+            if old is not None and old.deleted_at:
+                raise AppAlreadyExists(f"app {named(app.name)} was deleted at {old.deleted_at}; its builds and history "
+                                       "are kept under that name: choose another name")
             raise AppAlreadyExists(f"app {named(app.name)} already exists")
         for label in failed:
             if label.startswith("stack "):
@@ -121,7 +123,7 @@ class AppRepository:
 
     def _app_item(self, name: str) -> AppItem:
         item = get(AppItem, app_pk(name), "APP")
-        if item is None:
+        if item is None or item.deleted_at:
             raise AppNotFound(f"app {named(name)} not found", field="app")
         return item
 

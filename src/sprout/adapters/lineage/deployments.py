@@ -51,6 +51,7 @@ from sprout.domain.errors import (
 )
 from sprout.domain.model import Build, Deployment, DeploymentKind, DeploymentStatus
 from sprout.domain.pipeline import DEFAULT_LEASE, lease_until, takeover_reason
+from sprout.domain.stages import StageRemoved
 from sprout.domain.tokens import listing
 
 # Says whether an execution is still running: True, False, or None when it cannot tell.
@@ -101,6 +102,10 @@ class DeploymentRepository(Closing):
 
         def attempt() -> Deployment | None:
             st = _stage_item(app, stage)
+            if st.removing or st.removed_at:
+                raise StageRemoved(f"stage {named(stage)} of app {named(app)} is "
+                                   + (f"removed (at {st.removed_at})" if st.removed_at else "being removed")
+                                   + ": nothing deploys to it")
             if expect_current is not ANY_CURRENT and st.current_deployment != expect_current:
                 raise StageMoved(
                     f"stage {named(stage)} of app {named(app)} now runs deployment {st.current_deployment}, not {expect_current}"

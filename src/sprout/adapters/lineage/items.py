@@ -17,6 +17,7 @@ item                pk                                sk                        
 app                 ``APP#{app}``                     ``APP``                              gsi1 ``APPS`` / ``APP#{app}``
 stage               ``APP#{app}``                     ``STAGE#{stage}``                    gsi1 ``REPO#{repo}#BRANCH#{b}``
                                                                                            / ``APP#{app}#STAGE#{stage}``
+previews settings   ``APP#{app}``                     ``PREVIEWS``                         gsi1 ``PREVIEWS#REPO#{repo}`` / ``APP#{app}``
 stack claim         ``STACK#{stack}``                 ``STACK``                            -
 build               ``APP#{app}``                     ``BUILD#{number:010d}``              gsi2 ``COMMIT#{commit}`` / ``APP#{app}``
 commit marker       ``APP#{app}``                     ``COMMIT#{commit}``                  -
@@ -97,8 +98,10 @@ class AppItem(Item):
     stages = JSONAttribute()  # [{"name", "branch", "auto_deploy"}], pipeline order
     created_at = UnicodeAttribute()
     builds = NumberAttribute(default=0)  # the build counter: the number of the newest build
-    gsi1pk = UnicodeAttribute()
-    gsi1sk = UnicodeAttribute()
+    deleting = JSONAttribute(null=True)  # DELETE /apps/{app}: the recorded intent, while its stages go
+    deleted_at = UnicodeAttribute(null=True)  # a deleted app's tombstone: its builds and history are kept
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
     by_gsi1 = _Gsi1()
 
 
@@ -114,6 +117,23 @@ class StageItem(Item):
     lock_expires = UnicodeAttribute(null=True)  # the lease: taken over after this
     deployments = NumberAttribute(default=0)  # the deployment counter
     version = VersionAttribute()
+    preview = JSONAttribute(null=True)  # {"kind", "branch", "pullRequestId"?, "createdAt"} for a preview
+    removing = JSONAttribute(null=True)  # the removal intent, recorded before the teardown acts
+    removed_at = UnicodeAttribute(null=True)  # torn down: the stage's history stays readable
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    by_gsi1 = _Gsi1()
+    gsi2pk = UnicodeAttribute(null=True)  # "PREVIEWS" for a live preview (the sweep's list)
+    gsi2sk = UnicodeAttribute(null=True)
+    by_gsi2 = _Gsi2()
+
+
+class PreviewsItem(Item):
+    """An app's preview settings (``PUT /apps/{app}/previews``); gsi1 ``PREVIEWS#REPO#{repo}`` while
+    branch or pull request previews are on, so a push finds the apps that want previews."""
+
+    app = UnicodeAttribute()
+    settings = JSONAttribute()  # PreviewSettings.view()
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     by_gsi1 = _Gsi1()
@@ -239,7 +259,7 @@ class DependenciesItem(Item):
 
 
 MODELS = (AlarmEventItem, WatchedAlarmItem, DependenciesItem, AppItem, StageItem, StackClaimItem, BuildItem, CommitItem,
-          DeployedItem, DeploymentItem, OpenItem)
+          DeployedItem, DeploymentItem, OpenItem, PreviewsItem)
 
 
 # ---- keys --------------------------------------------------------------------------------------
@@ -294,3 +314,9 @@ def open_deployment_sk(app: str, stage: str, deployment_id: str) -> str:
 
 
 APPS_GSI1PK = "APPS"
+REMOVING_GSI1PK = "REMOVING"  # stages whose removal is recorded and not finished (the sweep's list)
+PREVIEWS_GSI2PK = "PREVIEWS"
+
+
+def previews_gsi1pk(repository: str) -> str:
+    return f"PREVIEWS#REPO#{repository}"

@@ -33,6 +33,7 @@ from sprout.domain.model import (
     DeploymentKind,
     DeploymentStatus,
     FunctionArtifact,
+    Preview,
     Stage,
     StageLock,
     StageSpec,
@@ -54,12 +55,29 @@ def now_iso() -> str:
 # ---- conversions -------------------------------------------------------------------------------
 
 
+def to_preview(doc: dict | None) -> Preview | None:
+    if not doc:
+        return None
+    return Preview(doc["kind"], doc["branch"], doc.get("createdAt", ""), doc.get("pullRequestId"), doc.get("commentId"))
+
+
+def spec_doc(spec: StageSpec) -> dict:
+    """A stage as the app item's ``stages`` list stores it."""
+    doc: dict = {"name": spec.name, "branch": spec.branch, "auto_deploy": spec.auto_deploy}
+    if spec.preview:
+        doc["preview"] = spec.preview.view()
+    if spec.strategy:
+        doc["strategy"] = spec.strategy
+    return doc
+
+
 def to_app(item: AppItem) -> App:
     return App(
         name=item.name,
         repository=item.repository,
         template_path=item.template_path,
-        stages=tuple(StageSpec(s["name"], s.get("branch"), bool(s.get("auto_deploy")), s.get("strategy")) for s in item.stages or ()),
+        stages=tuple(StageSpec(s["name"], s.get("branch"), bool(s.get("auto_deploy")), preview=to_preview(s.get("preview")),
+                               strategy=s.get("strategy")) for s in item.stages or ()),
         created_at=item.created_at,
     )
 
@@ -129,6 +147,9 @@ def to_stage(item: StageItem) -> Stage:
         current_deployment=item.current_deployment,
         lock=lock,
         version=int(item.version or 0),
+        preview=to_preview(item.preview),
+        removing=item.removing,
+        removed_at=item.removed_at,
     )
 
 

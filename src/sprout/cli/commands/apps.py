@@ -7,6 +7,7 @@ from typing import Any
 
 from sprout.cli import render
 from sprout.cli.client import SproutError, api_path
+from sprout.cli.commands import pipeline
 from sprout.cli.commands.common import Context, group, leaf, positive_float, positive_int
 from sprout.domain.changeset import masked_config
 
@@ -44,6 +45,7 @@ def add_parsers(sub: Any) -> None:
     leaf(apps, "list", apps_list, "list the registered apps")
     show = leaf(apps, "show", apps_show, "show an app and its stages")
     show.add_argument("name", metavar="APP", help="the app's name")
+    pipeline.add_app_commands(apps)
 
     builds = group(sub, "builds", "start and inspect builds")
     b_list = leaf(builds, "list", builds_list, "builds of an app, newest first")

@@ -8,15 +8,17 @@ from typing import Any
 
 from sprout.cli import render
 from sprout.cli.client import ApiError, SproutClient, SproutError, UnknownStage, api_path
+from sprout.cli.commands import pipeline
 from sprout.cli.commands.common import Context, confirm, group, leaf, positive_float, positive_int
 from sprout.cli.follow import Progress, follow_deployment
 
 
 def add_parsers(sub: Any) -> None:
-    stages = group(sub, "stages", "inspect an app's stages")
+    stages = group(sub, "stages", "an app's stages: list, add, show, remove")
     show = leaf(stages, "show", stages_show, "what a stage runs: build, deployment, function versions, lock")
     show.add_argument("app", metavar="APP", help="the app's name")
     show.add_argument("stage", metavar="STAGE", help="the stage's name")
+    pipeline.add_stage_commands(stages)
 
     deployments = group(sub, "deployments", "deployments of a stage")
     d_list = leaf(deployments, "list", deployments_list, "deployments of a stage, newest first")

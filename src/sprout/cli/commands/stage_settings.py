@@ -52,6 +52,13 @@ def _settings_text(s: dict) -> str:
     lines += [f"  {k} = {v}" for k, v in values.items()]
     if s.get("secrets"):
         lines.append(f"secrets: {', '.join(s['secrets'])}")
+    inherited = s.get("inherited")
+    if inherited:  # a preview: what it takes from its app's previews' inheritFrom
+        lines.append(f"inherited from {inherited.get('from')}"
+                     + ("" if inherited.get("secrets") else " (settings only: the last stage's secrets never reach a preview)") + ":")
+        lines += [f"  {k} = {v}" for k, v in (inherited.get("values") or {}).items()]
+        if inherited.get("secretNames"):
+            lines.append(f"  secrets: {', '.join(inherited['secretNames'])}")
     return "\n".join(lines)
 
 

@@ -71,6 +71,7 @@ def _resolve(event: dict) -> Resolved:
         repository, branch = field(detail, "repositoryName"), field(detail, "referenceName")
         commit = field(detail, "commitId")
         trigger: Trigger = {"type": "push", "by": detail.get("callerUserArn"), "eventId": event.get("id")}
+        previews_made = wiring.previews().ensure_branch(repository, branch)  # before who follows it is read
         followers: defaultdict[str, list[StageSpec]] = defaultdict(list)
         for registered, stage in lineage.stages_following(repository, branch):
             followers[registered.name].append(stage)
@@ -88,7 +89,10 @@ def _resolve(event: dict) -> Resolved:
         targets = [_target(registered.name, repository, commit, branch, stages, trigger)]
     else:
         raise InvalidInput("source", "unknown build trigger")
-    return {"targets": targets, "repository": repository, "branch": branch, "commitId": commit}
+    resolved: Resolved = {"targets": targets, "repository": repository, "branch": branch, "commitId": commit}
+    if event.get("source") == "aws.codecommit" and previews_made:
+        resolved["previews"] = previews_made
+    return resolved
 
 
 def _target(app_name: str, repository: str, commit: str, branch: str | None, stages: list[StageSpec],

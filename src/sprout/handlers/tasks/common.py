@@ -67,6 +67,26 @@ def task(handler: Callable[..., Any], on_context: ContextHook | None = None) -> 
     return wrapped
 
 
+def steps(by_name: Mapping[str, Callable[..., Any]]) -> Handler:
+    """One function serving several steps of a state machine: each Task state names its step in its
+    input (``"step": "<name>"``, a literal in the ASL), and each step declares its own contract (the
+    TypedDict of its first parameter), checked as task() checks it. tests/unit/sprout/
+    test_task_contracts.py follows the literal to the step, as it follows a Handler to task()'s."""
+    contracts = {name: contract_of(fn) for name, fn in by_name.items()}
+
+    def dispatch(event: dict[str, Any]) -> Any:
+        name = event.get("step")
+        if not isinstance(name, str) or name not in by_name:
+            raise InvalidInput("step", f"is not one of {', '.join(sorted(by_name))}")
+        contract = contracts[name]
+        if contract is not None:
+            check_input(event, contract)
+        return by_name[name](event)
+
+    dispatch.steps = dict(by_name)  # type: ignore[attr-defined]  # for tests that call a step in-process
+    return task(dispatch)
+
+
 Step = TypeVar("Step", bound=Callable[..., Any])
 
 

@@ -121,7 +121,7 @@ def _stage_parameters(app_name: str, stage: str, deployment_id: str, template: d
     """Settings and secrets (issue 22): every declared Parameter's value — ``Stage`` the stage's name,
     a setting its value, a secret its Parameter Store path. A parameter with neither a default nor a
     value fails the deploy naming it; settings the template does not declare are noted (a warning)."""
-    resolved = deploy_parameters(SettingsRepository(), app_name, stage, template)
+    resolved = deploy_parameters(SettingsRepository(), app_name, stage, template, lineage)
     if resolved.failure():
         raise DeployError(resolved.failure())
     if resolved.unused:
