@@ -58,7 +58,7 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python bench/run.py
 
 bench-smoke: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python bench/run.py --smoke --jobs 2 --timeout 300
+	$(BIN)/python bench/run.py --smoke --jobs 2 --timeout 600
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .localcloud .pytest_cache
