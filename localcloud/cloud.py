@@ -241,8 +241,13 @@ class LocalCloud:
     def wsgi_app(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         """The local endpoint as a WSGI app: what the server serves, and what a component may call
         in-process for a request to the endpoint (the same routing, hooks and checks, no socket)."""
-        if self.persist:
-            self.persistence.note_request(environ)
+        changes = self.persist and self.persistence.note_request(environ)
+        answer = self._route(environ, start_response)
+        if changes:  # again once it is handled: a snapshot taken while it ran may not hold what it did
+            self.persistence.changed()
+        return answer
+
+    def _route(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         for prefix, mounted in self._mounts:
             if path.startswith(prefix):

@@ -154,9 +154,12 @@ class Persistence:
         """Something changed: a snapshot follows shortly."""
         self._dirty.set()
 
-    def note_request(self, environ: dict[str, Any]) -> None:
+    def note_request(self, environ: dict[str, Any]) -> bool:
+        """A request arrives: True (and a snapshot follows) when it may change state."""
         if changes_state(environ):
             self._dirty.set()
+            return True
+        return False
 
     def previous_port(self) -> int | None:
         """The port the data dir's earlier run listened on, if known."""

@@ -32,7 +32,8 @@ def leftovers(cloud, app: str, stage: str, functions: list[str]) -> dict:
     filters on those log groups, the stage's lock."""
     stack = f"{app}-{stage}"
     logs = cloud.client("logs")
-    groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    groups = [g["logGroupName"] for page in logs.get_paginator("describe_log_groups").paginate()
+              for g in page["logGroups"]]  # every page: a long session's cloud holds many more than 50
     mine = [g for g in groups if any(g == f"/aws/lambda/{f}" for f in functions) or stack in g]
     alarms = [a["AlarmName"] for a in cloud.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"sprout-ar-{stack}-")
               ["MetricAlarms"]]

@@ -421,6 +421,7 @@ def test_given_a_webhook_target_then_its_queue_redrives_and_its_pipe_sends_the_s
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(key, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # a worker's session cloud set it: moto, not that cloud
     with mock_aws():
         sqs = boto3.client("sqs")
         dlq = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="dlq")["QueueUrl"],
