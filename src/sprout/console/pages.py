@@ -7,7 +7,7 @@ call is shown where its data would be, in the API's own words.
 from __future__ import annotations
 
 from sprout.console.api import get_all
-from sprout.console.filters import epoch
+from sprout.console.monitoring import chart
 from sprout.console.web import Page, Request, Response, Routes
 from sprout.domain.canary import Control, control_refusal
 
@@ -117,13 +117,13 @@ def _rate(counts: dict) -> float | None:
 def canary_charts(deployment: dict) -> list[dict]:
     """A canary's steps as one chart: each step's error rate of the new version beside the version
     it replaces (the new one judged, the old one shown), at the time the step began."""
-    steps = [s for s in deployment.get("steps") or [] if epoch(s.get("startedAt")) is not None]
+    steps = deployment.get("steps") or []
     if not steps:
         return []
-    return [{"id": "canary-errors", "title": "Error rate per step (%): the new version beside the version it replaces",
-             "unit": "%", "x": [epoch(s["startedAt"]) for s in steps], "markers": [], "range": [None, None],
-             "series": [{"label": "new version", "values": [_rate(s) for s in steps]},
-                        {"label": "replaced version", "values": [_rate(s.get("replaced") or {}) for s in steps]}]}]
+    points = [{"timestamp": s.get("startedAt"), "new": _rate(s), "replaced": _rate(s.get("replaced") or {})}
+              for s in steps]
+    return [chart("canary-errors", "Error rate per step (%): the new version beside the version it replaces", points,
+                  [("new", "new version"), ("replaced", "replaced version")], "%", [])]
 
 
 def canary_controls(deployment: dict) -> tuple[str, ...]:
