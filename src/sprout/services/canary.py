@@ -142,15 +142,20 @@ class Canary:
     def _shift(self, d: Deployment, index: int) -> dict[str, Any]:
         canary = d.canary or {}
         plan = strategy_of(d.strategy).weights()
-        requests, errors, _ = self._counts(canary)
-        replaced, replaced_errors, _ = self._counts(canary, "previous")
-        step = {"index": index, "weight": plan[index], "startedAt": iso(self.now()), "judgedAt": None,
-                "requests": 0, "errors": 0, "verdict": None, "baseline": [requests, errors],
-                "replaced": {"requests": 0, "errors": 0, "baseline": [replaced, replaced_errors]}}
+        step = {"index": index, "weight": plan[index], "verdict": None, **self._started(canary)}
         self.lineage.record_step(d.app, d.stage, d.id, index, step)  # recorded before it is acted on
         seconds = self.traffic.weigh(self._weights(canary, plan[index]))
         logger.info("canary step", extra={"app": d.app, "stage": d.stage, "weight": plan[index], "seconds": seconds})
         return {"status": "BAKING", "index": index}
+
+    def _started(self, canary: dict[str, Any]) -> dict[str, Any]:
+        """What a step (or a resumed one) starts from: now, nothing counted yet, and the counts so far
+        of both sides as its baselines."""
+        requests, errors, _ = self._counts(canary)
+        replaced, replaced_errors, _ = self._counts(canary, "previous")
+        return {"startedAt": iso(self.now()), "judgedAt": None, "requests": 0, "errors": 0,
+                "baseline": [requests, errors],
+                "replaced": {"requests": 0, "errors": 0, "baseline": [replaced, replaced_errors]}}
 
     def _replaced(self, canary: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
         """The replaced versions' requests and errors in the step so far: for the console's chart
@@ -213,11 +218,7 @@ class Canary:
             self.lineage.record_step(d.app, d.stage, d.id, index, step)
             return self._promote(d, canary, index)
         # resume: the step starts over from now, with the counts so far as its baseline
-        requests, errors, _ = self._counts(canary)
-        replaced, replaced_errors, _ = self._counts(canary, "previous")
-        step |= {"startedAt": iso(self.now()), "judgedAt": None, "verdict": f"RESUMED by {by}",
-                 "baseline": [requests, errors], "requests": 0, "errors": 0,
-                 "replaced": {"requests": 0, "errors": 0, "baseline": [replaced, replaced_errors]}}
+        step |= {"verdict": f"RESUMED by {by}", **self._started(canary)}
         self.lineage.record_step(d.app, d.stage, d.id, index, step)
         self.lineage.record_canary(d.app, d.stage, d.id, {**canary, "state": "SHIFTING"})
         return {"status": "BAKING", "index": index}
