@@ -23,7 +23,7 @@ from typing import Any
 
 from localcloud.moto_hooks import hook, require
 
-from .evaluation import INSUFFICIENT_DATA, AlarmDefinition, MetricId, Samples, StatisticSet, aws_timestamp
+from .evaluation import INSUFFICIENT_DATA, AlarmDefinition, aws_timestamp
 from .validation import InvalidAlarm, parse_alarm
 
 log = logging.getLogger("localcloud.alarms")
@@ -287,55 +287,3 @@ def _history_config(alarm: Any) -> dict[str, Any]:
     return {k[0].lower() + k[1:]: v for k, v in spec.items() if v not in (None, [], "")}
 
 
-# ---- metric datapoints ---------------------------------------------------------------------------
-class MetricIndex:
-    """Datapoints of moto's ``CloudWatchBackend.metric_data`` grouped per metric and sorted by time,
-    updated incrementally (moto only appends; a reset replaces the list, which triggers a rebuild)."""
-
-    def __init__(self) -> None:
-        self._datum = require(MODELS, "MetricDatum", "a single value put by PutMetricData")
-        self._aggregated = require(
-            MODELS, "MetricAggregatedDatum", "a StatisticValues set put by PutMetricData"
-        )
-        self._seen: dict[tuple[str, str], tuple[int, int]] = {}  # (account, region) -> (id(list), count)
-        self._series: dict[tuple[str, str], dict[tuple, tuple[list[float], list[Any]]]] = {}
-
-    def refresh(self, account: str, region: str, backend: Any) -> None:
-        data = backend.metric_data
-        key = (account, region)
-        ident, seen = self._seen.get(key, (id(data), 0))
-        if ident != id(data) or seen > len(data):
-            ident, seen = id(data), 0
-            self._series[key] = {}
-        series = self._series.setdefault(key, {})
-        upto = len(data)
-        for datum in data[seen:upto]:
-            dims = tuple(sorted((str(d.name), str(d.value)) for d in datum.dimensions))
-            times, items = series.setdefault((datum.namespace, datum.name, dims), ([], []))
-            t = _aware(datum.timestamp).timestamp()
-            at = len(times)
-            while at and times[at - 1] > t:  # nearly always appended in order
-                at -= 1
-            times.insert(at, t)
-            items.insert(at, datum)
-        self._seen[key] = (ident, upto)
-
-    def samples(
-        self, account: str, region: str, metric: MetricId, unit: str | None, start: datetime, end: datetime
-    ) -> Samples:
-        from bisect import bisect_left
-
-        times, items = self._series.get((account, region), {}).get(
-            (metric.namespace, metric.name, metric.dimensions), ([], [])
-        )
-        lo, hi = bisect_left(times, start.timestamp()), bisect_left(times, end.timestamp())
-        values: list[float] = []
-        sets: list[StatisticSet] = []
-        for datum in items[lo:hi]:
-            if unit and datum.unit != unit:
-                continue
-            if isinstance(datum, self._aggregated):
-                sets.append(StatisticSet(datum.sample_count, datum.sum, datum.min, datum.max))
-            elif isinstance(datum, self._datum):
-                values.append(float(datum.value))
-        return Samples(tuple(values), tuple(sets))

@@ -25,6 +25,7 @@ from localcloud.cloud import ROOT_ACCESS_KEY, ROOT_SECRET_KEY
 
 from . import moto_patches
 from .evaluation import AlarmDefinition, Query, Samples, configuration_metrics, evaluate, series
+from .metric_index import SeriesIndex
 from .validation import InvalidAlarm
 
 log = logging.getLogger("localcloud.alarms")
@@ -44,7 +45,7 @@ class AlarmEvaluator:
     def __init__(self, cloud: Any, margin: float = 0.3):
         self.cloud = cloud
         self.margin = margin
-        self.index = moto_patches.MetricIndex()
+        self.index = SeriesIndex()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._events: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
@@ -143,7 +144,7 @@ class AlarmEvaluator:
     ) -> None:
         def samples_for(query: Query, start: datetime, end: datetime) -> Samples:
             assert query.metric is not None
-            return self.index.samples(account, region, query.metric, query.unit, start, end)
+            return self.index.samples(account, region, query.metric, query.unit, start.timestamp(), end.timestamp())
 
         points = series(definition, now, samples_for)
         result = evaluate(definition, points, alarm.state_value, now)

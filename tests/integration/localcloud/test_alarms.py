@@ -280,6 +280,7 @@ def test_given_the_pinned_moto_then_the_alarm_and_datapoint_attributes_the_evalu
 
     from localcloud.alarms import moto_patches
     from localcloud.alarms.evaluation import MetricId
+    from localcloud.alarms.metric_index import SeriesIndex
 
     backend = CloudWatchBackend("us-east-1", "000000000000")
     backend.put_metric_alarm(
@@ -311,7 +312,7 @@ def test_given_the_pinned_moto_then_the_alarm_and_datapoint_attributes_the_evalu
     alarm = backend.alarms["contract"]
 
     definition = moto_patches.alarm_definition(alarm)
-    index = moto_patches.MetricIndex()
+    index = SeriesIndex()
     index.refresh("000000000000", "us-east-1", backend)
     now = datetime.now(UTC)
     samples = index.samples(
@@ -319,8 +320,8 @@ def test_given_the_pinned_moto_then_the_alarm_and_datapoint_attributes_the_evalu
         "us-east-1",
         MetricId("N", "M", (("A", "b"),)),
         None,
-        now - timedelta(minutes=1),
-        now + timedelta(minutes=1),
+        (now - timedelta(minutes=1)).timestamp(),
+        (now + timedelta(minutes=1)).timestamp(),
     )
 
     assert definition.returned.metric == MetricId("N", "M", (("A", "b"),))
