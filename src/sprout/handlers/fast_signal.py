@@ -46,6 +46,19 @@ def decode(event: Any) -> dict:
     return doc
 
 
+def data_message(event: Any) -> tuple[dict | None, str | None]:
+    """The payload of a ``DATA_MESSAGE``, or None and why the event is ignored (a malformed one is
+    logged and dropped: retrying it cannot help; a ``CONTROL_MESSAGE`` carries no lines)."""
+    try:
+        payload = decode(event)
+    except BadPayload as e:
+        logger.error("ignored an event", extra={"reason": str(e)})
+        return None, str(e)
+    if payload.get("messageType") != "DATA_MESSAGE":
+        return None, f"messageType {payload.get('messageType')}"
+    return payload, None
+
+
 def _client() -> Any:
     global _cloudwatch
     if _cloudwatch is None:
@@ -55,13 +68,9 @@ def _client() -> Any:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    try:
-        payload = decode(event)
-    except BadPayload as e:  # recorded and dropped: retrying a malformed event cannot help
-        logger.error("ignored an event", extra={"reason": str(e)})
-        return {"published": 0, "ignored": str(e)}
-    if payload.get("messageType") != "DATA_MESSAGE":
-        return {"published": 0, "ignored": f"messageType {payload.get('messageType')}"}
+    payload, ignored = data_message(event)
+    if payload is None:
+        return {"published": 0, "ignored": ignored}
     target = next((t for t in map(parse_filter_name, payload.get("subscriptionFilters") or []) if t), None)
     if target is None:
         logger.error("ignored a batch from a filter Sprout does not own",

@@ -12,20 +12,16 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sprout import wiring
-from sprout.handlers.fast_signal import BadPayload, decode
+from sprout.handlers.fast_signal import data_message
 from sprout.observability import logger
 from sprout.services.issues import Batch
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    try:
-        payload = decode(event)
-    except BadPayload as e:  # recorded and dropped: retrying a malformed event cannot help
-        logger.error("ignored an event", extra={"reason": str(e)})
-        return {"ignored": str(e)}
-    if payload.get("messageType") != "DATA_MESSAGE":
-        return {"ignored": f"messageType {payload.get('messageType')}"}
+    payload, ignored = data_message(event)
+    if payload is None:
+        return {"ignored": ignored}
     filters = payload.get("subscriptionFilters")
     batch = Batch(
         filters=tuple(f for f in filters if isinstance(f, str)) if isinstance(filters, list) else (),
