@@ -90,10 +90,58 @@ def open_pr(work: Path, clone: str, branch: str) -> tuple[str, float]:
     return pr["pullRequest"]["pullRequestId"], asked
 
 
+def _states(sfn, machine: str, since: float, label: str) -> list[tuple[float, str]]:
+    """Every execution of ``machine`` started at or after ``since``: its start, each state's entry
+    and exit, its end (epoch seconds, labelled)."""
+    marks: list[tuple[float, str]] = []
+    for execution in sfn.list_executions(stateMachineArn=machine, maxResults=50)["executions"]:
+        if execution["startDate"].timestamp() < since - 0.5:
+            continue
+        history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
+        for event in history:
+            at, kind = event["timestamp"].timestamp(), event["type"]
+            if kind.endswith("StateEntered"):
+                marks.append((at, f"{label} > {event['stateEnteredEventDetails']['name']}"))
+            elif kind.endswith("StateExited"):
+                marks.append((at, f"{label} < {event['stateExitedEventDetails']['name']}"))
+            elif kind in ("ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed"):
+                marks.append((at, f"{label} {kind}"))
+    return marks
+
+
+def trace(outputs: dict[str, str], since: float, stack: str, end: float, what: str) -> None:
+    """Where the time went between ``since`` and ``end`` (epoch seconds): the preview function's
+    invocations, the build, deploy and teardown executions state by state, the stack's events."""
+    sfn, logs, cfn = boto3.client("stepfunctions"), boto3.client("logs"), boto3.client("cloudformation")
+    marks: list[tuple[float, str]] = []
+    for key, label in (("BuildStateMachineArn", "build"), ("DeployStateMachineArn", "deploy"),
+                       ("TeardownStateMachineArn", "teardown")):
+        marks += _states(sfn, outputs[key], since, label)
+    for group in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/sprout-")["logGroups"]:
+        name = group["logGroupName"].split("/")[-1]
+        if "Preview" not in name:
+            continue
+        for e in logs.filter_log_events(logGroupName=group["logGroupName"], startTime=int(since * 1000))["events"]:
+            if e["message"].startswith(("START", "REPORT")):
+                marks.append((e["timestamp"] / 1000, f"{name.split('-')[1]} {e['message'].split()[0]}"))
+    try:
+        events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    except ClientError:
+        events = []
+    for e in events:
+        if e["Timestamp"].timestamp() >= since - 0.5:
+            marks.append((e["Timestamp"].timestamp(), f"stack {e['LogicalResourceId']} {e['ResourceStatus']}"))
+    marks.append((end, what))
+    for at, label in sorted(marks):
+        print(f"  {at - since:7.2f}  {label}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--concurrent", type=int, default=20)
+    parser.add_argument("--trace", action="store_true",
+                        help="print, for each run, when each step happened (executions' states, the stack's events)")
     parser.add_argument("--warmup", type=int, default=1,
                         help="pull requests opened and closed first, not counted (the figures are for a warm cloud)")
     args = parse(parser, runs=1, concurrent=2, warmup=0)
@@ -117,12 +165,19 @@ def main() -> None:
         opened_s, closed_s = [], []
         for run in range(args.warmup + args.runs):
             pr_id, asked = open_pr(work, clone, f"bench-{run}")
+            wall = time.time() - (time.monotonic() - asked)
             until(f"pr-{pr_id} serving", lambda: serving(f"pr-{pr_id}"))  # noqa: B023
             opened_s.append(time.monotonic() - asked)
-            asked = time.monotonic()
+            if args.trace:
+                print(f"run {run}: pull request {pr_id} opened -> answering {opened_s[-1]:.2f} s", flush=True)
+                trace(cloud.outputs, wall, f"{APP}-pr-{pr_id}", time.time(), "first 200")
+            asked, wall = time.monotonic(), time.time()
             codecommit.update_pull_request_status(pullRequestId=pr_id, pullRequestStatus="CLOSED")
             until(f"pr-{pr_id} gone", lambda: gone(sprout, f"pr-{pr_id}"), every=0.1)  # noqa: B023
             closed_s.append(time.monotonic() - asked)
+            if args.trace:
+                print(f"run {run}: pull request {pr_id} closed -> nothing left {closed_s[-1]:.2f} s", flush=True)
+                trace(cloud.outputs, wall, f"{APP}-pr-{pr_id}", time.time(), "seen gone")
             if run < args.warmup:  # warming the functions and machines up: not counted
                 opened_s.pop()
                 closed_s.pop()

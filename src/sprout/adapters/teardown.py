@@ -4,6 +4,7 @@ the access-log settings, the stack's deletion and why it failed, and the log gro
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import boto3
@@ -15,6 +16,10 @@ from sprout.adapters.lineage.items import app_pk
 from sprout.domain.auto_rollback import Settings, filter_name
 from sprout.domain.errors import NotDeployed
 from sprout.domain.monitoring import access_log_group
+
+# CloudWatch Logs throttles control-plane calls per account (a throttled call is retried by
+# botocore), and twenty previews may close at once: a few deletes at a time, never one thread per group.
+LOG_GROUP_DELETES_AT_ONCE = 4
 
 
 def _missing(e: ClientError) -> bool:
@@ -94,11 +99,15 @@ class StageCloud:
         return status, blockers
 
     def delete_log_groups(self, names: list[str]) -> list[str]:
-        deleted = []
-        for name in names:
+        """The ones that existed, deleted a few at a time (a stage has one per function: one after
+        another, they were most of the clean-up's time)."""
+
+        def delete(name: str) -> str | None:
             try:
                 self._logs.delete_log_group(logGroupName=name)
-                deleted.append(name)
             except self._logs.exceptions.ResourceNotFoundException:
-                continue
-        return deleted
+                return None
+            return name
+
+        with ThreadPoolExecutor(max_workers=LOG_GROUP_DELETES_AT_ONCE) as pool:
+            return [name for name in pool.map(delete, names) if name is not None]

@@ -5,7 +5,9 @@
    from the stack *before* it goes — then turn auto-rollback off (alarms and subscription filters
    deleted, their records forgotten first) and the access logs off;
 2. ``delete_stack``: ask CloudFormation to delete the stack (again, after a DELETE_FAILED);
-3. ``check_stack``: where it stands; on DELETE_FAILED the blocking resources are recorded and the
+3. ``check_stack``: where it stands, followed for a few seconds (``follow_s``) while the deletion is
+   in progress, so that a stack that goes quickly costs no whole-second Wait state; still in progress,
+   the machine waits and checks again; on DELETE_FAILED the blocking resources are recorded and the
    machine waits (backoff) and deletes again, up to MAX_DELETE_ATTEMPTS;
 4. ``clean_up``: delete the recorded log groups;
 5. ``finish``: the stage leaves the pipeline (``removedAt``), its stack name is free.
@@ -15,6 +17,8 @@ Every step is idempotent: a removal killed anywhere is started again by the swee
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -43,9 +47,12 @@ class StageCloud(Protocol):
 
 
 class Teardown:
-    def __init__(self, lineage: TeardownLineage, cloud: StageCloud):
+    def __init__(self, lineage: TeardownLineage, cloud: StageCloud, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
         self.lineage = lineage
         self.cloud = cloud
+        self.clock = clock
+        self.sleep = sleep
 
     def prepare(self, app: str, stage: str) -> dict[str, Any]:
         st = self.lineage.get_stage(app, stage)
@@ -73,10 +80,18 @@ class Teardown:
         self.lineage.note_removal(app, stage, step="deleteStack", deleteAttempts=attempt + 1)
         return {"app": app, "stage": stage, "stack": stack, "attempt": attempt + 1}
 
-    def check_stack(self, app: str, stage: str, attempt: int) -> dict[str, Any]:
+    def check_stack(self, app: str, stage: str, attempt: int, follow_s: float = 0.0,
+                    every_s: float = 0.2) -> dict[str, Any]:
+        """Where the deletion stands; while it is in progress, read again every ``every_s`` for up
+        to ``follow_s`` seconds (the state machine's Wait loop takes over after that)."""
         stack = stack_name(app, stage)
-        status, blockers = self.cloud.stack_status(stack)
-        state = stack_state(status, attempt, blockers)
+        deadline = self.clock() + follow_s
+        while True:
+            status, blockers = self.cloud.stack_status(stack)
+            state = stack_state(status, attempt, blockers)
+            if state.status != "IN_PROGRESS" or self.clock() + every_s > deadline:
+                break
+            self.sleep(every_s)
         if state.status == "FAILED":
             self.lineage.note_removal(app, stage, step="deleteFailed", blockers=list(state.blockers),
                                       stackStatus=status)

@@ -193,6 +193,26 @@ def test_given_a_stack_that_stays_delete_failed_then_the_teardown_gives_up_at_th
     assert teardown.check_stack("notes", "prod", MAX_DELETE_ATTEMPTS)["giveUp"] is True
 
 
+def test_given_a_deletion_in_progress_when_checked_with_a_follow_budget_then_it_is_read_again_until_it_settles():
+    """GIVEN a stack DELETE_IN_PROGRESS twice, then gone WHEN CheckStack follows it for 5 s THEN it answers GONE
+    after two short sleeps; AND with a budget smaller than one sleep it answers IN_PROGRESS at once (the Wait loop goes on)."""
+    lineage = FakeLineage(notes())
+    lineage.stages["prod"] = replace(lineage.stages["prod"], removing={"execution": "x"})
+    now, slept = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    cloud = FakeCloud(lineage.log, ["DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", None])
+    teardown = Teardown(lineage, cloud, clock=lambda: now[0], sleep=sleep)
+    assert teardown.check_stack("notes", "prod", 1, follow_s=5.0)["status"] == "GONE"
+    assert slept == [0.2, 0.2] and cloud.statuses == []
+    cloud.statuses = ["DELETE_IN_PROGRESS", None]
+    assert teardown.check_stack("notes", "prod", 1, follow_s=0.1)["status"] == "IN_PROGRESS"
+    assert slept == [0.2, 0.2] and cloud.statuses == [None]
+
+
 def test_given_branch_previews_when_branches_are_pushed_then_each_gets_a_stage_until_the_limit():
     """GIVEN branch previews with limit 1 WHEN branches are pushed and one deleted THEN one preview is made, the next refused with why, and the deleted branch's removal recorded then started."""
     lineage = FakeLineage(notes())
