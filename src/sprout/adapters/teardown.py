@@ -1,6 +1,7 @@
 """A stage's teardown in AWS: what its stack made that Sprout must clean after it (functions' and
 access-log groups), Sprout's own watch of the stage (alarms, subscription filters, settings item),
-the access-log settings, the stack's deletion and why it failed, and the log groups."""
+the access-log settings, the stack's deletion and why it failed, and the log groups; and the
+account's Sprout-tagged stacks, which the sweep checks for stages that no longer exist."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sprout.adapters.lineage.items import app_pk
 from sprout.domain.auto_rollback import Settings, filter_name
 from sprout.domain.errors import NotDeployed
 from sprout.domain.monitoring import access_log_group
+from sprout.domain.orphans import APP_TAG, TaggedStack
 
 # CloudWatch Logs throttles control-plane calls per account (a throttled call is retried by
 # botocore), and twenty previews may close at once: a few deletes at a time, never one thread per group.
@@ -111,3 +113,21 @@ class StageCloud:
 
         with ThreadPoolExecutor(max_workers=LOG_GROUP_DELETES_AT_ONCE) as pool:
             return [name for name in pool.map(delete, names) if name is not None]
+
+
+class AccountStacks:
+    """The account's stacks tagged ``sprout:app`` (DescribeStacks without a name, every page: it
+    needs cloudformation:DescribeStacks and ListStacks on ``*``), for the sweep."""
+
+    def __init__(self, cloudformation: Any = None):
+        self._cfn = cloudformation
+
+    def tagged_stacks(self) -> list[TaggedStack]:
+        self._cfn = self._cfn or boto3.client("cloudformation")
+        found = []
+        for page in self._cfn.get_paginator("describe_stacks").paginate():
+            for stack in page.get("Stacks") or []:
+                tags = {t.get("Key", ""): t.get("Value", "") for t in stack.get("Tags") or []}
+                if APP_TAG in tags:
+                    found.append(TaggedStack(stack["StackName"], stack.get("StackStatus", ""), tags, stack.get("RoleARN")))
+        return found
