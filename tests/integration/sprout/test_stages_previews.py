@@ -277,6 +277,29 @@ def test_given_pull_request_previews_when_one_is_opened_updated_and_closed_then_
     assert [d["build"] for d in api.request("GET", f"/apps/{notes.name}/stages/dev/deployments")["deployments"]] == [1]
 
 
+def test_given_a_pull_request_whose_source_commit_is_already_built_when_opened_then_its_preview_deploys_that_build(
+        notes_app: AppRepo, api, cloud):
+    """GIVEN build 1 of main's head WHEN a pull request is opened from a branch at that same commit THEN its
+    preview deploys build 1 (the same commit of the same app: no second build), and no new build is recorded."""
+    notes = notes_app
+    notes.commit_and_push("First")
+    assert notes.wait_build(1)["status"] == "SUCCEEDED"
+    api.request("PUT", f"/apps/{notes.name}/previews", {"pullRequests": {"enabled": True}})
+    notes.git("push", "-q", notes.clone_url, "HEAD:refs/heads/same")
+    pr = cloud.client("codecommit").create_pull_request(
+        title="same", targets=[{"repositoryName": notes.name, "sourceReference": "same", "destinationReference": "main"}],
+    )["pullRequest"]
+    stage = f"pr-{pr['pullRequestId']}"
+    current = wait_for("the preview deployed", lambda: (api.request("GET", f"/apps/{notes.name}/stages/{stage}")
+                       .get("currentDeployment") or {}) if stage in [s["name"] for s in api.request(
+                           "GET", f"/apps/{notes.name}/stages")["stages"]] else None, timeout=180)
+    wait_for("its deploy ended", lambda: (api.request("GET", f"/apps/{notes.name}/stages/{stage}")
+                                          .get("currentDeployment") or {}).get("status") == "SUCCEEDED", timeout=120)
+    assert current["build"] == 1
+    assert [b["number"] for b in api.request("GET", f"/apps/{notes.name}/builds")["builds"]] == [1]
+    assert SproutClient(notes.stage_url(stage)).request("GET", "/notes") is not None
+
+
 def test_given_a_removal_recorded_whose_teardown_never_ran_when_the_sweep_runs_then_it_finishes_the_removal(
         notes_app: AppRepo, api, cloud):
     """GIVEN dev's removal recorded but its teardown execution never started (a crash between the two)
