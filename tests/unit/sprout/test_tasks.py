@@ -88,7 +88,7 @@ def test_given_a_commit_that_cannot_be_read_when_recorded_then_the_build_is_fail
     def unreadable(repository, commit):
         raise SourceError(f"cannot read commit {commit} of repository {repository}: CommitDoesNotExistException")
 
-    monkeypatch.setattr(build_tasks, "commit_info", unreadable)
+    monkeypatch.setattr(build_tasks.build_steps.commits, "commit_info", unreadable)
     recorded = build_tasks.record_build_step({"app": "notes", "repository": "notes", "commitId": "f" * 40, "branch": "main"}, EXEC)
 
     build = cloud.get_build("notes", recorded["number"])
