@@ -57,7 +57,9 @@ from sprout.settings import Settings
 
 @cache
 def settings() -> Settings:
-    return Settings.from_env()
+    """The running function's settings, what it declares checked (sprout.settings.FUNCTION_SETTINGS):
+    every handler module asks for them at import, so a function lacking one fails its cold start."""
+    return Settings.for_function()
 
 
 @cache
