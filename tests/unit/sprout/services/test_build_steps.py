@@ -155,7 +155,9 @@ def world() -> World:
         return "api/requirements.txt: cannot install nope==9 (pip): no matching distribution" if error else None
 
     commits = Commits({"c1": FILES, "c-broken": {**FILES, "plain/app.py": b"def handler(:\n"},
-                       "c-plain": {k: v for k, v in FILES.items() if not k.startswith("api/requirements")}},
+                       "c-plain": {k: v for k, v in FILES.items() if not k.startswith("api/requirements")},
+                       "c-no-folder": {**FILES, "template.yaml": TEMPLATE.replace("CodeUri: plain/", "CodeUri: gone/")
+                                       .encode()}},
                       unreadable=("c-gone",))
     steps = BuildSteps(lineage, commits, previews, cache, artifacts, BUCKET,
                        roles=lambda: AppRoles("arn:aws:iam::123456789012:policy/sprout-boundary", "/sprout-apps/"),
@@ -320,6 +322,18 @@ def test_a_build_that_fails_packaging_stores_nothing(world):
         world.steps.package("notes", "notes-repo", "c-broken", 1)
     assert "Plain" in str(failed.value) and "app.py" in str(failed.value)
     assert world.artifacts.objects == {}
+
+
+def test_a_function_whose_code_uri_folder_is_gone_fails_packaging_naming_function_and_folder(world):
+    """GIVEN a commit whose template points Plain at a folder it does not have
+    WHEN packaged
+    THEN PackagingError names the function and the folder (the build's cause), and nothing is stored.
+    (Was tests/integration/sprout/test_builds.py's code-uri test: the path a Package failure takes
+    to the build's record is test_pipeline.py's syntax-error test.)"""
+    with_dependencies_cached(world, "c-no-folder")
+    with pytest.raises(PackagingError) as failed:
+        world.steps.package("notes", "notes-repo", "c-no-folder", 1)
+    assert "Plain" in str(failed.value) and "gone" in str(failed.value) and world.artifacts.objects == {}
 
 
 def test_a_function_whose_dependencies_were_never_built_fails_packaging(world):
