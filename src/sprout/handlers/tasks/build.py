@@ -120,8 +120,8 @@ def cache_dependencies_step(event: CacheInput) -> Cached:
     the cache by content, and record the object and its sha256 in the lineage for Package to check."""
     app_name, number = event["app"], event["number"]
     builds, ran = event["builds"], event.get("built") or []
-    if not isinstance(builds, list) or not isinstance(ran, list):
-        raise InvalidInput("builds", "must be a list")
+    if not isinstance(builds, list) or not isinstance(ran, list) or not all(isinstance(b, dict) for b in builds):
+        raise InvalidInput("builds", "must be a list of dependency builds")
     built = [
         BuiltDependencies(field(build, "key"), f"{field(build, 'outputPath')}/{field(build, 'artifactName')}",
                           ran[index].get("id") if index < len(ran) and isinstance(ran[index], dict) else None,
