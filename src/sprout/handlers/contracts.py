@@ -149,6 +149,16 @@ class BuildRecorded(TypedDict):
 # ---- deploy.asl.json ---------------------------------------------------------------------------
 
 
+class StrategyView(TypedDict):
+    """A canary or linear strategy as the API recorded it (sprout.domain.canary.Strategy.view)."""
+
+    type: str
+    percent: int
+    intervalSeconds: int
+    steps: list[int]
+    preset: NotRequired[str]
+
+
 class BeginRequest(TypedDict):
     """BeginDeploy's input: the deploy machine's input when the caller does not hold the stage."""
 
@@ -162,9 +172,11 @@ class BeginRequest(TypedDict):
 
 class DeployRequest(BeginRequest):
     """The deploy state machine's input. ``deploymentId`` is set when the caller (promote,
-    rollback) already holds the stage; otherwise BeginDeploy takes it."""
+    rollback) already holds the stage; otherwise BeginDeploy takes it. ``strategy``: a promote's
+    canary or linear strategy (absent: all at once), walked by the machine's canary loop."""
 
     deploymentId: NotRequired[str]
+    strategy: NotRequired[StrategyView]
 
 
 class HeldDeploy(TypedDict):
@@ -183,7 +195,8 @@ class HeldDeploy(TypedDict):
 
 class DeployState(TypedDict):
     """What BeginDeploy and AbandonDeploy answer: the deployment (``by``: the build that supersedes
-    a push's; ``error``: why it failed)."""
+    a push's; ``error``: why it failed; ``strategy``: the stage's canary or linear strategy, when a
+    push's deploy to a stage that runs a build shifts gradually)."""
 
     app: str
     stage: str
@@ -192,6 +205,7 @@ class DeployState(TypedDict):
     status: str  # DeployProgress
     error: NotRequired[str]
     by: NotRequired[int]
+    strategy: NotRequired[StrategyView]
 
 
 class ChangeSetState(TypedDict):
@@ -262,16 +276,6 @@ class HeldRequest(TypedDict):
     deploymentId: str
 
 
-class StrategyView(TypedDict):
-    """A canary or linear strategy as the API recorded it (sprout.domain.canary.Strategy.view)."""
-
-    type: str
-    percent: int
-    intervalSeconds: int
-    steps: list[int]
-    preset: NotRequired[str]
-
-
 class PromoteRequest(HeldRequest):
     """A promote with a canary or linear strategy (absent: all at once)."""
 
@@ -288,7 +292,8 @@ class CanaryProgress(TypedDict):
 
 
 class CanaryInput(TypedDict):
-    """CanaryStep's input and output: the promote's deployment and where its canary is."""
+    """CanaryStep's input and output (the deploy machine's canary loop): the deployment, a
+    promote's or a push's, and where its canary is."""
 
     app: str
     stage: str

@@ -1,7 +1,10 @@
-"""Canary and linear promotes (issue 23): the whole stage shifts as one unit, judged by the new
-build's own requests and errors.
+"""Canary and linear deploys (issue 23): the whole stage shifts as one unit, judged by the new
+build's own requests and errors — a promote with a strategy, and a push's deploy to a stage whose
+strategy is canary or linear (sprout.services.deploy.stage_strategy).
 
-The promote machine (statemachines/promote.asl.json) calls ``Canary.step`` in a loop; each call
+The deploy machine (statemachines/deploy.asl.json, which a promote starts too) calls
+``Canary.step`` in a loop, in the execution that runs the deploy (the lock stays with the
+execution that holds it: a promote's, or the deploy's own for a push); each call
 reads the record, does one thing, records it — BEFORE acting on the aliases — and says what comes
 next (``status``):
 
