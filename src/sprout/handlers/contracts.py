@@ -150,8 +150,7 @@ class BuildRecorded(TypedDict):
 
 
 class StrategyView(TypedDict):
-    """A canary or linear strategy as the API recorded it (sprout.domain.canary.Strategy.view)."""
-
+    """A canary or linear strategy as recorded (sprout.domain.canary.Strategy.view)."""
     type: str
     percent: int
     intervalSeconds: int
@@ -171,9 +170,8 @@ class BeginRequest(TypedDict):
 
 
 class DeployRequest(BeginRequest):
-    """The deploy state machine's input. ``deploymentId`` is set when the caller (promote,
-    rollback) already holds the stage; otherwise BeginDeploy takes it. ``strategy``: a promote's
-    canary or linear strategy (absent: all at once), walked by the machine's canary loop."""
+    """The deploy machine's input: ``deploymentId`` when the caller (promote, rollback) holds the
+    stage already (else BeginDeploy takes it); ``strategy`` a promote's."""
 
     deploymentId: NotRequired[str]
     strategy: NotRequired[StrategyView]
@@ -194,9 +192,7 @@ class HeldDeploy(TypedDict):
 
 
 class DeployState(TypedDict):
-    """What BeginDeploy and AbandonDeploy answer: the deployment (``by``: the build that supersedes
-    a push's; ``error``: why it failed; ``strategy``: the stage's canary or linear strategy, when a
-    push's deploy to a stage that runs a build shifts gradually)."""
+    """BeginDeploy's, AbandonDeploy's answer (``by``: a newer build the stage runs; ``strategy``: its own)."""
 
     app: str
     stage: str
@@ -292,8 +288,7 @@ class CanaryProgress(TypedDict):
 
 
 class CanaryInput(TypedDict):
-    """CanaryStep's input and output (the deploy machine's canary loop): the deployment, a
-    promote's or a push's, and where its canary is."""
+    """CanaryStep's input and output: the deployment (a promote's or a push's) and its canary."""
 
     app: str
     stage: str
