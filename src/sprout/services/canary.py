@@ -62,7 +62,8 @@ class Traffic(Protocol):
 
 
 class VersionSignal(Protocol):
-    def counts(self, versions: dict[str, str], since: datetime, until: datetime) -> dict[str, tuple[int, int]]: ...
+    def counts(self, sides: dict[str, dict[str, str]], since: datetime,
+               until: datetime) -> dict[str, dict[str, tuple[int, int]]]: ...
 
 
 class FunctionNames(Protocol):
@@ -132,15 +133,20 @@ class Canary:
         logger.info("canary versions published", extra={"app": d.app, "stage": d.stage, "versions": versions})
         return {"status": "SHIFT", "index": 0}
 
-    def _counts(self, canary: dict[str, Any], side: str = "versions") -> tuple[int, int, dict[str, list[int]]]:
-        """Requests and errors since the canary began of its new versions (``side`` "versions": what
-        the judge reads), or of the versions they replace ("previous": shown beside, never judged)."""
+    def _counts(self, canary: dict[str, Any]) -> dict[str, tuple[int, int, dict[str, list[int]]]]:
+        """Requests and errors since the canary began of its new versions (``"versions"``: what the
+        judge reads) and of the versions they replace (``"previous"``: shown beside, never judged),
+        each as (requests, errors, per function): both sides in one read of the signal."""
         started = parse_iso(canary["startedAt"]).replace(second=0, microsecond=0)
-        versions = {canary["functions"][lid]: canary[side][lid] for lid in canary["versions"]}
-        per = self.signal.counts(versions, started, self.now() + timedelta(seconds=60))
-        requests = sum(r for r, _ in per.values())
-        errors = sum(e for _, e in per.values())
-        return requests, errors, {name: [r, e] for name, (r, e) in per.items()}
+        sides = {side: {canary["functions"][lid]: canary[side][lid] for lid in canary["versions"]}
+                 for side in ("versions", "previous")}
+        counted = self.signal.counts(sides, started, self.now() + timedelta(seconds=60))
+        out = {}
+        for side in sides:
+            per = counted.get(side) or {}
+            out[side] = (sum(r for r, _ in per.values()), sum(e for _, e in per.values()),
+                         {name: [r, e] for name, (r, e) in per.items()})
+        return out
 
     def _shift(self, d: Deployment, index: int) -> dict[str, Any]:
         canary = d.canary or {}
@@ -154,18 +160,20 @@ class Canary:
     def _started(self, canary: dict[str, Any]) -> dict[str, Any]:
         """What a step (or a resumed one) starts from: now, nothing counted yet, and the counts so far
         of both sides as its baselines."""
-        requests, errors, _ = self._counts(canary)
-        replaced, replaced_errors, _ = self._counts(canary, "previous")
+        counted = self._counts(canary)
+        requests, errors, _ = counted["versions"]
+        replaced, replaced_errors, _ = counted["previous"]
         return {"startedAt": iso(self.now()), "judgedAt": None, "requests": 0, "errors": 0,
                 "baseline": [requests, errors],
                 "replaced": {"requests": 0, "errors": 0, "baseline": [replaced, replaced_errors]}}
 
-    def _replaced(self, canary: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
-        """The replaced versions' requests and errors in the step so far: for the console's chart
-        beside the new version's (the judge never reads them)."""
+    @staticmethod
+    def _replaced(step: dict[str, Any], counted: tuple[int, int, dict[str, list[int]]]) -> dict[str, Any]:
+        """The replaced versions' requests and errors in the step so far (``counted``: since the canary
+        began): for the console's chart beside the new version's (the judge never reads them)."""
         known = step.get("replaced") or {}
         base = known.get("baseline") or [0, 0]
-        requests, errors, _ = self._counts(canary, "previous")
+        requests, errors, _ = counted
         return {"requests": requests - base[0], "errors": errors - base[1], "baseline": base}
 
     @staticmethod
@@ -187,10 +195,11 @@ class Canary:
                                    bad=False)
             return {"status": "PAUSED", "index": index}
         strategy = strategy_of(d.strategy)
-        requests, errors, per = self._counts(canary)
+        counted = self._counts(canary)  # one read: the judge's side and the chart's
+        requests, errors, per = counted["versions"]
         base = step.get("baseline") or [0, 0]
         step |= {"requests": requests - base[0], "errors": errors - base[1], "perFunction": per,
-                 "replaced": self._replaced(canary, step)}
+                 "replaced": self._replaced(step, counted["previous"])}
         elapsed = (self.now() - parse_iso(step["startedAt"])).total_seconds()
         verdict = judge(step["requests"], step["errors"], elapsed, strategy.interval_seconds)
         step["reason"] = verdict.reason

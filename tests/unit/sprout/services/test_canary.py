@@ -45,10 +45,13 @@ class FakeSignal:
     def __init__(self):
         self.counted: dict[tuple[str, str], tuple[int, int]] = {}
         self.asked: list[dict[str, str]] = []
+        self.reads = 0  # calls: one per look, whatever it reads
 
-    def counts(self, versions, since, until):
-        self.asked.append(dict(versions))
-        return {name: self.counted.get((name, v), (0, 0)) for name, v in versions.items()}
+    def counts(self, sides, since, until):
+        self.reads += 1
+        self.asked += [dict(versions) for versions in sides.values()]
+        return {side: {name: self.counted.get((name, v), (0, 0)) for name, v in versions.items()}
+                for side, versions in sides.items()}
 
 
 class FakeNames:
@@ -146,7 +149,9 @@ def test_old_version_faults_are_not_read_and_a_clean_new_version_is_promoted(wor
     signal.counted[("notes-prod-Create", "1")] = (500, 500)
     signal.counted[("notes-prod-Create", "2")] = (50, 0)
     clock.advance(5)
+    reads = signal.reads
     assert run(canary, did, "BAKING", 0)["status"] == "BAKING"
+    assert signal.reads == reads + 1  # one judge tick, one read of both sides (one GetMetricData)
     clock.advance(6)
     assert run(canary, did, "BAKING", 0) == {"status": "PROMOTE", "index": 0}
     assert {"notes-prod-Create": "2"} in signal.asked and {"notes-prod-Create": "1"} in signal.asked
