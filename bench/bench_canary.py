@@ -77,10 +77,21 @@ class Traffic:
 
 
 def looks(execution: str) -> str:
-    """How the canary loop spent its time: CanaryStep's calls (count, mean seconds) from the history."""
+    """How the canary loop spent its time: CanaryStep's calls (count, mean seconds) from the history
+    of the deploy execution the promote started (the canary loop is the deploy machine's)."""
+    import json
+
     import boto3
 
-    events = boto3.client("stepfunctions").get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    sfn = boto3.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    for e in events:
+        submitted = e.get("taskSubmittedEventDetails") or {}
+        if submitted.get("resourceType") == "states" and submitted.get("output"):
+            child = json.loads(submitted["output"]).get("ExecutionArn")
+            if child:
+                events = sfn.get_execution_history(executionArn=child, maxResults=1000)["events"]
+                break
     entered: dict[str, object] = {}
     spent: dict[str, list[float]] = {}
     for e in events:

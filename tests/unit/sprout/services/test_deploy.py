@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 
 from sprout.domain.canary import parse_strategy
+from sprout.domain.errors import InvalidInput, StageNotFound
 from sprout.domain.model import App, DeploymentKind, DeploymentStatus, StageSpec
 from sprout.services.canary import Canary
 from sprout.services.deploy import Deploys, stage_strategy
+from sprout.services.stages import Stages
 from tests.unit.sprout.services.fakes import FakeLineage
 from tests.unit.sprout.services.test_canary import NAMES, Clock, FakeNames, FakeSignal, FakeTraffic
 
@@ -114,3 +116,35 @@ def test_a_pushs_canary_walks_the_same_loop_and_a_stopped_execution_leaves_nothi
     assert traffic.aliases["notes-dev-Create"] == ("1", None, 0)
     assert lineage.get_stage("notes", "dev").lock is None
     assert lineage.current_deployment("notes", "dev").build == 1
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"strategy": {"type": "canary", "percent": 150, "intervalSeconds": 10}}, "strategy.percent"),
+    ({"strategy": {"type": "canary", "percent": 10}}, "strategy.intervalSeconds"),
+    ({"strategy": "canary99-1y" * 100}, "strategy"),
+    ({"strategy": ["canary10-1m"]}, "strategy"),
+    ({"strategy": "canary10-1m", "branch": "evil"}, "branch"),
+    ({}, "strategy"),
+])
+def test_a_stages_strategy_set_badly_is_refused_naming_the_field_and_nothing_changes(body, field):
+    """GIVEN qa without a strategy WHEN PATCH asks a bad one, another setting, or nothing
+    THEN InvalidInput (400) names the field as the API spells it, and qa keeps no strategy."""
+    lineage = FakeLineage(APP)
+    with pytest.raises(InvalidInput) as refused:
+        Stages(lineage, Unused()).set_strategy("notes", "qa", body)
+    assert refused.value.field == field and len(str(refused.value)) < 400
+    assert lineage.get_app("notes").stage("qa").strategy is None
+
+
+def test_a_stages_strategy_is_set_cleared_and_an_unknown_stage_is_404():
+    """GIVEN qa WHEN a preset is set, then allAtOnce, then null, and a stage the app lacks is asked
+    THEN the preset is recorded as its view, allAtOnce and null both clear it, and the unknown stage
+    is StageNotFound (404 naming stage)."""
+    lineage = FakeLineage(APP)
+    stages = Stages(lineage, Unused())
+    assert stages.set_strategy("notes", "qa", {"strategy": "linear25-30s"}).stage("qa").strategy["steps"] == [25, 50, 75]
+    assert stages.set_strategy("notes", "qa", {"strategy": "allAtOnce"}).stage("qa").strategy is None
+    stages.set_strategy("notes", "qa", {"strategy": "canary10-1m"})
+    assert stages.set_strategy("notes", "qa", {"strategy": None}).stage("qa").strategy is None
+    with pytest.raises(StageNotFound):
+        stages.set_strategy("notes", "nope", {"strategy": "canary10-1m"})
