@@ -243,3 +243,15 @@ def test_given_a_canary_step_that_fails_for_good_then_it_is_abandoned_and_the_de
     tasks, calls = stand_ins(CanaryStep=failing("Boom"))
     _, end = run(tasks, {**REQUEST, "deploymentId": "000007", "strategy": STRATEGY})
     assert end == "DeployFailed" and calls[-1] == "CanaryAbandon" and "StartChangeSet" not in calls
+
+
+def test_given_the_longest_strategy_then_the_machines_that_walk_or_wait_for_it_outlast_it():
+    """GIVEN the longest strategy a stage may take (MAX_TOTAL_SECONDS) and an INCONCLUSIVE pause
+    THEN the deploy machine (which walks the canary loop) outlasts both, and the build and promote
+    machines (which wait for it, .sync) outlast the deploy machine."""
+    from sprout.domain.canary import MAX_TOTAL_SECONDS, PAUSE_LIMIT_SECONDS
+
+    timeouts = {name: json.loads((ROOT / "statemachines" / f"{name}.asl.json").read_text())["TimeoutSeconds"]
+                for name in ("build", "promote")}
+    assert MACHINE["TimeoutSeconds"] >= MAX_TOTAL_SECONDS + PAUSE_LIMIT_SECONDS
+    assert timeouts["build"] >= MACHINE["TimeoutSeconds"] and timeouts["promote"] >= MACHINE["TimeoutSeconds"]
