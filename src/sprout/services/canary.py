@@ -154,6 +154,13 @@ class Canary:
         step = {"index": index, "weight": plan[index], "verdict": None, **self._started(canary)}
         self.lineage.record_step(d.app, d.stage, d.id, index, step)  # recorded before it is acted on
         seconds = self.traffic.weigh(self._weights(canary, plan[index]))
+        after = self.lineage.get_deployment(d.app, d.stage, d.id)
+        if after.status is not DeploymentStatus.IN_PROGRESS or (after.canary or {}).get("state") == "ABORTING":
+            # withdrawn while this weight was being set (the execution ended, the finalizer ran): its
+            # zero flip may have come first, so the weight this step set is removed again
+            self.traffic.weigh(self._weights(canary, 0))
+            logger.warning("canary withdrawn mid-shift", extra={"app": d.app, "stage": d.stage, "deployment": d.id})
+            return {"status": "ABORTED", "index": index}
         logger.info("canary step", extra={"app": d.app, "stage": d.stage, "weight": plan[index], "seconds": seconds})
         return {"status": "BAKING", "index": index}
 

@@ -349,3 +349,27 @@ def test_a_canary_stopped_while_publishing_puts_latest_back_and_closes(world):
     assert [entry for entry in traffic.log if entry[0] == "weigh"] == []
     assert traffic.restored == [("notes-prod-Create", "artifacts/sha-1.zip")]
     assert lineage.get_deployment("notes", "prod", did).status is DeploymentStatus.FAILED
+
+
+def test_a_canary_withdrawn_while_its_step_sets_the_weight_ends_with_no_weight(world):
+    """GIVEN a canary whose execution ends (the finalizer withdraws it) while a step is setting its
+    weight — the zero flip lands first, the step's 10 % after it
+    WHEN the step's weighing returns
+    THEN the step sees the deployment withdrawn and removes the weight again: no weight is left,
+    and the loop is told ABORTED."""
+    lineage, canary, traffic, _, _, did = world
+    run(canary, did)
+    original = traffic.weigh
+    withdrawn = []
+
+    def weigh_racing(weights):
+        if not withdrawn:  # the finalizer's withdraw (its zero flip included) lands before this weight
+            withdrawn.append(None)
+            withdrawn[0] = canary.withdraw(lineage.get_deployment("notes", "prod", did), "execution ABORTED")
+        return original(weights)
+
+    traffic.weigh = weigh_racing
+    assert run(canary, did, "SHIFT", 0) == {"status": "ABORTED", "index": 0}
+    assert withdrawn == [True]
+    assert traffic.aliases["notes-prod-Create"] == ("1", None, 0)
+    assert lineage.get_deployment("notes", "prod", did).status is DeploymentStatus.FAILED
