@@ -42,6 +42,7 @@ from sprout.services.build_steps import BuildSteps
 from sprout.services.builds import Builds
 from sprout.services.canary import Canary
 from sprout.services.delivery import Delivery
+from sprout.services.deploy import Deploys
 from sprout.services.issues import Grouping, Issues
 from sprout.services.monitoring import Monitoring
 from sprout.services.notifications import NotificationSettings, Notifier
@@ -199,6 +200,13 @@ def teardown() -> Teardown:
 
 
 @cache
+def deploys() -> Deploys:
+    """The deploy path's steps: the stage's stack, its packaged templates, its settings."""
+    return Deploys(lineage(), stacks(), artifacts(), repositories(), SettingsRepository(), executions().is_running,
+                   lambda: settings().need("deploy_role_arn"))
+
+
+@cache
 def canary() -> Canary:
     """Canary and linear promotes: the stage's aliases, the new versions' own metrics."""
     return Canary(lineage(), Aliases(settings().artifact_bucket), VersionCounts(), stacks())
@@ -229,5 +237,5 @@ def api() -> dict[str, object]:
 def reset() -> None:
     for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, build_steps, apps, stages,
                   monitoring, access_logs, subscriptions, watcher, alarm_rollback, stage_settings, issues, grouping,
-                  stage_changes, previews, teardown, notification_settings, notifier, canary):
+                  stage_changes, previews, teardown, notification_settings, notifier, canary, deploys):
         built.cache_clear()

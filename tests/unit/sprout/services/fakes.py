@@ -86,6 +86,14 @@ class FakeLineage:
         return [(a, s) for name, a in sorted(self.apps.items()) if a.repository == repository
                 for s in a.stages if s.branch == branch]
 
+    def set_stage_strategy(self, app: str, stage: str, strategy: dict[str, Any] | None) -> App:
+        found = self.get_app(app)
+        if found.stage(stage) is None:
+            raise StageNotFound(f"app {app} has no stage {stage}", field="stage")
+        self.apps[app] = dataclasses.replace(found, stages=tuple(
+            dataclasses.replace(s, strategy=strategy) if s.name == stage else s for s in found.stages))
+        return self.apps[app]
+
     def stack_owner(self, stack: str) -> tuple[str, str] | None:
         return next(((a, s) for (a, s) in self.stages if f"{a}-{s}" == stack), None)
 
