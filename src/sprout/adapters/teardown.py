@@ -16,7 +16,7 @@ from sprout.adapters.auto_rollback import AutoRollbackItem, Subscriptions, setti
 from sprout.adapters.lineage.items import app_pk
 from sprout.domain.auto_rollback import Settings, filter_name
 from sprout.domain.errors import NotDeployed
-from sprout.domain.monitoring import access_log_group
+from sprout.domain.monitoring import StageInventory, access_log_group
 from sprout.domain.orphans import APP_TAG, TaggedStack
 
 # CloudWatch Logs throttles control-plane calls per account (a throttled call is retried by
@@ -47,32 +47,25 @@ class StageCloud:
         self._watcher = watcher
         self._subscriptions = subscriptions or Subscriptions(self._logs)
 
-    def _inventory(self, stack: str):
+    def inventory(self, stack: str) -> StageInventory | None:
+        """The stack's functions and API stages; None when there is no stack."""
         try:
             return self._resources.inventory(stack, f"stack {stack}")
         except NotDeployed:
             return None
 
-    def resources(self, stack: str) -> tuple[list[str], list[str]]:
-        inventory = self._inventory(stack)
-        if inventory is None:
-            return [], []
-        return sorted(inventory.functions.values()), sorted(access_log_group(a.api_id, a.stage) for a in inventory.apis)
-
-    def unwatch(self, app: str, stage: str) -> list[str]:
+    def unwatch(self, app: str, stage: str, inventory: StageInventory | None) -> list[str]:
         """Auto-rollback off as ``PUT .../auto-rollback {"enabled": false}`` does it (alarms forgotten,
         then deleted; subscription filters deleted), then its settings item deleted."""
         current, alarms = self._watcher.current(app, stage)
         if current is not None:
             self._watcher.apply(app, stage, Settings(enabled=False), by="sprout:teardown")
-        inventory = self._inventory(f"{app}-{stage}")
         for api in inventory.apis if inventory else ():
             self._subscriptions.delete(access_log_group(api.api_id, api.stage), filter_name(app, stage))
         AutoRollbackItem(app_pk(app), settings_sk(stage)).delete()  # one already gone: nothing happens
         return list(alarms)
 
-    def access_logs_off(self, stack: str) -> None:
-        inventory = self._inventory(stack)
+    def access_logs_off(self, inventory: StageInventory | None) -> None:
         for api in inventory.apis if inventory else ():
             try:
                 self._access_logs.disable(api)

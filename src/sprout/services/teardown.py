@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from sprout.domain.errors import StageBusy, named
 from sprout.domain.model import Stage
+from sprout.domain.monitoring import StageInventory, access_log_group
 from sprout.domain.pipeline import stack_name, takeover_reason
 from sprout.domain.stages import function_log_groups, stack_state
 
@@ -38,9 +39,9 @@ class TeardownLineage(Protocol):
 class StageCloud(Protocol):
     """What the teardown does in AWS (sprout.adapters.teardown)."""
 
-    def resources(self, stack: str) -> tuple[list[str], list[str]]: ...  # (function names, access-log groups)
-    def unwatch(self, app: str, stage: str) -> list[str]: ...  # the alarms it deleted
-    def access_logs_off(self, stack: str) -> None: ...
+    def inventory(self, stack: str) -> StageInventory | None: ...  # None: no stack
+    def unwatch(self, app: str, stage: str, inventory: StageInventory | None) -> list[str]: ...  # the alarms it deleted
+    def access_logs_off(self, inventory: StageInventory | None) -> None: ...
     def delete_stack(self, stack: str) -> None: ...
     def stack_status(self, stack: str) -> tuple[str | None, list[dict[str, Any]]]: ...  # (status, blockers)
     def delete_log_groups(self, names: list[str]) -> list[str]: ...  # the ones that existed
@@ -62,13 +63,15 @@ class Teardown:
                             holder={"deployment": st.lock.deployment, "execution": st.lock.execution})
         removing = st.removing or {}
         stack = stack_name(app, stage)
-        functions, access_groups = self.cloud.resources(stack)
+        inventory = self.cloud.inventory(stack)  # read once: the plan, the watch and the access logs use it
+        functions = sorted(inventory.functions.values()) if inventory else []
+        access_groups = {access_log_group(a.api_id, a.stage) for a in inventory.apis} if inventory else set()
         planned = set((removing.get("plan") or {}).get("logGroups", ()))
-        plan = sorted(planned | set(access_groups) | set(function_log_groups(functions)))
+        plan = sorted(planned | access_groups | set(function_log_groups(functions)))
         # recorded before anything is deleted: a crash after the stack went still knows them
         self.lineage.note_removal(app, stage, plan={"logGroups": plan}, step="prepare")
-        alarms = self.cloud.unwatch(app, stage)
-        self.cloud.access_logs_off(stack)
+        alarms = self.cloud.unwatch(app, stage, inventory)
+        self.cloud.access_logs_off(inventory)
         self.lineage.note_removal(app, stage, alarmsDeleted=alarms, step="unwatched")
         return {"app": app, "stage": stage, "stack": stack, "attempt": 0}
 

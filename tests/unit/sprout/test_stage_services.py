@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from sprout.domain.model import App, Preview, Stage, StageSpec
+from sprout.domain.monitoring import ApiStage, StageInventory
 from sprout.domain.previews import PreviewSettings
 from sprout.domain.stages import MAX_DELETE_ATTEMPTS
 from sprout.services.previews import Previews
@@ -142,14 +143,17 @@ class FakeCloud:
         self.log = log
         self.statuses = statuses
 
-    def resources(self, stack):
-        return ["notes-prod-Create-1"], ["API-Gateway-Access-Logs_abc/Prod"]
+    def inventory(self, stack):
+        self.log.append("inventory")
+        return StageInventory({"Create": "notes-prod-Create-1"}, (ApiStage("Api", "abc", "Prod"),))
 
-    def unwatch(self, app, stage):
+    def unwatch(self, app, stage, inventory):
+        assert inventory is not None  # the one read, handed on
         self.log.append("unwatch")
         return ["sprout-ar-notes-prod-fast"]
 
-    def access_logs_off(self, stack):
+    def access_logs_off(self, inventory):
+        assert inventory is not None
         self.log.append("access logs off")
 
     def delete_stack(self, stack):
@@ -172,7 +176,7 @@ def test_given_a_removal_when_the_teardown_runs_then_what_it_deletes_is_recorded
     cloud = FakeCloud(lineage.log, ["UPDATE_COMPLETE", "DELETE_FAILED"] + [None])
     teardown = Teardown(lineage, cloud)
     teardown.prepare("notes", "prod")
-    assert lineage.log[:3] == ["note prod ['plan', 'step']", "unwatch", "access logs off"]
+    assert lineage.log[:4] == ["inventory", "note prod ['plan', 'step']", "unwatch", "access logs off"]
     assert lineage.stages["prod"].removing["plan"]["logGroups"] == [
         "/aws/lambda/notes-prod-Create-1", "API-Gateway-Access-Logs_abc/Prod"]
     assert teardown.delete_stack("notes", "prod", 0)["attempt"] == 1
