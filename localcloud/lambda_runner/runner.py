@@ -23,7 +23,7 @@ from typing import Any
 from localcloud import faults, iam
 from localcloud.cloud import ROOT_ACCESS_KEY, ROOT_SECRET_KEY
 from localcloud.lambda_runner import code as codebase
-from localcloud.lambda_runner import interpreters
+from localcloud.lambda_runner import interpreters, logging_config
 from localcloud.lambda_runner.telemetry import Datum, LogEvent, Telemetry
 from localcloud.lambda_runner.worker import Pool, PoolClosed, Reply, Worker
 
@@ -81,7 +81,8 @@ class Target:
 
     @property
     def log_group(self) -> str:
-        return f"/aws/lambda/{self.name}"
+        """Where Lambda writes the version's lines: its LoggingConfig.LogGroup, else /aws/lambda/<name>."""
+        return logging_config.log_group(self.config, self.name)
 
 
 @dataclass
@@ -366,6 +367,7 @@ class Runner:
             json.dumps(config.get("Environment", {}).get("Variables", {}), sort_keys=True),
             tuple(layer["Arn"] for layer in config.get("Layers") or []),
             config.get("Role"),
+            json.dumps(config.get("LoggingConfig"), sort_keys=True),  # the group and stream its workers log to
         )
         key = (target.name, target.version)
         with self._lock:
@@ -484,7 +486,7 @@ class Runner:
         if self._stopping.is_set():
             raise PoolClosed()
         now = datetime.now(UTC)
-        stream = f"{now:%Y/%m/%d}/[{target.version}]{uuid.uuid4().hex}"
+        stream = logging_config.log_stream(target.config, target.name, target.version, now)
         env = dict(spec.env)
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
         credentials = self._role_credentials(target)
