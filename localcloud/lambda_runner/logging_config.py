@@ -11,15 +11,23 @@
 - The runner writes the function's lines (START/END/REPORT too) to that group
   (:func:`log_group`), creating it if missing, as Lambda does; in a group named by ``LoggingConfig``
   Lambda names the streams ``YYYY/MM/DD/<function name>[<version>]<id>`` (:func:`log_stream`).
+- Lambda writes them with the function's execution role: with IAM enforced, a role whose policies
+  (and permissions boundary) do not allow ``logs:CreateLogStream`` and ``logs:PutLogEvents`` on the
+  stream loses its lines silently, as on AWS (:class:`WritePermission`). (``logs:CreateLogGroup``,
+  which Lambda needs only for a group that does not exist yet, is not checked.)
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 import uuid
 from datetime import datetime
 from typing import Any
 
+from localcloud import iam
+from localcloud.iam.actions import Check
 from localcloud.moto_hooks import hook, require
 
 FORMATS = ("Text", "JSON")
@@ -71,6 +79,40 @@ def log_stream(config: dict[str, Any], function_name: str, version: str, now: da
     default group, ``YYYY/MM/DD/<function name>[<version>]<id>`` in a group LoggingConfig names."""
     custom = log_group(config, function_name) != default_group(function_name)
     return f"{now:%Y/%m/%d}/{function_name if custom else ''}[{version}]{uuid.uuid4().hex}"
+
+
+class WritePermission:
+    """Whether a function's execution role may write its lines to a stream (always, without IAM
+    enforced); a decision is kept ``TTL_S`` seconds, so that the invoke path rarely evaluates."""
+
+    TTL_S = 5.0
+    MAX_KEPT = 2048
+
+    def __init__(self, region: str, account: str):
+        self.region, self.account = region, account
+        self._kept: dict[tuple[str, str, str], tuple[float, bool]] = {}
+        self._lock = threading.Lock()
+
+    def allows(self, role: str | None, group: str, stream: str) -> bool:
+        if not iam.enforcing():
+            return True
+        key, now = (role or "", group, stream), time.monotonic()
+        with self._lock:
+            hit = self._kept.get(key)
+        if hit is not None and now - hit[0] < self.TTL_S:
+            return hit[1]
+        arn = f"arn:aws:logs:{self.region}:{self.account}:log-group:{group}:log-stream:{stream}"
+        try:
+            allowed = bool(role) and iam.first_denied(
+                str(role), "lambda.amazonaws.com", [Check("logs:CreateLogStream", arn), Check("logs:PutLogEvents", arn)]
+            ) is None
+        except iam.RoleNotAssumable:
+            allowed = False
+        with self._lock:
+            if len(self._kept) >= self.MAX_KEPT:
+                self._kept.clear()
+            self._kept[key] = (now, allowed)
+        return allowed
 
 
 def install(cloud: Any) -> None:  # noqa: ARG001 - the same signature as the other installers

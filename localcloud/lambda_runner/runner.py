@@ -118,6 +118,7 @@ class Runner:
         self._read_code = read_code
         self._read_layer = read_layer
         self.telemetry = Telemetry(cloud.client)
+        self._log_writes = logging_config.WritePermission(cloud.region, cloud.account_id)
         self._pools: dict[tuple[str, str], tuple[tuple, Pool, Spec]] = {}
         self._lock = threading.Lock()
         self._active: dict[str, int] = defaultdict(int)
@@ -279,7 +280,8 @@ class Runner:
             report += status
         events.append((end_ms, report))
 
-        self.telemetry.log(target.log_group, worker.log_stream, events)
+        if self._log_writes.allows(target.config.get("Role"), target.log_group, worker.log_stream):
+            self.telemetry.log(target.log_group, worker.log_stream, events)  # else lost, as on AWS
         self.telemetry.metrics(
             "AWS/Lambda",
             self._invocation_metrics(target, duration_ms, function_error is not None, concurrent),

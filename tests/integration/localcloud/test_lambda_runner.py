@@ -142,6 +142,26 @@ def test_given_a_logging_config_log_group_then_lambda_answers_it_and_writes_ever
     assert lam.get_function_configuration(FunctionName=name)["LoggingConfig"]["LogGroup"] == f"/aws/lambda/{name}"
 
 
+def test_given_a_role_that_may_not_write_logs_then_lambda_loses_its_lines_silently(cloud, lam, role, uid):
+    """GIVEN two functions logging to one group: one whose execution role has no policy at all, one
+    whose role may write logs (AWSLambdaBasicExecutionRole)
+    WHEN the first is invoked, then the second (the sentinel)
+    THEN both answer; the sentinel's lines land in the group and the first's never do (Lambda writes
+    a function's logs with its role: with IAM enforced, a role that may not loses them, as on AWS)"""
+    group = f"/aws/lambda/mute-{uid}/Shared"
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    bare = cloud.client("iam").create_role(RoleName=f"mute-{uid}", AssumeRolePolicyDocument=json.dumps(trust))
+    mute = create(lam, bare["Role"]["Arn"], f"mute-{uid}", "app.echo", LoggingConfig={"LogGroup": group})
+    loud = create(lam, role, f"loud-{uid}", "app.echo", LoggingConfig={"LogGroup": group})
+
+    assert invoke(lam, mute, {"n": 1})["Body"] == {"event": {"n": 1}}
+    assert invoke(lam, loud, {"n": 2})["Body"] == {"event": {"n": 2}}
+    log_messages(cloud, loud, group=group, until=lambda m: any(x.startswith("REPORT") for x in m))
+    streams = [s["logStreamName"] for s in cloud.client("logs").describe_log_streams(logGroupName=group)["logStreams"]]
+    assert any(f"/{loud}[" in s for s in streams) and not any(f"/{mute}[" in s for s in streams), streams
+
+
 def test_given_a_function_when_invoked_then_it_sees_its_context_environment_and_the_local_cloud(
     cloud, lam, role, uid
 ):
