@@ -20,9 +20,17 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from sprout.domain.notifications import SIGNATURE_HEADER, SIGNATURE_PATH, SLACK_TEMPLATE, WEBHOOK_TEMPLATE
+from sprout.domain.notifications import (
+    FAILED,
+    GONE,
+    QUEUED,
+    SIGNATURE_HEADER,
+    SIGNATURE_PATH,
+    SLACK_TEMPLATE,
+    WEBHOOK_TEMPLATE,
+)
 from sprout.observability import logger, tracer
 
 RECEIVES = 4  # 1 delivery + 3 retries, then the dead-letter queue
@@ -108,15 +116,20 @@ class NotificationQueues:
         self._sqs = sqs or boto3.client("sqs")
 
     @tracer.capture_method(capture_response=False)
-    def send(self, messages: list[tuple[str, str]]) -> int:
-        sent = 0
+    def send(self, messages: list[tuple[str, str]]) -> list[str]:
+        outcomes = []
         for queue, body in messages:
             try:
                 self._sqs.send_message(QueueUrl=queue, MessageBody=body)
-                sent += 1
-            except ClientError as e:  # a target removed meanwhile: the others are still told
+                outcomes.append(QUEUED)
+            except ClientError as e:
+                gone = e.response["Error"]["Code"] in _GONE  # a target removed meanwhile
+                logger.warning("notification not queued", extra={"queue": queue, "error": str(e), "gone": gone})
+                outcomes.append(GONE if gone else FAILED)
+            except BotoCoreError as e:  # the connection: may pass
                 logger.warning("notification not queued", extra={"queue": queue, "error": str(e)})
-        return sent
+                outcomes.append(FAILED)
+        return outcomes
 
 
 class NotificationSecrets:

@@ -137,3 +137,8 @@ class StackNotReady(SproutError):
 class RollbackFailed(SproutError):
     """A ``live`` alias could not be flipped; the ones already flipped were put back (the rollback
     machine's Catch names this error)."""
+
+
+class NotificationsNotQueued(SproutError):
+    """A notification could not be queued for a reason that may pass (throttling, a service fault):
+    the notifier fails so that its invocation is retried; the others were queued."""

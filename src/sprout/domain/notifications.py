@@ -42,6 +42,9 @@ WEBHOOK_TEMPLATE = "{" + ",".join(f'"{k}":<$.body.notification.{k}>' for k in WE
 SLACK_TEMPLATE = '{"text":<$.body.text>,"blocks":<$.body.blocks>}'
 SIGNATURE_PATH = "$.body.signature"  # the header's value, taken from the message by the pipe
 
+# what became of one notification sent to its target's queue (services.notifications.Outbox)
+QUEUED, GONE, FAILED = "queued", "gone", "failed"
+
 
 @dataclass(frozen=True)
 class TargetSpec:

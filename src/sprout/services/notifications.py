@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sprout.domain import notifications as rules
-from sprout.domain.notifications import TargetSpec
+from sprout.domain.errors import NotificationsNotQueued
+from sprout.domain.notifications import FAILED, QUEUED, TargetSpec
 
 SECRET_DIR = "_notifications"  # stage names start with a letter: no stage's secrets live here
 
@@ -34,6 +35,8 @@ class TargetStore(Protocol):
     def save_notification_targets(self, app: str, targets: list[dict[str, Any]], at: str) -> None: ...
 
     def claim_quiet_window(self, app: str, key: str, now: float, window: float) -> bool: ...
+
+    def release_quiet_window(self, app: str, key: str, now: float) -> None: ...
 
 
 class Routes(Protocol):
@@ -59,9 +62,11 @@ class Bus(Protocol):
 
 
 class Outbox(Protocol):
-    """The targets' queues: ``send([(queue URL, message)])`` answers how many were queued."""
+    """The targets' queues: ``send([(queue URL, message)])`` answers, per message, ``queued``,
+    ``gone`` (its queue no longer exists: the target was removed meanwhile) or ``failed`` (an error
+    that may pass: throttling, a service fault)."""
 
-    def send(self, messages: list[tuple[str, str]]) -> int: ...
+    def send(self, messages: list[tuple[str, str]]) -> list[str]: ...
 
 
 class AppExists(Protocol):
@@ -159,7 +164,7 @@ class Notifier:
         if not name or not isinstance(app, str):
             return {"event": name, "sent": 0, "quiet": 0}
         now = self.now()
-        out: list[tuple[str, str]] = []
+        out: list[tuple[str, str, str | None]] = []  # queue, message, the quiet window it claimed
         quiet = 0
         for target in self.store.notification_targets(app):
             if not test and name not in target.get("events", []):
@@ -173,9 +178,17 @@ class Notifier:
                 continue
             message = self._message(target, rules.notification(name, detail, _iso(now), self.console_url))
             if message is not None:
-                out.append((str(queue), message))
-        sent = self.outbox.send(out) if out else 0
-        return {"event": name, "app": app, "sent": sent, "quiet": quiet}
+                out.append((str(queue), message, key))
+            elif key:
+                self.store.release_quiet_window(app, key, now)
+        outcomes = self.outbox.send([(queue, message) for queue, message, _ in out]) if out else []
+        failed = [key for (_, _, key), outcome in zip(out, outcomes, strict=True) if outcome == FAILED]
+        for key in failed:
+            if key:  # told nobody: the retry (or the next occurrence) may tell
+                self.store.release_quiet_window(app, key, now)
+        if failed:
+            raise NotificationsNotQueued(f"{len(failed)} of {len(out)} notifications of {name} were not queued")
+        return {"event": name, "app": app, "sent": outcomes.count(QUEUED), "quiet": quiet}
 
     def _message(self, target: dict[str, Any], body: dict[str, Any]) -> str | None:
         if target["type"] == "slack":

@@ -13,7 +13,7 @@ import pytest
 
 from sprout.adapters.delivery_events import build_detail, deployment_detail
 from sprout.domain import notifications as rules
-from sprout.domain.errors import AppNotFound, InvalidInput
+from sprout.domain.errors import AppNotFound, InvalidInput, NotificationsNotQueued
 from sprout.domain.model import Build, BuildStatus, Deployment, DeploymentKind, DeploymentStatus
 from sprout.services.notifications import NotificationSettings, Notifier, secret_path
 from tests.unit.sprout.lineage_table import notes_lineage_on_moto
@@ -196,6 +196,10 @@ class Store:
         self.told[(app, key)] = now
         return True
 
+    def release_quiet_window(self, app: str, key: str, now: float) -> None:
+        if self.told.get((app, key)) == now:
+            del self.told[(app, key)]
+
 
 class Bus:
     def __init__(self):
@@ -207,15 +211,23 @@ class Bus:
 
 
 class Outbox:
-    """The targets' queues: what was queued, as (target id, message)."""
+    """The targets' queues: what was queued, as (target id, message); ``fail`` names targets whose
+    queue answers an error that may pass, ``gone`` those whose queue is gone."""
 
-    def __init__(self):
+    def __init__(self, fail: tuple[str, ...] = (), gone: tuple[str, ...] = ()):
         self.events: list[dict[str, Any]] = []
+        self.fail, self.gone = set(fail), set(gone)
 
-    def send(self, messages: list[tuple[str, str]]) -> int:
+    def send(self, messages: list[tuple[str, str]]) -> list[str]:
+        outcomes = []
         for queue, body in messages:
-            self.events.append({"target": queue.rsplit("-", 1)[-1], **json.loads(body)})
-        return len(messages)
+            target = queue.rsplit("-", 1)[-1]
+            if target in self.fail | self.gone:
+                outcomes.append(rules.FAILED if target in self.fail else rules.GONE)
+                continue
+            self.events.append({"target": target, **json.loads(body)})
+            outcomes.append(rules.QUEUED)
+        return outcomes
 
 
 class Clock:
@@ -271,6 +283,33 @@ def test_given_targets_then_only_those_wanting_the_event_are_told_and_rollbacks_
             for e in bus.events] == [
         ("t2", "build.failed"), ("t1", "deployment.rolledBack"), ("t2", "deployment.rolledBack"),
         ("t1", "deployment.rolledBack"), ("t2", "deployment.rolledBack")]
+
+
+def test_given_a_queue_that_fails_for_a_while_then_the_invocation_fails_and_its_retry_tells_the_target():
+    """GIVEN a webhook and a Slack target wanting issue.new, the webhook's queue throttled
+    WHEN the issue.new comes, and comes again (Lambda's retry) once the queue answers
+    THEN the first invocation fails naming what was not queued, Slack is told once, and the retry tells
+    the webhook: its 30-minute window was given back, not spent on a message nobody got."""
+    store, clock = Store([WEBHOOK, SLACK]), Clock()
+    bus = Outbox(fail=("t1",))
+    notifier = Notifier(store, Secrets(), bus, clock)
+    with pytest.raises(NotificationsNotQueued, match="1 of 2"):
+        notifier.handle("Sprout Issue State Change", ISSUE)
+    assert [e["target"] for e in bus.events] == ["t2"]
+    bus.fail.clear()
+    clock.now += 5
+    retry = notifier.handle("Sprout Issue State Change", ISSUE)
+    assert (retry["sent"], retry["quiet"]) == (1, 1)
+    assert [e["target"] for e in bus.events] == ["t2", "t1"]
+
+
+def test_given_a_target_whose_queue_is_gone_then_the_others_are_told_and_nothing_is_retried():
+    """GIVEN a webhook whose queue was deleted (its target removed meanwhile) and a Slack target
+    WHEN an issue.new comes
+    THEN Slack is told, the invocation succeeds (a retry would find the queue gone again)."""
+    bus = Outbox(gone=("t1",))
+    result = Notifier(Store([WEBHOOK, SLACK]), Secrets(), bus, Clock()).handle("Sprout Issue State Change", ISSUE)
+    assert result["sent"] == 1 and [e["target"] for e in bus.events] == ["t2"]
 
 
 def test_given_a_webhook_whose_secret_is_gone_then_nothing_unsigned_is_sent():
@@ -441,3 +480,14 @@ def test_given_a_webhook_target_then_its_queue_redrives_and_its_pipe_sends_the_s
         assert boto3.client("pipes").list_pipes()["Pipes"] == []
         assert sqs.list_queues().get("QueueUrls") == [sqs.get_queue_url(QueueName="dlq")["QueueUrl"]]
         assert boto3.client("events").list_api_destinations()["ApiDestinations"] == []
+
+
+def test_given_a_claimed_quiet_window_when_given_back_then_only_that_claim_is_released(lineage):
+    """GIVEN the lineage on moto's DynamoDB with a window claimed at t
+    WHEN a release for another moment comes, then the release for t
+    THEN the first changes nothing (the window holds), the second frees it: a claim succeeds again."""
+    assert lineage.claim_quiet_window("notes", "t1#dev#abc", 1_000.0, 1_800.0) is True
+    lineage.release_quiet_window("notes", "t1#dev#abc", 999.0)
+    assert lineage.claim_quiet_window("notes", "t1#dev#abc", 1_001.0, 1_800.0) is False
+    lineage.release_quiet_window("notes", "t1#dev#abc", 1_000.0)
+    assert lineage.claim_quiet_window("notes", "t1#dev#abc", 1_002.0, 1_800.0) is True

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import DeleteError, PutError
 
 from sprout.adapters.lineage.items import Item, app_pk
 from sprout.adapters.lineage.table import get
@@ -55,3 +55,12 @@ class NotificationRepository:
                 return False
             raise
         return True
+
+    def release_quiet_window(self, app: str, key: str, now: float) -> None:
+        """Gives back the window ``claim_quiet_window`` opened at ``now`` when nobody was told after
+        all (the message could not be queued): only that claim, never a later one."""
+        try:
+            NotifiedItem(f"NOTIFIED#{app}", key).delete(condition=NotifiedItem.at == int(now))
+        except DeleteError as e:
+            if e.cause_response_code != "ConditionalCheckFailedException":
+                raise
