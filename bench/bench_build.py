@@ -35,7 +35,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -46,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import start_cloud, stop_cloud  # noqa: E402
+from bench.cloud import bench_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 
@@ -180,62 +179,59 @@ def main() -> None:
 
 def bench(app: str, pushes: int) -> None:
     source_dir, changed = APPS[app]
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-build-"))
-    work = data_dir / app
-    cloud = start_cloud(data_dir / "cloud")
-    try:
-        sprout = SproutClient(cloud.api_url)
-        clone_url = boto3.client("codecommit").create_repository(repositoryName=app)["repositoryMetadata"]["cloneUrlHttp"]
-        sprout.request("POST", "/apps", {
-            "name": app, "repository": app,
-            "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}],
-        })
-        shutil.copytree(source_dir, work, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "node_modules"))
-        git(work, "init", "-q", "-b", "main")
-        git(work, "add", "-A")
-        git(work, "commit", "-q", "-m", f"The {app} app")
+    with bench_cloud("bench-build-") as (cloud, data_dir):
+        work = data_dir / app
+        try:
+            sprout = SproutClient(cloud.api_url)
+            clone_url = boto3.client("codecommit").create_repository(repositoryName=app)["repositoryMetadata"]["cloneUrlHttp"]
+            sprout.request("POST", "/apps", {
+                "name": app, "repository": app,
+                "stages": [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}],
+            })
+            shutil.copytree(source_dir, work, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "node_modules"))
+            git(work, "init", "-q", "-b", "main")
+            git(work, "add", "-A")
+            git(work, "commit", "-q", "-m", f"The {app} app")
 
-        results: list[tuple[str, float, dict[str, float]]] = []
-        plan = ["cold"] + ["warm"] * pushes + (["cold cache"] if app == "greeter" else [])
-        for n, label in enumerate(plan, 1):
-            if n > 1:
-                source = work / changed
-                source.write_text(source.read_text() + f"# change {n}\n")
-                git(work, "commit", "-q", "-am", f"change {n}")
-            if label == "cold cache":
-                emptied = empty_dependency_cache(cloud.outputs["ArtifactBucketName"])
-                print(f"dependency cache emptied ({emptied} sets)", flush=True)
-            pushed_at, pushed = time.time(), time.monotonic()
-            git(work, "push", "-q", clone_url, "main")
-            wait_live(sprout, app, n)
-            seconds, live_at = time.monotonic() - pushed, time.time()
-            phases = breakdown(cloud.outputs, app, pushed_at, live_at)
-            results.append((label, seconds, phases))
-            print(f"push {n} ({label}): live on dev in {seconds:.2f} s", flush=True)
+            results: list[tuple[str, float, dict[str, float]]] = []
+            plan = ["cold"] + ["warm"] * pushes + (["cold cache"] if app == "greeter" else [])
+            for n, label in enumerate(plan, 1):
+                if n > 1:
+                    source = work / changed
+                    source.write_text(source.read_text() + f"# change {n}\n")
+                    git(work, "commit", "-q", "-am", f"change {n}")
+                if label == "cold cache":
+                    emptied = empty_dependency_cache(cloud.outputs["ArtifactBucketName"])
+                    print(f"dependency cache emptied ({emptied} sets)", flush=True)
+                pushed_at, pushed = time.time(), time.monotonic()
+                git(work, "push", "-q", clone_url, "main")
+                wait_live(sprout, app, n)
+                seconds, live_at = time.monotonic() - pushed, time.time()
+                phases = breakdown(cloud.outputs, app, pushed_at, live_at)
+                results.append((label, seconds, phases))
+                print(f"push {n} ({label}): live on dev in {seconds:.2f} s", flush=True)
 
-        warm = [s for label, s, _ in results if label == "warm"]
-        print()
-        print(f"cold (first push{', empty dependency cache' if app == 'greeter' else ''}): {results[0][1]:.2f} s")
-        for label, seconds, _ in results:
-            if label == "cold cache":
-                print(f"cold dependency cache, Sprout's functions warm: {seconds:.2f} s")
-        if warm:
-            verdict = "met" if statistics.median(warm) <= TARGET_WARM_S else "MISSED"
-            print(f"warm p50 of {len(warm)}: {statistics.median(warm):.2f} s  (target <= {TARGET_WARM_S:.0f} s: {verdict})")
-        print("\nwhere the time went (seconds; each state summed over its visits, Map states include their inner states):")
-        names = sorted({k for _, _, p in results for k in p}, key=_order)
-        cache_cold = [p for label, _, p in results if label == "cold cache"]
-        print(f"{'':44s} {'cold':>7s} {'warm p50':>9s}" + (f" {'cold cache':>11s}" if cache_cold else ""))
-        for name in names:
-            cold = results[0][2].get(name, 0.0)
-            warm_values = [p.get(name, 0.0) for label, _, p in results if label == "warm"]
-            warm_p50 = statistics.median(warm_values) if warm_values else float("nan")
-            extra = f" {cache_cold[0].get(name, 0.0):11.2f}" if cache_cold else ""
-            print(f"{name:44s} {cold:7.2f} {warm_p50:9.2f}{extra}")
-    finally:
-        print()
-        stop_cloud(cloud)
-        shutil.rmtree(data_dir, ignore_errors=True)
+            warm = [s for label, s, _ in results if label == "warm"]
+            print()
+            print(f"cold (first push{', empty dependency cache' if app == 'greeter' else ''}): {results[0][1]:.2f} s")
+            for label, seconds, _ in results:
+                if label == "cold cache":
+                    print(f"cold dependency cache, Sprout's functions warm: {seconds:.2f} s")
+            if warm:
+                verdict = "met" if statistics.median(warm) <= TARGET_WARM_S else "MISSED"
+                print(f"warm p50 of {len(warm)}: {statistics.median(warm):.2f} s  (target <= {TARGET_WARM_S:.0f} s: {verdict})")
+            print("\nwhere the time went (seconds; each state summed over its visits, Map states include their inner states):")
+            names = sorted({k for _, _, p in results for k in p}, key=_order)
+            cache_cold = [p for label, _, p in results if label == "cold cache"]
+            print(f"{'':44s} {'cold':>7s} {'warm p50':>9s}" + (f" {'cold cache':>11s}" if cache_cold else ""))
+            for name in names:
+                cold = results[0][2].get(name, 0.0)
+                warm_values = [p.get(name, 0.0) for label, _, p in results if label == "warm"]
+                warm_p50 = statistics.median(warm_values) if warm_values else float("nan")
+                extra = f" {cache_cold[0].get(name, 0.0):11.2f}" if cache_cold else ""
+                print(f"{name:44s} {cold:7.2f} {warm_p50:9.2f}{extra}")
+        finally:
+            print()
 
 
 _seen: dict[str, int] = {}  # states in the order they first finished

@@ -9,7 +9,10 @@
 * the abort flip (every weight back to 0, in parallel) for generated apps of 1, 5 and 25 functions
   (target <= 1 s), as the deployment record's ``cause.flipSeconds`` says.
 
-    .venv/bin/python bench/bench_canary.py [--rate 50] [--interval 10] [--sizes 1,5,25]
+    .venv/bin/python bench/bench_canary.py [--rate 50] [--interval 10] [--sizes 1,5,25] [--flips-only]
+
+``--flips-only`` measures the abort flips alone (the notes app's canaries skipped); ``--smoke``
+runs the notes canaries at 10 req/s and the flip of a 1-function app.
 """
 
 from __future__ import annotations
@@ -74,10 +77,21 @@ class Traffic:
 
 
 def looks(execution: str) -> str:
-    """How the canary loop spent its time: CanaryStep's calls (count, mean seconds) from the history."""
+    """How the canary loop spent its time: CanaryStep's calls (count, mean seconds) from the history
+    of the deploy execution the promote started (the canary loop is the deploy machine's)."""
+    import json
+
     import boto3
 
-    events = boto3.client("stepfunctions").get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    sfn = boto3.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    for e in events:
+        submitted = e.get("taskSubmittedEventDetails") or {}
+        if submitted.get("resourceType") == "states" and submitted.get("output"):
+            child = json.loads(submitted["output"]).get("ExecutionArn")
+            if child:
+                events = sfn.get_execution_history(executionArn=child, maxResults=1000)["events"]
+                break
     entered: dict[str, object] = {}
     spent: dict[str, list[float]] = {}
     for e in events:
@@ -185,14 +199,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--interval", type=int, default=10)
-    parser.add_argument("--sizes", default="1,5,25")
+    parser.add_argument("--sizes", default="1,5,25", help="the generated apps' numbers of functions, for the abort flip")
+    parser.add_argument("--flips-only", action="store_true", help="measure the abort flips alone")
     args = parse(parser, rate=10.0, interval=10, sizes="1")
     parse_strategy({"type": "canary", "percent": 10, "intervalSeconds": args.interval})  # refuse a bad --interval early
     base = Path(tempfile.mkdtemp(prefix="sprout-bench-canary-"))
     cloud = start_cloud(base / "cloud", enforce_iam=True)
     try:
         sprout = SproutClient(cloud.api_url)
-        notes_canaries(sprout, base, args.rate, args.interval)
+        if not args.flips_only:
+            notes_canaries(sprout, base, args.rate, args.interval)
         for size in (int(s) for s in args.sizes.split(",")):
             abort_flip(sprout, base, size)
     finally:

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -27,7 +25,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_monitoring import measure, seeded_stage  # noqa: E402
-from bench.cloud import start_cloud, stop_cloud  # noqa: E402
+from bench.cloud import bench_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.console.server import serve  # noqa: E402
@@ -59,9 +57,7 @@ def main() -> None:
     args = parse(parser, runs=1, lines=200)
     from playwright.sync_api import sync_playwright
 
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-console-"))
-    cloud = start_cloud(data_dir / "cloud")
-    try:
+    with bench_cloud("bench-console-") as (cloud, data_dir):
         sprout, _ = seeded_stage(cloud, data_dir, args.lines,
                               [{"name": "dev", "branch": "main", "autoDeploy": True}, {"name": "prod"}])
         print(f"{'the stage page API calls, alone (ms)':40s}")
@@ -96,9 +92,6 @@ def main() -> None:
                 print(f"{label:32s} {p50:7.0f} {max(paints):7.0f} {statistics.median(servers):7.0f} "
                       f"{TARGET_MS:7d}  {verdict}", flush=True)
             browser.close()
-    finally:
-        stop_cloud(cloud)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

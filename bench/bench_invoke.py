@@ -25,7 +25,6 @@ import shutil
 import socket
 import statistics
 import sys
-import tempfile
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +36,7 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import start_cloud, stop_cloud  # noqa: E402
+from bench.cloud import bench_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 
 PY_CODE = """
@@ -110,12 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     args = parse(parser, calls=5)
-    with tempfile.TemporaryDirectory() as data_dir:
-        cloud = start_cloud(Path(data_dir), with_sprout=False)  # the bare cloud: no Sprout stack needed
-        try:
-            run(cloud.endpoint, args.calls)
-        finally:
-            stop_cloud(cloud)
+    with bench_cloud("bench-invoke-", with_sprout=False) as (cloud, _):  # the bare cloud: no Sprout stack needed
+        run(cloud.endpoint, args.calls)
 
 
 def run(endpoint: str, calls: int) -> None:

@@ -30,7 +30,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import start_cloud, stop_cloud  # noqa: E402
+from bench.cloud import bench_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.cli.local import LocalSprout  # noqa: E402
@@ -170,9 +169,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--lines", type=int, default=100_000)
     args = parse(parser, runs=1, lines=200)
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
-    cloud = start_cloud(data_dir / "cloud")
-    try:
+    with bench_cloud("bench-monitoring-") as (cloud, data_dir):
         sprout, api_name = seeded_stage(cloud, data_dir, args.lines, [{"name": "dev", "branch": "main", "autoDeploy": True}])
 
         cases = {
@@ -199,9 +196,6 @@ def main() -> None:
             cw.get_metric_data(MetricDataQueries=queries, StartTime=end - timedelta(days=1), EndTime=end)
             direct.append((time.perf_counter() - t) * 1000)
         print(f"{'(GetMetricData directly, boto3)':32s} {statistics.median(direct):7.1f}")
-    finally:
-        stop_cloud(cloud)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import start_cloud, stop_cloud  # noqa: E402
+from bench.cloud import bench_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 from sprout.domain.notifications import verify  # noqa: E402
@@ -74,9 +73,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     args = parse(parser, rounds=2)
     receiver = Receiver()
-    with tempfile.TemporaryDirectory(prefix="sprout-bench-notify-") as data_dir:
-        cloud = start_cloud(Path(data_dir), enforce_iam=True)
-        try:
+    try:
+        with bench_cloud("sprout-bench-notify-", enforce_iam=True) as (cloud, _):
             sprout = SproutClient(cloud.api_url)
             boto3.client("codecommit").create_repository(repositoryName=APP)
             sprout.request("POST", "/apps", {"name": APP, "repository": APP,
@@ -104,9 +102,8 @@ def main() -> None:
                   + ", ".join(f"{v:.2f}" for v in lags)
                   + f" s; p50 {p50:.2f} s, max {max(lags):.2f} s (target p50 <= 2 s: {'met' if p50 <= 2 else 'MISSED'})",
                   flush=True)
-        finally:
-            stop_cloud(cloud)
-            receiver.server.shutdown()
+    finally:
+        receiver.server.shutdown()
 
 
 if __name__ == "__main__":

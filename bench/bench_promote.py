@@ -15,7 +15,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import start_cloud, stop_cloud  # noqa: E402
+from bench.cloud import bench_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 
@@ -186,16 +185,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="1,5,25")
     args = parse(parser, runs=1, sizes="1")
-    base = Path(tempfile.mkdtemp(prefix="sprout-bench-promote-"))
-    cloud = start_cloud(base / "cloud", enforce_iam=True)
-    try:
+    with bench_cloud("sprout-bench-promote-", enforce_iam=True) as (cloud, base):
         sprout = SproutClient(cloud.api_url)
         notes(sprout, base, args.runs)
         for size in (int(s) for s in args.sizes.split(",")):
             generated(sprout, base, size)
-    finally:
-        stop_cloud(cloud)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.cloud import start_cloud, stop_cloud  # noqa: E402
+from bench.cloud import bench_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
 
@@ -111,9 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = sorted(set(apps) - set(APPS))
     if unknown:
         raise SystemExit(f"unknown app {unknown[0]} (the fixture apps: {', '.join(APPS)})")
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-real-apps-"))
-    cloud = start_cloud(data_dir / "cloud")
-    try:
+    with bench_cloud("bench-real-apps-") as (cloud, data_dir):
         sprout = SproutClient(cloud.api_url)
         project = cloud.outputs["DependencyBuildProjectName"]
         if args.warm_up:
@@ -125,9 +122,6 @@ def main(argv: list[str] | None = None) -> None:
             cached = f"{statistics.median(r['cached']):15.2f}" if r["cached"] else f"{'-':>15s}"
             built = f"{max(r['cached_dependency_builds']):10d}" if r["cached"] else f"{'-':>10s}"
             print(f"{app:22s} {r['cold']:9.2f} {r['cold_dependency_builds']:10d} {cached} {built}")
-    finally:
-        stop_cloud(cloud)
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +29,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_promote import App, good_on_prod_broken_built  # noqa: E402
-from bench.cloud import start_cloud, stop_cloud  # noqa: E402
+from bench.cloud import bench_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from demo.traffic import Traffic  # noqa: E402
 from sprout.cli.client import SproutClient  # noqa: E402
@@ -82,9 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parse(parser, runs=1)
-    base = Path(tempfile.mkdtemp(prefix="sprout-bench-restore-"))
-    cloud = start_cloud(base / "cloud", enforce_iam=True)
-    try:
+    with bench_cloud("sprout-bench-restore-", enforce_iam=True) as (cloud, base):
         sprout = SproutClient(cloud.api_url)
         app = good_on_prod_broken_built(sprout, base)
         traffic = Traffic(app.stage_url(), rate=RATE).start()
@@ -103,9 +99,6 @@ def main() -> None:
         rollback = [r["rollback"] for r in runs]
         print(f"time to restore: median {statistics.median(restore):.1f} s, max {max(restore):.1f} s "
               f"(targets: median ≤ 12 s, every run ≤ 20 s); rollback part median {statistics.median(rollback):.2f} s (≤ 1 s)")
-    finally:
-        stop_cloud(cloud)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

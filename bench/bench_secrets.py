@@ -19,7 +19,6 @@ import importlib.util
 import io
 import json
 import sys
-import tempfile
 import time
 import uuid
 import zipfile
@@ -29,9 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_invoke import client, pct  # noqa: E402
-from bench.cloud import stop_cloud  # noqa: E402
+from bench.cloud import bench_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
-from sprout.cli.local import LocalSprout  # noqa: E402
 
 CODE = """
 import time
@@ -102,12 +100,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--max-age", type=int, default=2)
     args = parse(parser, calls=3, max_age=1)
-    with tempfile.TemporaryDirectory() as data_dir:
-        cloud = LocalSprout.start(Path(data_dir), with_sprout=False, cwd=ROOT)
-        try:
-            run(cloud.endpoint, args.calls, args.max_age)
-        finally:
-            stop_cloud(cloud)
+    with bench_cloud("bench-secrets-", with_sprout=False) as (cloud, _):
+        run(cloud.endpoint, args.calls, args.max_age)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
 this process's AWS clients at it (boto3's defaults: ``AWS_ENDPOINT_URL``, the root key, us-east-1),
 as a developer's shell would; ``use_cloud`` does the last part for a cloud already running.
 
+``bench_cloud`` is how a bench gets one: a fresh temporary folder, the cloud's data in its ``cloud``
+folder, stopped and the folder removed however the bench ends.
+
 ``stop_cloud``: the rule is that the cloud exits within 5 s of SIGTERM
 (tests/integration/localcloud/test_up_stop.py checks it). A bench reports how long it took, and
 when the cloud outlives 10 s it is killed and its last output printed as a warning: the bench's
@@ -14,8 +17,12 @@ on a machine too loaded to exit in time.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sprout.cli.local import LocalSprout
@@ -54,3 +61,18 @@ def stop_cloud(cloud: LocalSprout) -> None:
     took = time.monotonic() - start
     slow = f" (warning: the rule is within {STOP_WITHIN_S} s)" if took > STOP_WITHIN_S else ""
     print(f"local cloud stopped {took:.1f} s after SIGTERM{slow}", flush=True)
+
+
+@contextmanager
+def bench_cloud(prefix: str, *, with_sprout: bool = True, enforce_iam: bool = False) -> Iterator[tuple[LocalSprout, Path]]:
+    """A local cloud started in a new temporary folder (named ``prefix…``; its data in ``cloud/``), and
+    the folder, for the bench's own files beside it. Stopped and removed however the block ends."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        cloud = start_cloud(base / "cloud", with_sprout=with_sprout, enforce_iam=enforce_iam)
+        try:
+            yield cloud, base
+        finally:
+            stop_cloud(cloud)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -21,6 +21,7 @@ from sprout.adapters.artifacts import ArtifactStore
 from sprout.adapters.auto_rollback import Alarms as WatchAlarms
 from sprout.adapters.auto_rollback import AutoRollbackSettings, Subscriptions
 from sprout.adapters.delivery_events import DeliveryEvents
+from sprout.adapters.dependency_builds import DependencyCache, why_failed
 from sprout.adapters.executions import Executions
 from sprout.adapters.issue_events import IssueEvents
 from sprout.adapters.lineage import Lineage
@@ -28,16 +29,20 @@ from sprout.adapters.lineage.stage_settings import SettingsRepository
 from sprout.adapters.lineage.table import now_iso
 from sprout.adapters.logs import LogReader
 from sprout.adapters.metrics import MetricReader, VersionCounts
+from sprout.adapters.node_check import node_checker
 from sprout.adapters.notification_routes import NotificationQueues, NotificationRoutes, NotificationSecrets
 from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
 from sprout.adapters.sprout_events import SproutEvents
 from sprout.adapters.stacks import StageStacks
+from sprout.domain.app_roles import AppRoles
 from sprout.services.access_logs import AccessLogs
 from sprout.services.apps import Apps
+from sprout.services.build_steps import BuildSteps
 from sprout.services.builds import Builds
 from sprout.services.canary import Canary
 from sprout.services.delivery import Delivery
+from sprout.services.deploy import Deploys
 from sprout.services.issues import Grouping, Issues
 from sprout.services.monitoring import Monitoring
 from sprout.services.notifications import NotificationSettings, Notifier
@@ -53,7 +58,9 @@ from sprout.settings import Settings
 
 @cache
 def settings() -> Settings:
-    return Settings.from_env()
+    """The running function's settings, what it declares checked (sprout.settings.FUNCTION_SETTINGS):
+    every handler module asks for them at import, so a function lacking one fails its cold start."""
+    return Settings.for_function()
 
 
 @cache
@@ -108,6 +115,18 @@ def stage_settings() -> StageSettingsService:
 @cache
 def builds() -> Builds:
     return Builds(lineage(), repositories(), executions(), artifacts(), build_machine=settings().need("build_machine"))
+
+
+@cache
+def build_steps() -> BuildSteps:
+    """The build machine's steps: the commit's source, the preview stages a push makes (built when a
+    push is resolved: only Resolve needs the previews' settings), the dependency cache (the artifact
+    bucket, digests in the lineage), the artifact store, ``node --check`` where there is a node."""
+    s = settings()
+    return BuildSteps(lineage(), repositories(), lambda repository, branch: previews().ensure_branch(repository, branch),
+                      DependencyCache(artifacts(), lineage()), artifacts(), s.artifact_bucket,
+                      roles=lambda: AppRoles(boundary_arn=s.need("app_role_boundary_arn"), path=s.need("app_role_path")),
+                      js_checker=node_checker, explain_dependency_failure=why_failed)
 
 
 @cache
@@ -181,6 +200,13 @@ def teardown() -> Teardown:
 
 
 @cache
+def deploys() -> Deploys:
+    """The deploy path's steps: the stage's stack, its packaged templates, its settings."""
+    return Deploys(lineage(), stacks(), artifacts(), repositories(), SettingsRepository(), executions().is_running,
+                   lambda: settings().need("deploy_role_arn"))
+
+
+@cache
 def canary() -> Canary:
     """Canary and linear promotes: the stage's aliases, the new versions' own metrics."""
     return Canary(lineage(), Aliases(settings().artifact_bucket), VersionCounts(), stacks())
@@ -209,7 +235,7 @@ def api() -> dict[str, object]:
 
 
 def reset() -> None:
-    for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, apps, stages,
+    for built in (settings, lineage, artifacts, executions, repositories, stacks, delivery, builds, build_steps, apps, stages,
                   monitoring, access_logs, subscriptions, watcher, alarm_rollback, stage_settings, issues, grouping,
-                  stage_changes, previews, teardown, notification_settings, notifier, canary):
+                  stage_changes, previews, teardown, notification_settings, notifier, canary, deploys):
         built.cache_clear()

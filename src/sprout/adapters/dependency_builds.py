@@ -119,6 +119,11 @@ class DependencyCache:
         self.store.client.delete_object(Bucket=self.store.bucket, Key=output)
         return recorded
 
+    def adopt(self, kept: CachedDigest, app: str, build: int) -> dict | None:
+        """A set resolved without a lockfile, just kept: also cached under what it resolved
+        (ResolvedLockfiles.adopt)."""
+        return ResolvedLockfiles(self).adopt(kept, app, build)
+
     def put_source(self, deps: Dependencies) -> str:
         """Write what the dependency build is given; the ``bucket/key`` CodeBuild's S3 source names."""
         spec = {"method": deps.method, "runtime": deps.runtime, "architecture": deps.architecture, "manifest": deps.manifest,

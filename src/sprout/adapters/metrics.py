@@ -59,13 +59,20 @@ class VersionCounts:
     def __init__(self, reader: MetricReader | None = None) -> None:
         self._reader = reader or MetricReader()
 
-    def counts(self, versions: dict[str, str], since: datetime, until: datetime) -> dict[str, tuple[int, int]]:
-        queries = []
-        names = sorted(versions)
-        for i, name in enumerate(names):
-            dims = (("FunctionName", name), ("Resource", f"{name}:{LIVE_ALIAS}"), ("ExecutedVersion", versions[name]))
-            queries += [MetricQuery(f"r{i}", "AWS/Lambda", "Invocations", dims, "Sum"),
-                        MetricQuery(f"e{i}", "AWS/Lambda", "Errors", dims, "Sum")]
+    def counts(self, sides: dict[str, dict[str, str]], since: datetime,
+               until: datetime) -> dict[str, dict[str, tuple[int, int]]]:
+        """For each side (a label -> {function name: version}), each function's requests and errors of
+        that version: every side in ONE GetMetricData call (its MetricDataQueries), so that a canary's
+        judge tick reads the new versions and the ones they replace at once."""
+        queries, keys = [], []
+        for s, (side, versions) in enumerate(sorted(sides.items())):
+            for i, name in enumerate(sorted(versions)):
+                dims = (("FunctionName", name), ("Resource", f"{name}:{LIVE_ALIAS}"), ("ExecutedVersion", versions[name]))
+                queries += [MetricQuery(f"r{s}x{i}", "AWS/Lambda", "Invocations", dims, "Sum"),
+                            MetricQuery(f"e{s}x{i}", "AWS/Lambda", "Errors", dims, "Sum")]
+                keys.append((side, name, f"{s}x{i}"))
         series = self._reader.series(queries, since, until, 60) if queries else {}
-        return {name: (int(sum(series.get(f"r{i}", {}).values())), int(sum(series.get(f"e{i}", {}).values())))
-                for i, name in enumerate(names)}
+        found: dict[str, dict[str, tuple[int, int]]] = {side: {} for side in sides}
+        for side, name, key in keys:
+            found[side][name] = (int(sum(series.get(f"r{key}", {}).values())), int(sum(series.get(f"e{key}", {}).values())))
+        return found

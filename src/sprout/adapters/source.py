@@ -227,6 +227,10 @@ class Repositories:
     def commit_info(self, repository: str, commit_id: str) -> dict:
         return commit_info(repository, commit_id, self._client)
 
+    def tree(self, repository: str, commit_id: str) -> CodeCommitSource:
+        """The commit's files (a packaging SourceTree)."""
+        return CodeCommitSource(repository, commit_id, self._client)
+
     def commits_between(self, repository: str, newest: str, oldest: str | None, limit: int = 50) -> list[dict]:
         return commits_between(repository, newest, oldest, limit, self._client)
 

@@ -46,7 +46,7 @@ MIN_WAIT, MAX_WAIT = 30, 600  # how long a step with too few requests waits for 
 MAX_STEPS = 20
 CHECK_SECONDS = 1  # how often the state machine looks at a step (and at a person's finish/abort)
 PAUSE_LIMIT_SECONDS = 3600  # an INCONCLUSIVE canary nobody resumes is aborted after this
-# the longest a strategy's steps may take (with their waits for requests): the promote machine's
+# the longest a strategy's steps may take (with their waits for requests): the deploy and promote machines'
 # TimeoutSeconds (8 h) covers it and a pause; past it the finalizer removes the weights
 MAX_TOTAL_SECONDS = 6 * 3600
 
@@ -66,7 +66,7 @@ class Verdict(StrEnum):
 
 
 class CanaryProgress(StrEnum):
-    """Where the promote machine's canary loop is (its CanaryRoute Choice compares against these)."""
+    """Where the deploy machine's canary loop is (its CanaryRoute Choice compares against these)."""
 
     BEGIN = "BEGIN"
     SHIFT = "SHIFT"

@@ -149,6 +149,15 @@ class BuildRecorded(TypedDict):
 # ---- deploy.asl.json ---------------------------------------------------------------------------
 
 
+class StrategyView(TypedDict):
+    """A canary or linear strategy as recorded (sprout.domain.canary.Strategy.view)."""
+    type: str
+    percent: int
+    intervalSeconds: int
+    steps: list[int]
+    preset: NotRequired[str]
+
+
 class BeginRequest(TypedDict):
     """BeginDeploy's input: the deploy machine's input when the caller does not hold the stage."""
 
@@ -161,10 +170,11 @@ class BeginRequest(TypedDict):
 
 
 class DeployRequest(BeginRequest):
-    """The deploy state machine's input. ``deploymentId`` is set when the caller (promote,
-    rollback) already holds the stage; otherwise BeginDeploy takes it."""
+    """The deploy machine's input: ``deploymentId`` when the caller (promote, rollback) holds the
+    stage already (else BeginDeploy takes it); ``strategy`` a promote's."""
 
     deploymentId: NotRequired[str]
+    strategy: NotRequired[StrategyView]
 
 
 class HeldDeploy(TypedDict):
@@ -182,8 +192,7 @@ class HeldDeploy(TypedDict):
 
 
 class DeployState(TypedDict):
-    """What BeginDeploy and AbandonDeploy answer: the deployment (``by``: the build that supersedes
-    a push's; ``error``: why it failed)."""
+    """BeginDeploy's, AbandonDeploy's answer (``by``: a newer build the stage runs; ``strategy``: its own)."""
 
     app: str
     stage: str
@@ -192,6 +201,7 @@ class DeployState(TypedDict):
     status: str  # DeployProgress
     error: NotRequired[str]
     by: NotRequired[int]
+    strategy: NotRequired[StrategyView]
 
 
 class ChangeSetState(TypedDict):
@@ -262,16 +272,6 @@ class HeldRequest(TypedDict):
     deploymentId: str
 
 
-class StrategyView(TypedDict):
-    """A canary or linear strategy as the API recorded it (sprout.domain.canary.Strategy.view)."""
-
-    type: str
-    percent: int
-    intervalSeconds: int
-    steps: list[int]
-    preset: NotRequired[str]
-
-
 class PromoteRequest(HeldRequest):
     """A promote with a canary or linear strategy (absent: all at once)."""
 
@@ -288,7 +288,7 @@ class CanaryProgress(TypedDict):
 
 
 class CanaryInput(TypedDict):
-    """CanaryStep's input and output: the promote's deployment and where its canary is."""
+    """CanaryStep's input and output: the deployment (a promote's or a push's) and its canary."""
 
     app: str
     stage: str

@@ -17,6 +17,7 @@ from sprout.handlers.contracts import Finalized
 from sprout.observability import logger, metrics, tracer
 from sprout.services.reconcile import reconcile
 
+settings = wiring.settings()  # what this function needs, checked at its cold start
 lineage = wiring.lineage()
 ENDED = ("FAILED", "TIMED_OUT", "ABORTED")
 

@@ -16,6 +16,8 @@ from sprout.handlers.fast_signal import data_message
 from sprout.observability import logger
 from sprout.services.issues import Batch
 
+settings = wiring.settings()  # what this function needs, checked at its cold start
+
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

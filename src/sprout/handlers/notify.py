@@ -13,6 +13,7 @@ from sprout.observability import logger, tracer
 
 HANDLED = ("Sprout Deployment State Change", "Sprout Build State Change", "Sprout Issue State Change",
            "Sprout Notification Test")
+settings = wiring.settings()  # what this function needs, checked at its cold start
 
 
 @logger.inject_lambda_context(correlation_id_path="id")

@@ -1,7 +1,10 @@
-"""Canary and linear promotes (issue 23): the whole stage shifts as one unit, judged by the new
-build's own requests and errors.
+"""Canary and linear deploys (issue 23): the whole stage shifts as one unit, judged by the new
+build's own requests and errors — a promote with a strategy, and a push's deploy to a stage whose
+strategy is canary or linear (sprout.services.deploy.stage_strategy).
 
-The promote machine (statemachines/promote.asl.json) calls ``Canary.step`` in a loop; each call
+The deploy machine (statemachines/deploy.asl.json, which a promote starts too) calls
+``Canary.step`` in a loop, in the execution that runs the deploy (the lock stays with the
+execution that holds it: a promote's, or the deploy's own for a push); each call
 reads the record, does one thing, records it — BEFORE acting on the aliases — and says what comes
 next (``status``):
 
@@ -59,7 +62,8 @@ class Traffic(Protocol):
 
 
 class VersionSignal(Protocol):
-    def counts(self, versions: dict[str, str], since: datetime, until: datetime) -> dict[str, tuple[int, int]]: ...
+    def counts(self, sides: dict[str, dict[str, str]], since: datetime,
+               until: datetime) -> dict[str, dict[str, tuple[int, int]]]: ...
 
 
 class FunctionNames(Protocol):
@@ -129,15 +133,20 @@ class Canary:
         logger.info("canary versions published", extra={"app": d.app, "stage": d.stage, "versions": versions})
         return {"status": "SHIFT", "index": 0}
 
-    def _counts(self, canary: dict[str, Any], side: str = "versions") -> tuple[int, int, dict[str, list[int]]]:
-        """Requests and errors since the canary began of its new versions (``side`` "versions": what
-        the judge reads), or of the versions they replace ("previous": shown beside, never judged)."""
+    def _counts(self, canary: dict[str, Any]) -> dict[str, tuple[int, int, dict[str, list[int]]]]:
+        """Requests and errors since the canary began of its new versions (``"versions"``: what the
+        judge reads) and of the versions they replace (``"previous"``: shown beside, never judged),
+        each as (requests, errors, per function): both sides in one read of the signal."""
         started = parse_iso(canary["startedAt"]).replace(second=0, microsecond=0)
-        versions = {canary["functions"][lid]: canary[side][lid] for lid in canary["versions"]}
-        per = self.signal.counts(versions, started, self.now() + timedelta(seconds=60))
-        requests = sum(r for r, _ in per.values())
-        errors = sum(e for _, e in per.values())
-        return requests, errors, {name: [r, e] for name, (r, e) in per.items()}
+        sides = {side: {canary["functions"][lid]: canary[side][lid] for lid in canary["versions"]}
+                 for side in ("versions", "previous")}
+        counted = self.signal.counts(sides, started, self.now() + timedelta(seconds=60))
+        out = {}
+        for side in sides:
+            per = counted.get(side) or {}
+            out[side] = (sum(r for r, _ in per.values()), sum(e for _, e in per.values()),
+                         {name: [r, e] for name, (r, e) in per.items()})
+        return out
 
     def _shift(self, d: Deployment, index: int) -> dict[str, Any]:
         canary = d.canary or {}
@@ -145,24 +154,33 @@ class Canary:
         step = {"index": index, "weight": plan[index], "verdict": None, **self._started(canary)}
         self.lineage.record_step(d.app, d.stage, d.id, index, step)  # recorded before it is acted on
         seconds = self.traffic.weigh(self._weights(canary, plan[index]))
+        after = self.lineage.get_deployment(d.app, d.stage, d.id)
+        if after.status is not DeploymentStatus.IN_PROGRESS or (after.canary or {}).get("state") == "ABORTING":
+            # withdrawn while this weight was being set (the execution ended, the finalizer ran): its
+            # zero flip may have come first, so the weight this step set is removed again
+            self.traffic.weigh(self._weights(canary, 0))
+            logger.warning("canary withdrawn mid-shift", extra={"app": d.app, "stage": d.stage, "deployment": d.id})
+            return {"status": "ABORTED", "index": index}
         logger.info("canary step", extra={"app": d.app, "stage": d.stage, "weight": plan[index], "seconds": seconds})
         return {"status": "BAKING", "index": index}
 
     def _started(self, canary: dict[str, Any]) -> dict[str, Any]:
         """What a step (or a resumed one) starts from: now, nothing counted yet, and the counts so far
         of both sides as its baselines."""
-        requests, errors, _ = self._counts(canary)
-        replaced, replaced_errors, _ = self._counts(canary, "previous")
+        counted = self._counts(canary)
+        requests, errors, _ = counted["versions"]
+        replaced, replaced_errors, _ = counted["previous"]
         return {"startedAt": iso(self.now()), "judgedAt": None, "requests": 0, "errors": 0,
                 "baseline": [requests, errors],
                 "replaced": {"requests": 0, "errors": 0, "baseline": [replaced, replaced_errors]}}
 
-    def _replaced(self, canary: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
-        """The replaced versions' requests and errors in the step so far: for the console's chart
-        beside the new version's (the judge never reads them)."""
+    @staticmethod
+    def _replaced(step: dict[str, Any], counted: tuple[int, int, dict[str, list[int]]]) -> dict[str, Any]:
+        """The replaced versions' requests and errors in the step so far (``counted``: since the canary
+        began): for the console's chart beside the new version's (the judge never reads them)."""
         known = step.get("replaced") or {}
         base = known.get("baseline") or [0, 0]
-        requests, errors, _ = self._counts(canary, "previous")
+        requests, errors, _ = counted
         return {"requests": requests - base[0], "errors": errors - base[1], "baseline": base}
 
     @staticmethod
@@ -184,10 +202,11 @@ class Canary:
                                    bad=False)
             return {"status": "PAUSED", "index": index}
         strategy = strategy_of(d.strategy)
-        requests, errors, per = self._counts(canary)
+        counted = self._counts(canary)  # one read: the judge's side and the chart's
+        requests, errors, per = counted["versions"]
         base = step.get("baseline") or [0, 0]
         step |= {"requests": requests - base[0], "errors": errors - base[1], "perFunction": per,
-                 "replaced": self._replaced(canary, step)}
+                 "replaced": self._replaced(step, counted["previous"])}
         elapsed = (self.now() - parse_iso(step["startedAt"])).total_seconds()
         verdict = judge(step["requests"], step["errors"], elapsed, strategy.interval_seconds)
         step["reason"] = verdict.reason

@@ -6,14 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sprout.domain.canary import default_strategy
 from sprout.domain.errors import InvalidInput
-from sprout.domain.model import Build, Deployment, Stage
+from sprout.domain.model import App, Build, Deployment, Stage
 from sprout.domain.pipeline import stack_name
 from sprout.services.ports import AppReads, BuildReads, DeploymentReads
 
 
 class StageLineage(AppReads, BuildReads, DeploymentReads, Protocol):
-    pass
+    def set_stage_strategy(self, app: str, stage: str, strategy: dict[str, Any] | None) -> App: ...
 
 
 class StackReads(Protocol):
@@ -57,3 +58,17 @@ class Stages:
         if not deployment.isascii() or not deployment.isdigit() or len(deployment) > 12:
             raise InvalidInput("id", "is a deployment id such as 000007")
         return self.lineage.get_deployment(app, stage, f"{int(deployment):06d}")
+
+    def set_strategy(self, app: str, stage: str, body: dict[str, Any]) -> App:
+        """``PATCH /apps/{app}/stages/{stage}``: the stage's strategy (a preset's name, an object, or
+        null: all at once) for its promotes, and for a push's deploys once it runs a build. 400 naming
+        the field (``strategy``, ``strategy.percent``…); 404 for an unknown app or stage."""
+        for key in body:
+            if key != "strategy":
+                raise InvalidInput(key, "is not a stage setting this request changes (strategy)")
+        if "strategy" not in body:
+            raise InvalidInput("strategy", "is required: a preset's name, {type, percent, intervalSeconds, steps}, "
+                                           "or null (all at once)")
+        chosen = default_strategy(body["strategy"], "strategy")
+        self.lineage.get_stage(app, stage)
+        return self.lineage.set_stage_strategy(app, stage, chosen)

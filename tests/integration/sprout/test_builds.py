@@ -145,19 +145,6 @@ def test_given_a_broken_template_when_pushed_then_the_build_fails_with_the_reaso
     )
 
 
-def test_given_a_function_whose_code_uri_is_missing_when_pushed_then_the_build_names_it(notes_app):
-    template = notes_app.work / "template.yaml"
-    template.write_text(
-        template.read_text().replace("CodeUri: functions/delete/", "CodeUri: functions/gone/")
-    )
-    notes_app.commit_and_push("Point delete at a folder that does not exist")
-    failed = notes_app.wait_build(1, stage=None)
-    assert failed["status"] == "FAILED"
-    assert (
-        "DeleteNoteFunction" in failed["failure"]["cause"] and "functions/gone" in failed["failure"]["cause"]
-    )
-
-
 def test_given_the_same_event_redelivered_when_handled_again_then_resolve_answers_from_its_idempotency_record(
     notes_app, cloud
 ):

@@ -70,10 +70,10 @@ def create_alias(app: AppRepo, cloud) -> dict:
 
 
 class Traffic:
-    """POST /notes on prod in a loop until stopped; the statuses it saw."""
+    """POST /notes on ``stage`` (prod) in a loop until stopped; the statuses it saw."""
 
-    def __init__(self, app: AppRepo):
-        self.client = SproutClient(app.stage_url("prod"), timeout=30)
+    def __init__(self, app: AppRepo, stage: str = "prod"):
+        self.client = SproutClient(app.stage_url(stage), timeout=30)
         self.seen: Counter[int] = Counter()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)

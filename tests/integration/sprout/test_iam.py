@@ -25,7 +25,7 @@ MACHINE_TASKS = {
     "BuildStateMachineArn": ("ResolveFunction", "RecordBuildFunction", "PlanDependenciesFunction",
                              "CacheDependenciesFunction", "PackageFunction", "RecordBuildOutcomeFunction"),
     "DeployStateMachineArn": ("BeginDeployFunction", "StartChangeSetFunction", "CheckDeployFunction", "SettleDeployFunction",
-                              "WatchStageFunction", "AbandonDeployFunction"),
+                              "WatchStageFunction", "AbandonDeployFunction", "CanaryStepFunction", "CanaryAbandonFunction"),
     "RollbackStateMachineArn": ("FlipAliasesFunction", "AbandonDeployFunction"),
 }
 

@@ -63,7 +63,7 @@ def run(tasks: dict[str, Callable[[dict], dict]], start: dict, limit: int = 200)
                         state["Default"])
             continue
         if kind == "Pass":
-            data = _set(data, state.get("ResultPath", "$"), state.get("Parameters", data))
+            data = _set(data, state.get("ResultPath", "$"), state.get("Result", state.get("Parameters", data)))
             name = state["Next"]
             continue
         if kind == "Wait":
@@ -111,6 +111,8 @@ def stand_ins(**overrides: Callable[[dict], dict]) -> tuple[dict, list[str]]:
         "SettleDeploy": lambda d: {**d, "status": "SUCCEEDED"},
         "WatchStage": lambda d: d,
         "AbandonDeploy": lambda d: {**d, "status": "FAILED"},
+        "CanaryStep": canary_walk("SHIFT", "BAKING", "PROMOTE"),
+        "CanaryAbandon": lambda d: d,
     }
     default.update(overrides)
     return {name: noted(name, fn) for name, fn in default.items()}, calls
@@ -128,13 +130,20 @@ def failing(error: str, times: int | None = None, then: Callable[[dict], dict] |
     return call
 
 
+def canary_walk(*statuses: str) -> Callable[[dict], dict]:
+    """CanaryStep answering ``statuses`` in turn (the last one again and again)."""
+    left = list(statuses)
+    return lambda d: {**d, "canary": {"status": left.pop(0) if len(left) > 1 else left[0], "index": 0}}
+
+
 def sequence(*outputs: str) -> Callable[[dict], dict]:
     left = list(outputs)
     return lambda d: {**d, "status": left.pop(0) if len(left) > 1 else left[0]}
 
 
 def test_given_the_deploy_machine_then_every_task_state_is_one_of_the_known_tasks():
-    assert set(TASK_OF) == {"BeginDeploy", "StartChangeSet", "CheckDeploy", "SettleDeploy", "WatchStage", "AbandonDeploy"}
+    assert set(TASK_OF) == {"BeginDeploy", "StartChangeSet", "CheckDeploy", "SettleDeploy", "WatchStage", "AbandonDeploy",
+                            "CanaryStep", "CanaryAbandon"}
 
 
 def test_given_a_deploy_that_goes_through_then_it_ends_deployed_without_settling_or_abandoning():
@@ -195,3 +204,54 @@ def test_given_a_deploy_task_fails_for_good_then_the_execution_ends_failed_with_
     path, end = run(tasks, REQUEST)
     assert end == "DeployFailed" and path[-1] != "(execution failed)"
     assert calls[-1] == "AbandonDeploy"
+
+
+STRATEGY = {"type": "canary", "percent": 10, "intervalSeconds": 10, "steps": [10]}
+
+
+def test_given_a_push_to_a_stage_with_a_strategy_then_the_canary_loop_shifts_before_the_change_set():
+    """GIVEN BeginDeploy answering with the stage's strategy (the stage runs a build)
+    WHEN the deploy machine runs THEN the canary loop begins, shifts, bakes and makes the final flip
+    before the change set, and the deploy ends as any other."""
+    tasks, calls = stand_ins(BeginDeploy=lambda d: {**d, "deploymentId": "000002", "status": "IN_PROGRESS",
+                                                     "strategy": STRATEGY})
+    path, end = run(tasks, REQUEST)
+    assert end == "Deployed"
+    assert calls == ["BeginDeploy", "CanaryStep", "CanaryStep", "CanaryStep", "StartChangeSet", "CheckDeploy", "WatchStage"]
+    assert path[path.index("Gradual") + 1] == "CanaryBegins" and "Bake" in path
+
+
+def test_given_a_push_without_a_strategy_then_no_canary_step_runs():
+    tasks, calls = stand_ins()
+    _, end = run(tasks, REQUEST)
+    assert end == "Deployed" and "CanaryStep" not in calls
+
+
+def test_given_a_promote_with_a_strategy_that_holds_the_stage_then_it_walks_the_same_canary_loop():
+    tasks, calls = stand_ins()
+    _, end = run(tasks, {**REQUEST, "deploymentId": "000007", "strategy": STRATEGY})
+    assert end == "Deployed" and calls[0] == "CanaryStep" and calls.index("StartChangeSet") > calls.index("CanaryStep")
+
+
+def test_given_a_bad_canary_then_the_deploy_ends_canary_aborted_without_a_change_set():
+    tasks, calls = stand_ins(CanaryStep=canary_walk("SHIFT", "BAKING", "ABORTED"))
+    path, end = run(tasks, {**REQUEST, "deploymentId": "000007", "strategy": STRATEGY})
+    assert end == "CanaryAborted" and "StartChangeSet" not in calls and "AbandonDeploy" not in calls
+
+
+def test_given_a_canary_step_that_fails_for_good_then_it_is_abandoned_and_the_deploy_fails():
+    tasks, calls = stand_ins(CanaryStep=failing("Boom"))
+    _, end = run(tasks, {**REQUEST, "deploymentId": "000007", "strategy": STRATEGY})
+    assert end == "DeployFailed" and calls[-1] == "CanaryAbandon" and "StartChangeSet" not in calls
+
+
+def test_given_the_longest_strategy_then_the_machines_that_walk_or_wait_for_it_outlast_it():
+    """GIVEN the longest strategy a stage may take (MAX_TOTAL_SECONDS) and an INCONCLUSIVE pause
+    THEN the deploy machine (which walks the canary loop) outlasts both, and the build and promote
+    machines (which wait for it, .sync) outlast the deploy machine."""
+    from sprout.domain.canary import MAX_TOTAL_SECONDS, PAUSE_LIMIT_SECONDS
+
+    timeouts = {name: json.loads((ROOT / "statemachines" / f"{name}.asl.json").read_text())["TimeoutSeconds"]
+                for name in ("build", "promote")}
+    assert MACHINE["TimeoutSeconds"] >= MAX_TOTAL_SECONDS + PAUSE_LIMIT_SECONDS
+    assert timeouts["build"] >= MACHINE["TimeoutSeconds"] and timeouts["promote"] >= MACHINE["TimeoutSeconds"]

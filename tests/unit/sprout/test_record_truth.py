@@ -5,7 +5,6 @@ DynamoDB on the table template.yaml declares, with the stage's stack played by a
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +12,7 @@ import pytest
 
 from sprout.adapters.stacks import Progress
 from sprout.domain.model import BuildStatus, DeploymentStatus
+from sprout.services.deploy import SETTLE_LIMIT
 from tests.unit.sprout.lineage_table import notes_lineage_on_moto
 
 TABLE, BUCKET = "sprout-unit-truth", "sprout-unit-truth-artifacts"
@@ -82,7 +82,7 @@ def test_given_check_deploy_was_killed_mid_update_when_settling_then_it_waits_an
         cloud, deploy, monkeypatch):
     deployed(cloud, "c1", {"Fn": "1"}, CS1)
     stacks = FakeStacks(aliases={"Fn": "2"}, settled=[Progress("IN_PROGRESS"), Progress("SUCCEEDED")])
-    monkeypatch.setattr(deploy, "StageStacks", lambda: stacks)
+    monkeypatch.setattr(deploy.deploys, "stacks", stacks)
     state = settle_input(cloud, built(cloud, "c2"))
 
     first = deploy.settle_deploy_step(state)
@@ -103,7 +103,7 @@ def test_given_a_stack_that_failed_when_settling_then_the_deployment_fails_with_
     deployed(cloud, "c1", {"Fn": "1"}, CS1)
     cause = {"stackStatus": "UPDATE_ROLLBACK_COMPLETE", "logicalId": "Fn", "type": "AWS::Lambda::Function",
              "reason": "code too large"}
-    monkeypatch.setattr(deploy, "StageStacks", lambda: FakeStacks(settled=[Progress("FAILED", "stack rolled back", cause=cause)]))
+    monkeypatch.setattr(deploy.deploys, "stacks", FakeStacks(settled=[Progress("FAILED", "stack rolled back", cause=cause)]))
     state = settle_input(cloud, built(cloud, "c2"))
 
     out = deploy.settle_deploy_step(state)
@@ -117,9 +117,9 @@ def test_given_a_stack_that_failed_when_settling_then_the_deployment_fails_with_
 
 def test_given_a_stack_still_in_progress_past_the_limit_when_settling_then_it_gives_up_saying_to_reconcile(
         cloud, deploy, monkeypatch):
-    monkeypatch.setattr(deploy, "StageStacks", lambda: FakeStacks(settled=[Progress("IN_PROGRESS")]))
+    monkeypatch.setattr(deploy.deploys, "stacks", FakeStacks(settled=[Progress("IN_PROGRESS")]))
     state = settle_input(cloud, built(cloud, "c1"))
-    state["settlingSince"] = (datetime.now(UTC) - deploy.SETTLE_LIMIT - timedelta(seconds=1)).isoformat()
+    state["settlingSince"] = (datetime.now(UTC) - SETTLE_LIMIT - timedelta(seconds=1)).isoformat()
 
     out = deploy.settle_deploy_step(state)
 
@@ -132,10 +132,9 @@ def test_given_a_stack_still_in_progress_past_the_limit_when_settling_then_it_gi
 
 def test_given_a_failed_first_deploy_when_the_next_change_set_starts_then_the_deployment_notes_the_deletion(
         cloud, deploy, monkeypatch):
-    monkeypatch.setattr(deploy, "settings", dataclasses.replace(deploy.settings,
-                                                                deploy_role_arn="arn:aws:iam::123456789012:role/deploy"))
-    monkeypatch.setattr(deploy.artifacts, "get_template", lambda key: "Resources: {}")
-    monkeypatch.setattr(deploy.artifacts, "template_url", lambda key: "s3://b/t")
+    monkeypatch.setattr(deploy.deploys, "deploy_role", lambda: "arn:aws:iam::123456789012:role/deploy")
+    monkeypatch.setattr(deploy.deploys.templates, "get_template", lambda key: "Resources: {}")
+    monkeypatch.setattr(deploy.deploys.templates, "template_url", lambda key: "s3://b/t")
 
     class Stacks:
         def clear_failed_first_deploy(self, stack, on_delete):
@@ -144,7 +143,7 @@ def test_given_a_failed_first_deploy_when_the_next_change_set_starts_then_the_de
         def start(self, stack, url, parameters, role, tags=None):
             return CS2
 
-    monkeypatch.setattr(deploy, "StageStacks", Stacks)
+    monkeypatch.setattr(deploy.deploys, "stacks", Stacks())
     number = built(cloud, "c1")
     d = cloud.begin_deployment("notes", "dev", number, "deploy", {"type": "push"}, execution=EXEC)
 

@@ -227,7 +227,8 @@ def run(machine: str, states: dict, start: str, shapes: list[Shape], found: Find
         else:  # a service integration: StartExecution of a child machine, CodeBuild, EventBridge
             for key, contract in CHILD_INPUT.items():
                 if params and f"${{{key}}}" in json.dumps(params):
-                    check_against(contract, build(params["Input"], shape, item, where, found), where, found)
+                    given = params["Input"] if "Input" in params else params["Input.$"]
+                    check_against(contract, build(given, shape, item, where, found), where, found)
             result = object
         if state["Type"] != "Pass" and (selector := state.get("ResultSelector")):
             if shape_of(result) is None:  # a service's result: what the selector picks is opaque

@@ -88,7 +88,7 @@ def test_given_a_commit_that_cannot_be_read_when_recorded_then_the_build_is_fail
     def unreadable(repository, commit):
         raise SourceError(f"cannot read commit {commit} of repository {repository}: CommitDoesNotExistException")
 
-    monkeypatch.setattr(build_tasks, "commit_info", unreadable)
+    monkeypatch.setattr(build_tasks.build_steps.commits, "commit_info", unreadable)
     recorded = build_tasks.record_build_step({"app": "notes", "repository": "notes", "commitId": "f" * 40, "branch": "main"}, EXEC)
 
     build = cloud.get_build("notes", recorded["number"])
@@ -134,3 +134,12 @@ def test_given_the_teardown_function_when_a_step_is_unknown_or_lacks_its_key_the
         dispatch({"step": "checkStack", "app": "notes", "stage": "dev"})
     assert lacking.value.field == "attempt"
     assert set(dispatch.steps) == {"prepare", "deleteStack", "checkStack", "cleanUp", "finish", "failed", "finishApp"}
+
+
+def test_given_cache_dependencies_handed_a_build_that_is_not_one_then_it_names_builds(tasks):
+    """GIVEN CacheDependencies' input whose builds list holds a string (not a dependency build)
+    WHEN the step runs
+    THEN InvalidInput names ``builds`` before anything is kept (not an AttributeError)."""
+    with pytest.raises(InvalidInput) as refused:
+        tasks["tasks.build"].cache_dependencies_step({"app": "notes", "number": 1, "builds": ["dependency-builds/x"]})
+    assert refused.value.field == "builds"

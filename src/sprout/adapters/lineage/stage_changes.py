@@ -10,6 +10,7 @@ its stack name is free again, and the app's pipeline no longer lists it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,22 @@ def _same_stages(item: AppItem):  # the condition that the pipeline did not chan
 
 class StageChangeRepository:
     stack_owner: Callable[[str], tuple[str, str] | None]  # AppRepository's, beside it in Lineage
+
+    def set_stage_strategy(self, app_name: str, stage: str, strategy: dict[str, Any] | None) -> App:
+        """The strategy of ``stage`` in the app's pipeline (None: all at once), written only while the
+        pipeline is as it was read. StageNotFound when the app declares no such stage."""
+
+        def attempt() -> App | None:
+            item = _live_app(app_name)
+            app = to_app(item)
+            if app.stage(stage) is None:
+                raise StageNotFound(f"app {named(app_name)} has no stage {named(stage)}", field="stage")
+            stages = tuple(dataclasses.replace(s, strategy=strategy) if s.name == stage else s for s in app.stages)
+            txn = Txn()
+            txn.update("app", item, [AppItem.stages.set([spec_doc(s) for s in stages])], condition=_same_stages(item))
+            return None if txn.commit() else App(app.name, app.repository, app.template_path, stages, app.created_at)
+
+        return optimistically(f"set the strategy of stage {named(stage)}", attempt)
     def add_stage(self, app_name: str, spec: StageSpec, after: str | None = None) -> App:
         """Add ``spec`` to the pipeline and claim its stack, in one transaction. Raises Conflict (the
         app is being deleted, a stage of that name), StackNameTaken, InvalidInput."""

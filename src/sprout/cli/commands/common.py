@@ -104,3 +104,13 @@ def confirm(question: str, *, required: bool, yes: bool) -> None:
             f"{question[:-1] if question.endswith('?') else question}: this needs a confirm and "
             "stdin is not a terminal; re-run with --yes to confirm"
         )
+
+
+def strategy_arg(text: str) -> Any:
+    """--strategy: a preset's name as it is, or a JSON object (the API checks either)."""
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise SproutError(f"--strategy is not a JSON object: {e}") from None
+    return text

@@ -9,7 +9,15 @@ from typing import Any
 from sprout.cli import render
 from sprout.cli.client import ApiError, SproutClient, SproutError, UnknownStage, api_path
 from sprout.cli.commands import pipeline
-from sprout.cli.commands.common import Context, confirm, group, leaf, positive_float, positive_int
+from sprout.cli.commands.common import (
+    Context,
+    confirm,
+    group,
+    leaf,
+    positive_float,
+    positive_int,
+    strategy_arg,
+)
 from sprout.cli.follow import Progress, follow_deployment
 
 
@@ -134,16 +142,6 @@ def deployments_control(ctx: Context) -> int:
     ctx.emit(answer, lambda a: f"{a.get('requested')} requested of deployment {a.get('deployment')}; "
                                f"`sprout deployments show {ctx.args.app} {ctx.args.stage} {a.get('deployment')}`")
     return 0
-
-
-def strategy_arg(text: str) -> Any:
-    """--strategy: a preset's name as it is, or a JSON object (the API checks either)."""
-    if text.lstrip().startswith("{"):
-        try:
-            return json.loads(text)
-        except ValueError as e:
-            raise SproutError(f"--strategy is not a JSON object: {e}") from None
-    return text
 
 
 def source_build(client: SproutClient, app: str, stage: str) -> int:

@@ -1,4 +1,4 @@
-"""``sprout stages list|add|remove``, ``sprout apps delete`` and ``sprout previews
+"""``sprout stages list|add|remove|strategy``, ``sprout apps delete`` and ``sprout previews
 enable|disable|show``: the pipeline after registration (joined to the ``stages`` and ``apps``
 groups by delivery.py and apps.py)."""
 
@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from sprout.cli.client import api_path
-from sprout.cli.commands.common import Context, confirm, group, leaf, positive_int
+from sprout.cli.commands.common import Context, confirm, group, leaf, positive_int, strategy_arg
+
+STRATEGY_HELP = "a preset (canary10-1m, linear25-30s, ...) or a JSON object {type, percent, intervalSeconds, steps}"
 
 
 def add_stage_commands(stages: Any) -> None:
@@ -19,6 +21,12 @@ def add_stage_commands(stages: Any) -> None:
     add.add_argument("--branch", default=None, help="the branch it follows")
     add.add_argument("--auto-deploy", action="store_true", help="deploy every push of --branch")
     add.add_argument("--after", default=None, help="the stage it comes after (default: last before the previews)")
+    add.add_argument("--strategy", default=None, metavar="STRATEGY", help=STRATEGY_HELP)
+    strategy = leaf(stages, "strategy", stages_strategy,
+                    "set a stage's strategy: its promotes' default, and a push's deploys once it runs a build")
+    strategy.add_argument("app", metavar="APP", help="the app's name")
+    strategy.add_argument("stage", metavar="STAGE", help="the stage's name")
+    strategy.add_argument("strategy", metavar="STRATEGY", help=STRATEGY_HELP + "; allAtOnce: none")
     rm = leaf(stages, "remove", stages_remove,
               "remove a stage: its stack and what Sprout made for it are deleted; its history stays")
     rm.add_argument("app", metavar="APP", help="the app's name")
@@ -73,8 +81,20 @@ def stages_add(ctx: Context) -> int:
         body["branch"] = args.branch
     if args.after:
         body["after"] = args.after
+    if args.strategy:
+        body["strategy"] = strategy_arg(args.strategy)
     ctx.emit(ctx.client.request("POST", api_path("apps", args.app, "stages"), body),
              lambda a: f"added {args.stage}: pipeline " + " → ".join(s["name"] for s in a["stages"]))
+    return 0
+
+
+def stages_strategy(ctx: Context) -> int:
+    args = ctx.args
+    result = ctx.client.request("PATCH", api_path("apps", args.app, "stages", args.stage),
+                                {"strategy": strategy_arg(args.strategy)})
+    ctx.emit(result, lambda r: f"{args.app}/{args.stage}: " + (
+        f"{(r['strategy'] or {}).get('preset') or r['strategy']['type']}, steps {r['strategy']['steps']} % every "
+        f"{r['strategy']['intervalSeconds']} s" if r.get("strategy") else "all at once"))
     return 0
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
+from sprout import wiring
 from sprout.handlers.errors import install_error_handlers
 from sprout.handlers.http import resolver_handler
 from sprout.handlers.monitoring import access_logs, functions, metrics
 
+settings = wiring.settings()  # what this function needs, checked at its cold start
 app = APIGatewayRestResolver()
 app.include_router(access_logs.router)
 app.include_router(metrics.router)

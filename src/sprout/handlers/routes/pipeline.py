@@ -7,6 +7,7 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
+from sprout.domain.canary import default_strategy
 from sprout.domain.model import StageSpec
 from sprout.handlers.http import body_of, caller, json_response
 from sprout.handlers.views import app_view, lock_view
@@ -31,7 +32,8 @@ def list_stages(name: str) -> Response:
 def add_stage(name: str) -> Response:
     body = body_of(router)
     validate("stage_request", body)
-    spec = StageSpec(body["name"], body.get("branch"), bool(body.get("autoDeploy", False)))
+    spec = StageSpec(body["name"], body.get("branch"), bool(body.get("autoDeploy", False)),
+                     strategy=default_strategy(body.get("strategy"), "strategy"))
     app = router.context["stage_changes"].add(name, spec, body.get("after"))
     return json_response(201, app_view(app))
 

@@ -25,6 +25,14 @@ def get_stage(name: str, stage: str) -> Response:
     return json_response(200, view)
 
 
+@router.patch("/apps/<name>/stages/<stage>")
+def patch_stage(name: str, stage: str) -> Response:
+    """The stage's strategy: ``{"strategy": <preset | object | null>}``."""
+    app = router.context["stages"].set_strategy(name, stage, body_of(router))
+    spec = app.stage(stage)
+    return json_response(200, {"app": app.name, "stage": stage, "strategy": spec.strategy if spec else None})
+
+
 @router.get("/apps/<name>/stages/<stage>/deployments")
 def list_deployments(name: str, stage: str) -> Response:
     query = query_of(router)

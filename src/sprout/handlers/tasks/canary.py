@@ -1,5 +1,5 @@
-"""The promote state machine's canary tasks (statemachines/promote.asl.json): CanaryStep, called in
-a loop — begin, shift, judge, abort or promote, one thing per call (sprout.services.canary) — and
+"""The canary tasks of the deploy state machine (statemachines/deploy.asl.json: a promote's deploy
+with a strategy, and a push's to a stage with one): CanaryStep, called in a loop — begin, shift, judge, abort or promote, one thing per call (sprout.services.canary) — and
 CanaryAbandon, when a step failed for good."""
 
 from __future__ import annotations

@@ -82,6 +82,18 @@ class FakeLineage:
     def list_stages(self, app: str) -> list[Stage]:
         return [s for (a, _), s in self.stages.items() if a == app]
 
+    def stages_following(self, repository: str, branch: str) -> list[tuple[App, StageSpec]]:
+        return [(a, s) for name, a in sorted(self.apps.items()) if a.repository == repository
+                for s in a.stages if s.branch == branch]
+
+    def set_stage_strategy(self, app: str, stage: str, strategy: dict[str, Any] | None) -> App:
+        found = self.get_app(app)
+        if found.stage(stage) is None:
+            raise StageNotFound(f"app {app} has no stage {stage}", field="stage")
+        self.apps[app] = dataclasses.replace(found, stages=tuple(
+            dataclasses.replace(s, strategy=strategy) if s.name == stage else s for s in found.stages))
+        return self.apps[app]
+
     def stack_owner(self, stack: str) -> tuple[str, str] | None:
         return next(((a, s) for (a, s) in self.stages if f"{a}-{s}" == stack), None)
 
@@ -126,7 +138,8 @@ class FakeLineage:
     def finish_build(self, app: str, number: int, status: BuildStatus | str, functions: Any = (),
                      template_key: str | None = None, failure: dict[str, Any] | None = None,
                      notes: dict[str, Any] | None = None) -> Build:
-        build = dataclasses.replace(self.builds[(app, number)], status=BuildStatus(status), failure=failure)
+        build = dataclasses.replace(self.builds[(app, number)], status=BuildStatus(status), failure=failure,
+                                    functions=tuple(functions), template_key=template_key, notes=notes)
         self.builds[(app, number)] = build
         return build
 

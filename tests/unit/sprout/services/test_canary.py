@@ -45,10 +45,13 @@ class FakeSignal:
     def __init__(self):
         self.counted: dict[tuple[str, str], tuple[int, int]] = {}
         self.asked: list[dict[str, str]] = []
+        self.reads = 0  # calls: one per look, whatever it reads
 
-    def counts(self, versions, since, until):
-        self.asked.append(dict(versions))
-        return {name: self.counted.get((name, v), (0, 0)) for name, v in versions.items()}
+    def counts(self, sides, since, until):
+        self.reads += 1
+        self.asked += [dict(versions) for versions in sides.values()]
+        return {side: {name: self.counted.get((name, v), (0, 0)) for name, v in versions.items()}
+                for side, versions in sides.items()}
 
 
 class FakeNames:
@@ -146,7 +149,9 @@ def test_old_version_faults_are_not_read_and_a_clean_new_version_is_promoted(wor
     signal.counted[("notes-prod-Create", "1")] = (500, 500)
     signal.counted[("notes-prod-Create", "2")] = (50, 0)
     clock.advance(5)
+    reads = signal.reads
     assert run(canary, did, "BAKING", 0)["status"] == "BAKING"
+    assert signal.reads == reads + 1  # one judge tick, one read of both sides (one GetMetricData)
     clock.advance(6)
     assert run(canary, did, "BAKING", 0) == {"status": "PROMOTE", "index": 0}
     assert {"notes-prod-Create": "2"} in signal.asked and {"notes-prod-Create": "1"} in signal.asked
@@ -343,4 +348,28 @@ def test_a_canary_stopped_while_publishing_puts_latest_back_and_closes(world):
     assert canary.withdraw(d, "execution FAILED") is True
     assert [entry for entry in traffic.log if entry[0] == "weigh"] == []
     assert traffic.restored == [("notes-prod-Create", "artifacts/sha-1.zip")]
+    assert lineage.get_deployment("notes", "prod", did).status is DeploymentStatus.FAILED
+
+
+def test_a_canary_withdrawn_while_its_step_sets_the_weight_ends_with_no_weight(world):
+    """GIVEN a canary whose execution ends (the finalizer withdraws it) while a step is setting its
+    weight — the zero flip lands first, the step's 10 % after it
+    WHEN the step's weighing returns
+    THEN the step sees the deployment withdrawn and removes the weight again: no weight is left,
+    and the loop is told ABORTED."""
+    lineage, canary, traffic, _, _, did = world
+    run(canary, did)
+    original = traffic.weigh
+    withdrawn = []
+
+    def weigh_racing(weights):
+        if not withdrawn:  # the finalizer's withdraw (its zero flip included) lands before this weight
+            withdrawn.append(None)
+            withdrawn[0] = canary.withdraw(lineage.get_deployment("notes", "prod", did), "execution ABORTED")
+        return original(weights)
+
+    traffic.weigh = weigh_racing
+    assert run(canary, did, "SHIFT", 0) == {"status": "ABORTED", "index": 0}
+    assert withdrawn == [True]
+    assert traffic.aliases["notes-prod-Create"] == ("1", None, 0)
     assert lineage.get_deployment("notes", "prod", did).status is DeploymentStatus.FAILED
