@@ -21,7 +21,7 @@ from sprout.domain.model import (
 )
 from sprout.services.issues import Batch, Grouping, Issues, subscribe_stage
 
-GROUP = "/aws/lambda/notes-dev-CreateNote-abc"
+GROUP = "/aws/lambda/notes-dev/CreateNote"  # the name Package gives it (sprout.domain.function_logs)
 LINE = ("[ERROR] NameError: name 'gibberish' is not defined\nTraceback (most recent call last):\n"
         '  File "/var/task/create.py", line 3, in handler\n    gibberish.what  # db=pa55word-xyz\n')
 
