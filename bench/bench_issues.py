@@ -108,7 +108,7 @@ def main() -> None:
         outputs = boto3.client("cloudformation").describe_stacks(StackName="notes-dev")["Stacks"][0]["Outputs"]
         url = {o["OutputKey"]: o["OutputValue"] for o in outputs}["ApiUrl"]
         functions = sprout.request("GET", "/apps/notes/stages/dev/functions")["functions"]
-        group = "/aws/lambda/" + next(f["functionName"] for f in functions if f["logicalId"] == "CreateNoteFunction")
+        group = next(f["logGroup"] for f in functions if f["logicalId"] == "CreateNoteFunction")
 
         lags = latency(sprout, url, args.rounds)
         p50 = statistics.median(lags)
