@@ -64,10 +64,10 @@ class Teardown:
         removing = st.removing or {}
         stack = stack_name(app, stage)
         inventory = self.cloud.inventory(stack)  # read once: the plan, the watch and the access logs use it
-        functions = sorted(inventory.functions.values()) if inventory else []
+        functions = sorted(inventory.functions) if inventory else []  # logical ids: Package names their log groups
         access_groups = {access_log_group(a.api_id, a.stage) for a in inventory.apis} if inventory else set()
         planned = set((removing.get("plan") or {}).get("logGroups", ()))
-        plan = sorted(planned | access_groups | set(function_log_groups(functions)))
+        plan = sorted(planned | access_groups | set(function_log_groups(stack, functions)))
         # recorded before anything is deleted: a crash after the stack went still knows them
         self.lineage.note_removal(app, stage, plan={"logGroups": plan}, step="prepare")
         alarms = self.cloud.unwatch(app, stage, inventory)
