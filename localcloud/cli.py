@@ -64,24 +64,41 @@ def up(
         print(cloud.restored.line() + f"; up in {time.monotonic() - started:.1f} s", flush=True)
         for line in cloud.restored.ended:
             print(line, flush=True)
-    try:
-        print(f"localcloud ready {cloud.endpoint}" + (" (IAM enforced)" if enforce_iam else ""), flush=True)
+    failed: list[str] = []
+
+    def deploy_stacks() -> None:
+        """The stacks, one after the other, off the main thread: SIGTERM while one deploys must not wait
+        for the call in flight (CreateStack transforms a large template; seconds on a loaded machine),
+        so that the cloud exits within 5 s."""
         for name, template in stacks:
             try:
-                # SIGTERM while a stack deploys must not wait for it: the cloud exits within 5 s.
                 outputs = deploy(cloud, name, template, parameters or {}, stop=stop)
             except Interrupted:
-                return 0
+                return
             except StackFailed as e:
-                print(f"localcloud: {e}", file=sys.stderr, flush=True)
-                return 1
+                failed.append(f"localcloud: {e}")
+                stop.set()
+                return
+            except Exception as e:  # the cloud stopping under a call in flight: nothing to report
+                if not stop.is_set():
+                    failed.append(f"localcloud: stack {name}: {type(e).__name__}: {e}")
+                    stop.set()
+                return
+            if stop.is_set():
+                return
             rendered = " ".join(f"{k}={v}" for k, v in sorted(outputs.items()))
             print(f"stack {name} ready {rendered}", flush=True)
+
+    try:
+        print(f"localcloud ready {cloud.endpoint}" + (" (IAM enforced)" if enforce_iam else ""), flush=True)
+        threading.Thread(target=deploy_stacks, name="up-stacks", daemon=True).start()
         stop.wait()
     finally:
         cloud.stop()
+        for line in failed:
+            print(line, file=sys.stderr, flush=True)
         print("localcloud stopped", flush=True)
-    return 0
+    return 1 if failed else 0
 
 
 def _archive(args: argparse.Namespace) -> int:

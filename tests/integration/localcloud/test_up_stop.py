@@ -31,6 +31,6 @@ def test_given_sprouts_stack_still_deploying_when_sent_sigterm_then_it_exits_cle
             process.kill()
             process.wait()
     assert process.returncode == 0, "".join(printed) + rest
-    assert elapsed < 5, f"exited {elapsed:.1f} s after SIGTERM"
+    assert elapsed < 5, f"exited {elapsed:.1f} s after SIGTERM; its last lines:\n{rest[-2000:]}"
     assert "stack sprout ready" not in rest
     assert "localcloud stopped" in rest
