@@ -41,6 +41,7 @@ from sprout.domain.canary import (
     Control,
     Verdict,
     Weight,
+    bad_count,
     control_refusal,
     judge,
     strategy_of,
@@ -48,6 +49,7 @@ from sprout.domain.canary import (
 from sprout.domain.errors import Conflict, named
 from sprout.domain.model import Build, Deployment, DeploymentStatus
 from sprout.domain.pipeline import iso, parse_iso, stack_name
+from sprout.domain.stages import function_log_groups
 from sprout.observability import logger, metrics
 
 PARALLEL = 16  # functions published at once
@@ -64,6 +66,13 @@ class Traffic(Protocol):
 class VersionSignal(Protocol):
     def counts(self, sides: dict[str, dict[str, str]], since: datetime,
                until: datetime) -> dict[str, dict[str, tuple[int, int]]]: ...
+
+
+class VersionFaults(Protocol):
+    def access_logs(self, stack: str) -> list[str]: ...
+
+    def answered_5xx(self, access_logs: list[str], streams: dict[str, tuple[str, str]], since: datetime,
+                     until: datetime) -> dict[str, int]: ...
 
 
 class FunctionNames(Protocol):
@@ -94,8 +103,9 @@ class CanaryLineage(Protocol):
 
 class Canary:
     def __init__(self, lineage: CanaryLineage, traffic: Traffic, signal: VersionSignal, stacks: FunctionNames,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC), faults: VersionFaults | None = None):
         self.lineage, self.traffic, self.signal, self.stacks, self.now = lineage, traffic, signal, stacks, now
+        self.faults = faults
 
     # -- the machine's one step --
 
@@ -124,7 +134,11 @@ class Canary:
             return {"status": "DEPLOY", "index": 0}
         canary = {"state": "PUBLISHING", "startedAt": iso(self.now()), "functions": {f.logical_id: names[f.logical_id] for f in changed},
                   "previous": {f.logical_id: current.versions[f.logical_id] for f in changed},
-                  "restore": {f.logical_id: old[f.logical_id].s3_key for f in changed}, "versions": {}}
+                  "restore": {f.logical_id: old[f.logical_id].s3_key for f in changed}, "versions": {},
+                  # where the judge finds the new versions' handled 5xx (_counts): the stage's access
+                  # logs and each function's log group (the one place Sprout names them)
+                  "accessLogs": self.faults.access_logs(stack_name(d.app, d.stage)) if self.faults else [],
+                  "logGroups": {f.logical_id: function_log_groups([names[f.logical_id]])[0] for f in changed}}
         self.lineage.record_canary(d.app, d.stage, d.id, canary)  # recorded before $LATEST changes
         with ThreadPoolExecutor(max_workers=min(PARALLEL, len(changed))) as pool:  # the functions in parallel
             published = list(pool.map(lambda f: self.traffic.publish_artifact(names[f.logical_id], f.s3_key), changed))
@@ -140,13 +154,26 @@ class Canary:
         started = parse_iso(canary["startedAt"]).replace(second=0, microsecond=0)
         sides = {side: {canary["functions"][lid]: canary[side][lid] for lid in canary["versions"]}
                  for side in ("versions", "previous")}
-        counted = self.signal.counts(sides, started, self.now() + timedelta(seconds=60))
+        until = self.now() + timedelta(seconds=60)
+        counted = self.signal.counts(sides, started, until)
+        answered = self._answered_5xx(canary, started, until)
         out = {}
         for side in sides:
             per = counted.get(side) or {}
+            if side == "versions":  # the new versions' failures: Lambda errors or 5xx answers, counted once
+                per = {name: (r, bad_count(e, answered.get(name, 0))) for name, (r, e) in per.items()}
             out[side] = (sum(r for r, _ in per.values()), sum(e for _, e in per.values()),
                          {name: [r, e] for name, (r, e) in per.items()})
         return out
+
+    def _answered_5xx(self, canary: dict[str, Any], since: datetime, until: datetime) -> dict[str, int]:
+        """The 5xx each new version answered since the canary began (a handler that returns 500
+        is no Lambda error): from the stage's access logs, none read when there is no access log."""
+        groups = canary.get("logGroups") or {}
+        if self.faults is None or not canary.get("accessLogs") or not groups:
+            return {}
+        streams = {canary["functions"][lid]: (groups[lid], v) for lid, v in canary["versions"].items() if lid in groups}
+        return self.faults.answered_5xx(list(canary["accessLogs"]), streams, since, until)
 
     def _shift(self, d: Deployment, index: int) -> dict[str, Any]:
         canary = d.canary or {}
