@@ -6,6 +6,7 @@ import base64
 import datetime
 import io
 import json
+import re
 import socket
 import time
 import uuid
@@ -507,7 +508,8 @@ def test_given_access_log_settings_set_by_update_stage_when_requests_arrive_then
         '"method":"$context.httpMethod","resource":"$context.resourcePath","path":"$context.path","status":$context.status,'
         '"time":"$context.requestTime","epoch":$context.requestTimeEpoch,"protocol":"$context.protocol",'
         '"len":$context.responseLength,"integ":"$context.integrationStatus","err":"$context.error.message",'
-        '"errType":"$context.error.responseType","stage":"$context.stage","api":"$context.apiId","ext":"$context.extendedRequestId"}'
+        '"errType":"$context.error.responseType","stage":"$context.stage","api":"$context.apiId","ext":"$context.extendedRequestId",'
+        '"invocation":"$context.integration.requestId"}'
     )
     apigw = cloud.client("apigateway")
     # as on AWS, the account needs a CloudWatch role API Gateway can assume before a stage may log
@@ -543,6 +545,13 @@ def test_given_access_log_settings_set_by_update_stage_when_requests_arrive_then
         datetime.datetime.strptime(first["time"], "%d/%b/%Y:%H:%M:%S +0000")
         assert second["status"] == 403 and second["err"] == "Missing Authentication Token"
         assert second["errType"] == "MISSING_AUTHENTICATION_TOKEN" and second["resource"] == "-"
+        # the integration's request id is the Lambda invocation's: its START line, in the stream of
+        # the version the live alias ran; no integration, no id
+        assert second["invocation"] == "-"
+        echo_group = "/aws/lambda/" + api["arns"]["echo"].rsplit(":", 1)[-1]
+        pattern = '"START RequestId: ' + first["invocation"] + '"'
+        started = _poll(lambda: logs.filter_log_events(logGroupName=echo_group, filterPattern=pattern)["events"])
+        assert started and re.match(r"\d{4}/\d\d/\d\d/\[\d+\]", started[0]["logStreamName"]), started
         streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
         assert len(streams) == 1
     finally:
