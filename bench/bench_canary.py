@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_promote import BROKEN, FUNCTION, MARKER, NOTES, App  # noqa: E402
-from bench.cloud import start_cloud, stop_cloud  # noqa: E402
+from bench.cloud import bench_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 from sprout.domain.canary import parse_strategy  # noqa: E402
@@ -203,17 +202,12 @@ def main() -> None:
     parser.add_argument("--flips-only", action="store_true", help="measure the abort flips alone")
     args = parse(parser, rate=10.0, interval=10, sizes="1")
     parse_strategy({"type": "canary", "percent": 10, "intervalSeconds": args.interval})  # refuse a bad --interval early
-    base = Path(tempfile.mkdtemp(prefix="sprout-bench-canary-"))
-    cloud = start_cloud(base / "cloud", enforce_iam=True)
-    try:
+    with bench_cloud("sprout-bench-canary-", enforce_iam=True) as (cloud, base):
         sprout = SproutClient(cloud.api_url)
         if not args.flips_only:
             notes_canaries(sprout, base, args.rate, args.interval)
         for size in (int(s) for s in args.sizes.split(",")):
             abort_flip(sprout, base, size)
-    finally:
-        stop_cloud(cloud)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

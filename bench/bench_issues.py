@@ -18,7 +18,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,10 +28,9 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_promote import BROKEN, MARKER, NOTES, App  # noqa: E402
-from bench.cloud import stop_cloud  # noqa: E402
+from bench.cloud import bench_cloud  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
-from sprout.cli.local import LocalSprout  # noqa: E402
 
 ISSUES = "/apps/notes/stages/dev/issues"
 LINE = ("[ERROR] NameError: name 'gibberish' is not defined\nTraceback (most recent call last):\n"
@@ -93,11 +91,7 @@ def main() -> None:
     parser.add_argument("--errors", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60)
     args = parse(parser, rounds=2, errors=500, seconds=5)
-    base = Path(tempfile.mkdtemp(prefix="sprout-bench-issues-"))
-    cloud = LocalSprout.start(base / "cloud", cwd=ROOT, extra_args=("--enforce-iam",))
-    os.environ.update(AWS_ENDPOINT_URL=cloud.endpoint, AWS_DEFAULT_REGION="us-east-1",
-                      AWS_ACCESS_KEY_ID="localcloud", AWS_SECRET_ACCESS_KEY="localcloud")
-    try:
+    with bench_cloud("sprout-bench-issues-", enforce_iam=True) as (cloud, base):
         sprout = SproutClient(cloud.api_url)
         work = shutil.copytree(NOTES, base / "notes", ignore=shutil.ignore_patterns("__pycache__"))
         app = App(sprout, "notes", work)
@@ -108,7 +102,7 @@ def main() -> None:
         outputs = boto3.client("cloudformation").describe_stacks(StackName="notes-dev")["Stacks"][0]["Outputs"]
         url = {o["OutputKey"]: o["OutputValue"] for o in outputs}["ApiUrl"]
         functions = sprout.request("GET", "/apps/notes/stages/dev/functions")["functions"]
-        group = "/aws/lambda/" + next(f["functionName"] for f in functions if f["logicalId"] == "CreateNoteFunction")
+        group = next(f["logGroup"] for f in functions if f["logicalId"] == "CreateNoteFunction")
 
         lags = latency(sprout, url, args.rounds)
         p50 = statistics.median(lags)
@@ -118,9 +112,6 @@ def main() -> None:
         exact = issues == 1 and counted == args.errors
         print(f"{args.errors} errors of one fingerprint over {args.seconds:g} s: {issues} issue(s), counted {counted} "
               f"({'exact' if exact else 'WRONG'}); all counted {lag:.2f} s after the last line", flush=True)
-    finally:
-        stop_cloud(cloud)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 if __name__ == "__main__":

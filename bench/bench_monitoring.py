@@ -143,12 +143,12 @@ def seeded_stage(cloud: LocalSprout, data_dir: Path, lines: int, stages: list[di
     api = settings["apis"][0]
     api_name = boto3.client("apigateway").get_rest_api(restApiId=api["apiId"])["name"]
     functions = {f["logicalId"]: f for f in sprout.request("GET", "/apps/notes/stages/dev/functions")["functions"]}
-    create = functions["CreateNoteFunction"]["functionName"]
+    create_group = functions["CreateNoteFunction"]["logGroup"]  # /aws/lambda/notes-dev/CreateNoteFunction
     t = time.monotonic()
     now_ms = int(time.time() * 1000)
     logs = boto3.client("logs")
     put_lines(logs, api["logGroup"], "seeded", access_lines(lines, now_ms))
-    put_lines(logs, f"/aws/lambda/{create}", "2026/12/02/[1]seeded", function_lines(lines, now_ms))
+    put_lines(logs, create_group, "2026/12/02/[1]seeded", function_lines(lines, now_ms))
     seed_metrics(boto3.client("cloudwatch"), api_name, "dev", datetime.now(UTC))
     print(f"seeded {lines} access-log lines, {lines} function log lines and a day of 1-minute "
           f"API metrics in {time.monotonic() - t:.1f} s\n", flush=True)

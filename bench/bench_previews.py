@@ -74,7 +74,7 @@ def gone(sprout: SproutClient, stage: str) -> bool:
     view = sprout.request("GET", f"/apps/{APP}/stages/{stage}")
     if not view.get("removedAt"):
         return False
-    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{APP}-{stage}-")["logGroups"]
+    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{APP}-{stage}/")["logGroups"]
     return url_of(f"{APP}-{stage}") is None and not groups
 
 

@@ -14,7 +14,7 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from localcloud.lambda_runner import limits, routing
+from localcloud.lambda_runner import limits, logging_config, routing
 from localcloud.lambda_runner.code import BadCode
 from localcloud.lambda_runner.runner import Outcome, Runner, Target, Throttled, UnsupportedFunction
 from localcloud.moto_hooks import MotoContractBroken, hook, require
@@ -26,6 +26,7 @@ _FUNCTION_ARN = re.compile(r"^arn:[^:]+:lambda:[^:]+:\d{12}:function:([^:]+)(?::
 
 
 def install(cloud: Any) -> None:
+    logging_config.install(cloud)  # first: the configuration read below answers LoggingConfig
     limits.install(cloud)
     routing.install(cloud)
     errors = _errors()

@@ -57,7 +57,7 @@ UNZIPPED_MESSAGE = f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes"
 _VERSIONED = (
     "code_sha_256", "handler", "run_time", "memory_size", "timeout", "role", "environment_vars",
     "layers", "description", "ephemeral_storage", "_architectures", "tracing_config", "_vpc_config",
-    "kms_key_arn", "image_config", "package_type",
+    "kms_key_arn", "image_config", "package_type", "_localcloud_logging_config",
 )
 
 

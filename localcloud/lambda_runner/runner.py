@@ -23,7 +23,7 @@ from typing import Any
 from localcloud import faults, iam
 from localcloud.cloud import ROOT_ACCESS_KEY, ROOT_SECRET_KEY
 from localcloud.lambda_runner import code as codebase
-from localcloud.lambda_runner import interpreters
+from localcloud.lambda_runner import interpreters, logging_config
 from localcloud.lambda_runner.telemetry import Datum, LogEvent, Telemetry
 from localcloud.lambda_runner.worker import Pool, PoolClosed, Reply, Worker
 
@@ -81,7 +81,8 @@ class Target:
 
     @property
     def log_group(self) -> str:
-        return f"/aws/lambda/{self.name}"
+        """Where Lambda writes the version's lines: its LoggingConfig.LogGroup, else /aws/lambda/<name>."""
+        return logging_config.log_group(self.config, self.name)
 
 
 @dataclass
@@ -117,6 +118,7 @@ class Runner:
         self._read_code = read_code
         self._read_layer = read_layer
         self.telemetry = Telemetry(cloud.client)
+        self._log_writes = logging_config.WritePermission(cloud.region, cloud.account_id)
         self._pools: dict[tuple[str, str], tuple[tuple, Pool, Spec]] = {}
         self._lock = threading.Lock()
         self._active: dict[str, int] = defaultdict(int)
@@ -278,7 +280,8 @@ class Runner:
             report += status
         events.append((end_ms, report))
 
-        self.telemetry.log(target.log_group, worker.log_stream, events)
+        if self._log_writes.allows(target.config.get("Role"), target.log_group, worker.log_stream):
+            self.telemetry.log(target.log_group, worker.log_stream, events)  # else lost, as on AWS
         self.telemetry.metrics(
             "AWS/Lambda",
             self._invocation_metrics(target, duration_ms, function_error is not None, concurrent),
@@ -366,6 +369,7 @@ class Runner:
             json.dumps(config.get("Environment", {}).get("Variables", {}), sort_keys=True),
             tuple(layer["Arn"] for layer in config.get("Layers") or []),
             config.get("Role"),
+            json.dumps(config.get("LoggingConfig"), sort_keys=True),  # the group and stream its workers log to
         )
         key = (target.name, target.version)
         with self._lock:
@@ -484,7 +488,7 @@ class Runner:
         if self._stopping.is_set():
             raise PoolClosed()
         now = datetime.now(UTC)
-        stream = f"{now:%Y/%m/%d}/[{target.version}]{uuid.uuid4().hex}"
+        stream = logging_config.log_stream(target.config, target.name, target.version, now)
         env = dict(spec.env)
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = stream
         credentials = self._role_credentials(target)

@@ -34,7 +34,7 @@ _CONFIG_DEFAULTS: dict[str, Any] = {
     "EphemeralStorage": {"Size": 512},
     "DeadLetterConfig": {},
     "KmsKeyArn": "",
-    "LoggingConfig": None,
+    "LoggingConfig": {},  # LogGroup, LogFormat, levels; removed: Lambda's defaults (lambda_runner.logging_config)
 }
 _API_NAME = {"KmsKeyArn": "KMSKeyArn"}
 

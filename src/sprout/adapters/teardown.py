@@ -50,7 +50,7 @@ class StageCloud:
         inventory = self._inventory(stack)
         if inventory is None:
             return [], []
-        return sorted(inventory.functions.values()), sorted(access_log_group(a.api_id, a.stage) for a in inventory.apis)
+        return sorted(inventory.functions), sorted(access_log_group(a.api_id, a.stage) for a in inventory.apis)
 
     def unwatch(self, app: str, stage: str) -> list[str]:
         """Auto-rollback off as ``PUT .../auto-rollback {"enabled": false}`` does it (alarms forgotten,

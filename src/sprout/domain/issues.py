@@ -407,6 +407,7 @@ def set_status(issue: Issue, status: str, at: str, by: str | None) -> Issue:
 
 
 def version_of_stream(stream: str) -> str | None:
-    """The function version a Lambda log stream belongs to (``2026/12/07/[3]abc…`` -> ``3``)."""
-    m = re.match(r"^\d{4}/\d{2}/\d{2}/\[([^\]]{1,20})\]", stream)
+    """The function version a Lambda log stream belongs to (``2026/12/07/[3]abc…`` -> ``3``; in a
+    log group named by LoggingConfig, as Sprout names them, ``2026/12/07/notes-dev-Create-X[3]abc…``)."""
+    m = re.match(r"^\d{4}/\d{2}/\d{2}/[\w.-]{0,140}\[([^\]]{1,20})\]", stream)
     return m[1] if m else None

@@ -14,7 +14,8 @@ the dependency build) into a deterministic zip, and returns:
   ``{Ref: X}``, ``!Sub s`` becomes ``{Fn::Sub: s}``) with every local ``CodeUri``/``ContentUri``
   replaced by ``s3://{bucket}/artifacts/{sha256}.zip`` and every local state machine
   ``DefinitionUri`` (and API ``DefinitionUri``) inlined as ``Definition`` (``DefinitionBody``),
-  and, given ``roles``, Sprout's permissions boundary and role path on every role-making resource.
+  and, given ``roles``, Sprout's permissions boundary and role path on every role-making resource,
+  and on every function the log group Sprout names for it (sprout.domain.function_logs).
 
 The source is read through a :class:`~sprout.domain.source_tree.SourceTree`.
 
@@ -37,6 +38,7 @@ from sprout.domain.dependencies import (
     Dependencies,
 )
 from sprout.domain.errors import PackagingError
+from sprout.domain.function_logs import own_log_groups
 from sprout.domain.model import LIVE_ALIAS, FunctionArtifact
 from sprout.domain.settings_values import add_version_parameters
 from sprout.domain.source_tree import SourceTree, normalize
@@ -147,6 +149,7 @@ def package(
     _publish_live_alias(packaged)
     if roles is not None:
         bound_roles(packaged, roles)
+    own_log_groups(packaged)  # every function logs where Sprout says (sprout.domain.function_logs)
     functions: list[FunctionArtifact] = []
     layers: dict[str, str] = {}
     for logical_id, resource in template["Resources"].items():

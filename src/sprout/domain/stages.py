@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sprout.domain.errors import Conflict, InvalidInput, named
+from sprout.domain.function_logs import function_log_group
 from sprout.domain.model import StageSpec
 
 STAGE_NAME = re.compile(r"[a-z][a-z0-9-]{0,23}")
@@ -113,6 +114,6 @@ def sweep_restarts(removing: dict[str, Any], running: bool | None, now: datetime
     return now - datetime.fromisoformat(str(since).replace("Z", "+00:00")) > START_GRACE
 
 
-def function_log_groups(function_names: Sequence[str]) -> list[str]:
-    """The log groups Lambda creates for a stage's functions (they bill for storage)."""
-    return sorted({f"/aws/lambda/{name}" for name in function_names if name})
+def function_log_groups(stack: str, logical_ids: Sequence[str]) -> list[str]:
+    """The log groups of a stage's functions (they bill for storage): the names Package gave them."""
+    return sorted({function_log_group(stack, logical_id) for logical_id in logical_ids if logical_id})

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from sprout.domain.auto_rollback import ISSUES_FILTER, parse_filter_name
 from sprout.domain.errors import Conflict, InvalidInput, NotFound, named
+from sprout.domain.function_logs import function_log_group
 from sprout.domain.issues import (
     MAX_FINGERPRINTS_PER_BATCH,
     MAX_SAMPLES,
@@ -34,6 +35,7 @@ from sprout.domain.issues import (
     version_of_stream,
 )
 from sprout.domain.model import Build, Deployment, DeploymentStatus
+from sprout.domain.pipeline import stack_name
 from sprout.domain.tokens import listing, seal, unseal
 
 MAX_ATTEMPTS = 8  # read-absorb-write rounds of one issue before the batch is retried by Lambda
@@ -262,11 +264,11 @@ def open_issues_of_build(store: IssueStore, app: str, stage: str, build: int) ->
 def subscribe_stage(store: IssueStore, subscriber: Subscriber, app: str, stage: str, functions: dict[str, str],
                     destination: str, deployment: str | None) -> dict[str, Any]:
     """Subscribe every function log group of a deployed stage (``functions``: logical id ->
-    physical name) to the issues function. The groups are recorded first (a line delivered before
+    physical name; each logs to the group Package named, sprout.domain.function_logs) to the issues function. The groups are recorded first (a line delivered before
     the record would be refused), the filters put, and a group CloudWatch Logs refuses (it allows 2
     subscription filters per log group, and the app's own may hold both) recorded as not
     subscribed, with the reason: the deployment goes on, that function's errors are not grouped."""
-    groups = {f"/aws/lambda/{name}": logical for logical, name in sorted(functions.items())}
+    groups = {function_log_group(stack_name(app, stage), logical): logical for logical in sorted(functions)}
     previous = set((store.issue_watch(app, stage) or {}).get("groups") or {})
     store.record_issue_watch(app, stage, groups, [], deployment)
     name = f"{ISSUES_FILTER}#{app}#{stage}"

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sprout.domain.errors import NotDeployed, StageNotFound, named
+from sprout.domain.function_logs import function_log_group
 from sprout.domain.issues import mask_values
 from sprout.domain.model import LIVE_ALIAS, App, Build, Deployment
 from sprout.domain.monitoring import (
@@ -160,18 +161,20 @@ class Monitoring:
     def functions(self, app: str, stage: str) -> dict[str, Any]:
         target = self.deployed(app, stage)
         versions = target.deployment.versions or {}
-        return {"functions": [{"logicalId": logical_id, "functionName": name, "version": versions.get(logical_id)}
+        stack = stack_name(app, stage)
+        return {"functions": [{"logicalId": logical_id, "functionName": name, "version": versions.get(logical_id),
+                               "logGroup": function_log_group(stack, logical_id)}
                               for logical_id, name in sorted(target.inventory.functions.items())]}
 
     def function_logs(self, app: str, stage: str, fn: str, span: TimeRange, errors: bool, limit: int,
                       next_token: str | None) -> dict[str, Any]:
         """The function's log events newest first (``errors``: failures only), a page at a time."""
         target = self.deployed(app, stage, checked=True)
-        logical_id, name = target.function(fn)
+        logical_id, _ = target.function(fn)
         logs_of = listing("function-logs", app, stage, logical_id)
         cursor = decode_cursor(logs_of, next_token) if next_token else None
         events, next_cursor = self.logs.newest(
-            [f"/aws/lambda/{name}"], ERRORS_FILTER if errors else "", span.since_ms, span.until_ms, limit, cursor
+            [function_log_group(stack_name(app, stage), logical_id)], ERRORS_FILTER if errors else "", span.since_ms, span.until_ms, limit, cursor
         )
         # masked as an issue's samples are: the running build's environment values, secret-looking values
         secrets = env_values(self.lineage.get_build(app, target.deployment.build)) if events else []

@@ -34,7 +34,7 @@ class TeardownLineage(Protocol):
 class StageCloud(Protocol):
     """What the teardown does in AWS (sprout.adapters.teardown)."""
 
-    def resources(self, stack: str) -> tuple[list[str], list[str]]: ...  # (function names, access-log groups)
+    def resources(self, stack: str) -> tuple[list[str], list[str]]: ...  # (function logical ids, access-log groups)
     def unwatch(self, app: str, stage: str) -> list[str]: ...  # the alarms it deleted
     def access_logs_off(self, stack: str) -> None: ...
     def delete_stack(self, stack: str) -> None: ...
@@ -57,7 +57,7 @@ class Teardown:
         stack = stack_name(app, stage)
         functions, access_groups = self.cloud.resources(stack)
         planned = set((removing.get("plan") or {}).get("logGroups", ()))
-        plan = sorted(planned | set(access_groups) | set(function_log_groups(functions)))
+        plan = sorted(planned | set(access_groups) | set(function_log_groups(stack, functions)))
         # recorded before anything is deleted: a crash after the stack went still knows them
         self.lineage.note_removal(app, stage, plan={"logGroups": plan}, step="prepare")
         alarms = self.cloud.unwatch(app, stage)

@@ -14,6 +14,10 @@ LAMBDA_TRUST = {
 }
 
 
+# what SAM attaches to a function's role: Lambda writes the function's log lines with it
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
 def python_zip(code: str, filename: str = "app.py") -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -22,14 +26,14 @@ def python_zip(code: str, filename: str = "app.py") -> bytes:
 
 
 def lambda_role(cloud, name: str) -> str:
-    """An execution role Lambda can assume (moto checks the role exists)."""
+    """An execution role Lambda can assume (moto checks the role exists), that may write its logs."""
     iam = cloud.client("iam")
     try:
         return iam.get_role(RoleName=name)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
-        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"][
-            "Arn"
-        ]
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+        iam.attach_role_policy(RoleName=name, PolicyArn=BASIC_EXECUTION)
+        return arn
 
 
 def service_role(cloud, name: str, service: str | list[str], statements: list[dict]) -> str:
@@ -45,6 +49,8 @@ def service_role(cloud, name: str, service: str | list[str], statements: list[di
         arn = iam.get_role(RoleName=name)["Role"]["Arn"]
     except iam.exceptions.NoSuchEntityException:
         arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        if "lambda.amazonaws.com" in ([service] if isinstance(service, str) else service):
+            iam.attach_role_policy(RoleName=name, PolicyArn=BASIC_EXECUTION)  # a function's role writes its logs
     if not statements:
         return arn
     iam.put_role_policy(

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.integration.localcloud.lambda_helpers import service_role
 
@@ -69,19 +70,20 @@ def invoke(lam, name, event=None, **kwargs):
     return response
 
 
-def log_messages(cloud, name, until=None, timeout=8.0) -> list[str]:
-    """All messages in /aws/lambda/<name>, polling until ``until(messages)`` holds."""
+def log_messages(cloud, name, until=None, timeout=8.0, group=None) -> list[str]:
+    """All messages in ``group`` (default /aws/lambda/<name>), polling until ``until(messages)`` holds."""
     logs = cloud.client("logs")
+    group = group or f"/aws/lambda/{name}"
     deadline = time.monotonic() + timeout
     messages: list[str] = []
     while True:
         try:
-            streams = logs.describe_log_streams(logGroupName=f"/aws/lambda/{name}")["logStreams"]
+            streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
             messages = [
                 e["message"]
                 for s in streams
                 for e in logs.get_log_events(
-                    logGroupName=f"/aws/lambda/{name}", logStreamName=s["logStreamName"]
+                    logGroupName=group, logStreamName=s["logStreamName"]
                 )["events"]
             ]
         except logs.exceptions.ResourceNotFoundException:
@@ -100,6 +102,64 @@ def test_given_a_python_function_when_invoked_then_its_code_returns_the_result(c
     assert "FunctionError" not in response
     assert response["Body"] == {"event": {"order": 42}}
     assert response["ExecutedVersion"] == "$LATEST"
+
+
+def test_given_a_logging_config_log_group_then_lambda_answers_it_and_writes_every_line_there(cloud, lam, role, uid):
+    """GIVEN a function created with LoggingConfig.LogGroup /aws/lambda/app-<uid>/Echo
+    WHEN its configuration is read and it is invoked; then its LoggingConfig is changed (JSON, another
+    group), and then cleared; and a LogGroup Lambda's pattern refuses is given
+    THEN the configuration answers it with Lambda's defaults filled in, START/END/REPORT land in that
+    group (created by the runner) in streams named YYYY/MM/DD/<function>[$LATEST]<id>, the default
+    group is never made; the update moves the lines, clearing it returns to /aws/lambda/<name>;
+    the bad name is InvalidParameterValueException"""
+    group, other = f"/aws/lambda/app-{uid}/Echo", f"/aws/lambda/app-{uid}/Moved"
+    name = create(lam, role, f"grouped-{uid}", "app.describe", LoggingConfig={"LogGroup": group})
+    assert lam.get_function_configuration(FunctionName=name)["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": group}
+    assert lam.get_function(FunctionName=name)["Configuration"]["LoggingConfig"]["LogGroup"] == group
+
+    body = invoke(lam, name, {})["Body"]
+    assert body["context"]["log_group_name"] == group and body["env"]["AWS_LAMBDA_LOG_GROUP_NAME"] == group
+    messages = log_messages(cloud, name, group=group, until=lambda m: any(x.startswith("REPORT") for x in m))
+    assert [m.split(" ")[0] for m in messages if m.startswith(("START", "END", "REPORT"))] == ["START", "END", "REPORT"]
+    logs = cloud.client("logs")
+    streams = [s["logStreamName"] for s in logs.describe_log_streams(logGroupName=group)["logStreams"]]
+    assert streams and all(re.fullmatch(rf"\d{{4}}/\d{{2}}/\d{{2}}/{name}\[\$LATEST\][0-9a-f]{{32}}", s) for s in streams), streams
+    assert logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{name}")["logGroups"] == []
+
+    lam.update_function_configuration(FunctionName=name, LoggingConfig={"LogFormat": "JSON", "LogGroup": other})
+    assert lam.get_function_configuration(FunctionName=name)["LoggingConfig"] == {
+        "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO", "LogGroup": other}
+    assert invoke(lam, name, {})["Body"]["context"]["log_group_name"] == other
+    assert any(m.startswith("REPORT") for m in log_messages(
+        cloud, name, group=other, until=lambda m: any(x.startswith("REPORT") for x in m)))
+
+    lam.update_function_configuration(FunctionName=name, LoggingConfig={})
+    assert lam.get_function_configuration(FunctionName=name)["LoggingConfig"] == {
+        "LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"}
+    with pytest.raises(ClientError) as refused:
+        lam.update_function_configuration(FunctionName=name, LoggingConfig={"LogGroup": "no spaces allowed"})
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert lam.get_function_configuration(FunctionName=name)["LoggingConfig"]["LogGroup"] == f"/aws/lambda/{name}"
+
+
+def test_given_a_role_that_may_not_write_logs_then_lambda_loses_its_lines_silently(cloud, lam, role, uid):
+    """GIVEN two functions logging to one group: one whose execution role has no policy at all, one
+    whose role may write logs (AWSLambdaBasicExecutionRole)
+    WHEN the first is invoked, then the second (the sentinel)
+    THEN both answer; the sentinel's lines land in the group and the first's never do (Lambda writes
+    a function's logs with its role: with IAM enforced, a role that may not loses them, as on AWS)"""
+    group = f"/aws/lambda/mute-{uid}/Shared"
+    trust = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    bare = cloud.client("iam").create_role(RoleName=f"mute-{uid}", AssumeRolePolicyDocument=json.dumps(trust))
+    mute = create(lam, bare["Role"]["Arn"], f"mute-{uid}", "app.echo", LoggingConfig={"LogGroup": group})
+    loud = create(lam, role, f"loud-{uid}", "app.echo", LoggingConfig={"LogGroup": group})
+
+    assert invoke(lam, mute, {"n": 1})["Body"] == {"event": {"n": 1}}
+    assert invoke(lam, loud, {"n": 2})["Body"] == {"event": {"n": 2}}
+    log_messages(cloud, loud, group=group, until=lambda m: any(x.startswith("REPORT") for x in m))
+    streams = [s["logStreamName"] for s in cloud.client("logs").describe_log_streams(logGroupName=group)["logStreams"]]
+    assert any(f"/{loud}[" in s for s in streams) and not any(f"/{mute}[" in s for s in streams), streams
 
 
 def test_given_a_function_when_invoked_then_it_sees_its_context_environment_and_the_local_cloud(

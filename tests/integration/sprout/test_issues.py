@@ -33,7 +33,8 @@ def issues_path(notes: AppRepo, rest: str = "") -> str:
 def create_log_group(notes: AppRepo) -> str:
     functions = notes.api.request("GET", f"/apps/{notes.name}/stages/dev/functions")["functions"]
     [create] = [f for f in functions if f["logicalId"] == "CreateNote" or "create" in f["logicalId"].lower()]
-    return f"/aws/lambda/{create['functionName']}"
+    assert create["logGroup"] == f"/aws/lambda/{notes.name}-dev/{create['logicalId']}"  # the name Package gave it
+    return create["logGroup"]
 
 
 def error_of(call) -> ApiError:
@@ -173,7 +174,7 @@ def test_given_a_log_group_whose_two_filter_slots_are_the_apps_then_the_deploy_g
     logs = cloud.client("logs")
     functions = api.request("GET", f"/apps/{notes.name}/stages/dev/functions")["functions"]
     [get] = [f for f in functions if "get" in f["logicalId"].lower()]
-    group = f"/aws/lambda/{get['functionName']}"
+    group = get["logGroup"]
     logs.delete_subscription_filter(logGroupName=group, filterName=f"sprout-is#{notes.name}#dev")
     for name in ("team-a", "team-b"):
         logs.put_subscription_filter(logGroupName=group, filterName=name, filterPattern="",

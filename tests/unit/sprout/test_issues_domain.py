@@ -222,6 +222,7 @@ def test_given_log_streams_then_the_version_is_read_from_them():
     THEN the version in brackets is the function version ($LATEST included), else None"""
     assert issues.version_of_stream("2026/12/07/[3]0123abcd") == "3"
     assert issues.version_of_stream("2026/12/07/[$LATEST]0123abcd") == "$LATEST"
+    assert issues.version_of_stream("2026/12/07/notes-dev-CreateNote-X1[3]0123abcd") == "3"  # a LoggingConfig group's stream
     assert issues.version_of_stream("forged") is None
 
 

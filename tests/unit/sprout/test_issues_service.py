@@ -21,7 +21,7 @@ from sprout.domain.model import (
 )
 from sprout.services.issues import Batch, Grouping, Issues, subscribe_stage
 
-GROUP = "/aws/lambda/notes-dev-CreateNote-abc"
+GROUP = "/aws/lambda/notes-dev/CreateNote"  # the name Package gives it (sprout.domain.function_logs)
 LINE = ("[ERROR] NameError: name 'gibberish' is not defined\nTraceback (most recent call last):\n"
         '  File "/var/task/create.py", line 3, in handler\n    gibberish.what  # db=pa55word-xyz\n')
 
@@ -222,13 +222,13 @@ def test_given_a_group_whose_two_filter_slots_are_taken_then_the_others_are_subs
     WHEN the stage is subscribed (and later redeployed without the other function)
     THEN the other is subscribed under sprout-is#notes#dev, the full one is recorded with the reason, a removed one unsubscribed"""
     store = Store()
-    subscriber = Subscriber({"/aws/lambda/n-Full"})
+    subscriber = Subscriber({"/aws/lambda/notes-dev/Full"})
     out = subscribe_stage(store, subscriber, "notes", "dev", {"Create": "n-Create", "Full": "n-Full"}, "arn:fn", "000001")
-    assert subscriber.put_on == [("/aws/lambda/n-Create", "sprout-is#notes#dev")]
+    assert subscriber.put_on == [("/aws/lambda/notes-dev/Create", "sprout-is#notes#dev")]
     assert out["notSubscribed"][0]["function"] == "Full" and "2 subscription filters" in out["notSubscribed"][0]["reason"]
-    assert store.issue_watch("notes", "dev")["groups"] == {"/aws/lambda/n-Create": "Create"}
+    assert store.issue_watch("notes", "dev")["groups"] == {"/aws/lambda/notes-dev/Create": "Create"}
     subscribe_stage(store, subscriber, "notes", "dev", {"Full": "n-Full"}, "arn:fn", "000002")
-    assert subscriber.deleted == ["/aws/lambda/n-Create"]
+    assert subscriber.deleted == ["/aws/lambda/notes-dev/Create"]
 
 
 def test_given_issues_on_dev_then_a_promotes_change_set_names_the_builds_open_ones(world):

@@ -143,7 +143,7 @@ class FakeCloud:
         self.statuses = statuses
 
     def resources(self, stack):
-        return ["notes-prod-Create-1"], ["API-Gateway-Access-Logs_abc/Prod"]
+        return ["Create"], ["API-Gateway-Access-Logs_abc/Prod"]
 
     def unwatch(self, app, stage):
         self.log.append("unwatch")
@@ -174,7 +174,7 @@ def test_given_a_removal_when_the_teardown_runs_then_what_it_deletes_is_recorded
     teardown.prepare("notes", "prod")
     assert lineage.log[:3] == ["note prod ['plan', 'step']", "unwatch", "access logs off"]
     assert lineage.stages["prod"].removing["plan"]["logGroups"] == [
-        "/aws/lambda/notes-prod-Create-1", "API-Gateway-Access-Logs_abc/Prod"]
+        "/aws/lambda/notes-prod/Create", "API-Gateway-Access-Logs_abc/Prod"]
     assert teardown.delete_stack("notes", "prod", 0)["attempt"] == 1
     failed = teardown.check_stack("notes", "prod", 1)
     assert failed["status"] == "FAILED" and not failed["giveUp"] and failed["backoffSeconds"] > 0

@@ -79,7 +79,7 @@ def test_a_functions_logs_are_read_by_its_short_name_and_paged(world):
     first = monitoring.function_logs("notes", "prod", "create", span, True, 10, None)
     again = monitoring.function_logs("notes", "prod", "create", span, True, 10, first["nextToken"])
     assert first["function"] == "CreateNoteFunction" and first["events"][0]["message"] == "ERROR boom"
-    assert logs.asked[0][0] == ["/aws/lambda/notes-prod-Create"] and "ERROR" in logs.asked[0][1]
+    assert logs.asked[0][0] == ["/aws/lambda/notes-prod/CreateNoteFunction"] and "ERROR" in logs.asked[0][1]
     assert again["nextToken"] and resources.asked == ["notes-prod"]
     with pytest.raises(FunctionNotFound):
         monitoring.function_logs("notes", "prod", "nope", span, False, 10, None)
