@@ -1,7 +1,7 @@
 """The 5xx a canary's new versions answered, through CloudWatch Logs (sprout.domain.canary): the
 stage's access-log groups read for 5xx lines (one FilterLogEvents each), their
 ``integrationRequestId``s looked for as START lines in each new version's log streams (one
-FilterLogEvents per function and UTC day, ``logStreamNamePrefix`` ``YYYY/MM/DD/[<version>]``) —
+FilterLogEvents per function and UTC day, ``logStreamNamePrefix`` ``YYYY/MM/DD/<name>[<version>]``) —
 and nothing more when there was no 5xx."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class LogVersionFaults:
         out = {}
         for name, (group, version) in sorted(streams.items()):
             found: set[str] = set()
-            for prefix in version_stream_prefixes(version, since, until):
+            for prefix in version_stream_prefixes(name, group, version, since, until):
                 found |= started_ids(self._messages(group, since, until, filterPattern=pattern, logStreamNamePrefix=prefix), ids)
             out[name] = len(found)
         return out

@@ -296,11 +296,15 @@ def request_id_of(value: Any) -> str | None:
     return value if isinstance(value, str) and _REQUEST_ID.fullmatch(value) else None
 
 
-def version_stream_prefixes(version: str, since: datetime, until: datetime) -> list[str]:
-    """``logStreamNamePrefix`` of a version's log streams, one per UTC day from ``since`` to ``until``."""
+def version_stream_prefixes(function_name: str, log_group: str, version: str, since: datetime,
+                            until: datetime) -> list[str]:
+    """``logStreamNamePrefix`` of a version's log streams, one per UTC day from ``since`` to ``until``:
+    ``YYYY/MM/DD/[<version>]`` in the function's default group, ``YYYY/MM/DD/<function name>[<version>]``
+    in a group its LoggingConfig names (as Lambda names them)."""
+    named = "" if log_group == f"/aws/lambda/{function_name}" else function_name
     day, last, out = since.astimezone(UTC).date(), until.astimezone(UTC).date(), []
     while day <= last:
-        out.append(f"{day:%Y/%m/%d}/[{version}]")
+        out.append(f"{day:%Y/%m/%d}/{named}[{version}]")
         day += timedelta(days=1)
     return out
 

@@ -47,9 +47,9 @@ from sprout.domain.canary import (
     strategy_of,
 )
 from sprout.domain.errors import Conflict, named
+from sprout.domain.function_logs import function_log_group
 from sprout.domain.model import Build, Deployment, DeploymentStatus
 from sprout.domain.pipeline import iso, parse_iso, stack_name
-from sprout.domain.stages import function_log_groups
 from sprout.observability import logger, metrics
 
 PARALLEL = 16  # functions published at once
@@ -127,7 +127,8 @@ class Canary:
         build = self.lineage.get_build(d.app, d.build)
         running = self.lineage.get_build(d.app, current.build) if current else None
         old = {f.logical_id: f for f in running.functions} if running else {}
-        names = self.stacks.function_names(stack_name(d.app, d.stage))
+        stack = stack_name(d.app, d.stage)
+        names = self.stacks.function_names(stack)
         changed = [f for f in build.functions if f.logical_id in old and f.logical_id in names and current
                    and f.logical_id in current.versions and old[f.logical_id].sha256 != f.sha256]
         if not changed or current is None:
@@ -137,8 +138,8 @@ class Canary:
                   "restore": {f.logical_id: old[f.logical_id].s3_key for f in changed}, "versions": {},
                   # where the judge finds the new versions' handled 5xx (_counts): the stage's access
                   # logs and each function's log group (the one place Sprout names them)
-                  "accessLogs": self.faults.access_logs(stack_name(d.app, d.stage)) if self.faults else [],
-                  "logGroups": {f.logical_id: function_log_groups([names[f.logical_id]])[0] for f in changed}}
+                  "accessLogs": self.faults.access_logs(stack) if self.faults else [],
+                  "logGroups": {f.logical_id: function_log_group(stack, f.logical_id) for f in changed}}
         self.lineage.record_canary(d.app, d.stage, d.id, canary)  # recorded before $LATEST changes
         with ThreadPoolExecutor(max_workers=min(PARALLEL, len(changed))) as pool:  # the functions in parallel
             published = list(pool.map(lambda f: self.traffic.publish_artifact(names[f.logical_id], f.s3_key), changed))

@@ -352,7 +352,7 @@ def test_given_the_canary_steps_role_when_it_reads_logs_then_apps_logs_are_reada
     lam.create_function(FunctionName=name, Runtime="python3.11", Role=step["role"], Handler="app.handler",
                         Code={"ZipFile": python_zip(LOGS_PROBE)})
     own = f"/aws/lambda/{sprout['ApiFunction']['name']}"
-    groups = ["/aws/lambda/notes-prod-CreateNoteFunction-x", "API-Gateway-Access-Logs_abc123/prod", own]
+    groups = ["/aws/lambda/notes-prod/CreateNoteFunction", "API-Gateway-Access-Logs_abc123/prod", own]
     answer = json.loads(lam.invoke(FunctionName=name, Payload=json.dumps({"groups": groups}))["Payload"].read())
     assert answer[groups[0]] in ("allowed", "ResourceNotFoundException"), answer
     assert answer[groups[1]] in ("allowed", "ResourceNotFoundException"), answer

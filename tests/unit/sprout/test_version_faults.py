@@ -20,7 +20,8 @@ from sprout.domain.canary import (
 from sprout.domain.monitoring import ACCESS_LOG_FIELDS, parse_access_entry
 
 ACCESS = "API-Gateway-Access-Logs_abc123/prod"
-CREATE = "/aws/lambda/notes-prod-Create"
+CREATE = "/aws/lambda/notes-prod/CreateNoteFunction"  # the group Sprout names (LoggingConfig)
+FN = "notes-prod-Create"
 SINCE = datetime(2026, 12, 7, 23, 59, tzinfo=UTC)
 T = int(SINCE.timestamp() * 1000) + 1000
 
@@ -75,14 +76,14 @@ def world(extra_ids: int = 0) -> FakeLogs:
     function's streams: version 2's and version 1's."""
     lines = [access_line(500, "n1"), access_line(500, "o1"), access_line(200, "n2"), access_line(502, "n3"),
              access_line(500, None)] + [access_line(500, f"x{i}") for i in range(extra_ids)]
-    new, old = "2026/12/07/[2]aaaa", "2026/12/07/[1]bbbb"
+    new, old = f"2026/12/07/{FN}[2]aaaa", f"2026/12/07/{FN}[1]bbbb"
     starts = [(new, T, start("n1", "2")), (new, T, start("n2", "2")), (new, T, start("n3", "2")), (old, T, start("o1", "1")),
               (new, T, "n1 something the handler logged")] + [(old, T, start(f"x{i}", "1")) for i in range(extra_ids)]
     return FakeLogs({ACCESS: [("s", T, line) for line in lines], CREATE: starts})
 
 
 def answered(logs: FakeLogs, version: str = "2", until: datetime = SINCE + timedelta(seconds=50)) -> dict[str, int]:
-    return LogVersionFaults(logs, cloudformation=object()).answered_5xx([ACCESS], {"notes-prod-Create": (CREATE, version)}, SINCE, until)
+    return LogVersionFaults(logs, cloudformation=object()).answered_5xx([ACCESS], {FN: (CREATE, version)}, SINCE, until)
 
 
 def test_given_a_handled_500_and_an_unhandled_502_of_the_new_version_when_counted_then_both_count_and_the_old_versions_500_does_not():
@@ -90,17 +91,17 @@ def test_given_a_handled_500_and_an_unhandled_502_of_the_new_version_when_counte
     WHEN the new version's 5xx are counted
     THEN 2: its own, found in its own streams; the old version's 500 is in the old streams only."""
     logs = world()
-    assert answered(logs) == {"notes-prod-Create": 2}
-    assert answered(world(), version="1") == {"notes-prod-Create": 1}
+    assert answered(logs) == {FN: 2}
+    assert answered(world(), version="1") == {FN: 1}
     # one read of the access log, one of the new version's streams of that day
-    assert [(g, p) for g, p, _ in logs.calls if p or g == CREATE] == [(CREATE, "2026/12/07/[2]")]
+    assert [(g, p) for g, p, _ in logs.calls if p or g == CREATE] == [(CREATE, f"2026/12/07/{FN}[2]")]
 
 
 def test_given_no_5xx_when_counted_then_no_function_log_is_read():
     """GIVEN a stage whose access log holds only 2xx lines (or no access log at all)
     WHEN the new version's 5xx are counted
     THEN none, and the only Logs call was the access log's."""
-    logs = FakeLogs({ACCESS: [("s", T, access_line(200, "n2"))], CREATE: [("2026/12/07/[2]a", T, start("n2", "2"))]})
+    logs = FakeLogs({ACCESS: [("s", T, access_line(200, "n2"))], CREATE: [(f"2026/12/07/{FN}[2]a", T, start("n2", "2"))]})
     assert answered(logs) == {}
     assert [g for g, _, _ in logs.calls] == [ACCESS]
     missing = FakeLogs({})
@@ -112,13 +113,18 @@ def test_given_more_5xx_than_one_pattern_names_when_counted_then_every_start_lin
     WHEN counted
     THEN the new version's two are still found, through the plain START pattern."""
     logs = world(extra_ids=MAX_NAMED_IDS + 1)
-    assert answered(logs) == {"notes-prod-Create": 2}
-    assert (CREATE, "2026/12/07/[2]", '"START RequestId:"') in logs.calls
+    assert answered(logs) == {FN: 2}
+    assert (CREATE, f"2026/12/07/{FN}[2]", '"START RequestId:"') in logs.calls
 
 
-def test_the_window_across_midnight_reads_each_days_streams_of_the_version():
-    assert version_stream_prefixes("7", SINCE, SINCE + timedelta(minutes=2)) == ["2026/12/07/[7]", "2026/12/08/[7]"]
-    assert version_stream_prefixes("$LATEST", SINCE, SINCE) == ["2026/12/07/[$LATEST]"]
+def test_the_version_streams_are_named_as_lambda_names_them_for_each_day_of_the_window():
+    """GIVEN a window across midnight
+    WHEN the new version's stream prefixes are made
+    THEN one per day; with the function's name in a group LoggingConfig names, without it in the
+    function's default group (Lambda's two stream-name formats)."""
+    two_days = version_stream_prefixes(FN, CREATE, "7", SINCE, SINCE + timedelta(minutes=2))
+    assert two_days == [f"2026/12/07/{FN}[7]", f"2026/12/08/{FN}[7]"]
+    assert version_stream_prefixes(FN, f"/aws/lambda/{FN}", "$LATEST", SINCE, SINCE) == ["2026/12/07/[$LATEST]"]
 
 
 def test_patterns_ids_and_the_counting_rule():

@@ -200,7 +200,7 @@ def test_a_new_version_answering_500_without_raising_is_aborted_on_its_5xx(world
     answer, step, faults = judged_with_5xx(world, (6, 0), new_5xx=5, old_5xx=0)
     assert answer == {"status": "ABORTED", "index": 0}
     assert (step["requests"], step["errors"], step["verdict"]) == (6, 5, "FAIL")
-    assert faults.asked and all(a == {"notes-prod-Create": ("/aws/lambda/notes-prod-Create", "2")} for a in faults.asked)
+    assert faults.asked and all(a == {"notes-prod-Create": ("/aws/lambda/notes-prod/Create", "2")} for a in faults.asked)
 
 
 def test_an_unhandled_error_is_not_counted_twice_and_the_old_versions_500s_never_count(world):
