@@ -1,6 +1,6 @@
 """The 5xx a canary's new versions answered, through CloudWatch Logs (sprout.domain.canary): the
 stage's access-log groups read for 5xx lines (one FilterLogEvents each), their
-``integrationRequestId``s looked for as START lines in each new version's log streams (one
+``integrationRequestId``s looked for in each new version's log streams (one
 FilterLogEvents per function and UTC day, ``logStreamNamePrefix`` ``YYYY/MM/DD/<name>[<version>]``) —
 and nothing more when there was no 5xx."""
 
@@ -14,7 +14,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from sprout.adapters.apigateway import api_stages
-from sprout.domain.canary import request_id_of, started_ids, started_pattern, version_stream_prefixes
+from sprout.domain.canary import ids_pattern, mentioned_ids, request_id_of, version_stream_prefixes
 from sprout.domain.monitoring import access_log_group, parse_access_entry, status_filter
 
 MAX_PAGES = 20  # FilterLogEvents pages read per group and look (up to 10,000 events each)
@@ -48,12 +48,12 @@ class LogVersionFaults:
                     ids.add(request_id)
         if not ids:
             return {}
-        pattern = started_pattern(ids)
+        pattern = ids_pattern(ids)
         out = {}
         for name, (group, version) in sorted(streams.items()):
             found: set[str] = set()
             for prefix in version_stream_prefixes(name, group, version, since, until):
-                found |= started_ids(self._messages(group, since, until, filterPattern=pattern, logStreamNamePrefix=prefix), ids)
+                found |= mentioned_ids(self._messages(group, since, until, filterPattern=pattern, logStreamNamePrefix=prefix), ids)
             out[name] = len(found)
         return out
 

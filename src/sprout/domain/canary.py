@@ -282,13 +282,15 @@ def canary_holds(holder: Any) -> str | None:
 # ---- the new version's handled 5xx ------------------------------------------------------------------
 # A handler that RETURNS {"statusCode": 500} is no Lambda error: ``AWS/Lambda`` Errors never see it.
 # The stage's access log names, for each 5xx, the Lambda invocation that answered it
-# (``integrationRequestId``), and Lambda names each log stream ``YYYY/MM/DD/[<version>]<id>``: a 5xx
-# whose invocation STARTed in one of the new version's streams was the new version's. Its bad count
-# is ``bad_count``: an unhandled error is both a Lambda error and a 502, never counted twice.
-START_PHRASE = "START RequestId: "
-MAX_NAMED_IDS = 15  # START phrases OR-ed in one filter pattern (CloudWatch Logs: 1024 characters)
+# (``integrationRequestId``), and Lambda names each log stream ``YYYY/MM/DD/[<version>]<id>`` (in a
+# group LoggingConfig names, as Sprout names every app function's: ``YYYY/MM/DD/<name>[<version>]<id>``):
+# a 5xx whose request id appears in one of the new version's streams (its START line, or the JSON
+# ``platform.start`` record of LogFormat JSON) was the new version's. Its bad count is ``bad_count``:
+# an unhandled error is both a Lambda error and a 502, never counted twice.
+MAX_NAMED_IDS = 24  # request ids OR-ed in one filter pattern (CloudWatch Logs: 1024 characters)
+START_PATTERN = '?"START RequestId" ?"platform.start"'  # every invocation's first line, text or JSON
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
-_STARTED = re.compile(re.escape(START_PHRASE) + r"(\S+)")
+_TOKEN = re.compile(r"[A-Za-z0-9-]+")
 
 
 def request_id_of(value: Any) -> str | None:
@@ -309,18 +311,18 @@ def version_stream_prefixes(function_name: str, log_group: str, version: str, si
     return out
 
 
-def started_pattern(ids: Iterable[str]) -> str:
-    """The filter pattern of those invocations' START lines (OR terms), or of every START line when
-    there are more than MAX_NAMED_IDS to name."""
+def ids_pattern(ids: Iterable[str]) -> str:
+    """The filter pattern of the lines naming those request ids (OR terms), or of every invocation's
+    first line when there are more than MAX_NAMED_IDS to name."""
     named_ids = sorted(set(ids))
     if len(named_ids) > MAX_NAMED_IDS:
-        return f'"{START_PHRASE.strip()}"'
-    return " ".join(f'?"{START_PHRASE}{i}"' for i in named_ids)
+        return START_PATTERN
+    return " ".join(f'?"{i}"' for i in named_ids)
 
 
-def started_ids(messages: Iterable[str], wanted: set[str]) -> set[str]:
-    """Which of ``wanted`` those log messages show STARTing."""
-    return {m.group(1) for message in messages for m in _STARTED.finditer(message)} & wanted
+def mentioned_ids(messages: Iterable[str], wanted: set[str]) -> set[str]:
+    """Which of ``wanted`` those log lines name (a whole token: START RequestId, a JSON requestId)."""
+    return {token for message in messages for token in _TOKEN.findall(message)} & wanted
 
 
 def bad_count(lambda_errors: int, answered_5xx: int) -> int:

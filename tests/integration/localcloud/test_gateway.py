@@ -21,6 +21,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from localcloud.urls import execute_api_url
+from tests.integration.localcloud.lambda_helpers import BASIC_EXECUTION
 
 ACCOUNT = "123456789012"
 
@@ -108,6 +109,7 @@ def api(cloud):
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
         ),
     )["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=f"gw-role-{suffix}", PolicyArn=BASIC_EXECUTION)  # Lambda writes their logs with it
     lam = cloud.client("lambda")
     code = _zip()
     arns = {}

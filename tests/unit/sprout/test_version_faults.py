@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 from sprout.adapters.version_faults import LogVersionFaults
 from sprout.domain.canary import (
     MAX_NAMED_IDS,
+    START_PATTERN,
     bad_count,
+    ids_pattern,
+    mentioned_ids,
     request_id_of,
-    started_ids,
-    started_pattern,
     version_stream_prefixes,
 )
 from sprout.domain.monitoring import ACCESS_LOG_FIELDS, parse_access_entry
@@ -93,8 +94,19 @@ def test_given_a_handled_500_and_an_unhandled_502_of_the_new_version_when_counte
     logs = world()
     assert answered(logs) == {FN: 2}
     assert answered(world(), version="1") == {FN: 1}
-    # one read of the access log, one of the new version's streams of that day
-    assert [(g, p) for g, p, _ in logs.calls if p or g == CREATE] == [(CREATE, f"2026/12/07/{FN}[2]")]
+    # the access log, then only the new version's streams of that day (paged)
+    assert {(g, p) for g, p, _ in logs.calls if g == CREATE} == {(CREATE, f"2026/12/07/{FN}[2]")}
+
+
+def test_given_a_function_logging_json_when_counted_then_its_platform_start_records_name_the_invocations():
+    """GIVEN a new version with LogFormat JSON (Lambda's platform.start records, no START lines) that
+    answered a handled 500, with more 5xx ids than one pattern names
+    WHEN counted
+    THEN its 500 is found by the record's requestId."""
+    ids = [f"x{i}" for i in range(MAX_NAMED_IDS + 1)]
+    record = json.dumps({"time": "2026-12-07T23:59:01Z", "type": "platform.start", "record": {"requestId": "j1", "version": "2"}})
+    logs = FakeLogs({ACCESS: [("s", T, access_line(500, i)) for i in ["j1", *ids]], CREATE: [(f"2026/12/07/{FN}[2]j", T, record)]})
+    assert answered(logs) == {FN: 1}
 
 
 def test_given_no_5xx_when_counted_then_no_function_log_is_read():
@@ -114,7 +126,7 @@ def test_given_more_5xx_than_one_pattern_names_when_counted_then_every_start_lin
     THEN the new version's two are still found, through the plain START pattern."""
     logs = world(extra_ids=MAX_NAMED_IDS + 1)
     assert answered(logs) == {FN: 2}
-    assert (CREATE, f"2026/12/07/{FN}[2]", '"START RequestId:"') in logs.calls
+    assert (CREATE, f"2026/12/07/{FN}[2]", START_PATTERN) in logs.calls
 
 
 def test_the_version_streams_are_named_as_lambda_names_them_for_each_day_of_the_window():
@@ -131,8 +143,8 @@ def test_patterns_ids_and_the_counting_rule():
     """An unhandled error is a Lambda error and a 502: counted once; a request id that could break
     a filter pattern is not one; an access line of the old format has no integration request id."""
     assert bad_count(3, 3) == 3 and bad_count(0, 2) == 2 and bad_count(4, 1) == 4
-    assert started_pattern(["b", "a", "a"]) == '?"START RequestId: a" ?"START RequestId: b"'
-    assert started_ids([start("a", "2"), "a is logged", start("c", "2")], {"a", "b"}) == {"a"}
+    assert ids_pattern(["b", "a", "a"]) == '?"a" ?"b"'
+    assert mentioned_ids([start("a-1", "2"), "xa-1y", start("c", "2")], {"a-1", "b"}) == {"a-1"}
     assert request_id_of("0f1e-22") == "0f1e-22"
     assert request_id_of('x" ?"y') is None and request_id_of(None) is None and request_id_of("-") is None
     entry = parse_access_entry(access_line(500, None))
