@@ -287,6 +287,7 @@ def canary_holds(holder: Any) -> str | None:
 # a 5xx whose request id appears in one of the new version's streams (its START line, or the JSON
 # ``platform.start`` record of LogFormat JSON) was the new version's. Its bad count is ``bad_count``:
 # an unhandled error is both a Lambda error and a 502, never counted twice.
+LOOKUP_SECONDS = 3  # a step re-reads the logs for 5xx at most this often (the judge looks every second)
 MAX_NAMED_IDS = 24  # request ids OR-ed in one filter pattern (CloudWatch Logs: 1024 characters)
 START_PATTERN = '?"START RequestId" ?"platform.start"'  # every invocation's first line, text or JSON
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")

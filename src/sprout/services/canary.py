@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sprout.domain.canary import (
+    LOOKUP_SECONDS,
     PAUSE_LIMIT_SECONDS,
     Control,
     Verdict,
@@ -148,7 +149,7 @@ class Canary:
         logger.info("canary versions published", extra={"app": d.app, "stage": d.stage, "versions": versions})
         return {"status": "SHIFT", "index": 0}
 
-    def _counts(self, canary: dict[str, Any]) -> dict[str, tuple[int, int, dict[str, list[int]]]]:
+    def _counts(self, canary: dict[str, Any], step: dict[str, Any] | None = None) -> dict[str, tuple[int, int, dict[str, list[int]]]]:
         """Requests and errors since the canary began of its new versions (``"versions"``: what the
         judge reads) and of the versions they replace (``"previous"``: shown beside, never judged),
         each as (requests, errors, per function): both sides in one read of the signal."""
@@ -157,7 +158,7 @@ class Canary:
                  for side in ("versions", "previous")}
         until = self.now() + timedelta(seconds=60)
         counted = self.signal.counts(sides, started, until)
-        answered = self._answered_5xx(canary, started, until)
+        answered = self._answered_5xx(canary, started, until, step)
         out = {}
         for side in sides:
             per = counted.get(side) or {}
@@ -167,14 +168,22 @@ class Canary:
                          {name: [r, e] for name, (r, e) in per.items()})
         return out
 
-    def _answered_5xx(self, canary: dict[str, Any], since: datetime, until: datetime) -> dict[str, int]:
+    def _answered_5xx(self, canary: dict[str, Any], since: datetime, until: datetime,
+                      step: dict[str, Any] | None) -> dict[str, int]:
         """The 5xx each new version answered since the canary began (a handler that returns 500
-        is no Lambda error): from the stage's access logs, none read when there is no access log."""
+        is no Lambda error): from the stage's access logs, none read when there is no access log.
+        A step keeps the last answer (``answered5xx``) and reads again after LOOKUP_SECONDS."""
         groups = canary.get("logGroups") or {}
         if self.faults is None or not canary.get("accessLogs") or not groups:
             return {}
+        kept = (step or {}).get("answered5xx")
+        if kept and (self.now() - parse_iso(kept["at"])).total_seconds() < LOOKUP_SECONDS:
+            return dict(kept["perFunction"])
         streams = {canary["functions"][lid]: (groups[lid], v) for lid, v in canary["versions"].items() if lid in groups}
-        return self.faults.answered_5xx(list(canary["accessLogs"]), streams, since, until)
+        answered = self.faults.answered_5xx(list(canary["accessLogs"]), streams, since, until)
+        if step is not None:
+            step["answered5xx"] = {"at": iso(self.now()), "perFunction": answered}
+        return answered
 
     def _shift(self, d: Deployment, index: int) -> dict[str, Any]:
         canary = d.canary or {}
@@ -230,7 +239,7 @@ class Canary:
                                    bad=False)
             return {"status": "PAUSED", "index": index}
         strategy = strategy_of(d.strategy)
-        counted = self._counts(canary)  # one read: the judge's side and the chart's
+        counted = self._counts(canary, step)  # one read: the judge's side and the chart's
         requests, errors, per = counted["versions"]
         base = step.get("baseline") or [0, 0]
         step |= {"requests": requests - base[0], "errors": errors - base[1], "perFunction": per,

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from sprout.domain.canary import Control, Weight, parse_strategy, wait_limit
+from sprout.domain.canary import LOOKUP_SECONDS, Control, Weight, parse_strategy, wait_limit
 from sprout.domain.errors import Conflict
 from sprout.domain.model import DeploymentKind, DeploymentStatus
 from sprout.services.canary import Canary, request_control
@@ -212,6 +212,29 @@ def test_an_unhandled_error_is_not_counted_twice_and_the_old_versions_500s_never
     answer, step, _ = judged_with_5xx(world, (100, 3), new_5xx=3, old_5xx=400)
     assert answer == {"status": "BAKING", "index": 0}
     assert (step["requests"], step["errors"]) == (100, 3)
+
+
+def test_the_logs_are_read_for_5xx_at_most_every_few_seconds_while_the_judge_looks_every_second(world):
+    """GIVEN a canary step baking with its new version answering 500s
+    WHEN the judge looks every second
+    THEN the logs are read again only after LOOKUP_SECONDS (the last answer kept on the step), and
+    the 5xx found meanwhile count at the next read."""
+    lineage, _, traffic, signal, clock, did = world
+    faults = FakeFaults()
+    canary = Canary(lineage, traffic, signal, FakeNames(), now=clock, faults=faults)
+    run(canary, did)
+    run(canary, did, "SHIFT", 0)
+    signal.counted[("notes-prod-Create", "2")] = (200, 0)
+    asked = len(faults.asked)
+    for _ in range(LOOKUP_SECONDS):
+        clock.advance(1)
+        faults.answered[("notes-prod-Create", "2")] = 1
+        assert run(canary, did, "BAKING", 0)["status"] == "BAKING"
+    assert len(faults.asked) == asked + 1  # one read for those looks
+    faults.answered[("notes-prod-Create", "2")] = 150
+    clock.advance(1)
+    assert run(canary, did, "BAKING", 0)["status"] == "ABORTED"
+    assert lineage.get_deployment("notes", "prod", did).steps[0]["errors"] == 150
 
 
 def test_too_few_requests_pause_inconclusive_then_a_person_resumes_and_finishes(world):
