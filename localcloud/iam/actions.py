@@ -358,6 +358,8 @@ def _cloudformation(call: Call) -> list[Check] | None:
     if stack:
         stack = str(stack)
         out.append(Check(action, stack if stack.startswith("arn:") else _arn(call, "cloudformation", f"stack/{stack}/*")))
+    elif op == "DescribeStacks":  # every stack of the account: AWS asks for ListStacks as well
+        return [Check(action, "*"), Check("cloudformation:ListStacks", "*")]
     elif op not in _CFN_TEMPLATE_READERS:
         return None
     else:

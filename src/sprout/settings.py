@@ -76,7 +76,7 @@ FUNCTION_SETTINGS: dict[str, tuple[str, ...]] = {
     "sprout.handlers.tasks.canary.canary_abandon": (),
     "sprout.handlers.finalize.lambda_handler": (),
     "sprout.handlers.tasks.teardown.lambda_handler": (),
-    "sprout.handlers.previews.sweep": ("sprout_stack_name", "teardown_machine"),
+    "sprout.handlers.previews.sweep": ("sprout_stack_name", "teardown_machine", "deploy_role_arn"),
     "sprout.handlers.previews.on_event": ("build_machine", "sprout_stack_name", "teardown_machine"),
     "sprout.handlers.monitoring.lambda_handler": ("access_log_role_arn",),
     "sprout.handlers.auto_rollback.lambda_handler": (

@@ -179,8 +179,10 @@ def alarm_rollback() -> AlarmRollback:
 
 @cache
 def stage_changes() -> StageChanges:
+    from sprout.adapters.teardown import AccountStacks
+
     return StageChanges(lineage(), executions(), stacks(), settings().teardown_machine or "",
-                        settings().need("sprout_stack_name"))
+                        settings().need("sprout_stack_name"), AccountStacks(), settings().deploy_role_arn)
 
 
 @cache

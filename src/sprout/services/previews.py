@@ -1,7 +1,8 @@
 """Preview stages from CodeCommit's own events: a push to a new branch matching an app's pattern
 adds a stage named by the branch's slug (before the build resolves who follows the branch, so the
 same push deploys it); a deleted branch removes its previews (the stage's recorded removal, then
-the teardown); the sweep removes previews whose branch is gone and restarts removals left half-way.
+the teardown); the sweep removes previews whose branch is gone, restarts removals left half-way and removes the
+stacks of stages that no longer exist.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class Previews:
         return removed
 
     def sweep(self) -> dict[str, Any]:
-        """Previews whose branch is gone are removed; removals whose execution ended are restarted."""
+        """Previews whose branch is gone are removed; removals whose execution ended are restarted;
+        stacks of stages that no longer exist are removed."""
         gone = []
         for st in self.lineage.live_previews():
             if st.preview is None or st.removing or self.resolve_branch is None:
@@ -129,7 +131,8 @@ class Previews:
                     continue
                 gone.append(self.stages.remove(st.app, st.name, "sprout:sweep", reason="branch gone",
                                                wait_for_lock=True))
-        return {"previewsRemoved": gone, "removalsRestarted": self.stages.sweep()}
+        restarted = self.stages.sweep()
+        return {"previewsRemoved": gone, "removalsRestarted": restarted, "orphansRemoved": self.stages.sweep_orphans()}
 
     # ---- pull requests ---------------------------------------------------------------------------
 

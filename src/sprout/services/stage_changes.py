@@ -1,7 +1,8 @@
 """Use cases of the pipeline after registration: add a stage, remove one, delete an app, and the
 sweep that finishes what a killed removal left. Removal is recorded first (the intent names the
 teardown execution before it starts), then the teardown state machine acts; the sweep restarts
-any recorded removal whose execution is no longer running."""
+any recorded removal whose execution is no longer running, and removes the stacks of stages that
+no longer exist (sprout.domain.orphans) the same way: recorded, then the teardown."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any, Protocol
 
 from sprout.domain.errors import StackNameTaken, StageBusy, named
 from sprout.domain.model import App, Stage, StageSpec
+from sprout.domain.orphans import TaggedStack, orphan_reason, stage_of
 from sprout.domain.pipeline import stack_name, takeover_reason
 from sprout.domain.stages import pipeline_order, sweep_restarts
 
@@ -28,6 +30,8 @@ class StageLineage(Protocol):
     def note_removal(self, app_name: str, stage: str, **fields: object) -> dict[str, Any]: ...
     def begin_app_deletion(self, app_name: str, intent: dict[str, Any]) -> App: ...
     def removals_pending(self) -> list[Stage]: ...
+    def stage_presence(self, app_name: str, stage: str) -> tuple[bool, str | None, bool]: ...
+    def begin_orphan_removal(self, app_name: str, stage: str, intent: dict[str, Any]) -> tuple[Stage, bool]: ...
 
 
 class ExecutionPort(Protocol):
@@ -37,6 +41,10 @@ class ExecutionPort(Protocol):
 
 class StackLookup(Protocol):
     def exists(self, stack: str) -> bool: ...
+
+
+class StackInventory(Protocol):
+    def tagged_stacks(self) -> list[TaggedStack]: ...  # the account's stacks tagged sprout:app
 
 
 def _iso_now() -> str:
@@ -50,12 +58,15 @@ def arn_of(machine: str, name: str) -> str:
 
 class StageChanges:
     def __init__(self, lineage: StageLineage, executions: ExecutionPort, stacks: StackLookup,
-                 teardown_machine: str = "", own_stack: str = ""):
+                 teardown_machine: str = "", own_stack: str = "", inventory: StackInventory | None = None,
+                 deploy_role: str | None = None):
         self.lineage = lineage
         self.executions = executions
         self.stacks = stacks
         self.teardown_machine = teardown_machine
         self.own_stack = own_stack
+        self.inventory = inventory
+        self.deploy_role = deploy_role  # the role Sprout deploys stage stacks with: another Sprout's are not ours
 
     # ---- add -------------------------------------------------------------------------------------
 
@@ -138,3 +149,27 @@ class StageChanges:
             self.executions.start(self.teardown_machine, name, {"app": st.app, "stages": [st.name], "deleteApp": delete_app})
             restarted.append({"app": st.app, "stage": st.name, "execution": arn, "was": execution})
         return restarted
+
+    def sweep_orphans(self) -> builtins.list[dict[str, Any]]:
+        """Every stack of this Sprout's stages (tagged, named and deployed as Sprout does) whose
+        stage no longer exists: its removal recorded on the stage's item, then the teardown machine
+        removes it. A stack that is not Sprout's, or whose stage exists, is never touched."""
+        removed: builtins.list[dict[str, Any]] = []
+        for stack in self.inventory.tagged_stacks() if self.inventory is not None else []:
+            pair = stage_of(stack, self.deploy_role)
+            if pair is None or stack.name == self.own_stack:
+                continue
+            app, stage = pair
+            why = orphan_reason(*self.lineage.stage_presence(app, stage))
+            owner = self.lineage.stack_owner(stack.name)
+            if why is None or (owner is not None and owner != pair
+                               and orphan_reason(*self.lineage.stage_presence(*owner)) is None):
+                continue  # its stage exists (or another live stage claims the stack's name)
+            name = self._execution_name(app, stage)
+            arn = arn_of(self.teardown_machine, name)
+            _, created = self.lineage.begin_orphan_removal(app, stage, {
+                "by": "sprout:sweep", "reason": why, "execution": arn, "stackStatus": stack.status})
+            if created:
+                self.executions.start(self.teardown_machine, name, {"app": app, "stages": [stage], "deleteApp": False})
+                removed.append({"app": app, "stage": stage, "stack": stack.name, "reason": why, "execution": arn})
+        return removed

@@ -277,6 +277,29 @@ def test_given_pull_request_previews_when_one_is_opened_updated_and_closed_then_
     assert [d["build"] for d in api.request("GET", f"/apps/{notes.name}/stages/dev/deployments")["deployments"]] == [1]
 
 
+def test_given_a_pull_request_whose_source_commit_is_already_built_when_opened_then_its_preview_deploys_that_build(
+        notes_app: AppRepo, api, cloud):
+    """GIVEN build 1 of main's head WHEN a pull request is opened from a branch at that same commit THEN its
+    preview deploys build 1 (the same commit of the same app: no second build), and no new build is recorded."""
+    notes = notes_app
+    notes.commit_and_push("First")
+    assert notes.wait_build(1)["status"] == "SUCCEEDED"
+    api.request("PUT", f"/apps/{notes.name}/previews", {"pullRequests": {"enabled": True}})
+    notes.git("push", "-q", notes.clone_url, "HEAD:refs/heads/same")
+    pr = cloud.client("codecommit").create_pull_request(
+        title="same", targets=[{"repositoryName": notes.name, "sourceReference": "same", "destinationReference": "main"}],
+    )["pullRequest"]
+    stage = f"pr-{pr['pullRequestId']}"
+    current = wait_for("the preview deployed", lambda: (api.request("GET", f"/apps/{notes.name}/stages/{stage}")
+                       .get("currentDeployment") or {}) if stage in [s["name"] for s in api.request(
+                           "GET", f"/apps/{notes.name}/stages")["stages"]] else None, timeout=180)
+    wait_for("its deploy ended", lambda: (api.request("GET", f"/apps/{notes.name}/stages/{stage}")
+                                          .get("currentDeployment") or {}).get("status") == "SUCCEEDED", timeout=120)
+    assert current["build"] == 1
+    assert [b["number"] for b in api.request("GET", f"/apps/{notes.name}/builds")["builds"]] == [1]
+    assert SproutClient(notes.stage_url(stage)).request("GET", "/notes") is not None
+
+
 def test_given_a_removal_recorded_whose_teardown_never_ran_when_the_sweep_runs_then_it_finishes_the_removal(
         notes_app: AppRepo, api, cloud):
     """GIVEN dev's removal recorded but its teardown execution never started (a crash between the two)
@@ -298,3 +321,55 @@ def test_given_a_removal_recorded_whose_teardown_never_ran_when_the_sweep_runs_t
     wait_for("dev removed by the sweep", lambda: removed(api, notes.name, "dev"), timeout=120)
     assert stack_status(cloud, f"{notes.name}-dev") in (None, "DELETE_COMPLETE")
     assert api.request("GET", f"/apps/{notes.name}/stages/dev")["removing"] is None
+
+
+def run_sweep(cloud) -> dict:
+    resources = cloud.client("cloudformation").describe_stack_resources(StackName="sprout")["StackResources"]
+    sweep = next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "TeardownSweepFunction")
+    answer = cloud.client("lambda").invoke(FunctionName=sweep, Payload=b"{}")
+    payload = answer["Payload"].read()
+    assert "FunctionError" not in answer, payload
+    return json.loads(payload)
+
+
+def test_given_a_stack_whose_stage_record_was_deleted_when_the_sweep_runs_then_it_is_removed_and_a_strangers_stays(
+        notes_app: AppRepo, api, cloud):
+    """GIVEN dev deployed, then its stage record deleted under it (item and pipeline entry), beside a stranger's
+    untagged stack named like a stage stack and one tagged as Sprout's but not deployed by it WHEN the sweep
+    runs THEN dev's stack is removed by the teardown machine, recorded (why, removedAt), nothing of it left;
+    the two other stacks are untouched."""
+    notes = notes_app
+    notes.commit_and_push("First")
+    assert notes.wait_build(1)["status"] == "SUCCEEDED"
+    stack = f"{notes.name}-dev"
+    functions = stage_functions(cloud, stack)
+    SproutClient(notes.stage_url("dev")).request("GET", "/notes")  # Lambda makes its log group
+    cfn = cloud.client("cloudformation")
+    topic = '{"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}'
+    cfn.create_stack(StackName=f"{notes.name}-stray", TemplateBody=topic)
+    cfn.create_stack(StackName=f"{notes.name}-fake", TemplateBody=topic, Tags=[
+        {"Key": "sprout:app", "Value": notes.name}, {"Key": "sprout:stage", "Value": "fake"},
+        {"Key": "sprout:stack", "Value": f"{notes.name}-fake"}])
+    ddb, table = cloud.client("dynamodb"), cloud.sprout["TableName"]
+    ddb.delete_item(TableName=table, Key={"pk": {"S": f"APP#{notes.name}"}, "sk": {"S": "STAGE#dev"}})
+    app_key = {"pk": {"S": f"APP#{notes.name}"}, "sk": {"S": "APP"}}
+    stages = json.loads(ddb.get_item(TableName=table, Key=app_key)["Item"]["stages"]["S"])
+    ddb.update_item(TableName=table, Key=app_key, UpdateExpression="SET stages = :s",
+                    ExpressionAttributeValues={":s": {"S": json.dumps([s for s in stages if s["name"] != "dev"])}})
+
+    swept = run_sweep(cloud)
+
+    assert [(o["app"], o["stage"]) for o in swept["orphansRemoved"] if o["app"] == notes.name] == [(notes.name, "dev")]
+    assert wait_for("dev's orphan stack removed", lambda: removed(api, notes.name, "dev"), timeout=120)["removedAt"]
+    recorded = json.loads(ddb.get_item(TableName=table, Key={"pk": {"S": f"APP#{notes.name}"}, "sk": {"S": "STAGE#dev"}})
+                          ["Item"]["removing"]["S"])
+    assert recorded["reason"] == "orphan stack: its stage has no record" and recorded["by"] == "sprout:sweep"
+    assert recorded["finishedAt"] and recorded["plan"]["logGroups"]
+    assert leftovers(cloud, notes.name, "dev", functions) == {"stack": None, "alarms": [], "logGroups": [],
+                                                              "subscriptionFilters": []}
+    assert stack_status(cloud, f"{notes.name}-stray") == "CREATE_COMPLETE"
+    assert stack_status(cloud, f"{notes.name}-fake") == "CREATE_COMPLETE"
+    # AND the next sweep finds nothing more of this app
+    assert [o for o in run_sweep(cloud)["orphansRemoved"] if o["app"] == notes.name] == []
+    cfn.delete_stack(StackName=f"{notes.name}-stray")
+    cfn.delete_stack(StackName=f"{notes.name}-fake")

@@ -74,3 +74,15 @@ def test_given_a_pipe_request_then_it_is_checked_on_the_pipe_and_passing_its_rol
     passed = [(c.action, c.resource, c.context) for c in found[1:]]
     assert passed == ([("iam:PassRole", role, (("iam:PassedToService", "pipes.amazonaws.com"),))]
                       if operation == "CreatePipe" else [])
+
+
+def test_given_describe_stacks_without_a_name_then_it_needs_describe_stacks_and_list_stacks_on_every_stack():
+    """GIVEN DescribeStacks with no StackName (every stack of the account) WHEN checked THEN, as AWS documents
+    it, both cloudformation:DescribeStacks and cloudformation:ListStacks are needed on ``*``; AND with a name,
+    DescribeStacks on that stack alone."""
+    found = checks(Call("cloudformation", "DescribeStacks", {}))
+    assert {(c.action, c.resource) for c in found} == {("cloudformation:DescribeStacks", "*"),
+                                                       ("cloudformation:ListStacks", "*")}
+    named = checks(Call("cloudformation", "DescribeStacks", {"StackName": "notes-dev"}))
+    assert [(c.action, c.resource) for c in named] == [
+        ("cloudformation:DescribeStacks", f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/notes-dev/*")]

@@ -15,6 +15,7 @@ from sprout.domain.dependencies import CachedDigest
 from sprout.domain.errors import CacheIntegrityError, PackagingError
 from sprout.domain.packaging import package, plan_dependencies
 from sprout.domain.source_tree import MemoryTree
+from tests.unit.sprout.archives import zip_of
 
 DIGEST = "b" * 64
 LOCK = json.dumps({"name": "web", "lockfileVersion": 3, "packages": {"node_modules/ms": {"version": "2.1.3"}}}).encode()
@@ -63,14 +64,6 @@ def tree(**changes: bytes | None) -> MemoryTree:
 
 def plan(t: MemoryTree, digest: str = DIGEST):
     return {d.manifest: d for d in plan_dependencies(t.read("template.yaml"), "template.yaml", t, digest)}
-
-
-def zip_of(names: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in names.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 INSTALLED = zip_of({"humanize/__init__.py": b"# installed\n", "app.py": b"# never wins over the code\n",

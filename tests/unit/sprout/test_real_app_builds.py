@@ -19,6 +19,7 @@ from sprout.domain.model import Build, BuildStatus, FunctionArtifact
 from sprout.domain.packaging import package, plan_dependencies
 from sprout.domain.physical_names import collisions, fixed_names
 from sprout.domain.source_tree import MemoryTree
+from tests.unit.sprout.archives import zip_of
 
 DIGEST = "d" * 64
 PACKAGE = json.dumps({"name": "hello", "dependencies": {"ms": "^2.1.3"}, "devDependencies": {"mocha": "10"}}).encode()
@@ -64,21 +65,13 @@ def planned(tree: MemoryTree, scope: str = "app#1"):
     return deps
 
 
-def zipped(names: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in names.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 class Cache:
     """The dependency cache, in memory: the same zip for every key, recorded with its sha256."""
 
     builder_digest = DIGEST
 
     def __init__(self, content: dict[str, bytes]):
-        self.content = zipped(content)
+        self.content = zip_of(content)
 
     def digest_of(self, key: str) -> CachedDigest:
         return CachedDigest(key, f"dependencies/{key}/x.zip", hashlib.sha256(self.content).hexdigest())
@@ -102,12 +95,12 @@ def test_given_no_lockfile_then_every_build_resolves_again_and_a_committed_lockf
 
 def test_given_what_a_build_resolved_then_it_is_keyed_as_the_committed_lockfile_would_be():
     # GIVEN a build's output holding the lockfile npm install wrote
-    output = zipped({"node_modules/ms/index.js": b"module.exports = 1;\n", RESOLVED_FOLDER + "package-lock.json": LOCK})
+    output = zip_of({"node_modules/ms/index.js": b"module.exports = 1;\n", RESOLVED_FOLDER + "package-lock.json": LOCK})
     deps = planned(node_tree())
     # WHEN read back THEN its key is the key npm ci with that lockfile has: committing it is a cache hit
     assert resolved_lockfile(output) == LOCK
     assert resolved_key(deps, LOCK, DIGEST) == planned(node_tree(**{"hello-world/package-lock.json": LOCK})).key
-    assert resolved_lockfile(zipped({"node_modules/ms/index.js": b""})) is None
+    assert resolved_lockfile(zip_of({"node_modules/ms/index.js": b""})) is None
 
 
 def test_given_a_resolved_build_when_packaged_then_the_lockfile_stays_out_of_the_function_and_is_reported():
@@ -302,7 +295,7 @@ def test_given_a_set_resolved_without_a_lockfile_when_kept_then_it_is_cached_und
     cache = DependencyCache(ArtifactStore("bucket", client=s3), digests)
     deps = plan_dependencies(node_tree().read("template.yaml"), "template.yaml", node_tree(), cache.builder_digest, "a#1")[0]
     cache.put_source(deps)
-    output = zipped({"node_modules/ms/index.js": b"module.exports = 1;\n", RESOLVED_FOLDER + "package-lock.json": LOCK})
+    output = zip_of({"node_modules/ms/index.js": b"module.exports = 1;\n", RESOLVED_FOLDER + "package-lock.json": LOCK})
     sha = hashlib.sha256(output).hexdigest()
     s3.objects[cache_key(deps.key, sha)] = output
     kept = digests.record_dependencies(deps.key, cache_key(deps.key, sha), sha, "a", 1)

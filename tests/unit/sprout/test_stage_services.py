@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from sprout.domain.model import App, Preview, Stage, StageSpec
+from sprout.domain.monitoring import ApiStage, StageInventory
 from sprout.domain.previews import PreviewSettings
 from sprout.domain.stages import MAX_DELETE_ATTEMPTS
 from sprout.services.previews import Previews
@@ -142,14 +143,17 @@ class FakeCloud:
         self.log = log
         self.statuses = statuses
 
-    def resources(self, stack):
-        return ["Create"], ["API-Gateway-Access-Logs_abc/Prod"]
+    def inventory(self, stack):
+        self.log.append("inventory")
+        return StageInventory({"Create": "notes-prod-Create-1"}, (ApiStage("Api", "abc", "Prod"),))
 
-    def unwatch(self, app, stage):
+    def unwatch(self, app, stage, inventory):
+        assert inventory is not None  # the one read, handed on
         self.log.append("unwatch")
         return ["sprout-ar-notes-prod-fast"]
 
-    def access_logs_off(self, stack):
+    def access_logs_off(self, inventory):
+        assert inventory is not None
         self.log.append("access logs off")
 
     def delete_stack(self, stack):
@@ -172,7 +176,7 @@ def test_given_a_removal_when_the_teardown_runs_then_what_it_deletes_is_recorded
     cloud = FakeCloud(lineage.log, ["UPDATE_COMPLETE", "DELETE_FAILED"] + [None])
     teardown = Teardown(lineage, cloud)
     teardown.prepare("notes", "prod")
-    assert lineage.log[:3] == ["note prod ['plan', 'step']", "unwatch", "access logs off"]
+    assert lineage.log[:4] == ["inventory", "note prod ['plan', 'step']", "unwatch", "access logs off"]
     assert lineage.stages["prod"].removing["plan"]["logGroups"] == [
         "/aws/lambda/notes-prod/Create", "API-Gateway-Access-Logs_abc/Prod"]
     assert teardown.delete_stack("notes", "prod", 0)["attempt"] == 1
@@ -191,6 +195,26 @@ def test_given_a_stack_that_stays_delete_failed_then_the_teardown_gives_up_at_th
     lineage.stages["prod"] = replace(lineage.stages["prod"], removing={"execution": "x"})
     teardown = Teardown(lineage, FakeCloud(lineage.log, ["DELETE_FAILED"]))
     assert teardown.check_stack("notes", "prod", MAX_DELETE_ATTEMPTS)["giveUp"] is True
+
+
+def test_given_a_deletion_in_progress_when_checked_with_a_follow_budget_then_it_is_read_again_until_it_settles():
+    """GIVEN a stack DELETE_IN_PROGRESS twice, then gone WHEN CheckStack follows it for 5 s THEN it answers GONE
+    after two short sleeps; AND with a budget smaller than one sleep it answers IN_PROGRESS at once (the Wait loop goes on)."""
+    lineage = FakeLineage(notes())
+    lineage.stages["prod"] = replace(lineage.stages["prod"], removing={"execution": "x"})
+    now, slept = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    cloud = FakeCloud(lineage.log, ["DELETE_IN_PROGRESS", "DELETE_IN_PROGRESS", None])
+    teardown = Teardown(lineage, cloud, clock=lambda: now[0], sleep=sleep)
+    assert teardown.check_stack("notes", "prod", 1, follow_s=5.0)["status"] == "GONE"
+    assert slept == [0.2, 0.2] and cloud.statuses == []
+    cloud.statuses = ["DELETE_IN_PROGRESS", None]
+    assert teardown.check_stack("notes", "prod", 1, follow_s=0.1)["status"] == "IN_PROGRESS"
+    assert slept == [0.2, 0.2] and cloud.statuses == [None]
 
 
 def test_given_branch_previews_when_branches_are_pushed_then_each_gets_a_stage_until_the_limit():

@@ -18,8 +18,10 @@ from sprout.domain.template import load_template
 ROOT = Path(__file__).resolve().parents[3]
 MACHINES = {p.stem.removesuffix(".asl"): json.loads(p.read_text()) for p in (ROOT / "statemachines").glob("*.asl.json")}
 TEMPLATE = load_template((ROOT / "template.yaml").read_text())
-VOCABULARY = ({s.value for s in (*BuildStatus, *DeploymentStatus, *DeployProgress, *CanaryProgress)} | {"ACT", "user"}
-              | set(DELETION_STATUSES))
+# "user" and "pullRequest": the trigger types of a build a person (the API) or a pull request
+# (sprout.services.previews) starts, which deploy a commit already built
+VOCABULARY = ({s.value for s in (*BuildStatus, *DeploymentStatus, *DeployProgress, *CanaryProgress)}
+              | {"ACT", "user", "pullRequest"} | set(DELETION_STATUSES))
 # Tasks whose failure ends the execution on purpose: nothing is open yet, or the finalizer closes it
 # (FinishApp: the removals stay recorded, and the teardown sweep finishes them).
 MAY_FAIL = {"Resolve", "ResolveAlarm", "RecordFailure", "AbandonDeploy", "AbandonRollback", "CanaryAbandon", "FinishApp"}

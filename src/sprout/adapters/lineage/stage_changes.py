@@ -213,6 +213,45 @@ class StageChangeRepository:
 
         return optimistically(f"finish the removal of stage {stage}", attempt)
 
+    def stage_presence(self, app_name: str, stage: str) -> tuple[bool, str | None, bool]:
+        """What the lineage knows of a stage (sprout.domain.orphans.orphan_reason's input): whether
+        the app is live, its stage record (``"live"``, ``"removed"`` or None) and whether the app's
+        pipeline lists it."""
+        st = get(StageItem, app_pk(app_name), stage_sk(stage))
+        record = None if st is None else ("removed" if st.removed_at else "live")
+        app = get(AppItem, app_pk(app_name), "APP")
+        app_live = app is not None and not app.deleted_at
+        listed = app_live and app is not None and any(s.get("name") == stage for s in app.stages or ())
+        return app_live, record, listed
+
+    def begin_orphan_removal(self, app_name: str, stage: str, intent: dict) -> tuple[Stage, bool]:
+        """Record the removal of a stack whose stage no longer exists, on the stage's item (made
+        when there is none; a removed stage's item keeps its earlier removal under
+        ``previousRemoval``), so the teardown machine removes it as any stage and the sweep restarts
+        it if it stops. A stage that exists meanwhile (added again, or being removed) → (it, False)."""
+
+        def attempt() -> tuple[Stage, bool] | None:
+            st = get(StageItem, app_pk(app_name), stage_sk(stage))
+            if st is not None and not st.removed_at:
+                return to_stage(st), False
+            removing = {**intent, "requestedAt": intent.get("requestedAt") or now_iso()}
+            sk = f"APP#{app_name}#STAGE#{stage}"  # listed in gsi1 REMOVING: the sweep's list
+            txn = Txn()
+            if st is None:
+                txn.put("stage", StageItem(app_pk(app_name), stage_sk(stage), app=app_name, name=stage, deployments=0,
+                                           removing=removing, gsi1pk=REMOVING_GSI1PK, gsi1sk=sk),
+                        condition=StageItem.pk.does_not_exist())
+            else:
+                removing["previousRemoval"] = {**(st.removing or {}), "removedAt": st.removed_at}
+                txn.update("stage", st, [StageItem.removing.set(removing), StageItem.removed_at.remove(),
+                                         StageItem.gsi1pk.set(REMOVING_GSI1PK), StageItem.gsi1sk.set(sk)],
+                           condition=StageItem.removed_at.exists())
+            if txn.commit():
+                return None
+            return to_stage(get(StageItem, app_pk(app_name), stage_sk(stage))), True
+
+        return optimistically(f"record the removal of the orphan stack of stage {stage} of app {app_name}", attempt)
+
     def removals_pending(self) -> list[Stage]:
         """Every stage whose removal is recorded and not finished (the sweep's list)."""
         return [to_stage(i) for i in StageItem.by_gsi1.query(REMOVING_GSI1PK)]

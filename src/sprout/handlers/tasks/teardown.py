@@ -25,6 +25,10 @@ from sprout.observability import logger
 
 teardown = wiring.teardown()
 
+# How long one CheckStack follows a deletion in progress before handing back to the state machine's
+# Wait loop (a stack that goes in a second costs no whole-second Wait state).
+FOLLOW_BUDGET_S = 5.0
+
 
 def _log(step: str, event: TeardownStage) -> None:
     logger.info("teardown step", extra={"step": step, "app": event["app"], "stage": event["stage"],
@@ -42,7 +46,8 @@ def delete_stack_step(event: TeardownAttempt) -> StackDeleting:
 
 
 def check_stack_step(event: TeardownAttempt) -> StackChecked:
-    return cast(StackChecked, teardown.check_stack(event["app"], event["stage"], int(event["attempt"])))
+    return cast(StackChecked, teardown.check_stack(event["app"], event["stage"], int(event["attempt"]),
+                                                   follow_s=FOLLOW_BUDGET_S))
 
 
 def clean_up_step(event: TeardownStage) -> CleanedUp:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
-import zipfile
 from typing import Any
 
 import pytest
@@ -23,6 +21,7 @@ from sprout.domain.errors import AppNotFound, PackagingError, SourceError
 from sprout.domain.model import App, BuildStatus, StageSpec
 from sprout.domain.source_tree import MemoryTree
 from sprout.services.build_steps import DEPENDENCY_STEP, BuildSteps, BuiltDependencies
+from tests.unit.sprout.archives import zip_of
 from tests.unit.sprout.services.fakes import NOTES, FakeLineage
 
 BUCKET, DIGEST = "sprout-artifacts", "d" * 64
@@ -46,14 +45,6 @@ FILES = {
     "api/requirements.txt": b"humanize==4.9.0\n",
     "plain/app.py": b"def handler(event, context):\n    return 2\n",
 }
-
-
-def zip_of(names: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in names.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 class Commits:
