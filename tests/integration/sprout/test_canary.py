@@ -158,6 +158,7 @@ def test_given_a_build_answering_500_without_raising_when_promoted_with_a_canary
     assert done["error"].startswith("CanaryAborted"), done["error"]
     assert done["steps"][0]["verdict"] == "FAIL" and done["cause"]["errors"] >= 3, done
     assert traffic.seen[500] >= 3 and traffic.seen[502] == 0
+    print(f"handled-500 canary: {traffic.seen[500]} failed requests of {sum(traffic.seen.values())}")
     alias = create_alias(app, cloud)
     assert alias["FunctionVersion"] == before
     assert not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
