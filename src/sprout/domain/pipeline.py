@@ -10,7 +10,14 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sprout.domain.errors import BuildNotDeployable, InvalidInput, NothingToRollBackTo, named, shown
+from sprout.domain.errors import (
+    BuildNotDeployable,
+    InvalidInput,
+    NothingToRollBackTo,
+    StackNameTaken,
+    named,
+    shown,
+)
 from sprout.domain.model import (
     App,
     Build,
@@ -35,6 +42,20 @@ DEFAULT_LEASE = timedelta(minutes=15)
 def stack_name(app: str, stage: str) -> str:
     """The stage's CloudFormation stack: ``<app>-<stage>``."""
     return f"{app}-{stage}"
+
+
+def refuse_sprouts_stack_name(stack: str, stage: str, own_stack: str) -> None:
+    """A stage's stack may not be Sprout's own stack, nor be named like Sprout's resources
+    (``<Sprout's stack>-…``): the apps' boundary and deploy role deny every app those names, so such a
+    stage could not run its own functions nor keep their logs."""
+    if not own_stack:
+        return
+    if stack == own_stack:
+        raise StackNameTaken(f"stack name {named(stack)} (stage {named(stage)}) is Sprout's own stack: "
+                             "choose another app or stage name")
+    if stack.startswith(f"{own_stack}-"):
+        raise StackNameTaken(f"stack name {named(stack)} (stage {named(stage)}) begins with {named(own_stack + '-')}, "
+                             "the names of Sprout's own resources, which apps may not use: choose another app or stage name")
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:

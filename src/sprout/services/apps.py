@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from sprout.domain.errors import InvalidInput, NotFound, SourceError, StackNameTaken, named
 from sprout.domain.model import App, Build
-from sprout.domain.pipeline import stage_stacks
+from sprout.domain.pipeline import refuse_sprouts_stack_name, stage_stacks
 from sprout.observability import logger
 from sprout.services.builds import Builds
 from sprout.services.ports import Repositories
@@ -53,9 +53,7 @@ class Apps:
         """A stage stack name that is a stack Sprout does not own (Sprout's own included) is refused;
         a name another app claimed is refused by the registration's transaction."""
         for stage, stack in stage_stacks(app).items():
-            if stack == self.own_stack:
-                raise StackNameTaken(f"stack name {named(stack)} (stage {named(stage)}) is Sprout's own stack: "
-                                     "choose another app or stage name")
+            refuse_sprouts_stack_name(stack, stage, self.own_stack)
             if self.lineage.stack_owner(stack) is None and self.stacks.exists(stack):
                 raise StackNameTaken(
                     f"stack name {named(stack)} (stage {named(stage)}) is a stack Sprout does not own: "

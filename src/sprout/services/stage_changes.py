@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from sprout.domain.errors import StackNameTaken, StageBusy, named
 from sprout.domain.model import App, Stage, StageSpec
 from sprout.domain.orphans import TaggedStack, orphan_reason, stage_of
-from sprout.domain.pipeline import stack_name, takeover_reason
+from sprout.domain.pipeline import refuse_sprouts_stack_name, stack_name, takeover_reason
 from sprout.domain.stages import pipeline_order, sweep_restarts
 
 
@@ -73,8 +73,7 @@ class StageChanges:
     def refuse_foreign_stack(self, app: str, stage: str) -> None:
         """A stack name that is Sprout's own, or a stack Sprout does not own, is refused (409)."""
         stack = stack_name(app, stage)
-        if stack == self.own_stack:
-            raise StackNameTaken(f"stack name {named(stack)} (stage {named(stage)}) is Sprout's own stack: choose another")
+        refuse_sprouts_stack_name(stack, stage, self.own_stack)
         if self.lineage.stack_owner(stack) is None and self.stacks.exists(stack):
             raise StackNameTaken(f"stack name {named(stack)} (stage {named(stage)}) is a stack Sprout does not own: "
                                  "choose another stage name")

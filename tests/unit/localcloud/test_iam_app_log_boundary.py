@@ -123,3 +123,13 @@ def test_given_an_unrelated_group_and_calls_on_no_resource_then_they_stay_allowe
     assert decide(boundary, "logs:DescribeLogGroups", group("*")) is Decision.ALLOW
     assert decide(boundary, "logs:PutSubscriptionFilter", group("/aws/lambda/notes-dev/F")) is Decision.DENY
     assert decide(boundary, "logs:PutSubscriptionFilter", group("/notes/audit")) is Decision.DENY
+
+
+@pytest.mark.parametrize("name", ["API-Gateway-Access-Logs_abc/prod", "/aws/codebuild/sprout-Dependencies",
+                                  "/aws/lambda/sprout-ApiFunction-X"])
+@pytest.mark.parametrize("action", ["logs:FilterLogEvents", "logs:GetLogEvents", "logs:StartQuery",
+                                    "logs:DescribeLogStreams"])
+def test_given_access_logs_and_sprouts_logs_then_an_apps_role_cannot_read_them(boundary, name, action):
+    """GIVEN any stage's access-log group (every app's are named alike), Sprout's builds' and functions' groups
+    WHEN an app's role reads them THEN not allowed: they hold other apps' requests and builds"""
+    assert decide(boundary, action, group(name)) is not Decision.ALLOW

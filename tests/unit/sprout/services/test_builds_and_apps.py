@@ -113,10 +113,11 @@ def test_registering_an_app_builds_the_branches_its_stages_follow_that_exist(wor
 @pytest.mark.parametrize("stage, existing, message", [
     ("out", ("orders-out",), "is a stack Sprout does not own"),
     ("x", (), "is Sprout's own stack"),
+    ("x-dev", (), "begins with orders-x-, the names of Sprout's own resources"),
 ])
 def test_a_stage_stack_sprout_does_not_own_is_refused(stage, existing, message):
     """GIVEN a stack ``orders-out`` no app claimed, or Sprout's own stack named ``orders-x``
-    WHEN an app whose stage stack has that name is registered
+    WHEN an app whose stage stack has that name (or begins with ``orders-x-``) is registered
     THEN StackNameTaken names the stack, and nothing is recorded."""
     lineage = FakeLineage()
     service = apps(lineage, existing)
