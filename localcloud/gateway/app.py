@@ -92,6 +92,7 @@ class Request:
     identity: sigv4.Identity | None = None
     integration_latency_ms: float | None = None
     integration_status: int | None = None
+    integration_request_id: str | None = None  # the Lambda invocation's (its Invoke's x-amzn-RequestId)
     authorization: authorizers.Outcome | None = None
 
     @property
@@ -262,6 +263,7 @@ class Gateway:
             return internal_error("INTEGRATION_FAILURE")
         req.integration_latency_ms = (time.perf_counter() - started) * 1000.0
         req.integration_status = status
+        req.integration_request_id = headers.get("x-amzn-requestid")
         if status != 200:
             log.warning("API %s: Lambda Invoke of %s answered %s: %s", req.api.id, function, status, payload[:500])
             return internal_error("INTEGRATION_FAILURE")
@@ -412,6 +414,8 @@ class Gateway:
             "integrationStatus": req.integration_status,
             "integration.status": req.integration_status,
             "integration.latency": integ_ms,
+            "integration.requestId": req.integration_request_id,
+            "awsEndpointRequestId": req.integration_request_id,
             "error.message": answer.error_message,
             "error.messageString": json.dumps(answer.error_message) if answer.error_message else None,
             "error.responseType": answer.response_type,

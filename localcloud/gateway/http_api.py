@@ -51,6 +51,7 @@ class Reply:
     error: str | None = None
     integration_status: int | None = None
     integration_ms: float | None = None
+    integration_request_id: str | None = None  # the Lambda invocation's (its Invoke's x-amzn-RequestId)
 
 
 def _error(status: int, message: str) -> Reply:
@@ -222,6 +223,7 @@ class HttpApiGateway:
         else:
             reply = _function_response(payload)
         reply.integration_status, reply.integration_ms = status, integration_ms
+        reply.integration_request_id = headers.get("x-amzn-requestid")
         return reply
 
     # ---- logs and metrics ----------------------------------------------------------------
@@ -253,6 +255,8 @@ class HttpApiGateway:
                 "integrationStatus": reply.integration_status,
                 "integration.status": reply.integration_status,
                 "integration.latency": integ_ms,
+                "integration.requestId": reply.integration_request_id,
+                "awsEndpointRequestId": reply.integration_request_id,
                 "identity.sourceIp": environ.get("REMOTE_ADDR"),
                 "identity.userAgent": environ.get("HTTP_USER_AGENT"),
                 "domainName": environ.get("HTTP_HOST"),

@@ -35,6 +35,7 @@ from sprout.adapters.secrets import ParameterStoreSecrets
 from sprout.adapters.source import Repositories
 from sprout.adapters.sprout_events import SproutEvents
 from sprout.adapters.stacks import StageStacks
+from sprout.adapters.version_faults import LogVersionFaults
 from sprout.domain.app_roles import AppRoles
 from sprout.services.access_logs import AccessLogs
 from sprout.services.apps import Apps
@@ -211,7 +212,7 @@ def deploys() -> Deploys:
 @cache
 def canary() -> Canary:
     """Canary and linear promotes: the stage's aliases, the new versions' own metrics."""
-    return Canary(lineage(), Aliases(settings().artifact_bucket), VersionCounts(), stacks())
+    return Canary(lineage(), Aliases(settings().artifact_bucket), VersionCounts(), stacks(), faults=LogVersionFaults())
 
 
 @cache

@@ -46,21 +46,25 @@ class StageResources:
             for r in resources
             if r["ResourceType"] == "AWS::Lambda::Function" and r.get("PhysicalResourceId")
         }
-        apis = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::ApiGateway::RestApi"}
-        stages = []
-        for r in resources:
-            if r["ResourceType"] != "AWS::ApiGateway::Stage" or not r.get("PhysicalResourceId"):
-                continue
-            # a stage's logical id is its API's followed by the stage name (SAM: NotesApi + "devStage")
-            api_logical = next((a for a in sorted(apis, key=len, reverse=True) if r["LogicalResourceId"].startswith(a)), None)
-            if api_logical is None and len(apis) == 1:
-                api_logical = next(iter(apis))
-            if api_logical is None:
-                continue
-            api_id = apis[api_logical]
-            name = self._apigw.get_rest_api(restApiId=api_id).get("name", "")
-            stages.append(ApiStage(api_logical, api_id, r["PhysicalResourceId"], name))
+        stages = [ApiStage(s.logical_id, s.api_id, s.stage, self._apigw.get_rest_api(restApiId=s.api_id).get("name", ""))
+                  for s in api_stages(resources)]
         return StageInventory(functions, tuple(sorted(stages, key=lambda s: (s.logical_id, s.stage))))
+
+
+def api_stages(resources: list[dict[str, Any]]) -> list[ApiStage]:
+    """A stack's REST API stages from its DescribeStackResources answer (without the APIs' names)."""
+    apis = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::ApiGateway::RestApi"}
+    stages = []
+    for r in resources:
+        if r["ResourceType"] != "AWS::ApiGateway::Stage" or not r.get("PhysicalResourceId"):
+            continue
+        # a stage's logical id is its API's followed by the stage name (SAM: NotesApi + "devStage")
+        api_logical = next((a for a in sorted(apis, key=len, reverse=True) if r["LogicalResourceId"].startswith(a)), None)
+        if api_logical is None and len(apis) == 1:
+            api_logical = next(iter(apis))
+        if api_logical is not None:
+            stages.append(ApiStage(api_logical, apis[api_logical], r["PhysicalResourceId"]))
+    return stages
 
 
 class AccessLogging:

@@ -32,7 +32,10 @@ old version, or an alarm already firing on the stage, says nothing about the can
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -274,3 +277,56 @@ def canary_holds(holder: Any) -> str | None:
         return (f"canary {holder.id} of build {holder.build} holds the stage: it is judged by its new version's own "
                 "errors; an alarm on the stage neither blocks nor fails it")
     return None
+
+
+# ---- the new version's handled 5xx ------------------------------------------------------------------
+# A handler that RETURNS {"statusCode": 500} is no Lambda error: ``AWS/Lambda`` Errors never see it.
+# The stage's access log names, for each 5xx, the Lambda invocation that answered it
+# (``integrationRequestId``), and Lambda names each log stream ``YYYY/MM/DD/[<version>]<id>`` (in a
+# group LoggingConfig names, as Sprout names every app function's: ``YYYY/MM/DD/<name>[<version>]<id>``):
+# a 5xx whose request id appears in one of the new version's streams (its START line, or the JSON
+# ``platform.start`` record of LogFormat JSON) was the new version's. Its bad count is ``bad_count``:
+# an unhandled error is both a Lambda error and a 502, never counted twice.
+LOOKUP_SECONDS = 3  # a step re-reads the logs for 5xx at most this often (the judge looks every second)
+MAX_NAMED_IDS = 24  # request ids OR-ed in one filter pattern (CloudWatch Logs: 1024 characters)
+START_PATTERN = '?"START RequestId" ?"platform.start"'  # every invocation's first line, text or JSON
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_TOKEN = re.compile(r"[A-Za-z0-9-]+")
+
+
+def request_id_of(value: Any) -> str | None:
+    """An access log's ``integrationRequestId`` when it looks like one (it lands in a filter pattern)."""
+    return value if isinstance(value, str) and _REQUEST_ID.fullmatch(value) else None
+
+
+def version_stream_prefixes(function_name: str, log_group: str, version: str, since: datetime,
+                            until: datetime) -> list[str]:
+    """``logStreamNamePrefix`` of a version's log streams, one per UTC day from ``since`` to ``until``:
+    ``YYYY/MM/DD/[<version>]`` in the function's default group, ``YYYY/MM/DD/<function name>[<version>]``
+    in a group its LoggingConfig names (as Lambda names them)."""
+    named = "" if log_group == f"/aws/lambda/{function_name}" else function_name
+    day, last, out = since.astimezone(UTC).date(), until.astimezone(UTC).date(), []
+    while day <= last:
+        out.append(f"{day:%Y/%m/%d}/{named}[{version}]")
+        day += timedelta(days=1)
+    return out
+
+
+def ids_pattern(ids: Iterable[str]) -> str:
+    """The filter pattern of the lines naming those request ids (OR terms), or of every invocation's
+    first line when there are more than MAX_NAMED_IDS to name."""
+    named_ids = sorted(set(ids))
+    if len(named_ids) > MAX_NAMED_IDS:
+        return START_PATTERN
+    return " ".join(f'?"{i}"' for i in named_ids)
+
+
+def mentioned_ids(messages: Iterable[str], wanted: set[str]) -> set[str]:
+    """Which of ``wanted`` those log lines name (a whole token: START RequestId, a JSON requestId)."""
+    return {token for message in messages for token in _TOKEN.findall(message)} & wanted
+
+
+def bad_count(lambda_errors: int, answered_5xx: int) -> int:
+    """The new version's failures: its Lambda errors or its 5xx answers, whichever is more (an
+    unhandled error is both: counted once)."""
+    return max(lambda_errors, answered_5xx)

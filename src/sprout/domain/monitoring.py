@@ -143,6 +143,9 @@ ACCESS_LOG_FIELDS = {
     "latency": "$context.responseLatency",
     "integrationLatency": "$context.integrationLatency",
     "integrationStatus": "$context.integrationStatus",
+    # the Lambda invocation that answered (its x-amzn-RequestId): the canary's judge finds it in the
+    # new version's log streams (sprout.domain.canary); "-" on older lines and without an integration
+    "integrationRequestId": "$context.integration.requestId",
     "errorMessage": "$context.error.message",
 }
 ACCESS_LOG_FORMAT = "{" + ",".join(f'"{k}":"{v}"' for k, v in ACCESS_LOG_FIELDS.items()) + "}"

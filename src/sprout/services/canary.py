@@ -37,15 +37,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sprout.domain.canary import (
+    LOOKUP_SECONDS,
     PAUSE_LIMIT_SECONDS,
     Control,
     Verdict,
     Weight,
+    bad_count,
     control_refusal,
     judge,
     strategy_of,
 )
 from sprout.domain.errors import Conflict, named
+from sprout.domain.function_logs import function_log_group
 from sprout.domain.model import Build, Deployment, DeploymentStatus
 from sprout.domain.pipeline import iso, parse_iso, stack_name
 from sprout.observability import logger, metrics
@@ -64,6 +67,13 @@ class Traffic(Protocol):
 class VersionSignal(Protocol):
     def counts(self, sides: dict[str, dict[str, str]], since: datetime,
                until: datetime) -> dict[str, dict[str, tuple[int, int]]]: ...
+
+
+class VersionFaults(Protocol):
+    def access_logs(self, stack: str) -> list[str]: ...
+
+    def answered_5xx(self, access_logs: list[str], streams: dict[str, tuple[str, str]], since: datetime,
+                     until: datetime) -> dict[str, int]: ...
 
 
 class FunctionNames(Protocol):
@@ -94,8 +104,9 @@ class CanaryLineage(Protocol):
 
 class Canary:
     def __init__(self, lineage: CanaryLineage, traffic: Traffic, signal: VersionSignal, stacks: FunctionNames,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)):
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC), faults: VersionFaults | None = None):
         self.lineage, self.traffic, self.signal, self.stacks, self.now = lineage, traffic, signal, stacks, now
+        self.faults = faults
 
     # -- the machine's one step --
 
@@ -117,14 +128,19 @@ class Canary:
         build = self.lineage.get_build(d.app, d.build)
         running = self.lineage.get_build(d.app, current.build) if current else None
         old = {f.logical_id: f for f in running.functions} if running else {}
-        names = self.stacks.function_names(stack_name(d.app, d.stage))
+        stack = stack_name(d.app, d.stage)
+        names = self.stacks.function_names(stack)
         changed = [f for f in build.functions if f.logical_id in old and f.logical_id in names and current
                    and f.logical_id in current.versions and old[f.logical_id].sha256 != f.sha256]
         if not changed or current is None:
             return {"status": "DEPLOY", "index": 0}
         canary = {"state": "PUBLISHING", "startedAt": iso(self.now()), "functions": {f.logical_id: names[f.logical_id] for f in changed},
                   "previous": {f.logical_id: current.versions[f.logical_id] for f in changed},
-                  "restore": {f.logical_id: old[f.logical_id].s3_key for f in changed}, "versions": {}}
+                  "restore": {f.logical_id: old[f.logical_id].s3_key for f in changed}, "versions": {},
+                  # where the judge finds the new versions' handled 5xx (_counts): the stage's access
+                  # logs and each function's log group (the one place Sprout names them)
+                  "accessLogs": self.faults.access_logs(stack) if self.faults else [],
+                  "logGroups": {f.logical_id: function_log_group(stack, f.logical_id) for f in changed}}
         self.lineage.record_canary(d.app, d.stage, d.id, canary)  # recorded before $LATEST changes
         with ThreadPoolExecutor(max_workers=min(PARALLEL, len(changed))) as pool:  # the functions in parallel
             published = list(pool.map(lambda f: self.traffic.publish_artifact(names[f.logical_id], f.s3_key), changed))
@@ -133,20 +149,41 @@ class Canary:
         logger.info("canary versions published", extra={"app": d.app, "stage": d.stage, "versions": versions})
         return {"status": "SHIFT", "index": 0}
 
-    def _counts(self, canary: dict[str, Any]) -> dict[str, tuple[int, int, dict[str, list[int]]]]:
+    def _counts(self, canary: dict[str, Any], step: dict[str, Any] | None = None) -> dict[str, tuple[int, int, dict[str, list[int]]]]:
         """Requests and errors since the canary began of its new versions (``"versions"``: what the
         judge reads) and of the versions they replace (``"previous"``: shown beside, never judged),
         each as (requests, errors, per function): both sides in one read of the signal."""
         started = parse_iso(canary["startedAt"]).replace(second=0, microsecond=0)
         sides = {side: {canary["functions"][lid]: canary[side][lid] for lid in canary["versions"]}
                  for side in ("versions", "previous")}
-        counted = self.signal.counts(sides, started, self.now() + timedelta(seconds=60))
+        until = self.now() + timedelta(seconds=60)
+        counted = self.signal.counts(sides, started, until)
+        answered = self._answered_5xx(canary, started, until, step)
         out = {}
         for side in sides:
             per = counted.get(side) or {}
+            if side == "versions":  # the new versions' failures: Lambda errors or 5xx answers, counted once
+                per = {name: (r, bad_count(e, answered.get(name, 0))) for name, (r, e) in per.items()}
             out[side] = (sum(r for r, _ in per.values()), sum(e for _, e in per.values()),
                          {name: [r, e] for name, (r, e) in per.items()})
         return out
+
+    def _answered_5xx(self, canary: dict[str, Any], since: datetime, until: datetime,
+                      step: dict[str, Any] | None) -> dict[str, int]:
+        """The 5xx each new version answered since the canary began (a handler that returns 500
+        is no Lambda error): from the stage's access logs, none read when there is no access log.
+        A step keeps the last answer (``answered5xx``) and reads again after LOOKUP_SECONDS."""
+        groups = canary.get("logGroups") or {}
+        if self.faults is None or not canary.get("accessLogs") or not groups:
+            return {}
+        kept = (step or {}).get("answered5xx")
+        if kept and (self.now() - parse_iso(kept["at"])).total_seconds() < LOOKUP_SECONDS:
+            return dict(kept["perFunction"])
+        streams = {canary["functions"][lid]: (groups[lid], v) for lid, v in canary["versions"].items() if lid in groups}
+        answered = self.faults.answered_5xx(list(canary["accessLogs"]), streams, since, until)
+        if step is not None:
+            step["answered5xx"] = {"at": iso(self.now()), "perFunction": answered}
+        return answered
 
     def _shift(self, d: Deployment, index: int) -> dict[str, Any]:
         canary = d.canary or {}
@@ -202,7 +239,7 @@ class Canary:
                                    bad=False)
             return {"status": "PAUSED", "index": index}
         strategy = strategy_of(d.strategy)
-        counted = self._counts(canary)  # one read: the judge's side and the chart's
+        counted = self._counts(canary, step)  # one read: the judge's side and the chart's
         requests, errors, per = counted["versions"]
         base = step.get("baseline") or [0, 0]
         step |= {"requests": requests - base[0], "errors": errors - base[1], "perFunction": per,

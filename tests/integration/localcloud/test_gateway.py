@@ -6,6 +6,7 @@ import base64
 import datetime
 import io
 import json
+import re
 import socket
 import time
 import uuid
@@ -20,6 +21,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from localcloud.urls import execute_api_url
+from tests.integration.localcloud.lambda_helpers import BASIC_EXECUTION
 
 ACCOUNT = "123456789012"
 
@@ -107,6 +109,7 @@ def api(cloud):
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
         ),
     )["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=f"gw-role-{suffix}", PolicyArn=BASIC_EXECUTION)  # Lambda writes their logs with it
     lam = cloud.client("lambda")
     code = _zip()
     arns = {}
@@ -507,7 +510,8 @@ def test_given_access_log_settings_set_by_update_stage_when_requests_arrive_then
         '"method":"$context.httpMethod","resource":"$context.resourcePath","path":"$context.path","status":$context.status,'
         '"time":"$context.requestTime","epoch":$context.requestTimeEpoch,"protocol":"$context.protocol",'
         '"len":$context.responseLength,"integ":"$context.integrationStatus","err":"$context.error.message",'
-        '"errType":"$context.error.responseType","stage":"$context.stage","api":"$context.apiId","ext":"$context.extendedRequestId"}'
+        '"errType":"$context.error.responseType","stage":"$context.stage","api":"$context.apiId","ext":"$context.extendedRequestId",'
+        '"invocation":"$context.integration.requestId"}'
     )
     apigw = cloud.client("apigateway")
     # as on AWS, the account needs a CloudWatch role API Gateway can assume before a stage may log
@@ -543,6 +547,13 @@ def test_given_access_log_settings_set_by_update_stage_when_requests_arrive_then
         datetime.datetime.strptime(first["time"], "%d/%b/%Y:%H:%M:%S +0000")
         assert second["status"] == 403 and second["err"] == "Missing Authentication Token"
         assert second["errType"] == "MISSING_AUTHENTICATION_TOKEN" and second["resource"] == "-"
+        # the integration's request id is the Lambda invocation's: its START line, in the stream of
+        # the version the live alias ran; no integration, no id
+        assert second["invocation"] == "-"
+        echo_group = "/aws/lambda/" + api["arns"]["echo"].rsplit(":", 1)[-1]
+        pattern = '"START RequestId: ' + first["invocation"] + '"'
+        started = _poll(lambda: logs.filter_log_events(logGroupName=echo_group, filterPattern=pattern)["events"])
+        assert started and re.match(r"\d{4}/\d\d/\d\d/\[\d+\]", started[0]["logStreamName"]), started
         streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
         assert len(streams) == 1
     finally:

@@ -1,7 +1,8 @@
 """Canary promotes on the local cloud (issue 23), one notes app shared by the module: prod runs
-build 1; build 2 breaks create; build 3 changes create harmlessly. A bad canary is aborted with
-every weight back to 0 and the deployment FAILED; a person aborts one through the API; a good one
-finishes with every alias on the new version."""
+build 1; build 2 breaks create; build 3 changes create harmlessly; build 4's create answers 500
+without raising. A bad canary (Lambda errors, or handled 5xx) is aborted with every weight back to 0
+and the deployment FAILED; a person aborts one through the API; a good one finishes with every
+alias on the new version."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.integration.sprout.conftest import NOTES, AppRepo, registered_app, wa
 
 BROKEN = "    gibberish.what  # the story's broken line\n"
 MARKER = "def main(event, context):\n"
+HANDLED_500 = '    return {"statusCode": 500, "body": "{\\"message\\": \\"handled\\"}"}  # no Lambda error\n'
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +34,10 @@ def canary_app(cloud, api, tmp_path_factory) -> AppRepo:
     create.write_text(good.replace(MARKER, MARKER + "    # a harmless change\n", 1))
     app.commit_and_push("Touch create")
     app.wait_build(3)
+    create.write_text(good.replace(MARKER, MARKER + HANDLED_500, 1))
+    app.commit_and_push("Create answers 500 without raising")
+    app.wait_build(4)
+    create.write_text(good)
     cs = api.request("GET", f"/apps/{app.name}/stages/prod/changeset", query={"build": "1"})
     started = api.request("POST", f"/apps/{app.name}/stages/prod/promote", {"build": 1, "changesetId": cs["changesetId"]})
     assert ended(app, started["deployment"])["status"] == "SUCCEEDED"
@@ -134,6 +140,30 @@ def test_given_a_broken_build_when_promoted_with_a_canary_then_it_is_aborted_wit
     detail = wait_for("the aborted canary's Sprout Deployment State Change", closed_event, timeout=30)
     assert (detail["status"], detail["failure"]["error"], detail["failure"]["step"]) == ("FAILED", "CanaryAborted", "canary")
     assert detail["failure"]["cause"]["errors"] >= 3
+
+
+def test_given_a_build_answering_500_without_raising_when_promoted_with_a_canary_then_its_5xx_abort_it(canary_app, cloud):
+    """GIVEN prod on build 1; build 4's create RETURNS a 500 (never a Lambda error)
+    WHEN build 4 is promoted with a 50 % canary baking 60 s, under traffic
+    THEN the judge counts the new version's 500s (the access log's integration request ids, found in
+    its own log streams): the canary is aborted (CanaryAborted), create's alias back on build 1 with
+    no weight, and prod still answers 200."""
+    app = canary_app
+    before = create_alias(app, cloud)["FunctionVersion"]
+    with Traffic(app) as traffic:
+        started = app.api.request("POST", f"/apps/{app.name}/stages/prod/promote",
+                                  {"build": 4, "strategy": {"type": "canary", "percent": 50, "intervalSeconds": 60}})
+        done = ended(app, started["deployment"], timeout=60)
+    assert (done["status"], done["step"]) == ("FAILED", "canary"), done
+    assert done["error"].startswith("CanaryAborted"), done["error"]
+    assert done["steps"][0]["verdict"] == "FAIL" and done["cause"]["errors"] >= 3, done
+    assert traffic.seen[500] >= 3 and traffic.seen[502] == 0
+    print(f"handled-500 canary: {traffic.seen[500]} failed requests of {sum(traffic.seen.values())}")
+    alias = create_alias(app, cloud)
+    assert alias["FunctionVersion"] == before
+    assert not (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")
+    assert SproutClient(app.stage_url("prod"), timeout=30).request("POST", "/notes", {"content": "after"})["noteId"]
+    wait_for("prod to let the canary go", lambda: app.api.request("GET", f"/apps/{app.name}/stages/prod")["lock"] is None)
 
 
 def test_given_a_canary_baking_when_a_person_aborts_it_then_the_weights_are_removed_and_nothing_more_is_accepted(canary_app, cloud):

@@ -324,3 +324,37 @@ def test_given_the_push_rules_role_then_it_may_start_no_state_machine_but_the_bu
     with pytest.raises(ClientError) as e:
         as_rule.start_execution(stateMachineArn=other, input="{}")
     assert f"states:StartExecution on resource: {other}" in str(e.value)  # (push -> build: test_builds.py)
+
+
+LOGS_PROBE = """
+import boto3
+from botocore.exceptions import ClientError
+
+def handler(event, context):
+    out = {}
+    for group in event["groups"]:
+        try:
+            boto3.client("logs").filter_log_events(logGroupName=group, limit=1)
+            out[group] = "allowed"
+        except ClientError as e:
+            out[group] = e.response["Error"]["Code"]
+    return out
+"""
+
+
+def test_given_the_canary_steps_role_when_it_reads_logs_then_apps_logs_are_readable_and_sprouts_own_are_not(cloud, sprout):
+    """GIVEN a function running with CanaryStep's role (the judge reads the new versions' 5xx)
+    WHEN it reads an app's function log group, a stage's access log, and Sprout's own function's log
+    THEN the first two are allowed (found or not), Sprout's own is denied."""
+    step = sprout["CanaryStepFunction"]
+    name = f"probe-{uuid.uuid4().hex[:8]}"
+    lam = cloud.client("lambda")
+    lam.create_function(FunctionName=name, Runtime="python3.11", Role=step["role"], Handler="app.handler",
+                        Code={"ZipFile": python_zip(LOGS_PROBE)})
+    own = f"/aws/lambda/{sprout['ApiFunction']['name']}"
+    groups = ["/aws/lambda/notes-prod/CreateNoteFunction", "API-Gateway-Access-Logs_abc123/prod", own]
+    answer = json.loads(lam.invoke(FunctionName=name, Payload=json.dumps({"groups": groups}))["Payload"].read())
+    assert answer[groups[0]] in ("allowed", "ResourceNotFoundException"), answer
+    assert answer[groups[1]] in ("allowed", "ResourceNotFoundException"), answer
+    assert answer[own] == "AccessDeniedException", answer
+    lam.delete_function(FunctionName=name)

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from sprout.domain.canary import Control, Weight, parse_strategy, wait_limit
+from sprout.domain.canary import LOOKUP_SECONDS, Control, Weight, parse_strategy, wait_limit
 from sprout.domain.errors import Conflict
 from sprout.domain.model import DeploymentKind, DeploymentStatus
 from sprout.services.canary import Canary, request_control
@@ -162,6 +162,79 @@ def test_old_version_faults_are_not_read_and_a_clean_new_version_is_promoted(wor
     d = lineage.get_deployment("notes", "prod", did)
     assert d.steps[0]["verdict"] == "PASS" and d.steps[0]["requests"] == 50
     assert d.status is DeploymentStatus.IN_PROGRESS and d.canary["state"] == "PROMOTING"
+
+
+class FakeFaults:
+    """The 5xx each (function, version) answered, as the stage's access logs and its log streams say."""
+
+    def __init__(self):
+        self.answered: dict[tuple[str, str], int] = {}
+        self.asked: list[dict[str, tuple[str, str]]] = []
+
+    def access_logs(self, stack: str) -> list[str]:
+        return [f"API-Gateway-Access-Logs_api/{stack}"]
+
+    def answered_5xx(self, access_logs, streams, since, until):
+        self.asked.append(dict(streams))
+        return {name: self.answered.get((name, version), 0) for name, (_, version) in streams.items()}
+
+
+def judged_with_5xx(world, counted: tuple[int, int], new_5xx: int, old_5xx: int) -> tuple[dict, dict, FakeFaults]:
+    lineage, _, traffic, signal, clock, did = world
+    faults = FakeFaults()
+    canary = Canary(lineage, traffic, signal, FakeNames(), now=clock, faults=faults)
+    run(canary, did)
+    run(canary, did, "SHIFT", 0)
+    signal.counted[("notes-prod-Create", "2")] = counted
+    faults.answered |= {("notes-prod-Create", "2"): new_5xx, ("notes-prod-Create", "1"): old_5xx}
+    clock.advance(2)
+    answer = run(canary, did, "BAKING", 0)
+    return answer, lineage.get_deployment("notes", "prod", did).steps[0], faults
+
+
+def test_a_new_version_answering_500_without_raising_is_aborted_on_its_5xx(world):
+    """GIVEN the new version RETURNS 500 to 5 of 6 requests (no Lambda error at all)
+    WHEN the step is looked at
+    THEN those 5xx are its errors: the canary is aborted; the judge asked about version 2 only, in
+    the function's log group as the canary recorded it."""
+    answer, step, faults = judged_with_5xx(world, (6, 0), new_5xx=5, old_5xx=0)
+    assert answer == {"status": "ABORTED", "index": 0}
+    assert (step["requests"], step["errors"], step["verdict"]) == (6, 5, "FAIL")
+    assert faults.asked and all(a == {"notes-prod-Create": ("/aws/lambda/notes-prod/Create", "2")} for a in faults.asked)
+
+
+def test_an_unhandled_error_is_not_counted_twice_and_the_old_versions_500s_never_count(world):
+    """GIVEN the new version's 3 unhandled errors in 100 requests (3 Lambda errors, 3 502s), the old
+    version answering 500 to 400 requests
+    WHEN the step is looked at
+    THEN the new version has 3 errors, not 6 (3 % is under the limit: still BAKING), and none of the
+    old version's."""
+    answer, step, _ = judged_with_5xx(world, (100, 3), new_5xx=3, old_5xx=400)
+    assert answer == {"status": "BAKING", "index": 0}
+    assert (step["requests"], step["errors"]) == (100, 3)
+
+
+def test_the_logs_are_read_for_5xx_at_most_every_few_seconds_while_the_judge_looks_every_second(world):
+    """GIVEN a canary step baking with its new version answering 500s
+    WHEN the judge looks every second
+    THEN the logs are read again only after LOOKUP_SECONDS (the last answer kept on the step), and
+    the 5xx found meanwhile count at the next read."""
+    lineage, _, traffic, signal, clock, did = world
+    faults = FakeFaults()
+    canary = Canary(lineage, traffic, signal, FakeNames(), now=clock, faults=faults)
+    run(canary, did)
+    run(canary, did, "SHIFT", 0)
+    signal.counted[("notes-prod-Create", "2")] = (200, 0)
+    asked = len(faults.asked)
+    for _ in range(LOOKUP_SECONDS):
+        clock.advance(1)
+        faults.answered[("notes-prod-Create", "2")] = 1
+        assert run(canary, did, "BAKING", 0)["status"] == "BAKING"
+    assert len(faults.asked) == asked + 1  # one read for those looks
+    faults.answered[("notes-prod-Create", "2")] = 150
+    clock.advance(1)
+    assert run(canary, did, "BAKING", 0)["status"] == "ABORTED"
+    assert lineage.get_deployment("notes", "prod", did).steps[0]["errors"] == 150
 
 
 def test_too_few_requests_pause_inconclusive_then_a_person_resumes_and_finishes(world):
