@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.cloud import bench_cloud  # noqa: E402
+from bench.executions import state_visits  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 
@@ -96,18 +97,10 @@ def breakdown(outputs: dict[str, str], app: str, pushed_at: float, live_at: floa
     history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
     phases: dict[str, float] = defaultdict(float)
     phases["event"] = started - pushed_at
-    entered: dict[str, float] = {}
-    last = started
-    for event in history:
-        at = event["timestamp"].timestamp()
-        last = max(last, at)
-        if event["type"].endswith("StateEntered"):
-            entered[event["stateEnteredEventDetails"]["name"]] = at
-        elif event["type"].endswith("StateExited"):
-            name = event["stateExitedEventDetails"]["name"]
-            if name in entered:
-                phases[f"state {name}"] += at - entered.pop(name)
-                _seen.setdefault(f"state {name}", len(_seen))
+    for name, seconds in state_visits(history).items():
+        phases[f"state {name}"] += sum(seconds)
+        _seen.setdefault(f"state {name}", len(_seen))
+    last = max([started] + [event["timestamp"].timestamp() for event in history])
     phases["after"] = live_at - last
     # the task functions' cold starts in this push
     inits = []

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_promote import BROKEN, FUNCTION, MARKER, NOTES, App  # noqa: E402
 from bench.cloud import bench_cloud  # noqa: E402
+from bench.executions import state_visits  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 from sprout.domain.canary import parse_strategy  # noqa: E402
@@ -91,16 +92,7 @@ def looks(execution: str) -> str:
             if child:
                 events = sfn.get_execution_history(executionArn=child, maxResults=1000)["events"]
                 break
-    entered: dict[str, object] = {}
-    spent: dict[str, list[float]] = {}
-    for e in events:
-        if e["type"].endswith("StateEntered"):
-            entered[e["stateEnteredEventDetails"]["name"]] = e["timestamp"]
-        elif e["type"].endswith("StateExited"):
-            name = e["stateExitedEventDetails"]["name"]
-            if name in entered:
-                spent.setdefault(name, []).append((e["timestamp"] - entered[name]).total_seconds())  # type: ignore[operator]
-    return ", ".join(f"{name} x{len(v)} mean {sum(v) / len(v):.2f} s" for name, v in spent.items()
+    return ", ".join(f"{name} x{len(v)} mean {sum(v) / len(v):.2f} s" for name, v in state_visits(events).items()
                      if name in ("CanaryStep", "Bake"))
 
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bench.cloud import bench_cloud  # noqa: E402
+from bench.executions import state_visits  # noqa: E402
 from bench.smoke import parse  # noqa: E402
 from sprout.cli.client import ApiError, SproutClient  # noqa: E402
 
@@ -94,15 +95,7 @@ def states(execution_arn: str) -> dict[str, float]:
     """Seconds per state of an execution (entered → exited), from its history."""
     sfn = boto3.client("stepfunctions")
     events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    entered, spent = {}, {}
-    for e in events:
-        if e["type"].endswith("StateEntered"):
-            entered[e["stateEnteredEventDetails"]["name"]] = e["timestamp"]
-        elif e["type"].endswith("StateExited"):
-            name = e["stateExitedEventDetails"]["name"]
-            if name in entered:
-                spent[name] = spent.get(name, 0) + (e["timestamp"] - entered[name]).total_seconds()
-    return spent
+    return {name: sum(seconds) for name, seconds in state_visits(events).items()}
 
 
 def good_on_prod_broken_built(sprout: SproutClient, base: Path) -> App:

@@ -6,11 +6,13 @@ import argparse
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bench import run
+from bench.executions import state_visits
 from bench.smoke import parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,3 +77,20 @@ def test_given_the_bench_runner_when_no_bench_is_named_then_it_runs_every_one_an
     # AND an unknown name is refused, naming it
     with pytest.raises(SystemExit, match="bench_nothing"):
         run.benches(["bench_nothing"])
+
+
+def test_given_an_execution_history_then_each_visit_of_each_state_is_timed_in_the_order_states_first_finish():
+    """GIVEN a history where A runs twice around B, and C is entered but never exits
+    WHEN its state visits are read
+    THEN A has two visits, B one, in the order they first finished; C is left out"""
+    at = datetime(2026, 12, 8)
+
+    def event(kind: str, seconds: float, name: str) -> dict:
+        detail = "stateEnteredEventDetails" if kind.endswith("Entered") else "stateExitedEventDetails"
+        return {"type": kind, "timestamp": at + timedelta(seconds=seconds), detail: {"name": name}}
+
+    history = [event("TaskStateEntered", 0, "A"), event("TaskStateExited", 1, "A"),
+               event("WaitStateEntered", 1, "B"), event("WaitStateExited", 3, "B"),
+               event("TaskStateEntered", 3, "A"), event("TaskStateExited", 3.5, "A"),
+               event("TaskStateEntered", 3.5, "C"), {"type": "ExecutionFailed", "timestamp": at}]
+    assert list(state_visits(history).items()) == [("A", [1.0, 0.5]), ("B", [2.0])]
