@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
+
+from tests.archives import zip_of
 
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
@@ -19,10 +19,7 @@ BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionR
 
 
 def python_zip(code: str, filename: str = "app.py") -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(filename, code)
-    return buf.getvalue()
+    return zip_of({filename: code})
 
 
 def lambda_role(cloud, name: str) -> str:

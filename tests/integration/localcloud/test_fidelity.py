@@ -4,13 +4,12 @@ integration's result, a regional service principal, Node's missing-module error.
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 
 import pytest
 
+from tests.archives import zip_of
 from tests.integration.localcloud.lambda_helpers import lambda_role, service_role
 
 
@@ -125,18 +124,10 @@ def test_given_dynamodb_put_item_tasks_then_the_optimized_one_returns_the_sdk_me
     assert "SdkResponseMetadata" in output["got"]
 
 
-def node_zip(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
-
-
 def test_given_a_node_handler_requiring_a_missing_package_then_the_error_names_that_package(cloud, uid):
     lam = cloud.client("lambda")
     role = lambda_role(cloud, "fidelity-tests")
-    code = node_zip({"index.js": "const left = require('left-pad-missing');\nexports.handler = async () => left('x', 3);\n"})
+    code = zip_of({"index.js": "const left = require('left-pad-missing');\nexports.handler = async () => left('x', 3);\n"})
     lam.create_function(FunctionName=f"node-missing-{uid}", Runtime="nodejs20.x", Role=role, Handler="index.handler",
                         Code={"ZipFile": code})
     lam.create_function(FunctionName=f"node-nohandler-{uid}", Runtime="nodejs20.x", Role=role, Handler="gone.handler",
@@ -163,7 +154,7 @@ def test_given_a_7mb_request_or_response_through_api_gateway_then_api_gateway_an
     lam = cloud.client("lambda")
     role = lambda_role(cloud, "fidelity-tests")
     name = f"gw-big-{uid}"
-    code = node_zip({"app.py": (
+    code = zip_of({"app.py": (
         "def handler(event, context):\n"
         "    if event.get('path') == '/big':\n"
         "        return {'statusCode': 200, 'body': 'y' * (7 * 1024 * 1024)}\n"

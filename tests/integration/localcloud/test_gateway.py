@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import datetime
-import io
 import json
 import re
 import socket
 import time
 import uuid
-import zipfile
 from unittest import mock
 
 import pytest
@@ -21,6 +19,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from localcloud.urls import execute_api_url
+from tests.archives import zip_of
 from tests.integration.localcloud.lambda_helpers import BASIC_EXECUTION
 
 ACCOUNT = "123456789012"
@@ -58,13 +57,6 @@ def binary(event, context):
 
 
 ANY_API = f"arn:aws:execute-api:us-east-1:{ACCOUNT}:*/*"
-
-
-def _zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("handlers.py", HANDLERS)
-    return buf.getvalue()
 
 
 def _lambda_uri(function_arn: str) -> str:
@@ -111,7 +103,7 @@ def api(cloud):
     )["Role"]["Arn"]
     iam.attach_role_policy(RoleName=f"gw-role-{suffix}", PolicyArn=BASIC_EXECUTION)  # Lambda writes their logs with it
     lam = cloud.client("lambda")
-    code = _zip()
+    code = zip_of({"handlers.py": HANDLERS})
     arns = {}
     for name in ("echo", "boom", "malformed", "slow", "binary"):
         fn = lam.create_function(

@@ -4,12 +4,11 @@ reaching the local cloud through the AWS_ENDPOINT_URL the runner passes."""
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 
 import pytest
 
+from tests.archives import zip_of
 from tests.integration.localcloud.lambda_helpers import service_role
 
 CJS = """
@@ -40,14 +39,6 @@ exports.handler = async () => ({ marker: require('@aws-sdk/client-dynamodb').mar
 """
 
 
-def zipped(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def table(cloud) -> str:
     name = "node-sdk-items"
@@ -76,7 +67,7 @@ def role(cloud, table) -> str:
 
 def run(cloud, role, name: str, files: dict[str, str], handler: str, event: dict) -> dict:
     lam = cloud.client("lambda")
-    lam.create_function(FunctionName=name, Runtime="nodejs20.x", Role=role, Handler=handler, Code={"ZipFile": zipped(files)})
+    lam.create_function(FunctionName=name, Runtime="nodejs20.x", Role=role, Handler=handler, Code={"ZipFile": zip_of(files)})
     answer = lam.invoke(FunctionName=name, Payload=json.dumps(event))
     body = json.loads(answer["Payload"].read())
     assert "FunctionError" not in answer, body

@@ -8,25 +8,17 @@ on exactly that, and that the notice appears if and only if it is not the declar
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 
 import pytest
 
 from localcloud.lambda_runner import interpreters
+from tests.archives import zip_of
 from tests.integration.localcloud.lambda_helpers import lambda_role
 
 PYTHON = "import platform, sys\n\ndef handler(event, context):\n    return {'version': platform.python_version()}\n"
 NODE = "exports.handler = async () => ({ version: process.versions.node });\n"
-
-
-def zipped(name: str, text: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr(name, text)
-    return buf.getvalue()
 
 
 def invoke(lam, name: str, qualifier: str | None = None) -> dict:
@@ -76,7 +68,7 @@ def test_given_a_declared_runtime_then_the_function_runs_on_it_or_says_once_what
         Runtime=runtime,
         Role=lambda_role(cloud, "runtime-tests"),
         Handler=handler,
-        Code={"ZipFile": zipped(filename, code)},
+        Code={"ZipFile": zip_of({filename: code})},
     )
     ran = invoke(lam, name)["version"]
     version = lam.publish_version(FunctionName=name)["Version"]

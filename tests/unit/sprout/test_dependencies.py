@@ -15,7 +15,7 @@ from sprout.domain.dependencies import CachedDigest
 from sprout.domain.errors import CacheIntegrityError, PackagingError
 from sprout.domain.packaging import package, plan_dependencies
 from sprout.domain.source_tree import MemoryTree
-from tests.unit.sprout.archives import zip_of
+from tests.archives import zip_of
 
 DIGEST = "b" * 64
 LOCK = json.dumps({"name": "web", "lockfileVersion": 3, "packages": {"node_modules/ms": {"version": "2.1.3"}}}).encode()

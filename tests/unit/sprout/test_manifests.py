@@ -5,10 +5,8 @@ line may repeat."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import subprocess
-import zipfile
 
 import pytest
 
@@ -17,6 +15,7 @@ from sprout.codebuild import install_dependencies
 from sprout.domain.dependencies import CachedDigest
 from sprout.domain.errors import ArtifactNotFound, InvalidInput
 from sprout.domain.manifests import ManifestRefused, check_lockfile, check_package_json, check_requirements
+from tests.archives import zip_of
 
 
 @pytest.mark.parametrize(
@@ -222,10 +221,7 @@ class Digests:
 
 
 def test_given_a_dependency_builds_output_when_kept_then_it_is_cached_by_content_and_its_digest_recorded():
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as z:
-        z.writestr("humanize/__init__.py", "")
-    data = buffer.getvalue()
+    data = zip_of({"humanize/__init__.py": ""})
     path, name = DependencyCache.output_of(KEY)
     assert path.startswith("dependency-builds/") and path != DependencyCache.output_of(KEY)[0]  # a prefix per build
     store, digests = Store({f"{path}/{name}": data}), Digests()

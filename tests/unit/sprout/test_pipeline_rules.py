@@ -3,8 +3,6 @@ check (sprout.domain.syntax): pure, no AWS."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,6 +32,7 @@ from sprout.domain.pipeline import (
     takeover_reason,
 )
 from sprout.domain.syntax import check_function
+from tests.archives import zip_of
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
@@ -203,18 +202,10 @@ def test_given_resources_modified_or_iam_changed_then_they_are_classed():
 # ---- syntax -------------------------------------------------------------------------------------------------
 
 
-def zipped(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as z:
-        for name, text in files.items():
-            z.writestr(name, text)
-    return buffer.getvalue()
-
-
 def test_given_a_python_handler_with_a_syntax_error_then_packaging_names_function_file_and_line():
     with pytest.raises(PackagingError, match=r"CreateFn: functions/create/app.py, line 2: "):
-        check_function("CreateFn", "python3.13", zipped({"app.py": "x = 1\ndef f(:\n"}), "functions/create", None)
-    assert check_function("CreateFn", "python3.13", zipped({"app.py": "x = 1\n"}), "", None) == 1
+        check_function("CreateFn", "python3.13", zip_of({"app.py": "x = 1\ndef f(:\n"}), "functions/create", None)
+    assert check_function("CreateFn", "python3.13", zip_of({"app.py": "x = 1\n"}), "", None) == 1
 
 
 def test_given_a_node_handler_then_the_checker_is_asked_and_its_answer_named():
@@ -225,7 +216,7 @@ def test_given_a_node_handler_then_the_checker_is_asked_and_its_answer_named():
         return (3, "SyntaxError: Unexpected token")
 
     with pytest.raises(PackagingError, match=r"Fn: index.mjs, line 3: SyntaxError: Unexpected token"):
-        check_function("Fn", "nodejs20.x", zipped({"index.mjs": "x", "node_modules/y/z.js": "("}), "", checker)
+        check_function("Fn", "nodejs20.x", zip_of({"index.mjs": "x", "node_modules/y/z.js": "("}), "", checker)
     assert seen == ["index.mjs"]
 
 

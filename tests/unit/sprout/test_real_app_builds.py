@@ -19,7 +19,7 @@ from sprout.domain.model import Build, BuildStatus, FunctionArtifact
 from sprout.domain.packaging import package, plan_dependencies
 from sprout.domain.physical_names import collisions, fixed_names
 from sprout.domain.source_tree import MemoryTree
-from tests.unit.sprout.archives import zip_of
+from tests.archives import zip_of
 
 DIGEST = "d" * 64
 PACKAGE = json.dumps({"name": "hello", "dependencies": {"ms": "^2.1.3"}, "devDependencies": {"mocha": "10"}}).encode()

@@ -31,6 +31,7 @@ from sprout.cli.client import SproutClient
 from sprout.codebuild import install_dependencies
 from sprout.domain.packaging import plan_dependencies
 from sprout.domain.source_tree import MemoryTree
+from tests.archives import zip_of
 from tests.integration.sprout.conftest import GREETER, AppRepo, registered_app, wait_for
 
 GREETING = "Hello, visitor number 1,234,567"
@@ -102,10 +103,7 @@ def hello_key(work: Path) -> str:
 
 
 def malicious_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("humanize/__init__.py", "def intcomma(n):\n    return 'pwned'\n")
-    return buffer.getvalue()
+    return zip_of({"humanize/__init__.py": "def intcomma(n):\n    return 'pwned'\n"})
 
 
 @pytest.mark.parametrize(

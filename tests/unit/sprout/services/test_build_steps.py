@@ -21,7 +21,7 @@ from sprout.domain.errors import AppNotFound, PackagingError, SourceError
 from sprout.domain.model import App, BuildStatus, StageSpec
 from sprout.domain.source_tree import MemoryTree
 from sprout.services.build_steps import DEPENDENCY_STEP, BuildSteps, BuiltDependencies
-from tests.unit.sprout.archives import zip_of
+from tests.archives import zip_of
 from tests.unit.sprout.services.fakes import NOTES, FakeLineage
 
 BUCKET, DIGEST = "sprout-artifacts", "d" * 64

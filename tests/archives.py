@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Mapping
 
 
-def zip_of(names: dict[str, bytes]) -> bytes:
-    """A zip holding each name with its bytes."""
+def zip_of(files: Mapping[str, str | bytes]) -> bytes:
+    """A zip holding each name with its text or bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in names.items():
+        for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()
