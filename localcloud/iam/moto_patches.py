@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from werkzeug.exceptions import HTTPException
 
@@ -70,7 +71,45 @@ BOTO_CLIENT_USERS = (
     f"{_PARSER}.component.state.exec.state_task.service.state_task_service_aws_sdk",
 )
 STATES_SESSION = "StepFunctions"  # the session name of a state machine role's credentials
+MAX_TASK_CONNECTIONS = 64  # concurrent task calls through one cached client before its pool discards connections
+MAX_TASK_CLIENTS = 256  # cached task clients (a client per region, service and role session) kept at most
 _request = threading.local()  # who signed the moto request this thread serves (None: the root key)
+
+
+class TaskClients:
+    """The clients the Step Functions interpreter calls services with, one per region, service and
+    role credentials, built once from one botocore session. moto's interpreter asks for a new client
+    at every task; building one reads the service's model and endpoint rules from disk (most of the
+    cloud's CPU time when executions run). Low-level clients are thread-safe; building one is not."""
+
+    def __init__(self, new_session: Callable[[], Any], config: Config, cloud: Any):
+        self._new_session = new_session
+        self._session: Any = None
+        self._config = config
+        self._cloud = cloud
+        self._clients: dict[tuple[str, str, str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, region: str, service: str, creds: Any) -> Any:
+        key = (region, service, creds.access_key, creds.token)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                if len(self._clients) >= MAX_TASK_CLIENTS:  # rotated credentials leave clients nobody asks for
+                    self._clients.pop(next(iter(self._clients)))
+                if self._session is None:
+                    self._session = self._new_session()
+                client = self._session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self._cloud.endpoint,
+                    aws_access_key_id=creds.access_key,
+                    aws_secret_access_key=creds.secret_key,
+                    aws_session_token=creds.token,
+                    config=self._config,
+                )
+                self._clients[key] = client
+            return client
 
 
 def current_principal() -> Any:
@@ -162,24 +201,16 @@ def install(cloud: Any, enforcing: Callable[[], bool], authorizer: Authorizer, s
         retries={"max_attempts": 0, "total_max_attempts": 1},
         connect_timeout=timeouts,
         read_timeout=timeouts,
+        max_pool_connections=MAX_TASK_CONNECTIONS,
     )
-    clients_lock = threading.Lock()  # boto3 client creation is not thread-safe
+    clients = TaskClients(lambda: boto3.session.Session(botocore_session=botocore.session.get_session()), config,
+                          cloud)
 
     def boto_client_for(original: Any, region: str, service: str, state_credentials: Any = None) -> Any:
         if not enforcing():
             return original(region, service, state_credentials)
         role_arn = getattr(state_credentials, "role_arn", None)
-        creds = sessions.credentials(role_arn, STATES_SESSION, "states.amazonaws.com")
-        with clients_lock:
-            return boto3.session.Session().client(
-                service,
-                region_name=region,
-                endpoint_url=cloud.endpoint,
-                aws_access_key_id=creds.access_key,
-                aws_secret_access_key=creds.secret_key,
-                aws_session_token=creds.token,
-                config=config,
-            )
+        return clients.get(region, service, sessions.credentials(role_arn, STATES_SESSION, "states.amazonaws.com"))
 
     for module in BOTO_CLIENT_USERS:
         hook(
