@@ -132,6 +132,7 @@ class Builds:
             credentials=_role_credentials,
             root_env=_root_env(),
             announce=self._announce,
+            logs_delivered=self.logs.delivered,
         )
         try:
             Run(build, ctx).run()
