@@ -36,6 +36,7 @@ from werkzeug.exceptions import HTTPException
 from localcloud.iam import actions
 from localcloud.iam.enforce import Authorizer, Denied
 from localcloud.iam.principals import access_key_of
+from localcloud.iam.role_clients import RoleClients
 from localcloud.iam.sessions import Sessions
 from localcloud.moto_hooks import hook, require
 
@@ -72,44 +73,7 @@ BOTO_CLIENT_USERS = (
 )
 STATES_SESSION = "StepFunctions"  # the session name of a state machine role's credentials
 MAX_TASK_CONNECTIONS = 64  # concurrent task calls through one cached client before its pool discards connections
-MAX_TASK_CLIENTS = 256  # cached task clients (a client per region, service and role session) kept at most
 _request = threading.local()  # who signed the moto request this thread serves (None: the root key)
-
-
-class TaskClients:
-    """The clients the Step Functions interpreter calls services with, one per region, service and
-    role credentials, built once from one botocore session. moto's interpreter asks for a new client
-    at every task; building one reads the service's model and endpoint rules from disk (most of the
-    cloud's CPU time when executions run). Low-level clients are thread-safe; building one is not."""
-
-    def __init__(self, new_session: Callable[[], Any], config: Config, cloud: Any):
-        self._new_session = new_session
-        self._session: Any = None
-        self._config = config
-        self._cloud = cloud
-        self._clients: dict[tuple[str, str, str, str], Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, region: str, service: str, creds: Any) -> Any:
-        key = (region, service, creds.access_key, creds.token)
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                if len(self._clients) >= MAX_TASK_CLIENTS:  # rotated credentials leave clients nobody asks for
-                    self._clients.pop(next(iter(self._clients)))
-                if self._session is None:
-                    self._session = self._new_session()
-                client = self._session.client(
-                    service,
-                    region_name=region,
-                    endpoint_url=self._cloud.endpoint,
-                    aws_access_key_id=creds.access_key,
-                    aws_secret_access_key=creds.secret_key,
-                    aws_session_token=creds.token,
-                    config=self._config,
-                )
-                self._clients[key] = client
-            return client
 
 
 def current_principal() -> Any:
@@ -203,8 +167,10 @@ def install(cloud: Any, enforcing: Callable[[], bool], authorizer: Authorizer, s
         read_timeout=timeouts,
         max_pool_connections=MAX_TASK_CONNECTIONS,
     )
-    clients = TaskClients(lambda: boto3.session.Session(botocore_session=botocore.session.get_session()), config,
-                          cloud)
+    # moto's interpreter asks for a new client at every task: building one reads the service's model
+    # and endpoint rules from disk (most of the cloud's CPU time when executions run)
+    clients = RoleClients(lambda: boto3.session.Session(botocore_session=botocore.session.get_session()).client, config,
+                          lambda: cloud.endpoint)
 
     def boto_client_for(original: Any, region: str, service: str, state_credentials: Any = None) -> Any:
         if not enforcing():

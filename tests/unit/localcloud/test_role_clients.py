@@ -1,16 +1,16 @@
-"""The clients Step Functions tasks call services with (localcloud.iam.moto_patches.TaskClients):
-one per region, service and role session, built from one session, never one per task."""
+"""The clients the local cloud's services act with a role's credentials through (Step Functions tasks,
+EventBridge targets: localcloud.iam.role_clients.RoleClients): one per region, service and role
+session, built from one session, never one per call."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 from botocore.config import Config
 
-from localcloud.iam import moto_patches
-from localcloud.iam.moto_patches import TaskClients
+from localcloud.iam import role_clients
+from localcloud.iam.role_clients import RoleClients
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,12 @@ class FakeSession:
         return built
 
 
-def clients_with(sessions: list[FakeSession]) -> TaskClients:
-    def new_session() -> FakeSession:
+def clients_with(sessions: list[FakeSession]) -> RoleClients:
+    def new_session():
         sessions.append(FakeSession())
-        return sessions[-1]
+        return sessions[-1].client
 
-    return TaskClients(new_session, Config(), SimpleNamespace(endpoint="http://127.0.0.1:4566"))
+    return RoleClients(new_session, Config(), lambda: "http://127.0.0.1:4566")
 
 
 def test_given_the_same_role_session_when_tasks_ask_again_then_one_client_serves_them():
@@ -75,7 +75,7 @@ def test_given_another_role_service_region_or_rotated_credentials_then_each_gets
 
 def test_given_more_role_sessions_than_kept_then_the_oldest_client_is_forgotten(monkeypatch):
     # GIVEN task clients keeping at most two
-    monkeypatch.setattr(moto_patches, "MAX_TASK_CLIENTS", 2)
+    monkeypatch.setattr(role_clients, "MAX_CLIENTS", 2)
     sessions: list[FakeSession] = []
     clients = clients_with(sessions)
     a = clients.get("us-east-1", "lambda", Creds("A"))
