@@ -13,8 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-
+from sprout.adapters.clients import lazy_client
 from sprout.domain.monitoring import Cursor
 
 FIRST_WINDOW_MS = 60_000
@@ -37,7 +36,7 @@ class LogEvent:
 
 class LogReader:
     def __init__(self, client: Any = None) -> None:
-        self._logs = client or boto3.client("logs")
+        self._logs = client or lazy_client("logs")
 
     def newest(
         self,
