@@ -7,7 +7,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from sprout.adapters.clients import lazy_client
+import boto3
+
 from sprout.domain.auto_rollback import AlarmEvent
 from sprout.domain.pipeline import parse_iso
 
@@ -16,7 +17,7 @@ __all__ = ["AlarmEvent", "Alarms"]
 
 class Alarms:
     def __init__(self, client: Any = None) -> None:
-        self._cw = client or lazy_client("cloudwatch")
+        self._cw = client or boto3.client("cloudwatch")
 
     def read(self, event: dict) -> AlarmEvent:
         """The alarm of a ``CloudWatch Alarm State Change`` event (ValueError when the event is not

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import boto3
 from botocore.exceptions import ClientError
 
-from sprout.adapters.clients import lazy_client
 from sprout.domain.canary import Weight
 from sprout.domain.errors import RollbackFailed
 from sprout.domain.model import LIVE_ALIAS
@@ -38,7 +38,7 @@ class FlipResult:
 
 class Aliases:
     def __init__(self, bucket: str, client=None, before_flip: Callable[[Flip], None] | None = None):
-        self._lambda = client or lazy_client("lambda")
+        self._lambda = client or boto3.client("lambda")
         self._bucket = bucket
         self._before_flip = before_flip  # a seam for fault injection in tests
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
-from sprout.adapters.clients import lazy_client
 from sprout.domain.errors import NotDeployed
 from sprout.domain.monitoring import (
     ACCESS_LOG_FORMAT,
@@ -30,8 +30,8 @@ class AccessLogSetting:
 
 class StageResources:
     def __init__(self, cloudformation: Any = None, apigateway: Any = None) -> None:
-        self._cfn = cloudformation or lazy_client("cloudformation")
-        self._apigw = apigateway or lazy_client("apigateway")
+        self._cfn = cloudformation or boto3.client("cloudformation")
+        self._apigw = apigateway or boto3.client("apigateway")
 
     def inventory(self, stack: str, where: str) -> StageInventory:
         """The stack's ``AWS::Lambda::Function`` and ``AWS::ApiGateway::Stage`` resources."""
@@ -69,7 +69,7 @@ def api_stages(resources: list[dict[str, Any]]) -> list[ApiStage]:
 
 class AccessLogging:
     def __init__(self, apigateway: Any = None) -> None:
-        self._apigw = apigateway or lazy_client("apigateway")
+        self._apigw = apigateway or boto3.client("apigateway")
 
     def account_role(self) -> str | None:
         return self._apigw.get_account().get("cloudwatchRoleArn") or None

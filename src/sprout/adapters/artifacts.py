@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 
+import boto3
 from botocore.exceptions import ClientError
 
-from sprout.adapters.clients import lazy_client
 from sprout.domain.errors import ArtifactNotFound, InvalidInput
 from sprout.domain.packaging import artifact_key
 
@@ -37,7 +37,7 @@ class ArtifactStore:
         if not bucket:
             raise InvalidInput("bucket", "the artifact bucket name is required")
         self.bucket = bucket
-        self.client = client or lazy_client("s3")
+        self.client = client or boto3.client("s3")
 
     def put_if_absent(self, sha256: str, data: bytes) -> bool:
         """Store ``data`` under its sha256; True when it was uploaded, False when it was there."""

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 
-from sprout.adapters.clients import lazy_client
 from sprout.adapters.lineage.items import Item, app_pk
 from sprout.adapters.lineage.table import now_iso
 from sprout.domain.auto_rollback import AlarmSpec, Settings
@@ -77,7 +77,7 @@ class Alarms:
     since PutMetricAlarm ignores Tags on an update)."""
 
     def __init__(self, cloudwatch: Any = None):
-        self._cw = cloudwatch or lazy_client("cloudwatch")
+        self._cw = cloudwatch or boto3.client("cloudwatch")
 
     def describe(self, names: list[str]) -> dict[str, dict]:
         found: dict[str, dict] = {}
@@ -104,7 +104,7 @@ class Subscriptions:
     issues' on every deployed stage's function log groups (``sprout.services.issues``)."""
 
     def __init__(self, logs: Any = None):
-        self._logs = logs or lazy_client("logs")
+        self._logs = logs or boto3.client("logs")
 
     def present(self, group: str, name: str) -> bool:
         try:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sprout.adapters.clients import lazy_client
 from sprout.domain.pipeline import execution_arn
 
 __all__ = ["Executions", "execution_arn"]
@@ -16,7 +16,7 @@ __all__ = ["Executions", "execution_arn"]
 
 class Executions:
     def __init__(self, client: Any = None) -> None:
-        self._sfn = client or lazy_client("stepfunctions")
+        self._sfn = client or boto3.client("stepfunctions")
 
     def is_running(self, execution_arn: str) -> bool | None:
         """True while it runs, False once it has ended, None when unknown — and an execution that

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sprout.adapters.clients import lazy_client
+import boto3
+
 from sprout.domain.monitoring import Cursor
 
 FIRST_WINDOW_MS = 60_000
@@ -36,7 +37,7 @@ class LogEvent:
 
 class LogReader:
     def __init__(self, client: Any = None) -> None:
-        self._logs = client or lazy_client("logs")
+        self._logs = client or boto3.client("logs")
 
     def newest(
         self,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sprout.adapters.clients import lazy_client
+import boto3
+
 from sprout.domain.model import LIVE_ALIAS
 from sprout.domain.monitoring import MetricQuery
 
@@ -15,7 +16,7 @@ __all__ = ["MetricQuery", "MetricReader"]
 
 class MetricReader:
     def __init__(self, client: Any = None) -> None:
-        self._cw = client or lazy_client("cloudwatch")
+        self._cw = client or boto3.client("cloudwatch")
 
     def series(
         self, queries: list[MetricQuery], since: datetime, until: datetime, period: int

@@ -19,9 +19,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sprout.adapters.clients import lazy_client
 from sprout.domain.notifications import (
     FAILED,
     GONE,
@@ -45,9 +45,9 @@ class NotificationRoutes:
     def __init__(self, prefix: str, role_arn: str, dead_letter_arn: str, client: Any = None, sqs: Any = None,
                  pipes: Any = None):
         self._prefix, self._role, self._dlq = prefix, role_arn, dead_letter_arn
-        self._events = client or lazy_client("events")
-        self._sqs = sqs or lazy_client("sqs")
-        self._pipes = pipes or lazy_client("pipes")
+        self._events = client or boto3.client("events")
+        self._sqs = sqs or boto3.client("sqs")
+        self._pipes = pipes or boto3.client("pipes")
 
     def name(self, app: str, target_id: str) -> str:
         return f"{self._prefix}-n-{app}-{target_id}"[:64]
@@ -113,7 +113,7 @@ class NotificationQueues:
     """The notifier's outbox: one SendMessage per notification, to its target's queue."""
 
     def __init__(self, sqs: Any = None):
-        self._sqs = sqs or lazy_client("sqs")
+        self._sqs = sqs or boto3.client("sqs")
 
     @tracer.capture_method(capture_response=False)
     def send(self, messages: list[tuple[str, str]]) -> list[str]:
@@ -137,7 +137,7 @@ class NotificationSecrets:
     ``/sprout/*/_notifications/``)."""
 
     def __init__(self, ssm: Any = None):
-        self._ssm = ssm or lazy_client("ssm")
+        self._ssm = ssm or boto3.client("ssm")
 
     @tracer.capture_method(capture_response=False)
     def read(self, path: str) -> str | None:

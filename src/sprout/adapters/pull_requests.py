@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
-from sprout.adapters.clients import lazy_client
 from sprout.adapters.stacks import StageStacks
 from sprout.domain.model import App
 from sprout.domain.pipeline import stack_name
@@ -20,7 +20,7 @@ from sprout.observability import logger
 class PullRequestPreviews:
     def __init__(self, start_build: Callable[[App, str, str, dict], dict], codecommit: Any = None,
                  stacks: StageStacks | None = None):
-        self._codecommit = codecommit or lazy_client("codecommit")
+        self._codecommit = codecommit or boto3.client("codecommit")
         self._stacks = stacks or StageStacks()
         self._start_build = start_build
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
-from sprout.adapters.clients import lazy_client
 from sprout.domain.errors import InvalidInput
 from sprout.observability import tracer
 
 
 class ParameterStoreSecrets:
     def __init__(self, ssm: Any = None):
-        self._ssm = ssm or lazy_client("ssm")
+        self._ssm = ssm or boto3.client("ssm")
 
     @tracer.capture_method(capture_response=False)
     def put(self, path: str, value: str) -> int:

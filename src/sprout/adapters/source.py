@@ -17,7 +17,6 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sprout.adapters.clients import lazy_client
 from sprout.domain.errors import SourceError, named
 from sprout.domain.source_tree import SourceTree, normalize
 
@@ -37,7 +36,7 @@ class CodeCommitSource(SourceTree):
     def __init__(self, repository: str, commit_id: str, client=None):
         self.repository = repository
         self.commit_id = commit_id
-        self.client = client or lazy_client("codecommit")
+        self.client = client or boto3.client("codecommit")
         self.location = f"commit {commit_id} of repository {repository}"
         self._blobs: dict[str, str] = {}  # path -> blob id, from listings
         self._executables: set[str] = set()

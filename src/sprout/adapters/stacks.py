@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
-from sprout.adapters.clients import lazy_client
 from sprout.domain.errors import DeployError, StackNotReady
 from sprout.domain.model import LIVE_ALIAS
 from sprout.domain.pipeline import stack_name
@@ -50,8 +50,8 @@ def _failed(cause: dict, changed: bool = True) -> Progress:
 class StageStacks:
     def __init__(self, cloudformation: Any = None, lambda_client: Any = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self._cfn = cloudformation or lazy_client("cloudformation")
-        self._lambda = lambda_client or lazy_client("lambda")
+        self._cfn = cloudformation or boto3.client("cloudformation")
+        self._lambda = lambda_client or boto3.client("lambda")
         self._clock = clock
         self._sleep = sleep
 

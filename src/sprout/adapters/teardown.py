@@ -13,7 +13,6 @@ from botocore.exceptions import ClientError
 
 from sprout.adapters.apigateway import AccessLogging, StageResources
 from sprout.adapters.auto_rollback import AutoRollbackItem, Subscriptions, settings_sk
-from sprout.adapters.clients import lazy_client
 from sprout.adapters.lineage.items import app_pk
 from sprout.domain.auto_rollback import Settings, filter_name
 from sprout.domain.errors import NotDeployed
@@ -41,8 +40,8 @@ class WatchSwitch(Protocol):
 class StageCloud:
     def __init__(self, watcher: WatchSwitch, subscriptions: Subscriptions | None = None, cloudformation: Any = None,
                  logs: Any = None, resources: StageResources | None = None, access_logs: AccessLogging | None = None):
-        self._cfn = cloudformation or lazy_client("cloudformation")
-        self._logs = logs or lazy_client("logs")
+        self._cfn = cloudformation or boto3.client("cloudformation")
+        self._logs = logs or boto3.client("logs")
         self._resources = resources or StageResources(self._cfn)
         self._access_logs = access_logs or AccessLogging()
         self._watcher = watcher

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+import boto3
 from botocore.exceptions import ClientError
 
 from sprout.adapters.apigateway import api_stages
-from sprout.adapters.clients import lazy_client
 from sprout.domain.canary import ids_pattern, mentioned_ids, request_id_of, version_stream_prefixes
 from sprout.domain.monitoring import access_log_group, parse_access_entry, status_filter
 
@@ -22,8 +22,8 @@ MAX_PAGES = 20  # FilterLogEvents pages read per group and look (up to 10,000 ev
 
 class LogVersionFaults:
     def __init__(self, logs: Any = None, cloudformation: Any = None) -> None:
-        self._logs = logs or lazy_client("logs")
-        self._cfn = cloudformation or lazy_client("cloudformation")
+        self._logs = logs or boto3.client("logs")
+        self._cfn = cloudformation or boto3.client("cloudformation")
 
     def access_logs(self, stack: str) -> list[str]:
         """The access-log groups of the stack's REST API stages (none: no stack, or no API)."""
