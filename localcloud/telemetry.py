@@ -66,16 +66,6 @@ class TelemetryWriter:
     def metrics(self, namespace: str, data: list[Datum]) -> None:
         self._queue.put(("metric", namespace, data))
 
-    def delivered(self, timeout: float = 5.0) -> bool:
-        """Wait until what was queued before this call is written (False: not within ``timeout``,
-        or the writer is not running). For a service whose record must not end before its logs are
-        readable (a CodeBuild build's phase COMPLETED)."""
-        if self._thread is None or self._stop.is_set():
-            return False
-        written = threading.Event()
-        self._queue.put(("mark", written))
-        return written.wait(timeout)
-
     # ---- service --------------------------------------------------------------------------------
     def start(self) -> None:
         from botocore.config import Config
@@ -109,11 +99,8 @@ class TelemetryWriter:
             return
         logs: dict[tuple[str, str], list[LogEvent]] = defaultdict(list)
         metrics: dict[str, list[Datum]] = defaultdict(list)
-        marks = []
         for item in items:
-            if item[0] == "mark":
-                marks.append(item[1])
-            elif item[0] == "log":
+            if item[0] == "log":
                 _, group, stream, events = item
                 logs[(group, stream)].extend(events)
                 if self._derive_metrics is not None:
@@ -125,8 +112,6 @@ class TelemetryWriter:
             self._put_logs(group, stream, events)
         for namespace, data in metrics.items():
             self._put_metrics(namespace, aggregate(data))
-        for mark in marks:
-            mark.set()
 
     # ---- writing --------------------------------------------------------------------------------
     def _put_logs(self, group: str, stream: str, events: list[LogEvent]) -> None:

@@ -132,7 +132,6 @@ class Builds:
             credentials=_role_credentials,
             root_env=_root_env(),
             announce=self._announce,
-            logs_delivered=self.logs.delivered,
         )
         try:
             Run(build, ctx).run()

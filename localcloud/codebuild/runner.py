@@ -62,7 +62,6 @@ class Context:
     credentials: Callable[[str, str], dict[str, str] | None]  # (role, session) -> env, None: root
     root_env: dict[str, str]
     announce: Callable[[str], bool]  # True the first time a notice is given (said once)
-    logs_delivered: Callable[[], bool]  # waits until the lines written so far are in CloudWatch Logs
 
 
 class Run:
@@ -107,9 +106,6 @@ class Run:
             log.exception("build %s faulted", build.id)
             self.say(f"Phase context status code: INTERNAL_ERROR Message: {e}")
             status = "FAULT"
-        # The build's log lines are readable before it reads as ended (a reader of a failed build's
-        # logs, told of its end, finds what it said); a writer that cannot deliver does not hold it up.
-        self.ctx.logs_delivered()
         with build.lock:
             if build.ending and status in ("SUCCEEDED", "FAILED"):
                 status = build.ending

@@ -22,11 +22,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
 from localcloud import iam
-from localcloud.iam.role_clients import RoleClients
 
 log = logging.getLogger("localcloud.events_router")
 
@@ -53,7 +51,8 @@ class Deliverer:
         self._idle = threading.Condition()
         self._pending = 0
         self._config = Config(retries={"total_max_attempts": 1}, read_timeout=900, connect_timeout=5)
-        self._role_clients = RoleClients(lambda: boto3.client, self._config, lambda: self._cloud.endpoint)
+        self._role_clients: dict[tuple[str, str], Any] = {}  # (role, access key) -> stepfunctions client
+        self._role_lock = threading.Lock()
 
     def submit(self, delivery: Delivery) -> None:
         with self._idle:
@@ -138,4 +137,17 @@ class Deliverer:
             )
         rule_name = delivery.rule_arn.rsplit("/", 1)[-1]
         creds = iam.credentials(delivery.role_arn, rule_name, "events.amazonaws.com")
-        return self._role_clients.get(self._cloud.region, "stepfunctions", creds)
+        key = (delivery.role_arn, creds.access_key)
+        with self._role_lock:
+            client = self._role_clients.get(key)
+            if client is None:
+                self._role_clients = {k: v for k, v in self._role_clients.items() if k[0] != delivery.role_arn}
+                client = self._cloud.client(
+                    "stepfunctions",
+                    aws_access_key_id=creds.access_key,
+                    aws_secret_access_key=creds.secret_key,
+                    aws_session_token=creds.token,
+                    config=self._config,
+                )
+                self._role_clients[key] = client
+        return client

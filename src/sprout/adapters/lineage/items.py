@@ -44,8 +44,6 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.connection import TableConnection
-from pynamodb.connection.base import MetaTable
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -62,41 +60,6 @@ class TableMeta:
     @property
     def region(self) -> str | None:
         return lineage_region()
-
-
-def _key_schema(hash_key: str, range_key: str) -> list[dict[str, str]]:
-    return [{"AttributeName": hash_key, "KeyType": "HASH"}, {"AttributeName": range_key, "KeyType": "RANGE"}]
-
-
-def _schema(table_name: str) -> MetaTable:
-    """The table's keys and indexes as template.yaml declares them (every model reads a part of them)."""
-    keys = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
-    return MetaTable({
-        "TableName": table_name,
-        "KeySchema": _key_schema("pk", "sk"),
-        "AttributeDefinitions": [{"AttributeName": k, "AttributeType": "S"} for k in keys],
-        "GlobalSecondaryIndexes": [{"IndexName": "gsi1", "KeySchema": _key_schema("gsi1pk", "gsi1sk")},
-                                   {"IndexName": "gsi2", "KeySchema": _key_schema("gsi2pk", "gsi2sk")}],
-        "LocalSecondaryIndexes": [],
-    })
-
-
-_connections: dict[tuple[str, str | None], TableConnection] = {}
-
-
-def table_connection() -> TableConnection:
-    """The one connection every model and transaction talks to the table through. PynamoDB would
-    make one per model class, each with its own botocore session: reading DynamoDB's service model
-    and endpoint rules again for each, some 50 ms of a cold start per model a function touches."""
-    key = (lineage_table(), lineage_region())
-    found = _connections.get(key)
-    if found is None:  # two threads racing here each make one: harmless, the last is kept
-        found = _connections[key] = TableConnection(key[0], region=key[1], meta_table=_schema(key[0]))
-    return found
-
-
-def forget_connections() -> None:
-    _connections.clear()
 
 
 # ---- models ------------------------------------------------------------------------------------
@@ -126,10 +89,6 @@ class Item(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
-
-    @classmethod
-    def _get_connection(cls) -> TableConnection:
-        return table_connection()
 
 
 class AppItem(Item):

@@ -10,17 +10,19 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from sprout.adapters.lineage.items import (
+    MODELS,
     AppItem,
     BuildItem,
     DeploymentItem,
+    Item,
     StageItem,
-    forget_connections,
-    table_connection,
+    TableMeta,
 )
 from sprout.domain.errors import Conflict, InvalidInput
 from sprout.domain.model import (
@@ -204,6 +206,16 @@ def numbered_page(
 
 # ---- transactions ------------------------------------------------------------------------------
 
+_connection: Connection | None = None
+
+
+def _shared_connection() -> Connection:
+    global _connection
+    if _connection is None:
+        _connection = Connection(region=TableMeta().region)
+    return _connection
+
+
 class Txn:
     """One TransactWriteItems whose cancellation reasons come back by label.
 
@@ -230,7 +242,7 @@ class Txn:
         """Commit; {} when it went through, else {label: reason code} of the items that failed."""
         ordered = [op for kind in ("check", "delete", "put", "update") for op in self._ops[kind]]
         try:
-            with TransactWrite(connection=table_connection().connection) as tw:
+            with TransactWrite(connection=_shared_connection()) as tw:
                 for _, add in ordered:
                     add(tw)
         except TransactWriteError as e:
@@ -257,7 +269,19 @@ def optimistically(what: str, attempt_once: Callable[[], T | None]) -> T:
     raise Conflict(f"could not {what}: too much contention")
 
 
+def _subclasses(model: type[Model]) -> list[type[Model]]:
+    """Every item model, those of modules that keep their own (``lineage.issues``) included."""
+    found = []
+    for sub in model.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
 def reset_connections() -> None:
     """Forget the cached DynamoDB clients, so the next call resolves the endpoint again (for tests
     and tools that change AWS_ENDPOINT_URL within one process)."""
-    forget_connections()
+    global _connection
+    _connection = None
+    models: list[type[Model]] = [Item, *MODELS, *_subclasses(Item)]
+    for model in models:
+        model._connection = None
