@@ -10,6 +10,7 @@ import time
 
 from tests.integration.localcloud.lambda_helpers import service_role
 from tests.integration.localcloud.test_api_destinations import Receiver, dead_letters, destination, queue
+from tests.integration.sprout.conftest import wait_for
 
 ACCOUNT_ARN = "arn:aws:{service}:us-east-1:123456789012:{rest}"
 
@@ -75,10 +76,9 @@ def test_pipe_sends_a_dynamic_header_and_the_templated_body(cloud, uid):
             return cloud.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=[
                 "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
 
-        deadline = time.monotonic() + 15
-        while counts() != {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}:
-            assert time.monotonic() < deadline, f"the delivered message stayed in the queue: {counts()}"
-            time.sleep(0.1)
+        wait_for("the delivered message to leave the queue",
+                 lambda: counts() == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"},
+                 timeout=15, every=0.1, show=counts)
         assert len(receiver.on("/hook")) == 1
     finally:
         receiver.server.shutdown()
@@ -150,10 +150,7 @@ def test_a_refused_connection_is_retried_by_the_pipe_without_counting_receives(c
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
         return attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
 
-    deadline = time.monotonic() + 30
-    while not in_flight() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert in_flight()
+    wait_for("the message in flight", in_flight, timeout=30, every=0.2)
     time.sleep(3)  # a few refused attempts (the pipe backs off from 0.5 s)
     late = Receiver(port)
     try:
